@@ -1,0 +1,1 @@
+"""Shared domain code of Consentry: types, settings, models, rules, the store and tokens."""

@@ -1,0 +1,230 @@
+"""The consent rules of one profile, as plain functions over plain values.
+
+A change is applied to a state to give the next state and the event that proves it.
+Events are chained by hash, so the history alone rebuilds the state and shows any
+tampering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from consentry.errors import InvalidInputError
+from consentry.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
+
+GENESIS_HASH = "0" * 64
+
+
+class Scope(BaseModel):
+    """What a change or a link is about: everything, one channel, or one service."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ScopeKind
+    value: str | None = None
+
+    @classmethod
+    def all(cls) -> Self:
+        return cls(kind=ScopeKind.ALL)
+
+    @classmethod
+    def channel(cls, channel: Channel) -> Self:
+        return cls(kind=ScopeKind.CHANNEL, value=channel.value)
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Read the form `str()` writes: `all`, `channel:email`, `service:<id>`."""
+        kind, _, value = text.partition(":")
+        try:
+            scope_kind = ScopeKind(kind)
+        except ValueError:
+            raise InvalidInputError("scope", f"unknown scope {text!r}") from None
+        if scope_kind is ScopeKind.ALL:
+            if value:
+                raise InvalidInputError("scope", "the scope 'all' takes no value")
+            return cls.all()
+        if scope_kind is ScopeKind.CHANNEL:
+            try:
+                return cls.channel(Channel(value))
+            except ValueError:
+                raise InvalidInputError("scope", f"unknown channel {value!r}") from None
+        if not value:
+            raise InvalidInputError("scope", "a service scope needs a service id")
+        return cls(kind=scope_kind, value=value)
+
+    def __str__(self) -> str:
+        return self.kind.value if self.value is None else f"{self.kind.value}:{self.value}"
+
+
+class ConsentState(BaseModel):
+    """What a profile allows.
+
+    `version` counts every write of the profile (optimistic locking; 0 is a profile
+    the store has never written); `head_seq` and `head_hash` name the newest event.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    profile_id: ProfileId
+    version: int = 0
+    head_seq: int = 0
+    opt_out_all: bool = False
+    opt_out_channels: frozenset[Channel] = frozenset()
+    addresses: dict[Channel, str] = Field(default_factory=dict)
+    locale: str | None = None
+    head_hash: str = GENESIS_HASH
+    updated_at: datetime | None = None
+
+    def blocks(self, channel: Channel, message_class: MessageClass) -> bool:
+        """Profile opt-outs block marketing only; transactional mail is never blocked here."""
+        if message_class is MessageClass.TRANSACTIONAL:
+            return False
+        return self.opt_out_all or channel in self.opt_out_channels
+
+    @property
+    def opted_out(self) -> bool:
+        return self.opt_out_all or bool(self.opt_out_channels)
+
+
+class ConsentChange(BaseModel):
+    """One requested change and the circumstances that the proof of consent records."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: Scope
+    action: Action
+    source: Source
+    actor: str
+    reason: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    delivery_id: str | None = None
+    wording_version: str | None = None
+
+
+class ConsentEvent(BaseModel):
+    """One link of a profile's proof-of-consent chain."""
+
+    model_config = ConfigDict(frozen=True)
+
+    profile_id: ProfileId
+    seq: int
+    at: datetime
+    scope: str
+    action: Action
+    source: Source
+    actor: str
+    reason: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    delivery_id: str | None = None
+    wording_version: str | None = None
+    prev_hash: str
+    hash: str
+
+    def computed_hash(self) -> str:
+        return event_hash(self.model_dump(mode="json", exclude={"hash"}))
+
+
+def event_hash(fields: dict[str, object]) -> str:
+    """SHA-256 over the canonical JSON of an event's fields (its own hash excluded)."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_OPT_ACTIONS = {Action.OPT_OUT: True, Action.OPT_IN: False}
+
+
+def apply_change(state: ConsentState, change: ConsentChange) -> ConsentState:
+    """The state after `change`; equal to `state` when the change has no effect."""
+    if change.scope.kind is ScopeKind.SERVICE:
+        raise InvalidInputError("scope", "service subscriptions are not changed here")
+    try:
+        opted_out = _OPT_ACTIONS[change.action]
+    except KeyError:
+        raise InvalidInputError(
+            "action", f"{change.action.value} does not apply to {change.scope}"
+        ) from None
+    if change.scope.kind is ScopeKind.ALL:
+        return state.model_copy(update={"opt_out_all": opted_out})
+    channel = Channel(change.scope.value)
+    channels = (
+        state.opt_out_channels | {channel} if opted_out else state.opt_out_channels - {channel}
+    )
+    return state.model_copy(update={"opt_out_channels": channels})
+
+
+def next_event(state: ConsentState, change: ConsentChange, at: datetime) -> ConsentEvent:
+    """The event that proves `change`, chained after the state's head."""
+    fields: dict[str, object] = {
+        "profile_id": state.profile_id,
+        "seq": state.head_seq + 1,
+        "at": at,
+        "scope": str(change.scope),
+        "action": change.action,
+        "source": change.source,
+        "actor": change.actor,
+        "reason": change.reason,
+        "ip": change.ip,
+        "user_agent": change.user_agent,
+        "delivery_id": change.delivery_id,
+        "wording_version": change.wording_version,
+        "prev_hash": state.head_hash,
+    }
+    unsigned = ConsentEvent.model_validate({**fields, "hash": ""})
+    return unsigned.model_copy(update={"hash": unsigned.computed_hash()})
+
+
+def advance(
+    state: ConsentState, change: ConsentChange, at: datetime
+) -> tuple[ConsentState, ConsentEvent] | None:
+    """The next state and its event, or None when the change would change nothing."""
+    changed = apply_change(state, change)
+    if changed == state:
+        return None
+    event = next_event(state, change, at)
+    next_state = changed.model_copy(
+        update={
+            "version": state.version + 1,
+            "head_seq": event.seq,
+            "head_hash": event.hash,
+            "updated_at": at,
+        }
+    )
+    return next_state, event
+
+
+def replay(profile_id: ProfileId, events: Iterable[ConsentEvent]) -> ConsentState:
+    """Rebuild a profile's consent state from its history alone."""
+    state = ConsentState(profile_id=profile_id)
+    for event in events:
+        change = ConsentChange(
+            scope=Scope.parse(event.scope),
+            action=event.action,
+            source=event.source,
+            actor=event.actor,
+        )
+        state = apply_change(state, change).model_copy(
+            update={"head_seq": event.seq, "head_hash": event.hash, "updated_at": event.at}
+        )
+    return state
+
+
+def first_broken_link(events: Iterable[ConsentEvent]) -> int | None:
+    """The sequence number of the first event whose hash or link does not hold."""
+    prev_hash, expected_seq = GENESIS_HASH, 1
+    for event in events:
+        if (
+            event.seq != expected_seq
+            or event.prev_hash != prev_hash
+            or event.hash != event.computed_hash()
+        ):
+            return event.seq
+        prev_hash, expected_seq = event.hash, expected_seq + 1
+    return None

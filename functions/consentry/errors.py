@@ -1,0 +1,48 @@
+"""The domain's errors. No HTTP in here: each API maps these once."""
+
+from __future__ import annotations
+
+
+class ConsentryError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class NotFoundError(ConsentryError):
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+
+class InvalidInputError(ConsentryError):
+    """Input that no retry can fix; `field` names what was wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ConflictError(ConsentryError):
+    """A concurrent writer won every attempt; the caller may retry on fresh state."""
+
+
+class StaleVersionError(ConsentryError):
+    """The caller's expected version is not the stored one (optimistic concurrency)."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"expected version {expected}, stored version is {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class TokenError(ConsentryError):
+    """A link token that is forged, altered, malformed or signed by an unknown key."""
+
+
+class TokenExpiredError(TokenError):
+    """A link token whose signature is good but whose validity has run out."""
+
+
+class StoreUnavailableError(ConsentryError):
+    """The consent store could not be read or written; transient, safe to retry."""

@@ -1,0 +1,61 @@
+"""One named type for each identifier and closed vocabulary of the domain."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, NewType
+
+from pydantic import StringConstraints
+
+ProfileId = NewType("ProfileId", str)
+ServiceId = NewType("ServiceId", str)
+DeliveryId = NewType("DeliveryId", str)
+Address = NewType("Address", str)
+"""A normalized address: a lower-cased email address or an E.164 phone number."""
+
+# What a caller may send as an identifier: printable, no slash, bounded.
+IdentifierStr = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")
+]
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+    DIRECT_MAIL = "direct_mail"
+    PUSH = "push"
+
+
+class MessageClass(StrEnum):
+    MARKETING = "marketing"
+    TRANSACTIONAL = "transactional"
+
+
+class ScopeKind(StrEnum):
+    ALL = "all"
+    CHANNEL = "channel"
+    SERVICE = "service"
+
+
+class Action(StrEnum):
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+    SUBSCRIBE = "subscribe"
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    DENYLIST = "denylist"
+    RELEASE = "release"
+
+
+class Source(StrEnum):
+    LANDING = "landing"
+    ONE_CLICK = "one_click"
+    OPERATOR = "operator"
+    API = "api"
+    SMS_KEYWORD = "sms_keyword"
+    FEEDBACK = "feedback"
+    IMPORT = "import"
+
+
+RECIPIENT_ACTOR = "recipient"

@@ -1,0 +1,15 @@
+"""Delivery feedback ingestion (SES events and inbound SMS from the feedback queue).
+
+The resource, its permissions and its trigger are in template.yaml; the behaviour is
+not built yet, so the function refuses work instead of pretending to do it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    raise NotImplementedError("Delivery feedback ingestion (SES events and inbound SMS from the feedback queue) is not built yet")

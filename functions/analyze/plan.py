@@ -12,4 +12,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError("The analysis step 'plan' of the delivery-analysis state machine is not built yet")
+    raise NotImplementedError(
+        "The analysis step 'plan' of the delivery-analysis state machine is not built yet"
+    )

@@ -9,8 +9,6 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from consent.schemas import ConsentOut, ErrorOut
 from consentry import store
 from consentry.errors import (
     ConflictError,
@@ -25,17 +23,27 @@ from consentry.observability import logger, metrics, tracer
 from consentry.settings import get_settings
 from consentry.types import ProfileId
 
+from consent.schemas import ConsentOut, ErrorOut
+
 LATEST_EVENTS = 10
-ProfileIdPath = Annotated[
-    str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")
-]
+ProfileIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")]
 
 bind_models(get_settings())
 app = APIGatewayRestResolver(enable_validation=True)
 
 
-@app.get("/v1/profiles/<profileId>/consent", responses={404: {"model": ErrorOut}})
-def get_consent(profileId: ProfileIdPath) -> ConsentOut:  # noqa: N803 (the path's name)
+@app.get(
+    "/v1/profiles/<profileId>/consent",
+    summary="A profile's consent state and its latest events",
+    responses={
+        200: {"description": "The consent state"},
+        404: {
+            "description": "No consent is recorded for this profile",
+            "content": {"application/json": {"model": ErrorOut}},
+        },
+    },
+)
+def get_consent(profileId: ProfileIdPath) -> ConsentOut:
     profile_id = ProfileId(profileId)
     state = store.get_consent(profile_id)
     return ConsentOut.of(state, store.latest_events(profile_id, LATEST_EVENTS))

@@ -153,7 +153,7 @@ def apply_change(state: ConsentState, change: ConsentChange) -> ConsentState:
         ) from None
     if change.scope.kind is ScopeKind.ALL:
         return state.model_copy(update={"opt_out_all": opted_out})
-    channel = Channel(change.scope.value)
+    channel = Channel(str(change.scope.value))
     channels = (
         state.opt_out_channels | {channel} if opted_out else state.opt_out_channels - {channel}
     )

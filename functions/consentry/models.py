@@ -19,6 +19,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
@@ -257,9 +258,21 @@ MODEL_TABLE_SETTINGS: tuple[tuple[type[Model], str], ...] = (
 belongs to Powertools' persistence layer and has no model of ours."""
 
 
+_transactions: Connection | None = None
+
+
 def bind_models(settings: Settings) -> None:
     """Point every model at the deployment's table names and region."""
+    global _transactions  # noqa: PLW0603 (one connection per process, made at cold start)
     for model, field in MODEL_TABLE_SETTINGS:
         model.Meta.table_name = getattr(settings, field)
         model.Meta.region = settings.aws_region
         model._connection = None  # a cached connection would keep the old name
+    _transactions = Connection(region=settings.aws_region)
+
+
+def transactions() -> Connection:
+    """The connection TransactWrite uses across the bound tables."""
+    if _transactions is None:
+        raise RuntimeError("bind_models() has not been called")
+    return _transactions

@@ -11,8 +11,6 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from pynamodb.connection import Connection
-from pynamodb.expressions.condition import Condition
 from pynamodb.exceptions import (
     GetError,
     PutError,
@@ -20,12 +18,13 @@ from pynamodb.exceptions import (
     QueryError,
     TransactWriteError,
 )
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from consentry.clock import Clock, utc_now
 from consentry.consent import ConsentChange, ConsentEvent, ConsentState, advance
 from consentry.errors import ConflictError, NotFoundError, StaleVersionError, StoreUnavailableError
-from consentry.models import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel
+from consentry.models import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel, transactions
 from consentry.types import Action, Channel, ProfileId, Source
 
 MAX_ATTEMPTS = 5
@@ -99,12 +98,14 @@ class _LostRace(Exception):
 def _write(old: ConsentState, new: ConsentState, event: ConsentEvent) -> None:
     profile = _to_profile_item(new)
     try:
-        with TransactWrite(connection=_connection(), client_request_token=event.hash[:36]) as tx:
+        with TransactWrite(connection=transactions(), client_request_token=event.hash[:36]) as tx:
             tx.save(profile, condition=_unchanged_since(old))
             tx.save(_to_event_item(event), condition=ConsentEventModel.seq.does_not_exist())
     except TransactWriteError as error:
         reasons = error.cancellation_reasons or []
-        if any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons):
+        if any(
+            reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons
+        ):
             raise _LostRace from error
         raise StoreUnavailableError(str(error)) from error
     except PynamoDBException as error:
@@ -118,10 +119,6 @@ def _unchanged_since(state: ConsentState) -> Condition:
     return ProfileModel.version == state.version
 
 
-def _connection() -> Connection:
-    return Connection(region=ProfileModel.Meta.region)
-
-
 def _bucket(profile_id: str) -> str:
     return str(zlib.crc32(profile_id.encode()) % OPTED_OUT_BUCKETS)
 
@@ -133,13 +130,17 @@ def _to_state(item: ProfileModel) -> ConsentState:
         head_seq=int(item.head_seq),
         opt_out_all=bool(item.opt_out_all),
         opt_out_channels=frozenset(Channel(c) for c in item.opt_out_channels or ()),
-        addresses={Channel(k): str(v) for k, v in (item.addresses or {}).as_dict().items()}
-        if item.addresses is not None
-        else {},
+        addresses=_addresses(item),
         locale=item.locale,
         head_hash=item.head_hash or ConsentState.model_fields["head_hash"].default,
         updated_at=item.updated_at,
     )
+
+
+def _addresses(item: ProfileModel) -> dict[Channel, str]:
+    if item.addresses is None:
+        return {}
+    return {Channel(k): str(v) for k, v in item.addresses.attribute_values.items()}
 
 
 def _to_profile_item(state: ConsentState) -> ProfileModel:
@@ -177,8 +178,11 @@ def _to_event(item: ConsentEventModel) -> ConsentEvent:
 
 
 def _to_event_item(event: ConsentEvent) -> ConsentEventModel:
-    return ConsentEventModel(**event.model_dump(exclude={"action", "source"}),
-                             action=event.action.value, source=event.source.value)
+    return ConsentEventModel(
+        **event.model_dump(exclude={"action", "source"}),
+        action=event.action.value,
+        source=event.source.value,
+    )
 
 
 def register_profile(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.utilities import parameters
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, ConfigDict
 
@@ -108,7 +109,5 @@ class LinkSigner:
 
 def load_signer(signing_keys_secret: str, *, ttl_days: int, max_age_s: int) -> LinkSigner:
     """The signer for the deployment's keyring, fetched through Powertools parameters (cached)."""
-    from aws_lambda_powertools.utilities import parameters
-
     secret = parameters.get_secret(signing_keys_secret, transform="json", max_age=max_age_s)
     return LinkSigner(Keyring.from_secret(secret), ttl=timedelta(days=ttl_days))

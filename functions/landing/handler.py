@@ -13,12 +13,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from consentry.errors import InvalidInputError, StoreUnavailableError, TokenError, TokenExpiredError
 from consentry.models import bind_models
 from consentry.observability import logger, metrics, tracer
 from consentry.settings import get_settings
 from consentry.tokens import LinkClaims, load_signer
+
 from landing import pages
 from landing.one_click import Requester, is_one_click_body, unsubscribe
 

@@ -46,7 +46,9 @@ def _multipart_value(body: bytes, content_type: str) -> str | None:
     for part in message.iter_parts():
         if part.get_param("name", header="content-disposition") == _FIELD:
             payload = part.get_payload(decode=True)
-            return payload.decode("ascii", "replace").strip() if isinstance(payload, bytes) else None
+            return (
+                payload.decode("ascii", "replace").strip() if isinstance(payload, bytes) else None
+            )
     return None
 
 

@@ -46,11 +46,17 @@ def unsubscribe_confirm() -> Response[str]:
 
 
 def unsubscribed() -> Response[str]:
-    return _page(HTTPStatus.OK, "You are unsubscribed", "<p>You will not receive these messages any more.</p>")
+    return _page(
+        HTTPStatus.OK,
+        "You are unsubscribed",
+        "<p>You will not receive these messages any more.</p>",
+    )
 
 
 def bad_request(message: str) -> Response[str]:
-    return _page(HTTPStatus.BAD_REQUEST, "This request cannot be handled", f"<p>{escape(message)}</p>")
+    return _page(
+        HTTPStatus.BAD_REQUEST, "This request cannot be handled", f"<p>{escape(message)}</p>"
+    )
 
 
 def link_invalid() -> Response[str]:

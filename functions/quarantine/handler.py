@@ -12,4 +12,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError("Delivery feedback ingestion (SES events and inbound SMS from the feedback queue) is not built yet")
+    raise NotImplementedError(
+        "Delivery feedback ingestion (SES events, inbound SMS) is not built yet"
+    )

@@ -1,0 +1,46 @@
+"""Test environment: the settings the template gives every function, resolved for moto.
+
+moto is imported before anything creates a boto3 client, and the environment is set
+before any handler module reads its settings.
+"""
+
+import os
+from pathlib import Path
+
+import moto  # noqa: F401  (first: clients created before moto are not mocked)
+
+from tests.cfn import load_template
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = load_template(ROOT / "template.yaml")
+REGION = "eu-west-1"
+
+
+def _resolve(value):
+    if isinstance(value, dict) and "Ref" in value:
+        name = value["Ref"]
+        parameter = TEMPLATE["Parameters"].get(name)
+        return str(parameter["Default"]) if parameter else name
+    return str(value)
+
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "tests",
+        "POWERTOOLS_METRICS_NAMESPACE": "Consentry",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.update(
+    {
+        name: _resolve(value)
+        for name, value in TEMPLATE["Globals"]["Function"]["Environment"]["Variables"].items()
+    }
+)

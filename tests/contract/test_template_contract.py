@@ -1,0 +1,147 @@
+"""The template, the models, the settings, the handlers and the ASL agree with each other."""
+
+import importlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from consentry.models import MODEL_TABLE_SETTINGS
+from consentry.settings import Settings
+
+from tests.cfn import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES = TEMPLATE["Resources"]
+GLOBAL_ENV = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def table_of_setting(field):
+    reference = GLOBAL_ENV[field.upper()]
+    logical_id = reference["Ref"]
+    resource = RESOURCES[logical_id]
+    assert resource["Type"] == "AWS::DynamoDB::Table", logical_id
+    return resource["Properties"]
+
+
+def keys(key_schema):
+    return {k["AttributeName"]: k["KeyType"] for k in key_schema}
+
+
+def indexes(gsis):
+    return {
+        index.get("IndexName", index.get("index_name")): (
+            keys(index.get("KeySchema", index.get("key_schema"))),
+            (index.get("Projection") or index["projection"])["ProjectionType"],
+            sorted((index.get("Projection") or index["projection"]).get("NonKeyAttributes", [])),
+        )
+        for index in gsis
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "field"), MODEL_TABLE_SETTINGS, ids=[m.__name__ for m, _ in MODEL_TABLE_SETTINGS]
+)
+def test_each_model_matches_its_table(model, field):
+    table = table_of_setting(field)
+    schema = model._get_schema()  # what pynamodb would create: the model's view of the table
+
+    assert keys(schema["key_schema"]) == keys(table["KeySchema"])
+    assert sorted(schema["attribute_definitions"], key=str) == sorted(
+        table["AttributeDefinitions"], key=str
+    )
+    assert indexes(schema["global_secondary_indexes"]) == indexes(
+        table.get("GlobalSecondaryIndexes", [])
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "field"), MODEL_TABLE_SETTINGS, ids=[m.__name__ for m, _ in MODEL_TABLE_SETTINGS]
+)
+def test_ttl_attributes_are_the_models_ttl_attributes(model, field):
+    table = table_of_setting(field)
+    ttl = table.get("TimeToLiveSpecification", {}).get("AttributeName")
+    model_ttl = [
+        a.attr_name for a in model.get_attributes().values() if type(a).__name__ == "TTLAttribute"
+    ]
+
+    assert model_ttl == ([ttl] if ttl else [])
+
+
+def test_every_table_of_the_template_has_a_setting():
+    tables = {k for k, v in RESOURCES.items() if v["Type"] == "AWS::DynamoDB::Table"}
+    referenced = {v["Ref"] for v in GLOBAL_ENV.values() if isinstance(v, dict) and "Ref" in v}
+
+    assert tables <= referenced
+
+
+def test_the_idempotency_table_has_powertools_key_and_ttl():
+    table = table_of_setting("idempotency_table")
+
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"]["AttributeName"] == "expiration"
+
+
+def test_settings_and_template_environment_name_the_same_variables():
+    required = {
+        name.upper() for name, field in Settings.model_fields.items() if field.is_required()
+    }
+    required.discard("AWS_REGION")  # Lambda sets it
+    every_setting = {
+        (field.validation_alias or name).upper() for name, field in Settings.model_fields.items()
+    }
+    function_env = set(GLOBAL_ENV)
+    for function in FUNCTIONS.values():
+        function_env |= set(function["Properties"].get("Environment", {}).get("Variables", {}))
+
+    assert required <= set(GLOBAL_ENV)
+    assert {v for v in function_env if not v.startswith("POWERTOOLS_")} <= every_setting | {
+        "SHARD_ROWS"
+    }
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_handler_path_resolves_to_a_callable(logical_id):
+    module_name, _, attr = FUNCTIONS[logical_id]["Properties"]["Handler"].rpartition(".")
+
+    module = importlib.import_module(module_name)
+
+    assert callable(getattr(module, attr))
+
+
+def test_every_function_follows_the_shared_runtime():
+    function_globals = TEMPLATE["Globals"]["Function"]
+
+    assert (function_globals["CodeUri"], function_globals["Runtime"]) == (
+        "functions/",
+        "python3.13",
+    )
+    assert function_globals["Architectures"] == ["arm64"]
+    for function in FUNCTIONS.values():
+        assert {"CodeUri", "Runtime", "Architectures"}.isdisjoint(function["Properties"])
+
+
+def test_asl_placeholders_are_exactly_the_definition_substitutions():
+    machines = [v for v in RESOURCES.values() if v["Type"] == "AWS::Serverless::StateMachine"]
+    assert machines
+    for machine in machines:
+        properties = machine["Properties"]
+        text = (ROOT / properties["DefinitionUri"]).read_text()
+
+        placeholders = set(re.findall(r"\$\{(\w+)\}", text))
+
+        assert placeholders == set(properties["DefinitionSubstitutions"])
+        substituted = re.sub(r"\$\{(\w+)\}", "1", text)
+        assert json.loads(substituted)["StartAt"] in json.loads(substituted)["States"]
+
+
+def test_analysis_lambda_tasks_name_only_analyze_functions():
+    machine = RESOURCES["AnalysisStateMachine"]["Properties"]
+    for name, value in machine["DefinitionSubstitutions"].items():
+        if name.endswith("FunctionArn"):
+            logical_id = value["Fn::GetAtt"][0]
+            assert FUNCTIONS[logical_id]["Properties"]["Handler"].startswith("analyze."), name

@@ -1,0 +1,124 @@
+"""Handlers in-process under moto, with the tables, bucket and signing keys of the template."""
+
+import json
+import secrets
+from copy import deepcopy
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from consentry.models import bind_models
+from consentry.settings import get_settings
+from consentry.tokens import Keyring, LinkSigner
+from moto import mock_aws
+
+from tests.conftest import REGION, TEMPLATE
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+
+def create_tables(dynamodb) -> dict[str, str]:
+    names = {}
+    for logical_id, resource in TEMPLATE["Resources"].items():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        props = resource["Properties"]
+        extra = {}
+        if "GlobalSecondaryIndexes" in props:
+            extra["GlobalSecondaryIndexes"] = [
+                {k: v for k, v in gsi.items() if k in ("IndexName", "KeySchema", "Projection")}
+                for gsi in props["GlobalSecondaryIndexes"]
+            ]
+        dynamodb.create_table(
+            TableName=logical_id,
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode=props["BillingMode"],
+            **extra,
+        )
+        names[logical_id] = logical_id
+    return names
+
+
+@pytest.fixture
+def dynamodb():
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture
+def keyring():
+    return Keyring(keys={"k1": secrets.token_urlsafe(48)}, active="k1")
+
+
+@pytest.fixture(autouse=True)
+def table_names(dynamodb, keyring):
+    names = create_tables(dynamodb)
+    settings = get_settings()
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=settings.signing_keys_secret,
+        SecretString=json.dumps({"active": keyring.active, **keyring.keys}),
+    )
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=settings.data_bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    bind_models(settings)
+    parameters.clear_caches()
+    return names
+
+
+@pytest.fixture
+def signer(keyring):
+    from datetime import timedelta
+
+    return LinkSigner(keyring, ttl=timedelta(days=get_settings().link_ttl_days))
+
+
+def lambda_context(name="test"):
+    return SimpleNamespace(
+        function_name=name,
+        memory_limit_in_mb=512,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{name}",
+        aws_request_id="00000000-0000-0000-0000-000000000000",
+        get_remaining_time_in_millis=lambda: 29_000,
+    )
+
+
+def proxy_event(name, *, path, method=None, body=..., content_type=None, is_base64=False):
+    event = deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
+    event["path"] = path
+    event["requestContext"]["path"] = f"/prod{path}"
+    event["pathParameters"] = {"proxy": path.split("/", 2)[2]}
+    if method:
+        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+    if body is not ...:
+        event["body"] = body
+    if content_type:
+        event["headers"]["Content-Type"] = content_type
+        event["multiValueHeaders"]["Content-Type"] = [content_type]
+    event["isBase64Encoded"] = is_base64
+    return event
+
+
+@pytest.fixture
+def landing():
+    from landing.handler import lambda_handler
+
+    def invoke(name, *, token, path=None, **changes):
+        event = proxy_event(name, path=path or f"/u/{token}", **changes)
+        return lambda_handler(event, lambda_context("landing"))
+
+    return invoke
+
+
+@pytest.fixture
+def consent_api():
+    from consent.handler import lambda_handler
+
+    def invoke(name, *, profile=None, path=None, **changes):
+        event = proxy_event(name, path=path or f"/v1/profiles/{profile}/consent", **changes)
+        return lambda_handler(event, lambda_context("consent"))
+
+    return invoke

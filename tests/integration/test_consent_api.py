@@ -1,0 +1,69 @@
+"""GET /v1/profiles/{profileId}/consent through the consent handler on moto."""
+
+import json
+
+import pytest
+from consentry import store
+from consentry.consent import ConsentChange, Scope
+from consentry.types import Action, Channel, ProfileId, Source
+
+PROFILE = ProfileId("p-200")
+
+
+def test_an_unknown_profile_is_404_with_a_message(consent_api):
+    response = consent_api("get_consent", profile="nobody")
+
+    assert response["statusCode"] == 404
+    assert "not found" in json.loads(response["body"])["message"]
+
+
+def test_the_consent_state_and_latest_events_are_returned(consent_api):
+    store.register_profile(PROFILE, {Channel.EMAIL: "jane@example.com"}, "nl")
+    store.record_change(
+        PROFILE,
+        ConsentChange(
+            scope=Scope.channel(Channel.EMAIL),
+            action=Action.OPT_OUT,
+            source=Source.ONE_CLICK,
+            actor="recipient",
+        ),
+    )
+
+    response = consent_api("get_consent", profile=PROFILE)
+
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert body["profileId"] == PROFILE
+    assert body["noLongerContact"] == {
+        "all": False,
+        "email": True,
+        "sms": False,
+        "phone": False,
+        "direct_mail": False,
+        "push": False,
+    }
+    assert body["locale"] == "nl"
+    assert body["addresses"] == {"email": "jane@example.com"}
+    (event,) = body["latestEvents"]
+    assert (event["source"], event["scope"], event["seq"]) == ("one_click", "channel:email", 1)
+
+
+@pytest.mark.parametrize("profile", ["has space", "x" * 129, "semi;colon"])
+def test_a_malformed_profile_id_is_422(consent_api, profile):
+    response = consent_api("get_consent", profile=profile)
+
+    assert response["statusCode"] == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/profiles/p-1/consent", "{not json"),
+        ("GET", "/v1/nothing-here", None),
+        ("DELETE", "/v1/profiles/p-1/consent", None),
+    ],
+)
+def test_bad_requests_are_4xx_never_5xx(consent_api, method, path, body):
+    response = consent_api("get_consent", method=method, path=path, body=body)
+
+    assert 400 <= response["statusCode"] < 500

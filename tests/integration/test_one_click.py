@@ -1,0 +1,176 @@
+"""The RFC 8058 one-click unsubscribe, through the landing handler on moto."""
+
+import base64
+from datetime import timedelta
+
+import pytest
+from consentry import store
+from consentry.consent import Scope
+from consentry.tokens import LinkClaims
+from consentry.types import Channel, DeliveryId, ProfileId
+
+PROFILE = ProfileId("p-100")
+BOUNDARY = "xYzZY"
+
+
+@pytest.fixture
+def token(signer):
+    return signer.sign(
+        LinkClaims(profile_id=PROFILE, scope=Scope.all(), delivery_id=DeliveryId("d-7"))
+    )
+
+
+def test_one_click_records_the_opt_out_with_its_event(landing, token):
+    response = landing("one_click_post", token=token)
+
+    assert response["statusCode"] == 200
+    assert "Location" not in response["multiValueHeaders"]
+    state = store.get_consent(PROFILE)
+    assert state.opt_out_all
+    (event,) = store.latest_events(PROFILE, 10)
+    assert (event.action, event.source, event.actor) == ("opt_out", "one_click", "recipient")
+    assert (event.scope, event.delivery_id, event.ip) == ("all", "d-7", "203.0.113.7")
+    assert event.user_agent.startswith("Mozilla/5.0")
+
+
+def test_a_repeated_one_click_changes_nothing_more(landing, token):
+    landing("one_click_post", token=token)
+    version = store.get_consent(PROFILE).version
+
+    response = landing("one_click_post", token=token)
+
+    assert response["statusCode"] == 200
+    assert store.get_consent(PROFILE).version == version
+    assert len(store.latest_events(PROFILE, 10)) == 1
+
+
+def test_multipart_one_click_bodies_are_accepted(landing, token):
+    body = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+        f"One-Click\r\n--{BOUNDARY}--\r\n"
+    )
+
+    response = landing(
+        "one_click_post",
+        token=token,
+        body=body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+    )
+
+    assert response["statusCode"] == 200
+    assert store.get_consent(PROFILE).opt_out_all
+
+
+def test_a_base64_encoded_body_is_decoded(landing, token):
+    body = base64.b64encode(b"List-Unsubscribe=One-Click").decode()
+
+    response = landing("one_click_post", token=token, body=body, is_base64=True)
+
+    assert response["statusCode"] == 200
+    assert store.get_consent(PROFILE).opt_out_all
+
+
+def test_a_channel_link_opts_out_of_that_channel_only(landing, signer):
+    token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.channel(Channel.SMS)))
+
+    landing("one_click_post", token=token)
+
+    state = store.get_consent(PROFILE)
+    assert state.opt_out_channels == {Channel.SMS}
+    assert not state.opt_out_all
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("", "application/x-www-form-urlencoded"),
+        ("List-Unsubscribe=Yes", "application/x-www-form-urlencoded"),
+        ('{"List-Unsubscribe":"One-Click"}', "application/json"),
+        ("!!!not-base64", None),
+    ],
+)
+def test_any_other_body_is_refused_and_writes_nothing(landing, token, body, content_type):
+    response = landing(
+        "one_click_post",
+        token=token,
+        body=body,
+        content_type=content_type or "application/x-www-form-urlencoded",
+        is_base64=content_type is None,
+    )
+
+    assert response["statusCode"] == 400
+    assert "List-Unsubscribe=One-Click" in response["body"]
+    assert store.find_consent(PROFILE) is None
+
+
+def test_a_tampered_token_is_refused_and_writes_nothing(landing, token):
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+
+    response = landing("one_click_post", token=tampered)
+
+    assert response["statusCode"] == 400
+    assert "not valid" in response["body"]
+    assert store.find_consent(PROFILE) is None
+
+
+def test_a_token_of_an_unknown_key_is_refused(landing, token):
+    response = landing("one_click_post", token="k9" + token[2:])
+
+    assert response["statusCode"] == 400
+    assert store.find_consent(PROFILE) is None
+
+
+def test_an_expired_token_is_refused_and_writes_nothing(landing, signer):
+    issued = signer_clock_now() - timedelta(days=91)
+    token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.all(), issued_at=issued))
+
+    response = landing("one_click_post", token=token)
+
+    assert response["statusCode"] == 410
+    assert "expired" in response["body"]
+    assert store.find_consent(PROFILE) is None
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_opening_the_link_changes_nothing(landing, token, method):
+    response = landing("one_click_post", token=token, method=method, body=None)
+
+    assert response["statusCode"] == 200
+    assert store.find_consent(PROFILE) is None
+
+
+def test_the_page_behind_the_link_offers_the_one_click_form(landing, token):
+    response = landing("one_click_post", token=token, method="GET", body=None)
+
+    assert 'method="post"' in response["body"]
+    assert 'name="List-Unsubscribe" value="One-Click"' in response["body"]
+
+
+def test_landing_responses_carry_the_security_headers(landing, token):
+    response = landing("one_click_post", token=token)
+
+    headers = response["multiValueHeaders"]
+    assert headers["Cache-Control"] == ["no-store"]
+    assert headers["Referrer-Policy"] == ["no-referrer"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"][0]
+
+
+def test_an_unknown_page_is_a_friendly_404(landing, token):
+    response = landing("one_click_post", token=token, path="/u/a/b/c", method="GET", body=None)
+
+    assert response["statusCode"] == 404
+    assert "text/html" in response["multiValueHeaders"]["Content-Type"][0]
+
+
+def test_a_store_outage_is_a_503_page_not_a_crash(landing, token, dynamodb, table_names):
+    dynamodb.delete_table(TableName=table_names["ProfilesTable"])
+
+    response = landing("one_click_post", token=token)
+
+    assert response["statusCode"] == 503
+
+
+def signer_clock_now():
+    from consentry.clock import utc_now
+
+    return utc_now()

@@ -1,0 +1,137 @@
+"""The consent rules: changes, the hash chain, rebuilding state from history."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from consentry.consent import (
+    GENESIS_HASH,
+    ConsentChange,
+    ConsentState,
+    Scope,
+    advance,
+    first_broken_link,
+    replay,
+)
+from consentry.errors import InvalidInputError
+from consentry.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
+from hypothesis import given
+from hypothesis import strategies as st
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PROFILE = ProfileId("p-1")
+
+
+def change(scope: Scope, action: Action = Action.OPT_OUT) -> ConsentChange:
+    return ConsentChange(scope=scope, action=action, source=Source.ONE_CLICK, actor="recipient")
+
+
+def test_opt_out_of_one_channel_blocks_marketing_on_that_channel_only():
+    state, _ = advance(ConsentState(profile_id=PROFILE), change(Scope.channel(Channel.EMAIL)), T0)
+
+    assert state.blocks(Channel.EMAIL, MessageClass.MARKETING)
+    assert not state.blocks(Channel.SMS, MessageClass.MARKETING)
+
+
+def test_opt_out_of_everything_never_blocks_transactional_messages():
+    state, _ = advance(ConsentState(profile_id=PROFILE), change(Scope.all()), T0)
+
+    assert all(state.blocks(c, MessageClass.MARKETING) for c in Channel)
+    assert not any(state.blocks(c, MessageClass.TRANSACTIONAL) for c in Channel)
+
+
+def test_a_repeated_change_has_no_effect_and_no_event():
+    state, _ = advance(ConsentState(profile_id=PROFILE), change(Scope.all()), T0)
+
+    assert advance(state, change(Scope.all()), T0 + timedelta(seconds=1)) is None
+
+
+def test_each_change_advances_version_sequence_and_chain():
+    first, event1 = advance(ConsentState(profile_id=PROFILE), change(Scope.all()), T0)
+    second, event2 = advance(first, change(Scope.all(), Action.OPT_IN), T0)
+
+    assert (first.version, second.version) == (1, 2)
+    assert (event1.seq, event2.seq) == (1, 2)
+    assert event1.prev_hash == GENESIS_HASH
+    assert event2.prev_hash == event1.hash == first.head_hash
+    assert second.head_hash == event2.hash
+
+
+def test_service_scopes_are_not_profile_flags():
+    with pytest.raises(InvalidInputError) as error:
+        advance(
+            ConsentState(profile_id=PROFILE), change(Scope(kind=ScopeKind.SERVICE, value="s1")), T0
+        )
+    assert error.value.field == "scope"
+
+
+def test_actions_that_do_not_fit_the_scope_are_refused():
+    with pytest.raises(InvalidInputError) as error:
+        advance(ConsentState(profile_id=PROFILE), change(Scope.all(), Action.CONFIRM), T0)
+    assert error.value.field == "action"
+
+
+@pytest.mark.parametrize("text", ["all", "channel:email", "channel:direct_mail", "service:news-1"])
+def test_scope_text_round_trips(text):
+    assert str(Scope.parse(text)) == text
+
+
+@pytest.mark.parametrize("text", ["", "everything", "all:x", "channel:fax", "channel:", "service:"])
+def test_malformed_scopes_are_refused_with_the_field(text):
+    with pytest.raises(InvalidInputError) as error:
+        Scope.parse(text)
+    assert error.value.field == "scope"
+
+
+scopes = st.one_of(st.just(Scope.all()), st.sampled_from(list(Channel)).map(Scope.channel))
+changes = st.lists(st.tuples(scopes, st.sampled_from([Action.OPT_OUT, Action.OPT_IN])), max_size=30)
+
+
+def history(steps):
+    state, events = ConsentState(profile_id=PROFILE), []
+    for i, (scope, action) in enumerate(steps):
+        step = advance(state, change(scope, action), T0 + timedelta(minutes=i))
+        if step is not None:
+            state, event = step
+            events.append(event)
+    return state, events
+
+
+@given(changes)
+def test_state_rebuilt_from_events_equals_the_state_kept(steps):
+    state, events = history(steps)
+
+    rebuilt = replay(PROFILE, events)
+
+    assert rebuilt.model_dump(exclude={"version"}) == state.model_dump(exclude={"version"})
+    assert first_broken_link(events) is None
+
+
+@given(changes.filter(lambda s: len(s) >= 1), st.data())
+def test_altering_any_event_names_it(steps, data):
+    _, events = history(steps)
+    if not events:
+        return
+    index = data.draw(st.integers(0, len(events) - 1))
+    field = data.draw(st.sampled_from(["actor", "scope", "at", "hash", "prev_hash"]))
+    value = {
+        "actor": "someone-else",
+        "scope": "channel:push" if events[index].scope != "channel:push" else "all",
+        "at": events[index].at + timedelta(seconds=1),
+        "hash": "f" * 64,
+        "prev_hash": "e" * 64,
+    }[field]
+    tampered = [
+        *events[:index],
+        events[index].model_copy(update={field: value}),
+        *events[index + 1 :],
+    ]
+
+    assert first_broken_link(tampered) == events[index].seq
+
+
+def test_a_removed_event_breaks_the_chain_where_it_was():
+    _, events = history(
+        [(Scope.all(), Action.OPT_OUT), (Scope.all(), Action.OPT_IN), (Scope.all(), Action.OPT_OUT)]
+    )
+
+    assert first_broken_link([events[0], events[2]]) == 3

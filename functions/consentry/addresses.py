@@ -1,4 +1,12 @@
-"""Address statuses (the quarantine table) and the key each channel's address is stored under."""
+"""Address statuses (the quarantine table) as plain values and rules.
+
+An address carries two independent facts: its delivery health (`error_status`: valid,
+erroneous or quarantine, with counters) and the denylist origins that stop it (who
+asked: the owner of a profile, a complaint, an SMS keyword, an operator, an import).
+Its status is derived: allowlisted beats everything, then denylisted, then the
+delivery health. Keeping origins apart lets the owner's later opt-in lift exactly
+what the owner's own opt-out put there, and never a complaint.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from consentry.types import Address, Channel
+from consentry.types import Address, Channel, ProfileId
 
 
 class AddressStatus(StrEnum):
@@ -18,15 +26,103 @@ class AddressStatus(StrEnum):
     ALLOWLISTED = "allowlisted"
 
 
+class ExclusionCause(StrEnum):
+    """Why a row or a send is excluded, in the order the rules apply (domain.md section 6)."""
+
+    ADDRESS_MISSING = "address_missing"
+    ADDRESS_INVALID = "address_invalid"
+    ADDRESS_DENYLISTED = "address_denylisted"
+    ADDRESS_QUARANTINED = "address_quarantined"
+    PROFILE_OPTED_OUT = "profile_opted_out"
+    NOT_SUBSCRIBED = "not_subscribed"
+    DUPLICATE = "duplicate"
+    CONTROL_GROUP = "control_group"
+
+
+COMPLAINT_ORIGIN = "complaint"
+SMS_KEYWORD_ORIGIN = "sms_keyword"
+OPERATOR_ORIGIN = "operator"
+IMPORT_ORIGIN = "import"
+
+
+def owner_origin(profile_id: ProfileId) -> str:
+    """The origin of a denylist entry that a profile's own opt-out created."""
+    return f"owner:{profile_id}"
+
+
 class AddressState(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     channel: Channel
     address: Address
-    status: AddressStatus = AddressStatus.VALID
+    error_status: AddressStatus = AddressStatus.VALID
     reason: str | None = None
     error_count: int = 0
+    last_counted_error_at: datetime | None = None
+    release_at: datetime | None = None
+    denylist_origins: frozenset[str] = frozenset()
+    allowlisted: bool = False
+    version: int = 0
     updated_at: datetime | None = None
+
+    @property
+    def status(self) -> AddressStatus:
+        if self.allowlisted:
+            return AddressStatus.ALLOWLISTED
+        if self.denylist_origins:
+            return AddressStatus.DENYLISTED
+        return self.error_status
+
+    @property
+    def exclusion(self) -> ExclusionCause | None:
+        """What this address's status excludes, for any message class."""
+        status = self.status
+        if status is AddressStatus.DENYLISTED:
+            return ExclusionCause.ADDRESS_DENYLISTED
+        if status is AddressStatus.QUARANTINE:
+            return ExclusionCause.ADDRESS_QUARANTINED
+        return None
+
+
+def with_origin(state: AddressState, origin: str, at: datetime) -> AddressState:
+    if origin in state.denylist_origins:
+        return state
+    return state.model_copy(
+        update={"denylist_origins": state.denylist_origins | {origin}, "updated_at": at}
+    )
+
+
+def without_origins(state: AddressState, origins: frozenset[str], at: datetime) -> AddressState:
+    remaining = state.denylist_origins - origins
+    if remaining == state.denylist_origins:
+        return state
+    return state.model_copy(update={"denylist_origins": remaining, "updated_at": at})
+
+
+def set_by_operator(
+    state: AddressState, status: AddressStatus, reason: str, at: datetime
+) -> AddressState:
+    """An operator's explicit decision. `valid` releases everything, origins included."""
+    if status is AddressStatus.VALID:
+        return state.model_copy(
+            update={
+                "error_status": AddressStatus.VALID,
+                "reason": None,
+                "error_count": 0,
+                "last_counted_error_at": None,
+                "release_at": None,
+                "denylist_origins": frozenset(),
+                "allowlisted": False,
+                "updated_at": at,
+            }
+        )
+    if status is AddressStatus.ALLOWLISTED:
+        return state.model_copy(update={"allowlisted": True, "updated_at": at})
+    if status is AddressStatus.DENYLISTED:
+        return with_origin(state, OPERATOR_ORIGIN, at).model_copy(update={"allowlisted": False})
+    return state.model_copy(
+        update={"error_status": status, "reason": reason, "allowlisted": False, "updated_at": at}
+    )
 
 
 def address_key(channel: Channel, address: Address) -> str:

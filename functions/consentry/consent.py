@@ -16,6 +16,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.errors import InvalidInputError
+from consentry.subscriptions import Subscription, SubscriptionStatus
 from consentry.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
 
 GENESIS_HASH = "0" * 64
@@ -106,6 +107,8 @@ class ConsentChange(BaseModel):
     user_agent: str | None = None
     delivery_id: str | None = None
     wording_version: str | None = None
+    requested: SubscriptionStatus | None = None
+    """For a subscribe: the status asked for (`pending` sends a confirmation first)."""
 
 
 class ConsentEvent(BaseModel):
@@ -125,6 +128,9 @@ class ConsentEvent(BaseModel):
     user_agent: str | None = None
     delivery_id: str | None = None
     wording_version: str | None = None
+    result: SubscriptionStatus | None = None
+    """For a service scope: the subscription's status after the change."""
+    expires_at: datetime | None = None
     prev_hash: str
     hash: str
 
@@ -160,7 +166,12 @@ def apply_change(state: ConsentState, change: ConsentChange) -> ConsentState:
     return state.model_copy(update={"opt_out_channels": channels})
 
 
-def next_event(state: ConsentState, change: ConsentChange, at: datetime) -> ConsentEvent:
+def next_event(
+    state: ConsentState,
+    change: ConsentChange,
+    at: datetime,
+    subscription: Subscription | None = None,
+) -> ConsentEvent:
     """The event that proves `change`, chained after the state's head."""
     fields: dict[str, object] = {
         "profile_id": state.profile_id,
@@ -175,6 +186,8 @@ def next_event(state: ConsentState, change: ConsentChange, at: datetime) -> Cons
         "user_agent": change.user_agent,
         "delivery_id": change.delivery_id,
         "wording_version": change.wording_version,
+        "result": subscription.status if subscription else None,
+        "expires_at": subscription.expires_at if subscription else None,
         "prev_hash": state.head_hash,
     }
     unsigned = ConsentEvent.model_validate({**fields, "hash": ""})
@@ -188,22 +201,31 @@ def advance(
     changed = apply_change(state, change)
     if changed == state:
         return None
-    event = next_event(state, change, at)
+    return chain(changed, next_event(state, change, at))
+
+
+def chain(changed: ConsentState, event: ConsentEvent) -> tuple[ConsentState, ConsentEvent]:
+    """The state with `event` as its new head (one more write), and the event."""
     next_state = changed.model_copy(
         update={
-            "version": state.version + 1,
+            "version": changed.version + 1,
             "head_seq": event.seq,
             "head_hash": event.hash,
-            "updated_at": at,
+            "updated_at": event.at,
         }
     )
     return next_state, event
 
 
 def replay(profile_id: ProfileId, events: Iterable[ConsentEvent]) -> ConsentState:
-    """Rebuild a profile's consent state from its history alone."""
+    """Rebuild a profile's consent flags from its history alone."""
     state = ConsentState(profile_id=profile_id)
     for event in events:
+        if event.scope.startswith(f"{ScopeKind.SERVICE.value}:"):
+            state = state.model_copy(
+                update={"head_seq": event.seq, "head_hash": event.hash, "updated_at": event.at}
+            )
+            continue
         change = ConsentChange(
             scope=Scope.parse(event.scope),
             action=event.action,
@@ -214,6 +236,18 @@ def replay(profile_id: ProfileId, events: Iterable[ConsentEvent]) -> ConsentStat
             update={"head_seq": event.seq, "head_hash": event.hash, "updated_at": event.at}
         )
     return state
+
+
+def replay_subscriptions(
+    events: Iterable[ConsentEvent],
+) -> dict[str, tuple[SubscriptionStatus, datetime | None]]:
+    """Rebuild a profile's subscriptions (status and expiry by service id) from its history."""
+    subscriptions: dict[str, tuple[SubscriptionStatus, datetime | None]] = {}
+    for event in events:
+        scope = Scope.parse(event.scope)
+        if scope.kind is ScopeKind.SERVICE and event.result is not None:
+            subscriptions[str(scope.value)] = (event.result, event.expires_at)
+    return subscriptions
 
 
 def first_broken_link(events: Iterable[ConsentEvent]) -> int | None:

@@ -77,6 +77,8 @@ class ConsentEventModel(Model):
     user_agent = UnicodeAttribute(null=True)
     delivery_id = UnicodeAttribute(null=True)
     wording_version = UnicodeAttribute(null=True)
+    result = UnicodeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
     prev_hash = UnicodeAttribute()
     hash = UnicodeAttribute()
 
@@ -102,12 +104,14 @@ class AddressModel(Model):
     channel = UnicodeAttribute()
     address = UnicodeAttribute()
     status = UnicodeAttribute()
+    """Derived (AddressState.status), stored for reads and the index."""
+    error_status = UnicodeAttribute(default="valid")
     reason = UnicodeAttribute(null=True)
     error_count = NumberAttribute(default=0)
     last_counted_error_at = UTCDateTimeAttribute(null=True)
-    status_changed_at = UTCDateTimeAttribute(null=True)
     release_at = UTCDateTimeAttribute(null=True)
-    denylist_origins: MapAttribute[str, Any] = MapAttribute(null=True)
+    denylist_origins = UnicodeSetAttribute(null=True)
+    allowlisted = BooleanAttribute(default=False)
     updated_at = UTCDateTimeAttribute(null=True)
     version = NumberAttribute(default=0)
     status_key = UnicodeAttribute(null=True)
@@ -200,6 +204,7 @@ class SubscriptionModel(Model):
     expires_at = UTCDateTimeAttribute(null=True)
     confirmed_at = UTCDateTimeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
+    version = NumberAttribute(default=0)
     by_profile = ByProfileIndex()
 
 

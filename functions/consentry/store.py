@@ -10,24 +10,51 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from pynamodb.exceptions import (
     GetError,
     PutError,
     PynamoDBException,
-    QueryError,
     TransactWriteError,
 )
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
+from consentry import address_store, service_store
+from consentry.addresses import AddressState, owner_origin, with_origin, without_origins
 from consentry.clock import Clock, utc_now
-from consentry.consent import ConsentChange, ConsentEvent, ConsentState, advance
-from consentry.errors import ConflictError, NotFoundError, StaleVersionError, StoreUnavailableError
+from consentry.consent import (
+    ConsentChange,
+    ConsentEvent,
+    ConsentState,
+    apply_change,
+    chain,
+    next_event,
+)
+from consentry.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StaleVersionError,
+    StoreUnavailableError,
+)
 from consentry.models import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel, transactions
-from consentry.types import Action, Channel, ProfileId, Source
+from consentry.pagination import MAX_PAGE, Page, decode_cursor, encode_cursor
+from consentry.subscriptions import (
+    Subscription,
+    SubscriptionStatus,
+    confirm,
+    subscribe,
+    unsubscribe,
+)
+from consentry.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
 
 MAX_ATTEMPTS = 5
+
+
+OWNER_SOURCES = frozenset({Source.LANDING, Source.ONE_CLICK, Source.SMS_KEYWORD})
+"""Changes that come from the address's own owner (the two-profiles gap, domain.md 1)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +62,17 @@ class ChangeResult:
     state: ConsentState
     event: ConsentEvent | None
     """None when the change had nothing to change (a repeat)."""
+    subscription: Subscription | None = None
+    addresses: tuple[AddressState, ...] = ()
+    """Addresses whose denylist entries the change added or lifted."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    old: ConsentState
+    result: ChangeResult
+    old_subscription: Subscription | None
+    old_addresses: dict[tuple[Channel, Address], AddressState]
 
 
 def find_consent(profile_id: ProfileId) -> ConsentState | None:
@@ -54,13 +92,47 @@ def get_consent(profile_id: ProfileId) -> ConsentState:
     return state
 
 
+def find_consents(profile_ids: set[ProfileId]) -> dict[ProfileId, ConsentState]:
+    """The stored consent of each profile that has one (BatchGetItem)."""
+    try:
+        items = list(ProfileModel.batch_get(profile_ids))
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+    return {ProfileId(item.profile_id): _to_state(item) for item in items}
+
+
 def latest_events(profile_id: ProfileId, limit: int) -> list[ConsentEvent]:
     """The profile's newest events, newest first."""
+    return history(profile_id, limit=limit, cursor=None, newest_first=True).items
+
+
+def history(
+    profile_id: ProfileId, *, limit: int, cursor: str | None, newest_first: bool = False
+) -> Page[ConsentEvent]:
     try:
-        items = ConsentEventModel.query(profile_id, scan_index_forward=False, limit=limit)
-        return [_to_event(item) for item in items]
-    except QueryError as error:
+        result = ConsentEventModel.query(
+            profile_id,
+            scan_index_forward=not newest_first,
+            limit=limit,
+            last_evaluated_key=decode_cursor(cursor),
+            consistent_read=True,
+        )
+        items = [_to_event(item) for item in result]
+    except PynamoDBException as error:
         raise StoreUnavailableError(str(error)) from error
+    return Page(items=items, cursor=encode_cursor(result.last_evaluated_key))
+
+
+def all_events(profile_id: ProfileId) -> list[ConsentEvent]:
+    """The whole history, oldest first (verification, export, rebuilding)."""
+    events: list[ConsentEvent] = []
+    cursor: str | None = None
+    while True:
+        page = history(profile_id, limit=MAX_PAGE, cursor=cursor)
+        events.extend(page.items)
+        if page.cursor is None:
+            return events
+        cursor = page.cursor
 
 
 def record_change(
@@ -69,8 +141,14 @@ def record_change(
     *,
     clock: Clock = utc_now,
     expected_version: int | None = None,
+    owner_denylists: bool = False,
 ) -> ChangeResult:
     """Apply `change` and append its event in one transaction.
+
+    A service-scoped change writes the subscription in the same transaction. With
+    `owner_denylists`, an opt-out from the owner also denylists the profile's addresses
+    on the channels it covers (origin `owner:<profile>`), and the owner's later opt-in
+    lifts exactly those entries.
 
     Without `expected_version` a lost race is retried on fresh state; with it, a
     stored version other than the expected one raises StaleVersionError.
@@ -79,33 +157,132 @@ def record_change(
         state = find_consent(profile_id) or ConsentState(profile_id=profile_id)
         if expected_version is not None and state.version != expected_version:
             raise StaleVersionError(expected_version, state.version)
-        step = advance(state, change, clock())
-        if step is None:
+        plan = _plan(state, change, clock(), owner_denylists=owner_denylists)
+        if plan is None:
             return ChangeResult(state=state, event=None)
-        new_state, event = step
         try:
-            _write(state, new_state, event)
+            _write(plan)
         except _LostRace:
             continue
-        return ChangeResult(state=new_state, event=event)
+        return plan.result
     raise ConflictError(f"profile {profile_id!r} kept changing; {MAX_ATTEMPTS} attempts lost")
+
+
+def _plan(
+    state: ConsentState, change: ConsentChange, at: datetime, *, owner_denylists: bool
+) -> _Plan | None:
+    if change.scope.kind is ScopeKind.SERVICE:
+        return _plan_subscription(state, change, at)
+    changed = apply_change(state, change)
+    if changed == state:
+        return None
+    new_state, event = chain(changed, next_event(state, change, at))
+    old_addresses: dict[tuple[Channel, Address], AddressState] = {}
+    new_addresses: tuple[AddressState, ...] = ()
+    if owner_denylists and change.source in OWNER_SOURCES:
+        old_addresses, new_addresses = _owner_denylist(state, change, at)
+    return _Plan(
+        old=state,
+        result=ChangeResult(state=new_state, event=event, addresses=new_addresses),
+        old_subscription=None,
+        old_addresses=old_addresses,
+    )
+
+
+def _plan_subscription(state: ConsentState, change: ConsentChange, at: datetime) -> _Plan | None:
+    service_id = ServiceId(str(change.scope.value))
+    service = service_store.get_service(service_id)
+    current = service_store.find_subscription(service_id, state.profile_id)
+    updated: Subscription | None
+    if change.action is Action.SUBSCRIBE:
+        requested = change.requested or SubscriptionStatus.SUBSCRIBED
+        updated = subscribe(service, state.profile_id, current, requested, at)
+    elif change.action is Action.CONFIRM:
+        updated = confirm(service, state.profile_id, current, at)
+    elif change.action is Action.UNSUBSCRIBE:
+        updated = unsubscribe(current, at)
+    else:
+        raise InvalidInputError("action", f"{change.action.value} does not apply to a service")
+    if updated is None or updated == current:
+        return None
+    new_state, event = chain(state, next_event(state, change, at, updated))
+    return _Plan(
+        old=state,
+        result=ChangeResult(state=new_state, event=event, subscription=updated),
+        old_subscription=current,
+        old_addresses={},
+    )
+
+
+def _owner_denylist(
+    state: ConsentState, change: ConsentChange, at: datetime
+) -> tuple[dict[tuple[Channel, Address], AddressState], tuple[AddressState, ...]]:
+    channels = (
+        set(Channel) if change.scope.kind is ScopeKind.ALL else {Channel(str(change.scope.value))}
+    )
+    targets = [
+        (channel, Address(address))
+        for channel, address in state.addresses.items()
+        if channel in channels
+    ]
+    if not targets:
+        return {}, ()
+    stored = address_store.find_addresses(targets)
+    origin = owner_origin(state.profile_id)
+    old: dict[tuple[Channel, Address], AddressState] = {}
+    new: list[AddressState] = []
+    for key in targets:
+        current = stored.get(key) or AddressState(channel=key[0], address=key[1])
+        updated = (
+            with_origin(current, origin, at)
+            if change.action is Action.OPT_OUT
+            else without_origins(current, frozenset({origin}), at)
+        )
+        if updated != current:
+            old[key] = current
+            new.append(updated)
+    return old, tuple(new)
 
 
 class _LostRace(Exception):
     pass
 
 
-def _write(old: ConsentState, new: ConsentState, event: ConsentEvent) -> None:
-    profile = _to_profile_item(new)
+def _write(plan: _Plan) -> None:
+    result = plan.result
+    event = result.event
+    assert event is not None  # noqa: S101 (a plan always carries its event)
     try:
         with TransactWrite(connection=transactions(), client_request_token=event.hash[:36]) as tx:
-            tx.save(profile, condition=_unchanged_since(old))
+            tx.save(_to_profile_item(result.state), condition=_unchanged_since(plan.old))
             tx.save(_to_event_item(event), condition=ConsentEventModel.seq.does_not_exist())
+            if result.subscription is not None:
+                tx.save(
+                    service_store.to_subscription_item(result.subscription),
+                    condition=service_store.unchanged_since(plan.old_subscription),
+                )
+            for address in result.addresses:
+                old = plan.old_addresses[(address.channel, address.address)]
+                tx.save(
+                    address_store.to_item(address, version=old.version + 1),
+                    condition=address_store.unchanged_since(old),
+                )
+                tx.save(
+                    address_store.event_item(
+                        address,
+                        kind=event.action.value,
+                        reason=event.reason,
+                        actor=event.actor,
+                        detail={
+                            "origin": owner_origin(event.profile_id),
+                            "source": event.source.value,
+                        },
+                        at=event.at,
+                    )
+                )
     except TransactWriteError as error:
         reasons = error.cancellation_reasons or []
-        if any(
-            reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons
-        ):
+        if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
             raise _LostRace from error
         raise StoreUnavailableError(str(error)) from error
     except PynamoDBException as error:
@@ -172,6 +349,8 @@ def _to_event(item: ConsentEventModel) -> ConsentEvent:
         user_agent=item.user_agent,
         delivery_id=item.delivery_id,
         wording_version=item.wording_version,
+        result=SubscriptionStatus(item.result) if item.result else None,
+        expires_at=item.expires_at,
         prev_hash=item.prev_hash,
         hash=item.hash,
     )
@@ -179,9 +358,10 @@ def _to_event(item: ConsentEventModel) -> ConsentEvent:
 
 def _to_event_item(event: ConsentEvent) -> ConsentEventModel:
     return ConsentEventModel(
-        **event.model_dump(exclude={"action", "source"}),
+        **event.model_dump(exclude={"action", "source", "result"}),
         action=event.action.value,
         source=event.source.value,
+        result=event.result.value if event.result else None,
     )
 
 

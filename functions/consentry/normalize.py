@@ -1,0 +1,77 @@
+"""Address normalization, shared by the API, the feedback ingestion and the analysis.
+
+Email: trimmed, lower-cased, syntax checked by email-validator (no DNS). Phone: E.164,
+national numbers read in a configurable default region by phonenumbers. The analysis
+calls this once per audience row, so input that is already in normal form takes a fast
+path that gives the same answer without the library (a property test holds the two
+paths together).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from consentry.types import Address, Channel
+
+# A plain dot-atom local part and LDH domain labels under an alphabetic TLD; no IDNA
+# (xn--) labels, which email-validator turns into Unicode.
+_PLAIN_EMAIL = re.compile(
+    r"(?=.{6,254}$)(?=[^@]{1,64}@)"
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?!xn--)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.(?!xn--))+[a-z]{2,63}"
+)
+_SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def normalize_email(raw: str) -> Address | None:
+    """The normalized address, or None when it is not an email address."""
+    candidate = raw.strip().lower()
+    if _PLAIN_EMAIL.fullmatch(candidate) and candidate.rpartition(".")[2] not in _SPECIAL_USE:
+        return Address(candidate)
+    return _validated_email(candidate)
+
+
+@lru_cache(maxsize=4096)
+def _validated_email(candidate: str) -> Address | None:
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return Address(checked.normalized.lower())
+
+
+def normalize_phone(raw: str, default_region: str) -> Address | None:
+    """The number in E.164, or None when it is not a possible phone number."""
+    candidate = raw.strip()
+    if _E164.fullmatch(candidate):
+        return Address(candidate)
+    return _parsed_phone(candidate, default_region)
+
+
+@lru_cache(maxsize=4096)
+def _parsed_phone(candidate: str, default_region: str) -> Address | None:
+    try:
+        number = phonenumbers.parse(candidate, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return Address(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def normalize(channel: Channel, raw: str, default_region: str) -> Address | None:
+    """The normalized address for a channel, or None when it does not parse.
+
+    Channels without a syntax of their own (direct mail, push) are trimmed only.
+    """
+    if channel is Channel.EMAIL:
+        return normalize_email(raw)
+    if channel in (Channel.SMS, Channel.PHONE):
+        return normalize_phone(raw, default_region)
+    trimmed = raw.strip()
+    return Address(trimmed) if trimmed else None

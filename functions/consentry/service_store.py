@@ -1,0 +1,166 @@
+"""Data access for services and subscriptions: the only module that maps their tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import GetError, PutError, PynamoDBException
+
+from consentry.errors import NotFoundError, StaleVersionError, StoreUnavailableError
+from consentry.models import ServiceModel, SubscriptionModel
+from consentry.pagination import Page, decode_cursor, encode_cursor
+from consentry.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
+from consentry.types import Channel, ProfileId, ServiceId
+
+
+def get_service(service_id: ServiceId) -> Service:
+    try:
+        return _to_service(ServiceModel.get(service_id, consistent_read=True))
+    except ServiceModel.DoesNotExist:
+        raise NotFoundError("service", service_id) from None
+    except GetError as error:
+        raise StoreUnavailableError(str(error)) from error
+
+
+def save_service(service: Service, *, expected_version: int | None) -> Service:
+    """Create (expected_version None) or replace a service at the version it was read."""
+    condition = (
+        ServiceModel.service_id.does_not_exist()
+        if expected_version is None
+        else ServiceModel.version == expected_version
+    )
+    stored = service.model_copy(update={"version": (expected_version or 0) + 1})
+    try:
+        _to_service_item(stored).save(condition=condition)
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            actual = get_service(service.service_id).version
+            raise StaleVersionError(expected_version or 0, actual) from error
+        raise StoreUnavailableError(str(error)) from error
+    return stored
+
+
+def list_services(limit: int, cursor: str | None) -> Page[Service]:
+    try:
+        result = ServiceModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
+        items = [_to_service(item) for item in result]
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+    return Page(items=items, cursor=encode_cursor(result.last_evaluated_key))
+
+
+def find_subscription(service_id: ServiceId, profile_id: ProfileId) -> Subscription | None:
+    try:
+        item = SubscriptionModel.get(service_id, profile_id, consistent_read=True)
+    except SubscriptionModel.DoesNotExist:
+        return None
+    except GetError as error:
+        raise StoreUnavailableError(str(error)) from error
+    return to_subscription(item)
+
+
+def list_subscribers(
+    service_id: ServiceId, limit: int, cursor: str | None, status: SubscriptionStatus | None
+) -> Page[Subscription]:
+    try:
+        result = SubscriptionModel.query(
+            service_id,
+            limit=limit,
+            last_evaluated_key=decode_cursor(cursor),
+            filter_condition=(SubscriptionModel.status == status.value) if status else None,
+        )
+        items = [to_subscription(item) for item in result]
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+    return Page(items=items, cursor=encode_cursor(result.last_evaluated_key))
+
+
+def subscriptions_of(profile_id: ProfileId) -> list[Subscription]:
+    try:
+        return [to_subscription(i) for i in SubscriptionModel.by_profile.query(profile_id)]
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+
+
+def find_subscriptions(
+    keys: set[tuple[ServiceId, ProfileId]],
+) -> dict[tuple[str, str], Subscription]:
+    try:
+        items = list(SubscriptionModel.batch_get(keys))
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+    return {(i.service_id, i.profile_id): to_subscription(i) for i in items}
+
+
+def ended_services(at: datetime) -> list[Service]:
+    """Services whose validity ended before `at` (few: services are a short list)."""
+    try:
+        items = ServiceModel.scan(ServiceModel.valid_until < at)
+        return [_to_service(item) for item in items]
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+
+
+def unchanged_since(subscription: Subscription | None) -> Any:
+    if subscription is None or subscription.version == 0:
+        return SubscriptionModel.profile_id.does_not_exist()
+    return SubscriptionModel.version == subscription.version
+
+
+def to_subscription_item(subscription: Subscription) -> SubscriptionModel:
+    return SubscriptionModel(
+        subscription.service_id,
+        subscription.profile_id,
+        status=subscription.status.value,
+        expires_at=subscription.expires_at,
+        confirmed_at=subscription.confirmed_at,
+        updated_at=subscription.updated_at,
+        version=subscription.version + 1,
+    )
+
+
+def to_subscription(item: SubscriptionModel) -> Subscription:
+    return Subscription(
+        service_id=ServiceId(item.service_id),
+        profile_id=ProfileId(item.profile_id),
+        status=SubscriptionStatus(item.status),
+        expires_at=item.expires_at,
+        confirmed_at=item.confirmed_at,
+        updated_at=item.updated_at,
+        version=int(item.version),
+    )
+
+
+def _to_service(item: ServiceModel) -> Service:
+    return Service(
+        service_id=ServiceId(item.service_id),
+        name=item.name,
+        label=item.label,
+        public_label=item.public_label,
+        channel=Channel(item.channel),
+        confirmation=Confirmation(item.confirmation),
+        valid_from=item.valid_from,
+        valid_until=item.valid_until,
+        subscription_days=int(item.subscription_days) if item.subscription_days else None,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        version=int(item.version),
+    )
+
+
+def _to_service_item(service: Service) -> ServiceModel:
+    return ServiceModel(
+        service.service_id,
+        name=service.name,
+        label=service.label,
+        public_label=service.public_label,
+        channel=service.channel.value,
+        confirmation=service.confirmation.value,
+        valid_from=service.valid_from,
+        valid_until=service.valid_until,
+        subscription_days=service.subscription_days,
+        created_at=service.created_at,
+        updated_at=service.updated_at,
+        version=service.version,
+    )

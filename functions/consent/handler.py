@@ -1,18 +1,23 @@
-"""The operator API under /v1: routes, one call each. IAM-authorized on AWS."""
+"""The operator API under /v1: its routers, the one place errors become HTTP, the entry point."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.models import Server
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from consentry import store
+
+from consent.api import ErrorOut, idempotency_config
+from consent.routes import checks, profiles, services
 from consentry.errors import (
     ConflictError,
-    ConsentryError,
     InvalidInputError,
     NotFoundError,
     StaleVersionError,
@@ -21,53 +26,48 @@ from consentry.errors import (
 from consentry.models import bind_models
 from consentry.observability import logger, metrics, tracer
 from consentry.settings import get_settings
-from consentry.types import ProfileId
-
-from consent.schemas import ConsentOut, ErrorOut
-
-LATEST_EVENTS = 10
-ProfileIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")]
 
 bind_models(get_settings())
+
 app = APIGatewayRestResolver(enable_validation=True)
-
-
-@app.get(
-    "/v1/profiles/<profileId>/consent",
-    summary="A profile's consent state and its latest events",
-    responses={
-        200: {"description": "The consent state"},
-        404: {
-            "description": "No consent is recorded for this profile",
-            "content": {"application/json": {"model": ErrorOut}},
-        },
-    },
+app.configure_openapi(
+    title="Consentry operator API",
+    version="1.0.0",
+    summary="Consent, proof of consent, services and sending checks. Signed with AWS SigV4 (IAM).",
+    servers=[Server(url="/")],
 )
-def get_consent(profileId: ProfileIdPath) -> ConsentOut:
-    profile_id = ProfileId(profileId)
-    state = store.get_consent(profile_id)
-    return ConsentOut.of(state, store.latest_events(profile_id, LATEST_EVENTS))
+app.include_router(profiles.router)
+app.include_router(services.router)
+app.include_router(checks.router)
+app.enable_swagger(path="/v1/swagger", title="Consentry operator API", version="1.0.0")
 
-
-_STATUS_OF: tuple[tuple[type[ConsentryError], HTTPStatus], ...] = (
+_STATUS_OF: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (NotFoundError, HTTPStatus.NOT_FOUND),
     (InvalidInputError, HTTPStatus.UNPROCESSABLE_ENTITY),
     (StaleVersionError, HTTPStatus.PRECONDITION_FAILED),
     (ConflictError, HTTPStatus.CONFLICT),
     (StoreUnavailableError, HTTPStatus.SERVICE_UNAVAILABLE),
+    (IdempotencyValidationError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (IdempotencyAlreadyInProgressError, HTTPStatus.CONFLICT),
 )
+_MESSAGES: dict[type[Exception], str] = {
+    IdempotencyValidationError: "this Idempotency-Key was used for a different request",
+    IdempotencyAlreadyInProgressError: "a request with this Idempotency-Key is in progress",
+}
 
 
 @app.exception_handler([error for error, _ in _STATUS_OF])
-def _domain_error(error: ConsentryError) -> Response[str]:
+def _domain_error(error: Exception) -> Response[str]:
     status = next(status for kind, status in _STATUS_OF if isinstance(error, kind))
     if status is HTTPStatus.SERVICE_UNAVAILABLE:
         logger.exception("consent store unavailable")
-    body = ErrorOut(
-        status_code=status.value,
-        message=str(error),
-        field=error.field if isinstance(error, InvalidInputError) else None,
-    )
+    field = None
+    if isinstance(error, InvalidInputError):
+        field = error.field
+    elif isinstance(error, IdempotencyValidationError):
+        field = "Idempotency-Key"
+    message = _MESSAGES.get(type(error), str(error))
+    body = ErrorOut(status_code=status.value, message=message, field=field)
     return Response(
         status_code=status.value,
         content_type="application/json",
@@ -79,4 +79,5 @@ def _domain_error(error: ConsentryError) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency_config.register_lambda_context(context)
     return app.resolve(event, context)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
+from pydantic import Field, StringConstraints
+
+from consent.api import ApiModel
+from consentry.addresses import AddressState, AddressStatus
 from consentry.consent import ConsentEvent, ConsentState
-from consentry.types import Action, Channel, Source
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from consentry.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
+from consentry.types import Action, Channel, MessageClass, Source
 
-
-class ApiModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
+RawAddress = Annotated[str, StringConstraints(min_length=1, max_length=320)]
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")
+]
 
 
 class EventOut(ApiModel):
@@ -22,13 +29,29 @@ class EventOut(ApiModel):
     source: Source
     actor: str
     reason: str | None
+    ip: str | None
+    user_agent: str | None
     delivery_id: str | None
     wording_version: str | None
+    result: SubscriptionStatus | None
+    expires_at: datetime | None
+    prev_hash: str
     hash: str
 
     @classmethod
     def of(cls, event: ConsentEvent) -> EventOut:
-        return cls.model_validate(event.model_dump())
+        return cls.model_validate(event.model_dump(exclude={"profile_id"}))
+
+
+class NoLongerContact(ApiModel):
+    """`true` stops marketing on that channel (`all`: on every channel)."""
+
+    all: bool | None = None
+    email: bool | None = None
+    sms: bool | None = None
+    phone: bool | None = None
+    direct_mail: bool | None = Field(default=None, alias="direct_mail")
+    push: bool | None = None
 
 
 class ConsentOut(ApiModel):
@@ -57,7 +80,169 @@ class ConsentOut(ApiModel):
         )
 
 
-class ErrorOut(ApiModel):
-    status_code: int
-    message: str
-    field: str | None = None
+class ProfileIn(ApiModel):
+    addresses: dict[Channel, RawAddress] = Field(default_factory=dict)
+    locale: Locale | None = None
+
+
+class ConsentPatch(ApiModel):
+    no_longer_contact: NoLongerContact
+    reason: Reason
+    source: Literal["operator", "api"] = "operator"
+
+
+class HistoryOut(ApiModel):
+    items: list[EventOut]
+    next_cursor: str | None
+
+
+class VerifyOut(ApiModel):
+    profile_id: str
+    events: int
+    valid: bool
+    first_broken_seq: int | None
+    """The first event whose hash or link does not hold (or the first missing one)."""
+    head_hash: str
+
+
+class AddressOut(ApiModel):
+    channel: Channel
+    address: str
+    status: AddressStatus
+    reason: str | None
+    error_count: int
+    denylist_origins: list[str]
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, state: AddressState) -> AddressOut:
+        return cls(
+            channel=state.channel,
+            address=state.address,
+            status=state.status,
+            reason=state.reason,
+            error_count=state.error_count,
+            denylist_origins=sorted(state.denylist_origins),
+            updated_at=state.updated_at,
+        )
+
+
+class SubscriptionOut(ApiModel):
+    service_id: str
+    profile_id: str
+    status: SubscriptionStatus
+    active: bool
+    expires_at: datetime | None
+    confirmed_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, subscription: Subscription, at: datetime) -> SubscriptionOut:
+        return cls(
+            service_id=subscription.service_id,
+            profile_id=subscription.profile_id,
+            status=subscription.status,
+            active=subscription.active(at),
+            expires_at=subscription.expires_at,
+            confirmed_at=subscription.confirmed_at,
+            updated_at=subscription.updated_at,
+        )
+
+
+class ExportOut(ApiModel):
+    """Everything held about one profile, for a data-subject access request."""
+
+    consent: ConsentOut
+    events: list[EventOut]
+    subscriptions: list[SubscriptionOut]
+    addresses: list[AddressOut]
+
+
+class Validity(ApiModel):
+    start: datetime | None = None
+    end: datetime | None = None
+    subscription_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ServiceIn(ApiModel):
+    name: Identifier
+    label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    public_label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    channel: Channel
+    confirmation: Confirmation = Confirmation.NONE
+    validity: Validity = Field(default_factory=Validity)
+
+
+class ServicePatch(ApiModel):
+    label: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    public_label: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    confirmation: Confirmation | None = None
+    validity: Validity | None = None
+
+
+class ServiceOut(ApiModel):
+    service_id: str
+    name: str
+    label: str
+    public_label: str
+    channel: Channel
+    confirmation: Confirmation
+    validity: Validity
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, service: Service) -> ServiceOut:
+        return cls(
+            service_id=service.service_id,
+            name=service.name,
+            label=service.label,
+            public_label=service.public_label,
+            channel=service.channel,
+            confirmation=service.confirmation,
+            validity=Validity(
+                start=service.valid_from,
+                end=service.valid_until,
+                subscription_days=service.subscription_days,
+            ),
+            version=service.version,
+            created_at=service.created_at,
+            updated_at=service.updated_at,
+        )
+
+
+class ServicesOut(ApiModel):
+    items: list[ServiceOut]
+    next_cursor: str | None
+
+
+class SubscribersOut(ApiModel):
+    items: list[SubscriptionOut]
+    next_cursor: str | None
+
+
+class SubscriptionIn(ApiModel):
+    status: Literal["subscribed", "pending"]
+    reason: Reason
+
+
+class CheckItemIn(ApiModel):
+    profile_id: Identifier
+    address: Annotated[str, StringConstraints(max_length=320)]
+    channel: Channel
+    message_class: MessageClass
+    service_id: Identifier | None = None
+
+
+class ChecksIn(ApiModel):
+    items: Annotated[list[CheckItemIn], Field(min_length=1, max_length=100)]
+
+
+class CheckResultOut(ApiModel):
+    verdict: Literal["allowed", "blocked"]
+    reason: str | None
+
+
+class ChecksOut(ApiModel):
+    results: list[CheckResultOut]

@@ -60,11 +60,16 @@ OWNER_SOURCES = frozenset({Source.LANDING, Source.ONE_CLICK, Source.SMS_KEYWORD}
 @dataclass(frozen=True)
 class ChangeResult:
     state: ConsentState
-    event: ConsentEvent | None
-    """None when the change had nothing to change (a repeat)."""
+    events: tuple[ConsentEvent, ...]
+    """Empty when the change had nothing to change (a repeat)."""
     subscription: Subscription | None = None
     addresses: tuple[AddressState, ...] = ()
     """Addresses whose denylist entries the change added or lifted."""
+
+    @property
+    def event(self) -> ConsentEvent | None:
+        """The newest event the change wrote."""
+        return self.events[-1] if self.events else None
 
 
 @dataclass(frozen=True)
@@ -143,9 +148,29 @@ def record_change(
     expected_version: int | None = None,
     owner_denylists: bool = False,
 ) -> ChangeResult:
-    """Apply `change` and append its event in one transaction.
+    """Apply one change; see `record_changes`."""
+    return record_changes(
+        profile_id,
+        [change],
+        clock=clock,
+        expected_version=expected_version,
+        owner_denylists=owner_denylists,
+    )
 
-    A service-scoped change writes the subscription in the same transaction. With
+
+def record_changes(
+    profile_id: ProfileId,
+    changes: list[ConsentChange],
+    *,
+    clock: Clock = utc_now,
+    expected_version: int | None = None,
+    owner_denylists: bool = False,
+) -> ChangeResult:
+    """Apply `changes` in order and append one event for each that changes something,
+    all in one transaction.
+
+    A service-scoped change (alone in its list) writes the subscription in the same
+    transaction. With
     `owner_denylists`, an opt-out from the owner also denylists the profile's addresses
     on the channels it covers (origin `owner:<profile>`), and the owner's later opt-in
     lifts exactly those entries.
@@ -157,9 +182,9 @@ def record_change(
         state = find_consent(profile_id) or ConsentState(profile_id=profile_id)
         if expected_version is not None and state.version != expected_version:
             raise StaleVersionError(expected_version, state.version)
-        plan = _plan(state, change, clock(), owner_denylists=owner_denylists)
+        plan = _plan(state, changes, clock(), owner_denylists=owner_denylists)
         if plan is None:
-            return ChangeResult(state=state, event=None)
+            return ChangeResult(state=state, events=())
         try:
             _write(plan)
         except _LostRace:
@@ -169,21 +194,33 @@ def record_change(
 
 
 def _plan(
-    state: ConsentState, change: ConsentChange, at: datetime, *, owner_denylists: bool
+    state: ConsentState, changes: list[ConsentChange], at: datetime, *, owner_denylists: bool
 ) -> _Plan | None:
-    if change.scope.kind is ScopeKind.SERVICE:
-        return _plan_subscription(state, change, at)
-    changed = apply_change(state, change)
-    if changed == state:
-        return None
-    new_state, event = chain(changed, next_event(state, change, at))
+    if any(change.scope.kind is ScopeKind.SERVICE for change in changes):
+        if len(changes) != 1:
+            raise InvalidInputError("scope", "a service change is made on its own")
+        return _plan_subscription(state, changes[0], at)
+    current, events = state, []
     old_addresses: dict[tuple[Channel, Address], AddressState] = {}
-    new_addresses: tuple[AddressState, ...] = ()
-    if owner_denylists and change.source in OWNER_SOURCES:
-        old_addresses, new_addresses = _owner_denylist(state, change, at)
+    new_addresses: dict[tuple[Channel, Address], AddressState] = {}
+    for change in changes:
+        changed = apply_change(current, change)
+        if changed == current:
+            continue
+        current, event = chain(changed, next_event(current, change, at))
+        events.append(event)
+        if owner_denylists and change.source in OWNER_SOURCES:
+            for old, new in _owner_denylist(current, change, at, new_addresses):
+                old_addresses.setdefault((old.channel, old.address), old)
+                new_addresses[(new.channel, new.address)] = new
+    if not events:
+        return None
+    final = current.model_copy(update={"version": state.version + 1})
     return _Plan(
         old=state,
-        result=ChangeResult(state=new_state, event=event, addresses=new_addresses),
+        result=ChangeResult(
+            state=final, events=tuple(events), addresses=tuple(new_addresses.values())
+        ),
         old_subscription=None,
         old_addresses=old_addresses,
     )
@@ -208,15 +245,19 @@ def _plan_subscription(state: ConsentState, change: ConsentChange, at: datetime)
     new_state, event = chain(state, next_event(state, change, at, updated))
     return _Plan(
         old=state,
-        result=ChangeResult(state=new_state, event=event, subscription=updated),
+        result=ChangeResult(state=new_state, events=(event,), subscription=updated),
         old_subscription=current,
         old_addresses={},
     )
 
 
 def _owner_denylist(
-    state: ConsentState, change: ConsentChange, at: datetime
-) -> tuple[dict[tuple[Channel, Address], AddressState], tuple[AddressState, ...]]:
+    state: ConsentState,
+    change: ConsentChange,
+    at: datetime,
+    pending: dict[tuple[Channel, Address], AddressState],
+) -> list[tuple[AddressState, AddressState]]:
+    """(before, after) of each of the profile's addresses that the owner's change touches."""
     channels = (
         set(Channel) if change.scope.kind is ScopeKind.ALL else {Channel(str(change.scope.value))}
     )
@@ -225,23 +266,22 @@ def _owner_denylist(
         for channel, address in state.addresses.items()
         if channel in channels
     ]
-    if not targets:
-        return {}, ()
-    stored = address_store.find_addresses(targets)
+    unread = [key for key in targets if key not in pending]
+    stored = address_store.find_addresses(unread) if unread else {}
     origin = owner_origin(state.profile_id)
-    old: dict[tuple[Channel, Address], AddressState] = {}
-    new: list[AddressState] = []
+    touched = []
     for key in targets:
-        current = stored.get(key) or AddressState(channel=key[0], address=key[1])
+        current = (
+            pending.get(key) or stored.get(key) or AddressState(channel=key[0], address=key[1])
+        )
         updated = (
             with_origin(current, origin, at)
             if change.action is Action.OPT_OUT
             else without_origins(current, frozenset({origin}), at)
         )
         if updated != current:
-            old[key] = current
-            new.append(updated)
-    return old, tuple(new)
+            touched.append((current, updated))
+    return touched
 
 
 class _LostRace(Exception):
@@ -250,12 +290,12 @@ class _LostRace(Exception):
 
 def _write(plan: _Plan) -> None:
     result = plan.result
-    event = result.event
-    assert event is not None  # noqa: S101 (a plan always carries its event)
+    event = result.events[-1]
     try:
         with TransactWrite(connection=transactions(), client_request_token=event.hash[:36]) as tx:
             tx.save(_to_profile_item(result.state), condition=_unchanged_since(plan.old))
-            tx.save(_to_event_item(event), condition=ConsentEventModel.seq.does_not_exist())
+            for each in result.events:
+                tx.save(_to_event_item(each), condition=ConsentEventModel.seq.does_not_exist())
             if result.subscription is not None:
                 tx.save(
                     service_store.to_subscription_item(result.subscription),

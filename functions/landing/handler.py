@@ -13,12 +13,19 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from consentry.errors import InvalidInputError, StoreUnavailableError, TokenError, TokenExpiredError
+
+from consentry.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreUnavailableError,
+    TokenError,
+    TokenExpiredError,
+)
 from consentry.models import bind_models
 from consentry.observability import logger, metrics, tracer
 from consentry.settings import get_settings
 from consentry.tokens import LinkClaims, load_signer
-
 from landing import pages
 from landing.one_click import Requester, is_one_click_body, unsubscribe
 
@@ -68,7 +75,7 @@ def one_click(token: str) -> Response[str]:
     event = app.current_event
     if not is_one_click_body(_body_bytes(), event.headers.get("content-type")):
         return pages.bad_request("Expected the one-click body List-Unsubscribe=One-Click.")
-    result = unsubscribe(claims, _requester())
+    result = unsubscribe(claims, _requester(), owner_denylists=settings.owner_opt_out_denylists)
     metrics.add_metric(name="OneClickUnsubscribes", unit="Count", value=1)
     logger.info(
         "one-click unsubscribe",
@@ -90,6 +97,16 @@ def _bad_token(_: TokenError) -> Response[str]:
 @app.exception_handler(InvalidInputError)
 def _invalid(error: InvalidInputError) -> Response[str]:
     return pages.bad_request(error.message)
+
+
+@app.exception_handler(NotFoundError)
+def _gone(_: NotFoundError) -> Response[str]:
+    return pages.link_invalid()
+
+
+@app.exception_handler(ConflictError)
+def _busy(_: ConflictError) -> Response[str]:
+    return pages.try_again_later()
 
 
 @app.exception_handler(StoreUnavailableError)

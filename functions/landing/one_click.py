@@ -8,10 +8,9 @@ from email.policy import HTTP
 from urllib.parse import parse_qs
 
 from consentry.consent import ConsentChange
-from consentry.errors import InvalidInputError
 from consentry.store import ChangeResult, record_change
 from consentry.tokens import LinkClaims
-from consentry.types import RECIPIENT_ACTOR, Action, Source
+from consentry.types import RECIPIENT_ACTOR, Action, ScopeKind, Source
 
 _FIELD, _VALUE = "List-Unsubscribe", "One-Click"
 
@@ -52,17 +51,20 @@ def _multipart_value(body: bytes, content_type: str) -> str | None:
     return None
 
 
-def unsubscribe(claims: LinkClaims, requester: Requester) -> ChangeResult:
-    """Record the opt-out the link is for. A repeat finds nothing to change and writes nothing."""
-    if claims.scope.kind.value == "service":
-        raise InvalidInputError("scope", "this link unsubscribes from a service")
+def unsubscribe(claims: LinkClaims, requester: Requester, *, owner_denylists: bool) -> ChangeResult:
+    """Record the opt-out (or, for a service link, the unsubscription) the link is for.
+
+    A repeat finds nothing to change and writes nothing. With `owner_denylists` the
+    opt-out also denylists the profile's addresses on the channels it covers.
+    """
+    service = claims.scope.kind is ScopeKind.SERVICE
     change = ConsentChange(
         scope=claims.scope,
-        action=Action.OPT_OUT,
+        action=Action.UNSUBSCRIBE if service else Action.OPT_OUT,
         source=Source.ONE_CLICK,
         actor=RECIPIENT_ACTOR,
         ip=requester.ip,
         user_agent=requester.user_agent,
         delivery_id=claims.delivery_id,
     )
-    return record_change(claims.profile_id, change)
+    return record_change(claims.profile_id, change, owner_denylists=owner_denylists)

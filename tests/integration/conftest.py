@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
 from consentry.models import bind_models
 from consentry.settings import get_settings
 from consentry.tokens import Keyring, LinkSigner
-from moto import mock_aws
-
 from tests.conftest import REGION, TEMPLATE
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -120,5 +120,31 @@ def consent_api():
     def invoke(name, *, profile=None, path=None, **changes):
         event = proxy_event(name, path=path or f"/v1/profiles/{profile}/consent", **changes)
         return lambda_handler(event, lambda_context("consent"))
+
+    return invoke
+
+
+@pytest.fixture
+def api():
+    """Call the /v1 API in-process: `api("PATCH", "/v1/...", json={...}, headers={...})`."""
+    from consent.handler import lambda_handler
+
+    def invoke(method, path, *, json_body=None, body=None, headers=None, query=None, caller=None):
+        event = proxy_event("get_consent", path=path, method=method)
+        if json_body is not None:
+            body = json.dumps(json_body)
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        event["body"] = body
+        for name, value in (headers or {}).items():
+            event["headers"][name] = value
+            event["multiValueHeaders"][name] = [value]
+        if query:
+            event["queryStringParameters"] = dict(query)
+            event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+        if caller:
+            event["requestContext"]["identity"]["userArn"] = caller
+        response = lambda_handler(event, lambda_context("consent"))
+        response["json"] = json.loads(response["body"]) if response.get("body") else None
+        return response
 
     return invoke

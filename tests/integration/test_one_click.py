@@ -4,10 +4,11 @@ import base64
 from datetime import timedelta
 
 import pytest
+
 from consentry import store
 from consentry.consent import Scope
 from consentry.tokens import LinkClaims
-from consentry.types import Channel, DeliveryId, ProfileId
+from consentry.types import Channel, DeliveryId, ProfileId, ScopeKind
 
 PROFILE = ProfileId("p-100")
 BOUNDARY = "xYzZY"
@@ -174,3 +175,37 @@ def signer_clock_now():
     from consentry.clock import utc_now
 
     return utc_now()
+
+
+def test_a_service_link_unsubscribes_from_that_service(landing, signer, api):
+    service = api(
+        "POST",
+        "/v1/services",
+        json_body={"name": "news", "label": "News", "publicLabel": "News", "channel": "email"},
+    )["json"]["serviceId"]
+    api(
+        "PUT",
+        f"/v1/services/{service}/subscriptions/{PROFILE}",
+        json_body={"status": "subscribed", "reason": "form"},
+    )
+    token = signer.sign(
+        LinkClaims(profile_id=PROFILE, scope=Scope(kind=ScopeKind.SERVICE, value=service))
+    )
+
+    response = landing("one_click_post", token=token)
+
+    assert response["statusCode"] == 200
+    subscribers = api("GET", f"/v1/services/{service}/subscribers")["json"]["items"]
+    assert [s["status"] for s in subscribers] == ["unsubscribed"]
+    assert not store.get_consent(PROFILE).opted_out
+
+
+def test_a_link_to_a_service_that_no_longer_exists_is_a_page_not_a_crash(landing, signer):
+    token = signer.sign(
+        LinkClaims(profile_id=PROFILE, scope=Scope(kind=ScopeKind.SERVICE, value="svc-gone"))
+    )
+
+    response = landing("one_click_post", token=token)
+
+    assert response["statusCode"] == 400
+    assert store.find_consent(PROFILE) is None

@@ -1,0 +1,19 @@
+"""/v1/checks: verdicts for real-time and transactional sends."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from consent.logic import checks
+from consent.schemas import ChecksIn, ChecksOut
+
+router = APIGatewayRouter()
+
+
+@router.post(
+    "/v1/checks",
+    summary="Allowed or blocked, with the reason, for up to 100 sends",
+    tags=["checks"],
+)
+def post_checks(body: ChecksIn) -> ChecksOut:
+    return checks.check(body.items)

@@ -1,0 +1,49 @@
+"""The exclusion order of domain.md section 6 for one send, as a plain function.
+
+The real-time checks use it as it is; the delivery analysis applies the same order to
+whole audiences in its own loop, and a property test holds the two together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consentry.addresses import AddressState, AddressStatus, ExclusionCause
+from consentry.consent import ConsentState
+from consentry.types import Address, Channel, MessageClass
+
+
+@dataclass(frozen=True)
+class SendFacts:
+    """What is known about one intended send."""
+
+    channel: Channel
+    message_class: MessageClass
+    raw_address: str
+    address: Address | None
+    """The normalized address; None when it does not parse."""
+    address_state: AddressState | None
+    consent: ConsentState | None
+    for_service: bool
+    subscribed: bool
+    """A confirmed, unexpired subscription to the delivery's service."""
+
+
+def first_exclusion(facts: SendFacts) -> ExclusionCause | None:  # noqa: PLR0911 (one return per rule, in order)
+    """The first cause that excludes the send, or None when it may go out."""
+    if not facts.raw_address.strip():
+        return ExclusionCause.ADDRESS_MISSING
+    if facts.address is None:
+        return ExclusionCause.ADDRESS_INVALID
+    state = facts.address_state
+    if state is not None and state.status is not AddressStatus.ALLOWLISTED:
+        cause = state.exclusion
+        if cause is not None:
+            return cause
+    if facts.message_class is MessageClass.TRANSACTIONAL:
+        return None
+    if facts.consent is not None and facts.consent.blocks(facts.channel, facts.message_class):
+        return ExclusionCause.PROFILE_OPTED_OUT
+    if facts.for_service and not facts.subscribed:
+        return ExclusionCause.NOT_SUBSCRIBED
+    return None

@@ -1,0 +1,12 @@
+"""Steps several integration tests take."""
+
+from consentry.consent import Scope
+from consentry.tokens import LinkClaims
+from consentry.types import ProfileId
+
+
+def one_click(landing, signer, profile_id, scope=None):
+    token = signer.sign(LinkClaims(profile_id=ProfileId(profile_id), scope=scope or Scope.all()))
+    response = landing("one_click_post", token=token)
+    assert response["statusCode"] == 200
+    return response

@@ -1,0 +1,230 @@
+"""POST /v1/checks, and the two-profiles gap closed by owner opt-outs."""
+
+import pytest
+
+from consentry.address_store import put_address_status
+from consentry.addresses import AddressStatus
+from consentry.consent import Scope
+from consentry.types import Address, Channel
+from tests.integration.helpers import one_click
+
+SHARED = "shared@example.com"
+
+
+def register(api, profile, addresses, locale="en"):
+    response = api(
+        "PUT", f"/v1/profiles/{profile}", json_body={"addresses": addresses, "locale": locale}
+    )
+    assert response["statusCode"] == 200
+
+
+def checks(api, *items):
+    response = api("POST", "/v1/checks", json_body={"items": list(items)})
+    assert response["statusCode"] == 200, response["body"]
+    return [(r["verdict"], r["reason"]) for r in response["json"]["results"]]
+
+
+def item(profile, address=SHARED, channel="email", message_class="marketing", service=None):
+    body = {
+        "profileId": profile,
+        "address": address,
+        "channel": channel,
+        "messageClass": message_class,
+    }
+    return body | ({"serviceId": service} if service else {})
+
+
+def test_one_click_on_profile_a_excludes_profile_b_sharing_the_address(api, landing, signer):
+    register(api, "A", {"email": SHARED})
+    register(api, "B", {"email": SHARED})
+
+    one_click(landing, signer, "A")
+
+    assert checks(api, item("A"), item("B"), item("C", "other@example.com")) == [
+        ("blocked", "address_denylisted"),
+        ("blocked", "address_denylisted"),
+        ("allowed", None),
+    ]
+
+
+def test_a_channel_one_click_denylists_only_that_channels_address(api, landing, signer):
+    register(api, "A", {"email": SHARED, "sms": "+31612345678"})
+
+    one_click(landing, signer, "A", Scope.channel(Channel.SMS))
+
+    assert checks(api, item("B"), item("B", "+31612345678", "sms")) == [
+        ("allowed", None),
+        ("blocked", "address_denylisted"),
+    ]
+
+
+def test_the_owners_opt_in_lifts_its_own_entry_but_never_a_complaint(api, landing, signer):
+    register(api, "A", {"email": SHARED})
+    one_click(landing, signer, "A")
+    record_complaint(SHARED)
+    landing_opt_in(signer, "A")
+
+    assert checks(api, item("B")) == [("blocked", "address_denylisted")]
+    origins = api("GET", "/v1/profiles/A/export")["json"]["addresses"][0]["denylistOrigins"]
+    assert origins == ["complaint"]
+
+
+def test_the_owners_opt_in_lifts_the_entry_when_nothing_else_holds_it(api, landing, signer):
+    register(api, "A", {"email": SHARED})
+    one_click(landing, signer, "A")
+
+    landing_opt_in(signer, "A")
+
+    assert checks(api, item("B")) == [("allowed", None)]
+
+
+def test_an_operator_opt_in_does_not_lift_the_owners_denylist(api, landing, signer):
+    register(api, "A", {"email": SHARED})
+    one_click(landing, signer, "A")
+
+    api(
+        "PATCH",
+        "/v1/profiles/A/consent",
+        json_body={"noLongerContact": {"all": False}, "reason": "call"},
+    )
+
+    assert checks(api, item("B")) == [("blocked", "address_denylisted")]
+
+
+def test_the_policy_can_be_switched_off(api, landing, signer, monkeypatch):
+    from landing import handler
+
+    monkeypatch.setattr(
+        handler, "settings", handler.settings.model_copy(update={"owner_opt_out_denylists": False})
+    )
+    register(api, "A", {"email": SHARED})
+
+    one_click(landing, signer, "A")
+
+    assert checks(api, item("A"), item("B")) == [
+        ("blocked", "profile_opted_out"),
+        ("allowed", None),
+    ]
+
+
+def test_opt_outs_never_block_transactional_messages_but_denylists_do(api):
+    register(api, "A", {"email": "a@example.com"})
+    api(
+        "PATCH",
+        "/v1/profiles/A/consent",
+        json_body={"noLongerContact": {"all": True}, "reason": "r"},
+    )
+    put_address_status(
+        Channel.EMAIL, Address("q@example.com"), AddressStatus.QUARANTINE, "user_unknown"
+    )
+
+    results = checks(
+        api,
+        item("A", "a@example.com", message_class="transactional"),
+        item("A", "a@example.com"),
+        item("X", "q@example.com", message_class="transactional"),
+    )
+
+    assert results == [
+        ("allowed", None),
+        ("blocked", "profile_opted_out"),
+        ("blocked", "address_quarantined"),
+    ]
+
+
+def test_allowlisted_addresses_pass_quarantine_but_not_an_opt_out(api):
+    register(api, "A", {"email": "seed@example.com"})
+    put_address_status(
+        Channel.EMAIL, Address("seed@example.com"), AddressStatus.QUARANTINE, "user_unknown"
+    )
+    put_address_status(
+        Channel.EMAIL, Address("seed@example.com"), AddressStatus.ALLOWLISTED, "seed list"
+    )
+
+    assert checks(api, item("A", "seed@example.com")) == [("allowed", None)]
+    api(
+        "PATCH",
+        "/v1/profiles/A/consent",
+        json_body={"noLongerContact": {"email": True}, "reason": "r"},
+    )
+    assert checks(api, item("A", "seed@example.com")) == [("blocked", "profile_opted_out")]
+
+
+def test_addresses_are_compared_normalized_and_bad_ones_named(api, landing, signer):
+    register(api, "A", {"email": SHARED})
+    one_click(landing, signer, "A")
+
+    assert checks(api, item("B", "  SHARED@Example.com "), item("B", "nope"), item("B", "  ")) == [
+        ("blocked", "address_denylisted"),
+        ("blocked", "address_invalid"),
+        ("blocked", "address_missing"),
+    ]
+
+
+def test_a_service_send_needs_an_active_subscription(api):
+    service = api(
+        "POST",
+        "/v1/services",
+        json_body={"name": "news", "label": "News", "publicLabel": "Our news", "channel": "email"},
+    )["json"]["serviceId"]
+    api(
+        "PUT",
+        f"/v1/services/{service}/subscriptions/A",
+        json_body={"status": "subscribed", "reason": "form"},
+    )
+
+    assert checks(
+        api,
+        item("A", "a@example.com", service=service),
+        item("B", "b@example.com", service=service),
+    ) == [
+        ("allowed", None),
+        ("blocked", "not_subscribed"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"items": []},
+        {"items": [item("A")] * 101},
+        {"items": [{**item("A"), "channel": "fax"}]},
+        {"items": [{**item("A"), "messageClass": "promo"}]},
+        {"items": [{"address": "a@example.com", "channel": "email", "messageClass": "marketing"}]},
+        {},
+    ],
+)
+def test_bad_check_requests_are_422(api, body):
+    assert api("POST", "/v1/checks", json_body=body)["statusCode"] == 422
+
+
+def landing_opt_in(signer, profile):
+    """The owner's confirmed opt-in, as the preference center records it."""
+    from consentry import store
+    from consentry.consent import ConsentChange
+    from consentry.types import Action, ProfileId, Source
+
+    store.record_change(
+        ProfileId(profile),
+        ConsentChange(
+            scope=Scope.all(), action=Action.OPT_IN, source=Source.LANDING, actor="recipient"
+        ),
+        owner_denylists=True,
+    )
+
+
+def record_complaint(address):
+    """A spam complaint's denylist entry, as the feedback ingestion writes it."""
+    from consentry import address_store
+    from consentry.addresses import COMPLAINT_ORIGIN, with_origin
+    from consentry.clock import utc_now
+
+    current = address_store.find_address(Channel.EMAIL, Address(address))
+    address_store.write_with_event(
+        current,
+        with_origin(current, COMPLAINT_ORIGIN, utc_now()),
+        kind="complaint",
+        reason="abuse",
+        actor="feedback",
+        detail={},
+    )

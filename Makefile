@@ -1,0 +1,97 @@
+# Consentry: `make run` starts the local stack, `make test` proves what CI proves.
+# Bootstraps its own virtualenvs; needs nothing but python3 (>= 3.11) to start, and
+# python3.13 (the Lambda runtime, via pyenv or on PATH) for `sam build`.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+# `make test` runs its steps in the order given, cheapest first, even under -j.
+.NOTPARALLEL:
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+
+# SAM CLI and its cfn-lint live apart from the dev venv: their pins clash with ours.
+# cfn-lint takes the version the dev extra pins, so both runs lint with one version.
+SAM_CLI_VERSION := 1.170.0
+CFN_LINT_VERSION := $(shell sed -n 's/.*"cfn-lint==\([^"]*\)".*/\1/p' pyproject.toml)
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION)
+export SAM_CLI_TELEMETRY := 0
+
+# `sam build` runs pip under the functions' runtime, python3.13: take it from pyenv
+# when pyenv has one, else python3.13 must already be on PATH. Set for SAM alone, so
+# that python3 elsewhere stays the dev interpreter.
+PYENV_PY313 = $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare | grep -E '^3\.13\.[0-9]+$$' | tail -n 1)
+SAM_ENV = $(if $(PYENV_PY313),PATH="$$(pyenv root)/shims:$$PATH" PYENV_VERSION=$(PYENV_PY313))
+
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help run test requirements requirements-check lint format typecheck pytest \
+	sam-check bench clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SAM_STAMP):
+	@test -n "$(CFN_LINT_VERSION)" || { echo "no cfn-lint==X pin found in pyproject.toml" >&2; exit 1; }
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
+	touch $@
+
+run: $(VENV_STAMP) ## start the local stack (pass options with ARGS="...")
+	$(BIN)/python -m infra.local $(ARGS)
+
+test: requirements-check lint typecheck pytest sam-check ## everything CI proves, in order
+
+requirements: ## regenerate functions/requirements.txt from pyproject.toml
+	$(PYTHON) scripts/requirements.py
+
+requirements-check: ## fail when functions/requirements.txt differs from pyproject.toml
+	$(PYTHON) scripts/requirements.py --check
+
+lint: $(VENV_STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV_STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(VENV_STAMP) ## mypy, strict, over the Lambda code
+	$(BIN)/mypy functions/
+
+pytest: $(VENV_STAMP) ## unit, integration, contract and stack tests, with branch coverage
+	$(BIN)/pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
+
+sam-check: $(SAM_STAMP) ## sam validate --lint, cfn-lint, sam build (no container)
+	@$(SAM_ENV) python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null || { \
+		echo "sam build needs python3.13 (the functions' runtime): pyenv install 3.13, or put python3.13 on PATH" >&2; \
+		exit 1; }
+	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM_ENV) $(SAM_VENV)/bin/sam build
+
+bench: $(VENV_STAMP) ## run every benchmark in bench/ (as modules, so they import infra/)
+	@for script in bench/*.py; do \
+		module=$${script%.py}; module=$${module//\//.}; \
+		echo "# $$module"; \
+		$(BIN)/python -m "$$module"; \
+	done
+
+clean: ## remove build output, coverage data and tool caches (keeps the venvs)
+	rm -rf .aws-sam .coverage coverage.xml htmlcov .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove both virtualenvs
+	rm -rf $(VENV) $(SAM_VENV)

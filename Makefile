@@ -31,7 +31,7 @@ SAM_ENV = $(if $(PYENV_PY313),PATH="$$(pyenv root)/shims:$$PATH" PYENV_VERSION=$
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help run test requirements requirements-check lint format typecheck pytest \
+.PHONY: help run test requirements requirements-check lint format typecheck pytest openapi \
 	sam-check bench clean distclean
 
 help: ## list the targets
@@ -53,6 +53,9 @@ run: $(VENV_STAMP) ## start the local stack (pass options with ARGS="...")
 	$(BIN)/python -m infra.local $(ARGS)
 
 test: requirements-check lint typecheck pytest sam-check ## everything CI proves, in order
+
+openapi: $(VENV_STAMP) ## regenerate docs/openapi.json from the operator API's routes
+	$(BIN)/python scripts/openapi.py
 
 requirements: ## regenerate functions/requirements.txt from pyproject.toml
 	$(PYTHON) scripts/requirements.py

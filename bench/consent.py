@@ -1,0 +1,172 @@
+"""Consent changes per second in-process, next to a bare pynamodb put, and DynamoDB
+calls per change.
+
+Runs on moto in this process (no network), with the tables of template.yaml. A
+consent change reads the profile, then writes the profile and its event in one
+TransactWriteItems; an owner's opt-out also reads and writes the profile's addresses.
+Both pay moto's in-process cost, and moto copies every table a transaction touches
+(to roll back), so the raw rates fall as the events table grows. The `own_ms_*`
+figures leave moto's time out: what our code, pynamodb and botocore spend per
+operation, the part that carries over to Lambda.
+
+Prints `name=value` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from botocore.client import BaseClient
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
+
+from infra.local.environment import stack_environment
+from infra.local.resources import create_resources
+from infra.local.template import Resolver, load_template
+
+REGION = "eu-west-1"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "functions"))  # the Lambda import root, as Lambda has it
+
+
+@contextmanager
+def counting_dynamodb_calls() -> Iterator[Counter[str]]:
+    """Every DynamoDB API call any client makes, by operation name."""
+    calls: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def counted(self: BaseClient, operation: str, params: Any) -> Any:
+        if self.meta.service_model.service_name == "dynamodb":
+            calls[operation] += 1
+        return original(self, operation, params)
+
+    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+class MotoClock:
+    """Seconds spent inside moto's request handling, so the rest is ours and botocore's."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        stubber = BotocoreStubber.process_request
+        clock = self
+
+        def timed(self: BotocoreStubber, request: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return stubber(self, request)
+            finally:
+                clock.seconds += time.perf_counter() - start
+
+        BotocoreStubber.process_request = timed  # type: ignore[method-assign]
+
+
+def _measure(
+    action: Callable[[int], object], count: int, repeats: int, moto: MotoClock
+) -> tuple[float, float]:
+    """Median operations per second, and median milliseconds per operation outside moto."""
+    rates, own_ms = [], []
+    for repeat in range(repeats):
+        moto_before = moto.seconds
+        start = time.perf_counter()
+        for i in range(count):
+            action(repeat * count + i)
+        elapsed = time.perf_counter() - start
+        rates.append(count / elapsed)
+        own_ms.append((elapsed - (moto.seconds - moto_before)) * 1000 / count)
+    return statistics.median(rates), statistics.median(own_ms)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=300, help="operations per repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    os.environ.update(
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        POWERTOOLS_TRACE_DISABLED="true",
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws():
+        template = load_template(ROOT / "template.yaml")
+        physical = create_resources(template, REGION)
+        os.environ.update(stack_environment(template, Resolver(template, region=REGION, physical=physical)))
+
+        from consentry import store
+        from consentry.consent import ConsentChange, Scope
+        from consentry.models import ProfileModel, bind_models
+        from consentry.settings import get_settings
+        from consentry.types import Action, Channel, ProfileId, Source
+
+        get_settings.cache_clear()
+        bind_models(get_settings())
+
+        def bare_put(i: int) -> None:
+            ProfileModel(f"bare-{i % 50}", version=i).save()
+
+        def change(i: int, *, owner: bool = False) -> None:
+            store.record_change(
+                ProfileId(f"p-{i % 50}"),
+                ConsentChange(
+                    scope=Scope.channel(Channel.EMAIL),
+                    action=Action.OPT_OUT if (i // 50) % 2 == 0 else Action.OPT_IN,
+                    source=Source.ONE_CLICK if owner else Source.OPERATOR,
+                    actor="bench",
+                ),
+                owner_denylists=owner,
+            )
+
+        moto = MotoClock()
+        puts, put_own_ms = _measure(bare_put, args.count, args.repeats, moto)
+        changes, change_own_ms = _measure(change, args.count, args.repeats, moto)
+
+        for i in range(10):
+            store.register_profile(ProfileId(f"calls-{i}"), {Channel.EMAIL: f"c{i}@example.com"}, "en")
+        with counting_dynamodb_calls() as operator_calls:
+            for i in range(10):
+                change(10_000 + i * 50)  # an operator's opt-out: the profile and its event
+        with counting_dynamodb_calls() as owner_calls:
+            for i in range(10):
+                store.record_change(
+                    ProfileId(f"calls-{i}"),
+                    ConsentChange(
+                        scope=Scope.all(), action=Action.OPT_OUT, source=Source.ONE_CLICK, actor="bench"
+                    ),
+                    owner_denylists=True,
+                )
+
+    print(f"bare_put_per_s={puts:.0f}")
+    print(f"consent_changes_per_s={changes:.0f}")
+    print(f"ratio_changes_vs_put={changes / puts:.2f}")
+    print(f"own_ms_per_put={put_own_ms:.2f}")
+    print(f"own_ms_per_change={change_own_ms:.2f}")
+    print(f"ratio_own_change_vs_put={change_own_ms / put_own_ms:.2f}")
+    print(f"dynamodb_calls_per_change={sum(operator_calls.values()) / 10:g}")
+    print(f"dynamodb_calls_per_change.kinds={_kinds(operator_calls)}")
+    print(f"dynamodb_calls_per_owner_opt_out={sum(owner_calls.values()) / 10:g}")
+    print(f"dynamodb_calls_per_owner_opt_out.kinds={_kinds(owner_calls)}")
+
+
+def _kinds(calls: Counter[str]) -> str:
+    return ",".join(f"{name}:{count / 10:g}" for name, count in sorted(calls.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -107,7 +107,9 @@ def main() -> None:
     with mock_aws():
         template = load_template(ROOT / "template.yaml")
         physical = create_resources(template, REGION)
-        os.environ.update(stack_environment(template, Resolver(template, region=REGION, physical=physical)))
+        os.environ.update(
+            stack_environment(template, Resolver(template, region=REGION, physical=physical))
+        )
 
         from consentry import store
         from consentry.consent import ConsentChange, Scope
@@ -138,7 +140,9 @@ def main() -> None:
         changes, change_own_ms = _measure(change, args.count, args.repeats, moto)
 
         for i in range(10):
-            store.register_profile(ProfileId(f"calls-{i}"), {Channel.EMAIL: f"c{i}@example.com"}, "en")
+            store.register_profile(
+                ProfileId(f"calls-{i}"), {Channel.EMAIL: f"c{i}@example.com"}, "en"
+            )
         with counting_dynamodb_calls() as operator_calls:
             for i in range(10):
                 change(10_000 + i * 50)  # an operator's opt-out: the profile and its event
@@ -147,7 +151,10 @@ def main() -> None:
                 store.record_change(
                     ProfileId(f"calls-{i}"),
                     ConsentChange(
-                        scope=Scope.all(), action=Action.OPT_OUT, source=Source.ONE_CLICK, actor="bench"
+                        scope=Scope.all(),
+                        action=Action.OPT_OUT,
+                        source=Source.ONE_CLICK,
+                        actor="bench",
                     ),
                     owner_denylists=True,
                 )

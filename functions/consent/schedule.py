@@ -1,17 +1,32 @@
-"""The daily unsubscription of services whose validity has ended.
-
-The resource, its permissions and its trigger are in template.yaml; the behaviour is
-not built yet, so the function refuses work instead of pretending to do it.
-"""
+"""Daily: unsubscribe the subscribers of services whose validity has ended."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from consent.logic.validity import IncompleteRunError, end_ended_services
+from consentry.clock import utc_now
+from consentry.models import bind_models
+from consentry.observability import logger, metrics, tracer
+from consentry.settings import get_settings
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError(
-        "The daily unsubscription of services whose validity has ended is not built yet"
+bind_models(get_settings())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(_event: dict[str, Any], _context: LambdaContext) -> dict[str, int]:
+    run = end_ended_services(clock=utc_now)
+    metrics.add_metric(name="EndedServices", unit=MetricUnit.Count, value=run.services)
+    metrics.add_metric(name="ServiceUnsubscriptions", unit=MetricUnit.Count, value=run.unsubscribed)
+    metrics.add_metric(
+        name="ServiceUnsubscriptionFailures", unit=MetricUnit.Count, value=run.failed
     )
+    logger.info("service validity run", extra=run.model_dump())
+    if run.failed:
+        raise IncompleteRunError(f"{run.failed} subscriptions not ended; the next run retries them")
+    return {"services": run.services, "unsubscribed": run.unsubscribed}

@@ -99,9 +99,9 @@ def find_subscriptions(
 
 
 def ended_services(at: datetime) -> list[Service]:
-    """Services whose validity ended before `at` (few: services are a short list)."""
+    """Services whose validity has ended by `at` (few: services are a short list)."""
     try:
-        items = ServiceModel.scan(ServiceModel.valid_until < at)
+        items = ServiceModel.scan(ServiceModel.valid_until <= at)
         return [_to_service(item) for item in items]
     except PynamoDBException as error:
         raise StoreUnavailableError(str(error)) from error

@@ -79,15 +79,18 @@ def subscribe(
 ) -> Subscription:
     """The subscription after a subscribe request.
 
-    It stays `pending` when the service asks for double opt-in, when the request asks
+    It is `pending` when the service asks for double opt-in, when the request asks
     for it, or when the profile had unsubscribed (re-subscribing needs a fresh
-    confirmation); otherwise it is `subscribed` at once.
+    confirmation); otherwise it is `subscribed` at once. A pending subscription stays
+    pending until it is confirmed.
     """
     if requested is SubscriptionStatus.UNSUBSCRIBED:
         raise InvalidInputError("status", "use unsubscribe to end a subscription")
     if not service.open_at(at):
         raise InvalidInputError("serviceId", "the service is not open for subscriptions")
-    if current is not None and current.active(at):
+    if current is not None and (current.active(at) or current.status is SubscriptionStatus.PENDING):
+        # Only `confirm` ends a pending subscription: a repeated subscribe must not
+        # skip the confirmation that the first one asked for.
         return current
     needs_confirmation = (
         requested is SubscriptionStatus.PENDING
@@ -95,8 +98,6 @@ def subscribe(
         or (current is not None and current.status is SubscriptionStatus.UNSUBSCRIBED)
     )
     if needs_confirmation:
-        if current is not None and current.status is SubscriptionStatus.PENDING:
-            return current
         return Subscription(
             service_id=service.service_id,
             profile_id=profile_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from consent.schemas import (
@@ -123,6 +124,11 @@ def _subscription_json(service_id: ServiceId, profile_id: ProfileId) -> dict[str
     return SubscriptionOut.of(subscription, utc_now()).model_dump(mode="json", by_alias=True)
 
 
-def _check_validity(start: Any, end: Any) -> None:
+def _check_validity(start: datetime | None, end: datetime | None) -> None:
+    # A time without an offset is ambiguous, and comparing it with one that has an
+    # offset raises TypeError: refuse it as the caller's input.
+    for field, value in (("validity.start", start), ("validity.end", end)):
+        if value is not None and value.utcoffset() is None:
+            raise InvalidInputError(field, "needs a UTC offset, such as 2026-01-01T00:00:00Z")
     if start is not None and end is not None and end <= start:
         raise InvalidInputError("validity.end", "must be after validity.start")

@@ -1,0 +1,1 @@
+"""Infrastructure that is not Lambda code: the ASL definitions and the local stack."""

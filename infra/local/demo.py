@@ -1,0 +1,182 @@
+"""Demo data for a newcomer, written through the project's own data-access functions,
+and the signed links to try it with."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from consentry.address_store import put_address_status
+from consentry.addresses import AddressStatus
+from consentry.clock import utc_now
+from consentry.consent import ConsentChange, Scope
+from consentry.models import bind_models
+from consentry.service_store import save_service
+from consentry.settings import Settings
+from consentry.store import record_change, register_profile
+from consentry.subscriptions import Confirmation, Service, SubscriptionStatus
+from consentry.tokens import Keyring, LinkClaims, LinkSigner
+from consentry.types import (
+    Action,
+    Address,
+    Channel,
+    DeliveryId,
+    ProfileId,
+    ScopeKind,
+    ServiceId,
+    Source,
+)
+
+DEMO_DELIVERY = DeliveryId("demo-delivery")
+SEED_ACTOR = "local-demo-seed"
+
+
+@dataclass(frozen=True)
+class DemoProfile:
+    profile_id: str
+    email: str
+    phone: str
+    locale: str
+
+
+PROFILES = (
+    DemoProfile("demo-en-1", "emma.walker@example.com", "+447700900123", "en"),
+    DemoProfile("demo-nl-1", "sanne.de.vries@example.org", "+31612345678", "nl"),
+    DemoProfile("demo-fr-1", "camille.martin@example.net", "+33612345678", "fr"),
+    DemoProfile("demo-de-1", "lukas.schmidt@example.com", "+4915123456789", "de"),
+    DemoProfile("demo-nl-2", "noah.peeters@example.org", "+32470123456", "nl"),
+    DemoProfile("demo-en-2", "olivia.brown@example.net", "+12025550143", "en"),
+)
+NEWSLETTER = ServiceId("newsletter")
+SUBSCRIBERS = ("demo-nl-1", "demo-fr-1")
+
+ADDRESS_STATUSES = (
+    (Channel.EMAIL, "olivia.brown@example.net", AddressStatus.QUARANTINE, "user_unknown"),
+    (Channel.EMAIL, "no.such.mailbox@example.com", AddressStatus.QUARANTINE, "user_unknown"),
+    (Channel.EMAIL, "complainer@example.org", AddressStatus.DENYLISTED, "complaint"),
+    (Channel.SMS, "+32470123456", AddressStatus.DENYLISTED, "complaint"),
+    (Channel.SMS, "+31600000000", AddressStatus.QUARANTINE, "user_unknown"),
+)
+
+
+def seed(settings: Settings) -> None:
+    bind_models(settings)
+    now = utc_now()
+    for profile in PROFILES:
+        register_profile(
+            ProfileId(profile.profile_id),
+            {Channel.EMAIL: profile.email, Channel.SMS: profile.phone},
+            profile.locale,
+        )
+    record_change(
+        ProfileId("demo-de-1"),
+        ConsentChange(
+            scope=Scope.channel(Channel.SMS),
+            action=Action.OPT_OUT,
+            source=Source.IMPORT,
+            actor=SEED_ACTOR,
+            reason="opted out of SMS on the previous platform",
+        ),
+    )
+    save_service(
+        Service(
+            service_id=NEWSLETTER,
+            name="newsletter",
+            label="Newsletter",
+            public_label="Our monthly newsletter",
+            channel=Channel.EMAIL,
+            confirmation=Confirmation.DOUBLE_OPT_IN,
+            created_at=now,
+            updated_at=now,
+        ),
+        expected_version=None,
+    )
+    # Double opt-in: both subscriptions start pending; the first one's owner confirmed.
+    for action, profile_ids in ((Action.SUBSCRIBE, SUBSCRIBERS), (Action.CONFIRM, SUBSCRIBERS[:1])):
+        for profile_id in profile_ids:
+            record_change(
+                ProfileId(profile_id),
+                ConsentChange(
+                    scope=Scope(kind=ScopeKind.SERVICE, value=NEWSLETTER),
+                    action=action,
+                    source=Source.IMPORT,
+                    actor=SEED_ACTOR,
+                    requested=SubscriptionStatus.SUBSCRIBED if action is Action.SUBSCRIBE else None,
+                ),
+            )
+    for channel, address, status, reason in ADDRESS_STATUSES:
+        put_address_status(channel, Address(address), status, reason, actor=SEED_ACTOR)
+
+
+def link_signer(settings: Settings) -> LinkSigner:
+    """A signer with the keyring the stack generated, read back from Secrets Manager."""
+    secrets = boto3.client("secretsmanager", region_name=settings.aws_region)
+    secret = secrets.get_secret_value(SecretId=settings.signing_keys_secret)["SecretString"]
+    return LinkSigner(
+        Keyring.from_secret(json.loads(secret)), ttl=timedelta(days=settings.link_ttl_days)
+    )
+
+
+def profile_links(signer: LinkSigner, api_url: str) -> list[dict[str, Any]]:
+    links = []
+    for profile in PROFILES:
+        profile_id = ProfileId(profile.profile_id)
+        preferences = signer.sign(LinkClaims(profile_id=profile_id, scope=Scope.all()))
+        one_click = signer.sign(
+            LinkClaims(profile_id=profile_id, scope=Scope.all(), delivery_id=DEMO_DELIVERY)
+        )
+        links.append(
+            {
+                "profile_id": profile.profile_id,
+                "email": profile.email,
+                "phone": profile.phone,
+                "locale": profile.locale,
+                "preferences_url": f"{api_url}/p/{preferences}",
+                "one_click_url": f"{api_url}/u/{one_click}",
+            }
+        )
+    return links
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Write whole or not at all: a reader waiting for the file never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(state, indent=2) + "\n")
+    partial.replace(path)
+
+
+def summary(state: dict[str, Any], state_path: Path) -> str:
+    """What a newcomer reads first: where things are, and links to try."""
+    api_url = state["api_url"]
+    first = state["profiles"][0]
+    lines = [
+        "",
+        f"API            {api_url}   (landing pages, one-click, /v1)",
+        f"AWS endpoint   {state['aws_endpoint_url']}   (region {state['region']})",
+        f"data bucket    {state['bucket']}",
+        f"state machine  {state['state_machine_arn']}",
+        f"feedback topic {state['feedback_topic_arn']}",
+        "",
+    ]
+    for profile in state["profiles"]:
+        lines += [
+            f"{profile['profile_id']}  {profile['locale']}  {profile['email']}  {profile['phone']}",
+            f"  preference center  {profile['preferences_url']}",
+            f"  one-click          {profile['one_click_url']}",
+        ]
+    lines += [
+        "",
+        "Try the one-click unsubscribe, then read the proof it left:",
+        "  curl -si -X POST -H 'Content-Type: application/x-www-form-urlencoded' \\",
+        f"       -d 'List-Unsubscribe=One-Click' '{first['one_click_url']}'",
+        f"  curl -s '{api_url}/v1/profiles/{first['profile_id']}/consent'",
+        "",
+        f"All of the above as JSON: {state_path}",
+    ]
+    return "\n".join(lines)

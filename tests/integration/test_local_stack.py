@@ -1,0 +1,239 @@
+"""The local stack, started as `make run` starts it and driven over real HTTP.
+
+One stack serves the whole module (starting it takes a few seconds); the last test
+stops it.
+"""
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.stack
+
+EVENTS = ROOT / "tests" / "events"
+START_TIMEOUT_S = 60
+ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[bytes]
+    state: dict[str, Any]
+    stdout: Path
+    stderr: Path
+
+    def client(self, service):
+        return boto3.client(
+            service,
+            endpoint_url=self.state["aws_endpoint_url"],
+            region_name=self.state["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def consent(self, profile):
+        url = f"{self.state['api_url']}/v1/profiles/{profile['profile_id']}/consent"
+        response = requests.get(url, timeout=10)
+        assert response.status_code == 200
+        return response.json()
+
+
+def start_stack(tmp: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "infra.local", "--state-dir", str(tmp / "state"), *args],
+        cwd=ROOT,
+        stdout=(tmp / "stdout.txt").open("w"),
+        stderr=(tmp / "stderr.txt").open("w"),
+    )
+
+
+@pytest.fixture
+def table_names():
+    """Overrides the package's autouse moto setup: these tests talk to the stack's own moto."""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stack")
+    process = start_stack(tmp, "--port", str(free_port()), "--aws-port", str(free_port()))
+    state_path = tmp / "state" / "demo.json"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not state_path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the stack did not start:\n{(tmp / 'stderr.txt').read_text()}")
+        time.sleep(0.2)
+    yield Stack(process, json.loads(state_path.read_text()), tmp / "stdout.txt", tmp / "stderr.txt")
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_demo_data_names_profiles_in_four_locales_with_links(stack):
+    profiles = stack.state["profiles"]
+
+    assert len(profiles) >= 5
+    assert {p["locale"] for p in profiles} >= {"en", "nl", "fr", "de"}
+    assert all(p["one_click_url"].startswith(f"{stack.state['api_url']}/u/") for p in profiles)
+    assert all(p["preferences_url"].startswith(f"{stack.state['api_url']}/p/") for p in profiles)
+    assert all(p["phone"].startswith("+") for p in profiles)
+
+
+def test_a_one_click_post_unsubscribes_and_is_the_latest_event(stack):
+    profile = stack.state["profiles"][0]
+
+    response = requests.post(
+        profile["one_click_url"],
+        data="List-Unsubscribe=One-Click",
+        headers=ONE_CLICK,
+        allow_redirects=False,
+        timeout=10,
+    )
+
+    assert response.status_code == 200
+    assert "Location" not in response.headers
+    consent = stack.consent(profile)
+    assert consent["noLongerContact"]["all"] is True
+    assert consent["latestEvents"][0]["source"] == "one_click"
+
+
+def test_a_tampered_token_is_refused_and_changes_nothing(stack):
+    profile = stack.state["profiles"][1]
+    before = stack.consent(profile)
+    url = profile["one_click_url"]
+    tampered = url[:-1] + ("A" if url[-1] != "A" else "B")
+
+    response = requests.post(
+        tampered, data="List-Unsubscribe=One-Click", headers=ONE_CLICK, timeout=10
+    )
+
+    assert 400 <= response.status_code < 500
+    assert stack.consent(profile) == before
+
+
+def test_get_and_head_on_the_one_click_url_change_nothing(stack):
+    profile = stack.state["profiles"][2]
+    before = stack.consent(profile)
+
+    got = requests.get(profile["one_click_url"], timeout=10)
+    head = requests.head(profile["one_click_url"], timeout=10)
+
+    assert got.status_code == 200
+    assert head.status_code == 200
+    assert head.content == b""
+    assert stack.consent(profile) == before
+    assert before["noLongerContact"]["all"] is False
+
+
+def test_a_path_no_route_serves_is_not_found(stack):
+    response = requests.get(f"{stack.state['api_url']}/nowhere", timeout=10)
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not Found"}
+
+
+def test_a_hard_bounce_published_to_the_feedback_topic_quarantines_the_address(stack):
+    bounce = json.loads((EVENTS / "ses_bounce_hard.json").read_text())
+    address = "local-stack-bounce@example.com"
+    bounce["bounce"]["bouncedRecipients"][0]["emailAddress"] = address
+    bounce["mail"]["destination"] = [address]
+
+    stack.client("sns").publish(
+        TopicArn=stack.state["feedback_topic_arn"], Message=json.dumps(bounce)
+    )
+
+    url = f"{stack.state['api_url']}/v1/addresses/email/{address}"
+    deadline = time.monotonic() + 30
+    while (response := requests.get(url, timeout=10)).status_code == 404:
+        assert time.monotonic() < deadline, "the bounce never reached the quarantine"
+        time.sleep(0.5)
+    assert response.status_code == 200
+    assert response.json()["status"] == "quarantine"
+
+
+def test_feedback_that_keeps_failing_is_redriven_to_the_dead_letter_queue(stack):
+    sqs = stack.client("sqs")
+    dead_letters = sqs.get_queue_url(QueueName="consentry-FeedbackDeadLetterQueue")["QueueUrl"]
+
+    stack.client("sns").publish(
+        TopicArn=stack.state["feedback_topic_arn"], Message="not a notification: local-test"
+    )
+
+    deadline = time.monotonic() + 30
+    messages: list[dict[str, Any]] = []
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(
+            QueueUrl=dead_letters, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+    assert messages, "the failing message never reached the dead-letter queue"
+    assert json.loads(messages[0]["Body"])["Message"] == "not a notification: local-test"
+    # Five receives from the feedback queue (maxReceiveCount), and this one.
+    assert int(messages[0]["Attributes"]["ApproximateReceiveCount"]) == 6
+
+
+def test_an_analysis_execution_reaches_the_analyze_functions(stack):
+    """The input is no valid analysis request: Plan fails and the failure path runs."""
+    sfn = stack.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=stack.state["state_machine_arn"],
+        name="local-stack-test",
+        input=json.dumps({"deliveryId": "demo-delivery"}),
+    )["executionArn"]
+
+    # While the fail step itself raises, RecordFailure's retries (2 s, doubling) take 30 s.
+    deadline = time.monotonic() + 60
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not end"
+        time.sleep(1)
+
+    assert sfn.describe_execution(executionArn=execution)["status"] == "FAILED"
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    invoked = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"])["FunctionName"]
+        for e in events
+        if e["type"] == "TaskScheduled"
+    ]
+    assert invoked[0].endswith(":function:consentry-AnalyzePlanFunction")
+    assert invoked[1].endswith(":function:consentry-AnalyzeFailFunction")
+    failure = next(e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed")
+    cause = json.loads(failure["cause"])  # the handler's exception, as Lambda reports it
+    assert cause["errorType"] == failure["error"]
+    assert cause["stackTrace"]
+
+
+def test_a_second_stack_on_a_taken_port_says_so_in_one_line(stack, tmp_path):
+    taken = urlsplit(stack.state["api_url"]).port
+
+    second = start_stack(tmp_path, "--port", str(taken), "--aws-port", str(free_port()))
+
+    assert second.wait(timeout=30) == 2
+    message = (tmp_path / "stderr.txt").read_text()
+    assert message.count("\n") == 1
+    assert f"127.0.0.1:{taken}" in message
+    assert "Traceback" not in message
+
+
+def test_sigint_stops_the_stack_cleanly(stack):
+    stack.process.send_signal(signal.SIGINT)
+
+    assert stack.process.wait(timeout=10) == 0
+    assert stack.stdout.read_text().rstrip().endswith("stopped")

@@ -252,6 +252,10 @@ def proxy_response(result: Any) -> HttpResponse:
     return HttpResponse(status=result["statusCode"], headers=headers, body=data)
 
 
+API_GATEWAY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""What `Method: ANY` covers in API Gateway; anything else never reaches a function."""
+
+
 def json_response(status: int, message: str) -> HttpResponse:
     body = json.dumps({"message": message}).encode()
     return HttpResponse(status=status, headers=[("Content-Type", "application/json")], body=body)
@@ -262,6 +266,8 @@ Invoke = Callable[[LocalFunction, Any], Any]
 
 def handle(routes: Sequence[ApiRoute], invoke: Invoke, request: HttpRequest) -> HttpResponse:
     """What API Gateway answers to `request`."""
+    if request.method not in API_GATEWAY_METHODS:
+        return json_response(405, "Method Not Allowed")
     split = urlsplit(request.target)
     found = find_route(routes, request.method, unquote(split.path))
     if found is None:
@@ -328,7 +334,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches `handle`, which answers what API Gateway does not route
+        # with a 405 (the standard library would answer 501, a server error).
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -6,64 +6,20 @@ stops it.
 
 import json
 import signal
-import socket
-import subprocess
-import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 import requests
 
 from tests.conftest import ROOT
+from tests.stack import free_port, running_stack, start_stack
 
 pytestmark = pytest.mark.stack
 
 EVENTS = ROOT / "tests" / "events"
-START_TIMEOUT_S = 60
 ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Stack:
-    process: subprocess.Popen[bytes]
-    state: dict[str, Any]
-    stdout: Path
-    stderr: Path
-
-    def client(self, service):
-        return boto3.client(
-            service,
-            endpoint_url=self.state["aws_endpoint_url"],
-            region_name=self.state["region"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    def consent(self, profile):
-        url = f"{self.state['api_url']}/v1/profiles/{profile['profile_id']}/consent"
-        response = requests.get(url, timeout=10)
-        assert response.status_code == 200
-        return response.json()
-
-
-def start_stack(tmp: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "--state-dir", str(tmp / "state"), *args],
-        cwd=ROOT,
-        stdout=(tmp / "stdout.txt").open("w"),
-        stderr=(tmp / "stderr.txt").open("w"),
-    )
 
 
 @pytest.fixture
@@ -73,19 +29,8 @@ def table_names():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("stack")
-    process = start_stack(tmp, "--port", str(free_port()), "--aws-port", str(free_port()))
-    state_path = tmp / "state" / "demo.json"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not state_path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the stack did not start:\n{(tmp / 'stderr.txt').read_text()}")
-        time.sleep(0.2)
-    yield Stack(process, json.loads(state_path.read_text()), tmp / "stdout.txt", tmp / "stderr.txt")
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    with running_stack(tmp_path_factory.mktemp("stack")) as started:
+        yield started
 
 
 def test_demo_data_names_profiles_in_four_locales_with_links(stack):

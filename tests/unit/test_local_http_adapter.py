@@ -231,6 +231,15 @@ def test_an_unknown_path_is_not_found():
     assert json.loads(response.body) == {"message": "Not Found"}
 
 
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])
+def test_a_method_api_gateway_does_not_route_is_405(method):
+    response = handle(
+        [LANDING], lambda _fn, _event: pytest.fail("no handler runs"), request(method=method)
+    )
+
+    assert response.status == 405
+
+
 def test_a_handler_that_raises_is_a_502_as_api_gateway_answers_it():
     def broken(fn, event):
         raise RuntimeError("boom")

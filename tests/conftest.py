@@ -9,10 +9,10 @@ from pathlib import Path
 
 import moto  # noqa: F401  (first: clients created before moto are not mocked)
 
-from tests.cfn import load_template
+from infra.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = load_template(ROOT / "template.yaml")
+TEMPLATE = load_template(ROOT / "template.yaml").body
 REGION = "eu-west-1"
 
 

@@ -9,12 +9,12 @@ import pytest
 
 from consentry.models import MODEL_TABLE_SETTINGS
 from consentry.settings import Settings
-from tests.cfn import load_template
+from infra.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-TEMPLATE = load_template(ROOT / "template.yaml")
+TEMPLATE = load_template(ROOT / "template.yaml").body
 RESOURCES = TEMPLATE["Resources"]
 GLOBAL_ENV = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
@@ -33,14 +33,18 @@ def keys(key_schema):
 
 
 def indexes(gsis):
-    return {
-        index.get("IndexName", index.get("index_name")): (
-            keys(index.get("KeySchema", index.get("key_schema"))),
-            (index.get("Projection") or index["projection"])["ProjectionType"],
-            sorted((index.get("Projection") or index["projection"]).get("NonKeyAttributes", [])),
+    """Index name -> (keys, projection type, projected attributes), from the template's
+    PascalCase entries or pynamodb's snake_case schema alike."""
+    summary = {}
+    for index in gsis:
+        name = index.get("IndexName") or index["index_name"]
+        projection = index.get("Projection") or index["projection"]
+        summary[name] = (
+            keys(index.get("KeySchema") or index["key_schema"]),
+            projection["ProjectionType"],
+            sorted(projection.get("NonKeyAttributes", [])),
         )
-        for index in gsis
-    }
+    return summary
 
 
 @pytest.mark.parametrize(

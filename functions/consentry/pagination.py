@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -29,7 +30,16 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(
+    cursor: str | None, shape: Mapping[str, str], fixed: Mapping[str, str] | None = None
+) -> dict[str, Any] | None:
+    """The start key a cursor names, refused unless it is a key of the list being read.
+
+    `shape` gives each key attribute's DynamoDB type ("S" or "N"), `fixed` the values
+    the list's partition pins. Without the check a cursor of another list (or a made-up
+    one) reaches DynamoDB, which rejects it as a server error instead of as the
+    caller's mistake.
+    """
     if not cursor:
         return None
     try:
@@ -37,8 +47,23 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         key = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidInputError("cursor", "not a cursor this API gave out") from None
-    if not isinstance(key, dict) or not all(
-        isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("S", "N") for v in key.values()
-    ):
-        raise InvalidInputError("cursor", "not a cursor this API gave out")
-    return key
+    if not _fits(key, shape, fixed or {}):
+        raise InvalidInputError("cursor", "not a cursor of this list")
+    return dict(key)
+
+
+def _fits(key: Any, shape: Mapping[str, str], fixed: Mapping[str, str]) -> bool:
+    if not isinstance(key, dict) or set(key) != set(shape):
+        return False
+    for name, kind in shape.items():
+        value = key[name]
+        if not isinstance(value, dict) or set(value) != {kind}:
+            return False
+        text = value[kind]
+        if not isinstance(text, str) or not text:
+            return False
+        if kind == "N" and not text.lstrip("-").isdigit():
+            return False
+        if name in fixed and text != fixed[name]:
+            return False
+    return True

@@ -100,9 +100,15 @@ def without_origins(state: AddressState, origins: frozenset[str], at: datetime) 
 
 
 def set_by_operator(
-    state: AddressState, status: AddressStatus, reason: str, at: datetime
+    state: AddressState,
+    status: AddressStatus,
+    reason: str,
+    at: datetime,
+    *,
+    origin: str = OPERATOR_ORIGIN,
 ) -> AddressState:
-    """An operator's explicit decision. `valid` releases everything, origins included."""
+    """An operator's (or an import's) explicit decision. `valid` releases everything,
+    origins included; `denylisted` adds `origin`."""
     if status is AddressStatus.VALID:
         return state.model_copy(
             update={
@@ -119,7 +125,7 @@ def set_by_operator(
     if status is AddressStatus.ALLOWLISTED:
         return state.model_copy(update={"allowlisted": True, "updated_at": at})
     if status is AddressStatus.DENYLISTED:
-        return with_origin(state, OPERATOR_ORIGIN, at).model_copy(update={"allowlisted": False})
+        return with_origin(state, origin, at).model_copy(update={"allowlisted": False})
     return state.model_copy(
         update={"error_status": status, "reason": reason, "allowlisted": False, "updated_at": at}
     )

@@ -1,17 +1,83 @@
-"""Delivery feedback ingestion (SES events and inbound SMS from the feedback queue).
+"""Delivery feedback (SES events, inbound SMS) from the feedback queue into the quarantine.
 
-The resource, its permissions and its trigger are in template.yaml; the behaviour is
-not built yet, so the function refuses work instead of pretending to do it.
+Powertools' BatchProcessor reports each failed message (ReportBatchItemFailures): a
+malformed message fails alone, goes back to the queue and, after the redrive policy's
+receives, to the dead-letter queue; the rest of its batch is applied. A batch whose
+every message failed is reported the same way rather than raised, so the function's
+error alarm means the function broke, not that the queue held poison.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import boto3
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from consentry.clock import utc_now
+from consentry.counting import QuarantinePolicy
+from consentry.models import bind_models
+from consentry.observability import logger, metrics, tracer
+from consentry.settings import get_settings
+from quarantine.ingest import FeedbackIngest
+from quarantine.outage import PendingAttempts
+from quarantine.sms import ReplyTexts, SmsKeywords, TextSender
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError(
-        "Delivery feedback ingestion (SES events, inbound SMS) is not built yet"
+settings = get_settings()
+bind_models(settings)
+policy = QuarantinePolicy.from_settings(settings)
+texts = ReplyTexts(
+    opt_out=settings.sms_opt_out_reply,
+    opt_in=settings.sms_opt_in_reply,
+    help=settings.sms_help_reply,
+)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+pending_attempts = PendingAttempts()
+"""Outage-guard attempt counts, kept across invocations and written every so often."""
+
+
+class _SmsClient:
+    """The End User Messaging SMS client, made at the first reply (most batches send none)."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def send_text_message(self, **kwargs: Any) -> Any:
+        if self._client is None:
+            self._client = boto3.client("pinpoint-sms-voice-v2", region_name=settings.aws_region)
+        return self._client.send_text_message(**kwargs)
+
+
+_sms_client = _SmsClient()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, sms: TextSender | None = None
+) -> dict[str, Any]:
+    """`sms` replaces the SMS client (tests pass a fake)."""
+    keywords = SmsKeywords(
+        sms or _sms_client,
+        texts,
+        origination_identity=settings.sms_origination_identity,
+        clock=utc_now,
     )
+    ingest = FeedbackIngest(
+        policy,
+        keywords,
+        default_region=settings.default_phone_region,
+        clock=utc_now,
+        pending=pending_attempts,
+    )
+    response = process_partial_response(
+        event=event, record_handler=ingest.handle, processor=processor, context=context
+    )
+    ingest.flush()
+    return dict(response)

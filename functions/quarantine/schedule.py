@@ -1,17 +1,36 @@
-"""The daily release and reset of addresses under the counting rules.
-
-The resource, its permissions and its trigger are in template.yaml; the behaviour is
-not built yet, so the function refuses work instead of pretending to do it.
-"""
+"""Daily: the resets and releases that fell due under the counting rules."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from consentry.clock import utc_now
+from consentry.counting import QuarantinePolicy
+from consentry.models import bind_models
+from consentry.observability import logger, metrics, tracer
+from consentry.settings import get_settings
+from quarantine.release import run_due
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError(
-        "The daily release and reset of addresses under the counting rules is not built yet"
+settings = get_settings()
+bind_models(settings)
+policy = QuarantinePolicy.from_settings(settings)
+SAFETY_MARGIN_MS = 30_000
+"""Stop taking new pages when less than this is left of the function's time."""
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(_event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    run = run_due(
+        utc_now(),
+        policy,
+        out_of_time=lambda: context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS,
     )
+    metrics.add_metric(name="AddressCountersReset", unit=MetricUnit.Count, value=run.reset)
+    metrics.add_metric(name="QuarantinesReleased", unit=MetricUnit.Count, value=run.released)
+    logger.info("quarantine due run", extra=run.model_dump())
+    return run.model_dump()

@@ -1,0 +1,42 @@
+"""The import function: runs one bulk import that `POST /v1/imports` queued.
+
+Invoked asynchronously with `{"importId": "..."}`; Lambda retries a run that raised,
+and a retried run applies nothing twice (see consent.logic.imports).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from consent.api import ApiModel
+from consent.logic import imports
+from consentry.models import bind_models
+from consentry.observability import logger, metrics, tracer
+from consentry.settings import get_settings
+
+bind_models(get_settings())
+
+
+class ImportJob(ApiModel):
+    import_id: str = Field(min_length=1, max_length=64)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    job = ImportJob.model_validate(event)
+    record = imports.run(
+        job.import_id,
+        time_left=lambda: timedelta(milliseconds=context.get_remaining_time_in_millis()),
+    )
+    metrics.add_metric(name="ImportRowsApplied", unit=MetricUnit.Count, value=record.counts.applied)
+    metrics.add_metric(
+        name="ImportRowsRejected", unit=MetricUnit.Count, value=record.counts.rejected
+    )
+    return {"importId": record.import_id, "status": record.status.value}

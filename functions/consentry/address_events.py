@@ -1,0 +1,80 @@
+"""The history of an address: one event per piece of feedback, keyword or decision.
+
+Feedback events have deterministic ids (the feedback's time, then a hash of message
+id, kind and recipient), which makes them their own idempotency record: writing one
+is conditioned on its id not existing, in the same transaction as the address
+change it explains, so a redelivered notification finds its event and changes
+nothing. Events sort by id, which starts with the ISO time in UTC.
+
+An event the outage guard held carries `held_domain` (`<channel>#<domain>`, the key
+of the sparse `held-by-domain` index) until an operator releases or applies it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from consentry.types import Address, Channel
+
+
+class EventKind(StrEnum):
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    DELIVERY = "delivery"
+    SMS_KEYWORD = "sms_keyword"
+    OPERATOR = "operator"
+    """An operator's status decision (PUT /v1/addresses/...)."""
+    RELEASE = "release"
+    """An operator's release of delivery errors (bulk release)."""
+    SCHEDULED = "scheduled"
+    """A reset or release that fell due under the counting rules (the daily job)."""
+
+
+FEEDBACK_ACTOR = "feedback"
+SCHEDULE_ACTOR = "schedule"
+
+
+class Decision(StrEnum):
+    """What an operator did with errors the outage guard held."""
+
+    RELEASED = "released"
+    APPLIED = "applied"
+
+
+class AddressEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    address: Address
+    event_id: str
+    at: datetime
+    kind: str
+    error_type: str | None = None
+    reason: str | None = None
+    message_id: str | None = None
+    actor: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    held_domain: str | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.held_domain is not None
+
+
+def event_id(at: datetime, key: str) -> str:
+    """The id of an event at `at` whose `key` makes it unique (and a repeat recognisable)."""
+    return f"{at.isoformat()}#{key}"
+
+
+def held_key(channel: Channel, domain: str) -> str:
+    """The `held-by-domain` key, also the key of the domain's outage-window counters."""
+    return f"{channel.value}#{domain}"
+
+
+def split_held_key(key: str) -> tuple[Channel, str]:
+    channel, _, domain = key.partition("#")
+    return Channel(channel), domain

@@ -1,0 +1,212 @@
+"""The counting rules of the quarantine (domain.md section 2), as pure functions.
+
+Every window and threshold is a field of `QuarantinePolicy`, built once from the
+settings; time comes in as an argument (the feedback's own time, or the clock of the
+daily job), never from inside a rule.
+
+- hard error: quarantine at once;
+- soft error: counted only when at least `soft_error_spacing` after the last counted
+  error; the `soft_errors_to_quarantine`-th counted one quarantines;
+- more than `counter_reset_after` since the last counted error: the counter resets;
+- a success resets the counter (one older than the last counted error does not);
+- ignored errors never count;
+- a mailbox-full quarantine is released `mailbox_full_release_after` after it began;
+  no other quarantine is released automatically.
+
+Resets and releases fall due with time alone. `settle` applies what is due; every
+rule settles first, so the daily job and a late feedback agree on the outcome.
+
+The outage guard is here too: failures of one domain within `outage_window` that
+pass both thresholds are held instead of counted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from consentry.addresses import AddressState, AddressStatus
+from consentry.feedback import ErrorType, FailureReason
+from consentry.settings import Settings
+
+
+class QuarantinePolicy(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    soft_error_spacing: timedelta = timedelta(hours=24)
+    soft_errors_to_quarantine: int = Field(default=5, ge=1)
+    counter_reset_after: timedelta = timedelta(days=10)
+    mailbox_full_release_after: timedelta = timedelta(days=30)
+
+    outage_window: timedelta = timedelta(hours=1)
+    outage_bucket: timedelta = timedelta(minutes=5)
+    """Granularity of the sliding outage window (its counters are kept per bucket)."""
+    outage_min_failures: int = Field(default=50, ge=1)
+    outage_min_failure_ratio: float = Field(default=0.3, gt=0, le=1)
+    outage_hold_max: timedelta = timedelta(hours=72)
+    """A hold nobody decides on ends by itself after this (the alarm fires meanwhile)."""
+    outage_attempts_flush: timedelta = timedelta(seconds=30)
+    """How long a function keeps attempt counts in memory before it writes them."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            soft_error_spacing=timedelta(hours=settings.soft_error_spacing_hours),
+            soft_errors_to_quarantine=settings.soft_errors_to_quarantine,
+            counter_reset_after=timedelta(days=settings.error_counter_reset_days),
+            mailbox_full_release_after=timedelta(days=settings.mailbox_full_release_days),
+            outage_window=timedelta(minutes=settings.outage_window_minutes),
+            outage_bucket=timedelta(minutes=settings.outage_bucket_minutes),
+            outage_min_failures=settings.outage_min_failures,
+            outage_min_failure_ratio=settings.outage_min_failure_ratio,
+            outage_hold_max=timedelta(hours=settings.outage_hold_max_hours),
+            outage_attempts_flush=timedelta(seconds=settings.outage_attempts_flush_seconds),
+        )
+
+
+def settle(state: AddressState, now: datetime, policy: QuarantinePolicy) -> AddressState:
+    """The state once the resets and releases due by `now` are applied."""
+    due = (
+        state.error_status is AddressStatus.ERRONEOUS
+        and state.last_counted_error_at is not None
+        and now - state.last_counted_error_at > policy.counter_reset_after
+    ) or (
+        # Only a mailbox-full quarantine ends by itself (an operator's quarantine of an
+        # address that had one may still carry its release time).
+        state.error_status is AddressStatus.QUARANTINE
+        and state.reason == FailureReason.MAILBOX_FULL
+        and state.release_at is not None
+        and now >= state.release_at
+    )
+    return _healthy(state, now) if due else state
+
+
+def apply_failure(
+    state: AddressState,
+    error_type: ErrorType,
+    reason: FailureReason,
+    at: datetime,
+    policy: QuarantinePolicy,
+) -> AddressState:
+    """The state after a delivery failure at `at`; the same object when nothing changes."""
+    current = settle(state, at, policy)
+    if error_type is ErrorType.IGNORED:
+        return current
+    quarantined = current.error_status is AddressStatus.QUARANTINE
+    if error_type is ErrorType.HARD:
+        if quarantined and current.release_at is None:
+            return current  # already quarantined for good
+        return current.model_copy(
+            update={
+                "error_status": AddressStatus.QUARANTINE,
+                "reason": reason.value,
+                "error_count": current.error_count + 1,
+                "last_counted_error_at": at,
+                "release_at": None,
+                "updated_at": at,
+            }
+        )
+    last = current.last_counted_error_at
+    if quarantined or (last is not None and at - last < policy.soft_error_spacing):
+        return current
+    count = current.error_count + 1
+    if count < policy.soft_errors_to_quarantine:
+        status, release_at = AddressStatus.ERRONEOUS, None
+    else:
+        status = AddressStatus.QUARANTINE
+        mailbox_full = reason is FailureReason.MAILBOX_FULL
+        release_at = at + policy.mailbox_full_release_after if mailbox_full else None
+    return current.model_copy(
+        update={
+            "error_status": status,
+            "reason": reason.value,
+            "error_count": count,
+            "last_counted_error_at": at,
+            "release_at": release_at,
+            "updated_at": at,
+        }
+    )
+
+
+def apply_success(state: AddressState, at: datetime, policy: QuarantinePolicy) -> AddressState:
+    """The state after a successful delivery at `at`: it resets a counter, never a quarantine."""
+    current = settle(state, at, policy)
+    last = current.last_counted_error_at
+    if current.error_status is AddressStatus.ERRONEOUS and (last is None or at >= last):
+        return _healthy(current, at)
+    return current
+
+
+def _healthy(state: AddressState, at: datetime) -> AddressState:
+    return state.model_copy(
+        update={
+            "error_status": AddressStatus.VALID,
+            "reason": None,
+            "error_count": 0,
+            "last_counted_error_at": None,
+            "release_at": None,
+            "updated_at": at,
+        }
+    )
+
+
+def release_errors(state: AddressState, at: datetime) -> AddressState:
+    """An operator's release of the delivery errors alone; denylist and allowlist stay."""
+    if state.error_status is AddressStatus.VALID and state.error_count == 0:
+        return state
+    return _healthy(state, at)
+
+
+def bucket_start(at: datetime, policy: QuarantinePolicy) -> int:
+    """The epoch second at which the outage-window bucket holding `at` begins."""
+    size = int(policy.outage_bucket.total_seconds())
+    return int(at.timestamp()) // size * size
+
+
+def window_start(now: datetime, policy: QuarantinePolicy) -> int:
+    """The first bucket of the window that ends with the bucket holding `now`."""
+    return bucket_start(now - policy.outage_window, policy) + int(
+        policy.outage_bucket.total_seconds()
+    )
+
+
+def is_outage(failures: int, attempts: int, policy: QuarantinePolicy) -> bool:
+    """Whether a domain's failures in the window look like an outage, not bad addresses."""
+    if failures < policy.outage_min_failures:
+        return False
+    return failures >= policy.outage_min_failure_ratio * max(attempts, failures)
+
+
+def error_snapshot(state: AddressState) -> dict[str, Any]:
+    """The delivery-health fields of a state, as an event keeps them to undo a change."""
+    return {
+        "error_status": state.error_status.value,
+        "reason": state.reason,
+        "error_count": state.error_count,
+        "last_counted_error_at": _iso(state.last_counted_error_at),
+        "release_at": _iso(state.release_at),
+    }
+
+
+def restore_errors(state: AddressState, snapshot: dict[str, Any], at: datetime) -> AddressState:
+    """`state` with the delivery-health fields of `snapshot` (denylist and allowlist stay)."""
+    return state.model_copy(
+        update={
+            "error_status": AddressStatus(snapshot["error_status"]),
+            "reason": snapshot.get("reason"),
+            "error_count": int(snapshot.get("error_count", 0)),
+            "last_counted_error_at": _datetime(snapshot.get("last_counted_error_at")),
+            "release_at": _datetime(snapshot.get("release_at")),
+            "updated_at": at,
+        }
+    )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def _datetime(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

@@ -1,0 +1,175 @@
+"""Data access for the outage guard: the only module that maps the domain-windows table.
+
+A domain's partition (`<channel>#<domain>`) holds one counter item per time bucket
+(attempts and failures, expiring with TTL once the window has passed) and, at the
+fixed slot HOLD_SLOT after every bucket, the domain's hold record while the guard
+holds its failures. One Query from the window's first bucket reads both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import PutError, PynamoDBException
+from pynamodb.expressions.update import Action
+
+from consentry.errors import StoreUnavailableError
+from consentry.models import DomainWindowModel
+from consentry.types import Channel
+
+HOLD_SLOT = 9_999_999_999
+"""The `window_start` of a hold record: later than any bucket's epoch second."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The guard holds a domain's failures while `held` and before `until`."""
+
+    key: str
+    held: bool
+    until: datetime
+    failures: int
+    attempts: int
+    """The window's counts when the hold began."""
+
+    @property
+    def channel(self) -> Channel:
+        return Channel(self.key.partition("#")[0])
+
+    @property
+    def domain(self) -> str:
+        return self.key.partition("#")[2]
+
+    def active(self, now: datetime) -> bool:
+        return self.held and now < self.until
+
+
+@dataclass(frozen=True)
+class DomainWindow:
+    attempts: int
+    failures: int
+    hold: Hold | None
+
+
+def read_window(key: str, first_bucket: int) -> DomainWindow:
+    """The counts of the buckets from `first_bucket` on, and the hold record if any."""
+    attempts = failures = 0
+    hold = None
+    try:
+        for item in DomainWindowModel.query(
+            key,
+            range_key_condition=DomainWindowModel.window_start >= first_bucket,
+            consistent_read=True,  # a hold another function just started must be seen
+        ):
+            if int(item.window_start) == HOLD_SLOT:
+                hold = _to_hold(item)
+            else:
+                attempts += int(item.attempts)
+                failures += int(item.failures)
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+    return DomainWindow(attempts=attempts, failures=failures, hold=hold)
+
+
+def add_counts(key: str, bucket: int, *, attempts: int, failures: int, expires: datetime) -> None:
+    actions: list[Action] = [
+        DomainWindowModel.attempts.add(attempts),
+        DomainWindowModel.expires_at.set(expires),
+    ]
+    if failures:
+        actions.append(DomainWindowModel.failures.add(failures))
+    try:
+        DomainWindowModel(key, bucket).update(actions=actions)
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+
+
+def start_hold(key: str, *, now: datetime, until: datetime, failures: int, attempts: int) -> bool:
+    """Begin holding the domain's failures; False when a hold is already active."""
+    item = DomainWindowModel(
+        key, HOLD_SLOT, attempts=attempts, failures=failures, held=True, expires_at=until
+    )
+    no_active_hold = (
+        DomainWindowModel.window_start.does_not_exist()
+        | (DomainWindowModel.held == False)  # noqa: E712 (a DynamoDB condition, not a test)
+        | (DomainWindowModel.expires_at <= now)
+    )
+    try:
+        item.save(condition=no_active_hold)
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise StoreUnavailableError(str(error)) from error
+    return True
+
+
+def stop_holding(key: str) -> None:
+    """Count the domain's failures again, from zero: an operator has judged the outage.
+    The hold record stays (not holding) while held errors await a decision."""
+    try:
+        DomainWindowModel(key, HOLD_SLOT).update(
+            actions=[DomainWindowModel.held.set(False)],
+            condition=DomainWindowModel.window_start.exists(),
+        )
+    except PynamoDBException as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise StoreUnavailableError(str(error)) from error
+    try:
+        buckets = list(
+            DomainWindowModel.query(
+                key, range_key_condition=DomainWindowModel.window_start < HOLD_SLOT
+            )
+        )
+        with DomainWindowModel.batch_write() as batch:
+            for bucket in buckets:
+                batch.delete(bucket)
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+
+
+def forget_hold(key: str) -> None:
+    """Remove the hold record once no held error is left, unless a new hold began."""
+    try:
+        DomainWindowModel(key, HOLD_SLOT).delete(
+            condition=DomainWindowModel.held == False  # noqa: E712
+        )
+    except PynamoDBException as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return
+        raise StoreUnavailableError(str(error)) from error
+
+
+def find_hold(key: str) -> Hold | None:
+    try:
+        item = DomainWindowModel.get(key, HOLD_SLOT, consistent_read=True)
+    except DomainWindowModel.DoesNotExist:
+        return None
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+    return _to_hold(item)
+
+
+def all_holds() -> list[Hold]:
+    """Every hold record. A scan: the table holds only the last window's buckets of the
+    domains that had feedback, and it runs when an operator asks."""
+    try:
+        return [
+            _to_hold(item)
+            for item in DomainWindowModel.scan(
+                filter_condition=DomainWindowModel.window_start == HOLD_SLOT
+            )
+        ]
+    except PynamoDBException as error:
+        raise StoreUnavailableError(str(error)) from error
+
+
+def _to_hold(item: DomainWindowModel) -> Hold:
+    until = item.expires_at
+    return Hold(
+        key=item.domain_key,
+        held=bool(item.held),
+        until=until if until.tzinfo else until.replace(tzinfo=UTC),
+        failures=int(item.failures),
+        attempts=int(item.attempts),
+    )

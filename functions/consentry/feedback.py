@@ -1,0 +1,425 @@
+"""Delivery feedback as typed values: SES notifications and inbound SMS, parsed.
+
+One SQS message body holds one notification, wrapped in SNS's envelope or not (raw
+message delivery). SES publishes two shapes: identity notifications
+(`notificationType`) and event publishing (`eventType`); both carry the same `mail`,
+`bounce`, `complaint` and `delivery` objects. Inbound SMS (AWS End User Messaging
+two-way SMS) carries `originationNumber` and `messageBody`.
+
+Parsing is strict about what the rules need and blind to everything else: SES
+reserves the right to add fields, so unknown fields and unknown event types are
+ignored, while a body that is not a notification at all, or a recipient that is not
+an address, is `MalformedFeedbackError` (no retry can fix it: it belongs in the
+dead-letter queue). The bounce mapping is domain.md section 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from consentry.errors import ConsentryError
+from consentry.normalize import normalize_email, normalize_phone
+from consentry.types import Address, Channel
+
+
+class MalformedFeedbackError(ConsentryError):
+    """A message that is not feedback this service can read; retrying cannot help."""
+
+
+class FeedbackKind(StrEnum):
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    DELIVERY = "delivery"
+
+
+class ErrorType(StrEnum):
+    HARD = "hard"
+    """Quarantines at once."""
+    SOFT = "soft"
+    """Counted; the policy's threshold quarantines."""
+    IGNORED = "ignored"
+    """A problem of the message, not the address: never counts."""
+
+
+class FailureReason(StrEnum):
+    """Failure reasons, with the codes Adobe Campaign gives them (domain.md section 2)."""
+
+    USER_UNKNOWN = "user_unknown"
+    INVALID_DOMAIN = "invalid_domain"
+    UNREACHABLE = "unreachable"
+    ACCOUNT_DISABLED = "account_disabled"
+    MAILBOX_FULL = "mailbox_full"
+    NOT_CONNECTED = "not_connected"
+    ADDRESS_NOT_SPECIFIED = "address_not_specified"
+    DENYLISTED_ADDRESS = "denylisted_address"
+    ADDRESS_IN_QUARANTINE = "address_in_quarantine"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+    ERROR_IGNORED = "error_ignored"
+
+    @property
+    def code(self) -> int:
+        return _REASON_CODES[self]
+
+
+_REASON_CODES = {
+    FailureReason.USER_UNKNOWN: 1,
+    FailureReason.INVALID_DOMAIN: 2,
+    FailureReason.UNREACHABLE: 3,
+    FailureReason.ACCOUNT_DISABLED: 4,
+    FailureReason.MAILBOX_FULL: 5,
+    FailureReason.NOT_CONNECTED: 6,
+    FailureReason.ADDRESS_NOT_SPECIFIED: 7,
+    FailureReason.DENYLISTED_ADDRESS: 8,
+    FailureReason.ADDRESS_IN_QUARANTINE: 9,
+    FailureReason.DUPLICATE: 10,
+    FailureReason.REFUSED: 20,
+    FailureReason.ERROR_IGNORED: 25,
+}
+
+# (bounceType, bounceSubType) -> what it means for the address. A sub-type SES adds
+# later falls back to its bounce type's row (`None`).
+_BOUNCES: dict[tuple[str, str | None], tuple[ErrorType, FailureReason]] = {
+    ("Permanent", "General"): (ErrorType.HARD, FailureReason.USER_UNKNOWN),
+    ("Permanent", "NoEmail"): (ErrorType.HARD, FailureReason.USER_UNKNOWN),
+    ("Permanent", "Suppressed"): (ErrorType.HARD, FailureReason.REFUSED),
+    ("Permanent", "OnAccountSuppressionList"): (ErrorType.HARD, FailureReason.REFUSED),
+    ("Permanent", None): (ErrorType.HARD, FailureReason.USER_UNKNOWN),
+    ("Transient", "MailboxFull"): (ErrorType.SOFT, FailureReason.MAILBOX_FULL),
+    ("Transient", "General"): (ErrorType.SOFT, FailureReason.UNREACHABLE),
+    ("Transient", "MessageTooLarge"): (ErrorType.IGNORED, FailureReason.ERROR_IGNORED),
+    ("Transient", "ContentRejected"): (ErrorType.IGNORED, FailureReason.ERROR_IGNORED),
+    ("Transient", "AttachmentRejected"): (ErrorType.IGNORED, FailureReason.ERROR_IGNORED),
+    ("Transient", None): (ErrorType.SOFT, FailureReason.UNREACHABLE),
+    ("Undetermined", None): (ErrorType.SOFT, FailureReason.UNREACHABLE),
+}
+_UNKNOWN_BOUNCE = (ErrorType.SOFT, FailureReason.UNREACHABLE)
+
+NOT_SPAM = "not-spam"
+
+
+def classify_bounce(bounce_type: str, sub_type: str | None) -> tuple[ErrorType, FailureReason]:
+    """What an SES bounce means for the address; an unknown type is a soft error."""
+    return (
+        _BOUNCES.get((bounce_type, sub_type))
+        or _BOUNCES.get((bounce_type, None))
+        or _UNKNOWN_BOUNCE
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AddressFeedback:
+    """One recipient's outcome of one message."""
+
+    kind: FeedbackKind
+    channel: Channel
+    address: Address
+    at: datetime
+    message_id: str
+    error_type: ErrorType | None = None
+    reason: FailureReason | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
+    """What SES said, minus anything personal (no diagnostic text: it quotes addresses)."""
+
+    @property
+    def key(self) -> str:
+        """Idempotency key: the same outcome of the same message for the same recipient."""
+        return feedback_key(self.kind.value, self.message_id, self.address)
+
+
+class SmsKeyword(StrEnum):
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+
+
+OPT_OUT_WORDS = frozenset(
+    {
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "OPT-OUT",
+        "REMOVE",
+        "ARRET",
+        "AFMELDEN",
+        "STOPPEN",
+    }
+)
+OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+_FIRST_WORD = re.compile(r"\s*(\S+)")
+_EDGE_PUNCTUATION = ".,;:!?\"'()[]"
+
+
+def sms_keyword(body: str) -> SmsKeyword | None:
+    """The keyword of an inbound text: its first word, any case, accents and
+    surrounding punctuation ignored (`Stop.`, `arrêt`)."""
+    match = _FIRST_WORD.match(body)
+    if match is None:
+        return None
+    decomposed = unicodedata.normalize("NFKD", match.group(1))
+    word = "".join(c for c in decomposed if not unicodedata.combining(c))
+    word = word.strip(_EDGE_PUNCTUATION).upper()
+    if word in OPT_OUT_WORDS:
+        return SmsKeyword.OPT_OUT
+    if word in OPT_IN_WORDS:
+        return SmsKeyword.OPT_IN
+    if word in HELP_WORDS:
+        return SmsKeyword.HELP
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    """A text a recipient sent to one of our numbers."""
+
+    message_id: str
+    number: Address
+    """The sender, in E.164: the address the keyword is about."""
+    our_number: str
+    """The number (or identity) the text was sent to: replies go out from it."""
+    keyword: SmsKeyword | None
+    at: datetime
+
+    @property
+    def key(self) -> str:
+        return feedback_key("sms", self.message_id, self.number)
+
+
+Feedback = AddressFeedback | InboundSms
+
+
+def feedback_key(kind: str, message_id: str, address: str) -> str:
+    digest = hashlib.sha256(f"{kind}\n{message_id}\n{address}".encode()).hexdigest()
+    return digest[:24]
+
+
+def parse_body(body: str, *, received_at: datetime, default_region: str) -> list[Feedback]:
+    """The feedback one queue message carries; empty for notifications that carry none
+    (opens, clicks, sends, SNS subscription confirmations, SES's own test message).
+
+    `received_at` dates inbound texts, which carry no time of their own.
+    """
+    document = _json_object(body)
+    if "Type" in document and "TopicArn" in document:
+        if document["Type"] != "Notification":
+            return []
+        message = document.get("Message")
+        if not isinstance(message, str):
+            raise MalformedFeedbackError("SNS notification without a Message")
+        received_at = _timestamp(document.get("Timestamp")) or received_at
+        document = _json_object(message)
+    return parse_notification(document, received_at=received_at, default_region=default_region)
+
+
+def parse_notification(
+    document: Mapping[str, Any], *, received_at: datetime, default_region: str
+) -> list[Feedback]:
+    kind = document.get("notificationType", document.get("eventType"))
+    if kind is None:
+        if "originationNumber" in document:
+            return [_inbound_sms(document, received_at, default_region)]
+        raise MalformedFeedbackError("neither an SES notification nor an inbound SMS")
+    try:
+        if kind == "Bounce":
+            return list(_bounces(_SesBounceNotification.model_validate(document)))
+        if kind == "Complaint":
+            return list(_complaints(_SesComplaintNotification.model_validate(document)))
+        if kind == "Delivery":
+            return list(_deliveries(_SesDeliveryNotification.model_validate(document)))
+    except ValidationError as error:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
+        raise MalformedFeedbackError(f"{kind} notification: bad or missing {fields}") from None
+    return []
+
+
+# ------------------------------------------------------------------ the SES shapes
+class _Ses(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, extra="ignore", frozen=True)
+
+
+class _Mail(_Ses):
+    message_id: str = Field(min_length=1)
+    timestamp: datetime
+
+
+class _BouncedRecipient(_Ses):
+    email_address: str
+    status: str | None = None
+
+
+class _Bounce(_Ses):
+    bounce_type: str
+    bounce_sub_type: str | None = None
+    bounced_recipients: list[_BouncedRecipient] = Field(min_length=1)
+    timestamp: datetime | None = None
+
+
+class _ComplainedRecipient(_Ses):
+    email_address: str
+
+
+class _Complaint(_Ses):
+    complained_recipients: list[_ComplainedRecipient] = Field(min_length=1)
+    complaint_feedback_type: str | None = None
+    complaint_sub_type: str | None = None
+    timestamp: datetime | None = None
+
+
+class _Delivery(_Ses):
+    recipients: list[str] = Field(min_length=1)
+    timestamp: datetime | None = None
+
+
+class _SesBounceNotification(_Ses):
+    mail: _Mail
+    bounce: _Bounce
+
+
+class _SesComplaintNotification(_Ses):
+    mail: _Mail
+    complaint: _Complaint
+
+
+class _SesDeliveryNotification(_Ses):
+    mail: _Mail
+    delivery: _Delivery
+
+
+def _bounces(notification: _SesBounceNotification) -> list[AddressFeedback]:
+    bounce, mail = notification.bounce, notification.mail
+    error_type, reason = classify_bounce(bounce.bounce_type, bounce.bounce_sub_type)
+    at = _utc(bounce.timestamp or mail.timestamp)
+    detail = {"bounce_type": bounce.bounce_type, "bounce_sub_type": bounce.bounce_sub_type or ""}
+    return [
+        AddressFeedback(
+            kind=FeedbackKind.BOUNCE,
+            channel=Channel.EMAIL,
+            address=_email(recipient.email_address),
+            at=at,
+            message_id=mail.message_id,
+            error_type=error_type,
+            reason=reason,
+            detail={**detail, "smtp_status": recipient.status} if recipient.status else detail,
+        )
+        for recipient in bounce.bounced_recipients
+    ]
+
+
+def _complaints(notification: _SesComplaintNotification) -> list[AddressFeedback]:
+    complaint, mail = notification.complaint, notification.mail
+    if complaint.complaint_feedback_type == NOT_SPAM:
+        return []
+    at = _utc(complaint.timestamp or mail.timestamp)
+    detail = {
+        name: value
+        for name, value in (
+            ("feedback_type", complaint.complaint_feedback_type),
+            ("sub_type", complaint.complaint_sub_type),
+        )
+        if value
+    }
+    return [
+        AddressFeedback(
+            kind=FeedbackKind.COMPLAINT,
+            channel=Channel.EMAIL,
+            address=_email(recipient.email_address),
+            at=at,
+            message_id=mail.message_id,
+            detail=detail,
+        )
+        for recipient in complaint.complained_recipients
+    ]
+
+
+def _deliveries(notification: _SesDeliveryNotification) -> list[AddressFeedback]:
+    delivery, mail = notification.delivery, notification.mail
+    at = _utc(delivery.timestamp or mail.timestamp)
+    return [
+        AddressFeedback(
+            kind=FeedbackKind.DELIVERY,
+            channel=Channel.EMAIL,
+            address=_email(recipient),
+            at=at,
+            message_id=mail.message_id,
+        )
+        for recipient in delivery.recipients
+    ]
+
+
+def _inbound_sms(
+    document: Mapping[str, Any], received_at: datetime, default_region: str
+) -> InboundSms:
+    origination = document.get("originationNumber")
+    message_id = document.get("inboundMessageId")
+    destination = document.get("destinationNumber")
+    body = document.get("messageBody")
+    if not (
+        isinstance(origination, str)
+        and isinstance(message_id, str)
+        and message_id
+        and isinstance(destination, str)
+        and destination
+        and isinstance(body, str)
+    ):
+        raise MalformedFeedbackError(
+            "inbound SMS needs originationNumber, destinationNumber, inboundMessageId "
+            "and messageBody"
+        )
+    number = normalize_phone(origination, default_region)
+    if number is None:
+        raise MalformedFeedbackError("inbound SMS from something that is not a phone number")
+    return InboundSms(
+        message_id=message_id,
+        number=number,
+        our_number=destination,
+        keyword=sms_keyword(body),
+        at=_utc(received_at),
+    )
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise MalformedFeedbackError("not JSON") from None
+    if not isinstance(document, dict):
+        raise MalformedFeedbackError("not a JSON object")
+    return document
+
+
+def _email(raw: str) -> Address:
+    address = normalize_email(raw)
+    if address is None:
+        raise MalformedFeedbackError("a recipient is not an email address")
+    return address
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return _utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

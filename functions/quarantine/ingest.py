@@ -1,0 +1,165 @@
+"""Delivery feedback into the address quarantine: one queue message at a time.
+
+Each piece of feedback is applied to its address under the counting rules
+(consentry.counting), with its event, in one transaction whose event condition makes
+a redelivery change nothing (consentry.address_events). What is written:
+
+| feedback | address | event |
+|---|---|---|
+| hard or soft bounce | when the rules change it | always (history, idempotency) |
+| bounce held by the outage guard | no | always, with `held_domain` |
+| ignored bounce (message too large, content) | no | no |
+| complaint (not `not-spam`) | adds the complaint origin | always |
+| delivery | when it resets a counter | only then |
+
+A delivery that changes nothing writes nothing: repeating it changes nothing either.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from consentry import address_store
+from consentry.address_events import FEEDBACK_ACTOR, AddressEvent, event_id
+from consentry.addresses import COMPLAINT_ORIGIN, AddressState, with_origin
+from consentry.clock import Clock
+from consentry.counting import (
+    QuarantinePolicy,
+    apply_failure,
+    apply_success,
+    error_snapshot,
+)
+from consentry.errors import ConflictError, StoreUnavailableError
+from consentry.feedback import (
+    AddressFeedback,
+    ErrorType,
+    FeedbackKind,
+    InboundSms,
+    MalformedFeedbackError,
+    parse_body,
+)
+from consentry.observability import logger, metrics
+from consentry.types import Channel
+from quarantine.outage import OutageGuard, PendingAttempts
+from quarantine.sms import SmsKeywords
+
+MAX_ATTEMPTS = 5
+
+
+class FeedbackIngest:
+    """Applies the feedback of one batch; `flush` once the batch is done.
+
+    `pending` keeps attempt counts across batches (the handler passes one per process)."""
+
+    def __init__(
+        self,
+        policy: QuarantinePolicy,
+        keywords: SmsKeywords,
+        *,
+        default_region: str,
+        clock: Clock,
+        pending: PendingAttempts | None = None,
+    ) -> None:
+        self._policy = policy
+        self._keywords = keywords
+        self._region = default_region
+        self._clock = clock
+        self._guard = OutageGuard(policy, clock, pending)
+
+    def handle(self, record: SQSRecord) -> None:
+        """Apply one queue message; raise to leave it on the queue (and, in the end, the DLQ)."""
+        try:
+            items = parse_body(
+                record.body, received_at=self._sent_at(record), default_region=self._region
+            )
+        except MalformedFeedbackError as error:
+            logger.warning(
+                "malformed feedback", extra={"sqs_message_id": record.message_id, "why": str(error)}
+            )
+            raise
+        for item in items:
+            if isinstance(item, InboundSms):
+                self._keywords.handle(item)
+            else:
+                self._apply(item)
+
+    def flush(self) -> None:
+        """Write the attempt counts when due. They are statistics for the outage guard:
+        losing them must not fail (and so redeliver) a batch that was applied."""
+        try:
+            self._guard.flush()
+        except StoreUnavailableError:
+            logger.exception("outage-guard attempt counts of this batch were not written")
+
+    def _apply(self, feedback: AddressFeedback) -> None:
+        failure = (
+            feedback.kind is FeedbackKind.BOUNCE and feedback.error_type is not ErrorType.IGNORED
+        )
+        if feedback.channel is Channel.EMAIL and not failure:
+            self._guard.count_attempt(feedback)
+        if feedback.kind is FeedbackKind.BOUNCE and not failure:
+            return
+        for _ in range(MAX_ATTEMPTS):
+            current = address_store.find_address(
+                feedback.channel, feedback.address
+            ) or AddressState(channel=feedback.channel, address=feedback.address)
+            try:
+                written = self._write(current, feedback, failure=failure)
+            except ConflictError:
+                continue
+            if written and failure and feedback.channel is Channel.EMAIL:
+                self._guard.count_failure(feedback)
+            return
+        raise ConflictError(f"address kept changing; {MAX_ATTEMPTS} attempts lost")
+
+    def _write(self, current: AddressState, feedback: AddressFeedback, *, failure: bool) -> bool:
+        """Write the feedback's effect and event; False when there was nothing to write
+        (a delivery that changes nothing) or it was written before (a redelivery)."""
+        held = None
+        if failure and feedback.channel is Channel.EMAIL:
+            held = self._guard.hold_key(feedback)
+        updated = current if held else self._rules(current, feedback)
+        if feedback.kind is FeedbackKind.DELIVERY and updated == current:
+            return False
+        changed = updated != current
+        detail = {**feedback.detail, "changed": changed}
+        if changed and failure:
+            detail["before"] = error_snapshot(current)
+        event = AddressEvent(
+            channel=feedback.channel,
+            address=feedback.address,
+            event_id=event_id(feedback.at, feedback.key),
+            at=feedback.at,
+            kind=feedback.kind.value,
+            error_type=feedback.error_type.value if feedback.error_type else None,
+            reason=feedback.reason.value if feedback.reason else None,
+            message_id=feedback.message_id,
+            actor=FEEDBACK_ACTOR,
+            detail=detail,
+            held_domain=held,
+        )
+        if held is None:
+            return address_store.record_event(current, updated, event)
+        written = address_store.add_event(current, event)
+        if written:
+            metrics.add_metric(name="FeedbackHeld", unit=MetricUnit.Count, value=1)
+        return written
+
+    def _rules(self, state: AddressState, feedback: AddressFeedback) -> AddressState:
+        if feedback.kind is FeedbackKind.DELIVERY:
+            return apply_success(state, feedback.at, self._policy)
+        if feedback.kind is FeedbackKind.COMPLAINT:
+            return with_origin(state, COMPLAINT_ORIGIN, feedback.at)
+        if feedback.error_type is None or feedback.reason is None:
+            raise MalformedFeedbackError("a bounce without its error type")
+        return apply_failure(state, feedback.error_type, feedback.reason, feedback.at, self._policy)
+
+    def _sent_at(self, record: SQSRecord) -> datetime:
+        """When SQS received the message (dates inbound texts, which carry no time)."""
+        sent = record.raw_event.get("attributes", {}).get("SentTimestamp")
+        if isinstance(sent, str) and sent.isdigit():
+            return datetime.fromtimestamp(int(sent) / 1000, UTC)
+        return self._clock()

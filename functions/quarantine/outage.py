@@ -1,0 +1,178 @@
+"""The outage guard: a burst of failures for one recipient domain is an outage, not N bad
+addresses (domain.md section 2). Its failures are held for an operator's decision.
+
+Per domain (`<channel>#<domain>`) the guard counts attempts (every piece of feedback)
+and failures (hard and soft errors) in buckets of a sliding window. A failure that
+takes the window past both thresholds starts a hold; while the hold lasts, failures of
+that domain are recorded as held events instead of being counted.
+
+Failures the window applied before the hold began are the same outage, detected
+late: when the hold starts, the guard puts them on hold too, restoring each address
+to its state before them, as long as nothing else changed the address since (a
+success, an operator, a complaint). Those it cannot restore stay applied; the
+operator's bulk release (by domain and time window) covers them.
+
+Counters are statistics: a redelivered notification counts again as an attempt, which
+only makes the guard slower to trip by that much. Failures are written as they come
+(the trip depends on them); other feedback, most of it deliveries, is added up in the
+function's memory across invocations (`PendingAttempts`) and written once per domain
+and bucket every `outage_attempts_flush`, so a delivery costs no write of its own.
+Counts of a container that ends before its flush are lost; the window lags the
+stored attempts by at most that interval.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from consentry import address_store, domain_window_store
+from consentry.address_events import EventKind, held_key, split_held_key
+from consentry.addresses import AddressState, AddressStatus, address_domain
+from consentry.clock import Clock
+from consentry.counting import (
+    QuarantinePolicy,
+    bucket_start,
+    is_outage,
+    restore_errors,
+    window_start,
+)
+from consentry.errors import ConflictError
+from consentry.feedback import AddressFeedback
+from consentry.observability import logger, metrics
+
+RETROACTIVE_LIMIT = 2000
+"""At most about this many errors are put back on hold when a hold starts (bounded time)."""
+PAGE = 100
+
+
+class PendingAttempts:
+    """Attempts counted in memory, by (domain key, bucket), until they are written."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, int]] = Counter()
+        self.flushed_at: datetime | None = None
+
+    def clear(self) -> None:
+        self.counts.clear()
+        self.flushed_at = None
+
+
+class OutageGuard:
+    def __init__(
+        self, policy: QuarantinePolicy, clock: Clock, pending: PendingAttempts | None = None
+    ) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._pending = pending or PendingAttempts()
+
+    def key_of(self, feedback: AddressFeedback) -> str:
+        return held_key(feedback.channel, address_domain(feedback.channel, feedback.address))
+
+    def count_attempt(self, feedback: AddressFeedback) -> None:
+        """Count feedback that is not a failure; written by `flush`."""
+        bucket = bucket_start(self._clock(), self._policy)
+        self._pending.counts[(self.key_of(feedback), bucket)] += 1
+
+    def count_failure(self, feedback: AddressFeedback) -> None:
+        now = self._clock()
+        bucket = bucket_start(now, self._policy)
+        domain_window_store.add_counts(
+            self.key_of(feedback), bucket, attempts=1, failures=1, expires=self._expiry(bucket)
+        )
+
+    def flush(self) -> None:
+        """Write the attempts counted since the last flush, one write per domain and
+        bucket, once `outage_attempts_flush` has passed since the last one."""
+        now = self._clock()
+        last = self._pending.flushed_at
+        if last is not None and now - last < self._policy.outage_attempts_flush:
+            return
+        self._pending.flushed_at = now
+        while self._pending.counts:
+            (key, bucket), attempts = self._pending.counts.popitem()
+            domain_window_store.add_counts(
+                key, bucket, attempts=attempts, failures=0, expires=self._expiry(bucket)
+            )
+
+    def hold_key(self, feedback: AddressFeedback) -> str | None:
+        """The key to hold this failure under, or None when it is to be counted."""
+        key = self.key_of(feedback)
+        now = self._clock()
+        first = window_start(now, self._policy)
+        window = domain_window_store.read_window(key, first)
+        if window.hold is not None and window.hold.active(now):
+            return key
+        pending = sum(
+            count
+            for (each, bucket), count in self._pending.counts.items()
+            if each == key and bucket >= first
+        )
+        failures = window.failures + 1
+        attempts = window.attempts + pending + 1
+        if not is_outage(failures, attempts, self._policy):
+            return None
+        started = domain_window_store.start_hold(
+            key,
+            now=now,
+            until=now + self._policy.outage_hold_max,
+            failures=failures,
+            attempts=attempts,
+        )
+        if started:
+            metrics.add_metric(name="OutageDetected", unit=MetricUnit.Count, value=1)
+            held = self._hold_applied(key, datetime.fromtimestamp(first, UTC), now)
+            logger.warning(
+                "outage suspected: holding the domain's failures",
+                extra={
+                    "domain_key": key,
+                    "failures": failures,
+                    "attempts": attempts,
+                    "held_retroactively": held,
+                },
+            )
+        return key
+
+    def _hold_applied(self, key: str, since: datetime, now: datetime) -> int:
+        """Put the window's applied failures of the domain on hold; how many errors."""
+        channel, domain = split_held_key(key)
+        held = 0
+        for status in (AddressStatus.ERRONEOUS, AddressStatus.QUARANTINE):
+            cursor: str | None = None
+            while held < RETROACTIVE_LIMIT:
+                page = address_store.addresses_with_status(
+                    channel, status, domain=domain, changed_since=since, limit=PAGE, cursor=cursor
+                )
+                held += sum(self._hold_address(state, key, since, now) for state in page.items)
+                cursor = page.cursor
+                if cursor is None:
+                    break
+        if held:
+            metrics.add_metric(name="FeedbackHeld", unit=MetricUnit.Count, value=held)
+        return held
+
+    def _hold_address(self, state: AddressState, key: str, since: datetime, now: datetime) -> int:
+        events = address_store.events_since(state.channel, state.address, since)
+        run = []
+        for event in reversed(events):
+            if event.kind != EventKind.BOUNCE or event.held or "decision" in event.detail:
+                break
+            run.append(event)
+        changed = [event for event in run if event.detail.get("changed")]
+        if not changed or changed[0].detail.get("version") != state.version:
+            return 0  # nothing to undo, or something else wrote the address since
+        restored = restore_errors(state, changed[-1].detail["before"], now)
+        try:
+            address_store.hold_retroactively(
+                state, restored, run[::-1], key, {"held": "retroactive", "held_at": now}
+            )
+        except ConflictError:
+            return 0
+        return len(run)
+
+    def _expiry(self, bucket: int) -> datetime:
+        """Counters outlive their bucket by one window, then TTL removes them."""
+        lifetime = self._policy.outage_bucket + self._policy.outage_window
+        return datetime.fromtimestamp(bucket + int(lifetime.total_seconds()), UTC)

@@ -1,0 +1,138 @@
+"""Inbound SMS keywords (domain.md section 2): STOP and its kin denylist the number on
+`sms`, START/UNSTOP/YES lift exactly the entry a keyword made, HELP gets help text.
+
+Replies go out through AWS End User Messaging SMS (`pinpoint-sms-voice-v2`
+SendTextMessage). The number's opt-outs must be self-managed for the pool or number
+(otherwise AWS answers STOP itself, and the recipient would get two texts).
+
+Exactly one confirmation per opt-out: a keyword that changes the address writes its
+event, marked `reply: pending`, in the same transaction as the change; the reply is
+sent after, and the event marked `sent`. A redelivered keyword finds the event: it
+sends only when the reply is still pending (the earlier attempt failed before sending,
+or after sending but before marking it: the one case that can send twice). A repeated
+STOP for a number already stopped changes nothing and sends nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from consentry import address_store
+from consentry.address_events import AddressEvent, EventKind, event_id
+from consentry.addresses import SMS_KEYWORD_ORIGIN, AddressState, with_origin, without_origins
+from consentry.clock import Clock
+from consentry.errors import ConflictError
+from consentry.feedback import InboundSms, SmsKeyword
+from consentry.observability import logger, mask_address
+from consentry.types import RECIPIENT_ACTOR, Channel
+
+MAX_ATTEMPTS = 5
+PENDING, SENT, NOT_SENT = "pending", "sent", "not_sent"
+OPTED_OUT_AT_AWS = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
+
+
+class TextSender(Protocol):
+    """The part of the `pinpoint-sms-voice-v2` client this uses."""
+
+    def send_text_message(self, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ReplyTexts:
+    opt_out: str
+    opt_in: str
+    help: str
+
+    def for_keyword(self, keyword: SmsKeyword) -> str:
+        if keyword is SmsKeyword.OPT_OUT:
+            return self.opt_out
+        if keyword is SmsKeyword.OPT_IN:
+            return self.opt_in
+        return self.help
+
+
+class SmsKeywords:
+    def __init__(
+        self,
+        sender: TextSender,
+        texts: ReplyTexts,
+        *,
+        origination_identity: str | None,
+        clock: Clock,
+    ) -> None:
+        self._sender = sender
+        self._texts = texts
+        self._origination_identity = origination_identity
+        self._clock = clock
+
+    def handle(self, sms: InboundSms) -> None:
+        if sms.keyword is None:
+            return  # a conversation, not a keyword: nothing to do
+        event = self._record(sms, sms.keyword)
+        if event.detail.get("reply") == PENDING:
+            self._reply(sms, sms.keyword, event)
+
+    def _record(self, sms: InboundSms, keyword: SmsKeyword) -> AddressEvent:
+        """The keyword's event, written now with its change or found from before."""
+        for _ in range(MAX_ATTEMPTS):
+            current = address_store.find_address(Channel.SMS, sms.number) or AddressState(
+                channel=Channel.SMS, address=sms.number
+            )
+            updated = _apply(current, keyword, sms)
+            changed = updated != current
+            replies = changed or keyword is SmsKeyword.HELP
+            event = AddressEvent(
+                channel=Channel.SMS,
+                address=sms.number,
+                event_id=event_id(sms.at, sms.key),
+                at=sms.at,
+                kind=EventKind.SMS_KEYWORD,
+                reason=keyword.value,
+                message_id=sms.message_id,
+                actor=RECIPIENT_ACTOR,
+                detail={
+                    "keyword": keyword.value,
+                    "changed": changed,
+                    "reply": PENDING if replies else None,
+                },
+            )
+            try:
+                if address_store.record_event(current, updated, event):
+                    return event
+            except ConflictError:
+                continue
+            stored = address_store.find_event(Channel.SMS, sms.number, event.event_id)
+            if stored is not None:
+                return stored
+        raise ConflictError(f"number kept changing; {MAX_ATTEMPTS} attempts lost")
+
+    def _reply(self, sms: InboundSms, keyword: SmsKeyword, event: AddressEvent) -> None:
+        outcome = SENT
+        try:
+            self._sender.send_text_message(
+                DestinationPhoneNumber=sms.number,
+                OriginationIdentity=self._origination_identity or sms.our_number,
+                MessageBody=self._texts.for_keyword(keyword),
+                MessageType="TRANSACTIONAL",
+            )
+        except ClientError as error:
+            if error.response.get("Reason") != OPTED_OUT_AT_AWS:  # a modeled field
+                raise
+            # AWS keeps its own opt-out list for this number and has answered already.
+            outcome = NOT_SENT
+            logger.warning(
+                "keyword reply not sent: the number is on AWS's opt-out list",
+                extra={"number": mask_address(sms.number)},
+            )
+        address_store.update_event_detail(event, {"reply": outcome, "replied_at": self._clock()})
+
+
+def _apply(state: AddressState, keyword: SmsKeyword, sms: InboundSms) -> AddressState:
+    if keyword is SmsKeyword.OPT_OUT:
+        return with_origin(state, SMS_KEYWORD_ORIGIN, sms.at)
+    if keyword is SmsKeyword.OPT_IN:
+        return without_origins(state, frozenset({SMS_KEYWORD_ORIGIN}), sms.at)
+    return state

@@ -1,0 +1,195 @@
+"""The outage guard: a burst of failures for one domain is held, not counted, until an
+operator releases or applies it (/v1/outages)."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from consentry import address_store
+from consentry.addresses import AddressState, AddressStatus
+from consentry.counting import QuarantinePolicy
+from consentry.types import Address, Channel
+from tests.conftest import TEMPLATE
+from tests.integration.quarantine_support import FeedbackPath, address_states, ses
+
+NOW = datetime.now(UTC)
+OUTAGE = 200
+"""Soft bounces for example.com within minutes: hundreds, a provider outage."""
+
+
+@pytest.fixture
+def path():
+    return FeedbackPath()
+
+
+@pytest.fixture
+def small_outages(monkeypatch):
+    """The guard trips at 20 failures: the defaults (50) are held by the first test."""
+    from quarantine import handler
+
+    monkeypatch.setattr(handler, "policy", QuarantinePolicy(outage_min_failures=20))
+    return 20
+
+
+def seed_one_error_from_quarantine(address):
+    """An address with 4 counted soft errors, the last two days ago: its next counted
+    soft error quarantines it."""
+    erroneous = AddressState(
+        channel=Channel.EMAIL,
+        address=Address(address),
+        error_status=AddressStatus.ERRONEOUS,
+        reason="unreachable",
+        error_count=4,
+        last_counted_error_at=NOW - timedelta(days=2),
+        updated_at=NOW - timedelta(days=2),
+    )
+    address_store.to_item(erroneous, version=1).save()
+
+
+def soft_bounce(address, i, minutes):
+    return ses(
+        "bounce_soft",
+        recipients=[address],
+        message_id=f"outage-{i}",
+        at=NOW - timedelta(minutes=minutes),
+    )
+
+
+def quarantined():
+    return {
+        s.address for s in address_states().values() if s.error_status is AddressStatus.QUARANTINE
+    }
+
+
+def outage_of_example_com(path, count=OUTAGE):
+    addresses = [f"user{i:03}@example.com" for i in range(count)]
+    for address in addresses:
+        seed_one_error_from_quarantine(address)
+    for i, address in enumerate(addresses):
+        path.publish(soft_bounce(address, i, minutes=10 - i * 8 / count))
+    path.drain()
+    return addresses
+
+
+def test_the_control_a_few_soft_bounces_quarantine_addresses_one_error_away(path):
+    addresses = outage_of_example_com(path, count=10)
+
+    assert quarantined() == set(addresses)
+
+
+def test_an_outage_quarantines_nobody_until_an_operator_applies_the_held_errors(path, api):
+    addresses = outage_of_example_com(path)
+
+    assert quarantined() == set()
+    outages = api("GET", "/v1/outages")["json"]["items"]
+    assert [(o["channel"], o["domain"], o["holding"], o["heldErrors"]) for o in outages] == [
+        ("email", "example.com", True, OUTAGE)
+    ]
+
+    applied = api(
+        "POST",
+        "/v1/outages/email/example.com/apply",
+        json_body={"reason": "provider confirmed the bounces are real", "limit": 1000},
+    )
+
+    assert applied["statusCode"] == 200
+    assert (applied["json"]["decided"], applied["json"]["remaining"]) == (OUTAGE, 0)
+    assert quarantined() == set(addresses)
+    assert api("GET", "/v1/outages")["json"]["items"] == []
+
+
+def test_released_held_errors_never_count_and_the_domain_is_counted_again(path, api, small_outages):
+    addresses = outage_of_example_com(path, count=30)
+
+    released = api(
+        "POST",
+        "/v1/outages/email/example.com/release",
+        json_body={"reason": "provider outage 2026-11-30, see incident 42"},
+    )
+
+    assert (released["statusCode"], released["json"]["decided"]) == (200, 30)
+    assert {s.error_count for s in address_states().values()} == {4}
+    history = api("GET", f"/v1/addresses/email/{addresses[0]}")["json"]["history"]
+    assert history[0]["detail"]["decision"] == "released"
+    assert history[0]["held"] is False
+    path.publish(soft_bounce(addresses[0], 999, minutes=0))
+    path.drain()
+    assert quarantined() == {addresses[0]}
+
+
+def test_other_domains_are_counted_during_an_outage(path, small_outages):
+    outage_of_example_com(path, count=30)
+    seed_one_error_from_quarantine("kim@example.org")
+
+    path.publish(soft_bounce("kim@example.org", 1000, minutes=0))
+    path.drain()
+
+    assert quarantined() == {"kim@example.org"}
+
+
+def test_a_held_bounce_redelivered_is_held_once(path, api, small_outages):
+    outage_of_example_com(path, count=30)
+    path.publish(soft_bounce("late@example.com", 2000, minutes=0))
+    [event] = path.drain()
+
+    path.invoke(json.loads(json.dumps(event)))
+
+    assert api("GET", "/v1/outages/email/example.com")["json"]["heldErrors"] == 31
+
+
+def test_the_held_metric_is_the_one_the_alarm_watches(path, capsys, small_outages):
+    outage_of_example_com(path, count=30)
+
+    alarm = TEMPLATE["Resources"]["OutageHeldAlarm"]["Properties"]
+    assert metric_total(capsys.readouterr().out, alarm["Namespace"], alarm["MetricName"]) == 30
+    variables = TEMPLATE["Resources"]["QuarantineFunction"]["Properties"]["Environment"]
+    service = variables["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]
+
+
+def metric_total(output, namespace, name):
+    """The sum of a metric over the EMF documents Powertools printed."""
+    total = 0.0
+    for line in output.splitlines():
+        document = json.loads(line) if line.startswith("{") else {}
+        declared = document.get("_aws", {}).get("CloudWatchMetrics", [])
+        if any(d["Namespace"] == namespace for d in declared) and name in document:
+            values = document[name]
+            total += sum(values) if isinstance(values, list) else values
+    return total
+
+
+def test_a_domain_whose_failures_are_a_small_share_of_its_attempts_is_not_held():
+    from quarantine.ingest import FeedbackIngest
+    from quarantine.sms import ReplyTexts, SmsKeywords
+    from tests.integration.quarantine_support import FakeSms
+
+    policy = QuarantinePolicy(outage_min_failures=5, outage_min_failure_ratio=0.3)
+    ingest = FeedbackIngest(
+        policy,
+        SmsKeywords(FakeSms(), ReplyTexts("a", "b", "c"), origination_identity=None, clock=_now),
+        default_region="US",
+        clock=_now,
+    )
+    deliveries = [
+        ses("delivery", recipients=[f"ok{i}@example.net"], message_id=f"d{i}") for i in range(30)
+    ]
+    bounces = [
+        ses("bounce_soft", recipients=[f"bad{i}@example.net"], message_id=f"b{i}") for i in range(8)
+    ]
+    for body in deliveries + bounces:
+        ingest.handle(_record(body))
+
+    assert all(s.error_count == 1 for s in address_states().values())
+    assert len(address_states()) == 8
+
+
+def _now():
+    return NOW
+
+
+def _record(body):
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    return SQSRecord({"messageId": "m", "body": json.dumps(body), "attributes": {}})

@@ -1,0 +1,169 @@
+"""How an import file's header and rows read: plain rules, no AWS."""
+
+import re
+
+import pytest
+
+from consentry.addresses import AddressStatus
+from consentry.imports import (
+    PROFILE_COLUMNS,
+    ImportCounts,
+    ImportFileError,
+    ImportKind,
+    RejectedRow,
+    RowOutcome,
+    import_id_of,
+    parse_s3_uri,
+    read_address_row,
+    read_header,
+    read_profile_row,
+    row_values,
+)
+from consentry.types import Channel
+
+REGION = "NL"
+
+
+def profile(**values):
+    return read_profile_row({"profile_id": "p-1", **values}, REGION)
+
+
+def address(**values):
+    row = {"channel": "email", "address": "a@example.com", "status": "quarantine", "reason": "r"}
+    return read_address_row({**row, **values}, REGION)
+
+
+def test_the_profiles_header_names_every_documented_column():
+    assert ",".join(PROFILE_COLUMNS) == (
+        "profile_id,locale,email,sms,phone,direct_mail,push,no_longer_contact_all,"
+        "no_longer_contact_email,no_longer_contact_sms,no_longer_contact_phone,"
+        "no_longer_contact_direct_mail,no_longer_contact_push"
+    )
+
+
+def test_header_names_are_trimmed_and_lower_cased_in_any_order():
+    assert read_header(ImportKind.PROFILES, [" No_Longer_Contact_All", "PROFILE_ID "]) == (
+        "no_longer_contact_all",
+        "profile_id",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "message"),
+    [
+        (ImportKind.PROFILES, ["profile_id", "opted_out"], "unknown columns"),
+        (ImportKind.PROFILES, ["profile_id", ""], "unknown columns"),
+        (ImportKind.PROFILES, ["email"], "missing columns: profile_id"),
+        (ImportKind.PROFILES, ["profile_id", "email", "Email"], "named twice: email"),
+        (ImportKind.ADDRESSES, ["channel", "address", "status"], "missing columns: reason"),
+        (ImportKind.ADDRESSES, ["profile_id", "channel"], "unknown columns"),
+    ],
+)
+def test_a_header_that_cannot_be_read_fails_the_file(kind, header, message):
+    with pytest.raises(ImportFileError, match=message):
+        read_header(kind, header)
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        (" Yes ", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        ("No", False),
+        ("", None),
+        ("  ", None),
+    ],
+)
+def test_flags_read_true_false_or_leave_unchanged(text, flag):
+    row = profile(no_longer_contact_all=text, no_longer_contact_sms=text)
+
+    assert row.opt_out_all is flag
+    assert row.opt_out == ({} if flag is None else {Channel.SMS: flag})
+
+
+@pytest.mark.parametrize("text", ["maybe", "y", "2", "on"])
+def test_any_other_flag_rejects_the_row_naming_the_column(text):
+    with pytest.raises(RejectedRow, match=r"^no_longer_contact_push must be"):
+        profile(no_longer_contact_push=text)
+
+
+def test_addresses_are_normalized_and_empty_ones_left_out():
+    row = profile(email=" Jane@Example.COM ", sms="06 1234 5678", phone="", push=" device-1 ")
+
+    assert row.addresses == {
+        Channel.EMAIL: "jane@example.com",
+        Channel.SMS: "+31612345678",
+        Channel.PUSH: "device-1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"email": "nope"}, "invalid email address"),
+        ({"phone": "12"}, "invalid phone address"),
+        ({"profile_id": " "}, "profile_id is required"),
+        ({"profile_id": "a b"}, "invalid profile_id"),
+        ({"profile_id": "x" * 129}, "invalid profile_id"),
+        ({"locale": "fr_FR"}, "invalid locale 'fr_FR'"),
+    ],
+)
+def test_a_profile_row_with_a_bad_value_is_rejected_with_the_reason(values, reason):
+    with pytest.raises(RejectedRow, match=f"^{re.escape(reason)}"):
+        profile(**values)
+
+
+def test_a_row_must_have_as_many_fields_as_the_header():
+    with pytest.raises(RejectedRow, match="expected 2 fields, found 3"):
+        row_values(("profile_id", "email"), ["p-1", "a@example.com", "extra"])
+
+
+def test_an_address_row_reads_channel_status_and_reason():
+    row = address(channel=" SMS ", address="06 1234 5678", status="Denylisted", reason=" STOP ")
+
+    assert (row.channel, row.address, row.status, row.reason) == (
+        Channel.SMS,
+        "+31612345678",
+        AddressStatus.DENYLISTED,
+        "STOP",
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"channel": "fax"}, "channel must be one of"),
+        ({"address": " "}, "address is required"),
+        ({"address": "nope"}, "invalid email address"),
+        ({"status": "erroneous"}, "status must be one of quarantine, denylisted"),
+        ({"reason": " "}, "reason is required"),
+        ({"reason": "x" * 501}, "reason is longer than 500 characters"),
+    ],
+)
+def test_an_address_row_with_a_bad_value_is_rejected_with_the_reason(values, reason):
+    with pytest.raises(RejectedRow, match=f"^{re.escape(reason)}"):
+        address(**values)
+
+
+def test_the_import_id_is_the_file_version_and_the_kind():
+    same = import_id_of(ImportKind.PROFILES, "bucket", "list.csv", '"abc"')
+
+    assert same == import_id_of(ImportKind.PROFILES, "bucket", "list.csv", "abc")
+    assert same != import_id_of(ImportKind.PROFILES, "bucket", "list.csv", '"abd"')
+    assert same != import_id_of(ImportKind.ADDRESSES, "bucket", "list.csv", '"abc"')
+    assert same != import_id_of(ImportKind.PROFILES, "bucket", "list2.csv", '"abc"')
+
+
+def test_an_s3_uri_splits_at_the_first_slash_after_the_bucket():
+    assert parse_s3_uri("s3://bucket/a/b c.csv") == ("bucket", "a/b c.csv")
+
+
+def test_counts_add_one_outcome_at_a_time():
+    counts = ImportCounts(rows=3).add(RowOutcome.APPLIED).add(RowOutcome.REJECTED)
+
+    assert counts == ImportCounts(rows=3, applied=1, rejected=1, unchanged=0)

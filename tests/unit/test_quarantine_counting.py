@@ -1,0 +1,331 @@
+"""The counting rules (domain.md section 2) against examples and a reference model."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentry.addresses import AddressState, AddressStatus
+from consentry.counting import (
+    QuarantinePolicy,
+    apply_failure,
+    apply_success,
+    bucket_start,
+    is_outage,
+    release_errors,
+    settle,
+    window_start,
+)
+from consentry.feedback import ErrorType, FailureReason
+from consentry.settings import Settings
+from consentry.types import Address, Channel
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+POLICY = QuarantinePolicy()
+DAY = timedelta(days=1)
+FRESH = AddressState(channel=Channel.EMAIL, address=Address("a@example.com"))
+SOFT, HARD, IGNORED = ErrorType.SOFT, ErrorType.HARD, ErrorType.IGNORED
+FULL, UNREACHABLE, UNKNOWN = (
+    FailureReason.MAILBOX_FULL,
+    FailureReason.UNREACHABLE,
+    FailureReason.USER_UNKNOWN,
+)
+
+
+def soft_errors(times, reason=UNREACHABLE, state=FRESH, policy=POLICY):
+    for at in times:
+        state = apply_failure(state, SOFT, reason, at, policy)
+    return state
+
+
+def test_a_hard_error_quarantines_at_once():
+    state = apply_failure(FRESH, HARD, UNKNOWN, T0, POLICY)
+
+    assert (state.status, state.reason, state.release_at) == (
+        AddressStatus.QUARANTINE,
+        "user_unknown",
+        None,
+    )
+
+
+def test_a_soft_error_counts_only_a_full_spacing_after_the_last_counted_one():
+    state = soft_errors([T0, T0 + timedelta(hours=23, minutes=59), T0 + DAY])
+
+    assert (state.status, state.error_count, state.last_counted_error_at) == (
+        AddressStatus.ERRONEOUS,
+        2,
+        T0 + DAY,
+    )
+
+
+def test_the_fifth_counted_soft_error_quarantines():
+    four = soft_errors([T0 + i * DAY for i in range(4)])
+    five = soft_errors([T0 + 4 * DAY], state=four)
+
+    assert (four.status, five.status) == (AddressStatus.ERRONEOUS, AddressStatus.QUARANTINE)
+    assert five.release_at is None
+
+
+def test_a_mailbox_full_quarantine_is_released_thirty_days_later():
+    state = soft_errors([T0 + i * DAY for i in range(5)], reason=FULL)
+    began = T0 + 4 * DAY
+
+    assert state.release_at == began + timedelta(days=30)
+    assert settle(state, began + timedelta(days=30) - timedelta(seconds=1), POLICY) == state
+    assert settle(state, began + timedelta(days=30), POLICY).status is AddressStatus.VALID
+
+
+def test_the_counter_resets_more_than_ten_days_after_the_last_counted_error():
+    state = soft_errors([T0])
+
+    assert settle(state, T0 + timedelta(days=10), POLICY) == state
+    reset = settle(state, T0 + timedelta(days=10, seconds=1), POLICY)
+    assert (reset.status, reset.error_count) == (AddressStatus.VALID, 0)
+
+
+def test_a_late_soft_error_counts_from_a_reset_counter():
+    state = soft_errors([T0, T0 + DAY, T0 + 12 * DAY])
+
+    assert state.error_count == 1
+
+
+def test_a_success_resets_the_counter_but_an_older_success_does_not():
+    state = soft_errors([T0, T0 + DAY])
+
+    assert apply_success(state, T0 + DAY - timedelta(seconds=1), POLICY) == state
+    assert apply_success(state, T0 + DAY, POLICY).status is AddressStatus.VALID
+
+
+def test_a_success_never_releases_a_quarantine():
+    state = apply_failure(FRESH, HARD, UNKNOWN, T0, POLICY)
+
+    assert apply_success(state, T0 + DAY, POLICY) == state
+
+
+def test_ignored_errors_never_count():
+    assert apply_failure(FRESH, IGNORED, FailureReason.ERROR_IGNORED, T0, POLICY) is FRESH
+
+
+def test_a_hard_error_makes_a_mailbox_full_quarantine_permanent():
+    full = soft_errors([T0 + i * DAY for i in range(5)], reason=FULL)
+
+    hard = apply_failure(full, HARD, UNKNOWN, T0 + 5 * DAY, POLICY)
+
+    assert (hard.reason, hard.release_at) == ("user_unknown", None)
+
+
+def test_releasing_errors_keeps_denylist_and_allowlist():
+    state = apply_failure(FRESH, HARD, UNKNOWN, T0, POLICY).model_copy(
+        update={"denylist_origins": frozenset({"complaint"}), "allowlisted": True}
+    )
+
+    released = release_errors(state, T0 + DAY)
+
+    assert (released.error_status, released.denylist_origins, released.allowlisted) == (
+        AddressStatus.VALID,
+        frozenset({"complaint"}),
+        True,
+    )
+
+
+def test_every_threshold_comes_from_the_settings():
+    settings_ = Settings.model_validate(
+        {
+            **{name: "x" for name, f in Settings.model_fields.items() if f.is_required()},
+            "AWS_REGION": "eu-west-1",
+            "soft_error_spacing_hours": 12,
+            "soft_errors_to_quarantine": 3,
+            "error_counter_reset_days": 7,
+            "mailbox_full_release_days": 14,
+            "outage_window_minutes": 30,
+            "outage_min_failures": 10,
+            "outage_min_failure_ratio": 0.5,
+        }
+    )
+
+    policy = QuarantinePolicy.from_settings(settings_)
+
+    assert (
+        policy.soft_error_spacing,
+        policy.soft_errors_to_quarantine,
+        policy.counter_reset_after,
+        policy.mailbox_full_release_after,
+        policy.outage_window,
+        policy.outage_min_failures,
+        policy.outage_min_failure_ratio,
+    ) == (
+        timedelta(hours=12),
+        3,
+        timedelta(days=7),
+        timedelta(days=14),
+        timedelta(minutes=30),
+        10,
+        0.5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("failures", "attempts", "outage"),
+    [(49, 49, False), (50, 50, True), (50, 166, True), (50, 167, False), (200, 0, True)],
+)
+def test_an_outage_needs_both_the_count_and_the_share(failures, attempts, outage):
+    assert is_outage(failures, attempts, POLICY) is outage
+
+
+@given(st.integers(min_value=1_600_000_000, max_value=2_000_000_000))
+def test_the_window_is_whole_buckets_ending_with_the_current_one(epoch):
+    now = datetime.fromtimestamp(epoch, UTC)
+    first, current = window_start(now, POLICY), bucket_start(now, POLICY)
+
+    assert first % 300 == 0
+    assert current - first == 3600 - 300
+    assert first <= epoch - 3300
+
+
+# ---------------------------------------------------------------- the reference model
+# The rules of domain.md section 2, read literally, over a whole event sequence: a
+# second statement of them that shares no code with consentry.counting.
+
+KINDS = ("hard", "soft", "soft_full", "ignored", "success", "job")
+
+
+def reference(events, policy=POLICY):
+    status, count, last, reason, release = "valid", 0, None, None, None
+    for kind, at in events:
+        overdue = (
+            status == "erroneous" and last is not None and at - last > policy.counter_reset_after
+        )
+        released = status == "quarantine" and release is not None and at >= release
+        if overdue or released:
+            status, count, last, reason, release = "valid", 0, None, None, None
+        if kind in ("job", "ignored"):
+            continue
+        if kind == "success":
+            if status == "erroneous" and at >= last:
+                status, count, last, reason, release = "valid", 0, None, None, None
+        elif kind == "hard":
+            if status != "quarantine" or release is not None:
+                status, count, last, reason, release = (
+                    "quarantine",
+                    count + 1,
+                    at,
+                    "user_unknown",
+                    None,
+                )
+        elif status != "quarantine" and (last is None or at - last >= policy.soft_error_spacing):
+            count, last = count + 1, at
+            reason = "mailbox_full" if kind == "soft_full" else "unreachable"
+            if count >= policy.soft_errors_to_quarantine:
+                status = "quarantine"
+                release = at + policy.mailbox_full_release_after if kind == "soft_full" else None
+            else:
+                status = "erroneous"
+    return status, count, reason, release
+
+
+def rules(state, kind, at, policy=POLICY):
+    if kind == "job":
+        return settle(state, at, policy)
+    if kind == "success":
+        return apply_success(state, at, policy)
+    error_type, reason = {
+        "hard": (HARD, UNKNOWN),
+        "soft": (SOFT, UNREACHABLE),
+        "soft_full": (SOFT, FULL),
+        "ignored": (IGNORED, FailureReason.ERROR_IGNORED),
+    }[kind]
+    return apply_failure(state, error_type, reason, at, policy)
+
+
+# Gaps in hours, weighted towards the boundaries of the windows (24 h, 10 d, 30 d).
+GAPS = st.one_of(
+    st.sampled_from([0, 1, 23, 24, 25, 239, 240, 241, 719, 720, 721]),
+    st.integers(min_value=0, max_value=24 * 40),
+)
+SEQUENCES = st.lists(st.tuples(st.sampled_from(KINDS), GAPS), max_size=40)
+
+
+def timeline(sequence):
+    at, events = T0, []
+    for kind, gap in sequence:
+        at += timedelta(hours=gap)
+        events.append((kind, at))
+    return events
+
+
+@settings(max_examples=400)
+@given(SEQUENCES)
+def test_the_rules_agree_with_the_reference_after_every_event(sequence):
+    events = timeline(sequence)
+    state = FRESH
+    for i, (kind, at) in enumerate(events):
+        state = rules(state, kind, at)
+        expected = reference(events[: i + 1])
+
+        assert (state.error_status.value, state.error_count, state.reason, state.release_at) == (
+            expected
+        ), events[: i + 1]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.tuples(st.sampled_from(KINDS), GAPS), max_size=30),
+    st.integers(min_value=1, max_value=72),
+    st.integers(min_value=1, max_value=10),
+    st.integers(min_value=1, max_value=30),
+)
+def test_other_policies_agree_with_the_reference_too(sequence, spacing_h, threshold, reset_d):
+    policy = QuarantinePolicy(
+        soft_error_spacing=timedelta(hours=spacing_h),
+        soft_errors_to_quarantine=threshold,
+        counter_reset_after=timedelta(days=reset_d),
+        mailbox_full_release_after=timedelta(days=reset_d * 2),
+    )
+    events = timeline(sequence)
+    state = FRESH
+    for kind, at in events:
+        state = rules(state, kind, at, policy)
+
+    assert (state.error_status.value, state.error_count, state.reason, state.release_at) == (
+        reference(events, policy)
+    )
+
+
+@settings(max_examples=200)
+@given(SEQUENCES, st.lists(st.booleans(), max_size=40))
+def test_when_the_daily_job_runs_never_changes_the_outcome(sequence, job_after):
+    events = timeline(sequence)
+    end = (events[-1][1] if events else T0) + DAY
+    with_jobs, without = FRESH, FRESH
+    for i, (kind, at) in enumerate(events):
+        with_jobs = rules(with_jobs, kind, at)
+        without = rules(without, kind, at)
+        if i < len(job_after) and job_after[i]:
+            with_jobs = settle(with_jobs, at + timedelta(hours=1), POLICY)
+
+    final_with, final_without = settle(with_jobs, end, POLICY), settle(without, end, POLICY)
+    assert (final_with.error_status, final_with.error_count) == (
+        final_without.error_status,
+        final_without.error_count,
+    )
+
+
+@given(SEQUENCES, st.sampled_from(["hard", "soft", "soft_full", "success"]))
+def test_the_same_feedback_twice_is_the_same_as_once(sequence, kind):
+    events = timeline(sequence)
+    state = FRESH
+    for each, at in events:
+        state = rules(state, each, at)
+    at = (events[-1][1] if events else T0) + timedelta(hours=1)
+
+    once = rules(state, kind, at)
+
+    assert rules(once, kind, at) == once
+
+
+def test_an_operators_quarantine_is_never_released_by_time():
+    full = soft_errors([T0 + i * DAY for i in range(5)], reason=FULL)
+    by_operator = full.model_copy(update={"reason": "spam trap"})
+
+    assert settle(by_operator, T0 + 100 * DAY, POLICY) == by_operator

@@ -1,0 +1,258 @@
+"""Parsing delivery feedback: SES's two shapes, SNS's envelope or raw, inbound SMS."""
+
+import contextlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consentry.feedback import (
+    AddressFeedback,
+    ErrorType,
+    FailureReason,
+    FeedbackKind,
+    InboundSms,
+    MalformedFeedbackError,
+    SmsKeyword,
+    classify_bounce,
+    parse_body,
+    sms_keyword,
+)
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+RECEIVED = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def fixture(name):
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def parse(document):
+    body = document if isinstance(document, str) else json.dumps(document)
+    return parse_body(body, received_at=RECEIVED, default_region="US")
+
+
+def in_sns_envelope(document):
+    return {
+        "Type": "Notification",
+        "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:feedback",
+        "Message": json.dumps(document),
+        "Timestamp": "2026-11-30T09:15:03.000Z",
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLE",
+        "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/cert.pem",
+        "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "error_type", "reason", "address"),
+    [
+        ("ses_bounce_hard", "bounce", "hard", "user_unknown", "jane.roe@example.com"),
+        ("ses_event_bounce_hard", "bounce", "hard", "user_unknown", "old.account@example.com"),
+        ("ses_bounce_soft", "bounce", "soft", "unreachable", "sam.poe@example.net"),
+        ("ses_event_bounce_mailbox_full", "bounce", "soft", "mailbox_full", "ann.lee@example.org"),
+        ("ses_complaint", "complaint", None, None, "kim.doe@example.com"),
+        ("ses_event_complaint", "complaint", None, None, "lou.ray@example.com"),
+        ("ses_delivery", "delivery", None, None, "sam.poe@example.net"),
+        ("ses_event_delivery", "delivery", None, None, "sam.poe@example.net"),
+    ],
+)
+def test_each_documented_shape_parses_the_same_in_an_envelope_or_raw(
+    name, kind, error_type, reason, address
+):
+    document = fixture(name)
+
+    raw, wrapped = parse(document), parse(in_sns_envelope(document))
+
+    assert raw == wrapped
+    [feedback] = raw
+    assert isinstance(feedback, AddressFeedback)
+    assert (feedback.kind.value, feedback.address, feedback.message_id) == (
+        kind,
+        address,
+        document["mail"]["messageId"],
+    )
+    assert (feedback.error_type and feedback.error_type.value) == error_type
+    assert (feedback.reason and feedback.reason.value) == reason
+    assert feedback.at.tzinfo is not None
+
+
+def test_the_feedback_time_is_the_bounces_own():
+    [feedback] = parse(fixture("ses_bounce_hard"))
+
+    assert feedback.at == datetime(2026, 11, 30, 9, 15, 2, 482000, tzinfo=UTC)
+
+
+def test_no_diagnostic_text_is_kept_it_quotes_the_address():
+    [feedback] = parse(fixture("ses_bounce_hard"))
+
+    assert "jane" not in json.dumps(dict(feedback.detail))
+    assert feedback.detail["smtp_status"] == "5.1.1"
+
+
+def test_the_key_tells_kinds_messages_and_recipients_apart():
+    [bounce] = parse(fixture("ses_bounce_soft"))
+    [delivery] = parse(fixture("ses_delivery"))
+    again = parse(fixture("ses_bounce_soft"))[0]
+
+    assert bounce.key == again.key
+    assert bounce.key != delivery.key
+
+
+@pytest.mark.parametrize(
+    ("bounce_type", "sub_type", "expected"),
+    [
+        ("Permanent", "General", (ErrorType.HARD, FailureReason.USER_UNKNOWN)),
+        ("Permanent", "NoEmail", (ErrorType.HARD, FailureReason.USER_UNKNOWN)),
+        ("Permanent", "Suppressed", (ErrorType.HARD, FailureReason.REFUSED)),
+        ("Permanent", "OnAccountSuppressionList", (ErrorType.HARD, FailureReason.REFUSED)),
+        ("Permanent", "SomethingNew", (ErrorType.HARD, FailureReason.USER_UNKNOWN)),
+        ("Transient", "MailboxFull", (ErrorType.SOFT, FailureReason.MAILBOX_FULL)),
+        ("Transient", "General", (ErrorType.SOFT, FailureReason.UNREACHABLE)),
+        ("Transient", "MessageTooLarge", (ErrorType.IGNORED, FailureReason.ERROR_IGNORED)),
+        ("Transient", "ContentRejected", (ErrorType.IGNORED, FailureReason.ERROR_IGNORED)),
+        ("Transient", "AttachmentRejected", (ErrorType.IGNORED, FailureReason.ERROR_IGNORED)),
+        ("Undetermined", "Undetermined", (ErrorType.SOFT, FailureReason.UNREACHABLE)),
+        ("Brand new", None, (ErrorType.SOFT, FailureReason.UNREACHABLE)),
+    ],
+)
+def test_bounces_map_as_the_domain_says(bounce_type, sub_type, expected):
+    assert classify_bounce(bounce_type, sub_type) == expected
+
+
+def test_reason_codes_are_adobe_campaigns():
+    assert [r.code for r in FailureReason] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 25]
+
+
+def test_a_not_spam_complaint_is_no_feedback():
+    document = fixture("ses_complaint")
+    document["complaint"]["complaintFeedbackType"] = "not-spam"
+
+    assert parse(document) == []
+
+
+def test_a_complaint_without_a_feedback_type_counts():
+    document = fixture("ses_complaint")
+    del document["complaint"]["complaintFeedbackType"]
+
+    [feedback] = parse(document)
+
+    assert feedback.kind is FeedbackKind.COMPLAINT
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        fixture("ses_event_open"),
+        {"notificationType": "AmazonSnsSubscriptionSucceeded", "message": "ok"},
+        {"eventType": "Send", "mail": {"messageId": "m"}, "send": {}},
+        {**in_sns_envelope({}), "Type": "SubscriptionConfirmation"},
+    ],
+    ids=["open", "subscription-succeeded", "send", "sns-subscription-confirmation"],
+)
+def test_notifications_without_feedback_are_empty(document):
+    assert parse(document) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "not json",
+        "[1, 2]",
+        json.dumps({"hello": "world"}),
+        json.dumps({**in_sns_envelope({}), "Message": None}),
+        json.dumps(in_sns_envelope("a string")),
+        json.dumps({"notificationType": "Bounce", "mail": {"messageId": "m"}}),
+        json.dumps({**fixture("ses_bounce_hard"), "mail": {"timestamp": "2026-11-30T09:15:00Z"}}),
+        json.dumps({**fixture("ses_delivery"), "delivery": {"recipients": []}}),
+        json.dumps({"originationNumber": "+14255550182", "messageBody": "STOP"}),
+        json.dumps({**fixture("sms_stop"), "originationNumber": "not a number"}),
+    ],
+)
+def test_a_body_that_is_not_feedback_is_malformed(body):
+    with pytest.raises(MalformedFeedbackError):
+        parse(body)
+
+
+def test_a_recipient_that_is_not_an_address_is_malformed_and_the_message_says_not_which():
+    document = fixture("ses_bounce_hard")
+    document["bounce"]["bouncedRecipients"][0]["emailAddress"] = "jane.roe at example"
+
+    with pytest.raises(MalformedFeedbackError) as raised:
+        parse(document)
+
+    assert "jane" not in str(raised.value)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(JSON)
+def test_any_json_is_feedback_or_malformed_never_a_crash(document):
+    try:
+        result = parse(json.dumps(document))
+    except MalformedFeedbackError:
+        return
+    assert isinstance(result, list)
+
+
+@given(st.dictionaries(st.sampled_from(["bounce", "mail", "notificationType"]), JSON))
+def test_any_bounce_like_json_is_feedback_or_malformed(document):
+    with contextlib.suppress(MalformedFeedbackError):
+        assert isinstance(parse({"notificationType": "Bounce", **document}), list)
+
+
+def test_an_inbound_text_is_dated_by_the_envelope_and_read_in_the_default_region():
+    document = {**fixture("sms_stop"), "originationNumber": "(425) 555-0182"}
+
+    [text] = parse(in_sns_envelope(document))
+
+    assert isinstance(text, InboundSms)
+    assert (text.number, text.our_number, text.keyword) == (
+        "+14255550182",
+        "+12125550101",
+        SmsKeyword.OPT_OUT,
+    )
+    assert text.at == datetime(2026, 11, 30, 9, 15, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("body", "keyword"),
+    [
+        ("STOP", SmsKeyword.OPT_OUT),
+        ("stop", SmsKeyword.OPT_OUT),
+        ("  Stop.  ", SmsKeyword.OPT_OUT),
+        ("STOPALL", SmsKeyword.OPT_OUT),
+        ("unsubscribe me", SmsKeyword.OPT_OUT),
+        ("Opt-Out", SmsKeyword.OPT_OUT),
+        ("optout", SmsKeyword.OPT_OUT),
+        ("revoke", SmsKeyword.OPT_OUT),
+        ("Arrêt", SmsKeyword.OPT_OUT),
+        ("ARRET", SmsKeyword.OPT_OUT),
+        ("afmelden", SmsKeyword.OPT_OUT),
+        ("Stoppen!", SmsKeyword.OPT_OUT),
+        ("START", SmsKeyword.OPT_IN),
+        ("unstop", SmsKeyword.OPT_IN),
+        ("Yes", SmsKeyword.OPT_IN),
+        ("help", SmsKeyword.HELP),
+        ("INFO?", SmsKeyword.HELP),
+        ("please stop", None),
+        ("stopping by later", None),
+        ("", None),
+        ("   ", None),
+    ],
+)
+def test_the_keyword_is_the_first_word_in_any_case(body, keyword):
+    assert sms_keyword(body) is keyword

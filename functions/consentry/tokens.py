@@ -70,6 +70,11 @@ class LinkSigner:
             for kid, key in keyring.keys.items()
         }
 
+    @property
+    def ttl(self) -> timedelta:
+        """How long a link stays valid after it is issued."""
+        return self._ttl
+
     def sign(self, claims: LinkClaims) -> str:
         kid = self._keyring.active
         issued = claims.issued_at or self._clock()
@@ -107,7 +112,13 @@ class LinkSigner:
         return claims
 
 
-def load_signer(signing_keys_secret: str, *, ttl_days: int, max_age_s: int) -> LinkSigner:
-    """The signer for the deployment's keyring, fetched through Powertools parameters (cached)."""
+def load_keyring(signing_keys_secret: str, *, max_age_s: int) -> Keyring:
+    """The deployment's keyring, fetched through Powertools parameters (cached)."""
     secret = parameters.get_secret(signing_keys_secret, transform="json", max_age=max_age_s)
-    return LinkSigner(Keyring.from_secret(secret), ttl=timedelta(days=ttl_days))
+    return Keyring.from_secret(secret)
+
+
+def load_signer(signing_keys_secret: str, *, ttl_days: int, max_age_s: int) -> LinkSigner:
+    """The signer for the deployment's keyring."""
+    keyring = load_keyring(signing_keys_secret, max_age_s=max_age_s)
+    return LinkSigner(keyring, ttl=timedelta(days=ttl_days))

@@ -1,12 +1,27 @@
-"""The small pages of the one-click endpoint. Every landing response carries the same
-security headers: no caching (the token is in the URL), no referrer, no framing."""
+"""Rendering the recipient pages: Jinja2 templates with autoescape, one environment per
+language with its gettext catalog, the security headers every page carries, the
+stylesheet, and the version of the wording each page shows.
+
+Every landing response carries the same security headers: no caching (the token is in
+the URL), no referrer, no framing, and a Content-Security-Policy that allows no
+script at all and styles only from this origin.
+"""
 
 from __future__ import annotations
 
-from html import escape
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from http import HTTPStatus
+from pathlib import Path
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
+
+from consentry.links import ASSETS_PATH
+from landing.i18n import NAMES, SUPPORTED, translations
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -16,72 +31,147 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
 }
+_HTML = "text/html; charset=utf-8"
+_HERE = Path(__file__).resolve().parent
+_TEMPLATES = _HERE / "templates"
+_STATIC = _HERE / "static"
+_loader = FileSystemLoader(_TEMPLATES)
 
 
-def _page(status: HTTPStatus, title: str, body_html: str) -> Response[str]:
-    html = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title></head><body><main><h1>{escape(title)}</h1>"
-        f"{body_html}</main></body></html>"
+@dataclass(frozen=True)
+class Asset:
+    body: str
+    content_type: str
+    version: str
+
+
+@lru_cache(maxsize=8)
+def asset(name: str) -> Asset | None:
+    """A file of static/ (the stylesheet, the icon) with a version for its URL."""
+    types = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+    path = _STATIC / name
+    if path.suffix not in types or path.parent != _STATIC or not path.is_file():
+        return None
+    body = path.read_text(encoding="utf-8")
+    version = hashlib.sha256(body.encode()).hexdigest()[:12]
+    return Asset(body=body, content_type=types[path.suffix], version=version)
+
+
+def asset_response(name: str) -> Response[str] | None:
+    found = asset(name)
+    if found is None:
+        return None
+    headers = {
+        **SECURITY_HEADERS,
+        # Versioned URLs: a changed file gets a new URL, so caching it long is safe.
+        "Cache-Control": "public, max-age=31536000, immutable",
+    }
+    return Response(200, found.content_type, found.body, headers=headers)
+
+
+@lru_cache(maxsize=len(SUPPORTED))
+def environment(language: str) -> Environment:
+    """The templates in one language: autoescaped HTML, plain-text mail bodies."""
+    env = Environment(
+        loader=_loader,
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
     )
-    return Response(
-        status_code=status.value,
-        content_type="text/html; charset=utf-8",
-        body=html,
-        headers=SECURITY_HEADERS,
-    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
-def unsubscribe_confirm() -> Response[str]:
-    """The page a person (or a mail scanner) sees when opening the one-click URL."""
-    return _page(
-        HTTPStatus.OK,
-        "Unsubscribe",
-        '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        "<p>Stop receiving these messages?</p>"
-        '<button type="submit">Unsubscribe</button></form>',
-    )
+def _referenced(env: Environment, name: str) -> Iterator[str]:
+    """`name` and every template it extends, includes or imports."""
+    seen: set[str] = set()
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        yield current
+        source = _loader.get_source(env, current)[0]
+        pending.extend(t for t in meta.find_referenced_templates(env.parse(source)) if t)
 
 
-def unsubscribed() -> Response[str]:
-    return _page(
-        HTTPStatus.OK,
-        "You are unsubscribed",
-        "<p>You will not receive these messages any more.</p>",
-    )
+@lru_cache(maxsize=256)
+def wording_version(template: str, language: str) -> str:
+    """The version of what a page says in a language: a hash of its templates and of
+    the translations of their messages. The proof of consent records it."""
+    env = environment(language)
+    catalog = translations(language)
+    digest = hashlib.sha256(language.encode())
+    for name in sorted(_referenced(env, template)):
+        source = _loader.get_source(env, name)[0]
+        digest.update(b"\x00" + name.encode() + b"\x00" + source.encode())
+        for _, _, message in env.extract_translations(source):  # type: ignore[attr-defined]
+            for text in (message,) if isinstance(message, str) else message:
+                if text:
+                    digest.update(b"\x00" + catalog.gettext(text).encode())
+    return digest.hexdigest()[:16]
 
 
-def bad_request(message: str) -> Response[str]:
-    return _page(
-        HTTPStatus.BAD_REQUEST, "This request cannot be handled", f"<p>{escape(message)}</p>"
-    )
+@dataclass(frozen=True)
+class Page:
+    """Who a page is rendered for: its language, and where the page lives."""
+
+    language: str
+    prefix: str
+    """The stage's path prefix (`/prod`), empty on a custom domain and locally."""
+    path: str
+    """The path of the page's GET form, without the prefix: the language switch's target."""
+
+    def url(self, path: str) -> str:
+        """The page-relative URL of a path of this API (never one of another host)."""
+        return self.prefix + "/" + path.lstrip("/")
+
+    def switch_url(self, language: str) -> str:
+        return f"{self.url(self.path)}?lang={language}"
+
+    def asset_url(self, name: str) -> str:
+        found = asset(name)
+        version = f"?v={found.version}" if found else ""
+        return f"{self.prefix}{ASSETS_PATH}/{name}{version}"
+
+    def render(self, template: str, **context: Any) -> str:
+        env = environment(self.language)
+        return env.get_template(template).render(
+            language=self.language,
+            languages=[(code, NAMES[code]) for code in SUPPORTED],
+            url=self.url,
+            switch_url=self.switch_url,
+            asset_url=self.asset_url,
+            **context,
+        )
+
+    def respond(
+        self, template: str, *, status: HTTPStatus = HTTPStatus.OK, **context: Any
+    ) -> Response[str]:
+        return Response(
+            status_code=status.value,
+            content_type=_HTML,
+            body=self.render(template, **context),
+            headers=SECURITY_HEADERS,
+        )
 
 
-def link_invalid() -> Response[str]:
-    return _page(
-        HTTPStatus.BAD_REQUEST,
-        "This link is not valid",
-        "<p>The link may have been copied incompletely. Nothing was changed.</p>",
-    )
+def render_mail(language: str, name: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of the mail `name` (mail/<name>.*) in a language."""
+    env = environment(language)
+
+    def render(suffix: str) -> str:
+        return env.get_template(f"mail/{name}.{suffix}").render(language=language, **context)
+
+    return render("subject.txt").strip(), render("txt"), render("html")
 
 
-def link_expired() -> Response[str]:
-    return _page(
-        HTTPStatus.GONE,
-        "This link has expired",
-        "<p>Use the link in a more recent message. Nothing was changed.</p>",
-    )
-
-
-def not_found() -> Response[str]:
-    return _page(HTTPStatus.NOT_FOUND, "Page not found", "<p>There is nothing at this address.</p>")
-
-
-def try_again_later() -> Response[str]:
-    return _page(
-        HTTPStatus.SERVICE_UNAVAILABLE,
-        "Please try again in a moment",
-        "<p>We could not record your choice just now. Nothing was changed.</p>",
-    )
+def error(page: Page, status: HTTPStatus, kind: str, *, detail: str | None = None) -> Response[str]:
+    """A friendly error page; `kind` picks its wording (see templates/error.html)."""
+    return page.respond("error.html", status=status, kind=kind, detail=detail)

@@ -140,11 +140,12 @@ def test_opening_the_link_changes_nothing(landing, token, method):
     assert store.find_consent(PROFILE) is None
 
 
-def test_the_page_behind_the_link_offers_the_one_click_form(landing, token):
+def test_the_page_behind_the_link_offers_the_unsubscribe_form(landing, token):
     response = landing("one_click_post", token=token, method="GET", body=None)
 
     assert 'method="post"' in response["body"]
-    assert 'name="List-Unsubscribe" value="One-Click"' in response["body"]
+    assert f'action="/prod/p/{token}/unsubscribe"' in response["body"]
+    assert 'name="csrf"' in response["body"]
 
 
 def test_landing_responses_carry_the_security_headers(landing, token):

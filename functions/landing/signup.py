@@ -1,0 +1,192 @@
+"""Subscribing with double opt-in: the unknown visitor of `/s/{serviceId}`, and the
+confirmation emails of every subscription that waits for one.
+
+A visitor is known by nothing but the address they type. Their profile id is a keyed
+hash of the normalized address (HMAC-SHA256 under a deployment secret), so the same
+address is always the same profile, no address is in clear in an id, and an id cannot
+be reversed by hashing guesses without the key. Whatever the service's own policy, a
+visitor's subscription starts `pending`; only the button behind the link in the
+confirmation email confirms it (GET never does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from aws_lambda_powertools.utilities import parameters
+
+from consentry import links, service_store, store
+from consentry.address_store import find_address
+from consentry.addresses import AddressStatus
+from consentry.consent import ConsentChange, ConsentState, Scope
+from consentry.errors import InvalidInputError, NotFoundError
+from consentry.normalize import normalize_email
+from consentry.observability import mask_address
+from consentry.subscriptions import Service, Subscription, SubscriptionStatus
+from consentry.tokens import LinkClaims, LinkSigner
+from consentry.types import (
+    RECIPIENT_ACTOR,
+    Action,
+    Address,
+    Channel,
+    ProfileId,
+    ScopeKind,
+    ServiceId,
+    Source,
+)
+from landing.mailer import Mail, OncePerPending
+from landing.pages import render_mail
+from landing.preferences import Applied, Outcome
+
+VISITOR_PREFIX = "vis-"
+
+
+class NotAnAddressError(InvalidInputError):
+    """What the visitor typed is not an email address."""
+
+    def __init__(self) -> None:
+        super().__init__("email", "not an email address")
+
+
+def visitor_profile_id(key: bytes, address: Address) -> ProfileId:
+    """The profile id of the visitor with this (normalized) email address."""
+    digest = hmac.new(key, b"email\x1f" + address.encode(), hashlib.sha256).hexdigest()
+    return ProfileId(VISITOR_PREFIX + digest[:32])
+
+
+def load_profile_id_key(secret_name: str, *, max_age_s: int) -> bytes:
+    """The key of visitors' profile ids (a secret that never rotates: ids must stay)."""
+    value = parameters.get_secret(secret_name, max_age=max_age_s)
+    if not isinstance(value, str) or len(value) < 32:
+        raise RuntimeError("the profile-id key secret holds no usable key")
+    return value.encode()
+
+
+def service_scope(service_id: str) -> Scope:
+    return Scope(kind=ScopeKind.SERVICE, value=service_id)
+
+
+def open_service(service_id: str, at: datetime) -> Service:
+    """A service a visitor can subscribe to here: open now, and sent by email."""
+    service = service_store.get_service(ServiceId(service_id))
+    if not service.open_at(at) or service.channel is not Channel.EMAIL:
+        raise NotFoundError("service", service_id)
+    return service
+
+
+@dataclass(frozen=True)
+class Confirmer:
+    """What sending a confirmation email needs: the signer of the link it carries,
+    where links point, the From address, and the once-an-hour sender."""
+
+    signer: LinkSigner
+    base_url: str
+    sender: str | None
+    outbox: OncePerPending
+
+    def send(
+        self,
+        state: ConsentState,
+        service: Service,
+        subscription: Subscription,
+        language: str,
+        at: datetime,
+    ) -> str | None:
+        """Mail the confirmation link to the profile's email address; its masked form,
+        or None when there is nowhere (or no one) to send it from or to."""
+        address = state.addresses.get(Channel.EMAIL)
+        if not address or not self.sender or _undeliverable(Address(address)):
+            return None
+        token = self.signer.sign(
+            LinkClaims(
+                profile_id=state.profile_id,
+                scope=service_scope(service.service_id),
+                issued_at=at,
+            )
+        )
+        url = self.base_url + links.confirm_path(service.service_id, token)
+        subject, text, html = render_mail(
+            language, "confirm", {"service": service.public_label, "url": url}
+        )
+        key = f"{state.profile_id}|{service.service_id}|{subscription.updated_at.isoformat()}"
+        self.outbox.send(
+            key, Mail(sender=self.sender, to=address, subject=subject, text=text, html=html)
+        )
+        return mask_address(address)
+
+
+def _undeliverable(address: Address) -> bool:
+    """A quarantined address would bounce; a denylisted one stays reachable here,
+    since a confirmed double opt-in is how its owner may come back."""
+    found = find_address(Channel.EMAIL, address)
+    return found is not None and found.status is AddressStatus.QUARANTINE
+
+
+@dataclass(frozen=True)
+class Visitor:
+    ip: str | None
+    user_agent: str | None
+    language: str
+    wording_version: str
+
+
+def request_subscription(
+    service: Service, raw_address: str, visitor: Visitor, *, key: bytes
+) -> tuple[ConsentState, Subscription | None]:
+    """Record the visitor's address and a `pending` subscription (a repeat changes
+    nothing); the profile and the subscription as they now are."""
+    address = normalize_email(raw_address)
+    if address is None:
+        raise NotAnAddressError
+    profile_id = visitor_profile_id(key, address)
+    state = store.find_consent(profile_id)
+    if state is None or state.addresses.get(Channel.EMAIL) != address:
+        known = dict(state.addresses) if state else {}
+        state = store.register_profile(
+            profile_id,
+            {**known, Channel.EMAIL: address},
+            (state.locale if state else None) or visitor.language,
+        )
+    result = store.record_change(
+        profile_id,
+        ConsentChange(
+            scope=service_scope(service.service_id),
+            action=Action.SUBSCRIBE,
+            source=Source.LANDING,
+            actor=RECIPIENT_ACTOR,
+            ip=visitor.ip,
+            user_agent=visitor.user_agent,
+            wording_version=visitor.wording_version,
+            requested=SubscriptionStatus.PENDING,
+        ),
+    )
+    subscription = result.subscription or service_store.find_subscription(
+        service.service_id, profile_id
+    )
+    return result.state, subscription
+
+
+def with_confirmations(
+    confirmer: Confirmer, profile_id: ProfileId, applied: Applied, language: str, at: datetime
+) -> tuple[Outcome, ...]:
+    """Send the confirmation email of each subscription the change left waiting for
+    one; the outcomes, each with where its email went."""
+    if not applied.pending:
+        return applied.outcomes
+    state = store.find_consent(profile_id)
+    sent: dict[str, str | None] = {}
+    for service_id in applied.pending:
+        subscription = service_store.find_subscription(service_id, profile_id)
+        if state is None or subscription is None:
+            continue
+        service = service_store.get_service(service_id)
+        sent[str(service_scope(service_id))] = confirmer.send(
+            state, service, subscription, language, at
+        )
+    return tuple(
+        replace(outcome, confirmation_to=sent.get(str(outcome.step.scope)))
+        for outcome in applied.outcomes
+    )

@@ -32,7 +32,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: help run test requirements requirements-check lint format typecheck pytest openapi \
-	sam-check bench clean distclean
+	messages sam-check bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ test: requirements-check lint typecheck pytest sam-check ## everything CI proves
 
 openapi: $(VENV_STAMP) ## regenerate docs/openapi.json from the operator API's routes
 	$(BIN)/python scripts/openapi.py
+
+messages: $(VENV_STAMP) ## update the pages' gettext catalogs from the templates, compile them
+	$(BIN)/python scripts/i18n.py
 
 requirements: ## regenerate functions/requirements.txt from pyproject.toml
 	$(PYTHON) scripts/requirements.py

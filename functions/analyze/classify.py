@@ -1,8 +1,4 @@
-"""The analysis step 'classify' of the delivery-analysis state machine.
-
-The resource, its permissions and its trigger are in template.yaml; the behaviour is
-not built yet, so the function refuses work instead of pretending to do it.
-"""
+"""Analysis step 3: classify one shard; write its exclusion log, and its target rows."""
 
 from __future__ import annotations
 
@@ -10,8 +6,20 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from analyze.handling import keeping_error, load_plan
+from analyze.steps import classify_shard
+from consentry.clock import utc_now
+from consentry.models import bind_models
+from consentry.observability import logger, tracer
+from consentry.settings import get_settings
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError(
-        "The analysis step 'classify' of the delivery-analysis state machine is not built yet"
-    )
+bind_models(get_settings())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, int]:
+    plan = load_plan(event["plan"])
+    shard = int(event["shard"]["shard"])
+    with keeping_error(plan, f"2-classify-{shard:05d}"):
+        return classify_shard(plan, shard, utc_now)

@@ -1,8 +1,5 @@
-"""The analysis step 'fail' of the delivery-analysis state machine.
-
-The resource, its permissions and its trigger are in template.yaml; the behaviour is
-not built yet, so the function refuses work instead of pretending to do it.
-"""
+"""Analysis failure path: record why the execution failed, remove the run's objects, and
+hand the Fail state its error and cause."""
 
 from __future__ import annotations
 
@@ -10,8 +7,18 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from analyze.outcome import record_failure
+from consentry.clock import utc_now
+from consentry.models import bind_models
+from consentry.observability import logger, tracer
+from consentry.settings import get_settings
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError(
-        "The analysis step 'fail' of the delivery-analysis state machine is not built yet"
+bind_models(get_settings())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, str]:
+    return record_failure(
+        event.get("state") or {}, event["executionArn"], get_settings().data_bucket, utc_now()
     )

@@ -1,8 +1,4 @@
-"""The analysis step 'partition' of the delivery-analysis state machine.
-
-The resource, its permissions and its trigger are in template.yaml; the behaviour is
-not built yet, so the function refuses work instead of pretending to do it.
-"""
+"""Analysis step 2: split one chunk of the audience into shards by address hash."""
 
 from __future__ import annotations
 
@@ -10,8 +6,20 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from analyze.handling import keeping_error, load_plan
+from analyze.steps import partition_chunk
+from consentry.clock import utc_now
+from consentry.models import bind_models
+from consentry.observability import logger, tracer
+from consentry.settings import get_settings
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError(
-        "The analysis step 'partition' of the delivery-analysis state machine is not built yet"
-    )
+bind_models(get_settings())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, int]:
+    plan = load_plan(event["plan"])
+    chunk = int(event["chunk"]["chunk"])
+    with keeping_error(plan, f"1-partition-{chunk:05d}"):
+        return partition_chunk(plan, chunk, utc_now())

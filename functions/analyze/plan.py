@@ -1,8 +1,5 @@
-"""The analysis step 'plan' of the delivery-analysis state machine.
-
-The resource, its permissions and its trigger are in template.yaml; the behaviour is
-not built yet, so the function refuses work instead of pretending to do it.
-"""
+"""Analysis step 1: validate the request, claim the delivery, plan shards and chunks,
+read the suppression data (analyze.planning)."""
 
 from __future__ import annotations
 
@@ -10,8 +7,22 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from analyze.planning import plan_run
+from consentry.clock import utc_now
+from consentry.models import bind_models
+from consentry.observability import logger, tracer
+from consentry.settings import get_settings
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError(
-        "The analysis step 'plan' of the delivery-analysis state machine is not built yet"
+bind_models(get_settings())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
+    return plan_run(
+        event.get("request"),
+        execution_arn=event["executionArn"],
+        map_concurrency=int(event["mapConcurrency"]),
+        settings=get_settings(),
+        now=utc_now(),
     )

@@ -1,8 +1,5 @@
-"""The analysis step 'summarize' of the delivery-analysis state machine.
-
-The resource, its permissions and its trigger are in template.yaml; the behaviour is
-not built yet, so the function refuses work instead of pretending to do it.
-"""
+"""Analysis step 5: add the shards' counts into the analysis record and mark it done;
+the record is the execution's output."""
 
 from __future__ import annotations
 
@@ -10,8 +7,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from analyze.handling import load_plan
+from analyze.outcome import summarize
+from consentry.clock import utc_now
+from consentry.models import bind_models
+from consentry.observability import logger, tracer
+from consentry.settings import get_settings
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    raise NotImplementedError(
-        "The analysis step 'summarize' of the delivery-analysis state machine is not built yet"
-    )
+bind_models(get_settings())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
+    return summarize(load_plan(event["plan"]), utc_now())

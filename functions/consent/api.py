@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -70,6 +72,38 @@ def not_found(what: str) -> dict[int, OpenAPIResponse]:
             "description": f"No such {what}",
             "content": {"application/json": {"model": ErrorOut}},
         }
+    }
+
+
+def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer to a request body this JSON API cannot read, before any route parses it.
+
+    The resolver's own parsing raises plain errors on these (a multipart body without a
+    boundary, bytes that are not UTF-8), which would become 500s.
+    """
+    body = event.get("body")
+    if not body:
+        return None
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    content_type = str(headers.get("content-type") or "").strip().lower()
+    if content_type and not content_type.startswith("application/json"):
+        return _error_response(415, "send JSON with Content-Type: application/json", "Content-Type")
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else None
+        if raw is not None:
+            raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return _error_response(422, "the body is not UTF-8 JSON", "body")
+    return None
+
+
+def _error_response(status: int, message: str, field: str) -> dict[str, Any]:
+    body = ErrorOut(status_code=status, message=message, field=field)
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": body.model_dump_json(by_alias=True),
+        "isBase64Encoded": False,
     }
 
 

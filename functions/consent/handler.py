@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from consent.api import ErrorOut, idempotency_config
-from consent.routes import checks, profiles, services
+from consent.api import ErrorOut, idempotency_config, unreadable_body
+from consent.routes import addresses, analyses, checks, imports, links, profiles, services
 from consentry.errors import (
     ConflictError,
     InvalidInputError,
@@ -33,12 +33,19 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.configure_openapi(
     title="Consentry operator API",
     version="1.0.0",
-    summary="Consent, proof of consent, services and sending checks. Signed with AWS SigV4 (IAM).",
+    summary=(
+        "Consent, proof of consent, services, sending checks and bulk imports. "
+        "Signed with AWS SigV4 (IAM)."
+    ),
     servers=[Server(url="/")],
 )
 app.include_router(profiles.router)
 app.include_router(services.router)
 app.include_router(checks.router)
+app.include_router(imports.router)
+app.include_router(addresses.router)
+app.include_router(links.router)
+app.include_router(analyses.router)
 app.enable_swagger(path="/v1/swagger", title="Consentry operator API", version="1.0.0")
 
 _STATUS_OF: tuple[tuple[type[Exception], HTTPStatus], ...] = (
@@ -80,4 +87,4 @@ def _domain_error(error: Exception) -> Response[str]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency_config.register_lambda_context(context)
-    return app.resolve(event, context)
+    return unreadable_body(event) or app.resolve(event, context)

@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 from consent.api import ApiModel
 from consentry.addresses import AddressState, AddressStatus
 from consentry.consent import ConsentEvent, ConsentState
+from consentry.imports import ImportKind, ImportRecord, ImportStatus
 from consentry.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
 from consentry.types import Action, Channel, MessageClass, Source
 
@@ -246,3 +247,86 @@ class CheckResultOut(ApiModel):
 
 class ChecksOut(ApiModel):
     results: list[CheckResultOut]
+
+
+class ImportIn(ApiModel):
+    uri: Annotated[str, StringConstraints(pattern=r"^s3://[^/\s]+/.+$", max_length=1100)] = Field(
+        description="The CSV to import: `s3://<the deployment's data bucket>/<key>`"
+    )
+    kind: ImportKind
+
+
+class ImportCountsOut(ApiModel):
+    rows: int
+    applied: int
+    rejected: int
+    unchanged: int
+
+
+class ImportOut(ApiModel):
+    import_id: str
+    kind: ImportKind
+    uri: str
+    status: ImportStatus
+    counts: ImportCountsOut
+    report_uri: str | None
+    """`row,outcome,reason` for every row, once the rows have been applied."""
+    error: str | None
+    """Why a failed import failed."""
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: ImportRecord) -> ImportOut:
+        return cls(
+            import_id=record.import_id,
+            kind=record.kind,
+            uri=record.source_uri,
+            status=record.status,
+            counts=ImportCountsOut.model_validate(record.counts.model_dump()),
+            report_uri=record.report_uri,
+            error=record.error,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+
+LinkScope = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(all|channel:(email|sms|phone|direct_mail|push)|service:[A-Za-z0-9._:@+\-]{1,64})$"
+    ),
+]
+
+
+class LinkRecipientIn(ApiModel):
+    profile_id: Identifier
+    scope: LinkScope | None = None
+    """This recipient's scope, when it is not the request's."""
+
+
+class LinksIn(ApiModel):
+    delivery_id: Identifier
+    scope: LinkScope = Field(
+        default="all",
+        description="What the unsubscribe and one-click links stop: `all`, "
+        "`channel:<channel>` or `service:<serviceId>`",
+    )
+    recipients: Annotated[list[LinkRecipientIn], Field(min_length=1, max_length=1000)]
+
+
+class LinkOut(ApiModel):
+    profile_id: str
+    scope: str
+    preferences_url: str
+    unsubscribe_url: str
+    one_click_url: str
+    headers: dict[str, str]
+    """`List-Unsubscribe` and `List-Unsubscribe-Post`, ready to put on the message."""
+    expires_at: datetime
+
+
+class LinksOut(ApiModel):
+    delivery_id: str
+    issued_at: datetime
+    items: list[LinkOut]

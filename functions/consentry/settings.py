@@ -29,11 +29,45 @@ class Settings(BaseSettings):
     signing_keys_secret: str
     state_machine_arn: str | None = None
     """Only the functions that start analyses are given it."""
+    import_function_name: str | None = None
+    """Only the function that starts imports is given it."""
+    profile_id_key_secret: str | None = None
+    """Only the landing function is given it: the key of visitors' profile ids."""
 
     link_ttl_days: int = Field(default=90, ge=60)
     signing_keys_max_age_s: int = Field(default=300, ge=0)
     owner_opt_out_denylists: bool = True
     default_phone_region: str = "US"
+    public_base_url: str = ""
+    """The links' base URL (a custom domain); empty: the host and stage of the request."""
+    confirmation_sender: str | None = None
+    """The From address of double opt-in confirmation emails (an SES-verified identity)."""
+
+    # The quarantine's counting rules and outage guard (domain.md section 2).
+    soft_error_spacing_hours: int = Field(default=24, ge=0)
+    soft_errors_to_quarantine: int = Field(default=5, ge=1)
+    error_counter_reset_days: int = Field(default=10, ge=1)
+    mailbox_full_release_days: int = Field(default=30, ge=1)
+    outage_window_minutes: int = Field(default=60, ge=5)
+    outage_bucket_minutes: int = Field(default=5, ge=1)
+    outage_min_failures: int = Field(default=50, ge=1)
+    outage_min_failure_ratio: float = Field(default=0.3, gt=0, le=1)
+    outage_hold_max_hours: int = Field(default=72, ge=1)
+    outage_attempts_flush_seconds: int = Field(default=30, ge=0)
+
+    # Replies to inbound SMS keywords: transactional, no marketing content.
+    sms_origination_identity: str | None = None
+    """The number, pool or sender id replies go out from; by default the number texted."""
+    sms_opt_out_reply: str = (
+        "You are unsubscribed and will receive no more messages from this number. "
+        "Reply START to resubscribe."
+    )
+    sms_opt_in_reply: str = "You are subscribed again. Reply STOP to unsubscribe."
+    sms_help_reply: str = "Reply STOP to unsubscribe, START to resubscribe."
+
+    # The delivery analysis (template parameter ShardRows).
+    shard_rows: int = Field(default=1_000_000, ge=1)
+    """Audience rows per classify shard; only the Plan step reads it."""
 
 
 @lru_cache(maxsize=1)

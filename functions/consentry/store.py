@@ -9,6 +9,7 @@ caller named the version it expected.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -119,7 +120,9 @@ def history(
             profile_id,
             scan_index_forward=not newest_first,
             limit=limit,
-            last_evaluated_key=decode_cursor(cursor),
+            last_evaluated_key=decode_cursor(
+                cursor, {"profile_id": "S", "seq": "N"}, {"profile_id": profile_id}
+            ),
             consistent_read=True,
         )
         items = [_to_event(item) for item in result]
@@ -417,23 +420,51 @@ def register_profile(
     The campaign platform stays the system of record for profiles; consent flags and
     the chain head are left as they are.
     """
+    state, _ = _save_details(profile_id, lambda _: (dict(addresses), locale), clock)
+    return state
+
+
+def merge_profile_details(
+    profile_id: ProfileId,
+    addresses: Mapping[Channel, str],
+    locale: str | None,
+    *,
+    clock: Clock = utc_now,
+) -> bool:
+    """Add `addresses` to the profile's (one per channel) and set `locale` when given;
+    no event. True when that changed the profile."""
+    _, changed = _save_details(
+        profile_id,
+        lambda state: ({**state.addresses, **addresses}, locale or state.locale),
+        clock,
+    )
+    return changed
+
+
+def _save_details(
+    profile_id: ProfileId,
+    details: Callable[[ConsentState], tuple[dict[Channel, str], str | None]],
+    clock: Clock,
+) -> tuple[ConsentState, bool]:
+    """Write the addresses and locale `details` gives for the stored state, unless equal."""
     for _ in range(MAX_ATTEMPTS):
         state = find_consent(profile_id) or ConsentState(profile_id=profile_id)
+        addresses, locale = details(state)
+        if addresses == state.addresses and locale == state.locale:
+            return state, False
         updated = state.model_copy(
             update={
-                "addresses": dict(addresses),
+                "addresses": addresses,
                 "locale": locale,
                 "version": state.version + 1,
                 "updated_at": clock(),
             }
         )
-        if updated.addresses == state.addresses and updated.locale == state.locale:
-            return state
         try:
             _to_profile_item(updated).save(condition=_unchanged_since(state))
         except PutError as error:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 continue
             raise StoreUnavailableError(str(error)) from error
-        return updated
+        return updated, True
     raise ConflictError(f"profile {profile_id!r} kept changing; {MAX_ATTEMPTS} attempts lost")

@@ -17,6 +17,7 @@ from infra.local.aws import MotoServer, configure_moto
 from infra.local.environment import aws_environment, stack_environment
 from infra.local.http_adapter import ApiGatewayServer, api_routes
 from infra.local.lambdas import Invoker, local_functions, route_moto_invokes
+from infra.local.outbox import Outbox
 from infra.local.resources import create_resources, not_created
 from infra.local.sqs import SqsPoller, sqs_sources
 from infra.local.template import Resolver, load_template
@@ -52,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where demo.json is written (default: .local)",
     )
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument(
+        "--no-demo-analysis",
+        dest="demo_analysis",
+        action="store_false",
+        help="skip analyzing a generated 100,000-row demo audience at start",
+    )
     return parser.parse_args(argv)
 
 
@@ -136,6 +143,7 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
         poller = SqsPoller(source, sqs=sqs, invoke=invoker.invoke)
         poller.start()
         stack.callback(poller.stop)
+    stack.callback(Outbox(args.region, args.state_dir / "outbox.jsonl").start().stop)
 
     api_url = f"http://127.0.0.1:{args.port}"
     outputs = resolver.outputs()
@@ -146,11 +154,16 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
         "bucket": outputs["DataBucketName"],
         "state_machine_arn": outputs["StateMachineArn"],
         "feedback_topic_arn": outputs["FeedbackTopicArn"],
+        "outbox": str(args.state_dir / "outbox.jsonl"),
         "profiles": demo.profile_links(demo.link_signer(settings), api_url),
     }
     demo.write_state(state_path, state)
     stack.callback(state_path.unlink, missing_ok=True)
     print(demo.summary(state, state_path))
+    if args.demo_analysis:
+        from infra.local.demo_analysis import analyze_demo_audience  # noqa: PLC0415
+
+        analyze_demo_audience(state, args.state_dir)
     print(f"\nReady: {api_url} (Ctrl-C to stop)", flush=True)
     while True:
         signal.pause()

@@ -67,6 +67,9 @@ ADDRESS_STATUSES = (
 def seed(settings: Settings) -> None:
     bind_models(settings)
     now = utc_now()
+    if settings.confirmation_sender:  # moto's SES sends only from a verified identity
+        ses = boto3.client("ses", region_name=settings.aws_region)
+        ses.verify_email_identity(EmailAddress=settings.confirmation_sender)
     for profile in PROFILES:
         register_profile(
             ProfileId(profile.profile_id),
@@ -171,6 +174,9 @@ def summary(state: dict[str, Any], state_path: Path) -> str:
             f"  one-click          {profile['one_click_url']}",
         ]
     lines += [
+        "",
+        f"subscription page (double opt-in)  {api_url}/s/{NEWSLETTER}",
+        f"emails sent (confirmation links)   {state['outbox']}",
         "",
         "Try the one-click unsubscribe, then read the proof it left:",
         "  curl -si -X POST -H 'Content-Type: application/x-www-form-urlencoded' \\",

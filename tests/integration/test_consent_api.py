@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from consentry import store
 from consentry.consent import ConsentChange, Scope
 from consentry.types import Action, Channel, ProfileId, Source
@@ -67,3 +68,28 @@ def test_bad_requests_are_4xx_never_5xx(consent_api, method, path, body):
     response = consent_api("get_consent", method=method, path=path, body=body)
 
     assert 400 <= response["statusCode"] < 500
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "is_base64", "status"),
+    [
+        ("multipart/form-data", '{"noLongerContact": {"all": true}, "reason": "r"}', False, 415),
+        ("text/plain", "hello", False, 415),
+        ("application/json", "/w==", True, 422),
+        ("application/json", "not base64!", True, 422),
+    ],
+)
+def test_a_body_the_api_cannot_read_is_4xx_and_changes_nothing(
+    consent_api, content_type, body, is_base64, status
+):
+    response = consent_api(
+        "get_consent",
+        method="PATCH",
+        path="/v1/profiles/p-1/consent",
+        body=body,
+        content_type=content_type,
+        is_base64=is_base64,
+    )
+
+    assert response["statusCode"] == status
+    assert store.find_consent(ProfileId("p-1")) is None

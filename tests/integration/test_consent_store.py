@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
+
 from consentry import store
 from consentry.consent import ConsentChange, Scope, first_broken_link, replay
 from consentry.errors import ConflictError, StaleVersionError

@@ -255,3 +255,15 @@ def test_export_holds_everything_about_the_profile(api, landing, signer):
 )
 def test_unknown_profiles_are_404(api, path):
     assert api("GET", path)["statusCode"] == 404
+
+
+def test_a_cursor_of_another_profiles_history_is_refused(api):
+    for profile in ("p-1", "p-2"):
+        register(api, profile)
+        patch(api, profile, flags={"email": True})
+        patch(api, profile, flags={"sms": True})
+    cursor = api("GET", "/v1/profiles/p-1/history", query={"limit": "1"})["json"]["nextCursor"]
+
+    response = api("GET", "/v1/profiles/p-2/history", query={"cursor": cursor})
+
+    assert (response["statusCode"], response["json"]["field"]) == (422, "cursor")

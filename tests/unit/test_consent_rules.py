@@ -3,6 +3,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from consentry.consent import (
     GENESIS_HASH,
     ConsentChange,
@@ -14,8 +17,6 @@ from consentry.consent import (
 )
 from consentry.errors import InvalidInputError
 from consentry.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
-from hypothesis import given
-from hypothesis import strategies as st
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PROFILE = ProfileId("p-1")

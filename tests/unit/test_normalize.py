@@ -24,14 +24,32 @@ def test_emails_are_normalized(raw, normal):
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "   ", "plain", "a@example", "a..b@x.com", ".a@x.com", "a@-x.com", "a@x.123", "a@foo.test",
-     "a@localhost", '"q"@x.com', "a@[1.2.3.4]", "a@x.com.", "a@b@c.com"],
+    [
+        "",
+        "   ",
+        "plain",
+        "a@example",
+        "a..b@x.com",
+        ".a@x.com",
+        "a@-x.com",
+        "a@x.123",
+        "a@foo.test",
+        "a@localhost",
+        '"q"@x.com',
+        "a@[1.2.3.4]",
+        "a@x.com.",
+        "a@b@c.com",
+    ],
 )
 def test_non_emails_are_refused(raw):
     assert n.normalize_email(raw) is None
 
 
-@given(st.emails() | st.text(max_size=40) | st.from_regex(r"[A-Za-z0-9.+_-]{1,20}@[A-Za-z0-9.-]{1,20}\.[a-z]{2,5}", fullmatch=True))
+@given(
+    st.emails()
+    | st.text(max_size=40)
+    | st.from_regex(r"[A-Za-z0-9.+_-]{1,20}@[A-Za-z0-9.-]{1,20}\.[a-z]{2,5}", fullmatch=True)
+)
 @example("a@xn--80ak6aa92e.com")
 @example("A@B.LOCAL")
 def test_the_fast_path_gives_the_same_answer_as_email_validator(raw):

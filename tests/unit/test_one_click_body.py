@@ -1,6 +1,7 @@
 """Recognising the RFC 8058 one-click body in the encodings mailbox providers use."""
 
 import pytest
+
 from consentry.observability import mask_address
 from landing.one_click import is_one_click_body
 

@@ -3,12 +3,13 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from consentry.consent import Scope
 from consentry.errors import TokenError, TokenExpiredError
 from consentry.tokens import Keyring, LinkClaims, LinkSigner
 from consentry.types import Channel, DeliveryId, ProfileId
-from hypothesis import given
-from hypothesis import strategies as st
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 KEY1, KEY2 = "a" * 40, "b" * 40

@@ -1,0 +1,374 @@
+"""Delivery analysis: the classifier against a bare csv.reader floor, its memory, the
+whole state machine on the local stack, and the read units of its suppression data.
+
+On a generated 1,000,000-row audience (5 % opted out, 2 % quarantined, 1 % denylisted,
+1 % duplicates, 0.5 % invalid, 0.5 % missing addresses) against a snapshot of 500,000
+opted-out profiles:
+
+- `classify_rows_per_s`, `floor_rows_per_s`, `ratio_vs_floor`, `peak_rss_mb`: one
+  classify child (a fresh process that imports the Classify handler, as a Lambda
+  does) runs the Classify step's loop (`analyze.steps.classify_lines`: parse, normalize,
+  classify, write the target and the exclusion log to spooled files) over the audience;
+  the floor is a bare `csv.reader` loop doing two set lookups per row over the same
+  file, in the same process. Best of three, in CPU seconds (the machine may be shared).
+- `end_to_end_s`: StartExecution to SUCCEEDED of the real state machine on the local
+  stack (moto in this process, handlers routed as `make run` routes them), next to
+  `classify_alone_s`, the classifier's own time from the child; `end_to_end_plan_s` is
+  the part until Plan ended (moto answers each page of an index query by scanning the
+  whole table, so the snapshot read is slow locally).
+- `snapshot_read_units_per_million_rows`, `lookups_read_units_per_million_rows`: the
+  read request units the suppression data costs, metered from the items DynamoDB
+  returned (moto reports no consumed capacity of its own): the snapshot Plan reads, and
+  lookups of the first 20,000 rows' keys, scaled to a million rows.
+
+`python -m bench.analyze [--rows N] [--opted-out N] [--skip-end-to-end]`; prints
+`name=value` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from consentry_cli.audience import Generated, Mix, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "functions"))  # the Lambda import root, as Lambda has it
+
+REGION = "eu-west-1"
+ROWS = 1_000_000
+SNAPSHOT_PROFILES = 500_000
+LOOKUP_SAMPLE = 20_000
+REPEATS = 3
+MIX = Mix(
+    opted_out=0.05, quarantined=0.02, denylisted=0.01, duplicates=0.01, invalid=0.005, missing=0.005
+)
+
+
+def _settings_environment() -> None:
+    """What the handler modules read at import; the names reach nothing here."""
+    from consentry.settings import Settings
+
+    for name, field in Settings.model_fields.items():
+        if field.is_required():
+            os.environ.setdefault((field.validation_alias or name).upper(), "bench")
+    os.environ["AWS_REGION"] = REGION
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+def snapshot_document(generated: Generated, profiles: int) -> dict[str, object]:
+    """suppression.json as Plan would write it: the audience's opted-out profiles among
+    `profiles` in all, and its bad addresses."""
+    others = max(0, profiles - len(generated.opted_out))
+    return {
+        "consentAsOf": datetime.now(UTC).isoformat(),
+        "optedOut": generated.opted_out + [f"elsewhere-{n:09d}" for n in range(others)],
+        "denylisted": generated.denylisted,
+        "quarantined": generated.quarantined,
+        "subscribers": None,
+    }
+
+
+# ---------------------------------------------------------------- the classify child
+
+
+def child(audience: Path, snapshot: Path, out: Path) -> None:
+    """Run in a fresh process: the floor and the classify loop, best of REPEATS."""
+    _settings_environment()
+    import analyze.classify  # noqa: F401 (the handler's imports, as in Lambda)
+    from analyze.steps import classify_lines, spools
+    from analyze.suppression import from_snapshot
+    from consentry.analysis import Audience
+    from consentry.audience import layout_of
+    from consentry.classifier import VERDICTS, Rules, shard_classifier
+    from consentry.types import Channel, MessageClass
+
+    document = snapshot.read_bytes()
+    suppression = from_snapshot(document)
+    rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "US")
+    size = audience.stat().st_size
+    with audience.open("rb") as file:
+        layout, data_start = layout_of(
+            Audience(uri=f"s3://bench/{audience.name}"), file.read(1 << 20), size
+        )
+    opted_out = set(suppression.opted_out)
+    blocked = set(suppression.blocked)
+
+    def floor() -> int:
+        count = 0
+        with audience.open(newline="", encoding="utf-8") as file:
+            reader = csv.reader(file)
+            next(reader)
+            for row in reader:
+                count += 1
+                if row[0] in opted_out:
+                    pass
+                if row[1] in blocked:
+                    pass
+        return count
+
+    def classify() -> int:
+        counts = [0] * VERDICTS
+        with (
+            audience.open(newline="", encoding="utf-8-sig") as lines,
+            spools(2) as (log, target),
+        ):
+            lines.seek(data_start)
+            return classify_lines(
+                lines,
+                layout,
+                shard_classifier(suppression, rules),
+                counts,
+                log=log.text,
+                target=target.text,
+            )
+
+    floor_s, classify_s, rows = [], [], 0
+    for _ in range(REPEATS):
+        start = time.process_time()
+        rows = floor()
+        floor_s.append(time.process_time() - start)
+        start = time.process_time()
+        classified = classify()
+        classify_s.append(time.process_time() - start)
+        assert classified == rows, (classified, rows)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out.write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "floor_s": min(floor_s),
+                "classify_s": min(classify_s),
+                "peak_kb": peak_kb,
+            }
+        )
+    )
+
+
+def run_child(audience: Path, snapshot: Path, workdir: Path) -> dict[str, float]:
+    out = workdir / "child.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.analyze", "--child", str(audience), str(snapshot), str(out)],
+        cwd=ROOT,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(out.read_text())
+    return result
+
+
+# ---------------------------------------------------------------- the local stack
+
+
+def end_to_end(generated: Generated, snapshot: dict[str, object]) -> dict[str, float]:
+    """The state machine on the local stack over the audience; then the read units."""
+    from moto import mock_aws
+
+    from infra.local.aws import MOTO_CONFIG
+
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws(config=MOTO_CONFIG):
+        return _on_local_stack(generated, snapshot)
+
+
+def _on_local_stack(generated: Generated, snapshot: dict[str, object]) -> dict[str, float]:
+    import boto3
+
+    from infra.local.aws import configure_moto
+    from infra.local.environment import stack_environment
+    from infra.local.lambdas import Invoker, local_functions, route_moto_invokes
+    from infra.local.resources import create_resources
+    from infra.local.template import Resolver, load_template
+
+    configure_moto()
+    template = load_template(ROOT / "template.yaml")
+    physical = create_resources(template, REGION)
+    resolver = Resolver(template, region=REGION, physical=physical)
+    os.environ.update(stack_environment(template, resolver))
+    invoker = Invoker(local_functions(template, resolver))
+    invoker.load()
+    undo = route_moto_invokes(invoker)
+    try:
+        from consentry.models import bind_models
+        from consentry.settings import get_settings
+
+        get_settings.cache_clear()
+        settings = get_settings()
+        bind_models(settings)
+        _seed(generated, snapshot)
+        outputs = resolver.outputs()
+        bucket = outputs["DataBucketName"]
+        key = "audiences/bench/audience.csv"
+        boto3.client("s3", region_name=REGION).upload_file(str(generated.path), bucket, key)
+        request = {
+            "deliveryId": "bench",
+            "channel": "email",
+            "messageClass": "marketing",
+            "audience": {"uri": f"s3://{bucket}/{key}"},
+        }
+        snapshot_meter = _metering_plan_s_snapshot()
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        start = time.perf_counter()
+        arn = sfn.start_execution(
+            stateMachineArn=outputs["StateMachineArn"], name="bench", input=json.dumps(request)
+        )["executionArn"]
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            time.sleep(0.1)
+        seconds = time.perf_counter() - start
+        if described["status"] != "SUCCEEDED":
+            raise RuntimeError(f"the analysis failed: {described.get('cause')}")
+        record = json.loads(described["output"])
+        assert record["audienceSize"] == generated.rows, record
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        planned = next(
+            e["timestamp"]
+            for e in events
+            if e.get("stateExitedEventDetails", {}).get("name") == "Plan"
+        )
+        return {
+            "end_to_end_s": seconds,
+            "end_to_end_plan_s": (planned - described["startDate"]).total_seconds(),
+            "snapshot_read_units_per_million_rows": snapshot_meter.read_units
+            * 1_000_000
+            / generated.rows,
+            "lookups_read_units_per_million_rows": _lookup_read_units(generated),
+        }
+    finally:
+        undo()
+
+
+def _metering_plan_s_snapshot() -> Any:
+    """The read units of the snapshot Plan reads in this process (the meter it passes)."""
+    from analyze import planning
+    from consentry.suppression_store import ReadMeter
+
+    total = ReadMeter()
+    read = planning.read_snapshot
+
+    def metered(request: Any, at: datetime, meter: ReadMeter) -> dict[str, object]:
+        document = read(request, at, meter)
+        total.read_units += meter.read_units
+        return document
+
+    planning.read_snapshot = metered  # type: ignore[assignment]
+    return total
+
+
+def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
+    """The snapshot's profiles and addresses as items, written in batches (test data:
+    the consent store's own writes would take hours for half a million profiles)."""
+    from consentry.address_store import to_item
+    from consentry.addresses import AddressState, AddressStatus, with_origin
+    from consentry.models import OPTED_OUT_BUCKETS, AddressModel, ProfileModel
+    from consentry.types import Address, Channel
+
+    now = datetime.now(UTC)
+    with ProfileModel.batch_write() as batch:
+        for profile_id in snapshot["optedOut"]:  # type: ignore[attr-defined]
+            batch.save(
+                ProfileModel(
+                    profile_id=profile_id,
+                    version=1,
+                    opt_out_all=True,
+                    opted_out_bucket=str(zlib.crc32(profile_id.encode()) % OPTED_OUT_BUCKETS),
+                )
+            )
+    with AddressModel.batch_write() as batch:
+        for address in generated.quarantined:
+            state = AddressState(
+                channel=Channel.EMAIL,
+                address=Address(address),
+                error_status=AddressStatus.QUARANTINE,
+            )
+            batch.save(to_item(state, version=1))
+        for address in generated.denylisted:
+            state = AddressState(channel=Channel.EMAIL, address=Address(address))
+            batch.save(to_item(with_origin(state, "complaint", now), version=1))
+
+
+def _lookup_read_units(generated: Generated) -> float:
+    """The read units of lookups of the first LOOKUP_SAMPLE rows' keys, per million rows."""
+    from consentry import suppression_store
+    from consentry.classifier import normalizer
+    from consentry.types import Channel
+
+    normalize = normalizer(Channel.EMAIL, "US")
+    profiles: set[str] = set()
+    addresses: set[str] = set()
+    with generated.path.open(newline="", encoding="utf-8") as file:
+        reader = csv.reader(file)
+        next(reader)
+        for number, (profile_id, address, *_) in enumerate(reader):
+            if number >= LOOKUP_SAMPLE:
+                break
+            profiles.add(profile_id)
+            if (normal := normalize(address)) is not None:
+                addresses.add(normal)
+    meter = suppression_store.ReadMeter()
+    suppression_store.look_up(
+        Channel.EMAIL,
+        profiles=profiles,
+        addresses=addresses,
+        service_id=None,
+        at=datetime.now(UTC),
+        meter=meter,
+    )
+    return meter.read_units * 1_000_000 / LOOKUP_SAMPLE
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--opted-out", type=int, default=SNAPSHOT_PROFILES)
+    parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(*args.child)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        generated = generate(workdir / "audience.csv", args.rows, MIX)
+        snapshot = snapshot_document(generated, args.opted_out)
+        snapshot_path = workdir / "suppression.json"
+        snapshot_path.write_text(json.dumps(snapshot))
+        measured = run_child(generated.path, snapshot_path, workdir)
+        rows = measured["rows"]
+        print(f"audience_rows={int(rows)}")
+        print(f"snapshot_opted_out_profiles={len(snapshot['optedOut'])}")  # type: ignore[arg-type]
+        print(f"classify_rows_per_s={rows / measured['classify_s']:.0f}")
+        print(f"floor_rows_per_s={rows / measured['floor_s']:.0f}")
+        print(f"ratio_vs_floor={measured['floor_s'] / measured['classify_s']:.2f}")
+        print(f"peak_rss_mb={measured['peak_kb'] / 1024:.0f}")
+        print(f"classify_alone_s={measured['classify_s']:.2f}", flush=True)
+        if not args.skip_end_to_end:
+            for name, value in end_to_end(generated, snapshot).items():
+                print(f"{name}={value:.2f}" if name.endswith("_s") else f"{name}={value:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

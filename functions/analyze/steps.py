@@ -1,0 +1,338 @@
+"""Partition, Classify and Assemble: the steps that read and write rows.
+
+Each step streams its input from S3, keeps its output in spooled files (memory, then
+/tmp) and writes each output object whole at the end, then stores its counts as one
+item of the analysis (conditioned on the run still owning it, idempotent on retry).
+A retried step starts over and writes the same objects again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+import tempfile
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import IO
+
+from analyze.suppression import from_snapshot, looked_up
+from consentry import analysis_files, analysis_store
+from consentry.analysis import IncompleteAnalysisError
+from consentry.analysis_run import RunPlan, SuppressionRead
+from consentry.analysis_shards import CHUNK, chunk_offsets, shard_rows
+from consentry.analysis_store import Piece, piece_key
+from consentry.audience import Layout, RowPlace, rows
+from consentry.classifier import (
+    CAUSES,
+    TARGETED,
+    VERDICTS,
+    Suppression,
+    Verdict,
+    normalizer,
+    shard_classifier,
+    shard_of,
+)
+from consentry.clock import Clock
+from consentry.suppression_store import ReadMeter
+
+WRITE_BATCH = 8192
+"""Rows written to an output at once."""
+SPOOL_BYTES = 16 * 1024 * 1024
+"""An output up to this size stays in memory; a larger one spills to /tmp."""
+_CAUSE_NAMES = ("", *(cause.value for cause in CAUSES))
+_LOG_HEADER = ("row", "profile_id", "address", "cause")
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class TextSpool:
+    """A text file kept in memory, then /tmp, until it is uploaded whole."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by close)
+        self.text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
+
+    def upload(self, bucket: str, key: str, content_type: str) -> None:
+        self.text.flush()
+        analysis_files.upload(bucket, key, self._file, content_type)
+
+    def close(self) -> None:
+        self.text.close()
+
+
+@contextmanager
+def spools(count: int) -> Iterator[list[TextSpool]]:
+    opened = [TextSpool() for _ in range(count)]
+    try:
+        yield opened
+    finally:
+        for spool in opened:
+            spool.close()
+
+
+def _content_type(plan: RunPlan) -> str:
+    return "text/csv" if plan.extension == "csv" else "application/x-ndjson"
+
+
+def _verdict_bytes(rows: int, targeted: array[int]) -> bytes:
+    """rows, then the index in its chunk of each targeted row; uint32, little-endian."""
+    data = array("I", [rows, len(targeted)])
+    data.extend(targeted)
+    if sys.byteorder == "big":
+        data.byteswap()
+    return data.tobytes()
+
+
+def _read_verdicts(raw: bytes) -> tuple[int, array[int]]:
+    data = array("I")
+    data.frombytes(raw)
+    if sys.byteorder == "big":
+        data.byteswap()
+    if len(data) < 2 or len(data) != 2 + data[1]:
+        raise IncompleteAnalysisError("a verdict file is cut short")
+    return data[0], data[2:]
+
+
+# ---------------------------------------------------------------- Partition
+
+
+def partition_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
+    """Split one chunk's rows into the shards their addresses hash to, keeping each
+    row's index in the chunk."""
+    span = plan.chunks[chunk]
+    audience = plan.request.audience
+    normalize = normalizer(plan.request.channel, plan.default_region)
+    shards = plan.shards
+    count = 0
+    with (
+        spools(shards) as outputs,
+        analysis_files.open_text(
+            audience.bucket, audience.key, plan.etag, span.start, span.end
+        ) as lines,
+    ):
+        writers = [csv.writer(output.text, lineterminator="\n").writerow for output in outputs]
+        for index, (_, profile_id, address) in enumerate(
+            rows(lines, plan.layout, RowPlace(after_byte=span.start))
+        ):
+            writers[shard_of(address, shards, normalize)]((index, profile_id, address))
+            count = index + 1
+        for shard, output in enumerate(outputs):
+            output.upload(plan.bucket, plan.shard_input(shard, chunk), "text/csv")
+    analysis_store.put_piece(
+        plan.request.delivery_id,
+        Piece(piece_key(CHUNK, chunk), plan.execution_arn, rows=count, targeted=0),
+        now,
+    )
+    return {"chunk": chunk, "rows": count}
+
+
+# ---------------------------------------------------------------- Classify
+
+
+def classify_shard(plan: RunPlan, shard: int, clock: Clock) -> dict[str, int]:
+    """Classify one shard: the exclusion log of its rows, and the target (one shard) or
+    the targeted rows of each chunk (Assemble writes the target)."""
+    consent_as_of, suppression = _suppression(plan, shard, clock)
+    counts = [0] * VERDICTS
+    if plan.partitioned:
+        offsets = chunk_offsets(plan)
+        classified = _classify_partitioned(plan, shard, suppression, offsets, counts)
+    else:
+        classified = _classify_audience(plan, suppression, counts)
+    piece = Piece(
+        piece_key(analysis_store.SHARD, shard),
+        plan.execution_arn,
+        rows=classified,
+        targeted=counts[TARGETED],
+        excluded={cause: counts[number] for number, cause in enumerate(CAUSES, start=1)},
+        consent_as_of=consent_as_of,
+    )
+    analysis_store.put_piece(plan.request.delivery_id, piece, clock())
+    return {"shard": shard, "rows": classified, "targeted": counts[TARGETED]}
+
+
+def _suppression(plan: RunPlan, shard: int, clock: Clock) -> tuple[datetime, Suppression]:
+    if plan.suppression is SuppressionRead.SNAPSHOT and plan.consent_as_of is not None:
+        document = analysis_files.get_bytes(plan.bucket, plan.key("suppression.json"))
+        return plan.consent_as_of, from_snapshot(document)
+    profiles: set[str] = set()
+    addresses: set[str] = set()
+    normalize = normalizer(plan.request.channel, plan.default_region)
+    for _, profile_id, raw in shard_rows(plan, shard):
+        profiles.add(profile_id)
+        address = normalize(raw) if raw.strip() else None
+        if address is not None:
+            addresses.add(address)
+    at = clock()
+    suppression = looked_up(
+        plan.request, profiles=profiles, addresses=addresses, at=at, meter=ReadMeter()
+    )
+    return at, suppression
+
+
+def _classify_audience(plan: RunPlan, suppression: Suppression, counts: list[int]) -> int:
+    """One shard: read the audience, write the target and the exclusion log."""
+    audience = plan.request.audience
+    dry_run = plan.request.dry_run
+    with (
+        analysis_files.open_text(
+            audience.bucket, audience.key, plan.etag, plan.data_start, plan.size
+        ) as lines,
+        spools(2) as (log, target),
+    ):
+        number = classify_lines(
+            lines,
+            plan.layout,
+            shard_classifier(suppression, plan.rules),
+            counts,
+            log=log.text,
+            target=None if dry_run else target.text,
+        )
+        log.upload(plan.bucket, plan.exclusions_part(0), "text/csv")
+        if not dry_run:
+            target.upload(plan.bucket, plan.target_part(0), _content_type(plan))
+    return number
+
+
+def classify_lines(
+    lines: Iterable[str],
+    layout: Layout,
+    verdict: Verdict,
+    counts: list[int],
+    *,
+    log: IO[str],
+    target: IO[str] | None,
+) -> int:
+    """The classify loop over an audience's data rows: each excluded row to the exclusion
+    log, each targeted row (as it came in) to the target, unless there is none (a dry
+    run); counts per verdict into `counts`. The number of rows.
+
+    Rows are written in batches: one write per batch costs less than one per row."""
+    excluded: list[tuple[int, str, str, str]] = []
+    targeted: list[str] = []
+    keep = None if target is None else targeted.append
+    log_rows = csv.writer(log, lineterminator="\n").writerows
+    log_rows([_LOG_HEADER])
+    if target is not None:
+        target.write(layout.header_line)
+    number = 0
+    for text, profile_id, address in rows(lines, layout, RowPlace()):
+        number += 1
+        code = verdict(profile_id, address)
+        if code:
+            counts[code] += 1
+            excluded.append((number, profile_id, address.strip(), _CAUSE_NAMES[code]))
+        elif keep is not None:
+            keep(text)
+            if len(targeted) == WRITE_BATCH:
+                target.write("".join(targeted))  # type: ignore[union-attr]
+                targeted.clear()
+        if len(excluded) == WRITE_BATCH:
+            log_rows(excluded)
+            excluded.clear()
+    if target is not None:
+        target.write("".join(targeted))
+    log_rows(excluded)
+    counts[TARGETED] = number - sum(counts)
+    return number
+
+
+def _classify_partitioned(
+    plan: RunPlan, shard: int, suppression: Suppression, offsets: list[int], counts: list[int]
+) -> int:
+    """One shard of many: its rows come from Partition; the targeted rows of each chunk
+    go to Assemble."""
+    verdict = shard_classifier(suppression, plan.rules)
+    classified = 0
+    with spools(1) as (log,):
+        log_row = _log_writer(log.text)
+        for chunk in range(len(plan.chunks)):
+            offset = offsets[chunk] + 1
+            targeted: array[int] = array("I")
+            chunk_rows = 0
+            with analysis_files.open_object(plan.bucket, plan.shard_input(shard, chunk)) as text:
+                for index, profile_id, address in csv.reader(text):
+                    chunk_rows += 1
+                    code = verdict(profile_id, address)
+                    if code:
+                        counts[code] += 1
+                        row = offset + int(index)
+                        log_row((row, profile_id, address.strip(), _CAUSE_NAMES[code]))
+                    else:
+                        targeted.append(int(index))
+            classified += chunk_rows
+            if not plan.request.dry_run:
+                analysis_files.put_bytes(
+                    plan.bucket,
+                    plan.verdicts(chunk, shard),
+                    _verdict_bytes(chunk_rows, targeted),
+                    "application/octet-stream",
+                )
+        counts[TARGETED] = classified - sum(counts)
+        log.upload(plan.bucket, plan.exclusions_part(shard), "text/csv")
+    return classified
+
+
+def _log_writer(log: IO[str]) -> Callable[[tuple[object, ...]], object]:
+    writer = csv.writer(log, lineterminator="\n")
+    writer.writerow(_LOG_HEADER)
+    return writer.writerow
+
+
+# ---------------------------------------------------------------- Assemble
+
+
+def assemble_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
+    """Write one chunk's target part: its rows in audience order, the targeted ones only.
+
+    Every row of the chunk must have a verdict from some shard, or nothing is written.
+    """
+    expected = 0
+    marks: list[array[int]] = []
+    for shard in range(plan.shards):
+        classified, targeted = _read_verdicts(
+            analysis_files.get_bytes(plan.bucket, plan.verdicts(chunk, shard))
+        )
+        expected += classified
+        marks.append(targeted)
+    targeted_rows = bytearray(expected)
+    for targeted in marks:
+        for index in targeted:
+            targeted_rows[index] = 1
+    span = plan.chunks[chunk]
+    audience = plan.request.audience
+    count = 0
+    with (
+        spools(1) as (target,),
+        analysis_files.open_text(
+            audience.bucket, audience.key, plan.etag, span.start, span.end
+        ) as lines,
+    ):
+        write = target.text.write
+        write(plan.layout.header_line)
+        for index, (text, _, _) in enumerate(
+            rows(lines, plan.layout, RowPlace(after_byte=span.start))
+        ):
+            if index < expected and targeted_rows[index]:
+                write(text)
+            count = index + 1
+        if count != expected or sum(len(t) for t in marks) != sum(targeted_rows):
+            raise IncompleteAnalysisError(
+                f"chunk {chunk} has {count} rows but {expected} verdicts; nothing was written"
+            )
+        target.upload(plan.bucket, plan.target_part(chunk), _content_type(plan))
+    analysis_store.put_piece(
+        plan.request.delivery_id,
+        Piece(
+            piece_key(analysis_store.PART, chunk),
+            plan.execution_arn,
+            rows=count,
+            targeted=sum(targeted_rows),
+        ),
+        now,
+    )
+    return {"chunk": chunk, "rows": count, "targeted": sum(targeted_rows)}

@@ -1,0 +1,115 @@
+"""One execution of the analysis: the plan every step reads, and where its objects go.
+
+Plan writes `plan.json` under the run's prefix, `analyses/<deliveryId>/<run>/`, and
+passes only its location on (`planRef`); each step reads it. Every object of a run is
+under that prefix, so a failed run is removed whole and a re-run never mixes with an
+earlier one.
+
+    plan.json                      this plan
+    manifest.json                  the Classify map's items, one per shard
+    suppression.json               the snapshot (when Plan read one)
+    shards/s00003/c00007.csv       Partition: rows of chunk 7 that hash to shard 3
+    verdicts/c00007/s00003.bin     Classify: which of those rows are targeted
+    exclusions/part-00003.csv      Classify: the exclusion log of shard 3
+    target/part-00007.csv          Classify (one shard) or Assemble: the target, by chunk
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from consentry.analysis import AnalysisRequest
+from consentry.audience import Layout
+from consentry.classifier import Rules
+
+PLAN_FILE = "plan.json"
+
+
+class SuppressionRead(StrEnum):
+    SNAPSHOT = "snapshot"
+    """Plan read the channel's whole suppression data once (suppression.json)."""
+    LOOKUPS = "lookups"
+    """Each shard looks up the profiles and addresses it holds (BatchGetItem)."""
+
+
+class Chunk(BaseModel):
+    """Bytes [start, end) of the audience, whole rows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int
+    end: int
+
+
+class RunPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request: AnalysisRequest
+    execution_arn: str
+    bucket: str
+    prefix: str
+    etag: str
+    size: int
+    data_start: int
+    layout: Layout
+    shards: int
+    chunks: list[Chunk]
+    """Empty when the audience is one shard and Classify reads it directly."""
+    suppression: SuppressionRead
+    consent_as_of: datetime | None
+    """When Plan read the snapshot; with lookups each shard reads at its own time."""
+    default_region: str
+
+    @property
+    def partitioned(self) -> bool:
+        return bool(self.chunks)
+
+    @property
+    def rules(self) -> Rules:
+        control = self.request.control_group
+        return Rules(
+            channel=self.request.channel,
+            message_class=self.request.message_class,
+            default_region=self.default_region,
+            control_percent=control.percent if control else None,
+            control_seed=str(control.seed) if control else "",
+        )
+
+    @property
+    def extension(self) -> str:
+        return self.request.audience.format.value
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    @property
+    def target_prefix(self) -> str:
+        return self.key("target/")
+
+    @property
+    def exclusions_prefix(self) -> str:
+        return self.key("exclusions/")
+
+    def target_part(self, part: int) -> str:
+        return self.key(f"target/part-{part:05d}.{self.extension}")
+
+    def exclusions_part(self, shard: int) -> str:
+        return self.key(f"exclusions/part-{shard:05d}.csv")
+
+    def shard_input(self, shard: int, chunk: int) -> str:
+        return self.key(f"shards/s{shard:05d}/c{chunk:05d}.csv")
+
+    def verdicts(self, chunk: int, shard: int) -> str:
+        return self.key(f"verdicts/c{chunk:05d}/s{shard:05d}.bin")
+
+    def ref(self) -> dict[str, str]:
+        """What the state machine passes to each step instead of the plan itself."""
+        return {"bucket": self.bucket, "key": self.key(PLAN_FILE)}
+
+
+def run_prefix(delivery_id: str, execution_arn: str) -> str:
+    """`analyses/<deliveryId>/<execution name>/`; execution names are unique per machine."""
+    return f"analyses/{delivery_id}/{execution_arn.rsplit(':', 1)[-1]}/"

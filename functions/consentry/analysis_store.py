@@ -1,0 +1,305 @@
+"""Data access for delivery analyses: the only module that reads and writes the analyses table.
+
+A delivery has one `RECORD` item, owned by the execution that claimed it last, and one
+item per piece of that execution's work (`SHARD#n` from Classify, `PART#n` from
+Assemble). Every write after the claim is conditioned on the record still naming the
+writer's execution, so a replaced run can never write into its successor's result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import (
+    DeleteError,
+    GetError,
+    PutError,
+    PynamoDBException,
+    QueryError,
+    TransactWriteError,
+    UpdateError,
+)
+from pynamodb.transactions import TransactWrite
+
+from consentry.addresses import ExclusionCause
+from consentry.analysis import (
+    AnalysisConflictError,
+    AnalysisError,
+    AnalysisRecord,
+    AnalysisRequest,
+    AnalysisStatus,
+    ExclusionCounts,
+    LogRef,
+    TargetRef,
+)
+from consentry.errors import StoreUnavailableError
+from consentry.models import AnalysisModel, transactions
+
+RECORD = "RECORD"
+SHARD = "SHARD#"
+PART = "PART#"
+KEPT_FOR = timedelta(days=90)
+"""As long as the data bucket keeps the run's objects (the `analyses/` lifecycle rule)."""
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What one Classify shard or Assemble chunk counted."""
+
+    item: str
+    execution_arn: str
+    rows: int
+    targeted: int
+    excluded: dict[ExclusionCause, int] = field(default_factory=dict)
+    consent_as_of: datetime | None = None
+
+
+def piece_key(prefix: str, number: int) -> str:
+    return f"{prefix}{number:05d}"
+
+
+def find(delivery_id: str) -> AnalysisRecord | None:
+    try:
+        item = AnalysisModel.get(delivery_id, RECORD, consistent_read=True)
+    except AnalysisModel.DoesNotExist:
+        return None
+    except GetError as error:
+        raise StoreUnavailableError(str(error)) from error
+    return _to_record(item)
+
+
+def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
+    """Make `execution_arn` the owner of the delivery's record, status RUNNING.
+
+    Refused (AnalysisConflictError) while another execution runs, and once an analysis
+    succeeded, unless the request says `force`; a failed analysis may run again. A
+    retried claim of the same execution is accepted.
+    """
+    condition = None
+    if not request.force:
+        condition = (
+            AnalysisModel.delivery_id.does_not_exist()
+            | (AnalysisModel.status == AnalysisStatus.FAILED.value)
+            | (AnalysisModel.execution_arn == execution_arn)
+        )
+    item = AnalysisModel(
+        request.delivery_id,
+        RECORD,
+        status=AnalysisStatus.RUNNING.value,
+        execution_arn=execution_arn,
+        request=request.model_dump(mode="json", by_alias=True, exclude_none=True),
+        created_at=now,
+        updated_at=now,
+        expires_at=now + KEPT_FOR,
+    )
+    try:
+        item.save(condition=condition)
+    except PutError as error:
+        if not _condition_failed(error):
+            raise StoreUnavailableError(str(error)) from error
+        current = find(request.delivery_id)
+        raise AnalysisConflictError(_refusal(request.delivery_id, current)) from None
+    _delete_pieces(request.delivery_id)
+
+
+def _refusal(delivery_id: str, current: AnalysisRecord | None) -> str:
+    if current is None or current.status is AnalysisStatus.FAILED:
+        return f"delivery {delivery_id!r} changed while it was being claimed; start it again"
+    if current.status is AnalysisStatus.RUNNING:
+        return (
+            f"delivery {delivery_id!r} is being analyzed by {current.execution_arn}; "
+            "wait for it, or pass force to replace it"
+        )
+    return (
+        f"delivery {delivery_id!r} was analyzed already ({current.status.value} by "
+        f"{current.execution_arn}); pass force to replace the result"
+    )
+
+
+def _delete_pieces(delivery_id: str) -> None:
+    """Remove the pieces an earlier execution left (they are no one's now)."""
+    try:
+        for item in AnalysisModel.query(delivery_id, consistent_read=True):
+            if item.item != RECORD:
+                item.delete()
+    except (QueryError, DeleteError) as error:
+        raise StoreUnavailableError(str(error)) from error
+
+
+def set_consent_as_of(delivery_id: str, execution_arn: str, at: datetime) -> None:
+    _update_owned(
+        delivery_id,
+        execution_arn,
+        [AnalysisModel.consent_as_of.set(at), AnalysisModel.updated_at.set(at)],
+    )
+
+
+def put_piece(delivery_id: str, piece: Piece, now: datetime) -> None:
+    """Store one piece's counts, as long as its execution owns the record (idempotent)."""
+    item = AnalysisModel(
+        delivery_id,
+        piece.item,
+        execution_arn=piece.execution_arn,
+        audience_size=piece.rows,
+        target_size=piece.targeted,
+        excluded={cause.value: count for cause, count in piece.excluded.items()} or None,
+        consent_as_of=piece.consent_as_of,
+        updated_at=now,
+        expires_at=now + KEPT_FOR,
+    )
+    try:
+        with TransactWrite(connection=transactions()) as transaction:
+            transaction.condition_check(
+                AnalysisModel,
+                delivery_id,
+                RECORD,
+                condition=AnalysisModel.execution_arn == piece.execution_arn,
+            )
+            transaction.save(item)
+    except TransactWriteError as error:
+        if _cancelled_by_condition(error):
+            raise AnalysisConflictError(
+                f"{piece.execution_arn} no longer owns the analysis of {delivery_id!r}"
+            ) from None
+        raise StoreUnavailableError(str(error)) from error
+
+
+def pieces(delivery_id: str, prefix: str) -> list[Piece]:
+    try:
+        items = list(
+            AnalysisModel.query(
+                delivery_id, AnalysisModel.item.startswith(prefix), consistent_read=True
+            )
+        )
+    except QueryError as error:
+        raise StoreUnavailableError(str(error)) from error
+    return [
+        Piece(
+            item=item.item,
+            execution_arn=item.execution_arn or "",
+            rows=int(item.audience_size or 0),
+            targeted=int(item.target_size or 0),
+            excluded={
+                ExclusionCause(cause): int(count) for cause, count in _plain(item.excluded).items()
+            },
+            consent_as_of=item.consent_as_of,
+        )
+        for item in items
+    ]
+
+
+def succeed(
+    delivery_id: str,
+    execution_arn: str,
+    *,
+    consent_as_of: datetime,
+    audience_size: int,
+    excluded: ExclusionCounts,
+    target: TargetRef | None,
+    exclusion_log: LogRef,
+    now: datetime,
+) -> AnalysisRecord:
+    actions: list[Any] = [
+        AnalysisModel.status.set(AnalysisStatus.SUCCEEDED.value),
+        AnalysisModel.consent_as_of.set(consent_as_of),
+        AnalysisModel.audience_size.set(audience_size),
+        AnalysisModel.target_size.set(audience_size - excluded.total),
+        AnalysisModel.excluded.set(excluded.model_dump()),
+        AnalysisModel.exclusion_log_uri.set(exclusion_log.uri),
+        AnalysisModel.updated_at.set(now),
+    ]
+    if target is not None:
+        actions += [
+            AnalysisModel.target_uri.set(target.uri),
+            AnalysisModel.target_parts.set(target.parts),
+        ]
+    return _update_owned(delivery_id, execution_arn, actions)
+
+
+def fail(delivery_id: str, execution_arn: str, error: AnalysisError, now: datetime) -> bool:
+    """Record why the execution failed; False when the record belongs to another run.
+
+    The record is this execution's (or a failed one's, or none yet): a run refused
+    because the delivery was done never overwrites that result.
+    """
+    item = AnalysisModel(delivery_id, RECORD)
+    try:
+        item.update(
+            actions=[
+                AnalysisModel.status.set(AnalysisStatus.FAILED.value),
+                AnalysisModel.execution_arn.set(execution_arn),
+                AnalysisModel.error.set(error.model_dump()),
+                AnalysisModel.target_uri.remove(),
+                AnalysisModel.target_parts.remove(),
+                AnalysisModel.created_at.set(AnalysisModel.created_at | now),
+                AnalysisModel.expires_at.set(AnalysisModel.expires_at | now + KEPT_FOR),
+                AnalysisModel.updated_at.set(now),
+            ],
+            condition=(
+                AnalysisModel.delivery_id.does_not_exist()
+                | (AnalysisModel.execution_arn == execution_arn)
+                | (AnalysisModel.status == AnalysisStatus.FAILED.value)
+            ),
+        )
+    except UpdateError as update_error:
+        if _condition_failed(update_error):
+            return False
+        raise StoreUnavailableError(str(update_error)) from update_error
+    return True
+
+
+def _update_owned(delivery_id: str, execution_arn: str, actions: list[Any]) -> AnalysisRecord:
+    item = AnalysisModel(delivery_id, RECORD)
+    try:
+        item.update(actions=actions, condition=AnalysisModel.execution_arn == execution_arn)
+    except UpdateError as error:
+        if _condition_failed(error):
+            raise AnalysisConflictError(
+                f"{execution_arn} no longer owns the analysis of {delivery_id!r}"
+            ) from None
+        raise StoreUnavailableError(str(error)) from error
+    return _to_record(item)
+
+
+def _condition_failed(error: PynamoDBException) -> bool:
+    return error.cause_response_code == "ConditionalCheckFailedException"
+
+
+def _cancelled_by_condition(error: TransactWriteError) -> bool:
+    return any(
+        reason is not None and reason.code == "ConditionalCheckFailed"
+        for reason in error.cancellation_reasons
+    )
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    return dict(value.as_dict() if hasattr(value, "as_dict") else value)
+
+
+def _to_record(item: AnalysisModel) -> AnalysisRecord:
+    request = _plain(item.request)
+    error = _plain(item.error)
+    excluded = _plain(item.excluded)
+    return AnalysisRecord(
+        delivery_id=item.delivery_id,
+        status=AnalysisStatus(item.status),
+        execution_arn=item.execution_arn,
+        dry_run=bool(request.get("dryRun", False)),
+        consent_as_of=item.consent_as_of,
+        audience_size=None if item.audience_size is None else int(item.audience_size),
+        target_size=None if item.target_size is None else int(item.target_size),
+        excluded=ExclusionCounts.model_validate({k: int(v) for k, v in excluded.items()})
+        if excluded
+        else None,
+        target=TargetRef(uri=item.target_uri, parts=int(item.target_parts or 0))
+        if item.target_uri
+        else None,
+        exclusion_log=LogRef(uri=item.exclusion_log_uri) if item.exclusion_log_uri else None,
+        error=AnalysisError.model_validate(error) if error else None,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )

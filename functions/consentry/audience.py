@@ -1,0 +1,240 @@
+"""Reading an audience: its header, its rows, and where its rows start.
+
+A CSV audience is read line by line: a line without a quote is split on commas (the
+common case, and cheap); a line with a quote goes to the csv module, which may read
+the next lines of a quoted field. Every row must have as many fields as the header;
+blank lines are skipped. A JSONL audience has one JSON object per line. Rows keep the
+audience's bytes: a targeted row is written out as it came in (a CSV row with quotes
+is written back by the csv module, with the same values).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from consentry.analysis import Audience, AudienceError, AudienceFormat
+from consentry.errors import InvalidInputError
+
+SAMPLE_BYTES = 1 << 20
+"""What Plan reads of an audience to find its header and estimate its rows."""
+
+Row = tuple[str, str, str]
+"""(the row as written in the audience, profile id, address as written)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a row's profile id and address are, and what a target part starts with."""
+
+    format: AudienceFormat
+    profile_field: str
+    address_field: str
+    header_line: str = ""
+    """A CSV audience's header row, as written; the first line of every target part."""
+    width: int = 0
+    profile_index: int = 0
+    address_index: int = 0
+
+
+def layout_of(audience: Audience, sample: bytes, size: int) -> tuple[Layout, int]:
+    """The audience's layout and the byte offset of its first data row.
+
+    `sample` is the start of the object, `size` its length.
+    """
+    complete = len(sample) >= size
+    if audience.format is AudienceFormat.JSONL:
+        _check_first_object(audience, sample, complete=complete)
+        return Layout(AudienceFormat.JSONL, audience.profile_id_field, audience.address_field), 0
+    (header_end,) = row_starts([sample], [1], quote_aware=True)
+    if header_end >= len(sample) and not complete:
+        raise AudienceError(f"no header row in the first {len(sample)} bytes")
+    header_bytes = sample[:header_end]
+    header_line = _decode(header_bytes, "the header row").lstrip("\ufeff")
+    try:
+        columns = next(csv.reader([header_line], strict=True), [])
+    except csv.Error as error:
+        raise AudienceError(f"the header row is not valid CSV: {error}") from None
+    if not columns:
+        raise AudienceError("the audience is empty: its first line must name the columns")
+    layout = Layout(
+        AudienceFormat.CSV,
+        audience.profile_id_field,
+        audience.address_field,
+        header_line=header_line if header_line.endswith("\n") else header_line + "\n",
+        width=len(columns),
+        profile_index=_index(columns, audience.profile_id_field, "audience.profileIdField"),
+        address_index=_index(columns, audience.address_field, "audience.addressField"),
+    )
+    return layout, header_end
+
+
+def _index(columns: list[str], name: str, field: str) -> int:
+    try:
+        return columns.index(name)
+    except ValueError:
+        shown = ", ".join(columns[:20])
+        raise InvalidInputError(
+            field, f"the audience has no column {name!r} (its columns: {shown})"
+        ) from None
+
+
+def _check_first_object(audience: Audience, sample: bytes, *, complete: bool) -> None:
+    """Fail early, before any consent data is read, when row 1 is not what it should be."""
+    lines = sample.split(b"\n")
+    if not complete:
+        lines.pop()  # it may be cut short
+    first = next((line for line in lines if line.strip()), None)
+    if first is None:
+        return
+    row = _json_object(_decode(first, "row 1"), "row 1")
+    if audience.profile_id_field not in row:
+        raise InvalidInputError(
+            "audience.profileIdField", f"row 1 has no field {audience.profile_id_field!r}"
+        )
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise AudienceError(f"{where} is not UTF-8 text") from None
+
+
+def rows(lines: Iterable[str], layout: Layout, place: RowPlace) -> Iterator[Row]:
+    """The data rows of a stream of lines (the header already skipped)."""
+    if layout.format is AudienceFormat.JSONL:
+        return _jsonl_rows(lines, layout, place)
+    return _csv_rows(iter(lines), layout, place)
+
+
+@dataclass(frozen=True)
+class RowPlace:
+    """How an error names a row: by number, or by number after a byte offset."""
+
+    first_row: int = 1
+    after_byte: int | None = None
+
+    def name(self, index: int) -> str:
+        if self.after_byte is None:
+            return f"row {self.first_row + index}"
+        return f"row {index + 1} after byte {self.after_byte}"
+
+
+def _csv_rows(lines: Iterator[str], layout: Layout, place: RowPlace) -> Iterator[Row]:
+    width, profile_index, address_index = layout.width, layout.profile_index, layout.address_index
+    address_last = address_index == width - 1  # it carries the line end
+    index = 0
+    try:
+        for line in lines:
+            if '"' in line:
+                fields, text = _quoted_row(line, lines)
+            else:
+                fields, text = line.split(","), line
+            if len(fields) != width:
+                if not line.strip():
+                    continue
+                raise AudienceError(
+                    f"{place.name(index)} has {len(fields)} fields, the header {width}"
+                )
+            profile_id = fields[profile_index].strip()
+            if not profile_id:
+                raise AudienceError(f"{place.name(index)} has no {layout.profile_field}")
+            address = fields[address_index]
+            yield text, profile_id, address.rstrip("\r\n") if address_last else address
+            index += 1
+    except UnicodeDecodeError:
+        raise AudienceError(f"{place.name(index)} is not UTF-8 text") from None
+    except csv.Error as error:
+        raise AudienceError(f"{place.name(index)} is not valid CSV: {error}") from None
+
+
+def _quoted_row(line: str, lines: Iterator[str]) -> tuple[list[str], str]:
+    """A row with quotes: parsed by the csv module (a quoted field may span lines),
+    and written back by it."""
+    fields = next(csv.reader(itertools.chain([line], lines), strict=True))
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return fields, buffer.getvalue()
+
+
+def _jsonl_rows(lines: Iterable[str], layout: Layout, place: RowPlace) -> Iterator[Row]:
+    profile_field, address_field = layout.profile_field, layout.address_field
+    index = 0
+    try:
+        for line in lines:
+            if not line.strip():
+                continue
+            row = _json_object(line, place.name(index))
+            profile_id = _text(row.get(profile_field), profile_field, place.name(index)).strip()
+            if not profile_id:
+                raise AudienceError(f"{place.name(index)} has no {profile_field}")
+            address = _text(row.get(address_field), address_field, place.name(index))
+            yield line, profile_id, address
+            index += 1
+    except UnicodeDecodeError:
+        raise AudienceError(f"{place.name(index)} is not UTF-8 text") from None
+
+
+def _json_object(line: str, where: str) -> dict[str, object]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise AudienceError(f"{where} is not valid JSON: {error.msg}") from None
+    if not isinstance(row, dict):
+        raise AudienceError(f"{where} is not a JSON object")
+    return row
+
+
+def _text(value: object, field: str, where: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise AudienceError(f"{where}: {field} must be a string")
+
+
+def row_starts(blocks: Iterable[bytes], targets: list[int], *, quote_aware: bool) -> list[int]:
+    """For each offset of `targets` (ascending), the offset of the first row that starts
+    at or after it, in the bytes `blocks` yields in order; past the last row, the end.
+
+    A row starts after a newline; in CSV (`quote_aware`), only after a newline outside
+    a quoted field, which is where the count of quotes before it is even.
+    """
+    pending = list(reversed(targets))
+    found: list[int] = []
+    while pending and pending[-1] <= 0:
+        found.append(pending.pop() * 0)  # the stream starts with a row
+    offset = 0
+    quoted = False
+    for block in blocks:
+        position = 0  # where the search may start in this block
+        parity_at, parity = 0, quoted  # the quote parity at `parity_at` in this block
+        while pending:
+            target = pending[-1]
+            start = max(position, target - offset - 1)
+            newline = block.find(b"\n", start)
+            if newline < 0:
+                break
+            if quote_aware:
+                parity ^= bool(block.count(b'"', parity_at, newline) & 1)
+                parity_at = newline
+                if parity:
+                    position = newline + 1
+                    continue
+            row_start = offset + newline + 1
+            while pending and pending[-1] <= row_start:
+                pending.pop()
+                found.append(row_start)
+            position = newline + 1
+        if quote_aware:
+            quoted ^= bool(block.count(b'"') & 1)
+        offset += len(block)
+    found.extend(offset for _ in pending)
+    return found

@@ -1,0 +1,176 @@
+"""The exclusion order of domain.md section 6, over the rows of one shard.
+
+This is the hot path of an analysis: one call per audience row, no I/O, no logging,
+nothing allocated per row beyond the normalized address. `consentry.exclusion.
+first_exclusion` applies the same order to one send; a property test holds the two
+together.
+
+A verdict is a small int: 0 for a targeted row, n for the n-th cause of
+`ExclusionCause` (1 `address_missing` ... 8 `control_group`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+
+from consentry.addresses import ExclusionCause
+from consentry.normalize import normalize_email, normalize_phone
+from consentry.types import Address, Channel, MessageClass
+
+CAUSES: tuple[ExclusionCause, ...] = tuple(ExclusionCause)
+"""Verdict n (1..8) is CAUSES[n - 1]."""
+TARGETED = 0
+(
+    ADDRESS_MISSING,
+    ADDRESS_INVALID,
+    ADDRESS_DENYLISTED,
+    ADDRESS_QUARANTINED,
+    PROFILE_OPTED_OUT,
+    NOT_SUBSCRIBED,
+    DUPLICATE,
+    CONTROL_GROUP,
+) = range(1, len(CAUSES) + 1)
+VERDICTS = len(CAUSES) + 1
+
+Verdict = Callable[[str, str], int]
+"""(profile id, address as in the audience) -> verdict, for the rows of a shard in order."""
+
+
+def cause_of(verdict: int) -> ExclusionCause | None:
+    return CAUSES[verdict - 1] if verdict else None
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """What the consent store says about the delivery's channel, as plain sets.
+
+    `blocked` maps a normalized address to ADDRESS_DENYLISTED or ADDRESS_QUARANTINED
+    (allowlisted addresses are not in it); `opted_out` holds the profiles whose opt-out
+    covers the channel; `subscribers` the service's active subscribers, None when the
+    delivery is not for a service.
+    """
+
+    opted_out: frozenset[str]
+    blocked: Mapping[str, int]
+    subscribers: frozenset[str] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        opted_out: Iterable[str] = (),
+        denylisted: Iterable[str] = (),
+        quarantined: Iterable[str] = (),
+        subscribers: Iterable[str] | None = None,
+    ) -> Suppression:
+        blocked = dict.fromkeys(quarantined, ADDRESS_QUARANTINED)
+        blocked.update(dict.fromkeys(denylisted, ADDRESS_DENYLISTED))
+        return cls(
+            opted_out=frozenset(opted_out),
+            blocked=blocked,
+            subscribers=None if subscribers is None else frozenset(subscribers),
+        )
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The delivery's side of the verdict."""
+
+    channel: Channel
+    message_class: MessageClass
+    default_region: str
+    control_percent: float | None = None
+    control_seed: str = ""
+
+
+def normalizer(channel: Channel, default_region: str) -> Callable[[str], Address | None]:
+    """`consentry.normalize.normalize` with the channel chosen once, not per row."""
+    if channel is Channel.EMAIL:
+        return normalize_email
+    if channel in (Channel.SMS, Channel.PHONE):
+        return partial(normalize_phone, default_region=default_region)
+    return _trimmed
+
+
+def _trimmed(raw: str) -> Address | None:
+    trimmed = raw.strip()
+    return Address(trimmed) if trimmed else None
+
+
+def shard_of(raw_address: str, shards: int, normalize: Callable[[str], Address | None]) -> int:
+    """The shard of a row: by its normalized address, so that duplicates meet in one shard.
+
+    Rows whose address does not parse go by their trimmed text; they never meet others.
+    """
+    if shards == 1:
+        return 0
+    trimmed = raw_address.strip()
+    key = (normalize(trimmed) if trimmed else None) or trimmed
+    return zlib.crc32(key.encode()) % shards
+
+
+def control_sample(percent: float, seed: str) -> Callable[[str], bool]:
+    """Whether an address falls in the control group: a keyed hash of the address below
+    `percent`, so the sample is the same for the same seed whatever the sharding."""
+    key = hashlib.blake2b(seed.encode(), digest_size=32).digest()
+    threshold = int(percent / 100 * 2**64)
+
+    def in_sample(address: str) -> bool:
+        digest = hashlib.blake2b(address.encode(), digest_size=8, key=key).digest()
+        return int.from_bytes(digest) < threshold
+
+    return in_sample
+
+
+def shard_classifier(suppression: Suppression, rules: Rules) -> Verdict:
+    """A classifier for one shard; call it for the shard's rows in audience order.
+
+    It remembers the addresses earlier rows hold, so it must see every row of the shard
+    and no row of another shard (duplicates are found within the shard; partitioning
+    by address puts all rows of an address in one shard).
+    """
+    normalize = normalizer(rules.channel, rules.default_region)
+    blocked = suppression.blocked.get
+    held: set[str] = set()  # addresses that an earlier row holds (targeted or control group)
+    hold = held.add
+    marketing = rules.message_class is MessageClass.MARKETING
+    opted_out = suppression.opted_out if marketing else frozenset()
+    subscribers = suppression.subscribers if marketing else None
+    in_control = (
+        control_sample(rules.control_percent, rules.control_seed) if rules.control_percent else None
+    )
+
+    def verdict(profile_id: str, raw_address: str) -> int:  # noqa: PLR0911 (one return per rule, in order)
+        raw = raw_address.strip()
+        if not raw:
+            return ADDRESS_MISSING
+        address = normalize(raw)
+        if address is None:
+            return ADDRESS_INVALID
+        cause = blocked(address)
+        if cause:
+            return cause
+        if profile_id in opted_out:
+            return PROFILE_OPTED_OUT
+        if subscribers is not None and profile_id not in subscribers:
+            return NOT_SUBSCRIBED
+        if address in held:
+            return DUPLICATE
+        hold(address)
+        if in_control is not None and in_control(address):
+            return CONTROL_GROUP
+        return TARGETED
+
+    return verdict
+
+
+def classify_rows(
+    rows: Iterable[tuple[str, str]], suppression: Suppression, rules: Rules
+) -> list[int]:
+    """The verdict of each (profile id, address) row of one shard, in order."""
+    verdict = shard_classifier(suppression, rules)
+    return [verdict(profile_id, address) for profile_id, address in rows]

@@ -1,0 +1,316 @@
+"""Data access for an analysis's suppression data: reads only, in bulk or by key.
+
+A snapshot reads the sparse indexes whole: the `opted-out` GSI (16 buckets, queried in
+parallel), the `by-status` GSI of the channel's denylisted and quarantined addresses
+(allowlisted addresses have their own status, so they are never among them), and a
+service's subscriptions. Lookups read the rows' own keys with BatchGetItem. Both keep
+raw items inside this module and count the read request units DynamoDB charges for
+what they read (`ReadMeter`), so the rule that picks one can be checked.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import PynamoDBException
+
+from consentry.addresses import AddressStatus, address_key
+from consentry.errors import StoreUnavailableError
+from consentry.models import (
+    OPTED_OUT_BUCKETS,
+    AddressModel,
+    ProfileModel,
+    SubscriptionModel,
+)
+from consentry.subscriptions import SubscriptionStatus
+from consentry.types import Address, Channel, ProfileId, ServiceId
+
+READ_UNIT_BYTES = 4096
+EVENTUAL_READ_UNITS = 0.5
+"""Read request units of an eventually consistent read of up to 4 KB."""
+BATCH_KEYS = 100
+"""BatchGetItem's limit of keys per request."""
+BLOCKING_STATUSES = (AddressStatus.DENYLISTED, AddressStatus.QUARANTINE)
+UNPROCESSED_ATTEMPTS = 6
+
+
+class ReadMeter:
+    """Read request units, computed with DynamoDB's metering rules from the items read:
+    a query page costs its items' size in 4 KB units, a batch get 4 KB units per key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.read_units = 0.0
+        self.items = 0
+        self.requests = 0
+
+    def page(self, items: list[dict[str, Any]]) -> None:
+        size = sum(item_size(item) for item in items)
+        self._add(max(1, math.ceil(size / READ_UNIT_BYTES)) * EVENTUAL_READ_UNITS, len(items))
+
+    def keys(self, keys: int, items: list[dict[str, Any]]) -> None:
+        larger = sum(max(0, math.ceil(item_size(item) / READ_UNIT_BYTES) - 1) for item in items)
+        self._add((keys + larger) * EVENTUAL_READ_UNITS, len(items))
+
+    def _add(self, units: float, items: int) -> None:
+        with self._lock:
+            self.read_units += units
+            self.items += items
+            self.requests += 1
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB meters it: names plus values, in bytes."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:  # noqa: PLR0911 (one return per type)
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return len(data.encode())
+    if kind == "N":
+        return (len(data.lstrip("-").replace(".", "")) + 1) // 2 + 1
+    if kind == "B":
+        return len(data)
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: element}) for element in data)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in data)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in data.items())
+    return 1
+
+
+def _query(
+    model: Any, hash_key: str, meter: ReadMeter, *, index_name: str, filter_condition: Any = None
+) -> Iterator[dict[str, Any]]:
+    connection = model._get_connection()
+    start = None
+    while True:
+        try:
+            page = connection.query(
+                hash_key,
+                index_name=index_name,
+                exclusive_start_key=start,
+                filter_condition=filter_condition,
+            )
+        except PynamoDBException as error:
+            raise StoreUnavailableError(f"the consent store could not be read: {error}") from error
+        items = page.get("Items", [])
+        meter.page(items)
+        yield from items
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return
+
+
+def covers(opt_out_all: bool, opt_out_channels: Iterable[str], channel: Channel) -> bool:
+    """Whether a profile's opt-out flags stop marketing on `channel` (ConsentState.blocks)."""
+    return opt_out_all or channel.value in opt_out_channels
+
+
+def _opted_out(item: dict[str, Any], channel: Channel) -> bool:
+    return covers(
+        bool(item.get("opt_out_all", {}).get("BOOL")),
+        item.get("opt_out_channels", {}).get("SS", ()),
+        channel,
+    )
+
+
+def opted_out_profiles(channel: Channel, meter: ReadMeter) -> list[ProfileId]:
+    """Every profile whose opt-out covers `channel`, from the sparse opted-out index."""
+
+    def bucket(number: int) -> list[ProfileId]:
+        return [
+            ProfileId(item["profile_id"]["S"])
+            for item in _query(
+                ProfileModel,
+                str(number),
+                meter,
+                index_name=ProfileModel.opted_out_index.Meta.index_name,
+            )
+            if _opted_out(item, channel)
+        ]
+
+    with ThreadPoolExecutor(max_workers=OPTED_OUT_BUCKETS) as pool:
+        return [
+            profile for found in pool.map(bucket, range(OPTED_OUT_BUCKETS)) for profile in found
+        ]
+
+
+def addresses_with(channel: Channel, status: AddressStatus, meter: ReadMeter) -> list[Address]:
+    """The channel's addresses with `status`, from the sparse by-status index."""
+    return [
+        Address(item["address"]["S"])
+        for item in _query(
+            AddressModel,
+            f"{channel.value}#{status.value}",
+            meter,
+            index_name=AddressModel.status_index.Meta.index_name,
+        )
+    ]
+
+
+def active_subscribers(service_id: ServiceId, at: datetime, meter: ReadMeter) -> list[ProfileId]:
+    """Profiles with a confirmed subscription to the service that has not expired at `at`
+    (Subscription.active)."""
+    active = (SubscriptionModel.status == SubscriptionStatus.SUBSCRIBED.value) & (
+        SubscriptionModel.expires_at.does_not_exist() | (SubscriptionModel.expires_at > at)
+    )
+    connection = SubscriptionModel._get_connection()
+    found: list[ProfileId] = []
+    start = None
+    while True:
+        try:
+            page = connection.query(service_id, exclusive_start_key=start, filter_condition=active)
+        except PynamoDBException as error:
+            raise StoreUnavailableError(f"the consent store could not be read: {error}") from error
+        items = page.get("Items", [])
+        meter.page(items)
+        found += [ProfileId(item["profile_id"]["S"]) for item in items]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
+
+
+@dataclass(frozen=True)
+class Found:
+    """What lookups found for a shard's keys."""
+
+    opted_out: set[ProfileId]
+    blocked: dict[Address, AddressStatus]
+    subscribers: set[ProfileId]
+
+
+def look_up(
+    channel: Channel,
+    *,
+    profiles: set[str],
+    addresses: set[str],
+    service_id: ServiceId | None,
+    at: datetime,
+    meter: ReadMeter,
+) -> Found:
+    """The suppression data of these profiles and addresses only (BatchGetItem)."""
+    opted_out = {
+        ProfileId(item["profile_id"]["S"])
+        for item in _batch_get(ProfileModel, [_key(profile_id=p) for p in sorted(profiles)], meter)
+        if _opted_out(item, channel)
+    }
+    blocking = {status.value for status in BLOCKING_STATUSES}
+    blocked = {
+        Address(item["address"]["S"]): AddressStatus(item["status"]["S"])
+        for item in _batch_get(
+            AddressModel,
+            [_key(address_key=address_key(channel, Address(a))) for a in sorted(addresses)],
+            meter,
+        )
+        if item["status"]["S"] in blocking
+    }
+    subscribers: set[ProfileId] = set()
+    if service_id is not None:
+        keys = [_key(service_id=service_id, profile_id=p) for p in sorted(profiles)]
+        for item in _batch_get(SubscriptionModel, keys, meter):
+            expires = item.get("expires_at", {}).get("S")
+            if item["status"]["S"] == SubscriptionStatus.SUBSCRIBED.value and (
+                expires is None or _utc(expires) > at
+            ):
+                subscribers.add(ProfileId(item["profile_id"]["S"]))
+    return Found(opted_out=opted_out, blocked=blocked, subscribers=subscribers)
+
+
+def _utc(value: str) -> datetime:
+    """A UTCDateTimeAttribute's stored text as a datetime."""
+    parsed: datetime = SubscriptionModel.expires_at.deserialize(value)  # type: ignore[no-untyped-call]
+    return parsed
+
+
+def _key(**values: str) -> dict[str, Any]:
+    return {name: {"S": value} for name, value in values.items()}
+
+
+def _batch_get(
+    model: Any, keys: list[dict[str, Any]], meter: ReadMeter
+) -> Iterator[dict[str, Any]]:
+    connection = model._get_connection()
+    table = model.Meta.table_name
+    for start in range(0, len(keys), BATCH_KEYS):
+        pending = keys[start : start + BATCH_KEYS]
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)
+            try:
+                response = connection.batch_get_item(pending)
+            except PynamoDBException as error:
+                raise StoreUnavailableError(
+                    f"the consent store could not be read: {error}"
+                ) from error
+            items = response.get("Responses", {}).get(table, [])
+            unprocessed = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            meter.keys(len(pending) - len(unprocessed), items)
+            yield from items
+            if not unprocessed:
+                break
+            pending = unprocessed
+        else:
+            raise StoreUnavailableError("the consent store left keys unprocessed after retries")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What a snapshot of the channel would read, as DescribeTable estimates it."""
+
+    opted_out_bytes: int
+    blocked_bytes: int
+    subscriptions_bytes: int
+
+
+ASSUMED_ITEM_BYTES = {"opted-out": 80, "by-status": 260, "subscriptions": 140}
+"""Item sizes assumed where DescribeTable gives counts but no sizes (moto gives neither
+for indexes): the profile projection, a whole address item, a subscription item."""
+
+
+def snapshot_sizes(service_id: ServiceId | None) -> Sizes:
+    """Upper estimates of the bytes a snapshot reads: the whole of each index or table.
+
+    DynamoDB refreshes these figures about every six hours; they cost no read units.
+    """
+    profiles = _describe(ProfileModel)
+    addresses = _describe(AddressModel)
+    subscriptions = _describe(SubscriptionModel) if service_id else {}
+    return Sizes(
+        opted_out_bytes=_index_bytes(profiles, ProfileModel.opted_out_index.Meta.index_name),
+        blocked_bytes=_index_bytes(addresses, AddressModel.status_index.Meta.index_name),
+        subscriptions_bytes=_table_bytes(subscriptions, "subscriptions"),
+    )
+
+
+def _describe(model: Any) -> dict[str, Any]:
+    try:
+        described: dict[str, Any] = model._get_connection().describe_table()
+    except PynamoDBException as error:
+        raise StoreUnavailableError(f"the consent store could not be read: {error}") from error
+    return described
+
+
+def _index_bytes(table: dict[str, Any], index_name: str) -> int:
+    index: dict[str, Any] = next(
+        (i for i in table.get("GlobalSecondaryIndexes", []) if i["IndexName"] == index_name), {}
+    )
+    if index.get("IndexSizeBytes"):
+        return int(index["IndexSizeBytes"])
+    count = int(index.get("ItemCount") or table.get("ItemCount") or 0)
+    return count * ASSUMED_ITEM_BYTES[index_name]
+
+
+def _table_bytes(table: dict[str, Any], name: str) -> int:
+    if table.get("TableSizeBytes"):
+        return int(table["TableSizeBytes"])
+    return int(table.get("ItemCount") or 0) * ASSUMED_ITEM_BYTES[name]

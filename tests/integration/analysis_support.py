@@ -1,0 +1,308 @@
+"""The analysis state machine on moto's engine, in this process, with the real ASL file
+and the real handlers: what the analysis tests set up and drive.
+
+moto runs executions on its own threads; its Lambda invokes go to the handlers through
+the local stack's routing (infra.local.lambdas). Retry waits are recorded, not slept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import io as _io
+import json
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+from consentry.address_store import put_address_status
+from consentry.addresses import AddressStatus
+from consentry.consent import ConsentChange, Scope
+from consentry.service_store import save_service
+from consentry.settings import get_settings
+from consentry.store import record_change, register_profile
+from consentry.subscriptions import Confirmation, Service, SubscriptionStatus
+from consentry.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
+from infra.local.aws import MOTO_CONFIG
+from infra.local.lambdas import Invoker, LocalFunction, route_moto_invokes
+from infra.local.resources import state_machine_definition
+from infra.local.template import ACCOUNT_ID, Physical, Resolver, load_template
+from tests.conftest import REGION, ROOT
+
+ANALYZE_FUNCTIONS = (
+    "AnalyzePlanFunction",
+    "AnalyzePartitionFunction",
+    "AnalyzeClassifyFunction",
+    "AnalyzeAssembleFunction",
+    "AnalyzeSummarizeFunction",
+    "AnalyzeFailFunction",
+)
+DONE_TIMEOUT_S = 60
+ACTOR = "analysis-test"
+
+
+def _dummy_zip() -> bytes:
+    buffer = _io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "run in-process\n")
+    return buffer.getvalue()
+
+
+@dataclass
+class AnalysisStack:
+    state_machine_arn: str
+    invoker: Invoker
+    waits: list[float]
+    bucket: str = field(default_factory=lambda: get_settings().data_bucket)
+
+    def __post_init__(self) -> None:
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.s3 = boto3.client("s3", region_name=REGION)
+
+    def upload(self, rows: list[dict[str, str]] | str, key: str = "audiences/test.csv") -> str:
+        """Put an audience in the data bucket: rows as CSV, or text as it is."""
+        if isinstance(rows, str):
+            body = rows
+        else:
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            body = buffer.getvalue()
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode())
+        return f"s3://{self.bucket}/{key}"
+
+    def request(self, delivery_id: str, uri: str, **fields: Any) -> dict[str, Any]:
+        audience = {"uri": uri, "format": "csv", **fields.pop("audience", {})}
+        return {
+            "deliveryId": delivery_id,
+            "channel": "email",
+            "messageClass": "marketing",
+            "audience": audience,
+            **fields,
+        }
+
+    def run(self, execution_input: dict[str, Any] | str, name: str | None = None) -> Execution:
+        name = name or f"test-{time.monotonic_ns()}"
+        text = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=text
+        )["executionArn"]
+        deadline = time.monotonic() + DONE_TIMEOUT_S
+        while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the execution did not end"
+            time.sleep(0.05)
+        return Execution(self, arn, described)
+
+    def settle(self) -> None:
+        """Wait for every execution to end: a test must not leave one running into the next."""
+        deadline = time.monotonic() + DONE_TIMEOUT_S
+        while self.sfn.list_executions(
+            stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
+        )["executions"]:
+            assert time.monotonic() < deadline, "an execution did not end"
+            time.sleep(0.05)
+
+    def text(self, key: str) -> str:
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode()
+
+    def keys(self, prefix: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+@dataclass
+class Execution:
+    stack: AnalysisStack
+    arn: str
+    described: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.described["status"])
+
+    @property
+    def output(self) -> dict[str, Any]:
+        return json.loads(self.described["output"])
+
+    @property
+    def error(self) -> str | None:
+        return self.described.get("error")
+
+    @property
+    def cause(self) -> str | None:
+        return self.described.get("cause")
+
+    def history(self) -> list[dict[str, Any]]:
+        return self.stack.sfn.get_execution_history(executionArn=self.arn, maxResults=1000)[
+            "events"
+        ]
+
+    def invoked(self) -> list[str]:
+        """The logical ids of the functions the execution's own tasks invoked, in order."""
+        names = []
+        for event in self.history():
+            if event["type"] == "TaskScheduled":
+                function = json.loads(event["taskScheduledEventDetails"]["parameters"])[
+                    "FunctionName"
+                ]
+                names.append(function.rsplit(":consentry-", 1)[-1])
+        return names
+
+    def target_rows(self) -> list[str]:
+        """The target's lines over all parts in order (a CSV header once)."""
+        target = self.output["target"]
+        prefix = target["uri"].removeprefix(f"s3://{self.stack.bucket}/")
+        keys = sorted(self.stack.keys(prefix))
+        assert len(keys) == target["parts"]
+        lines: list[str] = []
+        for number, key in enumerate(keys):
+            part = self.stack.text(key).splitlines()
+            headed = key.endswith(".csv") and number > 0  # each CSV part starts with the header
+            lines += part[1:] if headed else part
+        return lines
+
+    def exclusions(self) -> list[dict[str, str]]:
+        prefix = self.output["exclusionLog"]["uri"].removeprefix(f"s3://{self.stack.bucket}/")
+        found: list[dict[str, str]] = []
+        for key in sorted(self.stack.keys(prefix)):
+            found += list(csv.DictReader(io.StringIO(self.stack.text(key))))
+        return sorted(found, key=lambda row: int(row["row"]))
+
+
+def start_analysis_stack(monkeypatch: pytest.MonkeyPatch) -> tuple[AnalysisStack, Any]:
+    """Create the analyze functions and the state machine in moto (already mocked)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.set_config(MOTO_CONFIG)
+    waits: list[float] = []
+    monkeypatch.setattr(
+        retrier_decl, "time", type("NoSleep", (), {"sleep": staticmethod(waits.append)})
+    )
+    template = load_template(ROOT / "template.yaml")
+    iam = boto3.client("iam", region_name=REGION)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="analysis-test", AssumeRolePolicyDocument=json.dumps(trust))
+    role_arn = role["Role"]["Arn"]
+    lambda_client = boto3.client("lambda", region_name=REGION)
+    physical: dict[str, Physical] = {}
+    functions = []
+    for logical_id in ANALYZE_FUNCTIONS:
+        properties = template.properties(logical_id)
+        name = f"consentry-{logical_id}"
+        arn = lambda_client.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role_arn,
+            Handler=properties["Handler"],
+            Code={"ZipFile": _dummy_zip()},
+        )["FunctionArn"]
+        physical[logical_id] = Physical(ref=name, attributes={"Arn": arn})
+        functions.append(
+            LocalFunction(
+                logical_id=logical_id,
+                name=name,
+                arn=arn,
+                handler=properties["Handler"],
+                code_dir=ROOT / "functions",
+                memory_mb=int(properties.get("MemorySize", 512)),
+                timeout_s=int(properties.get("Timeout", 29)),
+            )
+        )
+    resolver = Resolver(template, region=REGION, physical=physical, account_id=ACCOUNT_ID)
+    definition = state_machine_definition(template, resolver, "AnalysisStateMachine")
+    state_machine_arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name="consentry-analysis", definition=definition, roleArn=role_arn
+    )["stateMachineArn"]
+    invoker = Invoker(functions)
+    invoker.load()
+    undo = route_moto_invokes(invoker)
+    return AnalysisStack(state_machine_arn, invoker, waits), undo
+
+
+# ---------------------------------------------------------------- consent data
+
+
+def opt_out(profile_id: str, channel: Channel | None = None) -> None:
+    register_profile(ProfileId(profile_id), {}, None)
+    record_change(
+        ProfileId(profile_id),
+        ConsentChange(
+            scope=Scope.channel(channel) if channel else Scope.all(),
+            action=Action.OPT_OUT,
+            source=Source.OPERATOR,
+            actor=ACTOR,
+            reason="test",
+        ),
+    )
+
+
+def set_address(address: str, status: AddressStatus, channel: Channel = Channel.EMAIL) -> None:
+    put_address_status(channel, Address(address), status, "test", actor=ACTOR)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_service(
+    service_id: str = "news", channel: Channel = Channel.EMAIL, days: int | None = None
+):
+    at = now() - timedelta(days=30)
+    save_service(
+        Service(
+            service_id=ServiceId(service_id),
+            name=service_id,
+            label=service_id,
+            public_label=service_id,
+            channel=channel,
+            confirmation=Confirmation.NONE,
+            subscription_days=days,
+            created_at=at,
+            updated_at=at,
+        ),
+        expected_version=None,
+    )
+
+
+def subscribe(profile_id: str, service_id: str = "news", *, confirm: bool = True, at=None):
+    """A subscription: confirmed (or pending), made at `at` (its expiry runs from then)."""
+    register_profile(ProfileId(profile_id), {}, None)
+    record_change(
+        ProfileId(profile_id),
+        ConsentChange(
+            scope=Scope(kind=ScopeKind.SERVICE, value=service_id),
+            action=Action.SUBSCRIBE,
+            source=Source.OPERATOR,
+            actor=ACTOR,
+            requested=SubscriptionStatus.SUBSCRIBED if confirm else SubscriptionStatus.PENDING,
+        ),
+        clock=(lambda: at) if at else now,
+    )
+
+
+def unsubscribe(profile_id: str, service_id: str = "news"):
+    record_change(
+        ProfileId(profile_id),
+        ConsentChange(
+            scope=Scope(kind=ScopeKind.SERVICE, value=service_id),
+            action=Action.UNSUBSCRIBE,
+            source=Source.OPERATOR,
+            actor=ACTOR,
+        ),
+    )

@@ -1,0 +1,436 @@
+"""The analysis state machine end to end on moto's engine: the real ASL file, the real
+handlers, DynamoDB and S3 in moto.
+
+Given consent data and an audience in the data bucket, when an execution runs, then its
+output (the record), target, exclusion log and failures are what the contract says.
+"""
+
+import json
+from datetime import timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+from pynamodb.connection.table import TableConnection
+from pynamodb.exceptions import GetError, QueryError
+
+from analyze import planning
+from consentry import analysis_store
+from consentry.addresses import AddressStatus
+from consentry.analysis import AnalysisConflictError, AnalysisRequest
+from consentry.analysis_run import SuppressionRead
+from consentry.analysis_store import Piece
+from consentry.classifier import control_sample
+from consentry.settings import get_settings
+from infra.local.aws import MOTO_CONFIG
+from tests.conftest import REGION
+from tests.integration.analysis_support import (
+    create_service,
+    now,
+    opt_out,
+    set_address,
+    start_analysis_stack,
+    subscribe,
+    unsubscribe,
+)
+
+CAUSES = [
+    "address_missing",
+    "address_invalid",
+    "address_denylisted",
+    "address_quarantined",
+    "profile_opted_out",
+    "not_subscribed",
+    "duplicate",
+    "control_group",
+]
+
+
+@pytest.fixture
+def dynamodb():
+    """The package's moto setup, with moto's Step Functions engine running executions."""
+    with mock_aws(config=MOTO_CONFIG):
+        yield boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture
+def stack(table_names, monkeypatch):
+    stack, undo = start_analysis_stack(monkeypatch)
+    yield stack
+    stack.settle()
+    undo()
+
+
+@pytest.fixture
+def shard_rows(monkeypatch):
+    """Set the Plan step's shard size (the template's ShardRows parameter)."""
+
+    def set_rows(rows):
+        monkeypatch.setenv("SHARD_ROWS", str(rows))
+        get_settings.cache_clear()
+
+    yield set_rows
+    monkeypatch.delenv("SHARD_ROWS", raising=False)
+    get_settings.cache_clear()
+
+
+def read_with(monkeypatch, read):
+    monkeypatch.setattr(planning, "choose_read", lambda *_: read)
+
+
+def counts(**nonzero):
+    return {cause: nonzero.get(cause, 0) for cause in CAUSES}
+
+
+def seed_outside(addresses, inside):
+    """A control-group seed (50 %) that samples `inside` and none of `addresses`."""
+    for number in range(1000):
+        in_sample = control_sample(50.0, f"s{number}")
+        if in_sample(inside) and not any(in_sample(a) for a in addresses):
+            return f"s{number}"
+    raise AssertionError("no such seed")
+
+
+def test_every_cause_is_counted_logged_and_kept_out_of_the_target(stack):
+    create_service("news")
+    for profile in ("p3", "p4", "p-out", "p7", "p8", "p9", "p10"):
+        subscribe(profile)
+    opt_out("p-out")
+    set_address("deny@example.com", AddressStatus.DENYLISTED)
+    set_address("quar@example.com", AddressStatus.QUARANTINE)
+    set_address("allow@example.com", AddressStatus.DENYLISTED)
+    set_address("allow@example.com", AddressStatus.ALLOWLISTED)
+    seed = seed_outside(["ok@example.com", "allow@example.com"], "ctl@example.com")
+    uri = stack.upload(
+        [
+            {"profile_id": "p1", "address": "", "note": "missing"},
+            {"profile_id": "p2", "address": "not-an-address", "note": "invalid"},
+            {"profile_id": "p3", "address": "deny@example.com", "note": "denylisted"},
+            {"profile_id": "p4", "address": "quar@example.com", "note": "quarantined"},
+            {"profile_id": "p-out", "address": "out@example.com", "note": "opted out"},
+            {"profile_id": "p-nosub", "address": "nosub@example.com", "note": "not subscribed"},
+            {"profile_id": "p7", "address": "ok@example.com", "note": "first"},
+            {"profile_id": "p8", "address": " OK@Example.com", "note": "same address"},
+            {"profile_id": "p9", "address": "ctl@example.com", "note": "control"},
+            {"profile_id": "p10", "address": "allow@example.com", "note": "allowlisted"},
+        ]
+    )
+
+    execution = stack.run(
+        stack.request(
+            "every-cause", uri, serviceId="news", controlGroup={"percent": 50, "seed": seed}
+        )
+    )
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    record = execution.output
+    assert record["status"] == "SUCCEEDED"
+    assert record["excluded"] == dict.fromkeys(CAUSES, 1)
+    assert (record["audienceSize"], record["targetSize"]) == (10, 2)
+    assert record["consentAsOf"] is not None
+    assert execution.target_rows() == [
+        "profile_id,address,note",
+        "p7,ok@example.com,first",
+        "p10,allow@example.com,allowlisted",
+    ]
+    assert [(r["row"], r["profile_id"], r["cause"]) for r in execution.exclusions()] == [
+        ("1", "p1", "address_missing"),
+        ("2", "p2", "address_invalid"),
+        ("3", "p3", "address_denylisted"),
+        ("4", "p4", "address_quarantined"),
+        ("5", "p-out", "profile_opted_out"),
+        ("6", "p-nosub", "not_subscribed"),
+        ("8", "p8", "duplicate"),
+        ("9", "p9", "control_group"),
+    ]
+    assert analysis_store.find("every-cause").model_dump(mode="json", by_alias=True) == record
+
+
+def test_a_service_delivery_goes_to_confirmed_unexpired_subscribers_only(stack):
+    create_service("news", days=10)
+    subscribe("p-active")
+    subscribe("p-pending", confirm=False)
+    subscribe("p-expired", at=now() - timedelta(days=20))
+    subscribe("p-gone")
+    unsubscribe("p-gone")
+    uri = stack.upload(
+        [
+            {"profile_id": p, "address": f"{p}@example.com"}
+            for p in ("p-active", "p-pending", "p-expired", "p-gone", "p-never")
+        ]
+    )
+
+    execution = stack.run(stack.request("service", uri, serviceId="news"))
+
+    assert execution.output["excluded"] == counts(not_subscribed=4)
+    assert execution.target_rows()[1:] == ["p-active,p-active@example.com"]
+
+
+def test_a_transactional_delivery_ignores_opt_outs_and_services_but_not_addresses(stack):
+    create_service("news")
+    opt_out("p-out")
+    set_address("quar@example.com", AddressStatus.QUARANTINE)
+    uri = stack.upload(
+        [
+            {"profile_id": "p-out", "address": "receipt@example.com"},
+            {"profile_id": "p2", "address": "quar@example.com"},
+        ]
+    )
+
+    execution = stack.run(
+        stack.request("receipts", uri, messageClass="transactional", serviceId="news")
+    )
+
+    assert execution.output["excluded"] == counts(address_quarantined=1)
+    assert execution.target_rows()[1:] == ["p-out,receipt@example.com"]
+
+
+def test_a_dry_run_counts_and_logs_but_writes_no_target(stack):
+    opt_out("p1")
+    uri = stack.upload(
+        [
+            {"profile_id": "p1", "address": "a@example.com"},
+            {"profile_id": "p2", "address": "b@example.com"},
+        ]
+    )
+
+    execution = stack.run(stack.request("dry", uri, dryRun=True))
+
+    record = execution.output
+    assert (record["dryRun"], record["target"], record["targetSize"]) == (True, None, 1)
+    assert record["excluded"] == counts(profile_opted_out=1)
+    assert [r["cause"] for r in execution.exclusions()] == ["profile_opted_out"]
+    assert not stack.keys("analyses/dry/") or not any(
+        "/target/" in k for k in stack.keys("analyses/dry/")
+    )
+
+
+AUDIENCE_ROWS = [
+    {
+        "profile_id": f"p{n}",
+        "address": f"User{n % 9}@Example.com",
+        "note": f'row {n}, "quoted"\nline',
+    }
+    for n in range(40)
+]
+
+
+@pytest.mark.parametrize("audience_format", ["csv", "jsonl"])
+def test_the_result_does_not_depend_on_the_number_of_shards(stack, shard_rows, audience_format):
+    opt_out("p3")
+    set_address("user4@example.com", AddressStatus.QUARANTINE)
+    rows = [dict(row) for row in AUDIENCE_ROWS]
+    rows[5]["address"] = ""
+    if audience_format == "csv":
+        uri = stack.upload(rows)
+    else:
+        uri = stack.upload(
+            "".join(json.dumps(row) + "\n" for row in rows), key="audiences/test.jsonl"
+        )
+    request = stack.request(
+        "shards", uri, audience={"format": audience_format}, controlGroup={"percent": 20, "seed": 1}
+    )
+    one = stack.run(request)
+
+    shard_rows(9)
+    many = stack.run({**request, "force": True})
+
+    assert many.output["target"]["parts"] > 1
+    assert "AnalyzePartitionFunction" in many.invoked()
+    assert many.target_rows() == one.target_rows()
+    assert many.output["excluded"] == one.output["excluded"]
+    assert many.exclusions() == one.exclusions()
+    assert sum(many.output["excluded"].values()) + many.output["targetSize"] == len(rows)
+
+
+def test_lookups_give_the_snapshot_s_result(stack, monkeypatch, shard_rows):
+    create_service("news")
+    for profile in ("p1", "p2", "p3", "p5"):
+        subscribe(profile)
+    opt_out("p2")
+    set_address("q@example.com", AddressStatus.QUARANTINE)
+    uri = stack.upload(
+        [
+            {"profile_id": f"p{n}", "address": a}
+            for n, a in enumerate(
+                ["a@x.com", "b@x.com", "q@example.com", "c@x.com", "a@x.com"], start=1
+            )
+        ]
+    )
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    snapshot = stack.run(stack.request("reads", uri, serviceId="news"))
+    read_with(monkeypatch, SuppressionRead.LOOKUPS)
+    shard_rows(2)
+    looked_up = stack.run(stack.request("reads", uri, serviceId="news", force=True))
+
+    assert looked_up.output["excluded"] == snapshot.output["excluded"]
+    assert looked_up.target_rows() == snapshot.target_rows()
+    assert snapshot.output["excluded"] == counts(
+        profile_opted_out=1, address_quarantined=1, not_subscribed=1, duplicate=1
+    )
+
+
+# ---------------------------------------------------------------- failures
+
+
+def failing(monkeypatch, method, error, table):
+    """Make pynamodb's `method` fail for one table, as an unavailable DynamoDB would."""
+    original = getattr(TableConnection, method)
+
+    def fail(self, *args, **kwargs):
+        if self.table_name == table:
+            raise error(f"simulated: {table} cannot be read")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TableConnection, method, fail)
+
+
+def assert_failed_closed(stack, execution, delivery_id, error_type):
+    assert execution.status == "FAILED"
+    assert execution.error == error_type
+    record = analysis_store.find(delivery_id)
+    assert record.status.value == "FAILED"
+    assert record.target is None
+    assert record.error.type == error_type
+    assert not stack.keys(f"analyses/{delivery_id}/")
+    return record
+
+
+def test_a_consent_store_that_cannot_be_read_fails_the_analysis_closed(stack, monkeypatch):
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    failing(monkeypatch, "query", QueryError, get_settings().profiles_table)
+    uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
+
+    execution = stack.run(stack.request("store-down", uri))
+
+    record = assert_failed_closed(stack, execution, "store-down", "StoreUnavailableError")
+    assert "consent store could not be read" in record.error.message
+    assert stack.waits == [2, 4, 8, 16]  # retried with backoff before giving up
+    assert execution.invoked().count("AnalyzePlanFunction") == 5
+
+
+def test_a_shard_that_cannot_read_the_consent_store_fails_the_whole_analysis(
+    stack, monkeypatch, shard_rows
+):
+    read_with(monkeypatch, SuppressionRead.LOOKUPS)
+    failing(monkeypatch, "batch_get_item", GetError, get_settings().profiles_table)
+    shard_rows(3)
+    uri = stack.upload([{"profile_id": f"p{n}", "address": f"u{n}@example.com"} for n in range(9)])
+
+    execution = stack.run(stack.request("shard-down", uri))
+
+    record = assert_failed_closed(stack, execution, "shard-down", "StoreUnavailableError")
+    assert "consent store could not be read" in record.error.message
+    assert stack.waits  # each shard's retries
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"channel": None}, "channel: required"),
+        ({"channel": "pigeon"}, "channel:"),
+        ({"messageClass": "promo"}, "messageClass:"),
+        ({"serviceId": "no-such-service"}, "serviceId: no service"),
+        ({"controlGroup": {"percent": 0, "seed": 1}}, "controlGroup.percent:"),
+    ],
+)
+def test_a_bad_request_fails_with_the_field_in_the_record(stack, change, field):
+    uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
+    request = {k: v for k, v in {**stack.request("bad", uri), **change}.items() if v is not None}
+
+    execution = stack.run(request)
+
+    record = assert_failed_closed(stack, execution, "bad", "InvalidInputError")
+    assert record.error.message.startswith(field)
+    assert execution.cause.startswith(field)
+
+
+@pytest.mark.parametrize("shards", [None, 2])
+def test_a_malformed_audience_fails_with_the_row_and_leaves_no_partial_target(
+    stack, shard_rows, shards
+):
+    if shards:
+        shard_rows(shards)
+    uri = stack.upload("profile_id,address\np1,a@x.com\np2,b@x.com\np3,c@x.com,extra\np4,d@x.com\n")
+
+    execution = stack.run(stack.request("malformed", uri))
+
+    record = assert_failed_closed(stack, execution, "malformed", "AudienceError")
+    assert "has 3 fields, the header 2" in record.error.message
+
+
+@pytest.mark.parametrize(
+    ("audience", "message"),
+    [
+        ({"uri": "s3://DataBucket/audiences/none.csv"}, "no object"),
+        ({"uri": "s3://other-bucket/a.csv"}, "data bucket"),
+        ({"profileIdField": "customer"}, "no column 'customer'"),
+    ],
+)
+def test_an_audience_that_cannot_be_read_fails_with_why(stack, audience, message):
+    uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
+    request = stack.request("unreadable", uri)
+    request["audience"] = {**request["audience"], **audience}
+
+    execution = stack.run(request)
+
+    record = assert_failed_closed(stack, execution, "unreadable", execution.error)
+    assert message in record.error.message
+
+
+def test_a_request_without_a_delivery_id_fails_without_a_record(stack):
+    uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
+    request = stack.request("x", uri)
+    del request["deliveryId"]
+
+    execution = stack.run(request)
+
+    assert (execution.status, execution.error) == ("FAILED", "InvalidInputError")
+    assert execution.cause == "deliveryId: required"
+    assert execution.invoked() == ["AnalyzePlanFunction", "AnalyzeFailFunction"]
+
+
+# ---------------------------------------------------------------- re-runs
+
+
+def test_a_done_delivery_is_refused_unless_forced(stack):
+    uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
+    first = stack.run(stack.request("again", uri))
+
+    refused = stack.run(stack.request("again", uri))
+    forced = stack.run(stack.request("again", uri, force=True))
+
+    assert (refused.status, refused.error) == ("FAILED", "AnalysisConflictError")
+    assert "pass force" in refused.cause
+    assert forced.status == "SUCCEEDED"
+    record = analysis_store.find("again")
+    assert record.execution_arn == forced.arn != first.arn
+    assert record.target.uri == forced.output["target"]["uri"] != first.output["target"]["uri"]
+
+
+def test_a_failed_delivery_may_run_again_without_force(stack):
+    uri = stack.upload("profile_id,address\np1\n")
+    failed = stack.run(stack.request("retry", uri))
+    stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
+
+    again = stack.run(stack.request("retry", uri))
+
+    assert (failed.status, again.status) == ("FAILED", "SUCCEEDED")
+    assert analysis_store.find("retry").error is None
+
+
+def test_a_replaced_run_can_no_longer_write_into_the_result(stack):
+    request = AnalysisRequest.model_validate(stack.request("owned", "s3://DataBucket/a.csv"))
+    analysis_store.claim(request, "arn:old", now())
+    analysis_store.claim(request.model_copy(update={"force": True}), "arn:new", now())
+
+    with pytest.raises(AnalysisConflictError):
+        analysis_store.put_piece("owned", Piece("SHARD#00000", "arn:old", 1, 1), now())
+    assert analysis_store.fail("owned", "arn:old", _error(), now()) is False
+    assert analysis_store.find("owned").execution_arn == "arn:new"
+
+
+def _error():
+    from consentry.analysis import AnalysisError
+
+    return AnalysisError(type="X", message="stale")

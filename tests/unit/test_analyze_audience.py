@@ -1,0 +1,145 @@
+"""Reading audiences: CSV and JSONL rows, the header, malformed input, and the row starts
+that Plan splits a CSV audience at."""
+
+import csv
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentry.analysis import Audience, AudienceError, AudienceFormat
+from consentry.audience import Layout, RowPlace, layout_of, row_starts, rows
+from consentry.errors import InvalidInputError
+
+CSV_AUDIENCE = Audience(uri="s3://b/a.csv")
+JSONL_AUDIENCE = Audience(uri="s3://b/a.jsonl", format=AudienceFormat.JSONL)
+
+
+def csv_rows(text, first_row=1):
+    data = text.encode()
+    layout, start = layout_of(CSV_AUDIENCE, data, len(data))
+    lines = io.StringIO(data[start:].decode(), newline="")
+    return list(rows(lines, layout, RowPlace(first_row)))
+
+
+def test_a_csv_row_keeps_its_text_and_names_its_profile_and_address():
+    found = csv_rows("name,address,profile_id\nJane, j@x.com ,p1\n")
+
+    assert found == [("Jane, j@x.com ,p1\n", "p1", " j@x.com ")]
+
+
+def test_quoted_fields_may_hold_commas_quotes_and_newlines():
+    text = 'profile_id,address,note\np1,a@x.com,"one, ""two""\nthree"\np2,b@x.com,plain\n'
+
+    found = csv_rows(text)
+
+    assert [(p, a) for _, p, a in found] == [("p1", "a@x.com"), ("p2", "b@x.com")]
+    assert next(csv.reader(io.StringIO(found[0][0]))) == ["p1", "a@x.com", 'one, "two"\nthree']
+
+
+def test_a_bom_crlf_line_ends_blank_lines_and_a_last_line_without_newline_are_read():
+    text = "\ufeffprofile_id,address\r\np1,a@x.com\r\n\r\np2,b@x.com"
+
+    found = csv_rows(text)
+
+    assert [(p, a) for _, p, a in found] == [("p1", "a@x.com"), ("p2", "b@x.com")]
+    assert found[1][0] == "p2,b@x.com"
+
+
+def test_a_row_with_another_number_of_fields_is_an_error_naming_it():
+    with pytest.raises(AudienceError, match="row 2 has 3 fields, the header 2"):
+        csv_rows("profile_id,address\np1,a@x.com\np2,b@x.com,extra\n")
+
+
+def test_a_row_without_a_profile_id_is_an_error():
+    with pytest.raises(AudienceError, match="row 1 has no profile_id"):
+        csv_rows("profile_id,address\n ,a@x.com\n")
+
+
+def test_an_unclosed_quote_is_an_error():
+    with pytest.raises(AudienceError, match="not valid CSV"):
+        csv_rows('profile_id,address\np1,"a@x.com\n')
+
+
+def test_a_header_without_the_named_column_names_the_field():
+    data = b"profile_id,email\np1,a@x.com\n"
+
+    with pytest.raises(InvalidInputError) as raised:
+        layout_of(CSV_AUDIENCE, data, len(data))
+
+    assert raised.value.field == "audience.addressField"
+    assert "profile_id, email" in raised.value.message
+
+
+def test_an_empty_file_has_no_header():
+    with pytest.raises(AudienceError, match="empty"):
+        layout_of(CSV_AUDIENCE, b"", 0)
+
+
+def test_jsonl_rows_read_their_fields_and_a_missing_address_is_empty():
+    text = '{"profile_id": "p1", "address": "a@x.com", "x": 1}\n\n{"profile_id": 7}\n'
+    layout = Layout(AudienceFormat.JSONL, "profile_id", "address")
+
+    found = list(rows(io.StringIO(text), layout, RowPlace()))
+
+    assert [(p, a) for _, p, a in found] == [("p1", "a@x.com"), ("7", "")]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json\n", "row 1 is not valid JSON"),
+        ("[1, 2]\n", "row 1 is not a JSON object"),
+        ('{"address": "a@x.com"}\n', "row 1 has no profile_id"),
+        ('{"profile_id": "p", "address": {"a": 1}}\n', "address must be a string"),
+    ],
+)
+def test_malformed_jsonl_rows_are_errors(line, message):
+    layout = Layout(AudienceFormat.JSONL, "profile_id", "address")
+
+    with pytest.raises(AudienceError, match=message):
+        list(rows(io.StringIO(line), layout, RowPlace()))
+
+
+def test_jsonl_row_1_is_checked_before_anything_is_read():
+    data = b'{"id": "p1"}\n'
+
+    with pytest.raises(InvalidInputError, match="no field 'profile_id'"):
+        layout_of(JSONL_AUDIENCE, data, len(data))
+
+
+def test_rows_after_a_byte_offset_are_named_by_it():
+    layout = Layout(AudienceFormat.CSV, "profile_id", "address", width=2, address_index=1)
+
+    with pytest.raises(AudienceError, match="row 2 after byte 1000"):
+        list(rows(io.StringIO("p1,a\np2\n"), layout, RowPlace(after_byte=1000)))
+
+
+fields = st.text(alphabet='ab,"\n\r ', max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    records=st.lists(st.lists(fields, min_size=2, max_size=2), max_size=15),
+    targets=st.lists(st.integers(0, 400), max_size=6),
+    block=st.integers(1, 50),
+)
+def test_row_starts_are_the_starts_of_csv_rows(records, targets, block):
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(records)
+    data = buffer.getvalue().encode()
+    starts, offset = {0}, 0
+    for record in records:
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(record)
+        offset += len(line.getvalue().encode())
+        starts.add(offset)
+    blocks = [data[i : i + block] for i in range(0, len(data), block)]
+    targets = sorted(targets)
+
+    found = row_starts(blocks, targets, quote_aware=True)
+
+    assert len(found) == len(targets)
+    for target, start in zip(targets, found, strict=True):
+        assert start == min([s for s in starts if s >= target] + [len(data)])

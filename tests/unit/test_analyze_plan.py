@@ -1,0 +1,103 @@
+"""Plan's pure parts: reading the request, estimating rows, and the rule that picks a
+snapshot or lookups for the suppression data."""
+
+import pytest
+
+from analyze.planning import estimate_rows, parse_request
+from analyze.suppression import choose_read, lookup_units, snapshot_units
+from consentry.analysis import AnalysisRequest
+from consentry.analysis_run import SuppressionRead
+from consentry.errors import InvalidInputError
+from consentry.suppression_store import Sizes, item_size
+
+VALID = {
+    "deliveryId": "d-1",
+    "channel": "email",
+    "messageClass": "marketing",
+    "audience": {"uri": "s3://bucket/audiences/a.csv"},
+}
+
+
+def request(**changes):
+    return AnalysisRequest.model_validate({**VALID, **changes})
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "message"),
+    [
+        ({k: v for k, v in VALID.items() if k != "channel"}, "channel", "required"),
+        ({**VALID, "channel": "pigeon"}, "channel", "pigeon"),
+        ({**VALID, "messageClass": "promo"}, "messageClass", "promo"),
+        ({**VALID, "audience": {"uri": "https://x/a.csv"}}, "audience.uri", "pattern"),
+        ({**VALID, "audience": {"uri": "s3://b/a", "format": "xlsx"}}, "audience.format", "xlsx"),
+        ({**VALID, "controlGroup": {"percent": 100, "seed": "s"}}, "controlGroup.percent", "100"),
+        ({**VALID, "deliveryId": "no spaces"}, "deliveryId", "pattern"),
+        ({**VALID, "surprise": 1}, "surprise", "Extra inputs"),
+        ("not an object", "request", "JSON object"),
+    ],
+)
+def test_a_bad_request_names_the_field(raw, field, message):
+    with pytest.raises(InvalidInputError) as raised:
+        parse_request(raw)
+
+    assert raised.value.field == field
+    assert message in str(raised.value)
+
+
+def test_a_good_request_reads_with_its_defaults():
+    parsed = parse_request(VALID)
+
+    assert parsed.audience.profile_id_field == "profile_id"
+    assert parsed.audience.bucket == "bucket"
+    assert parsed.audience.key == "audiences/a.csv"
+    assert (parsed.dry_run, parsed.force, parsed.control_group) == (False, False, None)
+
+
+def test_rows_are_counted_when_the_sample_is_the_whole_audience():
+    sample = b"h\na\nb\nc"
+
+    assert estimate_rows(sample, 2, len(sample)) == 3
+
+
+def test_rows_are_extrapolated_from_the_sample():
+    sample = b"h\n" + b"row\n" * 100
+
+    assert estimate_rows(sample, 2, 2 + 4 * 1000) == 1000
+
+
+SMALL = Sizes(opted_out_bytes=10_000, blocked_bytes=10_000, subscriptions_bytes=0)
+LARGE = Sizes(opted_out_bytes=40_000_000, blocked_bytes=100_000_000, subscriptions_bytes=0)
+
+
+def test_a_small_audience_against_large_lists_is_looked_up():
+    assert choose_read(request(), 1_000, LARGE) is SuppressionRead.LOOKUPS
+
+
+def test_a_large_audience_reads_a_snapshot():
+    assert choose_read(request(), 1_000_000, LARGE) is SuppressionRead.SNAPSHOT
+
+
+def test_even_a_tiny_snapshot_pays_one_unit_per_query():
+    # 16 opted-out buckets and two statuses, each at least one 4 KB unit.
+    assert snapshot_units(request(), Sizes(0, 0, 0)) == 18 * 0.5
+    assert choose_read(request(), 5, Sizes(0, 0, 0)) is SuppressionRead.LOOKUPS
+    assert choose_read(request(), 50, SMALL) is SuppressionRead.SNAPSHOT
+
+
+def test_transactional_deliveries_read_addresses_only():
+    transactional = request(messageClass="transactional", serviceId="news")
+
+    assert lookup_units(transactional, 100) == 50
+    assert snapshot_units(transactional, LARGE) == snapshot_units(
+        transactional, Sizes(0, 100_000_000, 0)
+    )
+
+
+def test_a_service_delivery_looks_up_subscriptions_too():
+    assert lookup_units(request(serviceId="news"), 100) == 150
+
+
+def test_item_sizes_follow_dynamodb_metering():
+    item = {"profile_id": {"S": "p1"}, "opt_out_all": {"BOOL": True}, "n": {"N": "12345"}}
+
+    assert item_size(item) == len("profile_id") + 2 + len("opt_out_all") + 1 + 1 + 4

@@ -4,10 +4,8 @@ calls per change.
 Runs on moto in this process (no network), with the tables of template.yaml. A
 consent change reads the profile, then writes the profile and its event in one
 TransactWriteItems; an owner's opt-out also reads and writes the profile's addresses.
-Both pay moto's in-process cost, and moto copies every table a transaction touches
-(to roll back), so the raw rates fall as the events table grows. The `own_ms_*`
-figures leave moto's time out: what our code, pynamodb and botocore spend per
-operation, the part that carries over to Lambda.
+Both pay moto's in-process cost (see bench.inprocess); the `own_ms_*` figures leave
+it out.
 
 Prints `name=value` lines.
 """
@@ -15,27 +13,16 @@ Prints `name=value` lines.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from botocore.client import BaseClient
-from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
 
-from infra.local.environment import stack_environment
-from infra.local.resources import create_resources
-from infra.local.template import Resolver, load_template
-
-REGION = "eu-west-1"
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "functions"))  # the Lambda import root, as Lambda has it
+from bench.inprocess import MotoClock, template_on_moto
 
 
 @contextmanager
@@ -54,24 +41,6 @@ def counting_dynamodb_calls() -> Iterator[Counter[str]]:
         yield calls
     finally:
         BaseClient._make_api_call = original  # type: ignore[method-assign]
-
-
-class MotoClock:
-    """Seconds spent inside moto's request handling, so the rest is ours and botocore's."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        stubber = BotocoreStubber.process_request
-        clock = self
-
-        def timed(self: BotocoreStubber, request: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return stubber(self, request)
-            finally:
-                clock.seconds += time.perf_counter() - start
-
-        BotocoreStubber.process_request = timed  # type: ignore[method-assign]
 
 
 def _measure(
@@ -96,29 +65,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    os.environ.update(
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        POWERTOOLS_TRACE_DISABLED="true",
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
-        template = load_template(ROOT / "template.yaml")
-        physical = create_resources(template, REGION)
-        os.environ.update(
-            stack_environment(template, Resolver(template, region=REGION, physical=physical))
-        )
-
+    with template_on_moto():
         from consentry import store
         from consentry.consent import ConsentChange, Scope
-        from consentry.models import ProfileModel, bind_models
-        from consentry.settings import get_settings
+        from consentry.models import ProfileModel
         from consentry.types import Action, Channel, ProfileId, Source
-
-        get_settings.cache_clear()
-        bind_models(get_settings())
 
         def bare_put(i: int) -> None:
             ProfileModel(f"bare-{i % 50}", version=i).save()
@@ -145,7 +96,15 @@ def main() -> None:
             )
         with counting_dynamodb_calls() as operator_calls:
             for i in range(10):
-                change(10_000 + i * 50)  # an operator's opt-out: the profile and its event
+                store.record_change(  # an operator's opt-out: the profile and its event
+                    ProfileId(f"calls-{i}"),
+                    ConsentChange(
+                        scope=Scope.channel(Channel.SMS),
+                        action=Action.OPT_OUT,
+                        source=Source.OPERATOR,
+                        actor="bench",
+                    ),
+                )
         with counting_dynamodb_calls() as owner_calls:
             for i in range(10):
                 store.record_change(

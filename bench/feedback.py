@@ -36,30 +36,20 @@ import argparse
 import contextlib
 import io
 import json
-import os
-import sys
 import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from botocore.client import BaseClient
-from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
 
-from infra.local.environment import stack_environment
-from infra.local.resources import create_resources
-from infra.local.template import Resolver, load_template
+from bench.inprocess import REGION, ROOT, MotoClock, template_on_moto
 
-REGION = "eu-west-1"
-ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
-sys.path.insert(0, str(ROOT / "functions"))  # the Lambda import root, as Lambda has it
 
 DOMAINS = 20
 """Recipient domains per mix (each mix has its own, so one mix's counts miss the next)."""
@@ -113,24 +103,6 @@ def counting(calls: DynamoDbCalls) -> Iterator[None]:
         yield
     finally:
         BaseClient._make_api_call = original  # type: ignore[method-assign]
-
-
-class MotoClock:
-    """Seconds spent inside moto's request handling, so the rest is ours and botocore's."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        process = BotocoreStubber.process_request
-        clock = self
-
-        def timed(self: BotocoreStubber, request: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return process(self, request)
-            finally:
-                clock.seconds += time.perf_counter() - start
-
-        BotocoreStubber.process_request = timed  # type: ignore[method-assign]
 
 
 class Notifications:
@@ -243,27 +215,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500, help="notifications per mix")
     args = parser.parse_args()
 
-    os.environ.update(
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_SERVICE_NAME="quarantine",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
-        template = load_template(ROOT / "template.yaml")
-        physical = create_resources(template, REGION)
-        os.environ.update(
-            stack_environment(template, Resolver(template, region=REGION, physical=physical))
-        )
-        os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    with template_on_moto(POWERTOOLS_SERVICE_NAME="quarantine", POWERTOOLS_LOG_LEVEL="ERROR"):
         from consentry.clock import utc_now
-        from consentry.settings import get_settings
-
-        get_settings.cache_clear()
         from quarantine import handler
         from quarantine.outage import OutageGuard
 

@@ -19,31 +19,20 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import re
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable
 from copy import deepcopy
 from datetime import timedelta
 from html import unescape
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
-from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
+from bench.inprocess import REGION, ROOT, MotoClock, template_on_moto
 
-from infra.local.environment import stack_environment
-from infra.local.resources import create_resources
-from infra.local.template import Resolver, load_template
-
-REGION = "eu-west-1"
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "functions"))  # the Lambda import root, as Lambda has it
 EVENT = json.loads((ROOT / "tests" / "events" / "one_click_post.json").read_text())
 CONTEXT = SimpleNamespace(
     function_name="landing",
@@ -64,24 +53,6 @@ def event(method: str, path: str, body: str | None = None) -> dict[str, Any]:
     return proxy
 
 
-class MotoClock:
-    """Seconds spent inside moto's request handling, so the rest is ours and botocore's."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        original = BotocoreStubber.process_request
-        clock = self
-
-        def timed(self: BotocoreStubber, request: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return original(self, request)
-            finally:
-                clock.seconds += time.perf_counter() - start
-
-        BotocoreStubber.process_request = timed  # type: ignore[method-assign]
-
-
 def median_ms(call: Callable[[int], object], count: int, moto: MotoClock) -> tuple[float, float]:
     """Median milliseconds of one call, and of its time outside moto."""
     total, own = [], []
@@ -100,27 +71,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300, help="calls per measurement")
     args = parser.parse_args()
 
-    os.environ.update(
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_NAMESPACE="Consentry",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
-        template = load_template(ROOT / "template.yaml")
-        physical = create_resources(template, REGION)
-        os.environ.update(
-            stack_environment(template, Resolver(template, region=REGION, physical=physical))
-        )
-        # Quiet: a log line and a metrics blob per call would be timed and printed.
-        os.environ.update(POWERTOOLS_LOG_LEVEL="ERROR", POWERTOOLS_METRICS_DISABLED="true")
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            figures = _run(args.count)
+    # Quiet: a log line and a metrics blob per call would be timed and printed.
+    with (
+        template_on_moto(POWERTOOLS_LOG_LEVEL="ERROR", POWERTOOLS_METRICS_DISABLED="true"),
+        contextlib.redirect_stdout(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        figures = _run(args.count)
     for name, value in figures.items():
         print(f"{name}={value}")
 
@@ -136,7 +94,6 @@ def _run(count: int) -> dict[str, str]:
     from consentry.types import Channel, ProfileId
     from infra.local import demo
 
-    get_settings.cache_clear()
     settings = get_settings()
     demo.seed(settings)
     boto3.client("ses", region_name=REGION).verify_email_identity(

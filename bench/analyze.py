@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ REGION = "eu-west-1"
 ROWS = 1_000_000
 SNAPSHOT_PROFILES = 500_000
 LOOKUP_SAMPLE = 20_000
+PROJECTED_SHARDS = 100
+"""The shards Partition writes to in the projection of docs/analysis-contract.md."""
 REPEATS = 3
 MIX = Mix(
     opted_out=0.05, quarantined=0.02, denylisted=0.01, duplicates=0.01, invalid=0.005, missing=0.005
@@ -62,7 +65,7 @@ def _settings_environment() -> None:
 
     for name, field in Settings.model_fields.items():
         if field.is_required():
-            os.environ.setdefault((field.validation_alias or name).upper(), "bench")
+            os.environ.setdefault(str(field.validation_alias or name).upper(), "bench")
     os.environ["AWS_REGION"] = REGION
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
@@ -83,31 +86,39 @@ def snapshot_document(generated: Generated, profiles: int) -> dict[str, object]:
 # ---------------------------------------------------------------- the classify child
 
 
-def child(audience: Path, snapshot: Path, out: Path) -> None:
-    """Run in a fresh process: the floor and the classify loop, best of REPEATS."""
-    _settings_environment()
-    import analyze.classify  # noqa: F401 (the handler's imports, as in Lambda)
-    from analyze.steps import classify_lines, spools
-    from analyze.suppression import from_snapshot
-    from consentry.analysis import Audience
-    from consentry.audience import layout_of
-    from consentry.classifier import VERDICTS, Rules, shard_classifier
-    from consentry.types import Channel, MessageClass
+class Shard:
+    """One 1,000,000-row shard in a classify child: the loops of the steps over it, with
+    local files in place of S3."""
 
-    document = snapshot.read_bytes()
-    suppression = from_snapshot(document)
-    rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "US")
-    size = audience.stat().st_size
-    with audience.open("rb") as file:
-        layout, data_start = layout_of(
-            Audience(uri=f"s3://bench/{audience.name}"), file.read(1 << 20), size
-        )
-    opted_out = set(suppression.opted_out)
-    blocked = set(suppression.blocked)
+    def __init__(self, audience: Path, snapshot: Path) -> None:
+        _settings_environment()
+        import analyze.classify  # noqa: F401 (the handler's imports, as in Lambda)
+        from analyze.suppression import from_snapshot
+        from consentry.analysis import Audience
+        from consentry.audience import layout_of
+        from consentry.classifier import Rules
+        from consentry.types import Channel, MessageClass
 
-    def floor() -> int:
+        self.audience = audience
+        self.suppression = from_snapshot(snapshot.read_bytes())
+        self.rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "US")
+        with audience.open("rb") as file:
+            self.layout, self.data_start = layout_of(
+                Audience(uri=f"s3://bench/{audience.name}"),
+                file.read(1 << 20),
+                audience.stat().st_size,
+            )
+
+    def lines(self) -> Any:
+        lines = self.audience.open(newline="", encoding="utf-8-sig")
+        lines.seek(self.data_start)
+        return lines
+
+    def floor(self) -> int:
+        """A bare csv.reader loop with two set lookups per row."""
+        opted_out, blocked = set(self.suppression.opted_out), set(self.suppression.blocked)
         count = 0
-        with audience.open(newline="", encoding="utf-8") as file:
+        with self.audience.open(newline="", encoding="utf-8") as file:
             reader = csv.reader(file)
             next(reader)
             for row in reader:
@@ -118,42 +129,68 @@ def child(audience: Path, snapshot: Path, out: Path) -> None:
                     pass
         return count
 
-    def classify() -> int:
-        counts = [0] * VERDICTS
-        with (
-            audience.open(newline="", encoding="utf-8-sig") as lines,
-            spools(2) as (log, target),
-        ):
-            lines.seek(data_start)
+    def classify(self) -> int:
+        from analyze.steps import classify_lines, spools
+        from consentry.classifier import VERDICTS, shard_classifier
+
+        verdict = shard_classifier(self.suppression, self.rules)
+        with self.lines() as lines, spools(2) as (log, target):
+            counts = [0] * VERDICTS
             return classify_lines(
-                lines,
-                layout,
-                shard_classifier(suppression, rules),
-                counts,
-                log=log.text,
-                target=target.text,
+                lines, self.layout, verdict, counts, log=log.text, target=target.text
             )
 
+    def partition(self) -> int:
+        """The audience as one chunk, into PROJECTED_SHARDS shards."""
+        from analyze.steps import partition_lines, spools
+        from consentry.audience import RowPlace
+        from consentry.classifier import normalizer
+
+        normalize = normalizer(self.rules.channel, self.rules.default_region)
+        with self.lines() as lines, spools(PROJECTED_SHARDS) as outputs:
+            texts = [output.text for output in outputs]
+            return partition_lines(lines, self.layout, normalize, texts, RowPlace())
+
+    def assemble(self, rows: int) -> int:
+        """The audience as one chunk's target part, nine rows in ten targeted."""
+        from analyze.steps import assemble_lines, spools
+        from consentry.audience import RowPlace
+
+        targeted = bytearray([1] * 9 + [0]) * (rows // 10 + 1)
+        with self.lines() as lines, spools(1) as (target,):
+            return assemble_lines(lines, self.layout, targeted, target.text, RowPlace())
+
+
+def child(audience: Path, snapshot: Path, out: Path) -> None:
+    """Run in a fresh process: the floor and the classify loop, best of REPEATS; then
+    Partition's and Assemble's loops once."""
+    shard = Shard(audience, snapshot)
     floor_s, classify_s, rows = [], [], 0
     for _ in range(REPEATS):
-        start = time.process_time()
-        rows = floor()
-        floor_s.append(time.process_time() - start)
-        start = time.process_time()
-        classified = classify()
-        classify_s.append(time.process_time() - start)
+        rows, seconds = _cpu(shard.floor)
+        floor_s.append(seconds)
+        classified, seconds = _cpu(shard.classify)
+        classify_s.append(seconds)
         assert classified == rows, (classified, rows)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out.write_text(
-        json.dumps(
-            {
-                "rows": rows,
-                "floor_s": min(floor_s),
-                "classify_s": min(classify_s),
-                "peak_kb": peak_kb,
-            }
-        )
-    )
+    partitioned, partition_s = _cpu(shard.partition)
+    assembled, assemble_s = _cpu(lambda: shard.assemble(rows))
+    assert partitioned == assembled == rows
+    figures = {
+        "rows": rows,
+        "floor_s": min(floor_s),
+        "classify_s": min(classify_s),
+        "peak_kb": peak_kb,
+        "partition_s": partition_s,
+        "assemble_s": assemble_s,
+    }
+    out.write_text(json.dumps(figures))
+
+
+def _cpu(action: Callable[[], int]) -> tuple[int, float]:
+    start = time.process_time()
+    result = action()
+    return result, time.process_time() - start
 
 
 def run_child(audience: Path, snapshot: Path, workdir: Path) -> dict[str, float]:
@@ -171,106 +208,87 @@ def run_child(audience: Path, snapshot: Path, workdir: Path) -> dict[str, float]
 
 
 def end_to_end(generated: Generated, snapshot: dict[str, object]) -> dict[str, float]:
-    """The state machine on the local stack over the audience; then the read units."""
-    from moto import mock_aws
+    """The state machine on the local stack over the audience; then the read units.
 
-    from infra.local.aws import MOTO_CONFIG
-
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws(config=MOTO_CONFIG):
-        return _on_local_stack(generated, snapshot)
-
-
-def _on_local_stack(generated: Generated, snapshot: dict[str, object]) -> dict[str, float]:
+    The local stack's wiring in this process: the template's resources on moto, moto's
+    engine running executions, Lambda invokes routed to the handlers."""
     import boto3
 
-    from infra.local.aws import configure_moto
-    from infra.local.environment import stack_environment
+    from bench.inprocess import template_on_moto
+    from infra.local.aws import MOTO_CONFIG, configure_moto
     from infra.local.lambdas import Invoker, local_functions, route_moto_invokes
-    from infra.local.resources import create_resources
-    from infra.local.template import Resolver, load_template
 
-    configure_moto()
-    template = load_template(ROOT / "template.yaml")
-    physical = create_resources(template, REGION)
-    resolver = Resolver(template, region=REGION, physical=physical)
-    os.environ.update(stack_environment(template, resolver))
-    invoker = Invoker(local_functions(template, resolver))
-    invoker.load()
-    undo = route_moto_invokes(invoker)
-    try:
-        from consentry.models import bind_models
-        from consentry.settings import get_settings
+    with template_on_moto(MOTO_CONFIG, POWERTOOLS_LOG_LEVEL="WARNING") as resolver:
+        configure_moto()
+        invoker = Invoker(local_functions(resolver.template, resolver))
+        invoker.load()
+        undo = route_moto_invokes(invoker)
+        try:
+            _seed(generated, snapshot)
+            outputs = resolver.outputs()
+            bucket = outputs["DataBucketName"]
+            key = "audiences/bench/audience.csv"
+            boto3.client("s3", region_name=REGION).upload_file(str(generated.path), bucket, key)
+            request = {
+                "deliveryId": "bench",
+                "channel": "email",
+                "messageClass": "marketing",
+                "audience": {"uri": f"s3://{bucket}/{key}"},
+            }
+            snapshot_meter = _metering_plan_s_snapshot()
+            execution = _run(outputs["StateMachineArn"], request)
+            assert execution["audienceSize"] == generated.rows, execution
+            return {
+                "end_to_end_s": execution["seconds"],
+                "end_to_end_plan_s": execution["plan_seconds"],
+                "snapshot_read_units_per_million_rows": snapshot_meter.read_units
+                * 1_000_000
+                / generated.rows,
+                "lookups_read_units_per_million_rows": _lookup_read_units(generated),
+            }
+        finally:
+            undo()
 
-        get_settings.cache_clear()
-        settings = get_settings()
-        bind_models(settings)
-        _seed(generated, snapshot)
-        outputs = resolver.outputs()
-        bucket = outputs["DataBucketName"]
-        key = "audiences/bench/audience.csv"
-        boto3.client("s3", region_name=REGION).upload_file(str(generated.path), bucket, key)
-        request = {
-            "deliveryId": "bench",
-            "channel": "email",
-            "messageClass": "marketing",
-            "audience": {"uri": f"s3://{bucket}/{key}"},
-        }
-        snapshot_meter = _metering_plan_s_snapshot()
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        start = time.perf_counter()
-        arn = sfn.start_execution(
-            stateMachineArn=outputs["StateMachineArn"], name="bench", input=json.dumps(request)
-        )["executionArn"]
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            time.sleep(0.1)
-        seconds = time.perf_counter() - start
-        if described["status"] != "SUCCEEDED":
-            raise RuntimeError(f"the analysis failed: {described.get('cause')}")
-        record = json.loads(described["output"])
-        assert record["audienceSize"] == generated.rows, record
-        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        planned = next(
-            e["timestamp"]
-            for e in events
-            if e.get("stateExitedEventDetails", {}).get("name") == "Plan"
-        )
-        return {
-            "end_to_end_s": seconds,
-            "end_to_end_plan_s": (planned - described["startDate"]).total_seconds(),
-            "snapshot_read_units_per_million_rows": snapshot_meter.read_units
-            * 1_000_000
-            / generated.rows,
-            "lookups_read_units_per_million_rows": _lookup_read_units(generated),
-        }
-    finally:
-        undo()
+
+def _run(state_machine_arn: str, request: dict[str, Any]) -> dict[str, Any]:
+    """One execution, start to end: its record, its time, and the time until Plan ended."""
+    import boto3
+
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    start = time.perf_counter()
+    arn = sfn.start_execution(
+        stateMachineArn=state_machine_arn, name="bench", input=json.dumps(request)
+    )["executionArn"]
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        time.sleep(0.1)
+    seconds = time.perf_counter() - start
+    if described["status"] != "SUCCEEDED":
+        raise RuntimeError(f"the analysis failed: {described.get('cause')}")
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    planned = next(
+        e["timestamp"] for e in events if e.get("stateExitedEventDetails", {}).get("name") == "Plan"
+    )
+    return {
+        **json.loads(described["output"]),
+        "seconds": seconds,
+        "plan_seconds": (planned - described["startDate"]).total_seconds(),
+    }
 
 
 def _metering_plan_s_snapshot() -> Any:
     """The read units of the snapshot Plan reads in this process (the meter it passes)."""
     from analyze import planning
+    from analyze.suppression import read_snapshot as read
     from consentry.suppression_store import ReadMeter
 
     total = ReadMeter()
-    read = planning.read_snapshot
 
-    def metered(request: Any, at: datetime, meter: ReadMeter) -> dict[str, object]:
+    def metered(request: Any, at: datetime, meter: ReadMeter) -> dict[str, Any]:
         document = read(request, at, meter)
         total.read_units += meter.read_units
         return document
 
-    planning.read_snapshot = metered  # type: ignore[assignment]
+    setattr(planning, "read_snapshot", metered)  # noqa: B010 (a benchmark's probe)
     return total
 
 
@@ -333,7 +351,7 @@ def _lookup_read_units(generated: Generated) -> float:
         at=datetime.now(UTC),
         meter=meter,
     )
-    return meter.read_units * 1_000_000 / LOOKUP_SAMPLE
+    return meter.read_units * 1_000_000 / min(LOOKUP_SAMPLE, generated.rows)
 
 
 # ---------------------------------------------------------------- main
@@ -363,7 +381,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"floor_rows_per_s={rows / measured['floor_s']:.0f}")
         print(f"ratio_vs_floor={measured['floor_s'] / measured['classify_s']:.2f}")
         print(f"peak_rss_mb={measured['peak_kb'] / 1024:.0f}")
-        print(f"classify_alone_s={measured['classify_s']:.2f}", flush=True)
+        print(f"classify_alone_s={measured['classify_s']:.2f}")
+        print(f"partition_rows_per_s={rows / measured['partition_s']:.0f}")
+        print(f"assemble_rows_per_s={rows / measured['assemble_s']:.0f}", flush=True)
         if not args.skip_end_to_end:
             for name, value in end_to_end(generated, snapshot).items():
                 print(f"{name}={value:.2f}" if name.endswith("_s") else f"{name}={value:.0f}")

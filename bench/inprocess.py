@@ -30,9 +30,13 @@ sys.path.insert(0, str(ROOT / "functions"))  # the Lambda import root, as Lambda
 
 
 @contextmanager
-def template_on_moto(**environment: str) -> Iterator[None]:
-    """Every resource of template.yaml in moto, and the functions' environment set.
+def template_on_moto(
+    moto_config: Any = None, **environment: str
+) -> Iterator[Resolver]:
+    """Every resource of template.yaml in moto, and the functions' environment set;
+    yields the resolver of what was created (names, ARNs, the outputs).
 
+    `moto_config` is moto's (infra.local.aws.MOTO_CONFIG runs state machines);
     `environment` is applied last (log levels, service names). Settings and models are
     bound afresh, so handlers imported inside see these tables.
     """
@@ -45,19 +49,18 @@ def template_on_moto(**environment: str) -> Iterator[None]:
         POWERTOOLS_METRICS_NAMESPACE="Consentry",
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
+    with mock_aws(config=moto_config):
         template = load_template(ROOT / "template.yaml")
         physical = create_resources(template, REGION)
-        os.environ.update(
-            stack_environment(template, Resolver(template, region=REGION, physical=physical))
-        )
+        resolver = Resolver(template, region=REGION, physical=physical)
+        os.environ.update(stack_environment(template, resolver))
         os.environ.update(environment)
         from consentry.models import bind_models
         from consentry.settings import get_settings
 
         get_settings.cache_clear()
         bind_models(get_settings())
-        yield
+        yield resolver
 
 
 class MotoClock:

@@ -20,7 +20,15 @@ from pydantic import ValidationError
 from analyze.suppression import choose_read, read_snapshot
 from consentry import analysis_files, analysis_store, service_store, suppression_store
 from consentry.analysis import AnalysisRequest, AudienceFormat
-from consentry.analysis_run import Chunk, RunPlan, SuppressionRead, run_prefix
+from consentry.analysis_run import (
+    MANIFEST_FILE,
+    PLAN_FILE,
+    SNAPSHOT_FILE,
+    Chunk,
+    RunPlan,
+    SuppressionRead,
+    run_prefix,
+)
 from consentry.audience import SAMPLE_BYTES, Layout, layout_of, row_starts
 from consentry.errors import InvalidInputError, NotFoundError
 from consentry.observability import logger
@@ -86,9 +94,7 @@ def plan_run(
     meter = ReadMeter()
     if read is SuppressionRead.SNAPSHOT:
         consent_as_of = now
-        analysis_files.put_json(
-            bucket, f"{prefix}suppression.json", read_snapshot(request, now, meter)
-        )
+        analysis_files.put_json(bucket, prefix + SNAPSHOT_FILE, read_snapshot(request, now, meter))
         analysis_store.set_consent_as_of(request.delivery_id, execution_arn, now)
     plan = RunPlan(
         request=request,
@@ -106,11 +112,10 @@ def plan_run(
         default_region=settings.default_phone_region,
     )
     analysis_files.put_json(
-        bucket, plan.key("plan.json"), plan.model_dump(mode="json", by_alias=True)
+        bucket, plan.key(PLAN_FILE), plan.model_dump(mode="json", by_alias=True)
     )
-    analysis_files.put_json(
-        bucket, plan.key("manifest.json"), [{"shard": s} for s in range(shards)]
-    )
+    manifest = plan.key(MANIFEST_FILE)
+    analysis_files.put_json(bucket, manifest, [{"shard": s} for s in range(shards)])
     logger.info(
         "analysis planned",
         extra={
@@ -126,7 +131,7 @@ def plan_run(
         "deliveryId": request.delivery_id,
         "mapConcurrency": map_concurrency,
         "planRef": plan.ref(),
-        "manifest": {"bucket": bucket, "key": plan.key("manifest.json")},
+        "manifest": {"bucket": bucket, "key": manifest},
         "partition": {
             "needed": plan.partitioned,
             "chunks": [{"chunk": number} for number in range(len(chunks))],

@@ -13,7 +13,7 @@ import io
 import sys
 import tempfile
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import IO
@@ -21,7 +21,7 @@ from typing import IO
 from analyze.suppression import from_snapshot, looked_up
 from consentry import analysis_files, analysis_store
 from consentry.analysis import IncompleteAnalysisError
-from consentry.analysis_run import RunPlan, SuppressionRead
+from consentry.analysis_run import SNAPSHOT_FILE, RunPlan, SuppressionRead
 from consentry.analysis_shards import CHUNK, chunk_offsets, shard_rows
 from consentry.analysis_store import Piece, piece_key
 from consentry.audience import Layout, RowPlace, rows
@@ -37,6 +37,7 @@ from consentry.classifier import (
 )
 from consentry.clock import Clock
 from consentry.suppression_store import ReadMeter
+from consentry.types import Address
 
 WRITE_BATCH = 8192
 """Rows written to an output at once."""
@@ -105,21 +106,19 @@ def partition_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
     row's index in the chunk."""
     span = plan.chunks[chunk]
     audience = plan.request.audience
-    normalize = normalizer(plan.request.channel, plan.default_region)
-    shards = plan.shards
-    count = 0
     with (
-        spools(shards) as outputs,
+        spools(plan.shards) as outputs,
         analysis_files.open_text(
             audience.bucket, audience.key, plan.etag, span.start, span.end
         ) as lines,
     ):
-        writers = [csv.writer(output.text, lineterminator="\n").writerow for output in outputs]
-        for index, (_, profile_id, address) in enumerate(
-            rows(lines, plan.layout, RowPlace(after_byte=span.start))
-        ):
-            writers[shard_of(address, shards, normalize)]((index, profile_id, address))
-            count = index + 1
+        count = partition_lines(
+            lines,
+            plan.layout,
+            normalizer(plan.request.channel, plan.default_region),
+            [output.text for output in outputs],
+            RowPlace(after_byte=span.start),
+        )
         for shard, output in enumerate(outputs):
             output.upload(plan.bucket, plan.shard_input(shard, chunk), "text/csv")
     analysis_store.put_piece(
@@ -128,6 +127,24 @@ def partition_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
         now,
     )
     return {"chunk": chunk, "rows": count}
+
+
+def partition_lines(
+    lines: Iterable[str],
+    layout: Layout,
+    normalize: Callable[[str], Address | None],
+    outputs: Sequence[IO[str]],
+    place: RowPlace,
+) -> int:
+    """Each row's index, profile id and address to the output of its address's shard;
+    the number of rows."""
+    shards = len(outputs)
+    writers = [csv.writer(output, lineterminator="\n").writerow for output in outputs]
+    count = 0
+    for index, (_, profile_id, address) in enumerate(rows(lines, layout, place)):
+        writers[shard_of(address, shards, normalize)]((index, profile_id, address))
+        count = index + 1
+    return count
 
 
 # ---------------------------------------------------------------- Classify
@@ -155,10 +172,11 @@ def classify_shard(plan: RunPlan, shard: int, clock: Clock) -> dict[str, int]:
     return {"shard": shard, "rows": classified, "targeted": counts[TARGETED]}
 
 
-def _suppression(plan: RunPlan, shard: int, clock: Clock) -> tuple[datetime, Suppression]:
-    if plan.suppression is SuppressionRead.SNAPSHOT and plan.consent_as_of is not None:
-        document = analysis_files.get_bytes(plan.bucket, plan.key("suppression.json"))
-        return plan.consent_as_of, from_snapshot(document)
+def _suppression(plan: RunPlan, shard: int, clock: Clock) -> tuple[datetime | None, Suppression]:
+    """The shard's suppression data, and when it was read if the shard read it."""
+    if plan.suppression is SuppressionRead.SNAPSHOT:
+        document = analysis_files.get_bytes(plan.bucket, plan.key(SNAPSHOT_FILE))
+        return None, from_snapshot(document)
     profiles: set[str] = set()
     addresses: set[str] = set()
     normalize = normalizer(plan.request.channel, plan.default_region)
@@ -303,24 +321,21 @@ def assemble_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
     for targeted in marks:
         for index in targeted:
             targeted_rows[index] = 1
+    targeted_count = sum(targeted_rows)
+    if targeted_count != sum(len(targeted) for targeted in marks):
+        raise IncompleteAnalysisError(f"chunk {chunk}: two shards target the same row")
     span = plan.chunks[chunk]
     audience = plan.request.audience
-    count = 0
     with (
         spools(1) as (target,),
         analysis_files.open_text(
             audience.bucket, audience.key, plan.etag, span.start, span.end
         ) as lines,
     ):
-        write = target.text.write
-        write(plan.layout.header_line)
-        for index, (text, _, _) in enumerate(
-            rows(lines, plan.layout, RowPlace(after_byte=span.start))
-        ):
-            if index < expected and targeted_rows[index]:
-                write(text)
-            count = index + 1
-        if count != expected or sum(len(t) for t in marks) != sum(targeted_rows):
+        count = assemble_lines(
+            lines, plan.layout, targeted_rows, target.text, RowPlace(after_byte=span.start)
+        )
+        if count != expected:
             raise IncompleteAnalysisError(
                 f"chunk {chunk} has {count} rows but {expected} verdicts; nothing was written"
             )
@@ -331,8 +346,28 @@ def assemble_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
             piece_key(analysis_store.PART, chunk),
             plan.execution_arn,
             rows=count,
-            targeted=sum(targeted_rows),
+            targeted=targeted_count,
         ),
         now,
     )
-    return {"chunk": chunk, "rows": count, "targeted": sum(targeted_rows)}
+    return {"chunk": chunk, "rows": count, "targeted": targeted_count}
+
+
+def assemble_lines(
+    lines: Iterable[str], layout: Layout, targeted: bytearray, target: IO[str], place: RowPlace
+) -> int:
+    """The rows whose flag in `targeted` is set, in order, to `target`; the number of rows
+    read (rows past the flags are counted, never written)."""
+    target.write(layout.header_line)
+    batch: list[str] = []
+    flagged = len(targeted)
+    count = 0
+    for index, (text, _, _) in enumerate(rows(lines, layout, place)):
+        if index < flagged and targeted[index]:
+            batch.append(text)
+            if len(batch) == WRITE_BATCH:
+                target.write("".join(batch))
+                batch.clear()
+        count = index + 1
+    target.write("".join(batch))
+    return count

@@ -12,6 +12,7 @@ earlier one.
     verdicts/c00007/s00003.bin     Classify: which of those rows are targeted
     exclusions/part-00003.csv      Classify: the exclusion log of shard 3
     target/part-00007.csv          Classify (one shard) or Assemble: the target, by chunk
+    errors/2-classify-00003.json   a map step's error, for RecordFailure
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from consentry.audience import Layout
 from consentry.classifier import Rules
 
 PLAN_FILE = "plan.json"
+MANIFEST_FILE = "manifest.json"
+SNAPSHOT_FILE = "suppression.json"
 
 
 class SuppressionRead(StrEnum):

@@ -13,12 +13,15 @@ import io as _io
 import json
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from consentry.address_store import put_address_status
@@ -174,6 +177,25 @@ class Execution:
         for key in sorted(self.stack.keys(prefix)):
             found += list(csv.DictReader(io.StringIO(self.stack.text(key))))
         return sorted(found, key=lambda row: int(row["row"]))
+
+
+@contextmanager
+def moto_running_executions() -> Iterator[Any]:
+    """The package's moto setup (a `dynamodb` fixture override), with moto's Step
+    Functions engine running executions."""
+    with mock_aws(config=MOTO_CONFIG):
+        yield boto3.client("dynamodb", region_name=REGION)
+
+
+@contextmanager
+def analysis_state_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnalysisStack]:
+    """The analysis state machine and its functions on moto; no execution outlives it."""
+    stack, undo = start_analysis_stack(monkeypatch)
+    try:
+        yield stack
+    finally:
+        stack.settle()
+        undo()
 
 
 def start_analysis_stack(monkeypatch: pytest.MonkeyPatch) -> tuple[AnalysisStack, Any]:

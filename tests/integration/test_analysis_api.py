@@ -3,33 +3,33 @@ the consent function in-process, the state machine on moto's engine."""
 
 import time
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from consentry.addresses import AddressStatus
 from consentry.settings import get_settings
-from infra.local.aws import MOTO_CONFIG
-from tests.conftest import REGION
-from tests.integration.analysis_support import opt_out, set_address, start_analysis_stack
+from tests.integration.analysis_support import (
+    analysis_state_machine,
+    moto_running_executions,
+    opt_out,
+    set_address,
+)
 
 BASE = "/v1/deliveries/{}/analysis"
 
 
 @pytest.fixture
 def dynamodb():
-    with mock_aws(config=MOTO_CONFIG):
-        yield boto3.client("dynamodb", region_name=REGION)
+    with moto_running_executions() as client:
+        yield client
 
 
 @pytest.fixture
 def stack(table_names, monkeypatch):
-    stack, undo = start_analysis_stack(monkeypatch)
-    monkeypatch.setenv("STATE_MACHINE_ARN", stack.state_machine_arn)
-    get_settings.cache_clear()
-    yield stack
-    stack.settle()
-    undo()
+    """The state machine, which the consent function may start analyses on."""
+    with analysis_state_machine(monkeypatch) as stack:
+        monkeypatch.setenv("STATE_MACHINE_ARN", stack.state_machine_arn)
+        get_settings.cache_clear()
+        yield stack
     monkeypatch.delenv("STATE_MACHINE_ARN")
     get_settings.cache_clear()
 

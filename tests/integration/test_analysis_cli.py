@@ -6,30 +6,32 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from consentry.addresses import AddressStatus
 from consentry_cli import main as cli
 from consentry_cli.analyze import Analysis, AnalysisFailedError, run
 from consentry_cli.progress import Bar, Progress, progress
 from consentry_cli.stack import Stack, StackNotFoundError, local_stack
-from infra.local.aws import MOTO_CONFIG
 from tests.conftest import REGION
-from tests.integration.analysis_support import opt_out, set_address, start_analysis_stack
+from tests.integration.analysis_support import (
+    analysis_state_machine,
+    moto_running_executions,
+    opt_out,
+    set_address,
+)
 
 
 @pytest.fixture
 def dynamodb():
-    with mock_aws(config=MOTO_CONFIG):
-        yield boto3.client("dynamodb", region_name=REGION)
+    with moto_running_executions() as client:
+        yield client
 
 
 @pytest.fixture
 def stack(table_names, monkeypatch):
-    stack, undo = start_analysis_stack(monkeypatch)
-    yield Stack("test", stack.state_machine_arn, stack.bucket, REGION)
-    stack.settle()
-    undo()
+    """The state machine on moto, as the command finds a stack."""
+    with analysis_state_machine(monkeypatch) as stack:
+        yield Stack("test", stack.state_machine_arn, stack.bucket, REGION)
 
 
 @pytest.fixture

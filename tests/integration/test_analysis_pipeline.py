@@ -8,9 +8,7 @@ output (the record), target, exclusion log and failures are what the contract sa
 import json
 from datetime import timedelta
 
-import boto3
 import pytest
-from moto import mock_aws
 from pynamodb.connection.table import TableConnection
 from pynamodb.exceptions import GetError, QueryError
 
@@ -22,14 +20,13 @@ from consentry.analysis_run import SuppressionRead
 from consentry.analysis_store import Piece
 from consentry.classifier import control_sample
 from consentry.settings import get_settings
-from infra.local.aws import MOTO_CONFIG
-from tests.conftest import REGION
 from tests.integration.analysis_support import (
+    analysis_state_machine,
     create_service,
+    moto_running_executions,
     now,
     opt_out,
     set_address,
-    start_analysis_stack,
     subscribe,
     unsubscribe,
 )
@@ -48,17 +45,14 @@ CAUSES = [
 
 @pytest.fixture
 def dynamodb():
-    """The package's moto setup, with moto's Step Functions engine running executions."""
-    with mock_aws(config=MOTO_CONFIG):
-        yield boto3.client("dynamodb", region_name=REGION)
+    with moto_running_executions() as client:
+        yield client
 
 
 @pytest.fixture
 def stack(table_names, monkeypatch):
-    stack, undo = start_analysis_stack(monkeypatch)
-    yield stack
-    stack.settle()
-    undo()
+    with analysis_state_machine(monkeypatch) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -30,9 +30,7 @@ sys.path.insert(0, str(ROOT / "functions"))  # the Lambda import root, as Lambda
 
 
 @contextmanager
-def template_on_moto(
-    moto_config: Any = None, **environment: str
-) -> Iterator[Resolver]:
+def template_on_moto(moto_config: Any = None, **environment: str) -> Iterator[Resolver]:
     """Every resource of template.yaml in moto, and the functions' environment set;
     yields the resolver of what was created (names, ARNs, the outputs).
 

@@ -7,8 +7,9 @@ opted-out profiles:
 
 - `classify_rows_per_s`, `floor_rows_per_s`, `ratio_vs_floor`, `peak_rss_mb`: one
   classify child (a fresh process that imports the Classify handler, as a Lambda
-  does) runs the Classify step's loop (`analyze.steps.classify_lines`: parse, normalize,
-  classify, write the target and the exclusion log to spooled files) over the audience;
+  does) runs the Classify step's loop (`analyze.steps.classify_lines`, which reads the
+  audience in blocks and runs `consentry.classify_csv` over each: parse, normalize,
+  classify; then writes the target and the exclusion log to spooled files);
   the floor is a bare `csv.reader` loop doing two set lookups per row over the same
   file, in the same process. Best of three, in CPU seconds (the machine may be shared).
 - `end_to_end_s`: StartExecution to SUCCEEDED of the real state machine on the local

@@ -20,30 +20,32 @@ from typing import IO
 
 from analyze.suppression import from_snapshot, looked_up
 from consentry import analysis_files, analysis_store
-from consentry.analysis import IncompleteAnalysisError
+from consentry.analysis import AudienceError, AudienceFormat, IncompleteAnalysisError
 from consentry.analysis_run import SNAPSHOT_FILE, RunPlan, SuppressionRead
 from consentry.analysis_shards import CHUNK, chunk_offsets, shard_rows
 from consentry.analysis_store import Piece, piece_key
-from consentry.audience import Layout, RowPlace, rows
+from consentry.audience import Layout, Row, RowPlace, rows
 from consentry.classifier import (
     CAUSES,
     TARGETED,
     VERDICTS,
+    ShardClassifier,
     Suppression,
-    Verdict,
     normalizer,
     shard_classifier,
     shard_of,
 )
+from consentry.classify_csv import CAUSE_NAMES, LogRow, classify_csv
 from consentry.clock import Clock
 from consentry.suppression_store import ReadMeter
 from consentry.types import Address
 
 WRITE_BATCH = 8192
 """Rows written to an output at once."""
+READ_BLOCK = 1 << 16
+"""Characters of an audience read (and classified) at once."""
 SPOOL_BYTES = 16 * 1024 * 1024
 """An output up to this size stays in memory; a larger one spills to /tmp."""
-_CAUSE_NAMES = ("", *(cause.value for cause in CAUSES))
 _LOG_HEADER = ("row", "profile_id", "address", "cause")
 
 
@@ -217,9 +219,9 @@ def _classify_audience(plan: RunPlan, suppression: Suppression, counts: list[int
 
 
 def classify_lines(
-    lines: Iterable[str],
+    text: IO[str],
     layout: Layout,
-    verdict: Verdict,
+    classifier: ShardClassifier,
     counts: list[int],
     *,
     log: IO[str],
@@ -229,34 +231,59 @@ def classify_lines(
     log, each targeted row (as it came in) to the target, unless there is none (a dry
     run); counts per verdict into `counts`. The number of rows.
 
-    Rows are written in batches: one write per batch costs less than one per row."""
-    excluded: list[tuple[int, str, str, str]] = []
-    targeted: list[str] = []
-    keep = None if target is None else targeted.append
+    Rows are read and written in blocks: one write per block costs less than one per row."""
     log_rows = csv.writer(log, lineterminator="\n").writerows
     log_rows([_LOG_HEADER])
     if target is not None:
         target.write(layout.header_line)
     number = 0
-    for text, profile_id, address in rows(lines, layout, RowPlace()):
-        number += 1
-        code = verdict(profile_id, address)
-        if code:
-            counts[code] += 1
-            excluded.append((number, profile_id, address.strip(), _CAUSE_NAMES[code]))
-        elif keep is not None:
-            keep(text)
-            if len(targeted) == WRITE_BATCH:
-                target.write("".join(targeted))  # type: ignore[union-attr]
-                targeted.clear()
-        if len(excluded) == WRITE_BATCH:
-            log_rows(excluded)
-            excluded.clear()
-    if target is not None:
-        target.write("".join(targeted))
-    log_rows(excluded)
+    for targeted, excluded, count in _classified_blocks(text, layout, classifier, counts):
+        if target is not None:
+            target.write("".join(targeted))
+        log_rows(excluded)
+        number += count
     counts[TARGETED] = number - sum(counts)
     return number
+
+
+def _classified_blocks(
+    text: IO[str], layout: Layout, classifier: ShardClassifier, counts: list[int]
+) -> Iterator[tuple[list[str], list[LogRow], int]]:
+    """Per block of rows: the targeted rows as written, the log's rows, the row count."""
+    place = RowPlace()
+    if layout.format is AudienceFormat.JSONL:
+        yield from _classified_rows(rows(text, layout, place), classifier, counts)
+        return
+    number = 0
+    try:
+        while block := text.readlines(READ_BLOCK):
+            targeted, excluded, count = classify_csv(
+                block, text, layout, classifier, counts, rows_before=number, place=place
+            )
+            number += count
+            yield targeted, excluded, count
+    except UnicodeDecodeError:
+        raise AudienceError(f"{place.name(number)} or a row after it is not UTF-8 text") from None
+
+
+def _classified_rows(
+    audience_rows: Iterable[Row], classifier: ShardClassifier, counts: list[int]
+) -> Iterator[tuple[list[str], list[LogRow], int]]:
+    """The same, a row at a time: for JSONL audiences."""
+    targeted: list[str] = []
+    excluded: list[LogRow] = []
+    number = 0
+    for number, (text, profile_id, address) in enumerate(audience_rows, start=1):
+        code = classifier(profile_id, address)
+        if code:
+            counts[code] += 1
+            excluded.append((number, profile_id, address.strip(), CAUSE_NAMES[code]))
+        else:
+            targeted.append(text)
+        if number % WRITE_BATCH == 0:
+            yield targeted, excluded, WRITE_BATCH
+            targeted, excluded = [], []
+    yield targeted, excluded, number % WRITE_BATCH
 
 
 def _classify_partitioned(
@@ -279,7 +306,7 @@ def _classify_partitioned(
                     if code:
                         counts[code] += 1
                         row = offset + int(index)
-                        log_row((row, profile_id, address.strip(), _CAUSE_NAMES[code]))
+                        log_row((row, profile_id, address.strip(), CAUSE_NAMES[code]))
                     else:
                         targeted.append(int(index))
             classified += chunk_rows

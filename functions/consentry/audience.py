@@ -131,26 +131,46 @@ def _csv_rows(lines: Iterator[str], layout: Layout, place: RowPlace) -> Iterator
     index = 0
     try:
         for line in lines:
-            if '"' in line:
-                fields, text = _quoted_row(line, lines)
-            else:
-                fields, text = line.split(","), line
-            if len(fields) != width:
-                if not line.strip():
+            if '"' in line or len(fields := line.split(",")) != width:
+                row = irregular_row(line, lines, layout, place, index)
+                if row is None:
                     continue
-                raise AudienceError(
-                    f"{place.name(index)} has {len(fields)} fields, the header {width}"
-                )
-            profile_id = fields[profile_index].strip()
-            if not profile_id:
-                raise AudienceError(f"{place.name(index)} has no {layout.profile_field}")
-            address = fields[address_index]
-            yield text, profile_id, address.rstrip("\r\n") if address_last else address
+                yield row
+            else:
+                profile_id = fields[profile_index].strip()
+                if not profile_id:
+                    raise AudienceError(f"{place.name(index)} has no {layout.profile_field}")
+                address = fields[address_index]
+                yield line, profile_id, address.rstrip("\r\n") if address_last else address
             index += 1
     except UnicodeDecodeError:
         raise AudienceError(f"{place.name(index)} is not UTF-8 text") from None
+
+
+def irregular_row(
+    line: str, lines: Iterator[str], layout: Layout, place: RowPlace, index: int
+) -> Row | None:
+    """A CSV line that is not a plain comma-separated row: a row with quotes (read on
+    from `lines` when a quoted field spans lines), a blank line (None), or an error.
+
+    `index` is the row's index among the data rows, for the error's wording."""
+    try:
+        if '"' in line:
+            fields, text = _quoted_row(line, lines)
+        else:
+            fields, text = line.split(","), line
     except csv.Error as error:
         raise AudienceError(f"{place.name(index)} is not valid CSV: {error}") from None
+    if len(fields) != layout.width:
+        if not line.strip():
+            return None
+        raise AudienceError(
+            f"{place.name(index)} has {len(fields)} fields, the header {layout.width}"
+        )
+    profile_id = fields[layout.profile_index].strip()
+    if not profile_id:
+        raise AudienceError(f"{place.name(index)} has no {layout.profile_field}")
+    return text, profile_id, fields[layout.address_index].rstrip("\r\n")
 
 
 def _quoted_row(line: str, lines: Iterator[str]) -> tuple[list[str], str]:

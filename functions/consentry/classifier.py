@@ -126,46 +126,54 @@ def control_sample(percent: float, seed: str) -> Callable[[str], bool]:
     return in_sample
 
 
-def shard_classifier(suppression: Suppression, rules: Rules) -> Verdict:
-    """A classifier for one shard; call it for the shard's rows in audience order.
+class ShardClassifier:
+    """The classifier of one shard: call it for the shard's rows in audience order.
 
     It remembers the addresses earlier rows hold, so it must see every row of the shard
     and no row of another shard (duplicates are found within the shard; partitioning
-    by address puts all rows of an address in one shard).
+    by address puts all rows of an address in one shard). `consentry.classify_csv`
+    runs the same rules over CSV lines without a call per row.
     """
-    normalize = normalizer(rules.channel, rules.default_region)
-    blocked = suppression.blocked.get
-    held: set[str] = set()  # addresses that an earlier row holds (targeted or control group)
-    hold = held.add
-    marketing = rules.message_class is MessageClass.MARKETING
-    opted_out = suppression.opted_out if marketing else frozenset()
-    subscribers = suppression.subscribers if marketing else None
-    in_control = (
-        control_sample(rules.control_percent, rules.control_seed) if rules.control_percent else None
-    )
 
-    def verdict(profile_id: str, raw_address: str) -> int:  # noqa: PLR0911 (one return per rule, in order)
+    def __init__(self, suppression: Suppression, rules: Rules) -> None:
+        marketing = rules.message_class is MessageClass.MARKETING
+        self.email = rules.channel is Channel.EMAIL
+        self.normalize = normalizer(rules.channel, rules.default_region)
+        self.opted_out = suppression.opted_out if marketing else frozenset()
+        self.subscribers = suppression.subscribers if marketing else None
+        self.in_control = (
+            control_sample(rules.control_percent, rules.control_seed)
+            if rules.control_percent
+            else None
+        )
+        self.blocked = suppression.blocked
+        self.held: set[str] = set()
+        """Addresses that an earlier row holds (targeted or in the control group)."""
+
+    def __call__(self, profile_id: str, raw_address: str) -> int:  # noqa: PLR0911 (one return per rule, in order)
         raw = raw_address.strip()
         if not raw:
             return ADDRESS_MISSING
-        address = normalize(raw)
+        address = self.normalize(raw)
         if address is None:
             return ADDRESS_INVALID
-        cause = blocked(address)
+        cause = self.blocked.get(address)
         if cause:
             return cause
-        if profile_id in opted_out:
+        if profile_id in self.opted_out:
             return PROFILE_OPTED_OUT
-        if subscribers is not None and profile_id not in subscribers:
+        if self.subscribers is not None and profile_id not in self.subscribers:
             return NOT_SUBSCRIBED
-        if address in held:
+        if address in self.held:
             return DUPLICATE
-        hold(address)
-        if in_control is not None and in_control(address):
+        self.held.add(address)
+        if self.in_control is not None and self.in_control(address):
             return CONTROL_GROUP
         return TARGETED
 
-    return verdict
+
+def shard_classifier(suppression: Suppression, rules: Rules) -> ShardClassifier:
+    return ShardClassifier(suppression, rules)
 
 
 def classify_rows(

@@ -21,14 +21,16 @@ from consentry.types import Address, Channel
 # and a domain of LDH labels under an alphabetic, not special-use TLD, with no IDNA
 # (xn--) label, which email-validator turns into Unicode. The domain's verdict is
 # remembered: audiences repeat few domains many times.
-_LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _PLAIN_DOMAIN = re.compile(r"(?:(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
-_MAX_DOMAIN = 254 - 65
+MAX_LOCAL_PART = 64
+_MAX_DOMAIN = 254 - MAX_LOCAL_PART - 1
 """Longer domains take the library's path, so that a fast answer is at most 254 long."""
 _DOMAINS_KEPT = 65536
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_plain_domains: dict[str, bool] = {}
+PLAIN_DOMAINS: dict[str, bool] = {}
+"""The remembered verdicts of `plain_domain`; read it before calling that."""
 
 
 def normalize_email(raw: str) -> Address | None:
@@ -37,23 +39,24 @@ def normalize_email(raw: str) -> Address | None:
     local, at, domain = candidate.partition("@")
     if (
         at
-        and (_plain_domains.get(domain) or _plain_domain(domain))
-        and len(local) <= 64
-        and _LOCAL_PART.fullmatch(local)
+        and (PLAIN_DOMAINS.get(domain) or plain_domain(domain))
+        and len(local) <= MAX_LOCAL_PART
+        and LOCAL_PART.fullmatch(local)
     ):
         return Address(candidate)
     return _validated_email(candidate)
 
 
-def _plain_domain(domain: str) -> bool:
+def plain_domain(domain: str) -> bool:
+    """Whether the fast path may take an address at `domain` (remembered)."""
     plain = (
         len(domain) <= _MAX_DOMAIN
         and _PLAIN_DOMAIN.fullmatch(domain) is not None
         and domain.rpartition(".")[2] not in _SPECIAL_USE
     )
-    if len(_plain_domains) >= _DOMAINS_KEPT:
-        _plain_domains.clear()
-    _plain_domains[domain] = plain
+    if len(PLAIN_DOMAINS) >= _DOMAINS_KEPT:
+        PLAIN_DOMAINS.clear()
+    PLAIN_DOMAINS[domain] = plain
     return plain
 
 

@@ -38,7 +38,10 @@ BASELINE = "boto3"
 
 # What Lambda itself puts in every function's environment, less what only a real
 # sandbox has. Dummy credentials keep botocore from probing for real ones.
+# LAMBDA_TASK_ROOT is where Lambda unpacks the code: with it, the X-Ray SDK takes its
+# Lambda path (a local sampler) instead of building a sampling client at import.
 LAMBDA_ENV = {
+    "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "bench",

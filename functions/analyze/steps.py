@@ -35,7 +35,7 @@ from consentry.classifier import (
     shard_classifier,
     shard_of,
 )
-from consentry.classify_csv import CAUSE_NAMES, LogRow, classify_csv
+from consentry.classify_csv import CAUSE_NAMES, LOG_HEADER, classify_csv, log_line
 from consentry.clock import Clock
 from consentry.suppression_store import ReadMeter
 from consentry.types import Address
@@ -46,7 +46,6 @@ READ_BLOCK = 1 << 16
 """Characters of an audience read (and classified) at once."""
 SPOOL_BYTES = 16 * 1024 * 1024
 """An output up to this size stays in memory; a larger one spills to /tmp."""
-_LOG_HEADER = ("row", "profile_id", "address", "cause")
 
 
 # ---------------------------------------------------------------- outputs
@@ -232,15 +231,14 @@ def classify_lines(
     run); counts per verdict into `counts`. The number of rows.
 
     Rows are read and written in blocks: one write per block costs less than one per row."""
-    log_rows = csv.writer(log, lineterminator="\n").writerows
-    log_rows([_LOG_HEADER])
+    log.write(LOG_HEADER)
     if target is not None:
         target.write(layout.header_line)
     number = 0
     for targeted, excluded, count in _classified_blocks(text, layout, classifier, counts):
         if target is not None:
             target.write("".join(targeted))
-        log_rows(excluded)
+        log.write("".join(excluded))
         number += count
     counts[TARGETED] = number - sum(counts)
     return number
@@ -248,8 +246,8 @@ def classify_lines(
 
 def _classified_blocks(
     text: IO[str], layout: Layout, classifier: ShardClassifier, counts: list[int]
-) -> Iterator[tuple[list[str], list[LogRow], int]]:
-    """Per block of rows: the targeted rows as written, the log's rows, the row count."""
+) -> Iterator[tuple[list[str], list[str], int]]:
+    """Per block of rows: the targeted rows as written, the log's lines, the row count."""
     place = RowPlace()
     if layout.format is AudienceFormat.JSONL:
         yield from _classified_rows(rows(text, layout, place), classifier, counts)
@@ -268,16 +266,16 @@ def _classified_blocks(
 
 def _classified_rows(
     audience_rows: Iterable[Row], classifier: ShardClassifier, counts: list[int]
-) -> Iterator[tuple[list[str], list[LogRow], int]]:
+) -> Iterator[tuple[list[str], list[str], int]]:
     """The same, a row at a time: for JSONL audiences."""
     targeted: list[str] = []
-    excluded: list[LogRow] = []
+    excluded: list[str] = []
     number = 0
     for number, (text, profile_id, address) in enumerate(audience_rows, start=1):
         code = classifier(profile_id, address)
         if code:
             counts[code] += 1
-            excluded.append((number, profile_id, address.strip(), CAUSE_NAMES[code]))
+            excluded.append(log_line(number, profile_id, address.strip(), code))
         else:
             targeted.append(text)
         if number % WRITE_BATCH == 0:
@@ -323,9 +321,8 @@ def _classify_partitioned(
 
 
 def _log_writer(log: IO[str]) -> Callable[[tuple[object, ...]], object]:
-    writer = csv.writer(log, lineterminator="\n")
-    writer.writerow(_LOG_HEADER)
-    return writer.writerow
+    log.write(LOG_HEADER)
+    return csv.writer(log, lineterminator="\n").writerow
 
 
 # ---------------------------------------------------------------- Assemble

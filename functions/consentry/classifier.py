@@ -147,8 +147,9 @@ class ShardClassifier:
             else None
         )
         self.blocked = suppression.blocked
-        self.held: set[str] = set()
-        """Addresses that an earlier row holds (targeted or in the control group)."""
+        self.seen: set[str] = set(suppression.blocked)
+        """The blocked addresses, and those that an earlier row holds (targeted or in
+        the control group)."""
 
     def __call__(self, profile_id: str, raw_address: str) -> int:  # noqa: PLR0911 (one return per rule, in order)
         raw = raw_address.strip()
@@ -157,16 +158,18 @@ class ShardClassifier:
         address = self.normalize(raw)
         if address is None:
             return ADDRESS_INVALID
-        cause = self.blocked.get(address)
-        if cause:
-            return cause
+        held = address in self.seen
+        if held:
+            cause = self.blocked.get(address)
+            if cause:
+                return cause
         if profile_id in self.opted_out:
             return PROFILE_OPTED_OUT
         if self.subscribers is not None and profile_id not in self.subscribers:
             return NOT_SUBSCRIBED
-        if address in self.held:
+        if held:
             return DUPLICATE
-        self.held.add(address)
+        self.seen.add(address)
         if self.in_control is not None and self.in_control(address):
             return CONTROL_GROUP
         return TARGETED

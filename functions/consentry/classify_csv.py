@@ -11,6 +11,8 @@ then the classifier per row) on generated audiences.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 from collections.abc import Iterable, Iterator
 
@@ -30,9 +32,16 @@ from consentry.normalize import LOCAL_PART, MAX_LOCAL_PART, PLAIN_DOMAINS, plain
 
 CAUSE_NAMES = ("", *(cause.value for cause in CAUSES))
 """The name of verdict n, as the exclusion log writes it."""
+LOG_HEADER = "row,profile_id,address,cause\n"
 
-LogRow = tuple[int, str, str, str]
-"""(row number, profile id, address as written but trimmed, cause)."""
+
+def log_line(number: int, profile_id: str, address: str, code: int) -> str:
+    """One line of the exclusion log, as the csv module writes it."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(
+        (number, profile_id, address, CAUSE_NAMES[code])
+    )
+    return buffer.getvalue()
 
 
 def classify_csv(  # noqa: PLR0912, PLR0915 (one loop on purpose: see the module doc)
@@ -44,13 +53,17 @@ def classify_csv(  # noqa: PLR0912, PLR0915 (one loop on purpose: see the module
     *,
     rows_before: int,
     place: RowPlace,
-) -> tuple[list[str], list[LogRow], int]:
+) -> tuple[list[str], list[str], int]:
     """Classify `lines`, data rows of a CSV audience after its first `rows_before` rows;
     `more` yields the lines after them (a quoted field may span lines). A row's number
     in the log is its place in the audience, from 1.
 
-    Returns the targeted rows as written, the exclusion log's rows, and the number of
+    Returns the targeted rows as written, the exclusion log's lines, and the number of
     rows; adds each excluded row to `counts` under its verdict.
+
+    A log line is formatted here when the row as written has no quote: then none of
+    its fields has a comma, a quote or a line end, and the csv module would write the
+    same; a row with quotes goes through `log_line`.
     """
     width, profile_index, address_index = layout.width, layout.profile_index, layout.address_index
     email, normalize = classifier.email, classifier.normalize
@@ -59,12 +72,12 @@ def classify_csv(  # noqa: PLR0912, PLR0915 (one loop on purpose: see the module
         classifier.opted_out,
         classifier.subscribers,
     )
-    held, in_control = classifier.held, classifier.in_control
-    hold = held.add
+    seen, in_control = classifier.seen, classifier.in_control
+    see = seen.add
     domain_known, local_plain = PLAIN_DOMAINS.get, LOCAL_PART.fullmatch
     targeted: list[str] = []
     keep = targeted.append
-    excluded: list[LogRow] = []
+    excluded: list[str] = []
     log = excluded.append
     number = rows_before
     rest = iter(lines)
@@ -84,20 +97,18 @@ def classify_csv(  # noqa: PLR0912, PLR0915 (one loop on purpose: see the module
         if email:
             address = raw.strip().lower()
             local, at, domain = address.partition("@")
-            if not (
+            plain = (
                 at
                 and (domain_known(domain) or plain_domain(domain))
                 and len(local) <= MAX_LOCAL_PART
                 and local_plain(local)
-            ):
-                if not address:
-                    counts[ADDRESS_MISSING] += 1
-                    log((number, profile_id, "", CAUSE_NAMES[ADDRESS_MISSING]))
-                    continue
-                normal = normalize(address)
+            )
+            if not plain:
+                normal = normalize(address) if address else None
                 if normal is None:
-                    counts[ADDRESS_INVALID] += 1
-                    log((number, profile_id, raw.strip(), CAUSE_NAMES[ADDRESS_INVALID]))
+                    code = ADDRESS_INVALID if address else ADDRESS_MISSING
+                    counts[code] += 1
+                    log(log_line(number, profile_id, raw.strip(), code))
                     continue
                 address = normal
         else:
@@ -106,23 +117,31 @@ def classify_csv(  # noqa: PLR0912, PLR0915 (one loop on purpose: see the module
             if normal is None:
                 code = ADDRESS_INVALID if trimmed else ADDRESS_MISSING
                 counts[code] += 1
-                log((number, profile_id, trimmed, CAUSE_NAMES[code]))
+                log(log_line(number, profile_id, trimmed, code))
                 continue
             address = normal
-        code = blocked(address, 0)
-        if not code:
-            if profile_id in opted_out:
-                code = PROFILE_OPTED_OUT
-            elif subscribers is not None and profile_id not in subscribers:
-                code = NOT_SUBSCRIBED
-            elif address in held:
-                code = DUPLICATE
-            else:
-                hold(address)
-                if in_control is None or not in_control(address):
-                    keep(line)
-                    continue
-                code = CONTROL_GROUP
+        if address in seen:  # blocked, or held by an earlier row
+            code = blocked(address, 0)
+            if not code:
+                if profile_id in opted_out:
+                    code = PROFILE_OPTED_OUT
+                elif subscribers is not None and profile_id not in subscribers:
+                    code = NOT_SUBSCRIBED
+                else:
+                    code = DUPLICATE
+        elif profile_id in opted_out:
+            code = PROFILE_OPTED_OUT
+        elif subscribers is not None and profile_id not in subscribers:
+            code = NOT_SUBSCRIBED
+        else:
+            see(address)
+            if in_control is None or not in_control(address):
+                keep(line)
+                continue
+            code = CONTROL_GROUP
         counts[code] += 1
-        log((number, profile_id, raw.strip(), CAUSE_NAMES[code]))
+        if '"' in line:
+            log(log_line(number, profile_id, raw.strip(), code))
+        else:
+            log(f"{number},{profile_id},{raw.strip()},{CAUSE_NAMES[code]}\n")
     return targeted, excluded, number - rows_before

@@ -4,6 +4,7 @@ row. The same targeted rows as written, the same exclusion log, the same counts,
 same error, whatever the blocks the audience is read in; for audiences with quotes,
 fields spanning lines, blank lines, CRLF line ends, padded and mixed-case addresses."""
 
+import csv
 import io
 
 import pytest
@@ -28,12 +29,15 @@ EMAILS = [
     "user@xn--bcher-kva.example",
     "bad",
     "a@@example.com",
+    "x,y@example.com",
+    '"q"@example.com',
     "",
     "   ",
 ]
 PHONES = ["+31612345678", "06 12345678", "+1 415 555 0100", "+14155550100", "12", "", "x"]
 PROFILES = ["p1", "p2", "p3", " p4 ", "p5"]
 NAMES = ["Ann", "Doe, Jane", 'Say "hi"', "two\nlines", ""]
+QUOTED_PROFILES = ["p,6", 'p"7', "p\n8"]
 SUPPRESSION = Suppression.of(
     opted_out={"p1"},
     denylisted={"x@example.com", "+31612345678"},
@@ -61,7 +65,7 @@ def audiences(draw):
             lines.append(newline)  # a blank line
             continue
         values = {
-            "profile_id": draw(st.sampled_from(PROFILES)),
+            "profile_id": draw(st.sampled_from(PROFILES + QUOTED_PROFILES)),
             "address": draw(st.sampled_from(addresses)),
             "name": draw(st.sampled_from(NAMES)),
         }
@@ -75,6 +79,16 @@ def audiences(draw):
     )
     service = draw(st.booleans())
     return "".join(lines), rules, service
+
+
+def logged(*row):
+    """A log line as the csv module writes it."""
+    number, profile_id, address, code = row
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(
+        (number, profile_id, address, CAUSE_NAMES[code])
+    )
+    return buffer.getvalue()
 
 
 def suppression(service):
@@ -92,7 +106,7 @@ def reference(text, layout, start, rules, service):
         code = classifier(profile_id, address)
         if code:
             counts[code] += 1
-            log.append((number, profile_id, address.strip(), CAUSE_NAMES[code]))
+            log.append(logged(number, profile_id, address.strip(), code))
         else:
             targeted.append(row)
     return targeted, log, counts

@@ -97,13 +97,12 @@ def classify_csv(  # noqa: PLR0912, PLR0915 (one loop on purpose: see the module
         if email:
             address = raw.strip().lower()
             local, at, domain = address.partition("@")
-            plain = (
+            if not (
                 at
                 and (domain_known(domain) or plain_domain(domain))
                 and len(local) <= MAX_LOCAL_PART
                 and local_plain(local)
-            )
-            if not plain:
+            ):
                 normal = normalize(address) if address else None
                 if normal is None:
                     code = ADDRESS_INVALID if address else ADDRESS_MISSING

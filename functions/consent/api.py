@@ -164,6 +164,23 @@ def idempotent_operation(
     return register
 
 
+def respond_once(
+    event: APIGatewayProxyEvent,
+    name: str,
+    key: str | None,
+    *,
+    actor: bool = False,
+    **arguments: Any,
+) -> Response[str]:
+    """Run operation `name` for the request's IAM caller, once per idempotency key, and
+    respond with its (possibly replayed) result. With `actor`, the operation also gets
+    the caller as `actor`, for the history it writes."""
+    caller = operator_identity(event)
+    if actor:
+        arguments["actor"] = caller
+    return stored_response(run_once(name, key, caller, arguments))
+
+
 def run_once(name: str, key: str | None, caller: str, arguments: dict[str, Any]) -> dict[str, Any]:
     """Run the operation, or replay its stored result when `key` was seen before."""
     if key is None:

@@ -15,9 +15,7 @@ from consent.api import (
     Limit,
     idempotent_operation,
     not_found,
-    operator_identity,
-    run_once,
-    stored_response,
+    respond_once,
 )
 from consent.logic import addresses
 from consent.logic.addresses import (
@@ -88,9 +86,13 @@ def list_addresses(
     tags=["addresses"],
 )
 def release_addresses(body: BulkReleaseIn, idempotency_key: IdempotencyKey = None) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {"body": body.model_dump(mode="json", by_alias=True), "actor": caller}
-    return stored_response(run_once("release_addresses", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "release_addresses",
+        idempotency_key,
+        actor=True,
+        body=body.model_dump(mode="json", by_alias=True),
+    )
 
 
 @router.get(
@@ -126,14 +128,15 @@ def put_address(
     body: AddressStatusIn,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {
-        "channel": channel.value,
-        "address": address,
-        "body": body.model_dump(mode="json", by_alias=True),
-        "actor": caller,
-    }
-    return stored_response(run_once("put_address", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "put_address",
+        idempotency_key,
+        actor=True,
+        channel=channel.value,
+        address=address,
+        body=body.model_dump(mode="json", by_alias=True),
+    )
 
 
 @router.get(
@@ -192,15 +195,16 @@ def _decide(
     body: OutageDecisionIn,
     idempotency_key: str | None,
 ) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {
-        "channel": channel.value,
-        "domain": domain,
-        "decision": decision.value,
-        "body": body.model_dump(mode="json", by_alias=True),
-        "actor": caller,
-    }
-    return stored_response(run_once("decide_outage", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "decide_outage",
+        idempotency_key,
+        actor=True,
+        channel=channel.value,
+        domain=domain,
+        decision=decision.value,
+        body=body.model_dump(mode="json", by_alias=True),
+    )
 
 
 @idempotent_operation("put_address")

@@ -15,9 +15,7 @@ from consent.api import (
     IdempotencyKey,
     idempotent_operation,
     not_found,
-    operator_identity,
-    run_once,
-    stored_response,
+    respond_once,
 )
 from consent.logic import analyses
 from consent.logic.analyses import AnalysisStarted, ExplainOut
@@ -50,9 +48,13 @@ CONFLICT: dict[int, OpenAPIResponse] = {
 def start_analysis(
     deliveryId: DeliveryIdPath, body: AnalysisOptions, idempotency_key: IdempotencyKey = None
 ) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {"delivery_id": deliveryId, "body": body.model_dump(mode="json", by_alias=True)}
-    return stored_response(run_once("start_analysis", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "start_analysis",
+        idempotency_key,
+        delivery_id=deliveryId,
+        body=body.model_dump(mode="json", by_alias=True),
+    )
 
 
 @router.get(

@@ -13,9 +13,7 @@ from consent.api import (
     IdempotencyKey,
     idempotent_operation,
     not_found,
-    operator_identity,
-    run_once,
-    stored_response,
+    respond_once,
 )
 from consent.logic import imports
 from consent.schemas import ImportIn, ImportOut
@@ -42,9 +40,12 @@ ImportIdPath = Annotated[
     },
 )
 def post_import(body: ImportIn, idempotency_key: IdempotencyKey = None) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {"body": body.model_dump(mode="json", by_alias=True)}
-    return stored_response(run_once("start_import", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "start_import",
+        idempotency_key,
+        body=body.model_dump(mode="json", by_alias=True),
+    )
 
 
 @router.get(

@@ -17,9 +17,7 @@ from consent.api import (
     expected_version,
     idempotent_operation,
     not_found,
-    operator_identity,
-    run_once,
-    stored_response,
+    respond_once,
 )
 from consent.logic import profiles
 from consent.schemas import ConsentOut, ConsentPatch, ExportOut, HistoryOut, ProfileIn, VerifyOut
@@ -39,13 +37,12 @@ def put_profile(
     body: ProfileIn,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[str]:
-    return stored_response(
-        run_once(
-            "put_profile",
-            idempotency_key,
-            operator_identity(router.current_event),
-            {"profile_id": profileId, "body": body.model_dump(mode="json")},
-        )
+    return respond_once(
+        router.current_event,
+        "put_profile",
+        idempotency_key,
+        profile_id=profileId,
+        body=body.model_dump(mode="json"),
     )
 
 
@@ -71,14 +68,15 @@ def patch_consent(
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {
-        "profile_id": profileId,
-        "patch": body.model_dump(mode="json", by_alias=True),
-        "actor": caller,
-        "version": expected_version(if_match),
-    }
-    return stored_response(run_once("patch_consent", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "patch_consent",
+        idempotency_key,
+        actor=True,
+        profile_id=profileId,
+        patch=body.model_dump(mode="json", by_alias=True),
+        version=expected_version(if_match),
+    )
 
 
 @router.get(

@@ -18,9 +18,7 @@ from consent.api import (
     expected_version,
     idempotent_operation,
     not_found,
-    operator_identity,
-    run_once,
-    stored_response,
+    respond_once,
 )
 from consent.logic import services
 from consent.schemas import (
@@ -41,9 +39,12 @@ Reason = Annotated[str, Query(min_length=1, max_length=500, description="Why (ke
 
 @router.post("/v1/services", summary="Create a service", tags=["services"])
 def create_service(body: ServiceIn, idempotency_key: IdempotencyKey = None) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {"body": body.model_dump(mode="json", by_alias=True)}
-    return stored_response(run_once("create_service", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "create_service",
+        idempotency_key,
+        body=body.model_dump(mode="json", by_alias=True),
+    )
 
 
 @router.get("/v1/services", summary="List services", tags=["services"])
@@ -70,13 +71,14 @@ def patch_service(
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {
-        "service_id": serviceId,
-        "patch": body.model_dump(mode="json", by_alias=True, exclude_none=True),
-        "version": expected_version(if_match),
-    }
-    return stored_response(run_once("patch_service", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "patch_service",
+        idempotency_key,
+        service_id=serviceId,
+        patch=body.model_dump(mode="json", by_alias=True, exclude_none=True),
+        version=expected_version(if_match),
+    )
 
 
 @router.get(
@@ -106,14 +108,15 @@ def put_subscription(
     body: SubscriptionIn,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {
-        "service_id": serviceId,
-        "profile_id": profileId,
-        "body": body.model_dump(mode="json", by_alias=True),
-        "actor": caller,
-    }
-    return stored_response(run_once("put_subscription", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "put_subscription",
+        idempotency_key,
+        actor=True,
+        service_id=serviceId,
+        profile_id=profileId,
+        body=body.model_dump(mode="json", by_alias=True),
+    )
 
 
 @router.delete(
@@ -128,14 +131,15 @@ def delete_subscription(
     reason: Reason,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[str]:
-    caller = operator_identity(router.current_event)
-    arguments = {
-        "service_id": serviceId,
-        "profile_id": profileId,
-        "reason": reason,
-        "actor": caller,
-    }
-    return stored_response(run_once("delete_subscription", idempotency_key, caller, arguments))
+    return respond_once(
+        router.current_event,
+        "delete_subscription",
+        idempotency_key,
+        actor=True,
+        service_id=serviceId,
+        profile_id=profileId,
+        reason=reason,
+    )
 
 
 @idempotent_operation("create_service")

@@ -132,13 +132,13 @@ class Shard:
 
     def classify(self) -> int:
         from analyze.steps import classify_lines, spools
-        from consentry.classifier import VERDICTS, shard_classifier
+        from consentry.classifier import VERDICTS, ShardClassifier
 
-        verdict = shard_classifier(self.suppression, self.rules)
+        classifier = ShardClassifier(self.suppression, self.rules)
         with self.lines() as lines, spools(2) as (log, target):
             counts = [0] * VERDICTS
             return classify_lines(
-                lines, self.layout, verdict, counts, log=log.text, target=target.text
+                lines, self.layout, classifier, counts, log=log.text, target=target.text
             )
 
     def partition(self) -> int:

@@ -20,11 +20,11 @@ from typing import IO
 
 from analyze.suppression import from_snapshot, looked_up
 from consentry import analysis_files, analysis_store
-from consentry.analysis import AudienceError, AudienceFormat, IncompleteAnalysisError
+from consentry.analysis import AudienceFormat, IncompleteAnalysisError
 from consentry.analysis_run import SNAPSHOT_FILE, RunPlan, SuppressionRead
 from consentry.analysis_shards import CHUNK, chunk_offsets, shard_rows
 from consentry.analysis_store import Piece, piece_key
-from consentry.audience import Layout, Row, RowPlace, rows
+from consentry.audience import Layout, Row, RowPlace, not_utf8, rows
 from consentry.classifier import (
     CAUSES,
     TARGETED,
@@ -32,7 +32,6 @@ from consentry.classifier import (
     ShardClassifier,
     Suppression,
     normalizer,
-    shard_classifier,
     shard_of,
 )
 from consentry.classify_csv import CAUSE_NAMES, LOG_HEADER, classify_csv, log_line
@@ -206,7 +205,7 @@ def _classify_audience(plan: RunPlan, suppression: Suppression, counts: list[int
         number = classify_lines(
             lines,
             plan.layout,
-            shard_classifier(suppression, plan.rules),
+            ShardClassifier(suppression, plan.rules),
             counts,
             log=log.text,
             target=None if dry_run else target.text,
@@ -247,7 +246,8 @@ def classify_lines(
 def _classified_blocks(
     text: IO[str], layout: Layout, classifier: ShardClassifier, counts: list[int]
 ) -> Iterator[tuple[list[str], list[str], int]]:
-    """Per block of rows: the targeted rows as written, the log's lines, the row count."""
+    """Per block of rows (CSV) or batch of WRITE_BATCH rows (JSONL): the targeted rows
+    as written, the log's lines, the row count."""
     place = RowPlace()
     if layout.format is AudienceFormat.JSONL:
         yield from _classified_rows(rows(text, layout, place), classifier, counts)
@@ -261,7 +261,7 @@ def _classified_blocks(
             number += count
             yield targeted, excluded, count
     except UnicodeDecodeError:
-        raise AudienceError(f"{place.name(number)} or a row after it is not UTF-8 text") from None
+        raise not_utf8(place, number) from None
 
 
 def _classified_rows(
@@ -289,7 +289,7 @@ def _classify_partitioned(
 ) -> int:
     """One shard of many: its rows come from Partition; the targeted rows of each chunk
     go to Assemble."""
-    verdict = shard_classifier(suppression, plan.rules)
+    verdict = ShardClassifier(suppression, plan.rules)
     classified = 0
     with spools(1) as (log,):
         log_row = _log_writer(log.text)

@@ -98,6 +98,12 @@ def _check_first_object(audience: Audience, sample: bytes, *, complete: bool) ->
         )
 
 
+def not_utf8(place: RowPlace, index: int) -> AudienceError:
+    """The error for bytes that do not decode, found while reading row `index`: the
+    decoder reads ahead, so the bytes are in that row or a later one."""
+    return AudienceError(f"{place.name(index)} or a row after it is not UTF-8 text")
+
+
 def _decode(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -144,7 +150,7 @@ def _csv_rows(lines: Iterator[str], layout: Layout, place: RowPlace) -> Iterator
                 yield line, profile_id, address.rstrip("\r\n") if address_last else address
             index += 1
     except UnicodeDecodeError:
-        raise AudienceError(f"{place.name(index)} is not UTF-8 text") from None
+        raise not_utf8(place, index) from None
 
 
 def irregular_row(
@@ -197,7 +203,7 @@ def _jsonl_rows(lines: Iterable[str], layout: Layout, place: RowPlace) -> Iterat
             yield line, profile_id, address
             index += 1
     except UnicodeDecodeError:
-        raise AudienceError(f"{place.name(index)} is not UTF-8 text") from None
+        raise not_utf8(place, index) from None
 
 
 def _json_object(line: str, where: str) -> dict[str, object]:

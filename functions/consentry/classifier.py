@@ -36,9 +36,6 @@ TARGETED = 0
 ) = range(1, len(CAUSES) + 1)
 VERDICTS = len(CAUSES) + 1
 
-Verdict = Callable[[str, str], int]
-"""(profile id, address as in the audience) -> verdict, for the rows of a shard in order."""
-
 
 def cause_of(verdict: int) -> ExclusionCause | None:
     return CAUSES[verdict - 1] if verdict else None
@@ -175,13 +172,9 @@ class ShardClassifier:
         return TARGETED
 
 
-def shard_classifier(suppression: Suppression, rules: Rules) -> ShardClassifier:
-    return ShardClassifier(suppression, rules)
-
-
 def classify_rows(
     rows: Iterable[tuple[str, str]], suppression: Suppression, rules: Rules
 ) -> list[int]:
     """The verdict of each (profile id, address) row of one shard, in order."""
-    verdict = shard_classifier(suppression, rules)
+    verdict = ShardClassifier(suppression, rules)
     return [verdict(profile_id, address) for profile_id, address in rows]

@@ -1,12 +1,16 @@
 """The classify loop over the lines of a CSV shard: parse, normalize, classify, sort.
 
 This is `consentry.audience.rows` and `ShardClassifier.__call__` in one loop, without a
-call per row: the one place where the analysis spends its time per row. A plain line
-(no quote, as many commas as the header) is split here; any other line goes to
-`consentry.audience.irregular_row`. An email address in normal form takes the same
-fast path as `consentry.normalize.normalize_email`, inline; any other address goes to
-the classifier's normalizer. A property test holds this loop to the reference (rows,
-then the classifier per row) on generated audiences.
+call per row: the one place where the analysis of a one-shard audience spends its time
+per row. A plain line (no quote, as many fields as the header) is split here; any other
+line goes to `consentry.audience.irregular_row`. An email address in normal form takes
+the same fast path as `consentry.normalize.normalize_email`, inline; any other address
+goes to the classifier's normalizer. The loop reads the classifier's sets, so a change
+to the rules in `ShardClassifier.__call__` is a change here too: a property test holds
+the two together on generated audiences.
+
+Lines must come from a text stream opened with newline="" (as `rows` wants them): then
+a line holds no line end but its last.
 """
 
 from __future__ import annotations
@@ -58,12 +62,13 @@ def classify_csv(  # noqa: PLR0912, PLR0915 (one loop on purpose: see the module
     `more` yields the lines after them (a quoted field may span lines). A row's number
     in the log is its place in the audience, from 1.
 
-    Returns the targeted rows as written, the exclusion log's lines, and the number of
-    rows; adds each excluded row to `counts` under its verdict.
+    Returns the targeted rows (as written, or as the csv module writes a row with
+    quotes back), the exclusion log's lines, and the number of rows; adds each excluded
+    row to `counts` under its verdict.
 
-    A log line is formatted here when the row as written has no quote: then none of
+    A log line is formatted here when that text of the row has no quote: then none of
     its fields has a comma, a quote or a line end, and the csv module would write the
-    same; a row with quotes goes through `log_line`.
+    same; any other row goes through `log_line`.
     """
     width, profile_index, address_index = layout.width, layout.profile_index, layout.address_index
     email, normalize = classifier.email, classifier.normalize

@@ -22,7 +22,7 @@ from consentry.types import Address, Channel
 # (xn--) label, which email-validator turns into Unicode. The domain's verdict is
 # remembered: audiences repeat few domains many times.
 # The quantifiers are possessive: the runs of atext cannot hold a dot, so backtracking
-# into them never finds a match, and sre spends a third less time without it.
+# into them never finds a match, and sre spends about a quarter less time without it.
 LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]++(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]++)*+")
 _PLAIN_DOMAIN = re.compile(r"(?:(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")

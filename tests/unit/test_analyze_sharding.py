@@ -12,9 +12,9 @@ from consentry.classifier import (
     TARGETED,
     VERDICTS,
     Rules,
+    ShardClassifier,
     Suppression,
     normalizer,
-    shard_classifier,
     shard_of,
 )
 from consentry.types import Channel, MessageClass
@@ -52,7 +52,7 @@ def analyze(rows, rules, shards, chunks):
     verdict_of = {}
     counts = Counter()
     for shard in range(shards):
-        verdict = shard_classifier(SUPPRESSION, rules)
+        verdict = ShardClassifier(SUPPRESSION, rules)
         for chunk, chunk_rows in enumerate(shard_inputs[shard]):
             for index, (profile_id, address) in chunk_rows:
                 code = verdict(profile_id, address)
@@ -70,6 +70,7 @@ def analyze(rows, rules, shards, chunks):
 
 rules_strategy = st.builds(
     Rules,
+    ShardClassifier,
     channel=st.just(Channel.EMAIL),
     message_class=st.sampled_from(list(MessageClass)),
     default_region=st.just("US"),

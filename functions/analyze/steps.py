@@ -289,24 +289,15 @@ def _classify_partitioned(
 ) -> int:
     """One shard of many: its rows come from Partition; the targeted rows of each chunk
     go to Assemble."""
-    verdict = ShardClassifier(suppression, plan.rules)
+    classifier = ShardClassifier(suppression, plan.rules)
     classified = 0
     with spools(1) as (log,):
         log_row = _log_writer(log.text)
         for chunk in range(len(plan.chunks)):
-            offset = offsets[chunk] + 1
-            targeted: array[int] = array("I")
-            chunk_rows = 0
             with analysis_files.open_object(plan.bucket, plan.shard_input(shard, chunk)) as text:
-                for index, profile_id, address in csv.reader(text):
-                    chunk_rows += 1
-                    code = verdict(profile_id, address)
-                    if code:
-                        counts[code] += 1
-                        row = offset + int(index)
-                        log_row((row, profile_id, address.strip(), CAUSE_NAMES[code]))
-                    else:
-                        targeted.append(int(index))
+                chunk_rows, targeted = classify_shard_input(
+                    text, classifier, offsets[chunk] + 1, counts, log_row
+                )
             classified += chunk_rows
             if not plan.request.dry_run:
                 analysis_files.put_bytes(
@@ -318,6 +309,29 @@ def _classify_partitioned(
         counts[TARGETED] = classified - sum(counts)
         log.upload(plan.bucket, plan.exclusions_part(shard), "text/csv")
     return classified
+
+
+def classify_shard_input(
+    text: Iterable[str],
+    classifier: ShardClassifier,
+    first_row: int,
+    counts: list[int],
+    log_row: Callable[[tuple[object, ...]], object],
+) -> tuple[int, array[int]]:
+    """Classify one chunk's rows of a shard, as Partition wrote them (index in the
+    chunk, profile id, address); the chunk's first row is row `first_row` of the
+    audience. Returns the number of rows and the indexes of the targeted ones."""
+    targeted: array[int] = array("I")
+    rows_read = 0
+    for index, profile_id, address in csv.reader(text):
+        rows_read += 1
+        code = classifier(profile_id, address)
+        if code:
+            counts[code] += 1
+            log_row((first_row + int(index), profile_id, address.strip(), CAUSE_NAMES[code]))
+        else:
+            targeted.append(int(index))
+    return rows_read, targeted
 
 
 def _log_writer(log: IO[str]) -> Callable[[tuple[object, ...]], object]:

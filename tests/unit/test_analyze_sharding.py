@@ -70,7 +70,6 @@ def analyze(rows, rules, shards, chunks):
 
 rules_strategy = st.builds(
     Rules,
-    ShardClassifier,
     channel=st.just(Channel.EMAIL),
     message_class=st.sampled_from(list(MessageClass)),
     default_region=st.just("US"),

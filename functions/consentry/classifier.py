@@ -170,11 +170,3 @@ class ShardClassifier:
         if self.in_control is not None and self.in_control(address):
             return CONTROL_GROUP
         return TARGETED
-
-
-def classify_rows(
-    rows: Iterable[tuple[str, str]], suppression: Suppression, rules: Rules
-) -> list[int]:
-    """The verdict of each (profile id, address) row of one shard, in order."""
-    verdict = ShardClassifier(suppression, rules)
-    return [verdict(profile_id, address) for profile_id, address in rows]

@@ -50,7 +50,13 @@ def normalize_email(raw: str) -> Address | None:
 
 
 def plain_domain(domain: str) -> bool:
-    """Whether the fast path may take an address at `domain` (remembered)."""
+    """Whether the fast path may take an address at `domain` (remembered).
+
+    Callers read `PLAIN_DOMAINS` first and come here on a miss or a remembered no; a
+    no is answered from memory here, off the path of plain domains."""
+    remembered = PLAIN_DOMAINS.get(domain)
+    if remembered is not None:
+        return remembered
     plain = (
         len(domain) <= _MAX_DOMAIN
         and _PLAIN_DOMAIN.fullmatch(domain) is not None

@@ -19,9 +19,9 @@ from consentry.classifier import (
     PROFILE_OPTED_OUT,
     TARGETED,
     Rules,
+    ShardClassifier,
     Suppression,
     cause_of,
-    classify_rows,
     control_sample,
     normalizer,
     shard_of,
@@ -35,6 +35,12 @@ from consentry.types import Address, Channel, MessageClass, ProfileId, ServiceId
 
 EMAIL = Rules(Channel.EMAIL, MessageClass.MARKETING, "US")
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+def classify_rows(rows, suppression, rules):
+    """The verdict of each (profile id, address) row of one shard, in order."""
+    classifier = ShardClassifier(suppression, rules)
+    return [classifier(profile_id, address) for profile_id, address in rows]
 
 
 def verdicts(rows, suppression=None, rules=EMAIL):

@@ -8,7 +8,7 @@ opted-out profiles:
 - `classify_rows_per_s`, `floor_rows_per_s`, `ratio_vs_floor`, `peak_rss_mb`: one
   classify child (a fresh process that imports the Classify handler, as a Lambda
   does) runs the Classify step's loop (`analyze.steps.classify_lines`, which reads the
-  audience in blocks and runs `consentry.classify_csv` over each: parse, normalize,
+  audience in blocks and runs `consentry.analysis.classify_csv` over each: parse, normalize,
   classify; then writes the target and the exclusion log to spooled files);
   the floor is a bare `csv.reader` loop doing two set lookups per row over the same
   file, in the same process. Best of five, in CPU seconds (the machine may be shared).
@@ -66,7 +66,7 @@ MIX = Mix(
 
 def _settings_environment() -> None:
     """What the handler modules read at import; the names reach nothing here."""
-    from consentry.settings import Settings
+    from consentry.core.settings import Settings
 
     for name, field in Settings.model_fields.items():
         if field.is_required():
@@ -99,10 +99,10 @@ class Shard:
         _settings_environment()
         import analyze.classify  # noqa: F401 (the handler's imports, as in Lambda)
         from analyze.suppression import from_snapshot
-        from consentry.analysis import Audience
-        from consentry.audience import layout_of
-        from consentry.classifier import Rules
-        from consentry.types import Channel, MessageClass
+        from consentry.analysis.audience import layout_of
+        from consentry.analysis.classifier import Rules
+        from consentry.analysis.contract import Audience
+        from consentry.core.types import Channel, MessageClass
 
         self.audience = audience
         self.suppression = from_snapshot(snapshot.read_bytes())
@@ -136,7 +136,7 @@ class Shard:
 
     def classify(self) -> int:
         from analyze.steps import classify_lines, spools
-        from consentry.classifier import VERDICTS, ShardClassifier
+        from consentry.analysis.classifier import VERDICTS, ShardClassifier
 
         classifier = ShardClassifier(self.suppression, self.rules)
         with self.lines() as lines, spools(2) as (log, target):
@@ -148,8 +148,8 @@ class Shard:
     def partition(self) -> int:
         """The audience as one chunk, into PROJECTED_SHARDS shards."""
         from analyze.steps import partition_lines, spools
-        from consentry.audience import RowPlace
-        from consentry.classifier import normalizer
+        from consentry.analysis.audience import RowPlace
+        from consentry.analysis.classifier import normalizer
 
         normalize = normalizer(self.rules.channel, self.rules.default_region)
         with self.lines() as lines, spools(PROJECTED_SHARDS) as outputs:
@@ -161,8 +161,8 @@ class Shard:
         loop of a partitioned run over each (a classifier per shard, built before the
         clock starts): the rows, and the CPU seconds of the classify loops alone."""
         from analyze.steps import classify_shard_input, partition_lines, spools
-        from consentry.audience import RowPlace
-        from consentry.classifier import VERDICTS, ShardClassifier, normalizer
+        from consentry.analysis.audience import RowPlace
+        from consentry.analysis.classifier import VERDICTS, ShardClassifier, normalizer
 
         normalize = normalizer(self.rules.channel, self.rules.default_region)
         with (
@@ -186,7 +186,7 @@ class Shard:
     def assemble(self, rows: int) -> int:
         """The audience as one chunk's target part, nine rows in ten targeted."""
         from analyze.steps import assemble_lines, spools
-        from consentry.audience import RowPlace
+        from consentry.analysis.audience import RowPlace
 
         targeted = bytearray([1] * 9 + [0]) * (rows // 10 + 1)
         with self.lines() as lines, spools(1) as (target,):
@@ -313,7 +313,7 @@ def _metering_plan_s_snapshot() -> Any:
     """The read units of the snapshot Plan reads in this process (the meter it passes)."""
     from analyze import planning
     from analyze.suppression import read_snapshot as read
-    from consentry.suppression_store import ReadMeter
+    from consentry.analysis.suppression_store import ReadMeter
 
     total = ReadMeter()
 
@@ -329,10 +329,10 @@ def _metering_plan_s_snapshot() -> Any:
 def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
     """The snapshot's profiles and addresses as items, written in batches (test data:
     the consent store's own writes would take hours for half a million profiles)."""
-    from consentry.address_store import to_item
-    from consentry.addresses import AddressState, AddressStatus, with_origin
-    from consentry.models import OPTED_OUT_BUCKETS, AddressModel, ProfileModel
-    from consentry.types import Address, Channel
+    from consentry.addresses.address_store import to_item
+    from consentry.addresses.status import AddressState, AddressStatus, with_origin
+    from consentry.core.models import OPTED_OUT_BUCKETS, AddressModel, ProfileModel
+    from consentry.core.types import Address, Channel
 
     now = datetime.now(UTC)
     with ProfileModel.batch_write() as batch:
@@ -360,9 +360,9 @@ def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
 
 def _lookup_read_units(generated: Generated) -> float:
     """The read units of lookups of the first LOOKUP_SAMPLE rows' keys, per million rows."""
-    from consentry import suppression_store
-    from consentry.classifier import normalizer
-    from consentry.types import Channel
+    from consentry.analysis import suppression_store
+    from consentry.analysis.classifier import normalizer
+    from consentry.core.types import Channel
 
     normalize = normalizer(Channel.EMAIL, "US")
     profiles: set[str] = set()

@@ -66,16 +66,16 @@ def main() -> None:
     args = parser.parse_args()
 
     with template_on_moto():
-        from consentry import store
-        from consentry.consent import ConsentChange, Scope
-        from consentry.models import ProfileModel
-        from consentry.types import Action, Channel, ProfileId, Source
+        from consentry.consent import profile_store
+        from consentry.consent.rules import ConsentChange, Scope
+        from consentry.core.models import ProfileModel
+        from consentry.core.types import Action, Channel, ProfileId, Source
 
         def bare_put(i: int) -> None:
             ProfileModel(f"bare-{i % 50}", version=i).save()
 
         def change(i: int, *, owner: bool = False) -> None:
-            store.record_change(
+            profile_store.record_change(
                 ProfileId(f"p-{i % 50}"),
                 ConsentChange(
                     scope=Scope.channel(Channel.EMAIL),
@@ -91,12 +91,12 @@ def main() -> None:
         changes, change_own_ms = _measure(change, args.count, args.repeats, moto)
 
         for i in range(10):
-            store.register_profile(
+            profile_store.register_profile(
                 ProfileId(f"calls-{i}"), {Channel.EMAIL: f"c{i}@example.com"}, "en"
             )
         with counting_dynamodb_calls() as operator_calls:
             for i in range(10):
-                store.record_change(  # an operator's opt-out: the profile and its event
+                profile_store.record_change(  # an operator's opt-out: the profile and its event
                     ProfileId(f"calls-{i}"),
                     ConsentChange(
                         scope=Scope.channel(Channel.SMS),
@@ -107,7 +107,7 @@ def main() -> None:
                 )
         with counting_dynamodb_calls() as owner_calls:
             for i in range(10):
-                store.record_change(
+                profile_store.record_change(
                     ProfileId(f"calls-{i}"),
                     ConsentChange(
                         scope=Scope.all(),

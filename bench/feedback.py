@@ -216,7 +216,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with template_on_moto(POWERTOOLS_SERVICE_NAME="quarantine", POWERTOOLS_LOG_LEVEL="ERROR"):
-        from consentry.clock import utc_now
+        from consentry.core.clock import utc_now
         from quarantine import handler
         from quarantine.outage import OutageGuard
 

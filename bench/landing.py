@@ -87,11 +87,11 @@ def _run(count: int) -> dict[str, str]:
     import boto3
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-    from consentry.consent import Scope
-    from consentry.settings import get_settings
-    from consentry.store import register_profile
-    from consentry.tokens import LinkClaims, LinkSigner, load_keyring
-    from consentry.types import Channel, ProfileId
+    from consentry.consent.profile_store import register_profile
+    from consentry.consent.rules import Scope
+    from consentry.consent.tokens import LinkClaims, LinkSigner, load_keyring
+    from consentry.core.settings import get_settings
+    from consentry.core.types import Channel, ProfileId
     from infra.local import demo
 
     settings = get_settings()
@@ -159,8 +159,8 @@ def _page_sizes(
     call: Callable[[dict[str, Any]], dict[str, Any]], token: Callable[..., str]
 ) -> dict[str, int]:
     """The bytes of every page as served (the stylesheet too)."""
-    from consentry.consent import Scope
-    from consentry.types import Channel
+    from consentry.consent.rules import Scope
+    from consentry.core.types import Channel
 
     sizes: dict[str, int] = {}
 

@@ -1,5 +1,5 @@
 """Write (or, with --check, compare) docs/schemas/analysis-*.json, the JSON schemas of the
-analysis state machine's input and output, from the models in consentry.analysis."""
+analysis state machine's input and output, from the models in consentry.analysis.contract."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ TARGETS = {
 
 def generate() -> dict[str, str]:
     sys.path.insert(0, str(ROOT / "functions"))
-    from consentry import analysis  # noqa: PLC0415 (functions/ is on the path only now)
+    from consentry.analysis import contract as analysis  # noqa: PLC0415 (functions/ is on the path only now)
 
     documents = {}
     for name, (model_name, mode) in TARGETS.items():

@@ -18,7 +18,7 @@ TARGET = ROOT / "docs" / "openapi.json"
 
 def generate() -> str:
     sys.path.insert(0, str(ROOT / "functions"))
-    from consentry.settings import Settings  # noqa: PLC0415 (functions/ is on the path only now)
+    from consentry.core.settings import Settings  # noqa: PLC0415 (functions/ is on the path only now)
 
     # The handler reads its settings at import; the values do not reach the document.
     for name, field in Settings.model_fields.items():

@@ -7,13 +7,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from analyze.outcome import record_step_error
-from consentry import analysis_files
-from consentry.analysis_run import RunPlan
+from consentry.analysis import files
+from consentry.analysis.run import RunPlan
 
 
 def load_plan(ref: dict[str, Any]) -> RunPlan:
     """The plan `planRef` names (Plan wrote it to the data bucket)."""
-    return RunPlan.model_validate_json(analysis_files.get_bytes(ref["bucket"], ref["key"]))
+    return RunPlan.model_validate_json(files.get_bytes(ref["bucket"], ref["key"]))
 
 
 @contextmanager

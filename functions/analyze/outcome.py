@@ -15,20 +15,20 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from consentry import analysis_files, analysis_store
-from consentry.addresses import ExclusionCause
-from consentry.analysis import (
+from consentry.addresses.status import ExclusionCause
+from consentry.analysis import files, record_store
+from consentry.analysis.contract import (
     AnalysisError,
     ExclusionCounts,
     IncompleteAnalysisError,
     LogRef,
     TargetRef,
 )
-from consentry.analysis_run import RunPlan, run_prefix
-from consentry.analysis_shards import CHUNK
-from consentry.analysis_store import PART, SHARD, Piece, piece_key
-from consentry.observability import logger
-from consentry.types import IdentifierStr
+from consentry.analysis.record_store import PART, SHARD, Piece, piece_key
+from consentry.analysis.run import RunPlan, run_prefix
+from consentry.analysis.shards import CHUNK
+from consentry.core.observability import logger
+from consentry.core.types import IdentifierStr
 
 STEP_ERRORS = "errors/"
 """Where a step that fails leaves its error, under the run's prefix. A distributed map
@@ -39,7 +39,7 @@ _IDENTIFIER: TypeAdapter[str] = TypeAdapter(IdentifierStr)
 
 
 def _complete(plan: RunPlan, prefix: str, count: int) -> list[Piece]:
-    found = {p.item: p for p in analysis_store.pieces(plan.request.delivery_id, prefix)}
+    found = {p.item: p for p in record_store.pieces(plan.request.delivery_id, prefix)}
     pieces = []
     for number in range(count):
         piece = found.get(piece_key(prefix, number))
@@ -79,7 +79,7 @@ def summarize(plan: RunPlan, now: datetime) -> dict[str, Any]:
         if plan.request.dry_run
         else TargetRef(uri=f"s3://{plan.bucket}/{plan.target_prefix}", parts=parts)
     )
-    record = analysis_store.succeed(
+    record = record_store.succeed(
         plan.request.delivery_id,
         plan.execution_arn,
         consent_as_of=consent_as_of,
@@ -89,7 +89,7 @@ def summarize(plan: RunPlan, now: datetime) -> dict[str, Any]:
         exclusion_log=LogRef(uri=f"s3://{plan.bucket}/{plan.exclusions_prefix}"),
         now=now,
     )
-    analysis_files.delete_prefix(plan.bucket, plan.key("verdicts/"))
+    files.delete_prefix(plan.bucket, plan.key("verdicts/"))
     logger.info(
         "analysis succeeded",
         extra={
@@ -105,7 +105,7 @@ def summarize(plan: RunPlan, now: datetime) -> dict[str, Any]:
 def record_step_error(bucket: str, prefix: str, step: str, error: Exception) -> None:
     """Leave a failing step's error where RecordFailure finds it (best effort)."""
     try:
-        analysis_files.put_json(
+        files.put_json(
             bucket, f"{prefix}{STEP_ERRORS}{step}.json", _error_of(type(error).__name__, str(error))
         )
     except Exception:  # the step's own error is the one Lambda must report
@@ -128,8 +128,8 @@ def record_failure(
         return {"error": error.type, "cause": error.message}
     prefix = run_prefix(str(delivery_id), execution_arn)
     error = _step_error(bucket, prefix) or error
-    recorded = analysis_store.fail(str(delivery_id), execution_arn, error, now)
-    removed = analysis_files.delete_prefix(bucket, prefix)
+    recorded = record_store.fail(str(delivery_id), execution_arn, error, now)
+    removed = files.delete_prefix(bucket, prefix)
     logger.info(
         "analysis failed",
         extra={
@@ -169,5 +169,5 @@ def _caught(caught: Any) -> AnalysisError:
 
 def _step_error(bucket: str, prefix: str) -> AnalysisError | None:
     """The error of the earliest step of the run that failed, if any left one."""
-    keys = analysis_files.list_keys(bucket, f"{prefix}{STEP_ERRORS}")
-    return AnalysisError.model_validate(analysis_files.get_json(bucket, keys[0])) if keys else None
+    keys = files.list_keys(bucket, f"{prefix}{STEP_ERRORS}")
+    return AnalysisError.model_validate(files.get_json(bucket, keys[0])) if keys else None

@@ -8,10 +8,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from analyze.handling import keeping_error, load_plan
 from analyze.steps import partition_chunk
-from consentry.clock import utc_now
-from consentry.models import bind_models
-from consentry.observability import logger, tracer
-from consentry.settings import get_settings
+from consentry.core.clock import utc_now
+from consentry.core.models import bind_models
+from consentry.core.observability import logger, tracer
+from consentry.core.settings import get_settings
 
 bind_models(get_settings())
 

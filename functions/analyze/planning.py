@@ -18,9 +18,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from analyze.suppression import choose_read, read_snapshot
-from consentry import analysis_files, analysis_store, service_store, suppression_store
-from consentry.analysis import AnalysisRequest, AudienceFormat
-from consentry.analysis_run import (
+from consentry.analysis import files, record_store, suppression_store
+from consentry.analysis.audience import SAMPLE_BYTES, Layout, layout_of, row_starts
+from consentry.analysis.contract import AnalysisRequest, AudienceFormat
+from consentry.analysis.run import (
     MANIFEST_FILE,
     PLAN_FILE,
     SNAPSHOT_FILE,
@@ -29,11 +30,11 @@ from consentry.analysis_run import (
     SuppressionRead,
     run_prefix,
 )
-from consentry.audience import SAMPLE_BYTES, Layout, layout_of, row_starts
-from consentry.errors import InvalidInputError, NotFoundError
-from consentry.observability import logger
-from consentry.settings import Settings
-from consentry.suppression_store import ReadMeter
+from consentry.analysis.suppression_store import ReadMeter
+from consentry.consent import service_store
+from consentry.core.errors import InvalidInputError, NotFoundError
+from consentry.core.observability import logger
+from consentry.core.settings import Settings
 
 MAX_CHUNKS = 1000
 """Partition is an inline map: its items travel in the execution's state."""
@@ -72,13 +73,11 @@ def plan_run(
     request = parse_request(raw_request)
     _check_request(request, settings)
     audience = request.audience
-    size, etag = analysis_files.head_audience(audience.bucket, audience.key)
-    sample = analysis_files.read_audience(
-        audience.bucket, audience.key, etag, 0, min(size, SAMPLE_BYTES)
-    )
+    size, etag = files.head_audience(audience.bucket, audience.key)
+    sample = files.read_audience(audience.bucket, audience.key, etag, 0, min(size, SAMPLE_BYTES))
     layout, data_start = layout_of(audience, sample, size)
     rows = estimate_rows(sample, data_start, size)
-    analysis_store.claim(request, execution_arn, now)
+    record_store.claim(request, execution_arn, now)
 
     shards = max(1, min(MAX_SHARDS, math.ceil(rows / (settings.shard_rows * SHARD_SLACK))))
     chunks = (
@@ -94,8 +93,8 @@ def plan_run(
     meter = ReadMeter()
     if read is SuppressionRead.SNAPSHOT:
         consent_as_of = now
-        analysis_files.put_json(bucket, prefix + SNAPSHOT_FILE, read_snapshot(request, now, meter))
-        analysis_store.set_consent_as_of(request.delivery_id, execution_arn, now)
+        files.put_json(bucket, prefix + SNAPSHOT_FILE, read_snapshot(request, now, meter))
+        record_store.set_consent_as_of(request.delivery_id, execution_arn, now)
     plan = RunPlan(
         request=request,
         execution_arn=execution_arn,
@@ -111,11 +110,9 @@ def plan_run(
         consent_as_of=consent_as_of,
         default_region=settings.default_phone_region,
     )
-    analysis_files.put_json(
-        bucket, plan.key(PLAN_FILE), plan.model_dump(mode="json", by_alias=True)
-    )
+    files.put_json(bucket, plan.key(PLAN_FILE), plan.model_dump(mode="json", by_alias=True))
     manifest = plan.key(MANIFEST_FILE)
-    analysis_files.put_json(bucket, manifest, [{"shard": s} for s in range(shards)])
+    files.put_json(bucket, manifest, [{"shard": s} for s in range(shards)])
     logger.info(
         "analysis planned",
         extra={
@@ -179,7 +176,7 @@ def _chunks(
     # Offsets from the first data row, where the stream of blocks starts.
     targets = [round(step * number) for number in range(1, count)]
     starts = row_starts(
-        analysis_files.blocks(audience.bucket, audience.key, etag, data_start, size),
+        files.blocks(audience.bucket, audience.key, etag, data_start, size),
         targets,
         quote_aware=layout.format is AudienceFormat.CSV,
     )

@@ -19,13 +19,9 @@ from datetime import datetime
 from typing import IO
 
 from analyze.suppression import from_snapshot, looked_up
-from consentry import analysis_files, analysis_store
-from consentry.analysis import AudienceFormat, IncompleteAnalysisError
-from consentry.analysis_run import SNAPSHOT_FILE, RunPlan, SuppressionRead
-from consentry.analysis_shards import CHUNK, chunk_offsets, shard_rows
-from consentry.analysis_store import Piece, piece_key
-from consentry.audience import Layout, Row, RowPlace, not_utf8, rows
-from consentry.classifier import (
+from consentry.analysis import files, record_store
+from consentry.analysis.audience import Layout, Row, RowPlace, not_utf8, rows
+from consentry.analysis.classifier import (
     CAUSES,
     TARGETED,
     VERDICTS,
@@ -34,10 +30,14 @@ from consentry.classifier import (
     normalizer,
     shard_of,
 )
-from consentry.classify_csv import CAUSE_NAMES, LOG_HEADER, classify_csv, log_line
-from consentry.clock import Clock
-from consentry.suppression_store import ReadMeter
-from consentry.types import Address
+from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER, classify_csv, log_line
+from consentry.analysis.contract import AudienceFormat, IncompleteAnalysisError
+from consentry.analysis.record_store import Piece, piece_key
+from consentry.analysis.run import SNAPSHOT_FILE, RunPlan, SuppressionRead
+from consentry.analysis.shards import CHUNK, chunk_offsets, shard_rows
+from consentry.analysis.suppression_store import ReadMeter
+from consentry.core.clock import Clock
+from consentry.core.types import Address
 
 WRITE_BATCH = 8192
 """Rows written to an output at once."""
@@ -59,7 +59,7 @@ class TextSpool:
 
     def upload(self, bucket: str, key: str, content_type: str) -> None:
         self.text.flush()
-        analysis_files.upload(bucket, key, self._file, content_type)
+        files.upload(bucket, key, self._file, content_type)
 
     def close(self) -> None:
         self.text.close()
@@ -108,9 +108,7 @@ def partition_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
     audience = plan.request.audience
     with (
         spools(plan.shards) as outputs,
-        analysis_files.open_text(
-            audience.bucket, audience.key, plan.etag, span.start, span.end
-        ) as lines,
+        files.open_text(audience.bucket, audience.key, plan.etag, span.start, span.end) as lines,
     ):
         count = partition_lines(
             lines,
@@ -121,7 +119,7 @@ def partition_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
         )
         for shard, output in enumerate(outputs):
             output.upload(plan.bucket, plan.shard_input(shard, chunk), "text/csv")
-    analysis_store.put_piece(
+    record_store.put_piece(
         plan.request.delivery_id,
         Piece(piece_key(CHUNK, chunk), plan.execution_arn, rows=count, targeted=0),
         now,
@@ -161,21 +159,21 @@ def classify_shard(plan: RunPlan, shard: int, clock: Clock) -> dict[str, int]:
     else:
         classified = _classify_audience(plan, suppression, counts)
     piece = Piece(
-        piece_key(analysis_store.SHARD, shard),
+        piece_key(record_store.SHARD, shard),
         plan.execution_arn,
         rows=classified,
         targeted=counts[TARGETED],
         excluded={cause: counts[number] for number, cause in enumerate(CAUSES, start=1)},
         consent_as_of=consent_as_of,
     )
-    analysis_store.put_piece(plan.request.delivery_id, piece, clock())
+    record_store.put_piece(plan.request.delivery_id, piece, clock())
     return {"shard": shard, "rows": classified, "targeted": counts[TARGETED]}
 
 
 def _suppression(plan: RunPlan, shard: int, clock: Clock) -> tuple[datetime | None, Suppression]:
     """The shard's suppression data, and when it was read if the shard read it."""
     if plan.suppression is SuppressionRead.SNAPSHOT:
-        document = analysis_files.get_bytes(plan.bucket, plan.key(SNAPSHOT_FILE))
+        document = files.get_bytes(plan.bucket, plan.key(SNAPSHOT_FILE))
         return None, from_snapshot(document)
     profiles: set[str] = set()
     addresses: set[str] = set()
@@ -197,7 +195,7 @@ def _classify_audience(plan: RunPlan, suppression: Suppression, counts: list[int
     audience = plan.request.audience
     dry_run = plan.request.dry_run
     with (
-        analysis_files.open_text(
+        files.open_text(
             audience.bucket, audience.key, plan.etag, plan.data_start, plan.size
         ) as lines,
         spools(2) as (log, target),
@@ -294,13 +292,13 @@ def _classify_partitioned(
     with spools(1) as (log,):
         log_row = _log_writer(log.text)
         for chunk in range(len(plan.chunks)):
-            with analysis_files.open_object(plan.bucket, plan.shard_input(shard, chunk)) as text:
+            with files.open_object(plan.bucket, plan.shard_input(shard, chunk)) as text:
                 chunk_rows, targeted = classify_shard_input(
                     text, classifier, offsets[chunk] + 1, counts, log_row
                 )
             classified += chunk_rows
             if not plan.request.dry_run:
-                analysis_files.put_bytes(
+                files.put_bytes(
                     plan.bucket,
                     plan.verdicts(chunk, shard),
                     _verdict_bytes(chunk_rows, targeted),
@@ -351,7 +349,7 @@ def assemble_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
     marks: list[array[int]] = []
     for shard in range(plan.shards):
         classified, targeted = _read_verdicts(
-            analysis_files.get_bytes(plan.bucket, plan.verdicts(chunk, shard))
+            files.get_bytes(plan.bucket, plan.verdicts(chunk, shard))
         )
         expected += classified
         marks.append(targeted)
@@ -366,9 +364,7 @@ def assemble_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
     audience = plan.request.audience
     with (
         spools(1) as (target,),
-        analysis_files.open_text(
-            audience.bucket, audience.key, plan.etag, span.start, span.end
-        ) as lines,
+        files.open_text(audience.bucket, audience.key, plan.etag, span.start, span.end) as lines,
     ):
         count = assemble_lines(
             lines, plan.layout, targeted_rows, target.text, RowPlace(after_byte=span.start)
@@ -378,10 +374,10 @@ def assemble_chunk(plan: RunPlan, chunk: int, now: datetime) -> dict[str, int]:
                 f"chunk {chunk} has {count} rows but {expected} verdicts; nothing was written"
             )
         target.upload(plan.bucket, plan.target_part(chunk), _content_type(plan))
-    analysis_store.put_piece(
+    record_store.put_piece(
         plan.request.delivery_id,
         Piece(
-            piece_key(analysis_store.PART, chunk),
+            piece_key(record_store.PART, chunk),
             plan.execution_arn,
             rows=count,
             targeted=targeted_count,

@@ -25,19 +25,19 @@ import math
 from datetime import datetime
 from typing import Any
 
-from consentry import suppression_store
-from consentry.addresses import AddressStatus
-from consentry.analysis import AnalysisRequest
-from consentry.analysis_run import SuppressionRead
-from consentry.classifier import Suppression
-from consentry.models import OPTED_OUT_BUCKETS
-from consentry.suppression_store import (
+from consentry.addresses.status import AddressStatus
+from consentry.analysis import suppression_store
+from consentry.analysis.classifier import Suppression
+from consentry.analysis.contract import AnalysisRequest
+from consentry.analysis.run import SuppressionRead
+from consentry.analysis.suppression_store import (
     EVENTUAL_READ_UNITS,
     READ_UNIT_BYTES,
     ReadMeter,
     Sizes,
 )
-from consentry.types import Channel
+from consentry.core.models import OPTED_OUT_BUCKETS
+from consentry.core.types import Channel
 
 
 def _units(size: int, queries: int) -> float:

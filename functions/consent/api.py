@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from consentry.errors import InvalidInputError
-from consentry.pagination import MAX_PAGE
-from consentry.settings import get_settings
+from consentry.core.errors import InvalidInputError
+from consentry.core.pagination import MAX_PAGE
+from consentry.core.settings import get_settings
 
 IDENTIFIER = r"^[A-Za-z0-9._:@+\-]+$"
 ProfileIdPath = Annotated[

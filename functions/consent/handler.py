@@ -16,16 +16,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consent.api import ErrorOut, idempotency_config, unreadable_body
 from consent.routes import addresses, analyses, checks, imports, links, profiles, services
-from consentry.errors import (
+from consentry.core.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
     StaleVersionError,
     StoreUnavailableError,
 )
-from consentry.models import bind_models
-from consentry.observability import logger, metrics, tracer
-from consentry.settings import get_settings
+from consentry.core.models import bind_models
+from consentry.core.observability import logger, metrics, tracer
+from consentry.core.settings import get_settings
 
 bind_models(get_settings())
 

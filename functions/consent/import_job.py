@@ -15,9 +15,9 @@ from pydantic import Field
 
 from consent.api import ApiModel
 from consent.logic import imports
-from consentry.models import bind_models
-from consentry.observability import logger, metrics, tracer
-from consentry.settings import get_settings
+from consentry.core.models import bind_models
+from consentry.core.observability import logger, metrics, tracer
+from consentry.core.settings import get_settings
 
 bind_models(get_settings())
 

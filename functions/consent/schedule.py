@@ -8,10 +8,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consent.logic.validity import IncompleteRunError, end_ended_services
-from consentry.clock import utc_now
-from consentry.models import bind_models
-from consentry.observability import logger, metrics, tracer
-from consentry.settings import get_settings
+from consentry.core.clock import utc_now
+from consentry.core.models import bind_models
+from consentry.core.observability import logger, metrics, tracer
+from consentry.core.settings import get_settings
 
 bind_models(get_settings())
 

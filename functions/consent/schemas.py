@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from consent.api import ApiModel
-from consentry.addresses import AddressState, AddressStatus
-from consentry.consent import ConsentEvent, ConsentState
-from consentry.imports import ImportKind, ImportRecord, ImportStatus
-from consentry.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
-from consentry.types import Action, Channel, MessageClass, Source
+from consentry.addresses.status import AddressState, AddressStatus
+from consentry.consent.rules import ConsentEvent, ConsentState
+from consentry.consent.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
+from consentry.core.types import Action, Channel, MessageClass, Source
+from consentry.imports.rules import ImportKind, ImportRecord, ImportStatus
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]

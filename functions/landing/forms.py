@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
-from consentry.clock import Clock, utc_now
-from consentry.errors import ConsentryError
-from consentry.tokens import Keyring
+from consentry.consent.tokens import Keyring
+from consentry.core.clock import Clock, utc_now
+from consentry.core.errors import ConsentryError
 
 FORM_MAX_AGE = timedelta(hours=24)
 """How long a rendered form may wait for its submission."""

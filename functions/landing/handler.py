@@ -23,10 +23,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from consentry import links, service_store, store
-from consentry.clock import utc_now
-from consentry.consent import Scope
-from consentry.errors import (
+from consentry.consent import links, profile_store, service_store
+from consentry.consent.rules import Scope
+from consentry.consent.subscriptions import SubscriptionStatus
+from consentry.consent.tokens import LinkClaims, LinkSigner, load_keyring, load_signer
+from consentry.core.clock import utc_now
+from consentry.core.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -34,12 +36,10 @@ from consentry.errors import (
     TokenError,
     TokenExpiredError,
 )
-from consentry.models import bind_models
-from consentry.observability import logger, metrics, tracer
-from consentry.settings import get_settings
-from consentry.subscriptions import SubscriptionStatus
-from consentry.tokens import LinkClaims, LinkSigner, load_keyring, load_signer
-from consentry.types import Action, ProfileId, ScopeKind, ServiceId
+from consentry.core.models import bind_models
+from consentry.core.observability import logger, metrics, tracer
+from consentry.core.settings import get_settings
+from consentry.core.types import Action, ProfileId, ScopeKind, ServiceId
 from landing import preferences, signup, web
 from landing.forms import Form, FormExpiredError, FormGuard, FormRejectedError
 from landing.mailer import MailUnavailableError, OncePerPending, SesMailer
@@ -368,7 +368,7 @@ def _service_claims(service_id: str, token: str) -> LinkClaims:
 
 
 def _locale(claims: LinkClaims) -> str | None:
-    state = store.find_consent(claims.profile_id)
+    state = profile_store.find_consent(claims.profile_id)
     return state.locale if state else None
 
 

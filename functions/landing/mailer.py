@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consentry.errors import ConsentryError
+from consentry.core.errors import ConsentryError
 
 RESEND_AFTER_S = 3600
 

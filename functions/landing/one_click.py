@@ -7,10 +7,10 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import parse_qs
 
-from consentry.consent import ConsentChange
-from consentry.store import ChangeResult, record_change
-from consentry.tokens import LinkClaims
-from consentry.types import RECIPIENT_ACTOR, Action, ScopeKind, Source
+from consentry.consent.profile_store import ChangeResult, record_change
+from consentry.consent.rules import ConsentChange
+from consentry.consent.tokens import LinkClaims
+from consentry.core.types import RECIPIENT_ACTOR, Action, ScopeKind, Source
 
 _FIELD, _VALUE = "List-Unsubscribe", "One-Click"
 

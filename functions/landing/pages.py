@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
 
-from consentry.links import ASSETS_PATH
+from consentry.consent.links import ASSETS_PATH
 from landing.i18n import NAMES, SUPPORTED, translations
 
 SECURITY_HEADERS = {

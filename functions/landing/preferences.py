@@ -14,13 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from consentry import service_store, store
-from consentry.consent import ConsentChange, ConsentEvent, ConsentState, Scope
-from consentry.errors import InvalidInputError
-from consentry.observability import mask_address
-from consentry.pagination import MAX_PAGE
-from consentry.subscriptions import Service, Subscription, SubscriptionStatus
-from consentry.types import (
+from consentry.consent import profile_store, service_store
+from consentry.consent.rules import ConsentChange, ConsentEvent, ConsentState, Scope
+from consentry.consent.subscriptions import Service, Subscription, SubscriptionStatus
+from consentry.core.errors import InvalidInputError
+from consentry.core.observability import mask_address
+from consentry.core.pagination import MAX_PAGE
+from consentry.core.types import (
     RECIPIENT_ACTOR,
     Action,
     Channel,
@@ -85,7 +85,7 @@ class Preferences:
 
 def load(profile_id: ProfileId, at: datetime) -> Preferences:
     """The profile's choices now, from the consent store (an unknown profile allows all)."""
-    state = store.find_consent(profile_id) or ConsentState(profile_id=profile_id)
+    state = profile_store.find_consent(profile_id) or ConsentState(profile_id=profile_id)
     subscriptions = {s.service_id: s for s in service_store.subscriptions_of(profile_id)}
     services = [
         ServiceChoice(
@@ -252,7 +252,9 @@ def apply(
     for owner_denylists, group in _by_denylisting(consent_steps, why.owner_denylists):
         changes = [_change(step, why, reason) for step in group]
         events.extend(
-            store.record_changes(profile_id, changes, owner_denylists=owner_denylists).events
+            profile_store.record_changes(
+                profile_id, changes, owner_denylists=owner_denylists
+            ).events
         )
     labels: dict[str, str] = {}
     pending: list[ServiceId] = []
@@ -261,7 +263,7 @@ def apply(
             continue
         service_id = ServiceId(str(step.scope.value))
         labels[str(step.scope)] = service_store.get_service(service_id).public_label
-        result = store.record_change(profile_id, _change(step, why, reason))
+        result = profile_store.record_change(profile_id, _change(step, why, reason))
         events.extend(result.events)
         if result.subscription and result.subscription.status is SubscriptionStatus.PENDING:
             pending.append(service_id)

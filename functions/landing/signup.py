@@ -18,16 +18,16 @@ from datetime import datetime
 
 from aws_lambda_powertools.utilities import parameters
 
-from consentry import links, service_store, store
-from consentry.address_store import find_address
-from consentry.addresses import AddressStatus
-from consentry.consent import ConsentChange, ConsentState, Scope
-from consentry.errors import InvalidInputError, NotFoundError
-from consentry.normalize import normalize_email
-from consentry.observability import mask_address
-from consentry.subscriptions import Service, Subscription, SubscriptionStatus
-from consentry.tokens import LinkClaims, LinkSigner
-from consentry.types import (
+from consentry.addresses.address_store import find_address
+from consentry.addresses.normalize import normalize_email
+from consentry.addresses.status import AddressStatus
+from consentry.consent import links, profile_store, service_store
+from consentry.consent.rules import ConsentChange, ConsentState, Scope
+from consentry.consent.subscriptions import Service, Subscription, SubscriptionStatus
+from consentry.consent.tokens import LinkClaims, LinkSigner
+from consentry.core.errors import InvalidInputError, NotFoundError
+from consentry.core.observability import mask_address
+from consentry.core.types import (
     RECIPIENT_ACTOR,
     Action,
     Address,
@@ -142,15 +142,15 @@ def request_subscription(
     if address is None:
         raise NotAnAddressError
     profile_id = visitor_profile_id(key, address)
-    state = store.find_consent(profile_id)
+    state = profile_store.find_consent(profile_id)
     if state is None or state.addresses.get(Channel.EMAIL) != address:
         known = dict(state.addresses) if state else {}
-        state = store.register_profile(
+        state = profile_store.register_profile(
             profile_id,
             {**known, Channel.EMAIL: address},
             (state.locale if state else None) or visitor.language,
         )
-    result = store.record_change(
+    result = profile_store.record_change(
         profile_id,
         ConsentChange(
             scope=service_scope(service.service_id),
@@ -176,7 +176,7 @@ def with_confirmations(
     one; the outcomes, each with where its email went."""
     if not applied.pending:
         return applied.outcomes
-    state = store.find_consent(profile_id)
+    state = profile_store.find_consent(profile_id)
     sent: dict[str, str | None] = {}
     for service_id in applied.pending:
         subscription = service_store.find_subscription(service_id, profile_id)

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from consentry import links
+from consentry.consent import links
 from landing.forms import Form, FormGuard, FormRejectedError
 from landing.i18n import negotiate
 from landing.one_click import Requester

@@ -1,8 +1,8 @@
 """Delivery feedback into the address quarantine: one queue message at a time.
 
 Each piece of feedback is applied to its address under the counting rules
-(consentry.counting), with its event, in one transaction whose event condition makes
-a redelivery change nothing (consentry.address_events). What is written:
+(consentry.addresses.counting), with its event, in one transaction whose event condition makes
+a redelivery change nothing (consentry.addresses.events). What is written:
 
 | feedback | address | event |
 |---|---|---|
@@ -22,18 +22,15 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from consentry import address_store
-from consentry.address_events import FEEDBACK_ACTOR, AddressEvent, event_id
-from consentry.addresses import COMPLAINT_ORIGIN, AddressState, with_origin
-from consentry.clock import Clock
-from consentry.counting import (
+from consentry.addresses import address_store
+from consentry.addresses.counting import (
     QuarantinePolicy,
     apply_failure,
     apply_success,
     error_snapshot,
 )
-from consentry.errors import ConflictError, StoreUnavailableError
-from consentry.feedback import (
+from consentry.addresses.events import FEEDBACK_ACTOR, AddressEvent, event_id
+from consentry.addresses.feedback import (
     AddressFeedback,
     ErrorType,
     FeedbackKind,
@@ -41,8 +38,11 @@ from consentry.feedback import (
     MalformedFeedbackError,
     parse_body,
 )
-from consentry.observability import logger, metrics
-from consentry.types import Channel
+from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, with_origin
+from consentry.core.clock import Clock
+from consentry.core.errors import ConflictError, StoreUnavailableError
+from consentry.core.observability import logger, metrics
+from consentry.core.types import Channel
 from quarantine.outage import OutageGuard, PendingAttempts
 from quarantine.sms import SmsKeywords
 

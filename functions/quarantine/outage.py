@@ -28,20 +28,20 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from consentry import address_store, domain_window_store
-from consentry.address_events import EventKind, held_key, split_held_key
-from consentry.addresses import AddressState, AddressStatus, address_domain
-from consentry.clock import Clock
-from consentry.counting import (
+from consentry.addresses import address_store, domain_windows
+from consentry.addresses.counting import (
     QuarantinePolicy,
     bucket_start,
     is_outage,
     restore_errors,
     window_start,
 )
-from consentry.errors import ConflictError
-from consentry.feedback import AddressFeedback
-from consentry.observability import logger, metrics
+from consentry.addresses.events import EventKind, held_key, split_held_key
+from consentry.addresses.feedback import AddressFeedback
+from consentry.addresses.status import AddressState, AddressStatus, address_domain
+from consentry.core.clock import Clock
+from consentry.core.errors import ConflictError
+from consentry.core.observability import logger, metrics
 
 RETROACTIVE_LIMIT = 2000
 """At most about this many errors are put back on hold when a hold starts (bounded time)."""
@@ -79,7 +79,7 @@ class OutageGuard:
     def count_failure(self, feedback: AddressFeedback) -> None:
         now = self._clock()
         bucket = bucket_start(now, self._policy)
-        domain_window_store.add_counts(
+        domain_windows.add_counts(
             self.key_of(feedback), bucket, attempts=1, failures=1, expires=self._expiry(bucket)
         )
 
@@ -93,7 +93,7 @@ class OutageGuard:
         self._pending.flushed_at = now
         while self._pending.counts:
             (key, bucket), attempts = self._pending.counts.popitem()
-            domain_window_store.add_counts(
+            domain_windows.add_counts(
                 key, bucket, attempts=attempts, failures=0, expires=self._expiry(bucket)
             )
 
@@ -102,7 +102,7 @@ class OutageGuard:
         key = self.key_of(feedback)
         now = self._clock()
         first = window_start(now, self._policy)
-        window = domain_window_store.read_window(key, first)
+        window = domain_windows.read_window(key, first)
         if window.hold is not None and window.hold.active(now):
             return key
         pending = sum(
@@ -114,7 +114,7 @@ class OutageGuard:
         attempts = window.attempts + pending + 1
         if not is_outage(failures, attempts, self._policy):
             return None
-        started = domain_window_store.start_hold(
+        started = domain_windows.start_hold(
             key,
             now=now,
             until=now + self._policy.outage_hold_max,

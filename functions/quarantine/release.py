@@ -15,13 +15,13 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from consentry import address_store
-from consentry.address_events import SCHEDULE_ACTOR, AddressEvent, EventKind, event_id
-from consentry.addresses import AddressState, AddressStatus
-from consentry.counting import QuarantinePolicy, error_snapshot, settle
-from consentry.errors import ConflictError
-from consentry.feedback import FailureReason, feedback_key
-from consentry.types import Channel
+from consentry.addresses import address_store
+from consentry.addresses.counting import QuarantinePolicy, error_snapshot, settle
+from consentry.addresses.events import SCHEDULE_ACTOR, AddressEvent, EventKind, event_id
+from consentry.addresses.feedback import FailureReason, feedback_key
+from consentry.addresses.status import AddressState, AddressStatus
+from consentry.core.errors import ConflictError
+from consentry.core.types import Channel
 
 PAGE = 100
 COUNTER_RESET = "counter_reset"

@@ -7,11 +7,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from consentry.clock import utc_now
-from consentry.counting import QuarantinePolicy
-from consentry.models import bind_models
-from consentry.observability import logger, metrics, tracer
-from consentry.settings import get_settings
+from consentry.addresses.counting import QuarantinePolicy
+from consentry.core.clock import utc_now
+from consentry.core.models import bind_models
+from consentry.core.observability import logger, metrics, tracer
+from consentry.core.settings import get_settings
 from quarantine.release import run_due
 
 settings = get_settings()

@@ -20,14 +20,19 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from consentry import address_store
-from consentry.address_events import AddressEvent, EventKind, event_id
-from consentry.addresses import SMS_KEYWORD_ORIGIN, AddressState, with_origin, without_origins
-from consentry.clock import Clock
-from consentry.errors import ConflictError
-from consentry.feedback import InboundSms, SmsKeyword
-from consentry.observability import logger, mask_address
-from consentry.types import RECIPIENT_ACTOR, Channel
+from consentry.addresses import address_store
+from consentry.addresses.events import AddressEvent, EventKind, event_id
+from consentry.addresses.feedback import InboundSms, SmsKeyword
+from consentry.addresses.status import (
+    SMS_KEYWORD_ORIGIN,
+    AddressState,
+    with_origin,
+    without_origins,
+)
+from consentry.core.clock import Clock
+from consentry.core.errors import ConflictError
+from consentry.core.observability import logger, mask_address
+from consentry.core.types import RECIPIENT_ACTOR, Channel
 
 MAX_ATTEMPTS = 5
 PENDING, SENT, NOT_SENT = "pending", "sent", "not_sent"

@@ -126,7 +126,7 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
 
     # Imported only now: functions/ (the CodeUri) is importable and the settings complete
     # only from here on.
-    from consentry.settings import get_settings  # noqa: PLC0415
+    from consentry.core.settings import get_settings  # noqa: PLC0415
     from infra.local import demo  # noqa: PLC0415
 
     settings = get_settings()

@@ -11,17 +11,17 @@ from typing import Any
 
 import boto3
 
-from consentry.address_store import put_address_status
-from consentry.addresses import AddressStatus
-from consentry.clock import utc_now
-from consentry.consent import ConsentChange, Scope
-from consentry.models import bind_models
-from consentry.service_store import save_service
-from consentry.settings import Settings
-from consentry.store import record_change, register_profile
-from consentry.subscriptions import Confirmation, Service, SubscriptionStatus
-from consentry.tokens import Keyring, LinkClaims, LinkSigner
-from consentry.types import (
+from consentry.addresses.address_store import put_address_status
+from consentry.addresses.status import AddressStatus
+from consentry.consent.profile_store import record_change, register_profile
+from consentry.consent.rules import ConsentChange, Scope
+from consentry.consent.service_store import save_service
+from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
+from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
+from consentry.core.clock import utc_now
+from consentry.core.models import bind_models
+from consentry.core.settings import Settings
+from consentry.core.types import (
     Action,
     Address,
     Channel,

@@ -10,12 +10,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consentry.address_store import put_address_status
-from consentry.addresses import AddressStatus
-from consentry.consent import ConsentChange, Scope
-from consentry.errors import ConsentryError
-from consentry.store import record_change
-from consentry.types import Action, Address, Channel, ProfileId, Source
+from consentry.addresses.address_store import put_address_status
+from consentry.addresses.status import AddressStatus
+from consentry.consent.profile_store import record_change
+from consentry.consent.rules import ConsentChange, Scope
+from consentry.core.errors import ConsentryError
+from consentry.core.types import Action, Address, Channel, ProfileId, Source
 from consentry_cli.analyze import Analysis, AnalysisFailedError
 from consentry_cli.analyze import run as run_analysis
 from consentry_cli.audience import Generated, Mix, generate

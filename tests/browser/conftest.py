@@ -108,9 +108,9 @@ class LocalStack:
 
     def expired_link(self, profile_id: str) -> str:
         """A preference-center URL signed with the stack's own key, issued 200 days ago."""
-        from consentry.consent import Scope
-        from consentry.tokens import Keyring, LinkClaims, LinkSigner
-        from consentry.types import ProfileId
+        from consentry.consent.rules import Scope
+        from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
+        from consentry.core.types import ProfileId
 
         secrets = self.stack.client("secretsmanager")
         name = next(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from consentry.models import MODEL_TABLE_SETTINGS
-from consentry.settings import Settings
+from consentry.core.models import MODEL_TABLE_SETTINGS
+from consentry.core.settings import Settings
 from infra.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,14 +24,14 @@ import pytest
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from consentry.address_store import put_address_status
-from consentry.addresses import AddressStatus
-from consentry.consent import ConsentChange, Scope
-from consentry.service_store import save_service
-from consentry.settings import get_settings
-from consentry.store import record_change, register_profile
-from consentry.subscriptions import Confirmation, Service, SubscriptionStatus
-from consentry.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
+from consentry.addresses.address_store import put_address_status
+from consentry.addresses.status import AddressStatus
+from consentry.consent.profile_store import record_change, register_profile
+from consentry.consent.rules import ConsentChange, Scope
+from consentry.consent.service_store import save_service
+from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
+from consentry.core.settings import get_settings
+from consentry.core.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
 from infra.local.aws import MOTO_CONFIG
 from infra.local.lambdas import Invoker, LocalFunction, route_moto_invokes
 from infra.local.resources import state_machine_definition

@@ -11,9 +11,9 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from consentry.models import bind_models
-from consentry.settings import get_settings
-from consentry.tokens import Keyring, LinkSigner
+from consentry.consent.tokens import Keyring, LinkSigner
+from consentry.core.models import bind_models
+from consentry.core.settings import get_settings
 from tests.conftest import REGION, TEMPLATE
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"

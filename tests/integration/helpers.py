@@ -1,8 +1,8 @@
 """Steps several integration tests take."""
 
-from consentry.consent import Scope
-from consentry.tokens import LinkClaims
-from consentry.types import ProfileId
+from consentry.consent.rules import Scope
+from consentry.consent.tokens import LinkClaims
+from consentry.core.types import ProfileId
 
 
 def one_click(landing, signer, profile_id, scope=None):

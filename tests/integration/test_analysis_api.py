@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from consentry.addresses import AddressStatus
-from consentry.settings import get_settings
+from consentry.addresses.status import AddressStatus
+from consentry.core.settings import get_settings
 from tests.integration.analysis_support import (
     analysis_state_machine,
     moto_running_executions,

@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from consentry.addresses import AddressStatus
+from consentry.addresses.status import AddressStatus
 from consentry_cli import main as cli
 from consentry_cli.analyze import Analysis, AnalysisFailedError, run
 from consentry_cli.progress import Bar, Progress, progress

@@ -13,13 +13,13 @@ from pynamodb.connection.table import TableConnection
 from pynamodb.exceptions import GetError, QueryError
 
 from analyze import planning
-from consentry import analysis_store
-from consentry.addresses import AddressStatus
-from consentry.analysis import AnalysisConflictError, AnalysisRequest
-from consentry.analysis_run import SuppressionRead
-from consentry.analysis_store import Piece
-from consentry.classifier import control_sample
-from consentry.settings import get_settings
+from consentry.addresses.status import AddressStatus
+from consentry.analysis import record_store
+from consentry.analysis.classifier import control_sample
+from consentry.analysis.contract import AnalysisConflictError, AnalysisRequest
+from consentry.analysis.record_store import Piece
+from consentry.analysis.run import SuppressionRead
+from consentry.core.settings import get_settings
 from tests.integration.analysis_support import (
     analysis_state_machine,
     create_service,
@@ -137,7 +137,7 @@ def test_every_cause_is_counted_logged_and_kept_out_of_the_target(stack):
         ("8", "p8", "duplicate"),
         ("9", "p9", "control_group"),
     ]
-    assert analysis_store.find("every-cause").model_dump(mode="json", by_alias=True) == record
+    assert record_store.find("every-cause").model_dump(mode="json", by_alias=True) == record
 
 
 def test_a_service_delivery_goes_to_confirmed_unexpired_subscribers_only(stack):
@@ -282,7 +282,7 @@ def failing(monkeypatch, method, error, table):
 def assert_failed_closed(stack, execution, delivery_id, error_type):
     assert execution.status == "FAILED"
     assert execution.error == error_type
-    record = analysis_store.find(delivery_id)
+    record = record_store.find(delivery_id)
     assert record.status.value == "FAILED"
     assert record.target is None
     assert record.error.type == error_type
@@ -397,7 +397,7 @@ def test_a_done_delivery_is_refused_unless_forced(stack):
     assert (refused.status, refused.error) == ("FAILED", "AnalysisConflictError")
     assert "pass force" in refused.cause
     assert forced.status == "SUCCEEDED"
-    record = analysis_store.find("again")
+    record = record_store.find("again")
     assert record.execution_arn == forced.arn != first.arn
     assert record.target.uri == forced.output["target"]["uri"] != first.output["target"]["uri"]
 
@@ -410,21 +410,21 @@ def test_a_failed_delivery_may_run_again_without_force(stack):
     again = stack.run(stack.request("retry", uri))
 
     assert (failed.status, again.status) == ("FAILED", "SUCCEEDED")
-    assert analysis_store.find("retry").error is None
+    assert record_store.find("retry").error is None
 
 
 def test_a_replaced_run_can_no_longer_write_into_the_result(stack):
     request = AnalysisRequest.model_validate(stack.request("owned", "s3://DataBucket/a.csv"))
-    analysis_store.claim(request, "arn:old", now())
-    analysis_store.claim(request.model_copy(update={"force": True}), "arn:new", now())
+    record_store.claim(request, "arn:old", now())
+    record_store.claim(request.model_copy(update={"force": True}), "arn:new", now())
 
     with pytest.raises(AnalysisConflictError):
-        analysis_store.put_piece("owned", Piece("SHARD#00000", "arn:old", 1, 1), now())
-    assert analysis_store.fail("owned", "arn:old", _error(), now()) is False
-    assert analysis_store.find("owned").execution_arn == "arn:new"
+        record_store.put_piece("owned", Piece("SHARD#00000", "arn:old", 1, 1), now())
+    assert record_store.fail("owned", "arn:old", _error(), now()) is False
+    assert record_store.find("owned").execution_arn == "arn:new"
 
 
 def _error():
-    from consentry.analysis import AnalysisError
+    from consentry.analysis.contract import AnalysisError
 
     return AnalysisError(type="X", message="stale")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from consentry.address_store import put_address_status
-from consentry.addresses import AddressStatus
-from consentry.consent import Scope
-from consentry.types import Address, Channel
+from consentry.addresses.address_store import put_address_status
+from consentry.addresses.status import AddressStatus
+from consentry.consent.rules import Scope
+from consentry.core.types import Address, Channel
 from tests.integration.helpers import one_click
 
 SHARED = "shared@example.com"
@@ -200,11 +200,11 @@ def test_bad_check_requests_are_422(api, body):
 
 def landing_opt_in(signer, profile):
     """The owner's confirmed opt-in, as the preference center records it."""
-    from consentry import store
-    from consentry.consent import ConsentChange
-    from consentry.types import Action, ProfileId, Source
+    from consentry.consent import profile_store
+    from consentry.consent.rules import ConsentChange
+    from consentry.core.types import Action, ProfileId, Source
 
-    store.record_change(
+    profile_store.record_change(
         ProfileId(profile),
         ConsentChange(
             scope=Scope.all(), action=Action.OPT_IN, source=Source.LANDING, actor="recipient"
@@ -215,9 +215,9 @@ def landing_opt_in(signer, profile):
 
 def record_complaint(address):
     """A spam complaint's denylist entry, as the feedback ingestion writes it."""
-    from consentry import address_store
-    from consentry.addresses import COMPLAINT_ORIGIN, with_origin
-    from consentry.clock import utc_now
+    from consentry.addresses import address_store
+    from consentry.addresses.status import COMPLAINT_ORIGIN, with_origin
+    from consentry.core.clock import utc_now
 
     current = address_store.find_address(Channel.EMAIL, Address(address))
     address_store.write_with_event(

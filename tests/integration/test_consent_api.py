@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from consentry import store
-from consentry.consent import ConsentChange, Scope
-from consentry.types import Action, Channel, ProfileId, Source
+from consentry.consent import profile_store
+from consentry.consent.rules import ConsentChange, Scope
+from consentry.core.types import Action, Channel, ProfileId, Source
 
 PROFILE = ProfileId("p-200")
 
@@ -19,8 +19,8 @@ def test_an_unknown_profile_is_404_with_a_message(consent_api):
 
 
 def test_the_consent_state_and_latest_events_are_returned(consent_api):
-    store.register_profile(PROFILE, {Channel.EMAIL: "jane@example.com"}, "nl")
-    store.record_change(
+    profile_store.register_profile(PROFILE, {Channel.EMAIL: "jane@example.com"}, "nl")
+    profile_store.record_change(
         PROFILE,
         ConsentChange(
             scope=Scope.channel(Channel.EMAIL),
@@ -92,4 +92,4 @@ def test_a_body_the_api_cannot_read_is_4xx_and_changes_nothing(
     )
 
     assert response["statusCode"] == status
-    assert store.find_consent(ProfileId("p-1")) is None
+    assert profile_store.find_consent(ProfileId("p-1")) is None

@@ -5,11 +5,11 @@ from itertools import count
 
 import pytest
 
-from consentry import store
-from consentry.consent import ConsentChange, Scope, first_broken_link, replay
-from consentry.errors import ConflictError, StaleVersionError
-from consentry.models import ConsentEventModel, ProfileModel
-from consentry.types import Action, Channel, ProfileId, Source
+from consentry.consent import profile_store
+from consentry.consent.rules import ConsentChange, Scope, first_broken_link, replay
+from consentry.core.errors import ConflictError, StaleVersionError
+from consentry.core.models import ConsentEventModel, ProfileModel
+from consentry.core.types import Action, Channel, ProfileId, Source
 
 PROFILE = ProfileId("p-300")
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
@@ -25,7 +25,7 @@ def ticking_clock():
 
 
 def test_a_change_writes_the_state_and_its_event_together():
-    result = store.record_change(PROFILE, change(), clock=ticking_clock())
+    result = profile_store.record_change(PROFILE, change(), clock=ticking_clock())
 
     item = ProfileModel.get(PROFILE)
     (event,) = ConsentEventModel.query(PROFILE)
@@ -41,16 +41,18 @@ def test_a_lost_race_is_retried_on_fresh_state():
         nonlocal competitor_done
         if not competitor_done:
             competitor_done = True
-            store.record_change(PROFILE, change(Scope.channel(Channel.SMS)), clock=lambda: T0)
+            profile_store.record_change(
+                PROFILE, change(Scope.channel(Channel.SMS)), clock=lambda: T0
+            )
         return T0 + timedelta(seconds=1)
 
-    store.record_change(
+    profile_store.record_change(
         PROFILE, change(Scope.channel(Channel.EMAIL)), clock=clock_with_a_competitor
     )
 
-    state = store.get_consent(PROFILE)
+    state = profile_store.get_consent(PROFILE)
     assert state.opt_out_channels == {Channel.EMAIL, Channel.SMS}
-    events = list(reversed(store.latest_events(PROFILE, 10)))
+    events = list(reversed(profile_store.latest_events(PROFILE, 10)))
     assert [e.scope for e in events] == ["channel:sms", "channel:email"]
     assert first_broken_link(events) is None
 
@@ -59,49 +61,51 @@ def test_a_writer_that_always_loses_gets_a_conflict_and_writes_nothing_of_its_ow
     channels = iter(list(Channel) * 3)
 
     def clock_with_endless_competitors():
-        store.record_change(
+        profile_store.record_change(
             PROFILE, change(Scope.channel(next(channels)), Action.OPT_OUT), clock=lambda: T0
         )
-        store.record_change(PROFILE, change(Scope.all(), Action.OPT_OUT), clock=lambda: T0)
-        store.record_change(PROFILE, change(Scope.all(), Action.OPT_IN), clock=lambda: T0)
+        profile_store.record_change(PROFILE, change(Scope.all(), Action.OPT_OUT), clock=lambda: T0)
+        profile_store.record_change(PROFILE, change(Scope.all(), Action.OPT_IN), clock=lambda: T0)
         return T0
 
     with pytest.raises(ConflictError):
-        store.record_change(
+        profile_store.record_change(
             PROFILE,
             change(Scope.all(), Action.OPT_OUT, Source.API),
             clock=clock_with_endless_competitors,
         )
 
-    assert all(e.source != "api" for e in store.latest_events(PROFILE, 100))
+    assert all(e.source != "api" for e in profile_store.latest_events(PROFILE, 100))
 
 
 def test_a_stale_expected_version_is_refused_and_writes_nothing():
-    store.record_change(PROFILE, change(), clock=ticking_clock())
+    profile_store.record_change(PROFILE, change(), clock=ticking_clock())
 
     with pytest.raises(StaleVersionError) as error:
-        store.record_change(PROFILE, change(Scope.all(), Action.OPT_IN), expected_version=0)
+        profile_store.record_change(PROFILE, change(Scope.all(), Action.OPT_IN), expected_version=0)
 
     assert (error.value.expected, error.value.actual) == (0, 1)
-    assert store.get_consent(PROFILE).opt_out_all
+    assert profile_store.get_consent(PROFILE).opt_out_all
 
 
 def test_the_matching_expected_version_is_applied():
-    store.record_change(PROFILE, change(), clock=ticking_clock())
+    profile_store.record_change(PROFILE, change(), clock=ticking_clock())
 
-    result = store.record_change(PROFILE, change(Scope.all(), Action.OPT_IN), expected_version=1)
+    result = profile_store.record_change(
+        PROFILE, change(Scope.all(), Action.OPT_IN), expected_version=1
+    )
 
     assert result.state.version == 2
-    assert not store.get_consent(PROFILE).opt_out_all
+    assert not profile_store.get_consent(PROFILE).opt_out_all
 
 
 def test_registering_a_profile_keeps_its_consent_and_chain():
-    store.record_change(PROFILE, change(Scope.channel(Channel.PUSH)), clock=ticking_clock())
-    before = store.get_consent(PROFILE)
+    profile_store.record_change(PROFILE, change(Scope.channel(Channel.PUSH)), clock=ticking_clock())
+    before = profile_store.get_consent(PROFILE)
 
-    after = store.register_profile(PROFILE, {Channel.EMAIL: "a@example.com"}, "fr")
+    after = profile_store.register_profile(PROFILE, {Channel.EMAIL: "a@example.com"}, "fr")
 
-    stored = store.get_consent(PROFILE)
+    stored = profile_store.get_consent(PROFILE)
     assert stored == after
     assert (stored.addresses, stored.locale) == ({Channel.EMAIL: "a@example.com"}, "fr")
     assert (stored.opt_out_channels, stored.head_hash) == (
@@ -112,28 +116,28 @@ def test_registering_a_profile_keeps_its_consent_and_chain():
 
 
 def test_registering_the_same_details_again_writes_nothing():
-    first = store.register_profile(PROFILE, {Channel.SMS: "+31612345678"}, "nl")
+    first = profile_store.register_profile(PROFILE, {Channel.SMS: "+31612345678"}, "nl")
 
-    again = store.register_profile(PROFILE, {Channel.SMS: "+31612345678"}, "nl")
+    again = profile_store.register_profile(PROFILE, {Channel.SMS: "+31612345678"}, "nl")
 
     assert again.version == first.version == 1
 
 
 def test_a_change_after_registration_is_applied():
-    store.register_profile(PROFILE, {Channel.SMS: "+31612345678"}, "nl")
+    profile_store.register_profile(PROFILE, {Channel.SMS: "+31612345678"}, "nl")
 
-    store.record_change(PROFILE, change())
+    profile_store.record_change(PROFILE, change())
 
-    state = store.get_consent(PROFILE)
+    state = profile_store.get_consent(PROFILE)
     assert state.opt_out_all
     assert state.addresses == {Channel.SMS: "+31612345678"}
 
 
 def test_only_opted_out_profiles_are_in_the_opted_out_index():
-    store.record_change(ProfileId("out"), change(Scope.channel(Channel.EMAIL)))
-    store.register_profile(ProfileId("in"), {Channel.EMAIL: "in@example.com"}, "en")
-    store.record_change(ProfileId("back"), change())
-    store.record_change(ProfileId("back"), change(Scope.all(), Action.OPT_IN))
+    profile_store.record_change(ProfileId("out"), change(Scope.channel(Channel.EMAIL)))
+    profile_store.register_profile(ProfileId("in"), {Channel.EMAIL: "in@example.com"}, "en")
+    profile_store.record_change(ProfileId("back"), change())
+    profile_store.record_change(ProfileId("back"), change(Scope.all(), Action.OPT_IN))
 
     indexed = [item.profile_id for item in ProfileModel.opted_out_index.scan()]
 
@@ -148,12 +152,12 @@ def test_the_stored_history_rebuilds_the_stored_state():
         (Scope.all(), Action.OPT_IN),
         (Scope.channel(Channel.SMS), Action.OPT_OUT),
     ]:
-        store.record_change(PROFILE, change(scope, action), clock=clock)
+        profile_store.record_change(PROFILE, change(scope, action), clock=clock)
 
-    events = list(reversed(store.latest_events(PROFILE, 100)))
+    events = list(reversed(profile_store.latest_events(PROFILE, 100)))
     rebuilt = replay(PROFILE, events)
 
-    stored = store.get_consent(PROFILE)
+    stored = profile_store.get_consent(PROFILE)
     assert (rebuilt.opt_out_all, rebuilt.opt_out_channels, rebuilt.head_hash) == (
         stored.opt_out_all,
         stored.opt_out_channels,

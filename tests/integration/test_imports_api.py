@@ -14,12 +14,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from consent.logic import imports as import_logic
-from consentry import address_store, import_store, store
-from consentry.addresses import AddressStatus
-from consentry.errors import StoreUnavailableError
-from consentry.models import AddressEventModel, ConsentEventModel
-from consentry.settings import get_settings
-from consentry.types import Address, Channel, ProfileId, Source
+from consentry.addresses import address_store
+from consentry.addresses.status import AddressStatus
+from consentry.consent import profile_store
+from consentry.core.errors import StoreUnavailableError
+from consentry.core.models import AddressEventModel, ConsentEventModel
+from consentry.core.settings import get_settings
+from consentry.core.types import Address, Channel, ProfileId, Source
+from consentry.imports import import_store
 from tests.conftest import REGION
 from tests.integration.conftest import lambda_context
 
@@ -270,13 +272,13 @@ def test_a_profiles_file_is_applied_as_events_from_the_import(api, started):
     assert (record["status"], record["error"]) == ("done", None)
     assert record["counts"] == {"rows": 2, "applied": 2, "rejected": 0, "unchanged": 0}
     actor = f"import:{record['importId']}"
-    p1 = store.get_consent(ProfileId("p-1"))
+    p1 = profile_store.get_consent(ProfileId("p-1"))
     assert (p1.opt_out_all, p1.addresses, p1.locale) == (
         True,
         {Channel.EMAIL: "jane@example.com"},
         "fr",
     )
-    p2 = store.get_consent(ProfileId("p-2"))
+    p2 = profile_store.get_consent(ProfileId("p-2"))
     assert (p2.opt_out_all, p2.opt_out_channels) == (False, frozenset({Channel.SMS}))
     assert p2.addresses == {Channel.SMS: "+31612345678"}
     events = consent_events("p-1") + consent_events("p-2")
@@ -304,15 +306,17 @@ def test_a_spreadsheet_export_with_a_byte_order_mark_and_crlf_lines_is_read(api,
     run_job(import_id)
 
     assert import_store.get(import_id).counts.applied == 1
-    assert store.get_consent(ProfileId("p-1")).addresses == {Channel.EMAIL: "jane@example.com"}
+    assert profile_store.get_consent(ProfileId("p-1")).addresses == {
+        Channel.EMAIL: "jane@example.com"
+    }
 
 
 def test_columns_left_empty_leave_the_profile_as_it_is(api, started):
-    store.register_profile(ProfileId("p-1"), {Channel.SMS: "+31612345678"}, "nl")
+    profile_store.register_profile(ProfileId("p-1"), {Channel.SMS: "+31612345678"}, "nl")
 
     imported(api, "uploads/profiles.csv", lines(PROFILES_HEADER, "p-1,,jane@example.com,,,,"))
 
-    state = store.get_consent(ProfileId("p-1"))
+    state = profile_store.get_consent(ProfileId("p-1"))
     assert state.addresses == {Channel.SMS: "+31612345678", Channel.EMAIL: "jane@example.com"}
     assert state.locale == "nl"
     assert not state.opted_out
@@ -390,8 +394,8 @@ def test_rejected_rows_are_reported_with_their_reason_and_the_rest_applied(api, 
         {"row": "10", "outcome": "applied", "reason": ""},
         {"row": "11", "outcome": "applied", "reason": ""},
     ]
-    assert store.find_consent(ProfileId("p-1")) is None
-    assert store.get_consent(ProfileId("p-7")).opt_out_all
+    assert profile_store.find_consent(ProfileId("p-1")) is None
+    assert profile_store.get_consent(ProfileId("p-7")).opt_out_all
 
 
 def test_address_rows_need_a_known_channel_an_importable_status_and_a_reason(api, started):
@@ -454,7 +458,7 @@ def test_a_retried_run_applies_nothing_twice(api, started, monkeypatch):
         ),
     )
     import_id = response["json"]["importId"]
-    record_changes = store.record_changes
+    record_changes = profile_store.record_changes
     calls = []
 
     def unavailable_on_the_second_row(profile_id, changes, **options):
@@ -463,7 +467,7 @@ def test_a_retried_run_applies_nothing_twice(api, started, monkeypatch):
             raise StoreUnavailableError("throttled")
         return record_changes(profile_id, changes, **options)
 
-    monkeypatch.setattr(store, "record_changes", unavailable_on_the_second_row)
+    monkeypatch.setattr(profile_store, "record_changes", unavailable_on_the_second_row)
 
     with pytest.raises(StoreUnavailableError):
         run_job(import_id)  # Lambda retries an asynchronous invocation that raised
@@ -495,7 +499,7 @@ def test_a_run_never_overlaps_a_run_that_holds_the_import(api, started):
     record = import_logic.run(import_id, clock=lambda: now + timedelta(minutes=1))
 
     assert record.status.value == "running"
-    assert store.find_consent(ProfileId("p-1")) is None
+    assert profile_store.find_consent(ProfileId("p-1")) is None
 
 
 def test_a_run_out_of_time_fails_with_what_it_did_reported(api, started):
@@ -539,7 +543,7 @@ def test_a_malformed_file_fails_the_import_and_applies_nothing(api, started, con
     assert record["status"] == "failed"
     assert error_part in record["error"]
     assert record["reportUri"] is None
-    assert store.find_consent(ProfileId("p-1")) is None
+    assert profile_store.find_consent(ProfileId("p-1")) is None
 
 
 def test_an_addresses_file_with_profile_columns_fails(api, started):
@@ -558,4 +562,4 @@ def test_a_file_changed_after_the_post_fails_the_import(api, started):
 
     record = import_store.get(import_id)
     assert (record.status.value, "changed or deleted" in record.error) == ("failed", True)
-    assert store.find_consent(ProfileId("p-2")) is None
+    assert profile_store.find_consent(ProfileId("p-2")) is None

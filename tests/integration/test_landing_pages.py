@@ -10,12 +10,13 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from consentry import address_store, service_store, store
-from consentry.addresses import AddressStatus
-from consentry.consent import Scope
-from consentry.subscriptions import Confirmation, Service, SubscriptionStatus
-from consentry.tokens import LinkClaims
-from consentry.types import Channel, DeliveryId, ProfileId, ScopeKind, ServiceId
+from consentry.addresses import address_store
+from consentry.addresses.status import AddressStatus
+from consentry.consent import profile_store, service_store
+from consentry.consent.rules import Scope
+from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
+from consentry.consent.tokens import LinkClaims
+from consentry.core.types import Channel, DeliveryId, ProfileId, ScopeKind, ServiceId
 from landing.forms import FormGuard
 from landing.pages import wording_version
 from tests.conftest import REGION
@@ -62,7 +63,9 @@ def landing_settings(monkeypatch, table_names):
             ),
             expected_version=None,
         )
-    store.register_profile(PROFILE, {Channel.EMAIL: EMAIL, Channel.SMS: "+31612345678"}, "en")
+    profile_store.register_profile(
+        PROFILE, {Channel.EMAIL: EMAIL, Channel.SMS: "+31612345678"}, "en"
+    )
 
 
 @pytest.fixture
@@ -83,10 +86,10 @@ def sent_mails():
 
 def snapshot(profile_id=PROFILE):
     """Everything a visit could change about a profile."""
-    state = store.find_consent(profile_id)
+    state = profile_store.find_consent(profile_id)
     return (
         state,
-        store.latest_events(profile_id, 100),
+        profile_store.latest_events(profile_id, 100),
         service_store.subscriptions_of(profile_id),
     )
 
@@ -95,7 +98,7 @@ def snapshot(profile_id=PROFILE):
 
 
 def test_the_preference_center_shows_channels_and_services_as_stored(client, token):
-    store.record_change(
+    profile_store.record_change(
         PROFILE,
         store_change(Scope.channel(Channel.SMS), "opt_out"),
     )
@@ -146,11 +149,11 @@ def test_saving_the_preference_center_records_each_change_with_its_wording(clien
     )
 
     assert done.status == 200
-    state = store.get_consent(PROFILE)
+    state = profile_store.get_consent(PROFILE)
     assert state.opt_out_channels == {Channel.SMS, Channel.PHONE, Channel.DIRECT_MAIL, Channel.PUSH}
     offers = service_store.find_subscription(OFFERS, PROFILE)
     assert offers.status is SubscriptionStatus.SUBSCRIBED
-    events = store.latest_events(PROFILE, 10)
+    events = profile_store.latest_events(PROFILE, 10)
     assert len(events) == 5
     assert {e.source for e in events} == {"landing"}
     assert {e.actor for e in events} == {"recipient"}
@@ -162,15 +165,15 @@ def test_saving_the_preference_center_records_each_change_with_its_wording(clien
 def test_undo_on_the_confirmation_page_puts_everything_back(client, token):
     page = client.get(f"/p/{token}")
     done = client.submit(page.form(f"/p/{token}"), check={"channel": {"email"}})
-    before_undo = store.get_consent(PROFILE)
+    before_undo = profile_store.get_consent(PROFILE)
 
     undone = client.submit(done.form("/undo"))
 
     assert before_undo.opt_out_channels
     assert undone.status == 200
     assert "Your change is undone" in undone.text
-    assert not store.get_consent(PROFILE).opt_out_channels
-    assert {e.reason for e in store.latest_events(PROFILE, 4)} == {"undo"}
+    assert not profile_store.get_consent(PROFILE).opt_out_channels
+    assert {e.reason for e in profile_store.latest_events(PROFILE, 4)} == {"undo"}
     assert not undone.forms  # an undo is not undone again from here
 
 
@@ -277,7 +280,7 @@ def test_a_wording_version_other_than_the_pages_is_refused(client, token):
     page = client.submit(form, check={"channel": set()})
 
     assert page.status == 400
-    assert store.latest_events(PROFILE, 1) == []
+    assert profile_store.latest_events(PROFILE, 1) == []
 
 
 # ---------------------------------------------------------------- bad links
@@ -337,7 +340,7 @@ def test_an_expired_link_shows_the_expired_page_and_changes_nothing(client, sign
 
 
 def test_the_profiles_locale_comes_before_the_browsers_languages(token):
-    store.register_profile(PROFILE, {Channel.EMAIL: EMAIL}, "nl")
+    profile_store.register_profile(PROFILE, {Channel.EMAIL: EMAIL}, "nl")
 
     page = Client(accept_language="de").get(f"/p/{token}")
 
@@ -373,7 +376,7 @@ def test_a_channel_links_unsubscribe_page_stops_that_channel_by_default(client, 
 
     done = client.submit(page.form("/unsubscribe"))
 
-    state = store.get_consent(PROFILE)
+    state = profile_store.get_consent(PROFILE)
     assert state.opt_out_channels == {Channel.SMS}
     assert not state.opt_out_all
     assert "Text messages (SMS): you will receive no more marketing messages." in done.text
@@ -385,7 +388,7 @@ def test_the_everything_option_stops_all_marketing(client, signer):
 
     client.submit(page.form("/unsubscribe"), radio={"what": "everything"})
 
-    assert store.get_consent(PROFILE).opt_out_all
+    assert profile_store.get_consent(PROFILE).opt_out_all
 
 
 def test_the_one_click_url_opens_the_same_unsubscribe_page(client, token):
@@ -399,7 +402,7 @@ def test_a_service_links_unsubscribe_page_ends_that_subscription(client, signer)
     service_token = signer.sign(
         LinkClaims(profile_id=PROFILE, scope=Scope(kind=ScopeKind.SERVICE, value=OFFERS))
     )
-    store.record_change(
+    profile_store.record_change(
         PROFILE, store_change(Scope(kind=ScopeKind.SERVICE, value=OFFERS), "subscribe")
     )
     page = client.get(f"/p/{service_token}/unsubscribe")
@@ -409,7 +412,7 @@ def test_a_service_links_unsubscribe_page_ends_that_subscription(client, signer)
 
     offers = service_store.find_subscription(OFFERS, PROFILE)
     assert offers.status is SubscriptionStatus.UNSUBSCRIBED
-    assert not store.get_consent(PROFILE).opt_out_all
+    assert not profile_store.get_consent(PROFILE).opt_out_all
 
 
 def test_never_contact_me_again_denylists_the_addresses_and_undo_lifts_them(client, token):
@@ -417,14 +420,14 @@ def test_never_contact_me_again_denylists_the_addresses_and_undo_lifts_them(clie
 
     done = client.submit(page.form("/never"))
 
-    assert store.get_consent(PROFILE).opt_out_all
+    assert profile_store.get_consent(PROFILE).opt_out_all
     denylisted = address_store.find_address(Channel.EMAIL, EMAIL)
     assert denylisted.status is AddressStatus.DENYLISTED
-    assert store.latest_events(PROFILE, 1)[0].reason == "never contact me again"
+    assert profile_store.latest_events(PROFILE, 1)[0].reason == "never contact me again"
 
     client.submit(done.form("/undo"))
 
-    assert not store.get_consent(PROFILE).opt_out_all
+    assert not profile_store.get_consent(PROFILE).opt_out_all
     assert address_store.find_address(Channel.EMAIL, EMAIL).status is not AddressStatus.DENYLISTED
 
 
@@ -456,7 +459,7 @@ def test_a_visitor_subscribes_and_confirms_through_the_link_in_the_email(client)
     assert "you are subscribed" in done.text
     confirmed = service_store.find_subscription(NEWSLETTER, subscription.profile_id)
     assert confirmed.status is SubscriptionStatus.SUBSCRIBED
-    events = store.latest_events(subscription.profile_id, 10)
+    events = profile_store.latest_events(subscription.profile_id, 10)
     assert [e.action for e in events] == ["confirm", "subscribe"]
     assert events[0].wording_version == wording_version("confirm.html", "en")
     assert events[1].wording_version == wording_version("subscribe.html", "en")
@@ -513,7 +516,7 @@ def test_an_unknown_service_has_a_friendly_page(client):
 
 
 def store_change(scope, action):
-    from consentry.consent import ConsentChange
-    from consentry.types import Action, Source
+    from consentry.consent.rules import ConsentChange
+    from consentry.core.types import Action, Source
 
     return ConsentChange(scope=scope, action=Action(action), source=Source.OPERATOR, actor="t")

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from consentry.consent import Scope
-from consentry.types import Channel, ScopeKind
+from consentry.consent.rules import Scope
+from consentry.core.types import Channel, ScopeKind
 
 API_HOST = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
 
@@ -42,7 +42,7 @@ def test_each_recipient_gets_its_links_and_headers_on_the_api_it_called(api, sig
 
 
 def test_a_configured_public_base_url_is_used_instead(api, monkeypatch):
-    from consentry.settings import get_settings
+    from consentry.core.settings import get_settings
 
     configured = get_settings().model_copy(update={"public_base_url": "https://links.example"})
     monkeypatch.setattr("consent.routes.links.get_settings", lambda: configured)

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from consentry import store
-from consentry.consent import Scope
-from consentry.tokens import LinkClaims
-from consentry.types import Channel, DeliveryId, ProfileId, ScopeKind
+from consentry.consent import profile_store
+from consentry.consent.rules import Scope
+from consentry.consent.tokens import LinkClaims
+from consentry.core.types import Channel, DeliveryId, ProfileId, ScopeKind
 
 PROFILE = ProfileId("p-100")
 BOUNDARY = "xYzZY"
@@ -26,9 +26,9 @@ def test_one_click_records_the_opt_out_with_its_event(landing, token):
 
     assert response["statusCode"] == 200
     assert "Location" not in response["multiValueHeaders"]
-    state = store.get_consent(PROFILE)
+    state = profile_store.get_consent(PROFILE)
     assert state.opt_out_all
-    (event,) = store.latest_events(PROFILE, 10)
+    (event,) = profile_store.latest_events(PROFILE, 10)
     assert (event.action, event.source, event.actor) == ("opt_out", "one_click", "recipient")
     assert (event.scope, event.delivery_id, event.ip) == ("all", "d-7", "203.0.113.7")
     assert event.user_agent.startswith("Mozilla/5.0")
@@ -36,13 +36,13 @@ def test_one_click_records_the_opt_out_with_its_event(landing, token):
 
 def test_a_repeated_one_click_changes_nothing_more(landing, token):
     landing("one_click_post", token=token)
-    version = store.get_consent(PROFILE).version
+    version = profile_store.get_consent(PROFILE).version
 
     response = landing("one_click_post", token=token)
 
     assert response["statusCode"] == 200
-    assert store.get_consent(PROFILE).version == version
-    assert len(store.latest_events(PROFILE, 10)) == 1
+    assert profile_store.get_consent(PROFILE).version == version
+    assert len(profile_store.latest_events(PROFILE, 10)) == 1
 
 
 def test_multipart_one_click_bodies_are_accepted(landing, token):
@@ -59,7 +59,7 @@ def test_multipart_one_click_bodies_are_accepted(landing, token):
     )
 
     assert response["statusCode"] == 200
-    assert store.get_consent(PROFILE).opt_out_all
+    assert profile_store.get_consent(PROFILE).opt_out_all
 
 
 def test_a_base64_encoded_body_is_decoded(landing, token):
@@ -68,7 +68,7 @@ def test_a_base64_encoded_body_is_decoded(landing, token):
     response = landing("one_click_post", token=token, body=body, is_base64=True)
 
     assert response["statusCode"] == 200
-    assert store.get_consent(PROFILE).opt_out_all
+    assert profile_store.get_consent(PROFILE).opt_out_all
 
 
 def test_a_channel_link_opts_out_of_that_channel_only(landing, signer):
@@ -76,7 +76,7 @@ def test_a_channel_link_opts_out_of_that_channel_only(landing, signer):
 
     landing("one_click_post", token=token)
 
-    state = store.get_consent(PROFILE)
+    state = profile_store.get_consent(PROFILE)
     assert state.opt_out_channels == {Channel.SMS}
     assert not state.opt_out_all
 
@@ -101,7 +101,7 @@ def test_any_other_body_is_refused_and_writes_nothing(landing, token, body, cont
 
     assert response["statusCode"] == 400
     assert "List-Unsubscribe=One-Click" in response["body"]
-    assert store.find_consent(PROFILE) is None
+    assert profile_store.find_consent(PROFILE) is None
 
 
 def test_a_tampered_token_is_refused_and_writes_nothing(landing, token):
@@ -111,14 +111,14 @@ def test_a_tampered_token_is_refused_and_writes_nothing(landing, token):
 
     assert response["statusCode"] == 400
     assert "not valid" in response["body"]
-    assert store.find_consent(PROFILE) is None
+    assert profile_store.find_consent(PROFILE) is None
 
 
 def test_a_token_of_an_unknown_key_is_refused(landing, token):
     response = landing("one_click_post", token="k9" + token[2:])
 
     assert response["statusCode"] == 400
-    assert store.find_consent(PROFILE) is None
+    assert profile_store.find_consent(PROFILE) is None
 
 
 def test_an_expired_token_is_refused_and_writes_nothing(landing, signer):
@@ -129,7 +129,7 @@ def test_an_expired_token_is_refused_and_writes_nothing(landing, signer):
 
     assert response["statusCode"] == 410
     assert "expired" in response["body"]
-    assert store.find_consent(PROFILE) is None
+    assert profile_store.find_consent(PROFILE) is None
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
@@ -137,7 +137,7 @@ def test_opening_the_link_changes_nothing(landing, token, method):
     response = landing("one_click_post", token=token, method=method, body=None)
 
     assert response["statusCode"] == 200
-    assert store.find_consent(PROFILE) is None
+    assert profile_store.find_consent(PROFILE) is None
 
 
 def test_the_page_behind_the_link_offers_the_unsubscribe_form(landing, token):
@@ -173,7 +173,7 @@ def test_a_store_outage_is_a_503_page_not_a_crash(landing, token, dynamodb, tabl
 
 
 def signer_clock_now():
-    from consentry.clock import utc_now
+    from consentry.core.clock import utc_now
 
     return utc_now()
 
@@ -198,7 +198,7 @@ def test_a_service_link_unsubscribes_from_that_service(landing, signer, api):
     assert response["statusCode"] == 200
     subscribers = api("GET", f"/v1/services/{service}/subscribers")["json"]["items"]
     assert [s["status"] for s in subscribers] == ["unsubscribed"]
-    assert not store.get_consent(PROFILE).opted_out
+    assert not profile_store.get_consent(PROFILE).opted_out
 
 
 def test_a_link_to_a_service_that_no_longer_exists_is_a_page_not_a_crash(landing, signer):
@@ -209,4 +209,4 @@ def test_a_link_to_a_service_that_no_longer_exists_is_a_page_not_a_crash(landing
     response = landing("one_click_post", token=token)
 
     assert response["statusCode"] == 400
-    assert store.find_consent(PROFILE) is None
+    assert profile_store.find_consent(PROFILE) is None

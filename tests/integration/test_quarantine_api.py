@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consentry import address_store
-from consentry.addresses import COMPLAINT_ORIGIN, AddressState, AddressStatus
-from consentry.types import Address, Channel
+from consentry.addresses import address_store
+from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, AddressStatus
+from consentry.core.types import Address, Channel
 from tests.integration.quarantine_support import FeedbackPath, ses
 
 NOW = datetime.now(UTC)

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consentry import address_store
-from consentry.addresses import COMPLAINT_ORIGIN, AddressState, AddressStatus
-from consentry.types import Address, Channel
+from consentry.addresses import address_store
+from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, AddressStatus
+from consentry.core.types import Address, Channel
 from tests.integration.quarantine_support import (
     FeedbackPath,
     address_events,
@@ -281,7 +281,7 @@ def test_a_quarantined_address_from_before_is_not_changed_by_a_soft_bounce(envel
 
 
 def _seed_event(address):
-    from consentry.address_events import AddressEvent
+    from consentry.addresses.events import AddressEvent
 
     return AddressEvent(
         channel=Channel.EMAIL,

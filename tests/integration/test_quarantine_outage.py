@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consentry import address_store
-from consentry.addresses import AddressState, AddressStatus
-from consentry.counting import QuarantinePolicy
-from consentry.types import Address, Channel
+from consentry.addresses import address_store
+from consentry.addresses.counting import QuarantinePolicy
+from consentry.addresses.status import AddressState, AddressStatus
+from consentry.core.types import Address, Channel
 from tests.conftest import TEMPLATE
 from tests.integration.quarantine_support import FeedbackPath, address_states, ses
 

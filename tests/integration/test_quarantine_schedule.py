@@ -3,9 +3,9 @@
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from consentry import address_store
-from consentry.addresses import AddressState, AddressStatus
-from consentry.types import Address, Channel
+from consentry.addresses import address_store
+from consentry.addresses.status import AddressState, AddressStatus
+from consentry.core.types import Address, Channel
 
 NOW = datetime.now(UTC)
 

@@ -6,10 +6,10 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from consentry import address_store
-from consentry.addresses import SMS_KEYWORD_ORIGIN, AddressStatus
-from consentry.settings import get_settings
-from consentry.types import Address, Channel
+from consentry.addresses import address_store
+from consentry.addresses.status import SMS_KEYWORD_ORIGIN, AddressStatus
+from consentry.core.settings import get_settings
+from consentry.core.types import Address, Channel
 from tests.integration.quarantine_support import FakeSms, FeedbackPath, address_events, sms
 
 NUMBER = "+14255550182"

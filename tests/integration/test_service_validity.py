@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from consent.logic.validity import ACTOR, REASON, end_ended_services
-from consentry import service_store, store
-from consentry.consent import ConsentChange, Scope
-from consentry.errors import ConflictError
-from consentry.subscriptions import Confirmation, Service, SubscriptionStatus
-from consentry.types import Action, Channel, ProfileId, ScopeKind, ServiceId, Source
+from consentry.consent import profile_store, service_store
+from consentry.consent.rules import ConsentChange, Scope
+from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
+from consentry.core.errors import ConflictError
+from consentry.core.types import Action, Channel, ProfileId, ScopeKind, ServiceId, Source
 from tests.integration.conftest import lambda_context
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -49,7 +49,7 @@ def change(service, action, requested=None):
 
 
 def subscribe(service, profile, at=T0, requested=SubscriptionStatus.SUBSCRIBED):
-    store.record_change(
+    profile_store.record_change(
         ProfileId(profile),
         change(service, Action.SUBSCRIBE, requested),
         clock=clock_at(at),
@@ -57,7 +57,9 @@ def subscribe(service, profile, at=T0, requested=SubscriptionStatus.SUBSCRIBED):
 
 
 def unsubscribe(service, profile, at=T0):
-    store.record_change(ProfileId(profile), change(service, Action.UNSUBSCRIBE), clock=clock_at(at))
+    profile_store.record_change(
+        ProfileId(profile), change(service, Action.UNSUBSCRIBE), clock=clock_at(at)
+    )
 
 
 def status_of(service, profile):
@@ -79,7 +81,7 @@ def test_the_subscribers_of_an_ended_service_are_unsubscribed_with_history():
     assert (run.services, run.unsubscribed, run.failed) == (1, 2, 0)
     for profile in ("p-1", "p-2"):
         assert status_of(service, profile) is SubscriptionStatus.UNSUBSCRIBED
-        event = store.all_events(ProfileId(profile))[-1]
+        event = profile_store.all_events(ProfileId(profile))[-1]
         assert event.scope == f"service:{service.service_id}"
         assert (event.action, event.result) == (Action.UNSUBSCRIBE, SubscriptionStatus.UNSUBSCRIBED)
         assert (event.source, event.actor, event.reason) == (Source.API, ACTOR, REASON)
@@ -123,7 +125,7 @@ def test_open_services_and_their_subscribers_are_left_alone():
     assert status_of(open_service, "p-1") is SubscriptionStatus.SUBSCRIBED
     assert status_of(endless, "p-1") is SubscriptionStatus.SUBSCRIBED
     assert status_of(ended, "p-1") is SubscriptionStatus.UNSUBSCRIBED
-    assert len(store.all_events(ProfileId("p-1"))) == 4
+    assert len(profile_store.all_events(ProfileId("p-1"))) == 4
 
 
 def test_a_profile_that_unsubscribed_itself_gets_no_second_event():
@@ -134,7 +136,7 @@ def test_a_profile_that_unsubscribed_itself_gets_no_second_event():
     run = end_ended_services(clock=clock_at(ENDS + timedelta(days=1)))
 
     assert run.unsubscribed == 0
-    assert [event.action for event in store.all_events(ProfileId("p-1"))] == [
+    assert [event.action for event in profile_store.all_events(ProfileId("p-1"))] == [
         Action.SUBSCRIBE,
         Action.UNSUBSCRIBE,
     ]
@@ -146,14 +148,14 @@ def test_a_re_run_changes_nothing():
     for n in range(3):
         subscribe(service, f"p-{n}")
     end_ended_services(clock=clock_at(ENDS + timedelta(days=1)))
-    events = {n: store.all_events(ProfileId(f"p-{n}")) for n in range(3)}
+    events = {n: profile_store.all_events(ProfileId(f"p-{n}")) for n in range(3)}
 
     # When the job runs again the next day
     run = end_ended_services(clock=clock_at(ENDS + timedelta(days=2)))
 
     # Then it still sees the service, but ends nothing and writes no event
     assert (run.services, run.unsubscribed) == (1, 0)
-    assert {n: store.all_events(ProfileId(f"p-{n}")) for n in range(3)} == events
+    assert {n: profile_store.all_events(ProfileId(f"p-{n}")) for n in range(3)} == events
 
 
 def test_every_page_of_subscribers_is_unsubscribed(monkeypatch):
@@ -177,14 +179,14 @@ def test_a_profile_that_cannot_be_changed_does_not_stop_the_others(monkeypatch):
     service = make_service("news")
     subscribe(service, "p-1")
     subscribe(service, "p-2")
-    record_change = store.record_change
+    record_change = profile_store.record_change
 
     def contended(profile_id, *args, **kwargs):
         if profile_id == "p-1":
             raise ConflictError("kept changing")
         return record_change(profile_id, *args, **kwargs)
 
-    monkeypatch.setattr(store, "record_change", contended)
+    monkeypatch.setattr(profile_store, "record_change", contended)
 
     # When the job runs
     run = end_ended_services(clock=clock_at(ENDS + timedelta(days=1)))
@@ -223,7 +225,7 @@ def test_the_handler_fails_when_a_subscription_could_not_be_ended(monkeypatch):
     def contended(*args, **kwargs):
         raise ConflictError("kept changing")
 
-    monkeypatch.setattr(store, "record_change", contended)
+    monkeypatch.setattr(profile_store, "record_change", contended)
 
     with pytest.raises(IncompleteRunError):
         lambda_handler({}, lambda_context("consent-schedule"))

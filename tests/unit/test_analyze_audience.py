@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.analysis import Audience, AudienceError, AudienceFormat
-from consentry.audience import Layout, RowPlace, layout_of, row_starts, rows
-from consentry.errors import InvalidInputError
+from consentry.analysis.audience import Layout, RowPlace, layout_of, row_starts, rows
+from consentry.analysis.contract import Audience, AudienceError, AudienceFormat
+from consentry.core.errors import InvalidInputError
 
 CSV_AUDIENCE = Audience(uri="s3://b/a.csv")
 JSONL_AUDIENCE = Audience(uri="s3://b/a.jsonl", format=AudienceFormat.JSONL)

@@ -1,5 +1,5 @@
 """The per-row classifier: the exclusion order, the first cause wins, duplicates and the
-control group, and agreement with the real-time check (consentry.exclusion)."""
+control group, and agreement with the real-time check (consentry.analysis.exclusion)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.addresses import AddressState, AddressStatus, ExclusionCause
-from consentry.classifier import (
+from consentry.addresses.normalize import normalize
+from consentry.addresses.status import AddressState, AddressStatus, ExclusionCause
+from consentry.analysis.classifier import (
     ADDRESS_DENYLISTED,
     ADDRESS_INVALID,
     ADDRESS_MISSING,
@@ -26,12 +27,11 @@ from consentry.classifier import (
     normalizer,
     shard_of,
 )
-from consentry.consent import ConsentState
-from consentry.exclusion import SendFacts, first_exclusion
-from consentry.normalize import normalize
-from consentry.subscriptions import Subscription, SubscriptionStatus
-from consentry.suppression_store import covers
-from consentry.types import Address, Channel, MessageClass, ProfileId, ServiceId
+from consentry.analysis.exclusion import SendFacts, first_exclusion
+from consentry.analysis.suppression_store import covers
+from consentry.consent.rules import ConsentState
+from consentry.consent.subscriptions import Subscription, SubscriptionStatus
+from consentry.core.types import Address, Channel, MessageClass, ProfileId, ServiceId
 
 EMAIL = Rules(Channel.EMAIL, MessageClass.MARKETING, "US")
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)

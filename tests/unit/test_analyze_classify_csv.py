@@ -1,6 +1,6 @@
 """The Classify step's loop (`analyze.steps.classify_lines`, which runs
-`consentry.classify_csv` over blocks of lines) gives the reference's answer: the
-audience's rows (`consentry.audience.rows`) with the classifier called per row. The
+`consentry.analysis.classify_csv` over blocks of lines) gives the reference's answer: the
+audience's rows (`consentry.analysis.audience.rows`) with the classifier called per row. The
 same target, the same exclusion log, the same counts, the same error, whatever the
 blocks the audience is read in; for every channel, and audiences with quotes, fields
 spanning lines, blank and blank-looking lines, LF, CRLF and CR line ends, padded and
@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyze import steps
-from consentry.analysis import Audience, AudienceError
-from consentry.audience import RowPlace, layout_of, rows
-from consentry.classifier import TARGETED, VERDICTS, Rules, ShardClassifier, Suppression
-from consentry.classify_csv import CAUSE_NAMES, LOG_HEADER
-from consentry.types import Channel, MessageClass
+from consentry.analysis.audience import RowPlace, layout_of, rows
+from consentry.analysis.classifier import TARGETED, VERDICTS, Rules, ShardClassifier, Suppression
+from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER
+from consentry.analysis.contract import Audience, AudienceError
+from consentry.core.types import Channel, MessageClass
 
 EMAILS = [
     "a@example.com",

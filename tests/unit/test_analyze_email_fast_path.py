@@ -5,7 +5,7 @@ and numeric top-level domains, and other cases."""
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from consentry import normalize as n
+from consentry.addresses import normalize as n
 
 local_parts = st.text(alphabet="aZ9.-_+!'", min_size=1, max_size=70)
 labels = st.one_of(

@@ -5,10 +5,10 @@ import pytest
 
 from analyze.planning import estimate_rows, parse_request
 from analyze.suppression import choose_read, lookup_units, snapshot_units
-from consentry.analysis import AnalysisRequest
-from consentry.analysis_run import SuppressionRead
-from consentry.errors import InvalidInputError
-from consentry.suppression_store import Sizes, item_size
+from consentry.analysis.contract import AnalysisRequest
+from consentry.analysis.run import SuppressionRead
+from consentry.analysis.suppression_store import Sizes, item_size
+from consentry.core.errors import InvalidInputError
 
 VALID = {
     "deliveryId": "d-1",

@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.classifier import (
+from consentry.analysis.classifier import (
     TARGETED,
     VERDICTS,
     Rules,
@@ -17,7 +17,7 @@ from consentry.classifier import (
     normalizer,
     shard_of,
 )
-from consentry.types import Channel, MessageClass
+from consentry.core.types import Channel, MessageClass
 
 ADDRESSES = [
     "a@example.com",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.consent import (
+from consentry.consent.rules import (
     GENESIS_HASH,
     ConsentChange,
     ConsentState,
@@ -15,8 +15,8 @@ from consentry.consent import (
     first_broken_link,
     replay,
 )
-from consentry.errors import InvalidInputError
-from consentry.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
+from consentry.core.errors import InvalidInputError
+from consentry.core.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PROFILE = ProfileId("p-1")

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
-from consentry.addresses import AddressStatus
-from consentry.imports import (
+from consentry.addresses.status import AddressStatus
+from consentry.core.types import Channel
+from consentry.imports.rules import (
     PROFILE_COLUMNS,
     ImportCounts,
     ImportFileError,
@@ -19,7 +20,6 @@ from consentry.imports import (
     read_profile_row,
     row_values,
 )
-from consentry.types import Channel
 
 REGION = "NL"
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.tokens import Keyring
+from consentry.consent.tokens import Keyring
 from landing.forms import Form, FormExpiredError, FormGuard, FormRejectedError
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

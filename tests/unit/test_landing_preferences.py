@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.consent import Scope
-from consentry.errors import InvalidInputError
-from consentry.subscriptions import SubscriptionStatus
-from consentry.types import Action, Channel, ProfileId, ScopeKind, ServiceId
+from consentry.consent.rules import Scope
+from consentry.consent.subscriptions import SubscriptionStatus
+from consentry.core.errors import InvalidInputError
+from consentry.core.types import Action, Channel, ProfileId, ScopeKind, ServiceId
 from landing.preferences import (
     ChannelChoice,
     Preferences,

@@ -1,7 +1,7 @@
 """Rendering the pages: escaping, wording versions, assets, URLs."""
 
-from consentry.consent import Scope
-from consentry.types import Channel, ProfileId
+from consentry.consent.rules import Scope
+from consentry.core.types import Channel, ProfileId
 from landing.pages import Page, asset, wording_version
 from landing.preferences import ChannelChoice, Preferences
 

@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consentry.consent import Scope
-from consentry.errors import InvalidInputError
-from consentry.links import base_url, mint, stage_prefix
-from consentry.tokens import Keyring, LinkClaims, LinkSigner
-from consentry.types import DeliveryId, ProfileId
+from consentry.consent.links import base_url, mint, stage_prefix
+from consentry.consent.rules import Scope
+from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
+from consentry.core.errors import InvalidInputError
+from consentry.core.types import DeliveryId, ProfileId
 
 ISSUED = datetime(2026, 11, 1, tzinfo=UTC)
 SIGNER = LinkSigner(

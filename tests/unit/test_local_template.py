@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from consentry.tokens import Keyring
+from consentry.consent.tokens import Keyring
 from infra.local.environment import (
     EnvironmentConflictError,
     function_environment,

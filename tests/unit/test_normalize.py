@@ -4,8 +4,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from consentry import normalize as n
-from consentry.types import Channel
+from consentry.addresses import normalize as n
+from consentry.core.types import Channel
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from consentry.observability import mask_address
+from consentry.core.observability import mask_address
 from landing.one_click import is_one_click_body
 
 BOUNDARY = "----boundary42"

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.addresses import AddressState, AddressStatus
-from consentry.counting import (
+from consentry.addresses.counting import (
     QuarantinePolicy,
     apply_failure,
     apply_success,
@@ -17,9 +16,10 @@ from consentry.counting import (
     settle,
     window_start,
 )
-from consentry.feedback import ErrorType, FailureReason
-from consentry.settings import Settings
-from consentry.types import Address, Channel
+from consentry.addresses.feedback import ErrorType, FailureReason
+from consentry.addresses.status import AddressState, AddressStatus
+from consentry.core.settings import Settings
+from consentry.core.types import Address, Channel
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = QuarantinePolicy()
@@ -185,7 +185,7 @@ def test_the_window_is_whole_buckets_ending_with_the_current_one(epoch):
 
 # ---------------------------------------------------------------- the reference model
 # The rules of domain.md section 2, read literally, over a whole event sequence: a
-# second statement of them that shares no code with consentry.counting.
+# second statement of them that shares no code with consentry.addresses.counting.
 
 KINDS = ("hard", "soft", "soft_full", "ignored", "success", "job")
 

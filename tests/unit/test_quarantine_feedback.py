@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.feedback import (
+from consentry.addresses.feedback import (
     AddressFeedback,
     ErrorType,
     FailureReason,

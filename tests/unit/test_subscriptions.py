@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.errors import InvalidInputError
-from consentry.subscriptions import (
+from consentry.consent.subscriptions import (
     Confirmation,
     Service,
     Subscription,
@@ -16,7 +15,8 @@ from consentry.subscriptions import (
     subscribe,
     unsubscribe,
 )
-from consentry.types import Channel, ProfileId, ServiceId
+from consentry.core.errors import InvalidInputError
+from consentry.core.types import Channel, ProfileId, ServiceId
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PROFILE = ProfileId("p-1")

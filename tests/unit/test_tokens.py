@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.consent import Scope
-from consentry.errors import TokenError, TokenExpiredError
-from consentry.tokens import Keyring, LinkClaims, LinkSigner
-from consentry.types import Channel, DeliveryId, ProfileId
+from consentry.consent.rules import Scope
+from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
+from consentry.core.errors import TokenError, TokenExpiredError
+from consentry.core.types import Channel, DeliveryId, ProfileId
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 KEY1, KEY2 = "a" * 40, "b" * 40

@@ -23,8 +23,15 @@ from pydantic import AwareDatetime, Field, StringConstraints
 
 from consent.api import ApiModel
 from consent.schemas import Reason
-from consentry import address_store, domain_window_store
-from consentry.address_events import (
+from consentry.addresses import address_store, domain_windows
+from consentry.addresses.counting import (
+    QuarantinePolicy,
+    apply_failure,
+    error_snapshot,
+    release_errors,
+)
+from consentry.addresses.domain_windows import Hold
+from consentry.addresses.events import (
     AddressEvent,
     Decision,
     EventKind,
@@ -32,15 +39,13 @@ from consentry.address_events import (
     held_key,
     split_held_key,
 )
-from consentry.addresses import AddressState, AddressStatus
-from consentry.clock import Clock, utc_now
-from consentry.counting import QuarantinePolicy, apply_failure, error_snapshot, release_errors
-from consentry.domain_window_store import Hold
-from consentry.errors import ConflictError, InvalidInputError, NotFoundError
-from consentry.feedback import ErrorType, FailureReason, feedback_key
-from consentry.normalize import normalize
-from consentry.settings import get_settings
-from consentry.types import Address, Channel
+from consentry.addresses.feedback import ErrorType, FailureReason, feedback_key
+from consentry.addresses.normalize import normalize
+from consentry.addresses.status import AddressState, AddressStatus
+from consentry.core.clock import Clock, utc_now
+from consentry.core.errors import ConflictError, InvalidInputError, NotFoundError
+from consentry.core.settings import get_settings
+from consentry.core.types import Address, Channel
 
 HISTORY_ON_READ = 50
 MAX_ATTEMPTS = 5
@@ -298,12 +303,12 @@ def release(body: BulkReleaseIn, actor: str, *, clock: Clock = utc_now) -> dict[
 
 def outages(*, clock: Clock = utc_now) -> OutagesOut:
     now = clock()
-    return OutagesOut(items=[_outage_of(hold, now) for hold in domain_window_store.all_holds()])
+    return OutagesOut(items=[_outage_of(hold, now) for hold in domain_windows.all_holds()])
 
 
 def outage(channel: Channel, domain: str, *, clock: Clock = utc_now) -> OutageOut:
     key = held_key(channel, domain.lower())
-    hold = domain_window_store.find_hold(key)
+    hold = domain_windows.find_hold(key)
     if hold is not None:
         return _outage_of(hold, clock())
     held = address_store.count_held(key)
@@ -330,9 +335,9 @@ def decide(
     clock: Clock = utc_now,
 ) -> dict[str, Any]:
     key = held_key(channel, domain.lower())
-    if domain_window_store.find_hold(key) is None and not address_store.count_held(key):
+    if domain_windows.find_hold(key) is None and not address_store.count_held(key):
         raise NotFoundError("outage", key)
-    domain_window_store.stop_holding(key)
+    domain_windows.stop_holding(key)
     policy = QuarantinePolicy.from_settings(get_settings())
     now = clock()
     decided = changed = 0
@@ -344,7 +349,7 @@ def decide(
         changed += bool(outcome)
     remaining = address_store.count_held(key)
     if not remaining:
-        domain_window_store.forget_hold(key)
+        domain_windows.forget_hold(key)
     out = OutageDecisionOut(
         channel=channel,
         domain=domain.lower(),

@@ -20,9 +20,10 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consent.api import ApiModel
-from consentry import analysis_files, analysis_store
-from consentry.addresses import ExclusionCause
-from consentry.analysis import (
+from consentry.addresses.status import ExclusionCause
+from consentry.analysis import files, record_store
+from consentry.analysis.classifier import normalizer, shard_of
+from consentry.analysis.contract import (
     AnalysisConflictError,
     AnalysisOptions,
     AnalysisRecord,
@@ -30,12 +31,11 @@ from consentry.analysis import (
     AnalysisStatus,
     AudienceError,
 )
-from consentry.analysis_run import PLAN_FILE, RunPlan, run_prefix
-from consentry.analysis_shards import shard_rows
-from consentry.classifier import normalizer, shard_of
-from consentry.clock import utc_now
-from consentry.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from consentry.settings import get_settings
+from consentry.analysis.run import PLAN_FILE, RunPlan, run_prefix
+from consentry.analysis.shards import shard_rows
+from consentry.core.clock import utc_now
+from consentry.core.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from consentry.core.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -71,7 +71,7 @@ def start(delivery_id: str, body: AnalysisOptions) -> dict[str, Any]:
     request = AnalysisRequest.model_validate(
         {**body.model_dump(by_alias=True), "deliveryId": delivery_id}
     )
-    current = analysis_store.find(delivery_id)
+    current = record_store.find(delivery_id)
     if current is not None and current.status is not AnalysisStatus.FAILED and not body.force:
         raise AnalysisConflictError(
             f"delivery {delivery_id!r} is {current.status.value} ({current.execution_arn}); "
@@ -103,7 +103,7 @@ def execution_name(delivery_id: str) -> str:
 
 
 def get(delivery_id: str) -> AnalysisRecord:
-    record = analysis_store.find(delivery_id)
+    record = record_store.find(delivery_id)
     if record is None:
         raise NotFoundError("analysis", delivery_id)
     return record
@@ -117,7 +117,7 @@ def explain(delivery_id: str, address: str, profile_id: str | None) -> ExplainOu
             f"the analysis of {delivery_id!r} is {record.status.value}: no result to explain"
         )
     plan = RunPlan.model_validate_json(
-        analysis_files.get_bytes(
+        files.get_bytes(
             get_settings().data_bucket, run_prefix(delivery_id, record.execution_arn) + PLAN_FILE
         )
     )
@@ -169,7 +169,7 @@ def _comparable(address: str, normalize: Any) -> str:
 
 def _exclusion_log(plan: RunPlan, shard: int) -> list[dict[str, str]]:
     key = plan.exclusions_part(shard if plan.partitioned else 0)
-    with analysis_files.open_object(plan.bucket, key) as text:
+    with files.open_object(plan.bucket, key) as text:
         return list(csv.DictReader(text))
 
 

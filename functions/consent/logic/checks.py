@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from consent.schemas import CheckItemIn, CheckResultOut, ChecksOut
-from consentry import address_store, service_store, store
-from consentry.clock import Clock, utc_now
-from consentry.exclusion import SendFacts, first_exclusion
-from consentry.normalize import normalize
-from consentry.settings import get_settings
-from consentry.types import ProfileId, ServiceId
+from consentry.addresses import address_store
+from consentry.addresses.normalize import normalize
+from consentry.analysis.exclusion import SendFacts, first_exclusion
+from consentry.consent import profile_store, service_store
+from consentry.core.clock import Clock, utc_now
+from consentry.core.settings import get_settings
+from consentry.core.types import ProfileId, ServiceId
 
 
 def check(items: list[CheckItemIn], *, clock: Clock = utc_now) -> ChecksOut:
@@ -24,7 +25,7 @@ def check(items: list[CheckItemIn], *, clock: Clock = utc_now) -> ChecksOut:
         },
         consistent=False,
     )
-    consents = store.find_consents({ProfileId(item.profile_id) for item in items})
+    consents = profile_store.find_consents({ProfileId(item.profile_id) for item in items})
     subscriptions = service_store.find_subscriptions(
         {(ServiceId(i.service_id), ProfileId(i.profile_id)) for i in items if i.service_id}
     )

@@ -25,12 +25,17 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consent.schemas import ImportIn, ImportOut
-from consentry import address_store, import_store, store
-from consentry.addresses import IMPORT_ORIGIN
-from consentry.clock import Clock, utc_now
-from consentry.consent import ConsentChange, Scope
-from consentry.errors import ConflictError, InvalidInputError, StoreUnavailableError
-from consentry.imports import (
+from consentry.addresses import address_store
+from consentry.addresses.status import IMPORT_ORIGIN
+from consentry.consent import profile_store
+from consentry.consent.rules import ConsentChange, Scope
+from consentry.core.clock import Clock, utc_now
+from consentry.core.errors import ConflictError, InvalidInputError, StoreUnavailableError
+from consentry.core.observability import logger
+from consentry.core.settings import get_settings
+from consentry.core.types import Action, Source
+from consentry.imports import import_store
+from consentry.imports.rules import (
     AddressRow,
     ImportCounts,
     ImportFileError,
@@ -48,9 +53,6 @@ from consentry.imports import (
     read_profile_row,
     row_values,
 )
-from consentry.observability import logger
-from consentry.settings import get_settings
-from consentry.types import Action, Source
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -260,7 +262,7 @@ def _apply(
 def _apply_profile(row: ProfileRow, actor: str, import_id: str) -> bool:
     changed = False
     if row.addresses or row.locale:
-        changed = store.merge_profile_details(row.profile_id, row.addresses, row.locale)
+        changed = profile_store.merge_profile_details(row.profile_id, row.addresses, row.locale)
     flags = [(Scope.all(), row.opt_out_all)] + [
         (Scope.channel(channel), opted_out) for channel, opted_out in row.opt_out.items()
     ]
@@ -276,7 +278,7 @@ def _apply_profile(row: ProfileRow, actor: str, import_id: str) -> bool:
         if opted_out is not None
     ]
     if changes:
-        changed = bool(store.record_changes(row.profile_id, changes).events) or changed
+        changed = bool(profile_store.record_changes(row.profile_id, changes).events) or changed
     return changed
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from consent.schemas import LinkOut, LinksIn, LinksOut
-from consentry import links, service_store
-from consentry.clock import Clock, utc_now
-from consentry.consent import Scope
-from consentry.settings import Settings
-from consentry.tokens import LinkClaims, LinkSigner
-from consentry.types import DeliveryId, ProfileId, ScopeKind, ServiceId
+from consentry.consent import links, service_store
+from consentry.consent.rules import Scope
+from consentry.consent.tokens import LinkClaims, LinkSigner
+from consentry.core.clock import Clock, utc_now
+from consentry.core.settings import Settings
+from consentry.core.types import DeliveryId, ProfileId, ScopeKind, ServiceId
 
 
 def request_base_url(event: APIGatewayProxyEvent, settings: Settings) -> str:

@@ -15,20 +15,21 @@ from consent.schemas import (
     SubscriptionOut,
     VerifyOut,
 )
-from consentry import address_store, service_store, store
-from consentry.clock import utc_now
-from consentry.consent import GENESIS_HASH, ConsentChange, Scope, first_broken_link
-from consentry.errors import InvalidInputError
-from consentry.normalize import normalize
-from consentry.settings import get_settings
-from consentry.types import Action, Address, Channel, ProfileId, Source
+from consentry.addresses import address_store
+from consentry.addresses.normalize import normalize
+from consentry.consent import profile_store, service_store
+from consentry.consent.rules import GENESIS_HASH, ConsentChange, Scope, first_broken_link
+from consentry.core.clock import utc_now
+from consentry.core.errors import InvalidInputError
+from consentry.core.settings import get_settings
+from consentry.core.types import Action, Address, Channel, ProfileId, Source
 
 LATEST_EVENTS = 10
 
 
 def consent_of(profile_id: ProfileId) -> ConsentOut:
-    state = store.get_consent(profile_id)
-    return ConsentOut.of(state, store.latest_events(profile_id, LATEST_EVENTS))
+    state = profile_store.get_consent(profile_id)
+    return ConsentOut.of(state, profile_store.latest_events(profile_id, LATEST_EVENTS))
 
 
 def register(profile_id: ProfileId, body: ProfileIn) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def register(profile_id: ProfileId, body: ProfileIn) -> dict[str, Any]:
                 f"addresses.{channel.value}", f"not a valid {channel.value} address"
             )
         addresses[channel] = normal
-    store.register_profile(profile_id, addresses, body.locale)
+    profile_store.register_profile(profile_id, addresses, body.locale)
     return {"status": 200, "body": _consent_json(profile_id)}
 
 
@@ -62,20 +63,20 @@ def change_consent(
         )
         for name, opted_out in flags.items()
     ]
-    store.record_changes(profile_id, changes, expected_version=version)
+    profile_store.record_changes(profile_id, changes, expected_version=version)
     return {"status": 200, "body": _consent_json(profile_id)}
 
 
 def history_of(profile_id: ProfileId, limit: int, cursor: str | None) -> HistoryOut:
-    store.get_consent(profile_id)
-    page = store.history(profile_id, limit=limit, cursor=cursor)
+    profile_store.get_consent(profile_id)
+    page = profile_store.history(profile_id, limit=limit, cursor=cursor)
     return HistoryOut(items=[EventOut.of(e) for e in page.items], next_cursor=page.cursor)
 
 
 def verify(profile_id: ProfileId) -> VerifyOut:
     """Check the chain, and that the profile's head names the newest event."""
-    state = store.get_consent(profile_id)
-    events = store.all_events(profile_id)
+    state = profile_store.get_consent(profile_id)
+    events = profile_store.all_events(profile_id)
     broken = first_broken_link(events)
     if broken is None and (state.head_seq, state.head_hash) != _head(events):
         broken = len(events) + 1
@@ -89,8 +90,8 @@ def verify(profile_id: ProfileId) -> VerifyOut:
 
 
 def export(profile_id: ProfileId) -> ExportOut:
-    state = store.get_consent(profile_id)
-    events = store.all_events(profile_id)
+    state = profile_store.get_consent(profile_id)
+    events = profile_store.all_events(profile_id)
     now = utc_now()
     addresses = address_store.find_addresses(
         [(channel, Address(address)) for channel, address in state.addresses.items()]

@@ -15,12 +15,12 @@ from consent.schemas import (
     SubscriptionIn,
     SubscriptionOut,
 )
-from consentry import service_store, store
-from consentry.clock import Clock, utc_now
-from consentry.consent import ConsentChange, Scope
-from consentry.errors import InvalidInputError, NotFoundError, StaleVersionError
-from consentry.subscriptions import Service, SubscriptionStatus
-from consentry.types import Action, ProfileId, ScopeKind, ServiceId, Source
+from consentry.consent import profile_store, service_store
+from consentry.consent.rules import ConsentChange, Scope
+from consentry.consent.subscriptions import Service, SubscriptionStatus
+from consentry.core.clock import Clock, utc_now
+from consentry.core.errors import InvalidInputError, NotFoundError, StaleVersionError
+from consentry.core.types import Action, ProfileId, ScopeKind, ServiceId, Source
 
 
 def service_scope(service_id: ServiceId) -> Scope:
@@ -97,7 +97,7 @@ def put_subscription(
         reason=body.reason,
         requested=SubscriptionStatus(body.status),
     )
-    store.record_change(profile_id, change)
+    profile_store.record_change(profile_id, change)
     return {"status": 200, "body": _subscription_json(service_id, profile_id)}
 
 
@@ -113,7 +113,7 @@ def delete_subscription(
         actor=actor,
         reason=reason,
     )
-    store.record_change(profile_id, change)
+    profile_store.record_change(profile_id, change)
     return {"status": 200, "body": _subscription_json(service_id, profile_id)}
 
 

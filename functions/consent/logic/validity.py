@@ -10,14 +10,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from consent.logic.services import service_scope
-from consentry import service_store, store
-from consentry.clock import Clock
-from consentry.consent import ConsentChange
-from consentry.errors import ConflictError, ConsentryError, StoreUnavailableError
-from consentry.observability import logger
-from consentry.pagination import MAX_PAGE
-from consentry.subscriptions import Service, SubscriptionStatus
-from consentry.types import Action, Source
+from consentry.consent import profile_store, service_store
+from consentry.consent.rules import ConsentChange
+from consentry.consent.subscriptions import Service, SubscriptionStatus
+from consentry.core.clock import Clock
+from consentry.core.errors import ConflictError, ConsentryError, StoreUnavailableError
+from consentry.core.observability import logger
+from consentry.core.pagination import MAX_PAGE
+from consentry.core.types import Action, Source
 
 ACTOR = "consentry:service-validity"
 REASON = "the service's validity ended"
@@ -68,7 +68,7 @@ def _unsubscribe_all(service: Service, clock: Clock) -> tuple[int, int]:
             if subscription.status is SubscriptionStatus.UNSUBSCRIBED:
                 continue
             try:
-                result = store.record_change(subscription.profile_id, change, clock=clock)
+                result = profile_store.record_change(subscription.profile_id, change, clock=clock)
             except (ConflictError, StoreUnavailableError):
                 # One profile's trouble must not keep the others subscribed; the run
                 # fails at the end and the next one retries this profile.

@@ -28,9 +28,9 @@ from consent.logic.addresses import (
     OutageOut,
     OutagesOut,
 )
-from consentry.address_events import Decision
-from consentry.addresses import AddressStatus
-from consentry.types import Channel
+from consentry.addresses.events import Decision
+from consentry.addresses.status import AddressStatus
+from consentry.core.types import Channel
 
 router = APIGatewayRouter()
 NO_ADDRESS = not_found("address")

@@ -19,7 +19,7 @@ from consent.api import (
 )
 from consent.logic import analyses
 from consent.logic.analyses import AnalysisStarted, ExplainOut
-from consentry.analysis import AnalysisOptions, AnalysisRecord
+from consentry.analysis.contract import AnalysisOptions, AnalysisRecord
 
 router = APIGatewayRouter()
 DeliveryIdPath = Annotated[

@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from consent.api import not_found
 from consent.logic import links
 from consent.schemas import LinksIn, LinksOut
-from consentry.settings import get_settings
-from consentry.tokens import load_signer
+from consentry.consent.tokens import load_signer
+from consentry.core.settings import get_settings
 
 router = APIGatewayRouter()
 

@@ -21,7 +21,7 @@ from consent.api import (
 )
 from consent.logic import profiles
 from consent.schemas import ConsentOut, ConsentPatch, ExportOut, HistoryOut, ProfileIn, VerifyOut
-from consentry.types import ProfileId
+from consentry.core.types import ProfileId
 
 router = APIGatewayRouter()
 NOT_FOUND = not_found("profile")

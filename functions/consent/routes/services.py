@@ -29,8 +29,8 @@ from consent.schemas import (
     SubscribersOut,
     SubscriptionIn,
 )
-from consentry.subscriptions import SubscriptionStatus
-from consentry.types import ProfileId, ServiceId
+from consentry.consent.subscriptions import SubscriptionStatus
+from consentry.core.types import ProfileId, ServiceId
 
 router = APIGatewayRouter()
 NOT_FOUND = not_found("service")

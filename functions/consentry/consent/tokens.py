@@ -16,10 +16,10 @@ from aws_lambda_powertools.utilities import parameters
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, ConfigDict
 
-from consentry.clock import Clock, utc_now
-from consentry.consent import Scope
-from consentry.errors import InvalidInputError, TokenError, TokenExpiredError
-from consentry.types import DeliveryId, ProfileId
+from consentry.consent.rules import Scope
+from consentry.core.clock import Clock, utc_now
+from consentry.core.errors import InvalidInputError, TokenError, TokenExpiredError
+from consentry.core.types import DeliveryId, ProfileId
 
 _SALT = "consentry.link.v1"
 _CLOCK_SKEW = timedelta(minutes=5)

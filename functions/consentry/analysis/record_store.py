@@ -23,8 +23,8 @@ from pynamodb.exceptions import (
 )
 from pynamodb.transactions import TransactWrite
 
-from consentry.addresses import ExclusionCause
-from consentry.analysis import (
+from consentry.addresses.status import ExclusionCause
+from consentry.analysis.contract import (
     AnalysisConflictError,
     AnalysisError,
     AnalysisRecord,
@@ -34,8 +34,8 @@ from consentry.analysis import (
     LogRef,
     TargetRef,
 )
-from consentry.errors import StoreUnavailableError
-from consentry.models import AnalysisModel, transactions
+from consentry.core.errors import StoreUnavailableError
+from consentry.core.models import AnalysisModel, transactions
 
 RECORD = "RECORD"
 SHARD = "SHARD#"

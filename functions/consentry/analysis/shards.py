@@ -11,11 +11,11 @@ import csv
 from collections.abc import Iterator
 from itertools import accumulate
 
-from consentry import analysis_files, analysis_store
-from consentry.analysis import IncompleteAnalysisError
-from consentry.analysis_run import RunPlan
-from consentry.analysis_store import piece_key
-from consentry.audience import RowPlace, rows
+from consentry.analysis import files, record_store
+from consentry.analysis.audience import RowPlace, rows
+from consentry.analysis.contract import IncompleteAnalysisError
+from consentry.analysis.record_store import piece_key
+from consentry.analysis.run import RunPlan
 
 CHUNK = "CHUNK#"
 """The analysis item Partition writes per chunk: how many rows the chunk holds."""
@@ -23,7 +23,7 @@ CHUNK = "CHUNK#"
 
 def chunk_offsets(plan: RunPlan) -> list[int]:
     """The audience row number before each chunk's first row, from Partition's counts."""
-    chunks = {p.item: p for p in analysis_store.pieces(plan.request.delivery_id, CHUNK)}
+    chunks = {p.item: p for p in record_store.pieces(plan.request.delivery_id, CHUNK)}
     counts = []
     for chunk in range(len(plan.chunks)):
         piece = chunks.get(piece_key(CHUNK, chunk))
@@ -37,7 +37,7 @@ def shard_rows(plan: RunPlan, shard: int) -> Iterator[tuple[int, str, str]]:
     """(row number in the audience, profile id, address as written) of the shard's rows."""
     if not plan.partitioned:
         audience = plan.request.audience
-        with analysis_files.open_text(
+        with files.open_text(
             audience.bucket, audience.key, plan.etag, plan.data_start, plan.size
         ) as lines:
             for number, (_, profile_id, address) in enumerate(
@@ -48,6 +48,6 @@ def shard_rows(plan: RunPlan, shard: int) -> Iterator[tuple[int, str, str]]:
     offsets = chunk_offsets(plan)
     for chunk in range(len(plan.chunks)):
         offset = offsets[chunk] + 1
-        with analysis_files.open_object(plan.bucket, plan.shard_input(shard, chunk)) as text:
+        with files.open_object(plan.bucket, plan.shard_input(shard, chunk)) as text:
             for index, profile_id, address in csv.reader(text):
                 yield offset + int(index), profile_id, address

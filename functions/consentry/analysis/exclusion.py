@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consentry.addresses import AddressState, AddressStatus, ExclusionCause
-from consentry.consent import ConsentState
-from consentry.types import Address, Channel, MessageClass
+from consentry.addresses.status import AddressState, AddressStatus, ExclusionCause
+from consentry.consent.rules import ConsentState
+from consentry.core.types import Address, Channel, MessageClass
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from consentry.errors import ConsentryError
-from consentry.normalize import normalize_email, normalize_phone
-from consentry.types import Address, Channel
+from consentry.addresses.normalize import normalize_email, normalize_phone
+from consentry.core.errors import ConsentryError
+from consentry.core.types import Address, Channel
 
 
 class MalformedFeedbackError(ConsentryError):

@@ -7,9 +7,15 @@ from typing import Any
 
 from pynamodb.exceptions import GetError, PutError, UpdateError
 
-from consentry.errors import NotFoundError, StoreUnavailableError
-from consentry.imports import ImportCounts, ImportKind, ImportRecord, ImportStatus, parse_s3_uri
-from consentry.models import ImportModel
+from consentry.core.errors import NotFoundError, StoreUnavailableError
+from consentry.core.models import ImportModel
+from consentry.imports.rules import (
+    ImportCounts,
+    ImportKind,
+    ImportRecord,
+    ImportStatus,
+    parse_s3_uri,
+)
 
 RETENTION = timedelta(days=90)
 """As long as the data bucket keeps the reports (its `imports` lifecycle rule)."""

@@ -14,9 +14,9 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
-from consentry.addresses import ExclusionCause
-from consentry.errors import ConflictError, InvalidInputError
-from consentry.types import Channel, DeliveryId, IdentifierStr, MessageClass, ServiceId
+from consentry.addresses.status import ExclusionCause
+from consentry.core.errors import ConflictError, InvalidInputError
+from consentry.core.types import Channel, DeliveryId, IdentifierStr, MessageClass, ServiceId
 
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 S3Uri = Annotated[

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from consentry.types import Address, Channel, ProfileId
+from consentry.core.types import Address, Channel, ProfileId
 
 
 class AddressStatus(StrEnum):

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from consentry.types import Address, Channel
+from consentry.core.types import Address, Channel
 
 
 class EventKind(StrEnum):

@@ -17,8 +17,8 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from consentry.analysis import Audience, AudienceError, AudienceFormat
-from consentry.errors import InvalidInputError
+from consentry.analysis.contract import Audience, AudienceError, AudienceFormat
+from consentry.core.errors import InvalidInputError
 
 SAMPLE_BYTES = 1 << 20
 """What Plan reads of an audience to find its header and estimate its rows."""

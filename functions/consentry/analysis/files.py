@@ -18,9 +18,9 @@ from typing import IO, TYPE_CHECKING, Any, cast
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consentry.analysis import AudienceError, IncompleteAnalysisError
-from consentry.errors import StoreUnavailableError
-from consentry.settings import get_settings
+from consentry.analysis.contract import AudienceError, IncompleteAnalysisError
+from consentry.core.errors import StoreUnavailableError
+from consentry.core.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import PutError, PynamoDBException
 from pynamodb.expressions.update import Action
 
-from consentry.errors import StoreUnavailableError
-from consentry.models import DomainWindowModel
-from consentry.types import Channel
+from consentry.core.errors import StoreUnavailableError
+from consentry.core.models import DomainWindowModel
+from consentry.core.types import Channel
 
 HOLD_SLOT = 9_999_999_999
 """The `window_start` of a hold record: later than any bucket's epoch second."""

@@ -1,10 +1,10 @@
 """The classify loop over the lines of a CSV shard: parse, normalize, classify, sort.
 
-This is `consentry.audience.rows` and `ShardClassifier.__call__` in one loop, without a
+This is `consentry.analysis.audience.rows` and `ShardClassifier.__call__` in one loop, without a
 call per row: the one place where the analysis of a one-shard audience spends its time
 per row. A plain line (no quote, as many fields as the header) is split here; any other
-line goes to `consentry.audience.irregular_row`. An email address in normal form takes
-the same fast path as `consentry.normalize.normalize_email`, inline; any other address
+line goes to `consentry.analysis.audience.irregular_row`. An email address in normal form takes
+the same fast path as `consentry.addresses.normalize.normalize_email`, inline; any other address
 goes to the classifier's normalizer. The loop reads the classifier's sets, so a change
 to the rules in `ShardClassifier.__call__` is a change here too: a property test holds
 the two together on generated audiences.
@@ -20,9 +20,9 @@ import io
 import itertools
 from collections.abc import Iterable, Iterator
 
-from consentry.analysis import AudienceError
-from consentry.audience import Layout, RowPlace, irregular_row
-from consentry.classifier import (
+from consentry.addresses.normalize import LOCAL_PART, MAX_LOCAL_PART, PLAIN_DOMAINS, plain_domain
+from consentry.analysis.audience import Layout, RowPlace, irregular_row
+from consentry.analysis.classifier import (
     ADDRESS_INVALID,
     ADDRESS_MISSING,
     CAUSES,
@@ -32,7 +32,7 @@ from consentry.classifier import (
     PROFILE_OPTED_OUT,
     ShardClassifier,
 )
-from consentry.normalize import LOCAL_PART, MAX_LOCAL_PART, PLAIN_DOMAINS, plain_domain
+from consentry.analysis.contract import AudienceError
 
 CAUSE_NAMES = ("", *(cause.value for cause in CAUSES))
 """The name of verdict n, as the exclusion log writes it."""

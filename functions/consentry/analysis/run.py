@@ -22,9 +22,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from consentry.analysis import AnalysisRequest
-from consentry.audience import Layout
-from consentry.classifier import Rules
+from consentry.analysis.audience import Layout
+from consentry.analysis.classifier import Rules
+from consentry.analysis.contract import AnalysisRequest
 
 PLAN_FILE = "plan.json"
 MANIFEST_FILE = "manifest.json"

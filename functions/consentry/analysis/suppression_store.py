@@ -21,16 +21,16 @@ from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
-from consentry.addresses import AddressStatus, address_key
-from consentry.errors import StoreUnavailableError
-from consentry.models import (
+from consentry.addresses.status import AddressStatus, address_key
+from consentry.consent.subscriptions import SubscriptionStatus
+from consentry.core.errors import StoreUnavailableError
+from consentry.core.models import (
     OPTED_OUT_BUCKETS,
     AddressModel,
     ProfileModel,
     SubscriptionModel,
 )
-from consentry.subscriptions import SubscriptionStatus
-from consentry.types import Address, Channel, ProfileId, ServiceId
+from consentry.core.types import Address, Channel, ProfileId, ServiceId
 
 READ_UNIT_BYTES = 4096
 EVENTUAL_READ_UNITS = 0.5

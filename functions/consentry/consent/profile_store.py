@@ -22,10 +22,10 @@ from pynamodb.exceptions import (
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from consentry import address_store, service_store
-from consentry.addresses import AddressState, owner_origin, with_origin, without_origins
-from consentry.clock import Clock, utc_now
-from consentry.consent import (
+from consentry.addresses import address_store
+from consentry.addresses.status import AddressState, owner_origin, with_origin, without_origins
+from consentry.consent import service_store
+from consentry.consent.rules import (
     ConsentChange,
     ConsentEvent,
     ConsentState,
@@ -33,23 +33,24 @@ from consentry.consent import (
     chain,
     next_event,
 )
-from consentry.errors import (
-    ConflictError,
-    InvalidInputError,
-    NotFoundError,
-    StaleVersionError,
-    StoreUnavailableError,
-)
-from consentry.models import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel, transactions
-from consentry.pagination import MAX_PAGE, Page, decode_cursor, encode_cursor
-from consentry.subscriptions import (
+from consentry.consent.subscriptions import (
     Subscription,
     SubscriptionStatus,
     confirm,
     subscribe,
     unsubscribe,
 )
-from consentry.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
+from consentry.core.clock import Clock, utc_now
+from consentry.core.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StaleVersionError,
+    StoreUnavailableError,
+)
+from consentry.core.models import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel, transactions
+from consentry.core.pagination import MAX_PAGE, Page, decode_cursor, encode_cursor
+from consentry.core.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
 
 MAX_ATTEMPTS = 5
 

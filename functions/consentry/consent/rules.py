@@ -15,9 +15,9 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from consentry.errors import InvalidInputError
-from consentry.subscriptions import Subscription, SubscriptionStatus
-from consentry.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
+from consentry.consent.subscriptions import Subscription, SubscriptionStatus
+from consentry.core.errors import InvalidInputError
+from consentry.core.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
 
 GENESIS_HASH = "0" * 64
 

@@ -11,8 +11,8 @@ from pynamodb.attributes import MapAttribute
 from pynamodb.exceptions import GetError, PutError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from consentry.address_events import AddressEvent
-from consentry.addresses import (
+from consentry.addresses.events import AddressEvent
+from consentry.addresses.status import (
     OPERATOR_ORIGIN,
     AddressState,
     AddressStatus,
@@ -20,11 +20,11 @@ from consentry.addresses import (
     address_key,
     set_by_operator,
 )
-from consentry.clock import Clock, utc_now
-from consentry.errors import ConflictError, StoreUnavailableError
-from consentry.models import AddressEventModel, AddressModel, transactions
-from consentry.pagination import Page, decode_cursor, encode_cursor
-from consentry.types import Address, Channel
+from consentry.core.clock import Clock, utc_now
+from consentry.core.errors import ConflictError, StoreUnavailableError
+from consentry.core.models import AddressEventModel, AddressModel, transactions
+from consentry.core.pagination import Page, decode_cursor, encode_cursor
+from consentry.core.types import Address, Channel
 
 MAX_ATTEMPTS = 5
 
@@ -175,7 +175,7 @@ def event_item(
 # ---------------------------------------------------------------- feedback, history, held errors
 # Feedback events are written in one transaction with the address change they explain,
 # conditioned on their id not existing: the event is the notification's idempotency
-# record (consentry.address_events).
+# record (consentry.addresses.events).
 
 TRANSACTION_ITEMS = 100
 """DynamoDB's limit on the items of one TransactWriteItems."""

@@ -7,15 +7,15 @@ from typing import Any
 
 from pynamodb.exceptions import GetError, PutError, PynamoDBException
 
-from consentry.errors import (
+from consentry.consent.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
+from consentry.core.errors import (
     NotFoundError,
     StaleVersionError,
     StoreUnavailableError,
 )
-from consentry.models import ServiceModel, SubscriptionModel
-from consentry.pagination import Page, decode_cursor, encode_cursor
-from consentry.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
-from consentry.types import Channel, ProfileId, ServiceId
+from consentry.core.models import ServiceModel, SubscriptionModel
+from consentry.core.pagination import Page, decode_cursor, encode_cursor
+from consentry.core.types import Channel, ProfileId, ServiceId
 
 
 def get_service(service_id: ServiceId) -> Service:

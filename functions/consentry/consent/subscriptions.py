@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from consentry.errors import InvalidInputError
-from consentry.types import Channel, ProfileId, ServiceId
+from consentry.core.errors import InvalidInputError
+from consentry.core.types import Channel, ProfileId, ServiceId
 
 
 class Confirmation(StrEnum):

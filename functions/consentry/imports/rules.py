@@ -16,10 +16,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from consentry.addresses import AddressStatus
-from consentry.errors import ConsentryError
-from consentry.normalize import normalize
-from consentry.types import Address, Channel, ProfileId
+from consentry.addresses.normalize import normalize
+from consentry.addresses.status import AddressStatus
+from consentry.core.errors import ConsentryError
+from consentry.core.types import Address, Channel, ProfileId
 
 
 class ImportKind(StrEnum):

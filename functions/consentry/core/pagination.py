@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from consentry.errors import InvalidInputError
+from consentry.core.errors import InvalidInputError
 
 T = TypeVar("T")
 

@@ -27,9 +27,9 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from consentry.addresses import AddressState, AddressStatus
-from consentry.feedback import ErrorType, FailureReason
-from consentry.settings import Settings
+from consentry.addresses.feedback import ErrorType, FailureReason
+from consentry.addresses.status import AddressState, AddressStatus
+from consentry.core.settings import Settings
 
 
 class QuarantinePolicy(BaseModel):

@@ -15,7 +15,7 @@ from functools import lru_cache
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from consentry.types import Address, Channel
+from consentry.core.types import Address, Channel
 
 # The fast path accepts a plain address: a dot-atom local part of at most 64 characters
 # and a domain of LDH labels under an alphabetic, not special-use TLD, with no IDNA

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from consentry.errors import InvalidInputError
-from consentry.tokens import LinkClaims, LinkSigner
-from consentry.types import ServiceId
+from consentry.consent.tokens import LinkClaims, LinkSigner
+from consentry.core.errors import InvalidInputError
+from consentry.core.types import ServiceId
 
 ONE_CLICK_POST = "List-Unsubscribe=One-Click"
 """The value of the `List-Unsubscribe-Post` header, and the body a mailbox provider posts."""

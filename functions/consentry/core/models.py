@@ -1,6 +1,6 @@
 """One pynamodb model per DynamoDB table of template.yaml.
 
-Items never leave the data-access layer (`consentry.store` and its siblings): they
+Items never leave the data-access layer (`consentry.consent.profile_store` and its siblings): they
 are mapped to the pydantic models of `consentry.domain` there. `bind_models` points
 each model at the table the deployment named; a contract test holds keys and indexes
 against the template.
@@ -23,7 +23,7 @@ from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from consentry.settings import Settings
+from consentry.core.settings import Settings
 
 OPTED_OUT_BUCKETS = 16
 """Write sharding of the sparse opted-out index: one GSI partition per bucket."""

@@ -1,7 +1,7 @@
 """The exclusion order of domain.md section 6, over the rows of one shard.
 
 This is the hot path of an analysis: one call per audience row, no I/O, no logging,
-nothing allocated per row beyond the normalized address. `consentry.exclusion.
+nothing allocated per row beyond the normalized address. `consentry.analysis.exclusion.
 first_exclusion` applies the same order to one send; a property test holds the two
 together.
 
@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
-from consentry.addresses import ExclusionCause
-from consentry.normalize import normalize_email, normalize_phone
-from consentry.types import Address, Channel, MessageClass
+from consentry.addresses.normalize import normalize_email, normalize_phone
+from consentry.addresses.status import ExclusionCause
+from consentry.core.types import Address, Channel, MessageClass
 
 CAUSES: tuple[ExclusionCause, ...] = tuple(ExclusionCause)
 """Verdict n (1..8) is CAUSES[n - 1]."""
@@ -85,7 +85,7 @@ class Rules:
 
 
 def normalizer(channel: Channel, default_region: str) -> Callable[[str], Address | None]:
-    """`consentry.normalize.normalize` with the channel chosen once, not per row."""
+    """`consentry.addresses.normalize.normalize` with the channel chosen once, not per row."""
     if channel is Channel.EMAIL:
         return normalize_email
     if channel in (Channel.SMS, Channel.PHONE):
@@ -128,7 +128,7 @@ class ShardClassifier:
 
     It remembers the addresses earlier rows hold, so it must see every row of the shard
     and no row of another shard (duplicates are found within the shard; partitioning
-    by address puts all rows of an address in one shard). `consentry.classify_csv`
+    by address puts all rows of an address in one shard). `consentry.analysis.classify_csv`
     runs the same rules over CSV lines without a call per row.
     """
 

@@ -331,7 +331,8 @@ def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
     the consent store's own writes would take hours for half a million profiles)."""
     from consentry.addresses.address_store import to_item
     from consentry.addresses.status import AddressState, AddressStatus, with_origin
-    from consentry.core.models import OPTED_OUT_BUCKETS, AddressModel, ProfileModel
+    from consentry.addresses.tables import AddressModel
+    from consentry.consent.tables import OPTED_OUT_BUCKETS, ProfileModel
     from consentry.core.types import Address, Channel
 
     now = datetime.now(UTC)

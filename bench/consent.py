@@ -68,7 +68,7 @@ def main() -> None:
     with template_on_moto():
         from consentry.consent import profile_store
         from consentry.consent.rules import ConsentChange, Scope
-        from consentry.core.models import ProfileModel
+        from consentry.consent.tables import ProfileModel
         from consentry.core.types import Action, Channel, ProfileId, Source
 
         def bare_put(i: int) -> None:

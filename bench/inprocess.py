@@ -53,11 +53,11 @@ def template_on_moto(moto_config: Any = None, **environment: str) -> Iterator[Re
         resolver = Resolver(template, region=REGION, physical=physical)
         os.environ.update(stack_environment(template, resolver))
         os.environ.update(environment)
-        from consentry.core.models import bind_models
+        from consentry.core.persistence import bind_tables
         from consentry.core.settings import get_settings
 
         get_settings.cache_clear()
-        bind_models(get_settings())
+        bind_tables(get_settings())
         yield resolver
 
 

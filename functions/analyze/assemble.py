@@ -9,11 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from analyze.handling import keeping_error, load_plan
 from analyze.steps import assemble_chunk
 from consentry.core.clock import utc_now
-from consentry.core.models import bind_models
 from consentry.core.observability import logger, tracer
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 
-bind_models(get_settings())
+bind_tables(get_settings())
 
 
 @logger.inject_lambda_context

@@ -9,11 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from analyze.outcome import record_failure
 from consentry.core.clock import utc_now
-from consentry.core.models import bind_models
 from consentry.core.observability import logger, tracer
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 
-bind_models(get_settings())
+bind_tables(get_settings())
 
 
 @logger.inject_lambda_context

@@ -36,7 +36,7 @@ from consentry.analysis.suppression_store import (
     ReadMeter,
     Sizes,
 )
-from consentry.core.models import OPTED_OUT_BUCKETS
+from consentry.consent.tables import OPTED_OUT_BUCKETS
 from consentry.core.types import Channel
 
 

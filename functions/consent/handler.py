@@ -23,11 +23,11 @@ from consentry.core.errors import (
     StaleVersionError,
     StoreUnavailableError,
 )
-from consentry.core.models import bind_models
 from consentry.core.observability import logger, metrics, tracer
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 
-bind_models(get_settings())
+bind_tables(get_settings())
 
 app = APIGatewayRestResolver(enable_validation=True)
 app.configure_openapi(

@@ -15,11 +15,11 @@ from pydantic import Field
 
 from consent.api import ApiModel
 from consent.logic import imports
-from consentry.core.models import bind_models
 from consentry.core.observability import logger, metrics, tracer
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 
-bind_models(get_settings())
+bind_tables(get_settings())
 
 
 class ImportJob(ApiModel):

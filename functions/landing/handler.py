@@ -36,8 +36,8 @@ from consentry.core.errors import (
     TokenError,
     TokenExpiredError,
 )
-from consentry.core.models import bind_models
 from consentry.core.observability import logger, metrics, tracer
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from consentry.core.types import Action, ProfileId, ScopeKind, ServiceId
 from landing import preferences, signup, web
@@ -48,7 +48,7 @@ from landing.pages import Page, asset_response, error
 from landing.preferences import Applied, Circumstances, Outcome, Step
 
 settings = get_settings()
-bind_models(settings)
+bind_tables(settings)
 app = APIGatewayRestResolver()
 outbox = OncePerPending(SesMailer(settings.aws_region), settings.idempotency_table)
 

@@ -21,15 +21,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consentry.addresses.counting import QuarantinePolicy
 from consentry.core.clock import utc_now
-from consentry.core.models import bind_models
 from consentry.core.observability import logger, metrics, tracer
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from quarantine.ingest import FeedbackIngest
 from quarantine.outage import PendingAttempts
 from quarantine.sms import ReplyTexts, SmsKeywords, TextSender
 
 settings = get_settings()
-bind_models(settings)
+bind_tables(settings)
 policy = QuarantinePolicy.from_settings(settings)
 texts = ReplyTexts(
     opt_out=settings.sms_opt_out_reply,

@@ -9,13 +9,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consentry.addresses.counting import QuarantinePolicy
 from consentry.core.clock import utc_now
-from consentry.core.models import bind_models
 from consentry.core.observability import logger, metrics, tracer
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from quarantine.release import run_due
 
 settings = get_settings()
-bind_models(settings)
+bind_tables(settings)
 policy = QuarantinePolicy.from_settings(settings)
 SAFETY_MARGIN_MS = 30_000
 """Stop taking new pages when less than this is left of the function's time."""

@@ -19,7 +19,7 @@ from consentry.consent.service_store import save_service
 from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
 from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
 from consentry.core.clock import utc_now
-from consentry.core.models import bind_models
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import Settings
 from consentry.core.types import (
     Action,
@@ -65,7 +65,7 @@ ADDRESS_STATUSES = (
 
 
 def seed(settings: Settings) -> None:
-    bind_models(settings)
+    bind_tables(settings)
     now = utc_now()
     if settings.confirmation_sender:  # moto's SES sends only from a verified identity
         ses = boto3.client("ses", region_name=settings.aws_region)

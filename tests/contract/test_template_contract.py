@@ -7,11 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from consentry.core.models import MODEL_TABLE_SETTINGS
+import consentry.addresses.tables
+import consentry.analysis.tables
+import consentry.consent.tables
+import consentry.imports.tables  # noqa: F401 (each declares its tables on import)
+from consentry.core.persistence import declared_tables
 from consentry.core.settings import Settings
 from infra.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
+TABLES = declared_tables()
 
 
 TEMPLATE = load_template(ROOT / "template.yaml").body
@@ -47,9 +52,7 @@ def indexes(gsis):
     return summary
 
 
-@pytest.mark.parametrize(
-    ("model", "field"), MODEL_TABLE_SETTINGS, ids=[m.__name__ for m, _ in MODEL_TABLE_SETTINGS]
-)
+@pytest.mark.parametrize(("model", "field"), TABLES, ids=[m.__name__ for m, _ in TABLES])
 def test_each_model_matches_its_table(model, field):
     table = table_of_setting(field)
     schema = model._get_schema()  # what pynamodb would create: the model's view of the table
@@ -63,9 +66,7 @@ def test_each_model_matches_its_table(model, field):
     )
 
 
-@pytest.mark.parametrize(
-    ("model", "field"), MODEL_TABLE_SETTINGS, ids=[m.__name__ for m, _ in MODEL_TABLE_SETTINGS]
-)
+@pytest.mark.parametrize(("model", "field"), TABLES, ids=[m.__name__ for m, _ in TABLES])
 def test_ttl_attributes_are_the_models_ttl_attributes(model, field):
     table = table_of_setting(field)
     ttl = table.get("TimeToLiveSpecification", {}).get("AttributeName")
@@ -149,3 +150,9 @@ def test_analysis_lambda_tasks_name_only_analyze_functions():
         if name.endswith("FunctionArn"):
             logical_id = value["Fn::GetAtt"][0]
             assert FUNCTIONS[logical_id]["Properties"]["Handler"].startswith("analyze."), name
+
+
+def test_every_table_setting_but_powertools_idempotency_has_one_model():
+    table_fields = {name for name in Settings.model_fields if name.endswith("_table")}
+
+    assert sorted(field for _, field in TABLES) == sorted(table_fields - {"idempotency_table"})

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from consentry.consent.tokens import Keyring, LinkSigner
-from consentry.core.models import bind_models
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from tests.conftest import REGION, TEMPLATE
 
@@ -64,7 +64,7 @@ def table_names(dynamodb, keyring):
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=settings.data_bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    bind_models(settings)
+    bind_tables(settings)
     parameters.clear_caches()
     return names
 

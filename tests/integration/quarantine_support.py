@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 
 from consentry.addresses.address_store import to_event, to_state
-from consentry.core.models import AddressEventModel, AddressModel
+from consentry.addresses.tables import AddressEventModel, AddressModel
 from tests.conftest import REGION, TEMPLATE
 from tests.integration.conftest import lambda_context
 

@@ -298,7 +298,7 @@ def test_a_consent_store_that_cannot_be_read_fails_the_analysis_closed(stack, mo
     execution = stack.run(stack.request("store-down", uri))
 
     record = assert_failed_closed(stack, execution, "store-down", "StoreUnavailableError")
-    assert "consent store could not be read" in record.error.message
+    assert "consent store is unavailable" in record.error.message
     assert stack.waits == [2, 4, 8, 16]  # retried with backoff before giving up
     assert execution.invoked().count("AnalyzePlanFunction") == 5
 
@@ -314,7 +314,7 @@ def test_a_shard_that_cannot_read_the_consent_store_fails_the_whole_analysis(
     execution = stack.run(stack.request("shard-down", uri))
 
     record = assert_failed_closed(stack, execution, "shard-down", "StoreUnavailableError")
-    assert "consent store could not be read" in record.error.message
+    assert "consent store is unavailable" in record.error.message
     assert stack.waits  # each shard's retries
 
 

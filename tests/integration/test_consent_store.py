@@ -7,8 +7,8 @@ import pytest
 
 from consentry.consent import profile_store
 from consentry.consent.rules import ConsentChange, Scope, first_broken_link, replay
+from consentry.consent.tables import ConsentEventModel, ProfileModel
 from consentry.core.errors import ConflictError, StaleVersionError
-from consentry.core.models import ConsentEventModel, ProfileModel
 from consentry.core.types import Action, Channel, ProfileId, Source
 
 PROFILE = ProfileId("p-300")

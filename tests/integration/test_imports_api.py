@@ -16,9 +16,10 @@ from botocore.exceptions import ClientError
 from consent.logic import imports as import_logic
 from consentry.addresses import address_store
 from consentry.addresses.status import AddressStatus
+from consentry.addresses.tables import AddressEventModel
 from consentry.consent import profile_store
+from consentry.consent.tables import ConsentEventModel
 from consentry.core.errors import StoreUnavailableError
-from consentry.core.models import AddressEventModel, ConsentEventModel
 from consentry.core.settings import get_settings
 from consentry.core.types import Address, Channel, ProfileId, Source
 from consentry.imports import import_store
@@ -474,7 +475,7 @@ def test_a_retried_run_applies_nothing_twice(api, started, monkeypatch):
     failed = import_store.get(import_id)
     run_job(import_id)
 
-    assert (failed.status.value, "throttled" in failed.error) == ("failed", True)
+    assert (failed.status.value, "consent store is unavailable" in failed.error) == ("failed", True)
     done = api("GET", f"/v1/imports/{import_id}")["json"]
     assert (done["status"], done["error"]) == ("done", None)
     assert done["counts"] == {"rows": 3, "applied": 2, "rejected": 0, "unchanged": 1}

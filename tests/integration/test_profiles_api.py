@@ -2,7 +2,7 @@
 
 import pytest
 
-from consentry.core.models import ConsentEventModel
+from consentry.consent.tables import ConsentEventModel
 from tests.integration.helpers import one_click
 
 OPERATOR = "arn:aws:iam::123456789012:user/operator"

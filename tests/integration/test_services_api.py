@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consentry.core.models import ConsentEventModel, ServiceModel, SubscriptionModel
+from consentry.consent.tables import ConsentEventModel, ServiceModel, SubscriptionModel
 
 OPERATOR = "arn:aws:iam::123456789012:user/operator"
 """The IAM caller of the event fixture (requestContext.identity.userArn)."""

@@ -20,10 +20,11 @@ from consentry.addresses.status import (
     address_key,
     set_by_operator,
 )
+from consentry.addresses.tables import AddressEventModel, AddressModel
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import ConflictError, StoreUnavailableError
-from consentry.core.models import AddressEventModel, AddressModel, transactions
 from consentry.core.pagination import Page, decode_cursor, encode_cursor
+from consentry.core.persistence import transactions
 from consentry.core.types import Address, Channel
 
 MAX_ATTEMPTS = 5

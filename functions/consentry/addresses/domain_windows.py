@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import PutError, PynamoDBException
 from pynamodb.expressions.update import Action
 
+from consentry.addresses.tables import DomainWindowModel
 from consentry.core.errors import StoreUnavailableError
-from consentry.core.models import DomainWindowModel
 from consentry.core.types import Channel
 
 HOLD_SLOT = 9_999_999_999

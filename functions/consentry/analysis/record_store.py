@@ -34,8 +34,9 @@ from consentry.analysis.contract import (
     LogRef,
     TargetRef,
 )
+from consentry.analysis.tables import AnalysisModel
 from consentry.core.errors import StoreUnavailableError
-from consentry.core.models import AnalysisModel, transactions
+from consentry.core.persistence import transactions
 
 RECORD = "RECORD"
 SHARD = "SHARD#"

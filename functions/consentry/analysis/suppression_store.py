@@ -22,14 +22,10 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 
 from consentry.addresses.status import AddressStatus, address_key
+from consentry.addresses.tables import AddressModel
 from consentry.consent.subscriptions import SubscriptionStatus
+from consentry.consent.tables import OPTED_OUT_BUCKETS, ProfileModel, SubscriptionModel
 from consentry.core.errors import StoreUnavailableError
-from consentry.core.models import (
-    OPTED_OUT_BUCKETS,
-    AddressModel,
-    ProfileModel,
-    SubscriptionModel,
-)
 from consentry.core.types import Address, Channel, ProfileId, ServiceId
 
 READ_UNIT_BYTES = 4096

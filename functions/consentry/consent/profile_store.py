@@ -40,6 +40,7 @@ from consentry.consent.subscriptions import (
     subscribe,
     unsubscribe,
 )
+from consentry.consent.tables import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import (
     ConflictError,
@@ -48,8 +49,8 @@ from consentry.core.errors import (
     StaleVersionError,
     StoreUnavailableError,
 )
-from consentry.core.models import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel, transactions
 from consentry.core.pagination import MAX_PAGE, Page, decode_cursor, encode_cursor
+from consentry.core.persistence import transactions
 from consentry.core.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
 
 MAX_ATTEMPTS = 5

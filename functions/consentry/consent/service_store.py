@@ -8,12 +8,12 @@ from typing import Any
 from pynamodb.exceptions import GetError, PutError, PynamoDBException
 
 from consentry.consent.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
+from consentry.consent.tables import ServiceModel, SubscriptionModel
 from consentry.core.errors import (
     NotFoundError,
     StaleVersionError,
     StoreUnavailableError,
 )
-from consentry.core.models import ServiceModel, SubscriptionModel
 from consentry.core.pagination import Page, decode_cursor, encode_cursor
 from consentry.core.types import Channel, ProfileId, ServiceId
 

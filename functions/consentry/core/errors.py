@@ -44,5 +44,33 @@ class TokenExpiredError(TokenError):
     """A link token whose signature is good but whose validity has run out."""
 
 
-class StoreUnavailableError(ConsentryError):
-    """The consent store could not be read or written; transient, safe to retry."""
+class UnavailableError(ConsentryError):
+    """A dependency could not be reached, or failed; transient, safe to retry.
+
+    The message says only which dependency, so that an answer built from it names no
+    table, bucket or ARN; `detail` keeps what the dependency said, for the log.
+    """
+
+    dependency = "a dependency"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"{self.dependency} is unavailable; try again")
+        self.detail = detail
+
+
+class StoreUnavailableError(UnavailableError):
+    """DynamoDB (the consent store) could not be read or written."""
+
+    dependency = "the consent store"
+
+
+class BucketUnavailableError(UnavailableError):
+    """S3 (the data bucket) could not be read or written."""
+
+    dependency = "the data bucket"
+
+
+class WorkflowUnavailableError(UnavailableError):
+    """Step Functions or Lambda could not start an analysis or an import."""
+
+    dependency = "the job runner"

@@ -8,7 +8,6 @@ from typing import Any
 from pynamodb.exceptions import GetError, PutError, UpdateError
 
 from consentry.core.errors import NotFoundError, StoreUnavailableError
-from consentry.core.models import ImportModel
 from consentry.imports.rules import (
     ImportCounts,
     ImportKind,
@@ -16,6 +15,7 @@ from consentry.imports.rules import (
     ImportStatus,
     parse_s3_uri,
 )
+from consentry.imports.tables import ImportModel
 
 RETENTION = timedelta(days=90)
 """As long as the data bucket keeps the reports (its `imports` lifecycle rule)."""

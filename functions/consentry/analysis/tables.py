@@ -1,0 +1,41 @@
+"""The analyses table: one record per delivery analysis and one item per piece of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from consentry.core.persistence import table
+
+
+@table("analyses_table")
+class AnalysisModel(Model):
+    """A delivery analysis: its record (item `RECORD`) and one item per shard (`SHARD#n`)."""
+
+    class Meta:
+        table_name = "analyses"
+
+    delivery_id = UnicodeAttribute(hash_key=True)
+    item = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute(null=True)
+    execution_arn = UnicodeAttribute(null=True)
+    request: MapAttribute[str, Any] = MapAttribute(null=True)
+    consent_as_of = UTCDateTimeAttribute(null=True)
+    audience_size = NumberAttribute(null=True)
+    target_size = NumberAttribute(null=True)
+    excluded: MapAttribute[str, Any] = MapAttribute(null=True)
+    target_uri = UnicodeAttribute(null=True)
+    target_parts = NumberAttribute(null=True)
+    exclusion_log_uri = UnicodeAttribute(null=True)
+    error: MapAttribute[str, Any] = MapAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)

@@ -22,13 +22,14 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from consentry.addresses import address_store
+from consentry.addresses import history_store
 from consentry.addresses.counting import (
     QuarantinePolicy,
     apply_failure,
     apply_success,
     error_snapshot,
 )
+from consentry.addresses.decisions import current_state
 from consentry.addresses.events import FEEDBACK_ACTOR, AddressEvent, event_id
 from consentry.addresses.feedback import (
     AddressFeedback,
@@ -40,13 +41,12 @@ from consentry.addresses.feedback import (
 )
 from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, with_origin
 from consentry.core.clock import Clock
-from consentry.core.errors import ConflictError, StoreUnavailableError
+from consentry.core.errors import StoreUnavailableError
 from consentry.core.observability import logger, metrics
+from consentry.core.persistence import optimistically
 from consentry.core.types import Channel
 from quarantine.outage import OutageGuard, PendingAttempts
 from quarantine.sms import SmsKeywords
-
-MAX_ATTEMPTS = 5
 
 
 class FeedbackIngest:
@@ -102,18 +102,14 @@ class FeedbackIngest:
             self._guard.count_attempt(feedback)
         if feedback.kind is FeedbackKind.BOUNCE and not failure:
             return
-        for _ in range(MAX_ATTEMPTS):
-            current = address_store.find_address(
-                feedback.channel, feedback.address
-            ) or AddressState(channel=feedback.channel, address=feedback.address)
-            try:
-                written = self._write(current, feedback, failure=failure)
-            except ConflictError:
-                continue
-            if written and failure and feedback.channel is Channel.EMAIL:
-                self._guard.count_failure(feedback)
-            return
-        raise ConflictError(f"address kept changing; {MAX_ATTEMPTS} attempts lost")
+        written = optimistically(
+            lambda: self._write(
+                current_state(feedback.channel, feedback.address), feedback, failure=failure
+            ),
+            "the address",
+        )
+        if written and failure and feedback.channel is Channel.EMAIL:
+            self._guard.count_failure(feedback)
 
     def _write(self, current: AddressState, feedback: AddressFeedback, *, failure: bool) -> bool:
         """Write the feedback's effect and event; False when there was nothing to write
@@ -142,8 +138,8 @@ class FeedbackIngest:
             held_domain=held,
         )
         if held is None:
-            return address_store.record_event(current, updated, event)
-        written = address_store.add_event(current, event)
+            return history_store.record(current, updated, event)
+        written = history_store.add_held(current, event)
         if written:
             metrics.add_metric(name="FeedbackHeld", unit=MetricUnit.Count, value=1)
         return written

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from consentry.addresses import address_store, domain_windows
+from consentry.addresses import address_store, domain_windows, history_store
 from consentry.addresses.counting import (
     QuarantinePolicy,
     bucket_start,
@@ -40,8 +40,8 @@ from consentry.addresses.events import EventKind, held_key, split_held_key
 from consentry.addresses.feedback import AddressFeedback
 from consentry.addresses.status import AddressState, AddressStatus, address_domain
 from consentry.core.clock import Clock
-from consentry.core.errors import ConflictError
 from consentry.core.observability import logger, metrics
+from consentry.core.persistence import LostRace
 
 RETROACTIVE_LIMIT = 2000
 """At most about this many errors are put back on hold when a hold starts (bounded time)."""
@@ -154,7 +154,7 @@ class OutageGuard:
         return held
 
     def _hold_address(self, state: AddressState, key: str, since: datetime, now: datetime) -> int:
-        events = address_store.events_since(state.channel, state.address, since)
+        events = history_store.events_since(state.channel, state.address, since)
         run = []
         for event in reversed(events):
             if event.kind != EventKind.BOUNCE or event.held or "decision" in event.detail:
@@ -165,12 +165,12 @@ class OutageGuard:
             return 0  # nothing to undo, or something else wrote the address since
         restored = restore_errors(state, changed[-1].detail["before"], now)
         try:
-            address_store.hold_retroactively(
+            held = history_store.hold_retroactively(
                 state, restored, run[::-1], key, {"held": "retroactive", "held_at": now}
             )
-        except ConflictError:
+        except LostRace:
             return 0
-        return len(run)
+        return len(run) if held else 0
 
     def _expiry(self, bucket: int) -> datetime:
         """Counters outlive their bucket by one window, then TTL removes them."""

@@ -15,12 +15,12 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from consentry.addresses import address_store
+from consentry.addresses import address_store, history_store
 from consentry.addresses.counting import QuarantinePolicy, error_snapshot, settle
-from consentry.addresses.events import SCHEDULE_ACTOR, AddressEvent, EventKind, event_id
-from consentry.addresses.feedback import FailureReason, feedback_key
+from consentry.addresses.events import SCHEDULE_ACTOR, AddressEvent, EventKind, change_id
+from consentry.addresses.feedback import FailureReason
 from consentry.addresses.status import AddressState, AddressStatus
-from consentry.core.errors import ConflictError
+from consentry.core.persistence import LostRace
 from consentry.core.types import Channel
 
 PAGE = 100
@@ -75,7 +75,7 @@ def _settle_one(state: AddressState, now: datetime, policy: QuarantinePolicy, ru
     event = AddressEvent(
         channel=state.channel,
         address=state.address,
-        event_id=event_id(now, feedback_key("scheduled", str(state.version), state.address)),
+        event_id=change_id(now, EventKind.SCHEDULED, state),
         at=now,
         kind=EventKind.SCHEDULED,
         reason=RELEASE if released else COUNTER_RESET,
@@ -83,8 +83,8 @@ def _settle_one(state: AddressState, now: datetime, policy: QuarantinePolicy, ru
         detail={"changed": True, "before": error_snapshot(state)},
     )
     try:
-        address_store.record_event(state, settled, event)
-    except ConflictError:
+        history_store.record(state, settled, event)
+    except LostRace:
         run.conflicts += 1
         return
     if released:

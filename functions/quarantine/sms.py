@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from consentry.addresses import address_store
+from consentry.addresses import history_store
+from consentry.addresses.decisions import current_state
 from consentry.addresses.events import AddressEvent, EventKind, event_id
 from consentry.addresses.feedback import InboundSms, SmsKeyword
 from consentry.addresses.status import (
@@ -30,11 +31,10 @@ from consentry.addresses.status import (
     without_origins,
 )
 from consentry.core.clock import Clock
-from consentry.core.errors import ConflictError
 from consentry.core.observability import logger, mask_address
+from consentry.core.persistence import LostRace, optimistically
 from consentry.core.types import RECIPIENT_ACTOR, Channel
 
-MAX_ATTEMPTS = 5
 PENDING, SENT, NOT_SENT = "pending", "sent", "not_sent"
 OPTED_OUT_AT_AWS = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
 
@@ -82,10 +82,9 @@ class SmsKeywords:
 
     def _record(self, sms: InboundSms, keyword: SmsKeyword) -> AddressEvent:
         """The keyword's event, written now with its change or found from before."""
-        for _ in range(MAX_ATTEMPTS):
-            current = address_store.find_address(Channel.SMS, sms.number) or AddressState(
-                channel=Channel.SMS, address=sms.number
-            )
+
+        def attempt() -> AddressEvent:
+            current = current_state(Channel.SMS, sms.number)
             updated = _apply(current, keyword, sms)
             changed = updated != current
             replies = changed or keyword is SmsKeyword.HELP
@@ -104,15 +103,14 @@ class SmsKeywords:
                     "reply": PENDING if replies else None,
                 },
             )
-            try:
-                if address_store.record_event(current, updated, event):
-                    return event
-            except ConflictError:
-                continue
-            stored = address_store.find_event(Channel.SMS, sms.number, event.event_id)
-            if stored is not None:
-                return stored
-        raise ConflictError(f"number kept changing; {MAX_ATTEMPTS} attempts lost")
+            if history_store.record(current, updated, event):
+                return event
+            stored = history_store.find_event(Channel.SMS, sms.number, event.event_id)
+            if stored is None:
+                raise LostRace("the keyword's event went missing: read the number again")
+            return stored
+
+        return optimistically(attempt, "the number")
 
     def _reply(self, sms: InboundSms, keyword: SmsKeyword, event: AddressEvent) -> None:
         outcome = SENT
@@ -132,7 +130,7 @@ class SmsKeywords:
                 "keyword reply not sent: the number is on AWS's opt-out list",
                 extra={"number": mask_address(sms.number)},
             )
-        address_store.update_event_detail(event, {"reply": outcome, "replied_at": self._clock()})
+        history_store.update_event_detail(event, {"reply": outcome, "replied_at": self._clock()})
 
 
 def _apply(state: AddressState, keyword: SmsKeyword, sms: InboundSms) -> AddressState:

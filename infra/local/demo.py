@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from consentry.addresses.address_store import put_address_status
+from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.consent.profile_store import record_change, register_profile
 from consentry.consent.rules import ConsentChange, Scope
@@ -113,7 +113,7 @@ def seed(settings: Settings) -> None:
                 ),
             )
     for channel, address, status, reason in ADDRESS_STATUSES:
-        put_address_status(channel, Address(address), status, reason, actor=SEED_ACTOR)
+        put_status(channel, Address(address), status, reason, actor=SEED_ACTOR)
 
 
 def link_signer(settings: Settings) -> LinkSigner:

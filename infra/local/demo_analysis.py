@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consentry.addresses.address_store import put_address_status
+from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.consent.profile_store import record_change
 from consentry.consent.rules import ConsentChange, Scope
@@ -76,7 +76,7 @@ def seed(generated: Generated) -> None:
         )
 
     def block(address: str, status: AddressStatus) -> None:
-        put_address_status(Channel.EMAIL, Address(address), status, "demo", actor=SEED_ACTOR)
+        put_status(Channel.EMAIL, Address(address), status, "demo", actor=SEED_ACTOR)
 
     # One at a time: moto's DynamoDB is not safe for concurrent transactions.
     for profile_id in generated.opted_out:

@@ -24,7 +24,7 @@ import pytest
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from consentry.addresses.address_store import put_address_status
+from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.consent.profile_store import record_change, register_profile
 from consentry.consent.rules import ConsentChange, Scope
@@ -275,7 +275,7 @@ def opt_out(profile_id: str, channel: Channel | None = None) -> None:
 
 
 def set_address(address: str, status: AddressStatus, channel: Channel = Channel.EMAIL) -> None:
-    put_address_status(channel, Address(address), status, "test", actor=ACTOR)
+    put_status(channel, Address(address), status, "test", actor=ACTOR)
 
 
 def now() -> datetime:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import boto3
 
-from consentry.addresses.address_store import to_event, to_state
+from consentry.addresses.address_store import to_state
+from consentry.addresses.history_store import to_event
 from consentry.addresses.tables import AddressEventModel, AddressModel
 from tests.conftest import REGION, TEMPLATE
 from tests.integration.conftest import lambda_context

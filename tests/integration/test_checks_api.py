@@ -2,7 +2,7 @@
 
 import pytest
 
-from consentry.addresses.address_store import put_address_status
+from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.consent.rules import Scope
 from consentry.core.types import Address, Channel
@@ -114,9 +114,7 @@ def test_opt_outs_never_block_transactional_messages_but_denylists_do(api):
         "/v1/profiles/A/consent",
         json_body={"noLongerContact": {"all": True}, "reason": "r"},
     )
-    put_address_status(
-        Channel.EMAIL, Address("q@example.com"), AddressStatus.QUARANTINE, "user_unknown"
-    )
+    put_status(Channel.EMAIL, Address("q@example.com"), AddressStatus.QUARANTINE, "user_unknown")
 
     results = checks(
         api,
@@ -134,12 +132,8 @@ def test_opt_outs_never_block_transactional_messages_but_denylists_do(api):
 
 def test_allowlisted_addresses_pass_quarantine_but_not_an_opt_out(api):
     register(api, "A", {"email": "seed@example.com"})
-    put_address_status(
-        Channel.EMAIL, Address("seed@example.com"), AddressStatus.QUARANTINE, "user_unknown"
-    )
-    put_address_status(
-        Channel.EMAIL, Address("seed@example.com"), AddressStatus.ALLOWLISTED, "seed list"
-    )
+    put_status(Channel.EMAIL, Address("seed@example.com"), AddressStatus.QUARANTINE, "user_unknown")
+    put_status(Channel.EMAIL, Address("seed@example.com"), AddressStatus.ALLOWLISTED, "seed list")
 
     assert checks(api, item("A", "seed@example.com")) == [("allowed", None)]
     api(
@@ -215,16 +209,20 @@ def landing_opt_in(signer, profile):
 
 def record_complaint(address):
     """A spam complaint's denylist entry, as the feedback ingestion writes it."""
-    from consentry.addresses import address_store
+    from consentry.addresses import address_store, history_store
+    from consentry.addresses.events import AddressEvent, EventKind, change_id
     from consentry.addresses.status import COMPLAINT_ORIGIN, with_origin
     from consentry.core.clock import utc_now
 
+    now = utc_now()
     current = address_store.find_address(Channel.EMAIL, Address(address))
-    address_store.write_with_event(
-        current,
-        with_origin(current, COMPLAINT_ORIGIN, utc_now()),
-        kind="complaint",
+    event = AddressEvent(
+        channel=Channel.EMAIL,
+        address=Address(address),
+        event_id=change_id(now, EventKind.COMPLAINT, current),
+        at=now,
+        kind=EventKind.COMPLAINT,
         reason="abuse",
         actor="feedback",
-        detail={},
     )
+    history_store.record(current, with_origin(current, COMPLAINT_ORIGIN, now), event)

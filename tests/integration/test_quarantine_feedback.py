@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consentry.addresses import address_store
+from consentry.addresses import address_store, decisions, history_store
 from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, AddressStatus
 from consentry.core.types import Address, Channel
 from tests.integration.quarantine_support import (
@@ -187,7 +187,7 @@ def test_every_recipient_of_a_notification_is_applied(envelope_path):
 
 
 def test_an_allowlisted_address_stays_targeted_after_a_hard_bounce(envelope_path):
-    address_store.put_address_status(
+    decisions.put_status(
         Channel.EMAIL, Address("jane.roe@example.com"), AddressStatus.ALLOWLISTED, "seed address"
     )
     envelope_path.publish(ses("bounce_hard"))
@@ -259,7 +259,7 @@ def test_a_recipient_that_is_not_an_address_is_poison(envelope_path):
 
 
 def test_a_quarantined_address_from_before_is_not_changed_by_a_soft_bounce(envelope_path):
-    address_store.record_event(
+    history_store.record(
         AddressState(channel=Channel.EMAIL, address=Address("sam.poe@example.net")),
         AddressState(
             channel=Channel.EMAIL,

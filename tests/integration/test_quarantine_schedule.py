@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from consentry.addresses import address_store
+from consentry.addresses import address_store, history_store
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.types import Address, Channel
 
@@ -87,7 +87,7 @@ def test_due_resets_and_releases_are_applied_with_history():
         "gone@example.com": AddressStatus.QUARANTINE,
     }
     assert state("+31612345678", Channel.SMS).error_count == 0
-    [event] = address_store.history_of(
+    [event] = history_store.history_of(
         Channel.EMAIL, Address("full@example.com"), limit=5, cursor=None
     ).items
     assert (event.kind, event.reason, event.actor) == (
@@ -107,7 +107,7 @@ def test_a_second_run_finds_nothing_due():
     assert (result["examined"], result["reset"]) == (0, 0)
     assert (
         len(
-            address_store.history_of(
+            history_store.history_of(
                 Channel.EMAIL, Address("stale@example.com"), limit=5, cursor=None
             ).items
         )

@@ -6,7 +6,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from consentry.addresses import address_store
+from consentry.addresses import address_store, decisions
 from consentry.addresses.status import SMS_KEYWORD_ORIGIN, AddressStatus
 from consentry.core.settings import get_settings
 from consentry.core.types import Address, Channel
@@ -91,9 +91,7 @@ def test_start_lifts_the_keyword_denylist_and_confirms(path, texts):
 
 
 def test_start_does_not_lift_an_operators_denylist(path, texts):
-    address_store.put_address_status(
-        Channel.SMS, Address(NUMBER), AddressStatus.DENYLISTED, "fraud report"
-    )
+    decisions.put_status(Channel.SMS, Address(NUMBER), AddressStatus.DENYLISTED, "fraud report")
     path.publish(sms("stop"))
     path.drain(texts)
 

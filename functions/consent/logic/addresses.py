@@ -23,32 +23,29 @@ from pydantic import AwareDatetime, Field, StringConstraints
 
 from consent.api import ApiModel
 from consent.schemas import Reason
-from consentry.addresses import address_store, domain_windows
+from consentry.addresses import address_store, decisions, domain_windows, history_store
 from consentry.addresses.counting import (
     QuarantinePolicy,
     apply_failure,
     error_snapshot,
-    release_errors,
 )
 from consentry.addresses.domain_windows import Hold
 from consentry.addresses.events import (
     AddressEvent,
     Decision,
-    EventKind,
-    event_id,
     held_key,
     split_held_key,
 )
-from consentry.addresses.feedback import ErrorType, FailureReason, feedback_key
+from consentry.addresses.feedback import ErrorType, FailureReason
 from consentry.addresses.normalize import normalize
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.clock import Clock, utc_now
-from consentry.core.errors import ConflictError, InvalidInputError, NotFoundError
+from consentry.core.errors import InvalidInputError, NotFoundError
+from consentry.core.persistence import optimistically
 from consentry.core.settings import get_settings
 from consentry.core.types import Address, Channel
 
 HISTORY_ON_READ = 50
-MAX_ATTEMPTS = 5
 
 Domain = Annotated[
     str,
@@ -219,7 +216,7 @@ def address_of(channel: Channel, raw: str) -> Address:
 def get(channel: Channel, raw: str) -> AddressOut:
     address = address_of(channel, raw)
     state = address_store.find_address(channel, address)
-    page = address_store.history_of(channel, address, limit=HISTORY_ON_READ, cursor=None)
+    page = history_store.history_of(channel, address, limit=HISTORY_ON_READ, cursor=None)
     if state is None and not page.items:
         raise NotFoundError("address", f"{channel.value}:{address}")
     current = state or AddressState(channel=channel, address=address)
@@ -232,7 +229,7 @@ def get(channel: Channel, raw: str) -> AddressOut:
 
 def history(channel: Channel, raw: str, limit: int, cursor: str | None) -> AddressHistoryOut:
     address = address_of(channel, raw)
-    page = address_store.history_of(channel, address, limit=limit, cursor=cursor)
+    page = history_store.history_of(channel, address, limit=limit, cursor=cursor)
     if not page.items and cursor is None and address_store.find_address(channel, address) is None:
         raise NotFoundError("address", f"{channel.value}:{address}")
     return AddressHistoryOut(
@@ -261,9 +258,7 @@ def list_addresses(
 
 def set_status(channel: Channel, raw: str, body: AddressStatusIn, actor: str) -> dict[str, Any]:
     address = address_of(channel, raw)
-    address_store.put_address_status(
-        channel, address, AddressStatus(body.status), body.reason, actor=actor
-    )
+    decisions.put_status(channel, address, AddressStatus(body.status), body.reason, actor=actor)
     return {"status": 200, "body": get(channel, address).model_dump(mode="json", by_alias=True)}
 
 
@@ -287,7 +282,7 @@ def release(body: BulkReleaseIn, actor: str, *, clock: Clock = utc_now) -> dict[
     now = clock()
     released = skipped = 0
     for state in page.items:
-        if _release_one(state, body.reason, actor, now):
+        if decisions.release(state, body.reason, actor, now):
             released += 1
         else:
             skipped += 1
@@ -311,7 +306,7 @@ def outage(channel: Channel, domain: str, *, clock: Clock = utc_now) -> OutageOu
     hold = domain_windows.find_hold(key)
     if hold is not None:
         return _outage_of(hold, clock())
-    held = address_store.count_held(key)
+    held = history_store.count_held(key)
     if not held:
         raise NotFoundError("outage", key)
     return OutageOut(
@@ -335,19 +330,19 @@ def decide(
     clock: Clock = utc_now,
 ) -> dict[str, Any]:
     key = held_key(channel, domain.lower())
-    if domain_windows.find_hold(key) is None and not address_store.count_held(key):
+    if domain_windows.find_hold(key) is None and not history_store.count_held(key):
         raise NotFoundError("outage", key)
     domain_windows.stop_holding(key)
     policy = QuarantinePolicy.from_settings(get_settings())
     now = clock()
     decided = changed = 0
-    for event in address_store.held_events(key, limit=body.limit).items:
+    for event in history_store.held_events(key, limit=body.limit).items:
         outcome = _decide_one(
             event, decision, reason=body.reason, actor=actor, now=now, policy=policy
         )
         decided += outcome is not None
         changed += bool(outcome)
-    remaining = address_store.count_held(key)
+    remaining = history_store.count_held(key)
     if not remaining:
         domain_windows.forget_hold(key)
     out = OutageDecisionOut(
@@ -368,38 +363,10 @@ def _outage_of(hold: Hold, now: datetime) -> OutageOut:
         domain=domain,
         holding=hold.active(now),
         held_until=hold.until,
-        held_errors=address_store.count_held(hold.key),
+        held_errors=history_store.count_held(hold.key),
         failures=hold.failures,
         attempts=hold.attempts,
     )
-
-
-def _release_one(state: AddressState, reason: str, actor: str, now: datetime) -> bool:
-    current = state
-    for _ in range(MAX_ATTEMPTS):
-        released = release_errors(current, now)
-        if released == current:
-            return True
-        event = AddressEvent(
-            channel=current.channel,
-            address=current.address,
-            event_id=event_id(now, feedback_key("release", str(current.version), current.address)),
-            at=now,
-            kind=EventKind.RELEASE,
-            reason=reason,
-            actor=actor,
-            detail={"changed": True, "before": error_snapshot(current), "bulk": True},
-        )
-        try:
-            address_store.record_event(current, released, event)
-        except ConflictError:
-            fresh = address_store.find_address(current.channel, current.address)
-            if fresh is None:
-                return False
-            current = fresh
-            continue
-        return True
-    return False
 
 
 def _decide_one(
@@ -412,10 +379,9 @@ def _decide_one(
     policy: QuarantinePolicy,
 ) -> bool | None:
     """Whether the decision changed the address; None when the event was decided already."""
-    for _ in range(MAX_ATTEMPTS):
-        current = address_store.find_address(event.channel, event.address) or AddressState(
-            channel=event.channel, address=event.address
-        )
+
+    def attempt() -> bool | None:
+        current = decisions.current_state(event.channel, event.address)
         updated = current
         if decision is Decision.APPLIED and event.error_type and event.reason:
             updated = apply_failure(
@@ -430,10 +396,8 @@ def _decide_one(
         }
         if updated != current:
             detail["before"] = error_snapshot(current)
-        try:
-            if not address_store.decide_held(event, current, updated, detail):
-                return None
-        except ConflictError:
-            continue
+        if not history_store.decide_held(event, current, updated, detail):
+            return None
         return updated != current
-    raise ConflictError(f"address kept changing; {MAX_ATTEMPTS} attempts lost")
+
+    return optimistically(attempt, "the address")

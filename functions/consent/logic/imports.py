@@ -25,7 +25,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consent.schemas import ImportIn, ImportOut
-from consentry.addresses import address_store
+from consentry.addresses import decisions
 from consentry.addresses.status import IMPORT_ORIGIN
 from consentry.consent import profile_store
 from consentry.consent.rules import ConsentChange, Scope
@@ -283,7 +283,7 @@ def _apply_profile(row: ProfileRow, actor: str, import_id: str) -> bool:
 
 
 def _apply_address(row: AddressRow, actor: str) -> bool:
-    updated = address_store.put_address_status(
+    updated = decisions.put_status(
         row.channel, row.address, row.status, row.reason, actor=actor, origin=IMPORT_ORIGIN
     )
     return updated is not None

@@ -8,14 +8,14 @@ holds its failures. One Query from the window's first bucket reads both.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError, PynamoDBException
 from pynamodb.expressions.update import Action
 
 from consentry.addresses.tables import DomainWindowModel
-from consentry.core.errors import StoreUnavailableError
+from consentry.core.persistence import LostRace, dynamodb
 from consentry.core.types import Channel
 
 HOLD_SLOT = 9_999_999_999
@@ -56,7 +56,7 @@ def read_window(key: str, first_bucket: int) -> DomainWindow:
     """The counts of the buckets from `first_bucket` on, and the hold record if any."""
     attempts = failures = 0
     hold = None
-    try:
+    with dynamodb():
         for item in DomainWindowModel.query(
             key,
             range_key_condition=DomainWindowModel.window_start >= first_bucket,
@@ -67,8 +67,6 @@ def read_window(key: str, first_bucket: int) -> DomainWindow:
             else:
                 attempts += int(item.attempts)
                 failures += int(item.failures)
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
     return DomainWindow(attempts=attempts, failures=failures, hold=hold)
 
 
@@ -79,10 +77,8 @@ def add_counts(key: str, bucket: int, *, attempts: int, failures: int, expires: 
     ]
     if failures:
         actions.append(DomainWindowModel.failures.add(failures))
-    try:
+    with dynamodb():
         DomainWindowModel(key, bucket).update(actions=actions)
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
 
 
 def start_hold(key: str, *, now: datetime, until: datetime, failures: int, attempts: int) -> bool:
@@ -96,26 +92,22 @@ def start_hold(key: str, *, now: datetime, until: datetime, failures: int, attem
         | (DomainWindowModel.expires_at <= now)
     )
     try:
-        item.save(condition=no_active_hold)
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise StoreUnavailableError(str(error)) from error
+        with dynamodb():
+            item.save(condition=no_active_hold)
+    except LostRace:
+        return False
     return True
 
 
 def stop_holding(key: str) -> None:
     """Count the domain's failures again, from zero: an operator has judged the outage.
     The hold record stays (not holding) while held errors await a decision."""
-    try:
+    with contextlib.suppress(LostRace), dynamodb():  # no hold record: nothing to stop
         DomainWindowModel(key, HOLD_SLOT).update(
             actions=[DomainWindowModel.held.set(False)],
             condition=DomainWindowModel.window_start.exists(),
         )
-    except PynamoDBException as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise StoreUnavailableError(str(error)) from error
-    try:
+    with dynamodb():
         buckets = list(
             DomainWindowModel.query(
                 key, range_key_condition=DomainWindowModel.window_start < HOLD_SLOT
@@ -124,44 +116,35 @@ def stop_holding(key: str) -> None:
         with DomainWindowModel.batch_write() as batch:
             for bucket in buckets:
                 batch.delete(bucket)
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
 
 
 def forget_hold(key: str) -> None:
     """Remove the hold record once no held error is left, unless a new hold began."""
-    try:
+    with contextlib.suppress(LostRace), dynamodb():  # a new hold began: it stays
         DomainWindowModel(key, HOLD_SLOT).delete(
             condition=DomainWindowModel.held == False  # noqa: E712
         )
-    except PynamoDBException as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return
-        raise StoreUnavailableError(str(error)) from error
 
 
 def find_hold(key: str) -> Hold | None:
-    try:
-        item = DomainWindowModel.get(key, HOLD_SLOT, consistent_read=True)
-    except DomainWindowModel.DoesNotExist:
-        return None
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
+    with dynamodb():
+        try:
+            item = DomainWindowModel.get(key, HOLD_SLOT, consistent_read=True)
+        except DomainWindowModel.DoesNotExist:
+            return None
     return _to_hold(item)
 
 
 def all_holds() -> list[Hold]:
     """Every hold record. A scan: the table holds only the last window's buckets of the
     domains that had feedback, and it runs when an operator asks."""
-    try:
+    with dynamodb():
         return [
             _to_hold(item)
             for item in DomainWindowModel.scan(
                 filter_condition=DomainWindowModel.window_start == HOLD_SLOT
             )
         ]
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
 
 
 def _to_hold(item: DomainWindowModel) -> Hold:

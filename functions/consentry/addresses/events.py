@@ -12,26 +12,36 @@ of the sparse `held-by-domain` index) until an operator releases or applies it.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from consentry.addresses.status import AddressState
 from consentry.core.types import Address, Channel
 
 
 class EventKind(StrEnum):
+    """Every kind of event an address's history holds."""
+
     BOUNCE = "bounce"
     COMPLAINT = "complaint"
     DELIVERY = "delivery"
     SMS_KEYWORD = "sms_keyword"
     OPERATOR = "operator"
     """An operator's status decision (PUT /v1/addresses/...)."""
+    IMPORT = "import"
+    """A status decision of a bulk import."""
     RELEASE = "release"
     """An operator's release of delivery errors (bulk release)."""
     SCHEDULED = "scheduled"
     """A reset or release that fell due under the counting rules (the daily job)."""
+    OPT_OUT = "opt_out"
+    """The owner's opt-out denylisted the address (the owner-opt-out policy)."""
+    OPT_IN = "opt_in"
+    """The owner's opt-in lifted what their own opt-out denylisted."""
 
 
 FEEDBACK_ACTOR = "feedback"
@@ -68,6 +78,18 @@ class AddressEvent(BaseModel):
 def event_id(at: datetime, key: str) -> str:
     """The id of an event at `at` whose `key` makes it unique (and a repeat recognisable)."""
     return f"{at.isoformat()}#{key}"
+
+
+def change_id(at: datetime, kind: str, state: AddressState) -> str:
+    """The id of the event of a change made to `state` as read: the same change of the
+    same version has the same id, so a retried write finds it written."""
+    return event_id(at, event_key(kind, str(state.version), state.address))
+
+
+def event_key(kind: str, message_id: str, address: str) -> str:
+    """A short hash naming one piece of feedback (or one change) of one address."""
+    digest = hashlib.sha256(f"{kind}\n{message_id}\n{address}".encode()).hexdigest()
+    return digest[:24]
 
 
 def held_key(channel: Channel, domain: str) -> str:

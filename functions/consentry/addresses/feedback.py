@@ -15,7 +15,6 @@ dead-letter queue). The bounce mapping is domain.md section 2.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import unicodedata
@@ -28,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from consentry.addresses.events import event_key
 from consentry.addresses.normalize import normalize_email, normalize_phone
 from consentry.core.errors import ConsentryError
 from consentry.core.types import Address, Channel
@@ -135,7 +135,7 @@ class AddressFeedback:
     @property
     def key(self) -> str:
         """Idempotency key: the same outcome of the same message for the same recipient."""
-        return feedback_key(self.kind.value, self.message_id, self.address)
+        return event_key(self.kind.value, self.message_id, self.address)
 
 
 class SmsKeyword(StrEnum):
@@ -200,15 +200,10 @@ class InboundSms:
 
     @property
     def key(self) -> str:
-        return feedback_key("sms", self.message_id, self.number)
+        return event_key("sms", self.message_id, self.number)
 
 
 Feedback = AddressFeedback | InboundSms
-
-
-def feedback_key(kind: str, message_id: str, address: str) -> str:
-    digest = hashlib.sha256(f"{kind}\n{message_id}\n{address}".encode()).hexdigest()
-    return digest[:24]
 
 
 def parse_body(body: str, *, received_at: datetime, default_region: str) -> list[Feedback]:

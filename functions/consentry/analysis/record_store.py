@@ -12,15 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import (
-    DeleteError,
-    GetError,
-    PutError,
-    PynamoDBException,
-    QueryError,
-    TransactWriteError,
-    UpdateError,
-)
 from pynamodb.transactions import TransactWrite
 
 from consentry.addresses.status import ExclusionCause
@@ -35,8 +26,7 @@ from consentry.analysis.contract import (
     TargetRef,
 )
 from consentry.analysis.tables import AnalysisModel
-from consentry.core.errors import StoreUnavailableError
-from consentry.core.persistence import transactions
+from consentry.core.persistence import LostRace, dynamodb, transactions
 
 RECORD = "RECORD"
 SHARD = "SHARD#"
@@ -62,12 +52,11 @@ def piece_key(prefix: str, number: int) -> str:
 
 
 def find(delivery_id: str) -> AnalysisRecord | None:
-    try:
-        item = AnalysisModel.get(delivery_id, RECORD, consistent_read=True)
-    except AnalysisModel.DoesNotExist:
-        return None
-    except GetError as error:
-        raise StoreUnavailableError(str(error)) from error
+    with dynamodb():
+        try:
+            item = AnalysisModel.get(delivery_id, RECORD, consistent_read=True)
+        except AnalysisModel.DoesNotExist:
+            return None
     return _to_record(item)
 
 
@@ -96,10 +85,9 @@ def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
         expires_at=now + KEPT_FOR,
     )
     try:
-        item.save(condition=condition)
-    except PutError as error:
-        if not _condition_failed(error):
-            raise StoreUnavailableError(str(error)) from error
+        with dynamodb():
+            item.save(condition=condition)
+    except LostRace:
         current = find(request.delivery_id)
         raise AnalysisConflictError(_refusal(request.delivery_id, current)) from None
     _delete_pieces(request.delivery_id)
@@ -121,12 +109,10 @@ def _refusal(delivery_id: str, current: AnalysisRecord | None) -> str:
 
 def _delete_pieces(delivery_id: str) -> None:
     """Remove the pieces an earlier execution left (they are no one's now)."""
-    try:
+    with dynamodb():
         for item in AnalysisModel.query(delivery_id, consistent_read=True):
             if item.item != RECORD:
                 item.delete()
-    except (QueryError, DeleteError) as error:
-        raise StoreUnavailableError(str(error)) from error
 
 
 def set_consent_as_of(delivery_id: str, execution_arn: str, at: datetime) -> None:
@@ -151,7 +137,7 @@ def put_piece(delivery_id: str, piece: Piece, now: datetime) -> None:
         expires_at=now + KEPT_FOR,
     )
     try:
-        with TransactWrite(connection=transactions()) as transaction:
+        with dynamodb(), TransactWrite(connection=transactions()) as transaction:
             transaction.condition_check(
                 AnalysisModel,
                 delivery_id,
@@ -159,23 +145,19 @@ def put_piece(delivery_id: str, piece: Piece, now: datetime) -> None:
                 condition=AnalysisModel.execution_arn == piece.execution_arn,
             )
             transaction.save(item)
-    except TransactWriteError as error:
-        if _cancelled_by_condition(error):
-            raise AnalysisConflictError(
-                f"{piece.execution_arn} no longer owns the analysis of {delivery_id!r}"
-            ) from None
-        raise StoreUnavailableError(str(error)) from error
+    except LostRace:
+        raise AnalysisConflictError(
+            f"{piece.execution_arn} no longer owns the analysis of {delivery_id!r}"
+        ) from None
 
 
 def pieces(delivery_id: str, prefix: str) -> list[Piece]:
-    try:
+    with dynamodb():
         items = list(
             AnalysisModel.query(
                 delivery_id, AnalysisModel.item.startswith(prefix), consistent_read=True
             )
         )
-    except QueryError as error:
-        raise StoreUnavailableError(str(error)) from error
     return [
         Piece(
             item=item.item,
@@ -227,52 +209,39 @@ def fail(delivery_id: str, execution_arn: str, error: AnalysisError, now: dateti
     """
     item = AnalysisModel(delivery_id, RECORD)
     try:
-        item.update(
-            actions=[
-                AnalysisModel.status.set(AnalysisStatus.FAILED.value),
-                AnalysisModel.execution_arn.set(execution_arn),
-                AnalysisModel.error.set(error.model_dump()),
-                AnalysisModel.target_uri.remove(),
-                AnalysisModel.target_parts.remove(),
-                AnalysisModel.created_at.set(AnalysisModel.created_at | now),
-                AnalysisModel.expires_at.set(AnalysisModel.expires_at | now + KEPT_FOR),
-                AnalysisModel.updated_at.set(now),
-            ],
-            condition=(
-                AnalysisModel.delivery_id.does_not_exist()
-                | (AnalysisModel.execution_arn == execution_arn)
-                | (AnalysisModel.status == AnalysisStatus.FAILED.value)
-            ),
-        )
-    except UpdateError as update_error:
-        if _condition_failed(update_error):
-            return False
-        raise StoreUnavailableError(str(update_error)) from update_error
+        with dynamodb():
+            item.update(
+                actions=[
+                    AnalysisModel.status.set(AnalysisStatus.FAILED.value),
+                    AnalysisModel.execution_arn.set(execution_arn),
+                    AnalysisModel.error.set(error.model_dump()),
+                    AnalysisModel.target_uri.remove(),
+                    AnalysisModel.target_parts.remove(),
+                    AnalysisModel.created_at.set(AnalysisModel.created_at | now),
+                    AnalysisModel.expires_at.set(AnalysisModel.expires_at | now + KEPT_FOR),
+                    AnalysisModel.updated_at.set(now),
+                ],
+                condition=(
+                    AnalysisModel.delivery_id.does_not_exist()
+                    | (AnalysisModel.execution_arn == execution_arn)
+                    | (AnalysisModel.status == AnalysisStatus.FAILED.value)
+                ),
+            )
+    except LostRace:
+        return False
     return True
 
 
 def _update_owned(delivery_id: str, execution_arn: str, actions: list[Any]) -> AnalysisRecord:
     item = AnalysisModel(delivery_id, RECORD)
     try:
-        item.update(actions=actions, condition=AnalysisModel.execution_arn == execution_arn)
-    except UpdateError as error:
-        if _condition_failed(error):
-            raise AnalysisConflictError(
-                f"{execution_arn} no longer owns the analysis of {delivery_id!r}"
-            ) from None
-        raise StoreUnavailableError(str(error)) from error
+        with dynamodb():
+            item.update(actions=actions, condition=AnalysisModel.execution_arn == execution_arn)
+    except LostRace:
+        raise AnalysisConflictError(
+            f"{execution_arn} no longer owns the analysis of {delivery_id!r}"
+        ) from None
     return _to_record(item)
-
-
-def _condition_failed(error: PynamoDBException) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
-
-
-def _cancelled_by_condition(error: TransactWriteError) -> bool:
-    return any(
-        reason is not None and reason.code == "ConditionalCheckFailed"
-        for reason in error.cancellation_reasons
-    )
 
 
 def _plain(value: Any) -> dict[str, Any]:

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException
-
 from consentry.addresses.status import AddressStatus, address_key
 from consentry.addresses.tables import AddressModel
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.consent.tables import OPTED_OUT_BUCKETS, ProfileModel, SubscriptionModel
 from consentry.core.errors import StoreUnavailableError
+from consentry.core.persistence import dynamodb
 from consentry.core.types import Address, Channel, ProfileId, ServiceId
 
 READ_UNIT_BYTES = 4096
@@ -90,15 +89,13 @@ def _query(
     connection = model._get_connection()
     start = None
     while True:
-        try:
+        with dynamodb():
             page = connection.query(
                 hash_key,
                 index_name=index_name,
                 exclusive_start_key=start,
                 filter_condition=filter_condition,
             )
-        except PynamoDBException as error:
-            raise StoreUnavailableError(f"the consent store could not be read: {error}") from error
         items = page.get("Items", [])
         meter.page(items)
         yield from items
@@ -164,10 +161,8 @@ def active_subscribers(service_id: ServiceId, at: datetime, meter: ReadMeter) ->
     found: list[ProfileId] = []
     start = None
     while True:
-        try:
+        with dynamodb():
             page = connection.query(service_id, exclusive_start_key=start, filter_condition=active)
-        except PynamoDBException as error:
-            raise StoreUnavailableError(f"the consent store could not be read: {error}") from error
         items = page.get("Items", [])
         meter.page(items)
         found += [ProfileId(item["profile_id"]["S"]) for item in items]
@@ -242,12 +237,8 @@ def _batch_get(
         for attempt in range(UNPROCESSED_ATTEMPTS):
             if attempt:
                 time.sleep(0.05 * 2**attempt)
-            try:
+            with dynamodb():
                 response = connection.batch_get_item(pending)
-            except PynamoDBException as error:
-                raise StoreUnavailableError(
-                    f"the consent store could not be read: {error}"
-                ) from error
             items = response.get("Responses", {}).get(table, [])
             unprocessed = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             meter.keys(len(pending) - len(unprocessed), items)
@@ -289,10 +280,8 @@ def snapshot_sizes(service_id: ServiceId | None) -> Sizes:
 
 
 def _describe(model: Any) -> dict[str, Any]:
-    try:
+    with dynamodb():
         described: dict[str, Any] = model._get_connection().describe_table()
-    except PynamoDBException as error:
-        raise StoreUnavailableError(f"the consent store could not be read: {error}") from error
     return described
 
 

@@ -13,16 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from pynamodb.exceptions import (
-    GetError,
-    PutError,
-    PynamoDBException,
-    TransactWriteError,
-)
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from consentry.addresses import address_store
+from consentry.addresses import address_store, history_store
+from consentry.addresses.events import AddressEvent, EventKind, change_id
 from consentry.addresses.status import AddressState, owner_origin, with_origin, without_origins
 from consentry.consent import service_store
 from consentry.consent.rules import (
@@ -42,19 +37,10 @@ from consentry.consent.subscriptions import (
 )
 from consentry.consent.tables import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel
 from consentry.core.clock import Clock, utc_now
-from consentry.core.errors import (
-    ConflictError,
-    InvalidInputError,
-    NotFoundError,
-    StaleVersionError,
-    StoreUnavailableError,
-)
+from consentry.core.errors import InvalidInputError, NotFoundError, StaleVersionError
 from consentry.core.pagination import MAX_PAGE, Page, decode_cursor, encode_cursor
-from consentry.core.persistence import transactions
+from consentry.core.persistence import dynamodb, optimistically, transactions
 from consentry.core.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
-
-MAX_ATTEMPTS = 5
-
 
 OWNER_SOURCES = frozenset({Source.LANDING, Source.ONE_CLICK, Source.SMS_KEYWORD})
 """Changes that come from the address's own owner (the two-profiles gap, domain.md 1)."""
@@ -84,12 +70,11 @@ class _Plan:
 
 
 def find_consent(profile_id: ProfileId) -> ConsentState | None:
-    try:
-        item = ProfileModel.get(profile_id, consistent_read=True)
-    except ProfileModel.DoesNotExist:
-        return None
-    except GetError as error:
-        raise StoreUnavailableError(str(error)) from error
+    with dynamodb():
+        try:
+            item = ProfileModel.get(profile_id, consistent_read=True)
+        except ProfileModel.DoesNotExist:
+            return None
     return _to_state(item)
 
 
@@ -102,10 +87,8 @@ def get_consent(profile_id: ProfileId) -> ConsentState:
 
 def find_consents(profile_ids: set[ProfileId]) -> dict[ProfileId, ConsentState]:
     """The stored consent of each profile that has one (BatchGetItem)."""
-    try:
+    with dynamodb():
         items = list(ProfileModel.batch_get(profile_ids))
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
     return {ProfileId(item.profile_id): _to_state(item) for item in items}
 
 
@@ -117,7 +100,7 @@ def latest_events(profile_id: ProfileId, limit: int) -> list[ConsentEvent]:
 def history(
     profile_id: ProfileId, *, limit: int, cursor: str | None, newest_first: bool = False
 ) -> Page[ConsentEvent]:
-    try:
+    with dynamodb():
         result = ConsentEventModel.query(
             profile_id,
             scan_index_forward=not newest_first,
@@ -128,8 +111,6 @@ def history(
             consistent_read=True,
         )
         items = [_to_event(item) for item in result]
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
     return Page(items=items, cursor=encode_cursor(result.last_evaluated_key))
 
 
@@ -183,19 +164,18 @@ def record_changes(
     Without `expected_version` a lost race is retried on fresh state; with it, a
     stored version other than the expected one raises StaleVersionError.
     """
-    for _ in range(MAX_ATTEMPTS):
+
+    def attempt() -> ChangeResult:
         state = find_consent(profile_id) or ConsentState(profile_id=profile_id)
         if expected_version is not None and state.version != expected_version:
             raise StaleVersionError(expected_version, state.version)
         plan = _plan(state, changes, clock(), owner_denylists=owner_denylists)
         if plan is None:
             return ChangeResult(state=state, events=())
-        try:
-            _write(plan)
-        except _LostRace:
-            continue
+        _write(plan)
         return plan.result
-    raise ConflictError(f"profile {profile_id!r} kept changing; {MAX_ATTEMPTS} attempts lost")
+
+    return optimistically(attempt, f"profile {profile_id!r}")
 
 
 def _plan(
@@ -289,49 +269,47 @@ def _owner_denylist(
     return touched
 
 
-class _LostRace(Exception):
-    pass
-
-
 def _write(plan: _Plan) -> None:
+    """The change in one transaction: the profile, its events, and the subscription or
+    the owner's address entries it changed (LostRace when any of them moved on)."""
     result = plan.result
     event = result.events[-1]
-    try:
-        with TransactWrite(connection=transactions(), client_request_token=event.hash[:36]) as tx:
-            tx.save(_to_profile_item(result.state), condition=_unchanged_since(plan.old))
-            for each in result.events:
-                tx.save(_to_event_item(each), condition=ConsentEventModel.seq.does_not_exist())
-            if result.subscription is not None:
-                tx.save(
-                    service_store.to_subscription_item(result.subscription),
-                    condition=service_store.unchanged_since(plan.old_subscription),
-                )
-            for address in result.addresses:
-                old = plan.old_addresses[(address.channel, address.address)]
-                tx.save(
-                    address_store.to_item(address, version=old.version + 1),
-                    condition=address_store.unchanged_since(old),
-                )
-                tx.save(
-                    address_store.event_item(
-                        address,
-                        kind=event.action.value,
-                        reason=event.reason,
-                        actor=event.actor,
-                        detail={
-                            "origin": owner_origin(event.profile_id),
-                            "source": event.source.value,
-                        },
-                        at=event.at,
-                    )
-                )
-    except TransactWriteError as error:
-        reasons = error.cancellation_reasons or []
-        if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
-            raise _LostRace from error
-        raise StoreUnavailableError(str(error)) from error
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
+    with (
+        dynamodb(),
+        TransactWrite(connection=transactions(), client_request_token=event.hash[:36]) as tx,
+    ):
+        tx.save(_to_profile_item(result.state), condition=_unchanged_since(plan.old))
+        for each in result.events:
+            tx.save(_to_event_item(each), condition=ConsentEventModel.seq.does_not_exist())
+        if result.subscription is not None:
+            tx.save(
+                service_store.to_subscription_item(result.subscription),
+                condition=service_store.unchanged_since(plan.old_subscription),
+            )
+        for address in result.addresses:
+            old = plan.old_addresses[(address.channel, address.address)]
+            address_store.guard(tx, old, address)
+            tx.save(history_store.to_event_item(_owner_event(old, address, event)))
+
+
+def _owner_event(old: AddressState, new: AddressState, event: ConsentEvent) -> AddressEvent:
+    """The address's record of what the owner's consent change did to it."""
+    kind = EventKind(event.action.value)
+    return AddressEvent(
+        channel=new.channel,
+        address=new.address,
+        event_id=change_id(event.at, kind, old),
+        at=event.at,
+        kind=kind,
+        reason=event.reason,
+        actor=event.actor,
+        detail={
+            "origin": owner_origin(event.profile_id),
+            "source": event.source.value,
+            "status": new.status.value,
+            "version": old.version + 1,
+        },
+    )
 
 
 def _unchanged_since(state: ConsentState) -> Condition:
@@ -449,7 +427,8 @@ def _save_details(
     clock: Clock,
 ) -> tuple[ConsentState, bool]:
     """Write the addresses and locale `details` gives for the stored state, unless equal."""
-    for _ in range(MAX_ATTEMPTS):
+
+    def attempt() -> tuple[ConsentState, bool]:
         state = find_consent(profile_id) or ConsentState(profile_id=profile_id)
         addresses, locale = details(state)
         if addresses == state.addresses and locale == state.locale:
@@ -462,11 +441,8 @@ def _save_details(
                 "updated_at": clock(),
             }
         )
-        try:
+        with dynamodb():
             _to_profile_item(updated).save(condition=_unchanged_since(state))
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                continue
-            raise StoreUnavailableError(str(error)) from error
         return updated, True
-    raise ConflictError(f"profile {profile_id!r} kept changing; {MAX_ATTEMPTS} attempts lost")
+
+    return optimistically(attempt, f"profile {profile_id!r}")

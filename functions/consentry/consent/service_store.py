@@ -5,26 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import GetError, PutError, PynamoDBException
-
 from consentry.consent.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
 from consentry.consent.tables import ServiceModel, SubscriptionModel
-from consentry.core.errors import (
-    NotFoundError,
-    StaleVersionError,
-    StoreUnavailableError,
-)
+from consentry.core.errors import NotFoundError, StaleVersionError
 from consentry.core.pagination import Page, decode_cursor, encode_cursor
+from consentry.core.persistence import LostRace, dynamodb
 from consentry.core.types import Channel, ProfileId, ServiceId
 
 
 def get_service(service_id: ServiceId) -> Service:
-    try:
-        return _to_service(ServiceModel.get(service_id, consistent_read=True))
-    except ServiceModel.DoesNotExist:
-        raise NotFoundError("service", service_id) from None
-    except GetError as error:
-        raise StoreUnavailableError(str(error)) from error
+    with dynamodb():
+        try:
+            return _to_service(ServiceModel.get(service_id, consistent_read=True))
+        except ServiceModel.DoesNotExist:
+            raise NotFoundError("service", service_id) from None
 
 
 def save_service(service: Service, *, expected_version: int | None) -> Service:
@@ -36,40 +30,36 @@ def save_service(service: Service, *, expected_version: int | None) -> Service:
     )
     stored = service.model_copy(update={"version": (expected_version or 0) + 1})
     try:
-        _to_service_item(stored).save(condition=condition)
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            actual = get_service(service.service_id).version
-            raise StaleVersionError(expected_version or 0, actual) from error
-        raise StoreUnavailableError(str(error)) from error
+        with dynamodb():
+            _to_service_item(stored).save(condition=condition)
+    except LostRace as race:
+        actual = get_service(service.service_id).version
+        raise StaleVersionError(expected_version or 0, actual) from race
     return stored
 
 
 def list_services(limit: int, cursor: str | None) -> Page[Service]:
-    try:
+    with dynamodb():
         result = ServiceModel.scan(
             limit=limit, last_evaluated_key=decode_cursor(cursor, {"service_id": "S"})
         )
         items = [_to_service(item) for item in result]
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
     return Page(items=items, cursor=encode_cursor(result.last_evaluated_key))
 
 
 def find_subscription(service_id: ServiceId, profile_id: ProfileId) -> Subscription | None:
-    try:
-        item = SubscriptionModel.get(service_id, profile_id, consistent_read=True)
-    except SubscriptionModel.DoesNotExist:
-        return None
-    except GetError as error:
-        raise StoreUnavailableError(str(error)) from error
+    with dynamodb():
+        try:
+            item = SubscriptionModel.get(service_id, profile_id, consistent_read=True)
+        except SubscriptionModel.DoesNotExist:
+            return None
     return to_subscription(item)
 
 
 def list_subscribers(
     service_id: ServiceId, limit: int, cursor: str | None, status: SubscriptionStatus | None
 ) -> Page[Subscription]:
-    try:
+    with dynamodb():
         result = SubscriptionModel.query(
             service_id,
             limit=limit,
@@ -79,35 +69,27 @@ def list_subscribers(
             filter_condition=(SubscriptionModel.status == status.value) if status else None,
         )
         items = [to_subscription(item) for item in result]
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
     return Page(items=items, cursor=encode_cursor(result.last_evaluated_key))
 
 
 def subscriptions_of(profile_id: ProfileId) -> list[Subscription]:
-    try:
+    with dynamodb():
         return [to_subscription(i) for i in SubscriptionModel.by_profile.query(profile_id)]
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
 
 
 def find_subscriptions(
     keys: set[tuple[ServiceId, ProfileId]],
 ) -> dict[tuple[str, str], Subscription]:
-    try:
+    with dynamodb():
         items = list(SubscriptionModel.batch_get(keys))
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
     return {(i.service_id, i.profile_id): to_subscription(i) for i in items}
 
 
 def ended_services(at: datetime) -> list[Service]:
     """Services whose validity has ended by `at` (few: services are a short list)."""
-    try:
+    with dynamodb():
         items = ServiceModel.scan(ServiceModel.valid_until <= at)
         return [_to_service(item) for item in items]
-    except PynamoDBException as error:
-        raise StoreUnavailableError(str(error)) from error
 
 
 def unchanged_since(subscription: Subscription | None) -> Any:

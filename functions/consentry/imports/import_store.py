@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import GetError, PutError, UpdateError
-
-from consentry.core.errors import NotFoundError, StoreUnavailableError
+from consentry.core.errors import NotFoundError
+from consentry.core.persistence import LostRace, dynamodb
 from consentry.imports.rules import (
     ImportCounts,
     ImportKind,
@@ -22,12 +21,11 @@ RETENTION = timedelta(days=90)
 
 
 def find(import_id: str) -> ImportRecord | None:
-    try:
-        item = ImportModel.get(import_id, consistent_read=True)
-    except ImportModel.DoesNotExist:
-        return None
-    except GetError as error:
-        raise StoreUnavailableError(str(error)) from error
+    with dynamodb():
+        try:
+            item = ImportModel.get(import_id, consistent_read=True)
+        except ImportModel.DoesNotExist:
+            return None
     return _to_record(item)
 
 
@@ -41,11 +39,10 @@ def get(import_id: str) -> ImportRecord:
 def create(record: ImportRecord) -> bool:
     """Store a new import; False when an import with its id already exists."""
     try:
-        _to_item(record).save(condition=ImportModel.import_id.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise StoreUnavailableError(str(error)) from error
+        with dynamodb():
+            _to_item(record).save(condition=ImportModel.import_id.does_not_exist())
+    except LostRace:
+        return False
     return True
 
 
@@ -58,20 +55,19 @@ def claim(import_id: str, *, now: datetime, until: datetime) -> ImportRecord | N
     item = ImportModel(import_id)
     free = (ImportModel.status != ImportStatus.RUNNING.value) | (ImportModel.lease_until < now)
     try:
-        item.update(
-            actions=[
-                ImportModel.status.set(ImportStatus.RUNNING.value),
-                ImportModel.lease_until.set(until),
-                ImportModel.updated_at.set(now),
-            ],
-            condition=ImportModel.import_id.exists()
-            & (ImportModel.status != ImportStatus.DONE.value)
-            & free,
-        )
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return None
-        raise StoreUnavailableError(str(error)) from error
+        with dynamodb():
+            item.update(
+                actions=[
+                    ImportModel.status.set(ImportStatus.RUNNING.value),
+                    ImportModel.lease_until.set(until),
+                    ImportModel.updated_at.set(now),
+                ],
+                condition=ImportModel.import_id.exists()
+                & (ImportModel.status != ImportStatus.DONE.value)
+                & free,
+            )
+    except LostRace:
+        return None
     return _to_record(item)
 
 
@@ -109,11 +105,10 @@ def finish(
 def _update(import_id: str, actions: list[Any]) -> ImportRecord:
     item = ImportModel(import_id)
     try:
-        item.update(actions=actions, condition=ImportModel.import_id.exists())
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFoundError("import", import_id) from error
-        raise StoreUnavailableError(str(error)) from error
+        with dynamodb():
+            item.update(actions=actions, condition=ImportModel.import_id.exists())
+    except LostRace as race:
+        raise NotFoundError("import", import_id) from race
     return _to_record(item)
 
 

@@ -1,0 +1,98 @@
+"""Decisions people make about addresses: an operator's (or an import's) status, and the
+release of delivery errors. Each is a rule applied to the stored state and written with
+its event (`history_store.record`), on fresh state until it wins a race.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from consentry.addresses import address_store, history_store
+from consentry.addresses.counting import error_snapshot, release_errors
+from consentry.addresses.events import AddressEvent, EventKind, change_id
+from consentry.addresses.status import OPERATOR_ORIGIN, AddressState, AddressStatus, set_by_operator
+from consentry.core.clock import Clock, utc_now
+from consentry.core.errors import ConflictError
+from consentry.core.persistence import LostRace, optimistically
+from consentry.core.types import Address, Channel
+
+
+def current_state(channel: Channel, address: Address) -> AddressState:
+    """The stored state, or the state of an address nothing was recorded for."""
+    return address_store.find_address(channel, address) or AddressState(
+        channel=channel, address=address
+    )
+
+
+def put_status(
+    channel: Channel,
+    address: Address,
+    status: AddressStatus,
+    reason: str | None,
+    *,
+    actor: str = OPERATOR_ORIGIN,
+    origin: str = OPERATOR_ORIGIN,
+    clock: Clock = utc_now,
+) -> AddressState | None:
+    """An operator's (or an import's) explicit decision on an address, with its event.
+
+    `origin` (operator or import) names who denylisted it, and is the event's kind.
+    None when the address already is as decided: nothing is written, so a repeated
+    decision (a re-run import) adds no event.
+    """
+
+    at = clock()
+
+    def attempt() -> AddressState | None:
+        current = current_state(channel, address)
+        updated = set_by_operator(current, status, reason or "", at, origin=origin)
+        if updated.model_copy(update={"updated_at": current.updated_at}) == current:
+            return None
+        event = AddressEvent(
+            channel=channel,
+            address=address,
+            event_id=change_id(at, origin, current),
+            at=at,
+            kind=EventKind(origin),
+            reason=reason,
+            actor=actor,
+        )
+        if not history_store.record(current, updated, event):
+            raise LostRace("the decision's event exists: read the address again")
+        return updated.model_copy(update={"version": current.version + 1})
+
+    return optimistically(attempt, "the address")
+
+
+def release(listed: AddressState, reason: str, actor: str, at: datetime) -> bool:
+    """Release an address's delivery errors (denylist and allowlist stay), starting from
+    its state as listed; False when it kept changing, or went, while being released."""
+    unread = [listed]
+
+    def attempt() -> bool:
+        current = unread.pop() if unread else address_store.find_address(*_key(listed))
+        if current is None:
+            return False
+        released = release_errors(current, at)
+        if released != current:
+            event = AddressEvent(
+                channel=current.channel,
+                address=current.address,
+                event_id=change_id(at, EventKind.RELEASE, current),
+                at=at,
+                kind=EventKind.RELEASE,
+                reason=reason,
+                actor=actor,
+                detail={"changed": True, "before": error_snapshot(current), "bulk": True},
+            )
+            history_store.record(current, released, event)
+        return True
+
+    try:
+        return optimistically(attempt, "the address")
+    except ConflictError:
+        return False
+
+
+def _key(state: AddressState) -> tuple[Channel, Address]:
+    return state.channel, state.address

@@ -98,10 +98,10 @@ class Shard:
     def __init__(self, audience: Path, snapshot: Path) -> None:
         _settings_environment()
         import analyze.classify  # noqa: F401 (the handler's imports, as in Lambda)
-        from analyze.suppression import from_snapshot
         from consentry.analysis.audience import layout_of
         from consentry.analysis.classifier import Rules
         from consentry.analysis.contract import Audience
+        from consentry.analysis.suppression import from_snapshot
         from consentry.core.types import Channel, MessageClass
 
         self.audience = audience
@@ -135,8 +135,9 @@ class Shard:
         return count
 
     def classify(self) -> int:
-        from analyze.steps import classify_lines, spools
+        from analyze.classify import classify_lines
         from consentry.analysis.classifier import VERDICTS, ShardClassifier
+        from consentry.core.bucket import spools
 
         classifier = ShardClassifier(self.suppression, self.rules)
         with self.lines() as lines, spools(2) as (log, target):
@@ -147,9 +148,10 @@ class Shard:
 
     def partition(self) -> int:
         """The audience as one chunk, into PROJECTED_SHARDS shards."""
-        from analyze.steps import partition_lines, spools
+        from analyze.partition import partition_lines
         from consentry.analysis.audience import RowPlace
         from consentry.analysis.classifier import normalizer
+        from consentry.core.bucket import spools
 
         normalize = normalizer(self.rules.channel, self.rules.default_region)
         with self.lines() as lines, spools(PROJECTED_SHARDS) as outputs:
@@ -160,9 +162,11 @@ class Shard:
         """The audience partitioned into PROJECTED_SHARDS shard files, then the Classify
         loop of a partitioned run over each (a classifier per shard, built before the
         clock starts): the rows, and the CPU seconds of the classify loops alone."""
-        from analyze.steps import classify_shard_input, partition_lines, spools
+        from analyze.classify import classify_shard_input
+        from analyze.partition import partition_lines
         from consentry.analysis.audience import RowPlace
         from consentry.analysis.classifier import VERDICTS, ShardClassifier, normalizer
+        from consentry.core.bucket import spools
 
         normalize = normalizer(self.rules.channel, self.rules.default_region)
         with (
@@ -185,8 +189,9 @@ class Shard:
 
     def assemble(self, rows: int) -> int:
         """The audience as one chunk's target part, nine rows in ten targeted."""
-        from analyze.steps import assemble_lines, spools
+        from analyze.assemble import assemble_lines
         from consentry.analysis.audience import RowPlace
+        from consentry.core.bucket import spools
 
         targeted = bytearray([1] * 9 + [0]) * (rows // 10 + 1)
         with self.lines() as lines, spools(1) as (target,):
@@ -311,9 +316,9 @@ def _run(state_machine_arn: str, request: dict[str, Any]) -> dict[str, Any]:
 
 def _metering_plan_s_snapshot() -> Any:
     """The read units of the snapshot Plan reads in this process (the meter it passes)."""
-    from analyze import planning
-    from analyze.suppression import read_snapshot as read
-    from consentry.analysis.suppression_store import ReadMeter
+    from analyze import plan as planning
+    from consentry.analysis.suppression import ReadMeter
+    from consentry.analysis.suppression import read_snapshot as read
 
     total = ReadMeter()
 
@@ -361,7 +366,7 @@ def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
 
 def _lookup_read_units(generated: Generated) -> float:
     """The read units of lookups of the first LOOKUP_SAMPLE rows' keys, per million rows."""
-    from consentry.analysis import suppression_store
+    from consentry.analysis import suppression as suppression_store
     from consentry.analysis.classifier import normalizer
     from consentry.core.types import Channel
 

@@ -1,25 +1,99 @@
-"""Analysis step 4 (more than one shard): write one chunk's target part in audience order."""
+"""Analysis step 4, Assemble (more than one shard): write one chunk's target part, its
+targeted rows in audience order, from the verdicts every shard gave the chunk's rows."""
 
 from __future__ import annotations
 
-from typing import Any
+from array import array
+from collections.abc import Iterable
+from typing import IO
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from analyze.step import ChunkTask, StepModel, Wiring, step
+from consentry.analysis import record_store
+from consentry.analysis.audience import Layout, RowPlace, rows
+from consentry.analysis.contract import IncompleteAnalysisError
+from consentry.analysis.record_store import Piece, PieceKind
+from consentry.analysis.run import RunPlan, read_verdicts
+from consentry.core.bucket import DataBucket, ObjectGoneError, spools
 
-from analyze.handling import keeping_error, load_plan
-from analyze.steps import assemble_chunk
-from consentry.core.clock import utc_now
-from consentry.core.observability import logger, tracer
-from consentry.core.persistence import bind_tables
-from consentry.core.settings import get_settings
-
-bind_tables(get_settings())
+WRITE_BATCH = 8192
+"""Rows written to the target part at once."""
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, int]:
-    plan = load_plan(event["plan"])
-    chunk = int(event["chunk"]["chunk"])
-    with keeping_error(plan, f"3-assemble-{chunk:05d}"):
-        return assemble_chunk(plan, chunk, utc_now())
+class Assembled(StepModel):
+    chunk: int
+    rows: int
+    targeted: int
+
+
+@step(ChunkTask, keeps_error="3-assemble")
+def lambda_handler(task: ChunkTask, wiring: Wiring) -> Assembled:
+    plan = wiring.load_plan(task.plan)
+    try:
+        assembled = assemble_chunk(plan, wiring.bucket, task.chunk)
+    except ObjectGoneError as gone:
+        raise plan.gone(gone) from None
+    record_store.put_piece(
+        plan.request.delivery_id,
+        Piece(
+            PieceKind.PART.item(task.chunk),
+            plan.execution_arn,
+            rows=assembled.rows,
+            targeted=assembled.targeted,
+        ),
+        wiring.clock(),
+    )
+    return assembled
+
+
+def assemble_chunk(plan: RunPlan, bucket: DataBucket, chunk: int) -> Assembled:
+    """Write one chunk's target part: its rows in audience order, the targeted ones only.
+
+    Every row of the chunk must have a verdict from some shard, or nothing is written.
+    """
+    expected = 0
+    marks: list[array[int]] = []
+    for shard in range(plan.shards):
+        classified, targeted = read_verdicts(bucket.get_bytes(plan.verdicts(chunk, shard)))
+        expected += classified
+        marks.append(targeted)
+    targeted_rows = bytearray(expected)
+    for targeted in marks:
+        for index in targeted:
+            targeted_rows[index] = 1
+    targeted_count = sum(targeted_rows)
+    if targeted_count != sum(len(targeted) for targeted in marks):
+        raise IncompleteAnalysisError(f"chunk {chunk}: two shards target the same row")
+    span = plan.chunks[chunk]
+    with (
+        spools(1) as (target,),
+        bucket.open_text(plan.request.audience.key, plan.etag, span.start, span.end) as lines,
+    ):
+        count = assemble_lines(
+            lines, plan.layout, targeted_rows, target.text, RowPlace(after_byte=span.start)
+        )
+        if count != expected:
+            raise IncompleteAnalysisError(
+                f"chunk {chunk} has {count} rows but {expected} verdicts; nothing was written"
+            )
+        target.upload(bucket, plan.target_part(chunk), plan.content_type)
+    return Assembled(chunk=chunk, rows=count, targeted=targeted_count)
+
+
+def assemble_lines(
+    lines: Iterable[str], layout: Layout, targeted: bytearray, target: IO[str], place: RowPlace
+) -> int:
+    """The rows whose flag in `targeted` is set, in order, to `target`; the number of rows
+    read (rows past the flags are counted, never written)."""
+    target.write(layout.header_line)
+    batch: list[str] = []
+    flagged = len(targeted)
+    count = 0
+    for index, (text, _, _) in enumerate(rows(lines, layout, place)):
+        if index < flagged and targeted[index]:
+            batch.append(text)
+            if len(batch) == WRITE_BATCH:
+                target.write("".join(batch))
+                batch.clear()
+        count = index + 1
+    target.write("".join(batch))
+    return count

@@ -1,25 +1,251 @@
-"""Analysis step 3: classify one shard; write its exclusion log, and its target rows."""
+"""Analysis step 3, Classify (a distributed map over the shard manifest): classify one
+shard. Its exclusion log goes to `exclusions/`; with one shard, its targeted rows go
+straight to the target; with several, which rows of each chunk it targets goes to
+`verdicts/` for Assemble.
+
+Each output is kept in a spooled file (memory, then /tmp) and written whole at the
+end; the shard's counts are then stored as one item of the analysis (conditioned on
+the run still owning it, idempotent on retry). A retried step starts over and writes
+the same objects again.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import IO
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from analyze.step import ShardTask, StepModel, Wiring, step
+from consentry.analysis import record_store
+from consentry.analysis.audience import Layout, Row, RowPlace, not_utf8, rows
+from consentry.analysis.classifier import (
+    CAUSES,
+    TARGETED,
+    VERDICTS,
+    ShardClassifier,
+    Suppression,
+    normalizer,
+)
+from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER, classify_csv, log_line
+from consentry.analysis.contract import AudienceFormat
+from consentry.analysis.record_store import Piece, PieceKind
+from consentry.analysis.run import (
+    SNAPSHOT_FILE,
+    RunPlan,
+    SuppressionRead,
+    chunk_offsets,
+    shard_rows,
+    verdict_bytes,
+)
+from consentry.analysis.suppression import ReadMeter, from_snapshot, looked_up
+from consentry.core.bucket import DataBucket, ObjectGoneError, spools
+from consentry.core.clock import Clock
 
-from analyze.handling import keeping_error, load_plan
-from analyze.steps import classify_shard
-from consentry.core.clock import utc_now
-from consentry.core.observability import logger, tracer
-from consentry.core.persistence import bind_tables
-from consentry.core.settings import get_settings
-
-bind_tables(get_settings())
+WRITE_BATCH = 8192
+"""Rows written to an output at once (JSONL audiences)."""
+READ_BLOCK = 1 << 16
+"""Characters of an audience read (and classified) at once."""
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, int]:
-    plan = load_plan(event["plan"])
-    shard = int(event["shard"]["shard"])
-    with keeping_error(plan, f"2-classify-{shard:05d}"):
-        return classify_shard(plan, shard, utc_now)
+class Classified(StepModel):
+    shard: int
+    rows: int
+    targeted: int
+
+
+@step(ShardTask, keeps_error="2-classify")
+def lambda_handler(task: ShardTask, wiring: Wiring) -> Classified:
+    return classify_shard(wiring.load_plan(task.plan), task.shard, wiring.bucket, wiring.clock)
+
+
+def classify_shard(plan: RunPlan, shard: int, bucket: DataBucket, clock: Clock) -> Classified:
+    """Classify one shard: the exclusion log of its rows, and the target (one shard) or
+    the targeted rows of each chunk (Assemble writes the target)."""
+    counts = [0] * VERDICTS
+    try:
+        consent_as_of, suppression = _suppression(plan, bucket, shard, clock)
+        if plan.partitioned:
+            classified = _classify_partitioned(plan, bucket, shard, suppression, counts)
+        else:
+            classified = _classify_audience(plan, bucket, suppression, counts)
+    except ObjectGoneError as gone:
+        raise plan.gone(gone) from None
+    piece = Piece(
+        PieceKind.SHARD.item(shard),
+        plan.execution_arn,
+        rows=classified,
+        targeted=counts[TARGETED],
+        excluded={cause: counts[number] for number, cause in enumerate(CAUSES, start=1)},
+        consent_as_of=consent_as_of,
+    )
+    record_store.put_piece(plan.request.delivery_id, piece, clock())
+    return Classified(shard=shard, rows=classified, targeted=counts[TARGETED])
+
+
+def _suppression(
+    plan: RunPlan, bucket: DataBucket, shard: int, clock: Clock
+) -> tuple[datetime | None, Suppression]:
+    """The shard's suppression data, and when it was read if the shard read it."""
+    if plan.suppression is SuppressionRead.SNAPSHOT:
+        return None, from_snapshot(bucket.get_bytes(plan.key(SNAPSHOT_FILE)))
+    profiles: set[str] = set()
+    addresses: set[str] = set()
+    normalize = normalizer(plan.request.channel, plan.default_region)
+    for _, profile_id, raw in shard_rows(plan, bucket, shard):
+        profiles.add(profile_id)
+        address = normalize(raw) if raw.strip() else None
+        if address is not None:
+            addresses.add(address)
+    at = clock()
+    suppression = looked_up(
+        plan.request, profiles=profiles, addresses=addresses, at=at, meter=ReadMeter()
+    )
+    return at, suppression
+
+
+def _classify_audience(
+    plan: RunPlan, bucket: DataBucket, suppression: Suppression, counts: list[int]
+) -> int:
+    """One shard: read the audience, write the target and the exclusion log."""
+    dry_run = plan.request.dry_run
+    with (
+        bucket.open_text(plan.request.audience.key, plan.etag, plan.data_start, plan.size) as lines,
+        spools(2) as (log, target),
+    ):
+        number = classify_lines(
+            lines,
+            plan.layout,
+            ShardClassifier(suppression, plan.rules),
+            counts,
+            log=log.text,
+            target=None if dry_run else target.text,
+        )
+        log.upload(bucket, plan.exclusions_part(0), "text/csv")
+        if not dry_run:
+            target.upload(bucket, plan.target_part(0), plan.content_type)
+    return number
+
+
+def classify_lines(
+    text: IO[str],
+    layout: Layout,
+    classifier: ShardClassifier,
+    counts: list[int],
+    *,
+    log: IO[str],
+    target: IO[str] | None,
+) -> int:
+    """The classify loop over an audience's data rows: each excluded row to the exclusion
+    log, each targeted row (as it came in) to the target, unless there is none (a dry
+    run); counts per verdict into `counts`. The number of rows.
+
+    Rows are read and written in blocks: one write per block costs less than one per row."""
+    log.write(LOG_HEADER)
+    if target is not None:
+        target.write(layout.header_line)
+    number = 0
+    for targeted, excluded, count in _classified_blocks(text, layout, classifier, counts):
+        if target is not None:
+            target.write("".join(targeted))
+        log.write("".join(excluded))
+        number += count
+    counts[TARGETED] = number - sum(counts)
+    return number
+
+
+def _classified_blocks(
+    text: IO[str], layout: Layout, classifier: ShardClassifier, counts: list[int]
+) -> Iterator[tuple[list[str], list[str], int]]:
+    """Per block of rows (CSV) or batch of WRITE_BATCH rows (JSONL): the targeted rows
+    as written, the log's lines, the row count."""
+    place = RowPlace()
+    if layout.format is AudienceFormat.JSONL:
+        yield from _classified_rows(rows(text, layout, place), classifier, counts)
+        return
+    number = 0
+    try:
+        while block := text.readlines(READ_BLOCK):
+            targeted, excluded, count = classify_csv(
+                block, text, layout, classifier, counts, rows_before=number, place=place
+            )
+            number += count
+            yield targeted, excluded, count
+    except UnicodeDecodeError:
+        raise not_utf8(place, number) from None
+
+
+def _classified_rows(
+    audience_rows: Iterable[Row], classifier: ShardClassifier, counts: list[int]
+) -> Iterator[tuple[list[str], list[str], int]]:
+    """The same, a row at a time: for JSONL audiences."""
+    targeted: list[str] = []
+    excluded: list[str] = []
+    number = 0
+    for number, (text, profile_id, address) in enumerate(audience_rows, start=1):
+        code = classifier(profile_id, address)
+        if code:
+            counts[code] += 1
+            excluded.append(log_line(number, profile_id, address.strip(), code))
+        else:
+            targeted.append(text)
+        if number % WRITE_BATCH == 0:
+            yield targeted, excluded, WRITE_BATCH
+            targeted, excluded = [], []
+    yield targeted, excluded, number % WRITE_BATCH
+
+
+def _classify_partitioned(
+    plan: RunPlan, bucket: DataBucket, shard: int, suppression: Suppression, counts: list[int]
+) -> int:
+    """One shard of many: its rows come from Partition; the targeted rows of each chunk
+    go to Assemble."""
+    classifier = ShardClassifier(suppression, plan.rules)
+    offsets = chunk_offsets(plan)
+    classified = 0
+    with spools(1) as (log,):
+        log_row = _log_writer(log.text)
+        for chunk in range(len(plan.chunks)):
+            with bucket.open_text(plan.shard_input(shard, chunk)) as text:
+                chunk_rows, targeted = classify_shard_input(
+                    text, classifier, offsets[chunk] + 1, counts, log_row
+                )
+            classified += chunk_rows
+            if not plan.request.dry_run:
+                bucket.put_bytes(
+                    plan.verdicts(chunk, shard),
+                    verdict_bytes(chunk_rows, targeted),
+                    "application/octet-stream",
+                )
+        counts[TARGETED] = classified - sum(counts)
+        log.upload(bucket, plan.exclusions_part(shard), "text/csv")
+    return classified
+
+
+def classify_shard_input(
+    text: Iterable[str],
+    classifier: ShardClassifier,
+    first_row: int,
+    counts: list[int],
+    log_row: Callable[[tuple[object, ...]], object],
+) -> tuple[int, array[int]]:
+    """Classify one chunk's rows of a shard, as Partition wrote them (index in the
+    chunk, profile id, address); the chunk's first row is row `first_row` of the
+    audience. Returns the number of rows and the indexes of the targeted ones."""
+    targeted: array[int] = array("I")
+    rows_read = 0
+    for index, profile_id, address in csv.reader(text):
+        rows_read += 1
+        code = classifier(profile_id, address)
+        if code:
+            counts[code] += 1
+            log_row((first_row + int(index), profile_id, address.strip(), CAUSE_NAMES[code]))
+        else:
+            targeted.append(int(index))
+    return rows_read, targeted
+
+
+def _log_writer(log: IO[str]) -> Callable[[tuple[object, ...]], object]:
+    log.write(LOG_HEADER)
+    return csv.writer(log, lineterminator="\n").writerow

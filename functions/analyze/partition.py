@@ -1,25 +1,68 @@
-"""Analysis step 2: split one chunk of the audience into shards by address hash."""
+"""Analysis step 2, Partition (more than one shard): split one chunk of the audience into
+shards by the hash of each row's normalized address, so that duplicates meet in one
+shard, keeping each row's index in the chunk."""
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from analyze.handling import keeping_error, load_plan
-from analyze.steps import partition_chunk
-from consentry.core.clock import utc_now
-from consentry.core.observability import logger, tracer
-from consentry.core.persistence import bind_tables
-from consentry.core.settings import get_settings
-
-bind_tables(get_settings())
+from analyze.step import ChunkTask, StepModel, Wiring, step
+from consentry.analysis import record_store
+from consentry.analysis.audience import Layout, RowPlace, rows
+from consentry.analysis.classifier import normalizer, shard_of
+from consentry.analysis.record_store import Piece, PieceKind
+from consentry.core.bucket import ObjectGoneError, spools
+from consentry.core.types import Address
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, int]:
-    plan = load_plan(event["plan"])
-    chunk = int(event["chunk"]["chunk"])
-    with keeping_error(plan, f"1-partition-{chunk:05d}"):
-        return partition_chunk(plan, chunk, utc_now())
+class Partitioned(StepModel):
+    chunk: int
+    rows: int
+
+
+@step(ChunkTask, keeps_error="1-partition")
+def lambda_handler(task: ChunkTask, wiring: Wiring) -> Partitioned:
+    plan = wiring.load_plan(task.plan)
+    span = plan.chunks[task.chunk]
+    with spools(plan.shards) as outputs:
+        try:
+            with wiring.bucket.open_text(
+                plan.request.audience.key, plan.etag, span.start, span.end
+            ) as lines:
+                count = partition_lines(
+                    lines,
+                    plan.layout,
+                    normalizer(plan.request.channel, plan.default_region),
+                    [output.text for output in outputs],
+                    RowPlace(after_byte=span.start),
+                )
+        except ObjectGoneError as gone:
+            raise plan.gone(gone) from None
+        for shard, output in enumerate(outputs):
+            output.upload(wiring.bucket, plan.shard_input(shard, task.chunk), "text/csv")
+    record_store.put_piece(
+        plan.request.delivery_id,
+        Piece(PieceKind.CHUNK.item(task.chunk), plan.execution_arn, rows=count, targeted=0),
+        wiring.clock(),
+    )
+    return Partitioned(chunk=task.chunk, rows=count)
+
+
+def partition_lines(
+    lines: Iterable[str],
+    layout: Layout,
+    normalize: Callable[[str], Address | None],
+    outputs: Sequence[IO[str]],
+    place: RowPlace,
+) -> int:
+    """Each row's index, profile id and address to the output of its address's shard;
+    the number of rows."""
+    shards = len(outputs)
+    writers = [csv.writer(output, lineterminator="\n").writerow for output in outputs]
+    count = 0
+    for index, (_, profile_id, address) in enumerate(rows(lines, layout, place)):
+        writers[shard_of(address, shards, normalize)]((index, profile_id, address))
+        count = index + 1
+    return count

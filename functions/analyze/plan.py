@@ -1,28 +1,250 @@
-"""Analysis step 1: validate the request, claim the delivery, plan shards and chunks,
-read the suppression data (analyze.planning)."""
+"""Analysis step 1, Plan: validate the request, claim the delivery, size the work, read
+the suppression data.
+
+Everything that can be refused is checked before any consent data is read: the
+request, the service, the audience's header. The record is claimed only then, so a
+bad request never replaces an earlier result. The audience is split into shards of
+about `shard_rows` rows; above one shard, Partition splits it in chunks of whole rows
+that Plan finds by reading the audience once (in CSV a newline inside a quoted field
+does not end a row, so chunk edges cannot be guessed from byte offsets).
+"""
 
 from __future__ import annotations
 
+import itertools
+import math
+from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
-from analyze.planning import plan_run
-from consentry.core.clock import utc_now
-from consentry.core.observability import logger, tracer
-from consentry.core.persistence import bind_tables
-from consentry.core.settings import get_settings
+from analyze.step import ObjectRef, StepModel, Wiring, step
+from consentry.analysis import record_store
+from consentry.analysis.audience import SAMPLE_BYTES, Layout, layout_of, row_starts
+from consentry.analysis.contract import CHANGED, AnalysisRequest, AudienceError, AudienceFormat
+from consentry.analysis.run import (
+    MANIFEST_FILE,
+    PLAN_FILE,
+    SNAPSHOT_FILE,
+    Chunk,
+    RunPlan,
+    SuppressionRead,
+    run_prefix,
+)
+from consentry.analysis.suppression import ReadMeter, choose_read, read_snapshot, snapshot_sizes
+from consentry.consent import service_store
+from consentry.core.bucket import DataBucket, ObjectGoneError
+from consentry.core.errors import InvalidInputError, NotFoundError
+from consentry.core.observability import logger
+from consentry.core.settings import Settings
 
-bind_tables(get_settings())
+MAX_CHUNKS = 1000
+"""Partition is an inline map: its items travel in the execution's state."""
+MAX_SHARDS = 10000
+SHARD_SLACK = 1.1
+"""A shard may hold 10 % more rows than `shard_rows`: the row count is an estimate (from
+the first megabyte), and an audience of about one shard should not become two."""
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
+def parse_request(raw: Any) -> AnalysisRequest:
+    """The request, or InvalidInputError naming the first field that is wrong."""
+    if not isinstance(raw, dict):
+        raise InvalidInputError("request", "the input must be a JSON object")
+    try:
+        return AnalysisRequest.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "request"
+        message = first["msg"]
+        if first["type"] == "missing":
+            message = "required"
+        elif first["type"] == "enum":
+            message = f"{first['msg']} (got {first.get('input')!r})"
+        raise InvalidInputError(field, message) from None
+
+
+class PlanInput(StepModel):
+    """What the state machine hands Plan: its own input (the request, checked here), the
+    execution, and the deployment's map concurrency."""
+
+    request: Any = None
+    execution_arn: str
+    map_concurrency: int
+
+
+class Partitioning(StepModel):
+    needed: bool
+    chunks: list[dict[str, int]]
+    """One `{"chunk": n}` per chunk: the Partition and Assemble maps' items."""
+
+
+class PlanOutput(StepModel):
+    delivery_id: str
+    map_concurrency: int
+    plan_ref: ObjectRef
+    manifest: ObjectRef
+    partition: Partitioning
+    assemble: bool
+
+
+@step(PlanInput)
+def lambda_handler(task: PlanInput, wiring: Wiring) -> PlanOutput:
     return plan_run(
-        event.get("request"),
-        execution_arn=event["executionArn"],
-        map_concurrency=int(event["mapConcurrency"]),
-        settings=get_settings(),
-        now=utc_now(),
+        task.request,
+        execution_arn=task.execution_arn,
+        map_concurrency=task.map_concurrency,
+        settings=wiring.settings,
+        bucket=wiring.bucket,
+        now=wiring.clock(),
     )
+
+
+def plan_run(
+    raw_request: Any,
+    *,
+    execution_arn: str,
+    map_concurrency: int,
+    settings: Settings,
+    bucket: DataBucket,
+    now: datetime,
+) -> PlanOutput:
+    """Plan one execution; the state the next steps read."""
+    request = parse_request(raw_request)
+    _check_request(request, bucket)
+    audience = request.audience
+    size, etag = _head_audience(bucket, audience.key)
+    sample = _read_audience(bucket, audience.key, etag, min(size, SAMPLE_BYTES))
+    layout, data_start = layout_of(audience, sample, size)
+    rows = estimate_rows(sample, data_start, size)
+    record_store.claim(request, execution_arn, now)
+
+    shards = max(1, min(MAX_SHARDS, math.ceil(rows / (settings.shard_rows * SHARD_SLACK))))
+    chunks = (
+        _chunks(
+            bucket,
+            request,
+            etag=etag,
+            layout=layout,
+            span=(data_start, size),
+            count=min(shards, MAX_CHUNKS),
+        )
+        if shards > 1
+        else []
+    )
+    prefix = run_prefix(request.delivery_id, execution_arn)
+    sizes = snapshot_sizes(request.service if request.marketing else None)
+    read = choose_read(request, rows, sizes)
+    consent_as_of = None
+    meter = ReadMeter()
+    if read is SuppressionRead.SNAPSHOT:
+        consent_as_of = now
+        bucket.put_json(prefix + SNAPSHOT_FILE, read_snapshot(request, now, meter))
+        record_store.set_consent_as_of(request.delivery_id, execution_arn, now)
+    plan = RunPlan(
+        request=request,
+        execution_arn=execution_arn,
+        bucket=bucket.name,
+        prefix=prefix,
+        etag=etag,
+        size=size,
+        data_start=data_start,
+        layout=layout,
+        shards=shards,
+        chunks=chunks,
+        suppression=read,
+        consent_as_of=consent_as_of,
+        default_region=settings.default_phone_region,
+    )
+    bucket.put_json(plan.key(PLAN_FILE), plan.model_dump(mode="json", by_alias=True))
+    manifest = plan.key(MANIFEST_FILE)
+    bucket.put_json(manifest, [{"shard": s} for s in range(shards)])
+    logger.info(
+        "analysis planned",
+        extra={
+            "delivery_id": request.delivery_id,
+            "estimated_rows": rows,
+            "shards": shards,
+            "chunks": len(chunks),
+            "suppression": read.value,
+            "snapshot_read_units": meter.read_units,
+        },
+    )
+    return PlanOutput(
+        delivery_id=request.delivery_id,
+        map_concurrency=map_concurrency,
+        plan_ref=ObjectRef(bucket=bucket.name, key=plan.key(PLAN_FILE)),
+        manifest=ObjectRef(bucket=bucket.name, key=manifest),
+        partition=Partitioning(
+            needed=plan.partitioned, chunks=[{"chunk": n} for n in range(len(chunks))]
+        ),
+        assemble=plan.partitioned and not request.dry_run,
+    )
+
+
+def _head_audience(bucket: DataBucket, key: str) -> tuple[int, str]:
+    try:
+        return bucket.head(key)
+    except ObjectGoneError as gone:
+        raise AudienceError(f"the audience cannot be read: {gone.why}") from None
+
+
+def _read_audience(bucket: DataBucket, key: str, etag: str, end: int) -> bytes:
+    try:
+        return bucket.read(key, etag, 0, end)
+    except ObjectGoneError:
+        raise AudienceError(CHANGED) from None
+
+
+def _check_request(request: AnalysisRequest, bucket: DataBucket) -> None:
+    if request.audience.bucket != bucket.name:
+        raise InvalidInputError(
+            "audience.uri", "audiences are read from the deployment's data bucket"
+        )
+    if request.service is None:
+        return
+    try:
+        service = service_store.get_service(request.service)
+    except NotFoundError:
+        raise InvalidInputError("serviceId", f"no service {request.service_id!r}") from None
+    if service.channel is not request.channel:
+        raise InvalidInputError(
+            "serviceId",
+            f"service {request.service_id!r} is for {service.channel.value}, "
+            f"not {request.channel.value}",
+        )
+
+
+def estimate_rows(sample: bytes, data_start: int, size: int) -> int:
+    """The audience's data rows: counted when the sample is all of it, else extrapolated."""
+    body = sample[data_start:]
+    lines = body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
+    if len(sample) >= size or not body:
+        return lines
+    return math.ceil((size - data_start) * lines / len(body))
+
+
+def _chunks(
+    bucket: DataBucket,
+    request: AnalysisRequest,
+    *,
+    etag: str,
+    layout: Layout,
+    span: tuple[int, int],
+    count: int,
+) -> list[Chunk]:
+    """About `count` chunks of whole rows covering the audience's data rows, `span`."""
+    data_start, size = span
+    audience = request.audience
+    step = (size - data_start) / count
+    # Offsets from the first data row, where the stream of blocks starts.
+    targets = [round(step * number) for number in range(1, count)]
+    try:
+        starts = row_starts(
+            bucket.blocks(audience.key, etag, data_start, size),
+            targets,
+            quote_aware=layout.format is AudienceFormat.CSV,
+        )
+    except ObjectGoneError:
+        raise AudienceError(CHANGED) from None
+    edges = sorted({data_start, *(data_start + start for start in starts), size})
+    return [Chunk(start=start, end=end) for start, end in itertools.pairwise(edges)]

@@ -1,23 +1,95 @@
-"""Analysis step 5: add the shards' counts into the analysis record and mark it done;
-the record is the execution's output."""
+"""Analysis step 5, Summarize: add the pieces up into the analysis record and mark it
+done; the record is the execution's output.
+
+It checks that the pieces are complete and this run's own (one per shard, one per
+chunk, one per target part), and that the counts add up to the audience, before the
+record points at the target: the record never names a target some row of which had no
+verdict.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from datetime import datetime
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from analyze.step import PlannedTask, Wiring, step
+from consentry.addresses.status import ExclusionCause
+from consentry.analysis import record_store
+from consentry.analysis.contract import (
+    AnalysisRecord,
+    ExclusionCounts,
+    IncompleteAnalysisError,
+    LogRef,
+    TargetRef,
+)
+from consentry.analysis.record_store import Piece, PieceKind
+from consentry.analysis.run import RunPlan
+from consentry.core.bucket import DataBucket
+from consentry.core.observability import logger
 
-from analyze.handling import load_plan
-from analyze.outcome import summarize
-from consentry.core.clock import utc_now
-from consentry.core.observability import logger, tracer
-from consentry.core.persistence import bind_tables
-from consentry.core.settings import get_settings
 
-bind_tables(get_settings())
+@step(PlannedTask)
+def lambda_handler(task: PlannedTask, wiring: Wiring) -> AnalysisRecord:
+    return summarize(wiring.load_plan(task.plan), wiring.bucket, wiring.clock())
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
-    return summarize(load_plan(event["plan"]), utc_now())
+def summarize(plan: RunPlan, bucket: DataBucket, now: datetime) -> AnalysisRecord:
+    shards = _complete(plan, PieceKind.SHARD, plan.shards)
+    audience_size = sum(piece.rows for piece in shards)
+    targeted = sum(piece.targeted for piece in shards)
+    excluded: Counter[ExclusionCause] = Counter()
+    for piece in shards:
+        excluded.update(piece.excluded)
+    counts = ExclusionCounts.of(dict(excluded))
+    if counts.total + targeted != audience_size:
+        raise IncompleteAnalysisError(
+            f"{counts.total} excluded and {targeted} targeted rows are not {audience_size}"
+        )
+    parts = 1
+    if plan.partitioned:
+        chunks = _complete(plan, PieceKind.CHUNK, len(plan.chunks))
+        if sum(piece.rows for piece in chunks) != audience_size:
+            raise IncompleteAnalysisError("the shards hold other rows than the chunks")
+        parts = len(plan.chunks)
+        if not plan.request.dry_run:
+            assembled = _complete(plan, PieceKind.PART, parts)
+            if sum(piece.targeted for piece in assembled) != targeted:
+                raise IncompleteAnalysisError("the target parts hold other rows than classified")
+    consent_as_of = plan.consent_as_of or min(
+        (piece.consent_as_of for piece in shards if piece.consent_as_of), default=now
+    )
+    target = (
+        None if plan.request.dry_run else TargetRef(uri=bucket.uri(plan.target_prefix), parts=parts)
+    )
+    record = record_store.succeed(
+        plan.request.delivery_id,
+        plan.execution_arn,
+        consent_as_of=consent_as_of,
+        audience_size=audience_size,
+        excluded=counts,
+        target=target,
+        exclusion_log=LogRef(uri=bucket.uri(plan.exclusions_prefix)),
+        now=now,
+    )
+    bucket.delete_prefix(plan.key("verdicts/"))
+    logger.info(
+        "analysis succeeded",
+        extra={
+            "delivery_id": plan.request.delivery_id,
+            "audience_size": audience_size,
+            "target_size": targeted,
+            **counts.model_dump(),
+        },
+    )
+    return record
+
+
+def _complete(plan: RunPlan, kind: PieceKind, count: int) -> list[Piece]:
+    found = {p.item: p for p in record_store.pieces(plan.request.delivery_id, kind)}
+    pieces = []
+    for number in range(count):
+        piece = found.get(kind.item(number))
+        if piece is None or piece.execution_arn != plan.execution_arn:
+            raise IncompleteAnalysisError(f"{kind.value}{number} is missing from this run")
+        pieces.append(piece)
+    return pieces

@@ -1,35 +1,62 @@
-"""What every /v1 router shares: the caller's identity, paging parameters, idempotency."""
+"""What every /v1 router shares: the dependencies the handler hands down, the caller's
+identity, path and paging parameters, versions and ETags, and idempotency.
+
+Idempotency is Powertools' own: a logic function that changes something takes a
+`Command` (which names the caller and the request's Idempotency-Key) and carries
+`@idempotent`. A request with a key runs once; a retry with the same key gets the
+stored result (the key is scoped to the caller and the operation), and a reuse of the
+key for another request is refused. A request without a key simply runs.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
+import warnings
 from collections.abc import Callable
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
+    PydanticSerializer,
+)
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from consentry.addresses.counting import QuarantinePolicy
+from consentry.core.bucket import DataBucket
+from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import InvalidInputError
 from consentry.core.pagination import MAX_PAGE
-from consentry.core.settings import get_settings
+from consentry.core.settings import Settings
+from consentry.core.types import IDENTIFIER_PATTERN
 
-IDENTIFIER = r"^[A-Za-z0-9._:@+\-]+$"
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_stepfunctions import SFNClient
+
 ProfileIdPath = Annotated[
-    str, Path(min_length=1, max_length=128, pattern=IDENTIFIER, description="The profile's id")
+    str,
+    Path(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN, description="The profile's id"),
 ]
 ServiceIdPath = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=IDENTIFIER, description="The service's id")
+    str,
+    Path(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN, description="The service's id"),
+]
+DeliveryIdPath = Annotated[
+    str,
+    Path(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN, description="The delivery's id"),
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")]
 Cursor = Annotated[
@@ -75,36 +102,43 @@ def not_found(what: str) -> dict[int, OpenAPIResponse]:
     }
 
 
-def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The answer to a request body this JSON API cannot read, before any route parses it.
-
-    The resolver's own parsing raises plain errors on these (a multipart body without a
-    boundary, bytes that are not UTF-8), which would become 500s.
-    """
-    body = event.get("body")
-    if not body:
-        return None
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    content_type = str(headers.get("content-type") or "").strip().lower()
-    if content_type and not content_type.startswith("application/json"):
-        return _error_response(415, "send JSON with Content-Type: application/json", "Content-Type")
-    try:
-        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else None
-        if raw is not None:
-            raw.decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return _error_response(422, "the body is not UTF-8 JSON", "body")
-    return None
+# ---------------------------------------------------------------- dependencies
 
 
-def _error_response(status: int, message: str, field: str) -> dict[str, Any]:
-    body = ErrorOut(status_code=status, message=message, field=field)
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": body.model_dump_json(by_alias=True),
-        "isBase64Encoded": False,
-    }
+@dataclass
+class Dependencies:
+    """What the operations need from outside, built once by the handler and handed down:
+    the settings, the data bucket, the clients that start jobs, the clock. Clients are
+    made at their first use. A test builds its own, with fakes."""
+
+    settings: Settings
+    clock: Clock = utc_now
+    bucket: DataBucket = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bucket = DataBucket(self.settings.data_bucket, region=self.settings.aws_region)
+
+    @cached_property
+    def quarantine_policy(self) -> QuarantinePolicy:
+        return QuarantinePolicy.from_settings(self.settings)
+
+    @cached_property
+    def workflows(self) -> SFNClient:
+        import boto3  # noqa: PLC0415 (made when first needed, not at cold start)
+
+        return boto3.client("stepfunctions", region_name=self.settings.aws_region)
+
+    @cached_property
+    def functions(self) -> LambdaClient:
+        import boto3  # noqa: PLC0415 (made when first needed, not at cold start)
+
+        return boto3.client("lambda", region_name=self.settings.aws_region)
+
+
+def dependencies(router: APIGatewayRouter) -> Dependencies:
+    """The dependencies the handler put in the resolver's context for this request."""
+    found: Dependencies = router.context["dependencies"]
+    return found
 
 
 def operator_identity(event: APIGatewayProxyEvent) -> str:
@@ -127,85 +161,93 @@ def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
 
-def stored_response(result: dict[str, Any]) -> Response[str]:
-    """The HTTP response of an operation's (possibly replayed) result."""
-    body = result["body"]
-    headers = etag(body["version"]) if "version" in body else None
-    return Response(
-        status_code=result["status"],
-        content_type="application/json",
-        body=json.dumps(body, separators=(",", ":")),
-        headers=headers,
-    )
+# ---------------------------------------------------------------- request bodies
 
 
-# Idempotency: a mutating request that carries an Idempotency-Key runs once; a retry
-# gets the stored response. The key is scoped to the caller and the operation, and a
-# reuse of the key with another request body is refused.
-_operations: dict[str, Callable[..., dict[str, Any]]] = {}
-_persistence: DynamoDBPersistenceLayer | None = None
+def unreadable_body(event: dict[str, Any]) -> tuple[int, str, str] | None:
+    """(status, message, field) for a request body this JSON API cannot read, before any
+    route parses it: the resolver's own parsing raises plain errors on these (a
+    multipart body without a boundary, bytes that are not UTF-8)."""
+    body = event.get("body")
+    if not body:
+        return None
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    content_type = str(headers.get("content-type") or "").strip().lower()
+    if content_type and not content_type.startswith("application/json"):
+        return 415, "send JSON with Content-Type: application/json", "Content-Type"
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else None
+        if raw is not None:
+            raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return 422, "the body is not UTF-8 JSON", "body"
+    return None
+
+
+# ---------------------------------------------------------------- idempotency
+
+
+class Command(BaseModel):
+    """What an operation that changes something is asked: who asks, and the request's
+    Idempotency-Key (the key of Powertools' idempotency record, with the caller)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor: str
+    idempotency_key: str | None = None
+
+
+class _IdempotencyStore(DynamoDBPersistenceLayer):
+    """Powertools' DynamoDB persistence layer, told its table by the handler: the logic is
+    decorated at import, before the settings exist. Its client is made at the first
+    request that carries a key."""
+
+    def __init__(self) -> None:
+        BasePersistenceLayer.__init__(self)  # type: ignore[no-untyped-call]
+        self._table: str | None = None
+        self._bound = False
+
+    def use_table(self, table_name: str) -> None:
+        if table_name != self._table:
+            self._table = table_name
+            self._bound = False
+
+    def configure(
+        self,
+        config: IdempotencyConfig,
+        function_name: str | None = None,
+        key_prefix: str | None = None,
+    ) -> None:
+        if not self._bound:
+            if self._table is None:
+                raise RuntimeError("the idempotency table was never named (use_table)")
+            DynamoDBPersistenceLayer.__init__(self, table_name=self._table)
+            self._bound = True
+        super().configure(config, function_name, key_prefix)
+
+
+idempotency_store = _IdempotencyStore()
 idempotency_config = IdempotencyConfig(
-    event_key_jmespath="[caller, operation, key]",
-    payload_validation_jmespath="arguments",
-    raise_on_no_idempotency_key=True,
+    # No key: no record (Powertools warns and runs the function, filtered below).
+    event_key_jmespath="idempotency_key && [actor, idempotency_key]",
+    payload_validation_jmespath="@",
     expires_after_seconds=24 * 3600,
 )
+warnings.filterwarnings("ignore", message="No idempotency key value found")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def idempotent_operation(
-    name: str,
-) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
-    """Register a function whose JSON-able result may be replayed for a repeated key."""
-
-    def register(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        _operations[name] = function
-        return function
-
-    return register
-
-
-def respond_once(
-    event: APIGatewayProxyEvent,
-    name: str,
-    key: str | None,
-    *,
-    actor: bool = False,
-    **arguments: Any,
-) -> Response[str]:
-    """Run operation `name` for the request's IAM caller, once per idempotency key, and
-    respond with its (possibly replayed) result. With `actor`, the operation also gets
-    the caller as `actor`, for the history it writes."""
-    caller = operator_identity(event)
-    if actor:
-        arguments["actor"] = caller
-    return stored_response(run_once(name, key, caller, arguments))
-
-
-def run_once(name: str, key: str | None, caller: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Run the operation, or replay its stored result when `key` was seen before."""
-    if key is None:
-        return _operations[name](**arguments)
-    request = {"caller": caller, "operation": name, "key": key, "arguments": arguments}
-    return _idempotent_run(request=request)
-
-
-def _persistence_layer() -> DynamoDBPersistenceLayer:
-    global _persistence  # noqa: PLW0603 (created once, at the first keyed request)
-    if _persistence is None:
-        _persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
-    return _persistence
-
-
-def _idempotent_run(*, request: dict[str, Any]) -> dict[str, Any]:
-    runner = idempotent_function(
-        _dispatch,
-        data_keyword_argument="request",
-        persistence_store=_persistence_layer(),
+def idempotent(function: F) -> F:
+    """Run `function(*, command=..., ...)` once per caller and Idempotency-Key; replay its
+    (pydantic) result for a retry."""
+    returned = function.__annotations__["return"]  # the name of a pydantic model
+    model = function.__globals__[returned] if isinstance(returned, str) else returned
+    decorated: F = idempotent_function(
+        function,
+        data_keyword_argument="command",
+        persistence_store=idempotency_store,
         config=idempotency_config,
+        output_serializer=PydanticSerializer(model),
     )
-    result: dict[str, Any] = runner(request=request)
-    return result
-
-
-def _dispatch(*, request: dict[str, Any]) -> dict[str, Any]:
-    return _operations[request["operation"]](**request["arguments"])
+    return decorated

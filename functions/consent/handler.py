@@ -14,20 +14,41 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from consent.api import ErrorOut, idempotency_config, unreadable_body
+from consent.api import (
+    Dependencies,
+    ErrorOut,
+    idempotency_config,
+    idempotency_store,
+    unreadable_body,
+)
 from consent.routes import addresses, analyses, checks, imports, links, profiles, services
 from consentry.core.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
     StaleVersionError,
-    StoreUnavailableError,
+    UnavailableError,
 )
 from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 
-bind_tables(get_settings())
+_dependencies: Dependencies | None = None
+
+
+def current_dependencies() -> Dependencies:
+    """The process's dependencies, built at cold start from the settings (and again should
+    the settings be read anew)."""
+    global _dependencies  # noqa: PLW0603 (one per execution environment)
+    settings = get_settings()
+    if _dependencies is None or _dependencies.settings is not settings:
+        bind_tables(settings)
+        idempotency_store.use_table(settings.idempotency_table)
+        _dependencies = Dependencies(settings)
+    return _dependencies
+
+
+current_dependencies()
 
 app = APIGatewayRestResolver(enable_validation=True)
 app.configure_openapi(
@@ -53,7 +74,7 @@ _STATUS_OF: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (InvalidInputError, HTTPStatus.UNPROCESSABLE_ENTITY),
     (StaleVersionError, HTTPStatus.PRECONDITION_FAILED),
     (ConflictError, HTTPStatus.CONFLICT),
-    (StoreUnavailableError, HTTPStatus.SERVICE_UNAVAILABLE),
+    (UnavailableError, HTTPStatus.SERVICE_UNAVAILABLE),
     (IdempotencyValidationError, HTTPStatus.UNPROCESSABLE_ENTITY),
     (IdempotencyAlreadyInProgressError, HTTPStatus.CONFLICT),
 )
@@ -66,17 +87,23 @@ _MESSAGES: dict[type[Exception], str] = {
 @app.exception_handler([error for error, _ in _STATUS_OF])
 def _domain_error(error: Exception) -> Response[str]:
     status = next(status for kind, status in _STATUS_OF if isinstance(error, kind))
-    if status is HTTPStatus.SERVICE_UNAVAILABLE:
-        logger.exception("consent store unavailable")
+    if isinstance(error, UnavailableError):
+        logger.exception(
+            "dependency unavailable", extra={"dependency": error.dependency, "detail": error.detail}
+        )
     field = None
     if isinstance(error, InvalidInputError):
         field = error.field
     elif isinstance(error, IdempotencyValidationError):
         field = "Idempotency-Key"
     message = _MESSAGES.get(type(error), str(error))
-    body = ErrorOut(status_code=status.value, message=message, field=field)
+    return _error(status.value, message, field)
+
+
+def _error(status: int, message: str, field: str | None) -> Response[str]:
+    body = ErrorOut(status_code=status, message=message, field=field)
     return Response(
-        status_code=status.value,
+        status_code=status,
         content_type="application/json",
         body=body.model_dump_json(by_alias=True, exclude_none=True),
     )
@@ -85,6 +112,20 @@ def _domain_error(error: Exception) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, wiring: Dependencies | None = None
+) -> dict[str, Any]:
+    """`wiring` replaces the dependencies (tests pass their own)."""
     idempotency_config.register_lambda_context(context)
-    return unreadable_body(event) or app.resolve(event, context)
+    refused = unreadable_body(event)
+    if refused is not None:
+        status, message, field = refused
+        body = ErrorOut(status_code=status, message=message, field=field)
+        return {
+            "statusCode": status,
+            "headers": {"Content-Type": "application/json"},
+            "body": body.model_dump_json(by_alias=True),
+            "isBase64Encoded": False,
+        }
+    app.append_context(dependencies=wiring or current_dependencies())
+    return app.resolve(event, context)

@@ -15,11 +15,15 @@ from pydantic import Field
 
 from consent.api import ApiModel
 from consent.logic import imports
+from consent.logic.imports import ImportRun
+from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 
-bind_tables(get_settings())
+settings = get_settings()
+bind_tables(settings)
+bucket = DataBucket(settings.data_bucket, region=settings.aws_region)
 
 
 class ImportJob(ApiModel):
@@ -33,7 +37,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     job = ImportJob.model_validate(event)
     record = imports.run(
         job.import_id,
-        time_left=lambda: timedelta(milliseconds=context.get_remaining_time_in_millis()),
+        ImportRun(
+            bucket=bucket,
+            default_region=settings.default_phone_region,
+            time_left=lambda: timedelta(milliseconds=context.get_remaining_time_in_millis()),
+        ),
     )
     metrics.add_metric(name="ImportRowsApplied", unit=MetricUnit.Count, value=record.counts.applied)
     metrics.add_metric(

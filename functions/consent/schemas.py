@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from consent.api import ApiModel
-from consentry.addresses.status import AddressState, AddressStatus
+from consentry.addresses.events import AddressEvent, Decision
+from consentry.addresses.status import AddressState, AddressStatus, ExclusionCause
+from consentry.analysis.contract import AnalysisStatus
 from consentry.consent.rules import ConsentEvent, ConsentState
-from consentry.consent.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
-from consentry.core.types import Action, Channel, MessageClass, Source
+from consentry.consent.subscriptions import (
+    Confirmation,
+    Service,
+    Subscription,
+    SubscriptionStatus,
+)
+from consentry.core.types import Action, Channel, IdentifierStr, MessageClass, Source
 from consentry.imports.rules import ImportKind, ImportRecord, ImportStatus
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+MAX_REASON = 500
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON)
+]
+"""Why a change is made: required of operators, kept in the history."""
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 RawAddress = Annotated[str, StringConstraints(min_length=1, max_length=320)]
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")
+FailureReasonFilter = Annotated[str, StringConstraints(min_length=1, max_length=MAX_REASON)]
+Domain = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=253, pattern=r"^[^\s#@]+$"
+    ),
 ]
 
 
@@ -106,28 +121,6 @@ class VerifyOut(ApiModel):
     head_hash: str
 
 
-class AddressOut(ApiModel):
-    channel: Channel
-    address: str
-    status: AddressStatus
-    reason: str | None
-    error_count: int
-    denylist_origins: list[str]
-    updated_at: datetime | None
-
-    @classmethod
-    def of(cls, state: AddressState) -> AddressOut:
-        return cls(
-            channel=state.channel,
-            address=state.address,
-            status=state.status,
-            reason=state.reason,
-            error_count=state.error_count,
-            denylist_origins=sorted(state.denylist_origins),
-            updated_at=state.updated_at,
-        )
-
-
 class SubscriptionOut(ApiModel):
     service_id: str
     profile_id: str
@@ -166,7 +159,7 @@ class Validity(ApiModel):
 
 
 class ServiceIn(ApiModel):
-    name: Identifier
+    name: IdentifierStr
     label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     public_label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     channel: Channel
@@ -229,11 +222,11 @@ class SubscriptionIn(ApiModel):
 
 
 class CheckItemIn(ApiModel):
-    profile_id: Identifier
+    profile_id: IdentifierStr
     address: Annotated[str, StringConstraints(max_length=320)]
     channel: Channel
     message_class: MessageClass
-    service_id: Identifier | None = None
+    service_id: IdentifierStr | None = None
 
 
 class ChecksIn(ApiModel):
@@ -300,13 +293,13 @@ LinkScope = Annotated[
 
 
 class LinkRecipientIn(ApiModel):
-    profile_id: Identifier
+    profile_id: IdentifierStr
     scope: LinkScope | None = None
     """This recipient's scope, when it is not the request's."""
 
 
 class LinksIn(ApiModel):
-    delivery_id: Identifier
+    delivery_id: IdentifierStr
     scope: LinkScope = Field(
         default="all",
         description="What the unsubscribe and one-click links stop: `all`, "
@@ -330,3 +323,174 @@ class LinksOut(ApiModel):
     delivery_id: str
     issued_at: datetime
     items: list[LinkOut]
+
+
+# ---------------------------------------------------------------- addresses and outages
+class AddressEventOut(ApiModel):
+    event_id: str
+    at: datetime
+    kind: str
+    error_type: str | None
+    reason: str | None
+    message_id: str | None
+    actor: str | None
+    status: str | None
+    """The address's status after the event."""
+    held: bool
+    """Held by the outage guard, awaiting an operator's decision."""
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AddressEvent) -> AddressEventOut:
+        return cls(
+            event_id=event.event_id,
+            at=event.at,
+            kind=event.kind,
+            error_type=event.error_type,
+            reason=event.reason,
+            message_id=event.message_id,
+            actor=event.actor,
+            status=event.detail.get("status"),
+            held=event.held,
+            detail={k: v for k, v in event.detail.items() if k not in ("status", "version")},
+        )
+
+
+class AddressOut(ApiModel):
+    channel: Channel
+    address: str
+    status: AddressStatus
+    """Derived: allowlisted, else denylisted, else the delivery health (`errorStatus`)."""
+    error_status: AddressStatus
+    reason: str | None
+    error_count: int
+    last_error_at: datetime | None
+    release_at: datetime | None
+    """When a mailbox-full quarantine ends by itself."""
+    denylist_origins: list[str]
+    allowlisted: bool
+    version: int
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, state: AddressState) -> AddressOut:
+        return cls(
+            channel=state.channel,
+            address=state.address,
+            status=state.status,
+            error_status=state.error_status,
+            reason=state.reason,
+            error_count=state.error_count,
+            last_error_at=state.last_counted_error_at,
+            release_at=state.release_at,
+            denylist_origins=sorted(state.denylist_origins),
+            allowlisted=state.allowlisted,
+            version=state.version,
+            updated_at=state.updated_at,
+        )
+
+
+class AddressWithHistoryOut(AddressOut):
+    history: list[AddressEventOut]
+    """The newest events, newest first; `historyCursor` reads on (…/history)."""
+    history_cursor: str | None
+
+
+class AddressesOut(ApiModel):
+    items: list[AddressOut]
+    next_cursor: str | None
+
+
+class AddressHistoryOut(ApiModel):
+    items: list[AddressEventOut]
+    next_cursor: str | None
+
+
+class AddressStatusIn(ApiModel):
+    status: Literal["allowlisted", "denylisted", "quarantine", "valid"]
+    """`valid` releases the address: errors, denylist origins and allowlist alike."""
+    reason: Reason
+
+
+class BulkReleaseIn(ApiModel):
+    """Which addresses' delivery errors to release; denylists and allowlists stay."""
+
+    channel: Channel = Channel.EMAIL
+    status: Literal["quarantine", "erroneous"] = "quarantine"
+    failure_reason: FailureReasonFilter | None = None
+    """Only addresses whose reason is this (`user_unknown`, `mailbox_full`, ...)."""
+    domain: Domain | None = None
+    since: AwareDatetime | None = None
+    """Only addresses whose last counted error is at or after this."""
+    until: AwareDatetime | None = None
+    """... and at or before this."""
+    reason: Reason
+    """Why (kept in each address's history)."""
+    dry_run: bool = False
+    """Count the matching addresses (all pages) and change nothing."""
+    limit: int = Field(default=500, ge=1, le=1000)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+class BulkReleaseOut(ApiModel):
+    matched: int
+    released: int
+    skipped: int
+    """Changed by something else while being released; run again to retry them."""
+    dry_run: bool
+    next_cursor: str | None
+
+
+class OutageOut(ApiModel):
+    channel: Channel
+    domain: str
+    holding: bool
+    """New failures of the domain are being held."""
+    held_until: datetime | None
+    """When the hold ends by itself if nobody decides."""
+    held_errors: int
+    failures: int | None
+    attempts: int | None
+    """The window's counts when the hold began."""
+
+
+class OutagesOut(ApiModel):
+    items: list[OutageOut]
+
+
+class OutageDecisionIn(ApiModel):
+    reason: Reason
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class OutageDecisionOut(ApiModel):
+    channel: Channel
+    domain: str
+    decision: Decision
+    decided: int
+    changed: int
+    """Addresses whose state the applied errors changed."""
+    remaining: int
+    """Held errors still waiting (call again)."""
+
+
+# ---------------------------------------------------------------- analyses
+class AnalysisStarted(ApiModel):
+    delivery_id: str
+    execution_arn: str
+    status: AnalysisStatus
+
+
+class ExplainedRow(ApiModel):
+    row: int
+    """The row's number in the audience: 1 is the first row after the header."""
+    profile_id: str
+    address: str
+    verdict: Literal["targeted"] | ExclusionCause
+
+
+class ExplainOut(ApiModel):
+    delivery_id: str
+    consent_as_of: datetime | None
+    rows: list[ExplainedRow]
+    """Every row of the audience with this address (and profile id, when given)."""

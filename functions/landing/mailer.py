@@ -20,13 +20,15 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consentry.core.errors import ConsentryError
+from consentry.core.errors import UnavailableError
 
 RESEND_AFTER_S = 3600
 
 
-class MailUnavailableError(ConsentryError):
+class MailUnavailableError(UnavailableError):
     """The email could not be handed to SES; the person may try again."""
+
+    dependency = "the mail service"
 
 
 @dataclass(frozen=True)

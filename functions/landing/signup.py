@@ -33,7 +33,6 @@ from consentry.core.types import (
     Address,
     Channel,
     ProfileId,
-    ScopeKind,
     ServiceId,
     Source,
 )
@@ -63,10 +62,6 @@ def load_profile_id_key(secret_name: str, *, max_age_s: int) -> bytes:
     if not isinstance(value, str) or len(value) < 32:
         raise RuntimeError("the profile-id key secret holds no usable key")
     return value.encode()
-
-
-def service_scope(service_id: str) -> Scope:
-    return Scope(kind=ScopeKind.SERVICE, value=service_id)
 
 
 def open_service(service_id: str, at: datetime) -> Service:
@@ -103,7 +98,7 @@ class Confirmer:
         token = self.signer.sign(
             LinkClaims(
                 profile_id=state.profile_id,
-                scope=service_scope(service.service_id),
+                scope=Scope.service(service.service_id),
                 issued_at=at,
             )
         )
@@ -153,7 +148,7 @@ def request_subscription(
     result = profile_store.record_change(
         profile_id,
         ConsentChange(
-            scope=service_scope(service.service_id),
+            scope=Scope.service(service.service_id),
             action=Action.SUBSCRIBE,
             source=Source.LANDING,
             actor=RECIPIENT_ACTOR,
@@ -183,7 +178,7 @@ def with_confirmations(
         if state is None or subscription is None:
             continue
         service = service_store.get_service(service_id)
-        sent[str(service_scope(service_id))] = confirmer.send(
+        sent[str(Scope.service(service_id))] = confirmer.send(
             state, service, subscription, language, at
         )
     return tuple(

@@ -6,19 +6,34 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from consentry.consent import links
+from consentry.consent import links, profile_store, service_store
+from consentry.consent.rules import Scope
+from consentry.consent.tokens import LinkClaims
+from consentry.core.errors import TokenError
+from consentry.core.observability import logger, metrics
+from consentry.core.types import ProfileId, ScopeKind, ServiceId
+from landing import signup
 from landing.forms import Form, FormGuard, FormRejectedError
 from landing.i18n import negotiate
 from landing.one_click import Requester
 from landing.pages import Page, wording_version
-from landing.preferences import Outcome, Step, encode_steps
+from landing.preferences import Applied, Circumstances, Outcome, Step, encode_steps
+from landing.wiring import LandingWiring
 
+PREFERENCES = "preferences.html"
+UNSUBSCRIBE = "unsubscribe.html"
+NEVER = "never.html"
+SUBSCRIBE = "subscribe.html"
+SUBSCRIBE_SENT = "subscribe_sent.html"
+CONFIRM = "confirm.html"
 DONE = "done.html"
 
 
@@ -135,3 +150,115 @@ def done_page(
     if not undo:
         return page.respond(DONE, form=None, **context)
     return form_page(page, DONE, guard, token, **context)
+
+
+# ---------------------------------------------------------------- one visit
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One request to the recipient pages, with what it needs to verify its link, check
+    its form and render its page."""
+
+    event: APIGatewayProxyEvent
+    wiring: LandingWiring
+
+    def claims(self, token: str) -> LinkClaims:
+        return self.wiring.signer().verify(token)
+
+    def service_claims(self, service_id: str, token: str) -> LinkClaims:
+        """A confirmation link's claims: its scope must be the service in its path."""
+        claims = self.claims(token)
+        if claims.scope != Scope.service(service_id):
+            raise TokenError("the link is for another service")
+        return claims
+
+    def page(
+        self,
+        path: str | None = None,
+        *,
+        profile_locale: str | None = None,
+        form: Form | None = None,
+    ) -> Page:
+        return page_for(self.event, path, profile_locale=profile_locale, form=form)
+
+    def submitted(self, template: str, bound_to: str) -> Form:
+        return submitted(self.event, self.wiring.guard(), template, bound_to)
+
+    def form_page(
+        self,
+        page: Page,
+        template: str,
+        bound_to: str,
+        *,
+        status: HTTPStatus = HTTPStatus.OK,
+        **context: Any,
+    ) -> Response[str]:
+        return form_page(page, template, self.wiring.guard(), bound_to, status=status, **context)
+
+    def circumstances(self, claims: LinkClaims, form: Form) -> Circumstances:
+        who = requester(self.event)
+        return Circumstances(
+            ip=who.ip,
+            user_agent=who.user_agent,
+            delivery_id=claims.delivery_id,
+            wording_version=form.first("wording"),
+            owner_denylists=self.wiring.settings.owner_opt_out_denylists,
+        )
+
+    def confirmer(self) -> signup.Confirmer:
+        return signup.Confirmer(
+            signer=self.wiring.signer(),
+            base_url=base_url(self.event, self.wiring.settings.public_base_url),
+            sender=self.wiring.settings.confirmation_sender,
+            outbox=self.wiring.outbox,
+        )
+
+    def done(
+        self,
+        page: Page,
+        token: str,
+        profile_id: ProfileId,
+        applied: Applied,
+        *,
+        undone: bool = False,
+    ) -> Response[str]:
+        """The confirmation page after a change, once the confirmation emails it needs
+        have gone out."""
+        outcomes = signup.with_confirmations(
+            self.confirmer(), profile_id, applied, page.language, self.wiring.clock()
+        )
+        metrics.add_metric(name="LandingChanges", unit="Count", value=len(outcomes))
+        logger.info("landing change", extra={"changes": len(outcomes), "undo": undone})
+        undo = [] if undone else applied.undo
+        return done_page(page, self.wiring.guard(), token, outcomes, undo, undone=undone)
+
+    def unsubscribe_form(self, token: str, path: str) -> Response[str]:
+        claims = self.claims(token)
+        page = self.page(path, profile_locale=locale_of(claims))
+        return self.form_page(
+            page,
+            UNSUBSCRIBE,
+            token,
+            scope=claims.scope,
+            service_label=service_label(claims.scope),
+            action_url=page.url(links.unsubscribe_path(token)),
+            token=token,
+        )
+
+
+def visit(router: APIGatewayRouter) -> Visit:
+    """This request, with the wiring the handler put in the resolver's context."""
+    wiring: LandingWiring = router.context["wiring"]
+    return Visit(router.current_event, wiring)
+
+
+def locale_of(claims: LinkClaims) -> str | None:
+    state = profile_store.find_consent(claims.profile_id)
+    return state.locale if state else None
+
+
+def service_label(scope: Scope) -> str | None:
+    if scope.kind is not ScopeKind.SERVICE:
+        return None
+    return service_store.get_service(ServiceId(str(scope.value))).public_label

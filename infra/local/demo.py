@@ -27,7 +27,6 @@ from consentry.core.types import (
     Channel,
     DeliveryId,
     ProfileId,
-    ScopeKind,
     ServiceId,
     Source,
 )
@@ -105,7 +104,7 @@ def seed(settings: Settings) -> None:
             record_change(
                 ProfileId(profile_id),
                 ConsentChange(
-                    scope=Scope(kind=ScopeKind.SERVICE, value=NEWSLETTER),
+                    scope=Scope.service(NEWSLETTER),
                     action=action,
                     source=Source.IMPORT,
                     actor=SEED_ACTOR,

@@ -31,7 +31,7 @@ from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.service_store import save_service
 from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
 from consentry.core.settings import get_settings
-from consentry.core.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
+from consentry.core.types import Action, Address, Channel, ProfileId, ServiceId, Source
 from infra.local.aws import MOTO_CONFIG
 from infra.local.lambdas import Invoker, LocalFunction, route_moto_invokes
 from infra.local.resources import state_machine_definition
@@ -44,7 +44,7 @@ ANALYZE_FUNCTIONS = (
     "AnalyzeClassifyFunction",
     "AnalyzeAssembleFunction",
     "AnalyzeSummarizeFunction",
-    "AnalyzeFailFunction",
+    "AnalyzeRecordFailureFunction",
 )
 DONE_TIMEOUT_S = 60
 ACTOR = "analysis-test"
@@ -308,7 +308,7 @@ def subscribe(profile_id: str, service_id: str = "news", *, confirm: bool = True
     record_change(
         ProfileId(profile_id),
         ConsentChange(
-            scope=Scope(kind=ScopeKind.SERVICE, value=service_id),
+            scope=Scope.service(service_id),
             action=Action.SUBSCRIBE,
             source=Source.OPERATOR,
             actor=ACTOR,
@@ -322,7 +322,7 @@ def unsubscribe(profile_id: str, service_id: str = "news"):
     record_change(
         ProfileId(profile_id),
         ConsentChange(
-            scope=Scope(kind=ScopeKind.SERVICE, value=service_id),
+            scope=Scope.service(service_id),
             action=Action.UNSUBSCRIBE,
             source=Source.OPERATOR,
             actor=ACTOR,

@@ -148,3 +148,17 @@ def api():
         return response
 
     return invoke
+
+
+@pytest.fixture
+def configure(monkeypatch):
+    """Give the functions other settings, as the template's environment would: the
+    handlers build their wiring anew from settings read anew. Read anew again after."""
+
+    def configure(**variables):
+        for name, value in variables.items():
+            monkeypatch.setenv(name.upper(), str(value))
+        get_settings.cache_clear()
+
+    yield configure
+    get_settings.cache_clear()

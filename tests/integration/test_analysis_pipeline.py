@@ -12,7 +12,7 @@ import pytest
 from pynamodb.connection.table import TableConnection
 from pynamodb.exceptions import GetError, QueryError
 
-from analyze import planning
+from analyze import plan as planning
 from consentry.addresses.status import AddressStatus
 from consentry.analysis import record_store
 from consentry.analysis.classifier import control_sample
@@ -356,7 +356,7 @@ def test_a_malformed_audience_fails_with_the_row_and_leaves_no_partial_target(
 @pytest.mark.parametrize(
     ("audience", "message"),
     [
-        ({"uri": "s3://DataBucket/audiences/none.csv"}, "no object"),
+        ({"uri": "s3://DataBucket/audiences/none.csv"}, "no such object"),
         ({"uri": "s3://other-bucket/a.csv"}, "data bucket"),
         ({"profileIdField": "customer"}, "no column 'customer'"),
     ],
@@ -381,7 +381,7 @@ def test_a_request_without_a_delivery_id_fails_without_a_record(stack):
 
     assert (execution.status, execution.error) == ("FAILED", "InvalidInputError")
     assert execution.cause == "deliveryId: required"
-    assert execution.invoked() == ["AnalyzePlanFunction", "AnalyzeFailFunction"]
+    assert execution.invoked() == ["AnalyzePlanFunction", "AnalyzeRecordFailureFunction"]
 
 
 # ---------------------------------------------------------------- re-runs

@@ -32,7 +32,7 @@ def register(stack, profile):
         json={"addresses": {"email": f"{profile}@example.com"}, "locale": "en"},
         timeout=10,
     )
-    assert response.status_code == 200
+    assert response.status_code == 201
     return response.json()["version"]
 
 

@@ -1,7 +1,8 @@
 """/v1/imports and the import function, on moto.
 
 moto's Lambda `invoke` runs none of our code, so the route's hand-over to the import
-function is captured by a fake `start_job`, and the function is then called directly.
+function is captured by a fake Lambda client in the API's dependencies, and the
+function is then called directly.
 """
 
 import csv
@@ -14,11 +15,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from consent.logic import imports as import_logic
+from consent.logic.imports import ImportRun, LambdaImportJobs
 from consentry.addresses import address_store
 from consentry.addresses.status import AddressStatus
 from consentry.addresses.tables import AddressEventModel
 from consentry.consent import profile_store
 from consentry.consent.tables import ConsentEventModel
+from consentry.core.bucket import DataBucket
 from consentry.core.errors import StoreUnavailableError
 from consentry.core.settings import get_settings
 from consentry.core.types import Address, Channel, ProfileId, Source
@@ -33,11 +36,27 @@ PROFILES_HEADER = (
 
 
 @pytest.fixture
-def started(monkeypatch):
+def lambda_client(configure, monkeypatch):
+    """The API's Lambda client, a fake; the import function is named."""
+    fake = FakeLambda()
+    configure(import_function_name="consentry-import")
+    from consent.handler import current_dependencies
+
+    monkeypatch.setattr(current_dependencies(), "functions", fake)
+    return fake
+
+
+@pytest.fixture
+def started(lambda_client):
     """The import ids the API handed to the import function."""
-    ids = []
-    monkeypatch.setattr(import_logic, "start_job", ids.append)
-    return ids
+    return lambda_client.import_ids
+
+
+def job(**options):
+    """What the import function runs an import with."""
+    settings = get_settings()
+    bucket = DataBucket(settings.data_bucket, region=settings.aws_region)
+    return ImportRun(bucket=bucket, default_region=settings.default_phone_region, **options)
 
 
 def s3():
@@ -200,26 +219,19 @@ class FakeLambda:
 
     def __init__(self):
         self.calls = []
+        self.import_ids = []
         self.error = None
 
     def invoke(self, **request):
         if self.error:
             raise self.error
         self.calls.append(request)
+        self.import_ids.append(json.loads(request["Payload"])["importId"])
         return {"StatusCode": 202}
 
 
-@pytest.fixture
-def lambda_client(monkeypatch):
-    fake = FakeLambda()
-    settings = get_settings().model_copy(update={"import_function_name": "consentry-import"})
-    monkeypatch.setattr(import_logic, "_lambda", lambda: fake)
-    monkeypatch.setattr(import_logic, "get_settings", lambda: settings)
-    return fake
-
-
 def test_the_import_function_is_invoked_asynchronously_with_the_import_id(lambda_client):
-    import_logic.start_job("abc")
+    LambdaImportJobs(lambda_client, "consentry-import").start("abc")
 
     assert lambda_client.calls == [
         {
@@ -249,11 +261,12 @@ def test_an_import_that_could_not_be_started_is_503_and_started_by_the_next_post
     ]
 
 
-def test_a_function_without_the_import_function_name_cannot_start_imports():
+def test_a_function_without_the_import_function_name_cannot_start_imports(api):
     assert get_settings().import_function_name is None
+    uri = upload("uploads/optouts.csv", lines(PROFILES_HEADER, "p-1,,,,true,,"))
 
     with pytest.raises(RuntimeError, match="IMPORT_FUNCTION_NAME"):
-        import_logic.start_job("abc")
+        post(api, uri)
 
 
 # ---------------------------------------------------------------- the import function
@@ -497,7 +510,7 @@ def test_a_run_never_overlaps_a_run_that_holds_the_import(api, started):
     now = import_store.get(import_id).created_at
     import_store.claim(import_id, now=now, until=now + timedelta(minutes=15))
 
-    record = import_logic.run(import_id, clock=lambda: now + timedelta(minutes=1))
+    record = import_logic.run(import_id, job(clock=lambda: now + timedelta(minutes=1)))
 
     assert record.status.value == "running"
     assert profile_store.find_consent(ProfileId("p-1")) is None
@@ -514,7 +527,7 @@ def test_a_run_out_of_time_fails_with_what_it_did_reported(api, started):
     import_id = response["json"]["importId"]
     remaining = iter([timedelta(minutes=15)] * 3 + [timedelta(seconds=5)] * 5)
 
-    import_logic.run(import_id, time_left=lambda: next(remaining))
+    import_logic.run(import_id, job(time_left=lambda: next(remaining)))
 
     record = api("GET", f"/v1/imports/{import_id}")["json"]
     assert record["status"] == "failed"

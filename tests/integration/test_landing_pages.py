@@ -16,7 +16,7 @@ from consentry.consent import profile_store, service_store
 from consentry.consent.rules import Scope
 from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
 from consentry.consent.tokens import LinkClaims
-from consentry.core.types import Channel, DeliveryId, ProfileId, ScopeKind, ServiceId
+from consentry.core.types import Channel, DeliveryId, ProfileId, ServiceId
 from landing.forms import FormGuard
 from landing.pages import wording_version
 from tests.conftest import REGION
@@ -31,16 +31,8 @@ OFFERS = ServiceId("offers")
 
 
 @pytest.fixture(autouse=True)
-def landing_settings(monkeypatch, table_names):
-    from landing import handler
-
-    monkeypatch.setattr(
-        handler,
-        "settings",
-        handler.settings.model_copy(
-            update={"confirmation_sender": SENDER, "profile_id_key_secret": KEY_SECRET}
-        ),
-    )
+def landing_settings(configure, table_names):
+    configure(confirmation_sender=SENDER, profile_id_key_secret=KEY_SECRET)
     boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
     boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name=KEY_SECRET, SecretString=secrets.token_urlsafe(48)
@@ -399,12 +391,8 @@ def test_the_one_click_url_opens_the_same_unsubscribe_page(client, token):
 
 
 def test_a_service_links_unsubscribe_page_ends_that_subscription(client, signer):
-    service_token = signer.sign(
-        LinkClaims(profile_id=PROFILE, scope=Scope(kind=ScopeKind.SERVICE, value=OFFERS))
-    )
-    profile_store.record_change(
-        PROFILE, store_change(Scope(kind=ScopeKind.SERVICE, value=OFFERS), "subscribe")
-    )
+    service_token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.service(OFFERS)))
+    profile_store.record_change(PROFILE, store_change(Scope.service(OFFERS), "subscribe"))
     page = client.get(f"/p/{service_token}/unsubscribe")
 
     assert "Only Offers &amp; deals" in page.body
@@ -498,9 +486,7 @@ def test_an_address_that_is_no_address_is_asked_again_and_nothing_is_recorded(cl
 
 
 def test_a_confirmation_link_for_another_service_is_not_valid(client, signer):
-    token = signer.sign(
-        LinkClaims(profile_id=PROFILE, scope=Scope(kind=ScopeKind.SERVICE, value=OFFERS))
-    )
+    token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.service(OFFERS)))
 
     page = client.get(f"/s/{NEWSLETTER}/{token}")
 

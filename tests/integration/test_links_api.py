@@ -41,11 +41,8 @@ def test_each_recipient_gets_its_links_and_headers_on_the_api_it_called(api, sig
     assert first["expiresAt"].startswith((issued + timedelta(days=90)).date().isoformat())
 
 
-def test_a_configured_public_base_url_is_used_instead(api, monkeypatch):
-    from consentry.core.settings import get_settings
-
-    configured = get_settings().model_copy(update={"public_base_url": "https://links.example"})
-    monkeypatch.setattr("consent.routes.links.get_settings", lambda: configured)
+def test_a_configured_public_base_url_is_used_instead(api, configure):
+    configure(public_base_url="https://links.example")
 
     response = mint(api, recipients=[{"profileId": "p-1"}])
 

@@ -158,7 +158,7 @@ def test_an_analysis_execution_reaches_the_analyze_functions(stack):
         if e["type"] == "TaskScheduled"
     ]
     assert invoked[0].endswith(":function:consentry-AnalyzePlanFunction")
-    assert invoked[1].endswith(":function:consentry-AnalyzeFailFunction")
+    assert invoked[1].endswith(":function:consentry-AnalyzeRecordFailureFunction")
     failure = next(e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed")
     cause = json.loads(failure["cause"])  # the handler's exception, as Lambda reports it
     assert cause["errorType"] == failure["error"]

@@ -8,7 +8,7 @@ import pytest
 from consentry.consent import profile_store
 from consentry.consent.rules import Scope
 from consentry.consent.tokens import LinkClaims
-from consentry.core.types import Channel, DeliveryId, ProfileId, ScopeKind
+from consentry.core.types import Channel, DeliveryId, ProfileId
 
 PROFILE = ProfileId("p-100")
 BOUNDARY = "xYzZY"
@@ -189,9 +189,7 @@ def test_a_service_link_unsubscribes_from_that_service(landing, signer, api):
         f"/v1/services/{service}/subscriptions/{PROFILE}",
         json_body={"status": "subscribed", "reason": "form"},
     )
-    token = signer.sign(
-        LinkClaims(profile_id=PROFILE, scope=Scope(kind=ScopeKind.SERVICE, value=service))
-    )
+    token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.service(service)))
 
     response = landing("one_click_post", token=token)
 
@@ -202,9 +200,7 @@ def test_a_service_link_unsubscribes_from_that_service(landing, signer, api):
 
 
 def test_a_link_to_a_service_that_no_longer_exists_is_a_page_not_a_crash(landing, signer):
-    token = signer.sign(
-        LinkClaims(profile_id=PROFILE, scope=Scope(kind=ScopeKind.SERVICE, value="svc-gone"))
-    )
+    token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.service("svc-gone")))
 
     response = landing("one_click_post", token=token)
 

@@ -28,7 +28,7 @@ def patch(api, profile="p-1", flags=None, reason="asked by phone", headers=None)
 def test_registering_normalizes_addresses(api):
     response = register(api, addresses={"email": " Jane@Example.COM ", "sms": "+31 6 1234 5678"})
 
-    assert response["statusCode"] == 200
+    assert response["statusCode"] == 201
     assert response["json"]["addresses"] == {"email": "jane@example.com", "sms": "+31612345678"}
     assert response["json"]["locale"] == "nl"
 

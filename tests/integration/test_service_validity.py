@@ -9,7 +9,7 @@ from consentry.consent import profile_store, service_store
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
 from consentry.core.errors import ConflictError
-from consentry.core.types import Action, Channel, ProfileId, ScopeKind, ServiceId, Source
+from consentry.core.types import Action, Channel, ProfileId, ServiceId, Source
 from tests.integration.conftest import lambda_context
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -39,7 +39,7 @@ def make_service(name, *, confirmation=Confirmation.NONE, ends=ENDS, days=None) 
 
 def change(service, action, requested=None):
     return ConsentChange(
-        scope=Scope(kind=ScopeKind.SERVICE, value=service.service_id),
+        scope=Scope.service(service.service_id),
         action=action,
         source=Source.OPERATOR,
         actor="arn:aws:iam::123456789012:user/operator",

@@ -28,7 +28,7 @@ from consentry.analysis.classifier import (
     shard_of,
 )
 from consentry.analysis.exclusion import SendFacts, first_exclusion
-from consentry.analysis.suppression_store import covers
+from consentry.analysis.suppression import covers
 from consentry.consent.rules import ConsentState
 from consentry.consent.subscriptions import Subscription, SubscriptionStatus
 from consentry.core.types import Address, Channel, MessageClass, ProfileId, ServiceId

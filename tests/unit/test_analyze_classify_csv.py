@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyze import steps
+from analyze import classify as steps
 from consentry.analysis.audience import RowPlace, layout_of, rows
 from consentry.analysis.classifier import TARGETED, VERDICTS, Rules, ShardClassifier, Suppression
 from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER

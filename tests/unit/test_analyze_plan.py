@@ -3,11 +3,16 @@ snapshot or lookups for the suppression data."""
 
 import pytest
 
-from analyze.planning import estimate_rows, parse_request
-from analyze.suppression import choose_read, lookup_units, snapshot_units
+from analyze.plan import estimate_rows, parse_request
 from consentry.analysis.contract import AnalysisRequest
 from consentry.analysis.run import SuppressionRead
-from consentry.analysis.suppression_store import Sizes, item_size
+from consentry.analysis.suppression import (
+    Sizes,
+    choose_read,
+    item_size,
+    lookup_units,
+    snapshot_units,
+)
 from consentry.core.errors import InvalidInputError
 
 VALID = {

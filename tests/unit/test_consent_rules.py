@@ -16,7 +16,7 @@ from consentry.consent.rules import (
     replay,
 )
 from consentry.core.errors import InvalidInputError
-from consentry.core.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
+from consentry.core.types import Action, Channel, MessageClass, ProfileId, Source
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PROFILE = ProfileId("p-1")
@@ -59,9 +59,7 @@ def test_each_change_advances_version_sequence_and_chain():
 
 def test_service_scopes_are_not_profile_flags():
     with pytest.raises(InvalidInputError) as error:
-        advance(
-            ConsentState(profile_id=PROFILE), change(Scope(kind=ScopeKind.SERVICE, value="s1")), T0
-        )
+        advance(ConsentState(profile_id=PROFILE), change(Scope.service("s1")), T0)
     assert error.value.field == "scope"
 
 

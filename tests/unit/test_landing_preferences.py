@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from consentry.consent.rules import Scope
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.core.errors import InvalidInputError
-from consentry.core.types import Action, Channel, ProfileId, ScopeKind, ServiceId
+from consentry.core.types import Action, Channel, ProfileId, ServiceId
 from landing.preferences import (
     ChannelChoice,
     Preferences,
@@ -53,7 +53,7 @@ def test_unticking_a_channel_and_ticking_a_service_are_two_steps():
 
     assert steps == [
         Step(scope=Scope.channel(Channel.SMS), action=Action.OPT_OUT),
-        Step(scope=Scope(kind=ScopeKind.SERVICE, value="news"), action=Action.SUBSCRIBE),
+        Step(scope=Scope.service("news"), action=Action.SUBSCRIBE),
     ]
 
 
@@ -83,7 +83,7 @@ def test_boxes_the_page_did_not_show_change_nothing():
 
 
 def test_the_unsubscribe_page_stops_the_links_scope_or_everything():
-    service = Scope(kind=ScopeKind.SERVICE, value="news")
+    service = Scope.service("news")
 
     assert unsubscribe_steps(service, everything=False) == [
         Step(scope=service, action=Action.UNSUBSCRIBE)
@@ -94,9 +94,7 @@ def test_the_unsubscribe_page_stops_the_links_scope_or_everything():
     assert never_steps()[0].never
 
 
-SCOPES = st.sampled_from(
-    [Scope.all(), Scope.channel(Channel.EMAIL), Scope(kind=ScopeKind.SERVICE, value="svc-1.a")]
-)
+SCOPES = st.sampled_from([Scope.all(), Scope.channel(Channel.EMAIL), Scope.service("svc-1.a")])
 ACTIONS = st.sampled_from(
     [Action.OPT_IN, Action.OPT_OUT, Action.SUBSCRIBE, Action.CONFIRM, Action.UNSUBSCRIBE]
 )
@@ -109,7 +107,7 @@ def test_steps_survive_their_form_field(steps):
 
 def test_undoing_an_opt_out_opts_in_and_an_unsubscribe_resubscribes():
     opt_out = Step(scope=Scope.all(), action=Action.OPT_OUT, never=True)
-    service = Scope(kind=ScopeKind.SERVICE, value="news")
+    service = Scope.service("news")
 
     assert opt_out.inverse() == Step(scope=Scope.all(), action=Action.OPT_IN, never=True)
     assert Step(scope=service, action=Action.CONFIRM).inverse().action is Action.UNSUBSCRIBE

@@ -290,4 +290,6 @@ def test_the_analysis_definition_is_substituted_with_the_function_arns(project, 
     assert "${" not in definition
     states = json.loads(definition)["States"]
     assert states["Plan"]["Parameters"]["FunctionName"] == "arn:AnalyzePlanFunction"
-    assert states["RecordFailure"]["Parameters"]["FunctionName"] == "arn:AnalyzeFailFunction"
+    assert (
+        states["RecordFailure"]["Parameters"]["FunctionName"] == "arn:AnalyzeRecordFailureFunction"
+    )

@@ -12,16 +12,15 @@ import contextlib
 import csv
 import re
 import secrets
-from datetime import datetime
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consent.api import ApiModel
+from consent.api import Command, idempotent
+from consent.schemas import AnalysisStarted, ExplainedRow, ExplainOut
 from consentry.addresses.status import ExclusionCause
-from consentry.analysis import files, record_store
+from consentry.analysis import record_store
 from consentry.analysis.classifier import normalizer, shard_of
 from consentry.analysis.contract import (
     AnalysisConflictError,
@@ -30,12 +29,13 @@ from consentry.analysis.contract import (
     AnalysisRequest,
     AnalysisStatus,
     AudienceError,
+    IncompleteAnalysisError,
 )
-from consentry.analysis.run import PLAN_FILE, RunPlan, run_prefix
-from consentry.analysis.shards import shard_rows
-from consentry.core.clock import utc_now
-from consentry.core.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from consentry.core.settings import get_settings
+from consentry.analysis.run import PLAN_FILE, RunPlan, run_prefix, shard_rows
+from consentry.core.bucket import DataBucket, ObjectGoneError
+from consentry.core.clock import Clock
+from consentry.core.errors import InvalidInputError, NotFoundError, WorkflowUnavailableError
+from consentry.core.types import Address
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -44,62 +44,49 @@ TARGETED = "targeted"
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
-class AnalysisStarted(ApiModel):
+class StartAnalysis(Command):
     delivery_id: str
-    execution_arn: str
-    status: AnalysisStatus
+    body: AnalysisOptions
 
 
-class ExplainedRow(ApiModel):
-    row: int
-    """The row's number in the audience: 1 is the first row after the header."""
-    profile_id: str
-    address: str
-    verdict: Literal["targeted"] | ExclusionCause
-
-
-class ExplainOut(ApiModel):
-    delivery_id: str
-    consent_as_of: datetime | None
-    rows: list[ExplainedRow]
-    """Every row of the audience with this address (and profile id, when given)."""
-
-
-def start(delivery_id: str, body: AnalysisOptions) -> dict[str, Any]:
-    """Start the analysis of a delivery (202), unless one is running or done and the
-    body does not say `force` (409)."""
+@idempotent
+def start(
+    *, command: StartAnalysis, workflows: SFNClient, state_machine_arn: str, clock: Clock
+) -> AnalysisStarted:
+    """Start the analysis of a delivery, unless one is running or done and the body does
+    not say `force` (AnalysisConflictError)."""
+    delivery_id = command.delivery_id
     request = AnalysisRequest.model_validate(
-        {**body.model_dump(by_alias=True), "deliveryId": delivery_id}
+        {**command.body.model_dump(by_alias=True), "deliveryId": delivery_id}
     )
     current = record_store.find(delivery_id)
-    if current is not None and current.status is not AnalysisStatus.FAILED and not body.force:
+    if (
+        current is not None
+        and current.status is not AnalysisStatus.FAILED
+        and not command.body.force
+    ):
         raise AnalysisConflictError(
-            f"delivery {delivery_id!r} is {current.status.value} ({current.execution_arn}); "
-            "pass force to replace it"
+            f"delivery {delivery_id!r} is {current.status.value}; pass force to replace it"
         )
-    state_machine = get_settings().state_machine_arn
-    if state_machine is None:
-        raise RuntimeError("STATE_MACHINE_ARN is not set: this function cannot start analyses")
     try:
-        execution = _sfn().start_execution(
-            stateMachineArn=state_machine,
-            name=execution_name(delivery_id),
+        execution = workflows.start_execution(
+            stateMachineArn=state_machine_arn,
+            name=execution_name(delivery_id, clock),
             input=request.model_dump_json(by_alias=True, exclude_none=True),
         )
     except (ClientError, BotoCoreError) as error:
-        raise StoreUnavailableError(f"the analysis could not be started: {error}") from error
-    started = AnalysisStarted(
+        raise WorkflowUnavailableError(f"the analysis could not be started: {error}") from error
+    return AnalysisStarted(
         delivery_id=delivery_id,
         execution_arn=execution["executionArn"],
         status=AnalysisStatus.RUNNING,
     )
-    return {"status": 202, "body": started.model_dump(mode="json", by_alias=True)}
 
 
-def execution_name(delivery_id: str) -> str:
+def execution_name(delivery_id: str, clock: Clock) -> str:
     """Unique, and readable in the console: the delivery, the time, a random tail."""
     readable = _NAME_UNSAFE.sub("-", delivery_id)[:48]
-    return f"{readable}-{utc_now():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+    return f"{readable}-{clock():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
 
 
 def get(delivery_id: str) -> AnalysisRecord:
@@ -109,18 +96,21 @@ def get(delivery_id: str) -> AnalysisRecord:
     return record
 
 
-def explain(delivery_id: str, address: str, profile_id: str | None) -> ExplainOut:
+def explain(
+    delivery_id: str, address: str, profile_id: str | None, bucket: DataBucket
+) -> ExplainOut:
     """Which rows of the audience carry `address` (and `profile_id`), and their verdicts."""
     record = get(delivery_id)
     if record.status is not AnalysisStatus.SUCCEEDED or record.execution_arn is None:
         raise AnalysisConflictError(
             f"the analysis of {delivery_id!r} is {record.status.value}: no result to explain"
         )
-    plan = RunPlan.model_validate_json(
-        files.get_bytes(
-            get_settings().data_bucket, run_prefix(delivery_id, record.execution_arn) + PLAN_FILE
+    try:
+        plan = RunPlan.model_validate_json(
+            bucket.get_bytes(run_prefix(delivery_id, record.execution_arn) + PLAN_FILE)
         )
-    )
+    except ObjectGoneError:
+        raise NotFoundError("analysis", delivery_id) from None  # its files have expired
     normalize = normalizer(plan.request.channel, plan.default_region)
     wanted = _comparable(address, normalize)
     if not wanted:
@@ -134,7 +124,7 @@ def explain(delivery_id: str, address: str, profile_id: str | None) -> ExplainOu
 
     excluded = {
         int(row["row"]): row
-        for row in _exclusion_log(plan, shard)
+        for row in _exclusion_log(plan, bucket, shard)
         if matches(row["profile_id"], row["address"])
     }
     found = [
@@ -147,10 +137,10 @@ def explain(delivery_id: str, address: str, profile_id: str | None) -> ExplainOu
         for number, row in excluded.items()
     ]
     # The audience may be gone (it expires before the result): the log still answers.
-    with contextlib.suppress(AudienceError):
+    with contextlib.suppress(AudienceError, IncompleteAnalysisError, ObjectGoneError):
         found += [
             ExplainedRow(row=number, profile_id=row_profile, address=row_address, verdict=TARGETED)
-            for number, row_profile, row_address in shard_rows(plan, shard)
+            for number, row_profile, row_address in shard_rows(plan, bucket, shard)
             if number not in excluded and matches(row_profile, row_address)
         ]
     if not found:
@@ -162,17 +152,15 @@ def explain(delivery_id: str, address: str, profile_id: str | None) -> ExplainOu
     )
 
 
-def _comparable(address: str, normalize: Any) -> str:
+def _comparable(address: str, normalize: Callable[[str], Address | None]) -> str:
     trimmed = address.strip()
     return (normalize(trimmed) if trimmed else None) or trimmed
 
 
-def _exclusion_log(plan: RunPlan, shard: int) -> list[dict[str, str]]:
+def _exclusion_log(plan: RunPlan, bucket: DataBucket, shard: int) -> list[dict[str, str]]:
     key = plan.exclusions_part(shard if plan.partitioned else 0)
-    with files.open_object(plan.bucket, key) as text:
-        return list(csv.DictReader(text))
-
-
-@lru_cache(maxsize=1)
-def _sfn() -> SFNClient:
-    return boto3.client("stepfunctions", region_name=get_settings().aws_region)
+    try:
+        with bucket.open_text(key) as text:
+            return list(csv.DictReader(text))
+    except ObjectGoneError:
+        raise NotFoundError("analysis", plan.request.delivery_id) from None

@@ -7,16 +7,14 @@ from consentry.addresses import address_store
 from consentry.addresses.normalize import normalize
 from consentry.analysis.exclusion import SendFacts, first_exclusion
 from consentry.consent import profile_store, service_store
-from consentry.core.clock import Clock, utc_now
-from consentry.core.settings import get_settings
+from consentry.core.clock import Clock
 from consentry.core.types import ProfileId, ServiceId
 
 
-def check(items: list[CheckItemIn], *, clock: Clock = utc_now) -> ChecksOut:
+def check(items: list[CheckItemIn], *, default_region: str, clock: Clock) -> ChecksOut:
     """One verdict per item, in order; three batched reads for the whole request."""
-    region = get_settings().default_phone_region
     now = clock()
-    normalized = [normalize(item.channel, item.address, region) for item in items]
+    normalized = [normalize(item.channel, item.address, default_region) for item in items]
     addresses = address_store.find_addresses(
         {
             (item.channel, address)

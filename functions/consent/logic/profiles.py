@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from consent.api import Command, idempotent
 from consent.schemas import (
     AddressOut,
     ConsentOut,
@@ -18,13 +17,36 @@ from consent.schemas import (
 from consentry.addresses import address_store
 from consentry.addresses.normalize import normalize
 from consentry.consent import profile_store, service_store
-from consentry.consent.rules import GENESIS_HASH, ConsentChange, Scope, first_broken_link
-from consentry.core.clock import utc_now
+from consentry.consent.rules import (
+    GENESIS_HASH,
+    ConsentChange,
+    ConsentEvent,
+    Scope,
+    first_broken_link,
+)
+from consentry.core.clock import Clock
 from consentry.core.errors import InvalidInputError
-from consentry.core.settings import get_settings
 from consentry.core.types import Action, Address, Channel, ProfileId, Source
 
 LATEST_EVENTS = 10
+
+
+class SaveProfile(Command):
+    profile_id: ProfileId
+    body: ProfileIn
+    default_region: str
+
+
+class SavedProfile(ConsentOut):
+    """The profile after a save; `created` when the save made it."""
+
+    created: bool
+
+
+class ChangeConsent(Command):
+    profile_id: ProfileId
+    patch: ConsentPatch
+    expected_version: int | None = None
 
 
 def consent_of(profile_id: ProfileId) -> ConsentOut:
@@ -32,24 +54,27 @@ def consent_of(profile_id: ProfileId) -> ConsentOut:
     return ConsentOut.of(state, profile_store.latest_events(profile_id, LATEST_EVENTS))
 
 
-def register(profile_id: ProfileId, body: ProfileIn) -> dict[str, Any]:
-    region = get_settings().default_phone_region
+@idempotent
+def save(*, command: SaveProfile) -> SavedProfile:
+    """Record a profile's addresses (normalized) and locale; no event."""
     addresses: dict[Channel, str] = {}
-    for channel, raw in body.addresses.items():
-        normal = normalize(channel, raw, region)
+    for channel, raw in command.body.addresses.items():
+        normal = normalize(channel, raw, command.default_region)
         if normal is None:
             raise InvalidInputError(
                 f"addresses.{channel.value}", f"not a valid {channel.value} address"
             )
         addresses[channel] = normal
-    profile_store.register_profile(profile_id, addresses, body.locale)
-    return {"status": 200, "body": _consent_json(profile_id)}
+    before = profile_store.find_consent(command.profile_id)
+    profile_store.register_profile(command.profile_id, addresses, command.body.locale)
+    consent = consent_of(command.profile_id)
+    return SavedProfile(**consent.model_dump(), created=before is None)
 
 
-def change_consent(
-    profile_id: ProfileId, patch: ConsentPatch, actor: str, version: int | None
-) -> dict[str, Any]:
+@idempotent
+def change_consent(*, command: ChangeConsent) -> ConsentOut:
     """Apply the channels the patch names, in one transaction, with the patch's reason."""
+    patch = command.patch
     flags = patch.no_longer_contact.model_dump(by_alias=False, exclude_none=True)
     if not flags:
         raise InvalidInputError("noLongerContact", "name at least one channel or `all`")
@@ -58,13 +83,15 @@ def change_consent(
             scope=Scope.all() if name == "all" else Scope.channel(Channel(name)),
             action=Action.OPT_OUT if opted_out else Action.OPT_IN,
             source=Source(patch.source),
-            actor=actor,
+            actor=command.actor,
             reason=patch.reason,
         )
         for name, opted_out in flags.items()
     ]
-    profile_store.record_changes(profile_id, changes, expected_version=version)
-    return {"status": 200, "body": _consent_json(profile_id)}
+    profile_store.record_changes(
+        command.profile_id, changes, expected_version=command.expected_version
+    )
+    return consent_of(command.profile_id)
 
 
 def history_of(profile_id: ProfileId, limit: int, cursor: str | None) -> HistoryOut:
@@ -89,10 +116,10 @@ def verify(profile_id: ProfileId) -> VerifyOut:
     )
 
 
-def export(profile_id: ProfileId) -> ExportOut:
+def export(profile_id: ProfileId, clock: Clock) -> ExportOut:
     state = profile_store.get_consent(profile_id)
     events = profile_store.all_events(profile_id)
-    now = utc_now()
+    now = clock()
     addresses = address_store.find_addresses(
         [(channel, Address(address)) for channel, address in state.addresses.items()]
     )
@@ -106,9 +133,5 @@ def export(profile_id: ProfileId) -> ExportOut:
     )
 
 
-def _head(events: list[Any]) -> tuple[int, str]:
+def _head(events: list[ConsentEvent]) -> tuple[int, str]:
     return (events[-1].seq, events[-1].hash) if events else (0, GENESIS_HASH)
-
-
-def _consent_json(profile_id: ProfileId) -> dict[str, Any]:
-    return consent_of(profile_id).model_dump(mode="json", by_alias=True)

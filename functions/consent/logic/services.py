@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from consent.api import Command, idempotent
 from consent.schemas import (
     ServiceIn,
     ServiceOut,
@@ -18,16 +19,36 @@ from consent.schemas import (
 from consentry.consent import profile_store, service_store
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.subscriptions import Service, SubscriptionStatus
-from consentry.core.clock import Clock, utc_now
+from consentry.core.clock import Clock
 from consentry.core.errors import InvalidInputError, NotFoundError, StaleVersionError
-from consentry.core.types import Action, ProfileId, ScopeKind, ServiceId, Source
+from consentry.core.types import Action, ProfileId, ServiceId, Source
 
 
-def service_scope(service_id: ServiceId) -> Scope:
-    return Scope(kind=ScopeKind.SERVICE, value=service_id)
+class CreateService(Command):
+    body: ServiceIn
 
 
-def create(body: ServiceIn, *, clock: Clock = utc_now) -> dict[str, Any]:
+class ChangeService(Command):
+    service_id: ServiceId
+    patch: ServicePatch
+    expected_version: int | None = None
+
+
+class Subscribe(Command):
+    service_id: ServiceId
+    profile_id: ProfileId
+    body: SubscriptionIn
+
+
+class Unsubscribe(Command):
+    service_id: ServiceId
+    profile_id: ProfileId
+    reason: str
+
+
+@idempotent
+def create(*, command: CreateService, clock: Clock) -> ServiceOut:
+    body = command.body
     _check_validity(body.validity.start, body.validity.end)
     now = clock()
     service = Service(
@@ -43,16 +64,16 @@ def create(body: ServiceIn, *, clock: Clock = utc_now) -> dict[str, Any]:
         created_at=now,
         updated_at=now,
     )
-    stored = service_store.save_service(service, expected_version=None)
-    return {"status": 201, "body": ServiceOut.of(stored).model_dump(mode="json", by_alias=True)}
+    return ServiceOut.of(service_store.save_service(service, expected_version=None))
 
 
-def update(
-    service_id: ServiceId, patch: ServicePatch, version: int | None, *, clock: Clock = utc_now
-) -> dict[str, Any]:
-    current = service_store.get_service(service_id)
+@idempotent
+def update(*, command: ChangeService, clock: Clock) -> ServiceOut:
+    current = service_store.get_service(command.service_id)
+    version = command.expected_version
     if version is not None and version != current.version:
         raise StaleVersionError(version, current.version)
+    patch = command.patch
     changes: dict[str, Any] = patch.model_dump(exclude_none=True, exclude={"validity"})
     if patch.validity is not None:
         changes |= {
@@ -62,8 +83,7 @@ def update(
         }
     updated = current.model_copy(update={**changes, "updated_at": clock()})
     _check_validity(updated.valid_from, updated.valid_until)
-    stored = service_store.save_service(updated, expected_version=current.version)
-    return {"status": 200, "body": ServiceOut.of(stored).model_dump(mode="json", by_alias=True)}
+    return ServiceOut.of(service_store.save_service(updated, expected_version=current.version))
 
 
 def get(service_id: ServiceId) -> ServiceOut:
@@ -76,52 +96,54 @@ def list_all(limit: int, cursor: str | None) -> ServicesOut:
 
 
 def subscribers(
-    service_id: ServiceId, limit: int, cursor: str | None, status: SubscriptionStatus | None
+    service_id: ServiceId,
+    limit: int,
+    cursor: str | None,
+    status: SubscriptionStatus | None,
+    clock: Clock,
 ) -> SubscribersOut:
     service_store.get_service(service_id)
     page = service_store.list_subscribers(service_id, limit, cursor, status)
-    now = utc_now()
+    now = clock()
     return SubscribersOut(
         items=[SubscriptionOut.of(s, now) for s in page.items], next_cursor=page.cursor
     )
 
 
-def put_subscription(
-    service_id: ServiceId, profile_id: ProfileId, body: SubscriptionIn, actor: str
-) -> dict[str, Any]:
+@idempotent
+def subscribe(*, command: Subscribe, clock: Clock) -> SubscriptionOut:
     change = ConsentChange(
-        scope=service_scope(service_id),
+        scope=Scope.service(command.service_id),
         action=Action.SUBSCRIBE,
         source=Source.OPERATOR,
-        actor=actor,
-        reason=body.reason,
-        requested=SubscriptionStatus(body.status),
+        actor=command.actor,
+        reason=command.body.reason,
+        requested=SubscriptionStatus(command.body.status),
     )
-    profile_store.record_change(profile_id, change)
-    return {"status": 200, "body": _subscription_json(service_id, profile_id)}
+    profile_store.record_change(command.profile_id, change, clock=clock)
+    return _subscription(command.service_id, command.profile_id, clock)
 
 
-def delete_subscription(
-    service_id: ServiceId, profile_id: ProfileId, reason: str, actor: str
-) -> dict[str, Any]:
-    if service_store.find_subscription(service_id, profile_id) is None:
-        raise NotFoundError("subscription", f"{service_id}/{profile_id}")
+@idempotent
+def unsubscribe(*, command: Unsubscribe, clock: Clock) -> SubscriptionOut:
+    if service_store.find_subscription(command.service_id, command.profile_id) is None:
+        raise NotFoundError("subscription", f"{command.service_id}/{command.profile_id}")
     change = ConsentChange(
-        scope=service_scope(service_id),
+        scope=Scope.service(command.service_id),
         action=Action.UNSUBSCRIBE,
         source=Source.OPERATOR,
-        actor=actor,
-        reason=reason,
+        actor=command.actor,
+        reason=command.reason,
     )
-    profile_store.record_change(profile_id, change)
-    return {"status": 200, "body": _subscription_json(service_id, profile_id)}
+    profile_store.record_change(command.profile_id, change, clock=clock)
+    return _subscription(command.service_id, command.profile_id, clock)
 
 
-def _subscription_json(service_id: ServiceId, profile_id: ProfileId) -> dict[str, Any]:
+def _subscription(service_id: ServiceId, profile_id: ProfileId, clock: Clock) -> SubscriptionOut:
     subscription = service_store.find_subscription(service_id, profile_id)
     if subscription is None:
         raise NotFoundError("subscription", f"{service_id}/{profile_id}")
-    return SubscriptionOut.of(subscription, utc_now()).model_dump(mode="json", by_alias=True)
+    return SubscriptionOut.of(subscription, clock())
 
 
 def _check_validity(start: datetime | None, end: datetime | None) -> None:

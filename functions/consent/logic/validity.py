@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from consent.logic.services import service_scope
 from consentry.consent import profile_store, service_store
-from consentry.consent.rules import ConsentChange
+from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.subscriptions import Service, SubscriptionStatus
 from consentry.core.clock import Clock
 from consentry.core.errors import ConflictError, ConsentryError, StoreUnavailableError
@@ -54,7 +53,7 @@ def end_ended_services(*, clock: Clock) -> ValidityRun:
 def _unsubscribe_all(service: Service, clock: Clock) -> tuple[int, int]:
     """(ended, failed) over all the service's subscribers, page by page."""
     change = ConsentChange(
-        scope=service_scope(service.service_id),
+        scope=Scope.service(service.service_id),
         action=Action.UNSUBSCRIBE,
         source=Source.API,
         actor=ACTOR,

@@ -3,7 +3,7 @@ the outage guard holds."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -13,24 +13,29 @@ from consent.api import (
     Cursor,
     IdempotencyKey,
     Limit,
-    idempotent_operation,
+    dependencies,
+    etag,
     not_found,
-    respond_once,
+    operator_identity,
 )
 from consent.logic import addresses
-from consent.logic.addresses import (
+from consent.logic.addresses import DecideOutage, ReleaseAddresses, SetAddressStatus
+from consent.schemas import (
+    MAX_REASON,
     AddressesOut,
     AddressHistoryOut,
-    AddressOut,
     AddressStatusIn,
+    AddressWithHistoryOut,
     BulkReleaseIn,
+    BulkReleaseOut,
     OutageDecisionIn,
+    OutageDecisionOut,
     OutageOut,
     OutagesOut,
 )
 from consentry.addresses.events import Decision
 from consentry.addresses.status import AddressStatus
-from consentry.core.types import Channel
+from consentry.core.types import Address, Channel
 
 router = APIGatewayRouter()
 NO_ADDRESS = not_found("address")
@@ -65,7 +70,7 @@ def list_addresses(
     status: Annotated[AddressStatus, Query(description="Required: erroneous, quarantine, ...")],
     *,
     channel: Annotated[Channel, Query()] = Channel.EMAIL,
-    reason: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
+    reason: Annotated[str | None, Query(min_length=1, max_length=MAX_REASON)] = None,
     domain: Annotated[str | None, Query(min_length=1, max_length=253)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -85,13 +90,16 @@ def list_addresses(
     summary="Release delivery errors in bulk (by status, reason, domain, time window)",
     tags=["addresses"],
 )
-def release_addresses(body: BulkReleaseIn, idempotency_key: IdempotencyKey = None) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "release_addresses",
-        idempotency_key,
-        actor=True,
-        body=body.model_dump(mode="json", by_alias=True),
+def release_addresses(
+    body: BulkReleaseIn, idempotency_key: IdempotencyKey = None
+) -> BulkReleaseOut:
+    return addresses.release(
+        command=ReleaseAddresses(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            body=body,
+        ),
+        clock=dependencies(router).clock,
     )
 
 
@@ -101,8 +109,9 @@ def release_addresses(body: BulkReleaseIn, idempotency_key: IdempotencyKey = Non
     tags=["addresses"],
     responses=NO_ADDRESS,
 )
-def get_address(channel: ChannelPath, address: AddressPath) -> AddressOut:
-    return addresses.get(channel, address)
+def get_address(channel: ChannelPath, address: AddressPath) -> Response[AddressWithHistoryOut]:
+    found = addresses.get(channel, _address(channel, address))
+    return Response(200, "application/json", found, headers=etag(found.version))
 
 
 @router.get(
@@ -114,7 +123,7 @@ def get_address(channel: ChannelPath, address: AddressPath) -> AddressOut:
 def get_address_history(
     channel: ChannelPath, address: AddressPath, limit: Limit = 50, cursor: Cursor = None
 ) -> AddressHistoryOut:
-    return addresses.history(channel, address, limit, cursor)
+    return addresses.history(channel, _address(channel, address), limit, cursor)
 
 
 @router.put(
@@ -127,16 +136,18 @@ def put_address(
     address: AddressPath,
     body: AddressStatusIn,
     idempotency_key: IdempotencyKey = None,
-) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "put_address",
-        idempotency_key,
-        actor=True,
-        channel=channel.value,
-        address=address,
-        body=body.model_dump(mode="json", by_alias=True),
+) -> Response[AddressWithHistoryOut]:
+    updated = addresses.set_status(
+        command=SetAddressStatus(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            channel=channel,
+            address=_address(channel, address),
+            body=body,
+        ),
+        clock=dependencies(router).clock,
     )
+    return Response(200, "application/json", updated, headers=etag(updated.version))
 
 
 @router.get(
@@ -145,7 +156,7 @@ def put_address(
     tags=["outages"],
 )
 def list_outages() -> OutagesOut:
-    return addresses.outages()
+    return addresses.outages(dependencies(router).clock)
 
 
 @router.get(
@@ -155,7 +166,7 @@ def list_outages() -> OutagesOut:
     responses=NO_OUTAGE,
 )
 def get_outage(channel: ChannelPath, domain: DomainPath) -> OutageOut:
-    return addresses.outage(channel, domain)
+    return addresses.outage(channel, domain, dependencies(router).clock)
 
 
 @router.post(
@@ -169,7 +180,7 @@ def release_outage(
     domain: DomainPath,
     body: OutageDecisionIn,
     idempotency_key: IdempotencyKey = None,
-) -> Response[str]:
+) -> OutageDecisionOut:
     return _decide(channel, domain, Decision.RELEASED, body, idempotency_key)
 
 
@@ -184,7 +195,7 @@ def apply_outage(
     domain: DomainPath,
     body: OutageDecisionIn,
     idempotency_key: IdempotencyKey = None,
-) -> Response[str]:
+) -> OutageDecisionOut:
     return _decide(channel, domain, Decision.APPLIED, body, idempotency_key)
 
 
@@ -194,35 +205,21 @@ def _decide(
     decision: Decision,
     body: OutageDecisionIn,
     idempotency_key: str | None,
-) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "decide_outage",
-        idempotency_key,
-        actor=True,
-        channel=channel.value,
-        domain=domain,
-        decision=decision.value,
-        body=body.model_dump(mode="json", by_alias=True),
-    )
-
-
-@idempotent_operation("put_address")
-def _put_address(channel: str, address: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
-    return addresses.set_status(
-        Channel(channel), address, AddressStatusIn.model_validate(body), actor
-    )
-
-
-@idempotent_operation("release_addresses")
-def _release_addresses(body: dict[str, Any], actor: str) -> dict[str, Any]:
-    return addresses.release(BulkReleaseIn.model_validate(body), actor)
-
-
-@idempotent_operation("decide_outage")
-def _decide_outage(
-    channel: str, domain: str, decision: str, body: dict[str, Any], actor: str
-) -> dict[str, Any]:
+) -> OutageDecisionOut:
+    wired = dependencies(router)
     return addresses.decide(
-        Channel(channel), domain, Decision(decision), OutageDecisionIn.model_validate(body), actor
+        command=DecideOutage(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            channel=channel,
+            domain=domain,
+            decision=decision,
+            body=body,
+        ),
+        policy=wired.quarantine_policy,
+        clock=wired.clock,
     )
+
+
+def _address(channel: Channel, raw: str) -> Address:
+    return addresses.address_of(channel, raw, dependencies(router).settings.default_phone_region)

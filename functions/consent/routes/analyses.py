@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consent.api import (
-    IDENTIFIER,
+    DeliveryIdPath,
     ErrorOut,
     IdempotencyKey,
-    idempotent_operation,
+    dependencies,
     not_found,
-    respond_once,
+    operator_identity,
 )
 from consent.logic import analyses
-from consent.logic.analyses import AnalysisStarted, ExplainOut
+from consent.logic.analyses import StartAnalysis
+from consent.schemas import AnalysisStarted, ExplainOut
 from consentry.analysis.contract import AnalysisOptions, AnalysisRecord
 
 router = APIGatewayRouter()
-DeliveryIdPath = Annotated[
-    str, Path(min_length=1, max_length=128, pattern=IDENTIFIER, description="The delivery's id")
-]
+JSON = "application/json"
 CONFLICT: dict[int, OpenAPIResponse] = {
     409: {
         "description": "The delivery is being analyzed, or was (pass `force` to replace it)",
-        "content": {"application/json": {"model": ErrorOut}},
+        "content": {JSON: {"model": ErrorOut}},
     }
 }
 
@@ -40,21 +39,30 @@ CONFLICT: dict[int, OpenAPIResponse] = {
     responses={
         202: {
             "description": "Started: follow it at GET .../analysis",
-            "content": {"application/json": {"model": AnalysisStarted}},
+            "content": {JSON: {"model": AnalysisStarted}},
         },
         **CONFLICT,
     },
 )
 def start_analysis(
     deliveryId: DeliveryIdPath, body: AnalysisOptions, idempotency_key: IdempotencyKey = None
-) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "start_analysis",
-        idempotency_key,
-        delivery_id=deliveryId,
-        body=body.model_dump(mode="json", by_alias=True),
+) -> Response[AnalysisStarted]:
+    wired = dependencies(router)
+    state_machine = wired.settings.state_machine_arn
+    if state_machine is None:
+        raise RuntimeError("STATE_MACHINE_ARN is not set: this function cannot start analyses")
+    started = analyses.start(
+        command=StartAnalysis(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            delivery_id=deliveryId,
+            body=body,
+        ),
+        workflows=wired.workflows,
+        state_machine_arn=state_machine,
+        clock=wired.clock,
     )
+    return Response(202, JSON, started)
 
 
 @router.get(
@@ -81,9 +89,4 @@ def explain_analysis(
         Query(max_length=128, description="Only the rows of this profile"),
     ] = None,
 ) -> ExplainOut:
-    return analyses.explain(deliveryId, address, profileId)
-
-
-@idempotent_operation("start_analysis")
-def _start_analysis(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    return analyses.start(delivery_id, AnalysisOptions.model_validate(body))
+    return analyses.explain(deliveryId, address, profileId, dependencies(router).bucket)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from consent.api import dependencies
 from consent.logic import checks
 from consent.schemas import ChecksIn, ChecksOut
 
@@ -16,4 +17,7 @@ router = APIGatewayRouter()
     tags=["checks"],
 )
 def post_checks(body: ChecksIn) -> ChecksOut:
-    return checks.check(body.items)
+    wired = dependencies(router)
+    return checks.check(
+        body.items, default_region=wired.settings.default_phone_region, clock=wired.clock
+    )

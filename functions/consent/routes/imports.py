@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from consent.api import (
-    IDENTIFIER,
-    IdempotencyKey,
-    idempotent_operation,
-    not_found,
-    respond_once,
-)
+from consent.api import IdempotencyKey, dependencies, not_found, operator_identity
 from consent.logic import imports
+from consent.logic.imports import LambdaImportJobs, StartImport
 from consent.schemas import ImportIn, ImportOut
+from consentry.core.types import IDENTIFIER_PATTERN
 
 router = APIGatewayRouter()
+JSON = "application/json"
 ImportIdPath = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=IDENTIFIER, description="The import's id")
+    str,
+    Path(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN, description="The import's id"),
 ]
 
 
@@ -31,21 +29,31 @@ ImportIdPath = Annotated[
     responses={
         200: {
             "description": "This file was imported before: that import",
-            "content": {"application/json": {"model": ImportOut}},
+            "content": {JSON: {"model": ImportOut}},
         },
         202: {
             "description": "Queued: follow it at /v1/imports/{importId}",
-            "content": {"application/json": {"model": ImportOut}},
+            "content": {JSON: {"model": ImportOut}},
         },
     },
 )
-def post_import(body: ImportIn, idempotency_key: IdempotencyKey = None) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "start_import",
-        idempotency_key,
-        body=body.model_dump(mode="json", by_alias=True),
+def post_import(body: ImportIn, idempotency_key: IdempotencyKey = None) -> Response[ImportOut]:
+    wired = dependencies(router)
+    function_name = wired.settings.import_function_name
+    if function_name is None:
+        raise RuntimeError("IMPORT_FUNCTION_NAME is not set: this function cannot start imports")
+    started = imports.start(
+        command=StartImport(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            body=body,
+        ),
+        bucket=wired.bucket,
+        jobs=LambdaImportJobs(wired.functions, function_name),
+        clock=wired.clock,
     )
+    body = ImportOut.model_validate(started.model_dump(exclude={"created"}))
+    return Response(202 if started.created else 200, JSON, body)
 
 
 @router.get(
@@ -56,8 +64,3 @@ def post_import(body: ImportIn, idempotency_key: IdempotencyKey = None) -> Respo
 )
 def get_import(importId: ImportIdPath) -> ImportOut:
     return imports.get(importId)
-
-
-@idempotent_operation("start_import")
-def _start_import(body: dict[str, Any]) -> dict[str, Any]:
-    return imports.start(ImportIn.model_validate(body))

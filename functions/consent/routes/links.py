@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from consent.api import not_found
+from consent.api import dependencies, not_found
 from consent.logic import links
 from consent.schemas import LinksIn, LinksOut
 from consentry.consent.tokens import load_signer
-from consentry.core.settings import get_settings
 
 router = APIGatewayRouter()
 
@@ -21,10 +20,15 @@ router = APIGatewayRouter()
     responses=not_found("service"),
 )
 def post_links(body: LinksIn) -> LinksOut:
-    settings = get_settings()
+    settings = dependencies(router).settings
     signer = load_signer(
         settings.signing_keys_secret,
         ttl_days=settings.link_ttl_days,
         max_age_s=settings.signing_keys_max_age_s,
     )
-    return links.mint(body, links.request_base_url(router.current_event, settings), signer)
+    return links.mint(
+        body,
+        links.request_base_url(router.current_event, settings),
+        signer,
+        clock=dependencies(router).clock,
+    )

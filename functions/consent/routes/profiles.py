@@ -2,48 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Any
+from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consent.api import (
     Cursor,
+    ErrorOut,
     IdempotencyKey,
     IfMatch,
     Limit,
     ProfileIdPath,
+    dependencies,
     etag,
     expected_version,
-    idempotent_operation,
     not_found,
-    respond_once,
+    operator_identity,
 )
 from consent.logic import profiles
+from consent.logic.profiles import ChangeConsent, SaveProfile
 from consent.schemas import ConsentOut, ConsentPatch, ExportOut, HistoryOut, ProfileIn, VerifyOut
 from consentry.core.types import ProfileId
 
 router = APIGatewayRouter()
 NOT_FOUND = not_found("profile")
+JSON = "application/json"
 
 
 @router.put(
     "/v1/profiles/<profileId>",
     summary="Register or update a profile's addresses and locale",
     tags=["profiles"],
+    responses={
+        201: {
+            "description": "The profile was created",
+            "content": {JSON: {"model": ConsentOut}},
+        },
+    },
 )
 def put_profile(
-    profileId: ProfileIdPath,
-    body: ProfileIn,
-    idempotency_key: IdempotencyKey = None,
-) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "put_profile",
-        idempotency_key,
-        profile_id=profileId,
-        body=body.model_dump(mode="json"),
+    profileId: ProfileIdPath, body: ProfileIn, idempotency_key: IdempotencyKey = None
+) -> Response[ConsentOut]:
+    saved = profiles.save(
+        command=SaveProfile(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            profile_id=ProfileId(profileId),
+            body=body,
+            default_region=dependencies(router).settings.default_phone_region,
+        )
     )
+    status = HTTPStatus.CREATED if saved.created else HTTPStatus.OK
+    body = ConsentOut.model_validate(saved.model_dump(exclude={"created"}))
+    return Response(status.value, JSON, body, headers=etag(body.version))
 
 
 @router.get(
@@ -54,29 +66,37 @@ def put_profile(
 )
 def get_consent(profileId: ProfileIdPath) -> Response[ConsentOut]:
     consent = profiles.consent_of(ProfileId(profileId))
-    return Response(200, "application/json", consent, headers=etag(consent.version))
+    return Response(200, JSON, consent, headers=etag(consent.version))
 
 
 @router.patch(
     "/v1/profiles/<profileId>/consent",
     summary="Change a profile's consent (If-Match: version)",
     tags=["profiles"],
+    responses={
+        **NOT_FOUND,
+        412: {
+            "description": "If-Match names another version than the stored one",
+            "content": {JSON: {"model": ErrorOut}},
+        },
+    },
 )
 def patch_consent(
     profileId: ProfileIdPath,
     body: ConsentPatch,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "patch_consent",
-        idempotency_key,
-        actor=True,
-        profile_id=profileId,
-        patch=body.model_dump(mode="json", by_alias=True),
-        version=expected_version(if_match),
+) -> Response[ConsentOut]:
+    consent = profiles.change_consent(
+        command=ChangeConsent(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            profile_id=ProfileId(profileId),
+            patch=body,
+            expected_version=expected_version(if_match),
+        )
     )
+    return Response(200, JSON, consent, headers=etag(consent.version))
 
 
 @router.get(
@@ -106,18 +126,4 @@ def verify_history(profileId: ProfileIdPath) -> VerifyOut:
     responses=NOT_FOUND,
 )
 def export_profile(profileId: ProfileIdPath) -> ExportOut:
-    return profiles.export(ProfileId(profileId))
-
-
-@idempotent_operation("put_profile")
-def _put_profile(profile_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    return profiles.register(ProfileId(profile_id), ProfileIn.model_validate(body))
-
-
-@idempotent_operation("patch_consent")
-def _patch_consent(
-    profile_id: str, patch: dict[str, Any], actor: str, version: int | None
-) -> dict[str, Any]:
-    return profiles.change_consent(
-        ProfileId(profile_id), ConsentPatch.model_validate(patch), actor, version
-    )
+    return profiles.export(ProfileId(profileId), dependencies(router).clock)

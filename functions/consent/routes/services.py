@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -15,36 +15,51 @@ from consent.api import (
     Limit,
     ProfileIdPath,
     ServiceIdPath,
+    dependencies,
+    etag,
     expected_version,
-    idempotent_operation,
     not_found,
-    respond_once,
+    operator_identity,
 )
 from consent.logic import services
+from consent.logic.services import ChangeService, CreateService, Subscribe, Unsubscribe
 from consent.schemas import (
+    MAX_REASON,
     ServiceIn,
     ServiceOut,
     ServicePatch,
     ServicesOut,
     SubscribersOut,
     SubscriptionIn,
+    SubscriptionOut,
 )
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.core.types import ProfileId, ServiceId
 
 router = APIGatewayRouter()
 NOT_FOUND = not_found("service")
-Reason = Annotated[str, Query(min_length=1, max_length=500, description="Why (kept in history)")]
+JSON = "application/json"
+ReasonQuery = Annotated[
+    str, Query(min_length=1, max_length=MAX_REASON, description="Why (kept in the history)")
+]
 
 
-@router.post("/v1/services", summary="Create a service", tags=["services"])
-def create_service(body: ServiceIn, idempotency_key: IdempotencyKey = None) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "create_service",
-        idempotency_key,
-        body=body.model_dump(mode="json", by_alias=True),
+@router.post(
+    "/v1/services",
+    summary="Create a service",
+    tags=["services"],
+    responses={201: {"description": "Created", "content": {JSON: {"model": ServiceOut}}}},
+)
+def create_service(body: ServiceIn, idempotency_key: IdempotencyKey = None) -> Response[ServiceOut]:
+    created = services.create(
+        command=CreateService(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            body=body,
+        ),
+        clock=dependencies(router).clock,
     )
+    return Response(201, JSON, created, headers=etag(created.version))
 
 
 @router.get("/v1/services", summary="List services", tags=["services"])
@@ -70,15 +85,18 @@ def patch_service(
     body: ServicePatch,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "patch_service",
-        idempotency_key,
-        service_id=serviceId,
-        patch=body.model_dump(mode="json", by_alias=True, exclude_none=True),
-        version=expected_version(if_match),
+) -> Response[ServiceOut]:
+    updated = services.update(
+        command=ChangeService(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            service_id=ServiceId(serviceId),
+            patch=body,
+            expected_version=expected_version(if_match),
+        ),
+        clock=dependencies(router).clock,
     )
+    return Response(200, JSON, updated, headers=etag(updated.version))
 
 
 @router.get(
@@ -93,7 +111,9 @@ def list_subscribers(
     cursor: Cursor = None,
     status: Annotated[SubscriptionStatus | None, Query()] = None,
 ) -> SubscribersOut:
-    return services.subscribers(ServiceId(serviceId), limit, cursor, status)
+    return services.subscribers(
+        ServiceId(serviceId), limit, cursor, status, dependencies(router).clock
+    )
 
 
 @router.put(
@@ -107,15 +127,16 @@ def put_subscription(
     profileId: ProfileIdPath,
     body: SubscriptionIn,
     idempotency_key: IdempotencyKey = None,
-) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "put_subscription",
-        idempotency_key,
-        actor=True,
-        service_id=serviceId,
-        profile_id=profileId,
-        body=body.model_dump(mode="json", by_alias=True),
+) -> SubscriptionOut:
+    return services.subscribe(
+        command=Subscribe(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            service_id=ServiceId(serviceId),
+            profile_id=ProfileId(profileId),
+            body=body,
+        ),
+        clock=dependencies(router).clock,
     )
 
 
@@ -128,39 +149,16 @@ def put_subscription(
 def delete_subscription(
     serviceId: ServiceIdPath,
     profileId: ProfileIdPath,
-    reason: Reason,
+    reason: ReasonQuery,
     idempotency_key: IdempotencyKey = None,
-) -> Response[str]:
-    return respond_once(
-        router.current_event,
-        "delete_subscription",
-        idempotency_key,
-        actor=True,
-        service_id=serviceId,
-        profile_id=profileId,
-        reason=reason,
+) -> SubscriptionOut:
+    return services.unsubscribe(
+        command=Unsubscribe(
+            actor=operator_identity(router.current_event),
+            idempotency_key=idempotency_key,
+            service_id=ServiceId(serviceId),
+            profile_id=ProfileId(profileId),
+            reason=reason,
+        ),
+        clock=dependencies(router).clock,
     )
-
-
-@idempotent_operation("create_service")
-def _create(body: dict[str, Any]) -> dict[str, Any]:
-    return services.create(ServiceIn.model_validate(body))
-
-
-@idempotent_operation("patch_service")
-def _patch(service_id: str, patch: dict[str, Any], version: int | None) -> dict[str, Any]:
-    return services.update(ServiceId(service_id), ServicePatch.model_validate(patch), version)
-
-
-@idempotent_operation("put_subscription")
-def _subscribe(
-    service_id: str, profile_id: str, body: dict[str, Any], actor: str
-) -> dict[str, Any]:
-    return services.put_subscription(
-        ServiceId(service_id), ProfileId(profile_id), SubscriptionIn.model_validate(body), actor
-    )
-
-
-@idempotent_operation("delete_subscription")
-def _unsubscribe(service_id: str, profile_id: str, reason: str, actor: str) -> dict[str, Any]:
-    return services.delete_subscription(ServiceId(service_id), ProfileId(profile_id), reason, actor)

@@ -1,15 +1,23 @@
-"""Decisions people make about addresses: an operator's (or an import's) status, and the
-release of delivery errors. Each is a rule applied to the stored state and written with
-its event (`history_store.record`), on fresh state until it wins a race.
+"""Decisions people make about addresses: an operator's (or an import's) status, the
+release of delivery errors, and the fate of errors the outage guard held. Each is a
+rule applied to the stored state and written with its event (`history_store.record`),
+on fresh state until it wins a race.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from consentry.addresses import address_store, history_store
-from consentry.addresses.counting import error_snapshot, release_errors
-from consentry.addresses.events import AddressEvent, EventKind, change_id
+from consentry.addresses.counting import (
+    QuarantinePolicy,
+    apply_failure,
+    error_snapshot,
+    release_errors,
+)
+from consentry.addresses.events import AddressEvent, Decision, EventKind, change_id
+from consentry.addresses.feedback import ErrorType, FailureReason
 from consentry.addresses.status import OPERATOR_ORIGIN, AddressState, AddressStatus, set_by_operator
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import ConflictError
@@ -96,3 +104,39 @@ def release(listed: AddressState, reason: str, actor: str, at: datetime) -> bool
 
 def _key(state: AddressState) -> tuple[Channel, Address]:
     return state.channel, state.address
+
+
+def decide_held(
+    event: AddressEvent,
+    decision: Decision,
+    *,
+    reason: str,
+    actor: str,
+    at: datetime,
+    policy: QuarantinePolicy,
+) -> bool | None:
+    """An operator's decision on an error the outage guard held: released (it never
+    counts) or applied under the counting rules at its own time. Whether it changed the
+    address; None when the event was decided already."""
+
+    def attempt() -> bool | None:
+        current = current_state(event.channel, event.address)
+        updated = current
+        if decision is Decision.APPLIED and event.error_type and event.reason:
+            updated = apply_failure(
+                current, ErrorType(event.error_type), FailureReason(event.reason), event.at, policy
+            )
+        detail: dict[str, Any] = {
+            "decision": decision.value,
+            "decided_by": actor,
+            "decided_at": at,
+            "decision_reason": reason,
+            "changed": updated != current,
+        }
+        if updated != current:
+            detail["before"] = error_snapshot(current)
+        if not history_store.decide_held(event, current, updated, detail):
+            return None
+        return updated != current
+
+    return optimistically(attempt, "the address")

@@ -168,6 +168,10 @@ class AudienceError(InvalidInputError):
         super().__init__("audience", message)
 
 
+CHANGED = "the audience was changed or deleted after the analysis started; start it again"
+"""What an analysis says when the audience is no longer the version Plan saw."""
+
+
 class AnalysisConflictError(ConflictError):
     """The delivery has an analysis that is done or running; `force` replaces it."""
 

@@ -1,15 +1,17 @@
 """Data access for delivery analyses: the only module that reads and writes the analyses table.
 
 A delivery has one `RECORD` item, owned by the execution that claimed it last, and one
-item per piece of that execution's work (`SHARD#n` from Classify, `PART#n` from
-Assemble). Every write after the claim is conditioned on the record still naming the
-writer's execution, so a replaced run can never write into its successor's result.
+item per piece of that execution's work (`PieceKind`: a chunk Partition split, a shard
+Classify counted, a part Assemble wrote). Every write after the claim is conditioned
+on the record still naming the writer's execution, so a replaced run can never write
+into its successor's result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -29,8 +31,23 @@ from consentry.analysis.tables import AnalysisModel
 from consentry.core.persistence import LostRace, dynamodb, transactions
 
 RECORD = "RECORD"
-SHARD = "SHARD#"
-PART = "PART#"
+
+
+class PieceKind(StrEnum):
+    """The items a run writes beside the record, one per piece of its work."""
+
+    CHUNK = "CHUNK#"
+    """Partition: how many rows one chunk of the audience holds."""
+    SHARD = "SHARD#"
+    """Classify: one shard's counts per cause."""
+    PART = "PART#"
+    """Assemble: how many rows one part of the target holds."""
+
+    def item(self, number: int) -> str:
+        """The sort key of piece `number` of this kind."""
+        return f"{self.value}{number:05d}"
+
+
 KEPT_FOR = timedelta(days=90)
 """As long as the data bucket keeps the run's objects (the `analyses/` lifecycle rule)."""
 
@@ -45,10 +62,6 @@ class Piece:
     targeted: int
     excluded: dict[ExclusionCause, int] = field(default_factory=dict)
     consent_as_of: datetime | None = None
-
-
-def piece_key(prefix: str, number: int) -> str:
-    return f"{prefix}{number:05d}"
 
 
 def find(delivery_id: str) -> AnalysisRecord | None:
@@ -151,11 +164,11 @@ def put_piece(delivery_id: str, piece: Piece, now: datetime) -> None:
         ) from None
 
 
-def pieces(delivery_id: str, prefix: str) -> list[Piece]:
+def pieces(delivery_id: str, kind: PieceKind) -> list[Piece]:
     with dynamodb():
         items = list(
             AnalysisModel.query(
-                delivery_id, AnalysisModel.item.startswith(prefix), consistent_read=True
+                delivery_id, AnalysisModel.item.startswith(kind.value), consistent_read=True
             )
         )
     return [

@@ -17,14 +17,27 @@ earlier one.
 
 from __future__ import annotations
 
+import csv
+import sys
+from array import array
+from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
+from itertools import accumulate
 
 from pydantic import BaseModel, ConfigDict
 
-from consentry.analysis.audience import Layout
+from consentry.analysis import record_store
+from consentry.analysis.audience import Layout, RowPlace, rows
 from consentry.analysis.classifier import Rules
-from consentry.analysis.contract import AnalysisRequest
+from consentry.analysis.contract import (
+    CHANGED,
+    AnalysisRequest,
+    AudienceError,
+    IncompleteAnalysisError,
+)
+from consentry.analysis.record_store import PieceKind
+from consentry.core.bucket import DataBucket, ObjectGoneError
 
 PLAN_FILE = "plan.json"
 MANIFEST_FILE = "manifest.json"
@@ -85,6 +98,18 @@ class RunPlan(BaseModel):
     def extension(self) -> str:
         return self.request.audience.format.value
 
+    @property
+    def content_type(self) -> str:
+        """The target's content type: the audience's format."""
+        return "text/csv" if self.extension == "csv" else "application/x-ndjson"
+
+    def gone(self, error: ObjectGoneError) -> Exception:
+        """What an object that went missing means for this run: the audience changed
+        (the caller's to fix), or a piece of the run is missing (it cannot finish)."""
+        if error.key == self.request.audience.key:
+            return AudienceError(CHANGED)
+        return IncompleteAnalysisError(f"{error.key} is missing")
+
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
@@ -116,3 +141,58 @@ class RunPlan(BaseModel):
 def run_prefix(delivery_id: str, execution_arn: str) -> str:
     """`analyses/<deliveryId>/<execution name>/`; execution names are unique per machine."""
     return f"analyses/{delivery_id}/{execution_arn.rsplit(':', 1)[-1]}/"
+
+
+def chunk_offsets(plan: RunPlan) -> list[int]:
+    """The audience row number before each chunk's first row, from Partition's counts."""
+    chunks = {p.item: p for p in record_store.pieces(plan.request.delivery_id, PieceKind.CHUNK)}
+    counts = []
+    for chunk in range(len(plan.chunks)):
+        piece = chunks.get(PieceKind.CHUNK.item(chunk))
+        if piece is None or piece.execution_arn != plan.execution_arn:
+            raise IncompleteAnalysisError(f"chunk {chunk} was not partitioned by this run")
+        counts.append(piece.rows)
+    return [0, *accumulate(counts)]
+
+
+def shard_rows(plan: RunPlan, bucket: DataBucket, shard: int) -> Iterator[tuple[int, str, str]]:
+    """(row number in the audience, profile id, address as written) of the shard's rows:
+    the audience itself when the run has one shard, else the files Partition wrote for
+    the shard, chunk by chunk. Classify reads them to look up their keys, and the API's
+    explain to find a row and its number."""
+    if not plan.partitioned:
+        with bucket.open_text(
+            plan.request.audience.key, plan.etag, plan.data_start, plan.size
+        ) as lines:
+            for number, (_, profile_id, address) in enumerate(
+                rows(lines, plan.layout, RowPlace()), start=1
+            ):
+                yield number, profile_id, address
+        return
+    offsets = chunk_offsets(plan)
+    for chunk in range(len(plan.chunks)):
+        offset = offsets[chunk] + 1
+        with bucket.open_text(plan.shard_input(shard, chunk)) as text:
+            for index, profile_id, address in csv.reader(text):
+                yield offset + int(index), profile_id, address
+
+
+def verdict_bytes(rows: int, targeted: array[int]) -> bytes:
+    """A verdicts file: rows, then the index in its chunk of each targeted row; uint32,
+    little-endian."""
+    data = array("I", [rows, len(targeted)])
+    data.extend(targeted)
+    if sys.byteorder == "big":
+        data.byteswap()
+    return data.tobytes()
+
+
+def read_verdicts(raw: bytes) -> tuple[int, array[int]]:
+    """(rows, targeted indexes) of a verdicts file."""
+    data = array("I")
+    data.frombytes(raw)
+    if sys.byteorder == "big":
+        data.byteswap()
+    if len(data) < 2 or len(data) != 2 + data[1]:
+        raise IncompleteAnalysisError("a verdict file is cut short")
+    return data[0], data[2:]

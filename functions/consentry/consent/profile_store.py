@@ -426,12 +426,13 @@ def _save_details(
     details: Callable[[ConsentState], tuple[dict[Channel, str], str | None]],
     clock: Clock,
 ) -> tuple[ConsentState, bool]:
-    """Write the addresses and locale `details` gives for the stored state, unless equal."""
+    """Write the addresses and locale `details` gives for the stored state, unless equal;
+    a profile never written is written (registered) even with none."""
 
     def attempt() -> tuple[ConsentState, bool]:
         state = find_consent(profile_id) or ConsentState(profile_id=profile_id)
         addresses, locale = details(state)
-        if addresses == state.addresses and locale == state.locale:
+        if state.version and addresses == state.addresses and locale == state.locale:
             return state, False
         updated = state.model_copy(
             update={

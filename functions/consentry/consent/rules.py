@@ -39,6 +39,10 @@ class Scope(BaseModel):
         return cls(kind=ScopeKind.CHANNEL, value=channel.value)
 
     @classmethod
+    def service(cls, service_id: str) -> Self:
+        return cls(kind=ScopeKind.SERVICE, value=service_id)
+
+    @classmethod
     def parse(cls, text: str) -> Self:
         """Read the form `str()` writes: `all`, `channel:email`, `service:<id>`."""
         kind, _, value = text.partition(":")

@@ -13,9 +13,11 @@ DeliveryId = NewType("DeliveryId", str)
 Address = NewType("Address", str)
 """A normalized address: a lower-cased email address or an E.164 phone number."""
 
-# What a caller may send as an identifier: printable, no slash, bounded.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:@+\-]+$"
+"""What a caller may send as an identifier (profile, service, delivery): printable, no
+slash, no white space."""
 IdentifierStr = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")
+    str, StringConstraints(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)
 ]
 
 

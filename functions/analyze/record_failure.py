@@ -1,0 +1,94 @@
+"""The analysis's failure path, RecordFailure: record why the execution failed on the
+delivery's record, remove the run's objects (no partial target is ever named or left),
+and hand the Fail state its error and cause."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from analyze.step import STEP_ERRORS, StepModel, Wiring, step
+from consentry.analysis import record_store
+from consentry.analysis.contract import AnalysisError
+from consentry.analysis.run import run_prefix
+from consentry.core.bucket import DataBucket
+from consentry.core.observability import logger
+from consentry.core.types import IdentifierStr
+
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(IdentifierStr)
+
+
+class FailureInput(StepModel):
+    state: dict[str, Any] | None = None
+    """The execution's state when a Catch sent it here, with the caught `error`."""
+    execution_arn: str
+
+
+class FailureOutput(StepModel):
+    error: str
+    cause: str
+
+
+@step(FailureInput)
+def lambda_handler(task: FailureInput, wiring: Wiring) -> FailureOutput:
+    return record_failure(task.state or {}, task.execution_arn, wiring.bucket, wiring.clock())
+
+
+def record_failure(
+    state: dict[str, Any], execution_arn: str, bucket: DataBucket, now: datetime
+) -> FailureOutput:
+    """Mark the delivery's record FAILED with the reason, remove the run's objects, and
+    give the Fail state its error and cause."""
+    error = _caught(state.get("error"))
+    delivery_id = state.get("deliveryId")
+    if not _identifier(delivery_id):
+        logger.info("analysis refused", extra={"error": error.type})
+        return FailureOutput(error=error.type, cause=error.message)
+    prefix = run_prefix(str(delivery_id), execution_arn)
+    error = _step_error(bucket, prefix) or error
+    recorded = record_store.fail(str(delivery_id), execution_arn, error, now)
+    removed = bucket.delete_prefix(prefix)
+    logger.info(
+        "analysis failed",
+        extra={
+            "delivery_id": delivery_id,
+            "error": error.type,
+            "recorded": recorded,
+            "objects_removed": removed,
+        },
+    )
+    return FailureOutput(error=error.type, cause=error.message)
+
+
+def _identifier(value: object) -> bool:
+    try:
+        _IDENTIFIER.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _caught(caught: Any) -> AnalysisError:
+    """The error a Catch put in the state: Lambda's JSON cause, or the engine's text."""
+    if not isinstance(caught, dict):
+        return AnalysisError(type="States.Runtime", message="the execution failed")
+    kind = str(caught.get("Error") or "States.Runtime")
+    cause = caught.get("Cause") or ""
+    try:
+        payload = json.loads(cause)
+    except (TypeError, ValueError):
+        payload = None
+    if isinstance(payload, dict) and "errorMessage" in payload:
+        return AnalysisError(
+            type=str(payload.get("errorType") or kind), message=str(payload["errorMessage"])
+        )
+    return AnalysisError(type=kind, message=str(cause) or kind)
+
+
+def _step_error(bucket: DataBucket, prefix: str) -> AnalysisError | None:
+    """The error of the earliest step of the run that failed, if any left one."""
+    keys = bucket.list_keys(f"{prefix}{STEP_ERRORS}")
+    return AnalysisError.model_validate(bucket.get_json(keys[0])) if keys else None

@@ -1,0 +1,156 @@
+"""What every step of the analysis state machine shares: the tasks and results it passes
+(pydantic models, camelCase as in the ASL), the wiring its handler builds at cold start,
+and `step`, the one decorator that makes a step function a Lambda handler.
+
+A map step's error is kept under the run's prefix (`errors/<n>-<step>-<number>.json`)
+before the step fails: on AWS a failed distributed-map child fails the map with a
+generic error (and moto's engine lets the map go on), so RecordFailure reads the
+earliest step's own error from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from consentry.analysis.contract import IncompleteAnalysisError
+from consentry.analysis.run import RunPlan
+from consentry.core.bucket import DataBucket, ObjectGoneError
+from consentry.core.clock import Clock, utc_now
+from consentry.core.observability import logger, tracer
+from consentry.core.persistence import bind_tables
+from consentry.core.settings import Settings, get_settings
+
+STEP_ERRORS = "errors/"
+"""Where a map step that fails leaves its error, under the run's prefix."""
+
+
+class StepModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class ObjectRef(StepModel):
+    bucket: str
+    key: str
+
+
+class PlannedTask(StepModel):
+    """A task of a step after Plan: where its plan is."""
+
+    plan: ObjectRef
+
+    @property
+    def number(self) -> int:
+        """The map item's number (its chunk or shard), for the name of its error file."""
+        return 0
+
+    @property
+    def run_prefix(self) -> str:
+        return self.plan.key.rpartition("/")[0] + "/"
+
+
+class ChunkTask(PlannedTask):
+    """A Partition or Assemble map item: one chunk of the audience."""
+
+    chunk: int
+
+    @property
+    def number(self) -> int:
+        return self.chunk
+
+
+class ShardTask(PlannedTask):
+    """A Classify map item: one shard."""
+
+    shard: int
+
+    @property
+    def number(self) -> int:
+        return self.shard
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the steps need from outside: the settings, the data bucket, the clock."""
+
+    settings: Settings
+    bucket: DataBucket
+    clock: Clock = utc_now
+
+    @classmethod
+    def of(cls, settings: Settings) -> Wiring:
+        bind_tables(settings)
+        return cls(settings, DataBucket(settings.data_bucket, region=settings.aws_region))
+
+    def load_plan(self, ref: ObjectRef) -> RunPlan:
+        """The plan Plan wrote to the data bucket."""
+        if ref.bucket != self.bucket.name:
+            raise IncompleteAnalysisError("the plan is not in the data bucket")
+        try:
+            return RunPlan.model_validate_json(self.bucket.get_bytes(ref.key))
+        except ObjectGoneError:
+            raise IncompleteAnalysisError("the run's plan is missing") from None
+
+
+_wiring: Wiring | None = None
+
+
+def current_wiring() -> Wiring:
+    """The process's wiring, built at the first invocation from the settings (and again
+    should the settings be read anew)."""
+    global _wiring  # noqa: PLW0603 (one per execution environment)
+    settings = get_settings()
+    if _wiring is None or _wiring.settings is not settings:
+        _wiring = Wiring.of(settings)
+    return _wiring
+
+
+T = TypeVar("T", bound=BaseModel)
+Handler = Callable[..., Any]
+
+
+def step(
+    task: type[T], *, keeps_error: str | None = None
+) -> Callable[[Callable[[T, Wiring], BaseModel]], Handler]:
+    """Make `run(task, wiring) -> result` the step's Lambda handler: the event is bound
+    to `task`, the invocation logged and traced, the result returned as JSON. A map
+    step names itself in `keeps_error` (`1-partition`: the number orders the steps, so
+    the first error file is the earliest step's). A test passes its own wiring:
+    `lambda_handler(event, context, wiring=...)`."""
+
+    def decorate(run: Callable[[T, Wiring], BaseModel]) -> Handler:
+        @logger.inject_lambda_context
+        @tracer.capture_lambda_handler
+        @wraps(run)
+        def lambda_handler(
+            event: dict[str, Any], _context: LambdaContext, wiring: Wiring | None = None
+        ) -> dict[str, Any]:
+            bound = task.model_validate(event)
+            wired = wiring or current_wiring()
+            try:
+                result = run(bound, wired)
+            except Exception as error:
+                if keeps_error and isinstance(bound, PlannedTask):
+                    _keep(wired, bound, f"{keeps_error}-{bound.number:05d}", error)
+                raise
+            return result.model_dump(mode="json", by_alias=True)
+
+        return lambda_handler
+
+    return decorate
+
+
+def _keep(wiring: Wiring, task: PlannedTask, name: str, error: Exception) -> None:
+    try:
+        wiring.bucket.put_json(
+            f"{task.run_prefix}{STEP_ERRORS}{name}.json",
+            {"type": type(error).__name__, "message": str(error)},
+        )
+    except Exception:  # the step's own error is the one Lambda must report
+        logger.warning("the step's error could not be kept", extra={"step": name})

@@ -1,0 +1,1 @@
+"""The recipient pages' routes, one router per family of pages."""

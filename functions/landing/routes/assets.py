@@ -1,0 +1,20 @@
+"""/p/assets/<name>: the stylesheet and icon, served by the landing function itself (same
+origin, so the pages' CSP allows them as 'self')."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from landing.pages import asset_response, error
+from landing.web import visit
+
+router = APIGatewayRouter()
+
+
+@router.get("/p/assets/<name>")
+@router.head("/p/assets/<name>")
+def static_asset(name: str) -> Response[str]:
+    return asset_response(name) or error(visit(router).page(), HTTPStatus.NOT_FOUND, "not_found")

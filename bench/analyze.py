@@ -7,7 +7,7 @@ opted-out profiles:
 
 - `classify_rows_per_s`, `floor_rows_per_s`, `ratio_vs_floor`, `peak_rss_mb`: one
   classify child (a fresh process that imports the Classify handler, as a Lambda
-  does) runs the Classify step's loop (`analyze.steps.classify_lines`, which reads the
+  does) runs the Classify step's loop (`analyze.classify.classify_lines`, which reads the
   audience in blocks and runs `consentry.analysis.classify_csv` over each: parse, normalize,
   classify; then writes the target and the exclusion log to spooled files);
   the floor is a bare `csv.reader` loop doing two set lookups per row over the same
@@ -366,7 +366,7 @@ def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
 
 def _lookup_read_units(generated: Generated) -> float:
     """The read units of lookups of the first LOOKUP_SAMPLE rows' keys, per million rows."""
-    from consentry.analysis import suppression as suppression_store
+    from consentry.analysis import suppression
     from consentry.analysis.classifier import normalizer
     from consentry.core.types import Channel
 
@@ -382,8 +382,8 @@ def _lookup_read_units(generated: Generated) -> float:
             profiles.add(profile_id)
             if (normal := normalize(address)) is not None:
                 addresses.add(normal)
-    meter = suppression_store.ReadMeter()
-    suppression_store.look_up(
+    meter = suppression.ReadMeter()
+    suppression.look_up(
         Channel.EMAIL,
         profiles=profiles,
         addresses=addresses,

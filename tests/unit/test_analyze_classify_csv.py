@@ -1,4 +1,4 @@
-"""The Classify step's loop (`analyze.steps.classify_lines`, which runs
+"""The Classify step's loop (`analyze.classify.classify_lines`, which runs
 `consentry.analysis.classify_csv` over blocks of lines) gives the reference's answer: the
 audience's rows (`consentry.analysis.audience.rows`) with the classifier called per row. The
 same target, the same exclusion log, the same counts, the same error, whatever the

@@ -52,8 +52,8 @@ def post_import(body: ImportIn, idempotency_key: IdempotencyKey = None) -> Respo
         jobs=LambdaImportJobs(wired.functions, function_name),
         clock=wired.clock,
     )
-    body = ImportOut.model_validate(started.model_dump(exclude={"created"}))
-    return Response(202 if started.created else 200, JSON, body)
+    answer = ImportOut.model_validate(started.model_dump(exclude={"created"}))
+    return Response(202 if started.created else 200, JSON, answer)
 
 
 @router.get(

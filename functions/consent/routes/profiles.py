@@ -54,8 +54,8 @@ def put_profile(
         )
     )
     status = HTTPStatus.CREATED if saved.created else HTTPStatus.OK
-    body = ConsentOut.model_validate(saved.model_dump(exclude={"created"}))
-    return Response(status.value, JSON, body, headers=etag(body.version))
+    answer = ConsentOut.model_validate(saved.model_dump(exclude={"created"}))
+    return Response(status.value, JSON, answer, headers=etag(answer.version))
 
 
 @router.get(

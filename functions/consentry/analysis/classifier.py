@@ -37,10 +37,6 @@ TARGETED = 0
 VERDICTS = len(CAUSES) + 1
 
 
-def cause_of(verdict: int) -> ExclusionCause | None:
-    return CAUSES[verdict - 1] if verdict else None
-
-
 @dataclass(frozen=True)
 class Suppression:
     """What the consent store says about the delivery's channel, as plain sets.

@@ -24,7 +24,7 @@ from consentry.consent.rules import (
     ConsentChange,
     ConsentEvent,
     ConsentState,
-    apply_change,
+    advance,
     chain,
     next_event,
 )
@@ -189,10 +189,10 @@ def _plan(
     old_addresses: dict[tuple[Channel, Address], AddressState] = {}
     new_addresses: dict[tuple[Channel, Address], AddressState] = {}
     for change in changes:
-        changed = apply_change(current, change)
-        if changed == current:
+        step = advance(current, change, at)
+        if step is None:
             continue
-        current, event = chain(changed, next_event(current, change, at))
+        current, event = step
         events.append(event)
         if owner_denylists and change.source in OWNER_SOURCES:
             for old, new in _owner_denylist(current, change, at, new_addresses):

@@ -242,18 +242,6 @@ def replay(profile_id: ProfileId, events: Iterable[ConsentEvent]) -> ConsentStat
     return state
 
 
-def replay_subscriptions(
-    events: Iterable[ConsentEvent],
-) -> dict[str, tuple[SubscriptionStatus, datetime | None]]:
-    """Rebuild a profile's subscriptions (status and expiry by service id) from its history."""
-    subscriptions: dict[str, tuple[SubscriptionStatus, datetime | None]] = {}
-    for event in events:
-        scope = Scope.parse(event.scope)
-        if scope.kind is ScopeKind.SERVICE and event.result is not None:
-            subscriptions[str(scope.value)] = (event.result, event.expires_at)
-    return subscriptions
-
-
 def first_broken_link(events: Iterable[ConsentEvent]) -> int | None:
     """The sequence number of the first event whose hash or link does not hold."""
     prev_hash, expected_seq = GENESIS_HASH, 1

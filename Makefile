@@ -32,7 +32,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: help run test requirements requirements-check lint format typecheck pytest openapi \
-	messages sam-check bench clean distclean
+	messages sam-check browser-deps bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -52,7 +52,7 @@ $(SAM_STAMP):
 run: $(VENV_STAMP) ## start the local stack (pass options with ARGS="...")
 	$(BIN)/python -m infra.local $(ARGS)
 
-test: requirements-check lint typecheck pytest sam-check ## everything CI proves, in order
+test: requirements-check lint typecheck browser-deps pytest sam-check ## everything CI proves, in order
 
 openapi: $(VENV_STAMP) ## regenerate docs/openapi.json from the operator API's routes
 	$(BIN)/python scripts/openapi.py
@@ -77,7 +77,10 @@ format: $(VENV_STAMP) ## apply ruff's formatting and safe fixes
 typecheck: $(VENV_STAMP) ## mypy, strict, over the Lambda code
 	$(BIN)/mypy functions/
 
-pytest: $(VENV_STAMP) ## unit, integration, contract and stack tests, with branch coverage
+browser-deps: ## Debian's Chromium and fonts for the browser suite, installed when missing
+	scripts/browser-deps.sh
+
+pytest: $(VENV_STAMP) ## unit, integration, contract, stack and browser tests, with branch coverage
 	$(BIN)/pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
 
 sam-check: $(SAM_STAMP) ## sam validate --lint, cfn-lint, sam build (no container)

@@ -13,7 +13,6 @@ from collections import Counter
 from datetime import datetime
 
 from analyze.step import PlannedTask, Wiring, step
-from consentry.addresses.status import ExclusionCause
 from consentry.analysis import record_store
 from consentry.analysis.contract import (
     AnalysisRecord,
@@ -22,6 +21,7 @@ from consentry.analysis.contract import (
     LogRef,
     TargetRef,
 )
+from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import RunPlan
 from consentry.core.bucket import DataBucket

@@ -9,8 +9,9 @@ from pydantic import AwareDatetime, Field, StringConstraints
 
 from consent.api import ApiModel
 from consentry.addresses.events import AddressEvent, Decision
-from consentry.addresses.status import AddressState, AddressStatus, ExclusionCause
+from consentry.addresses.status import AddressState, AddressStatus
 from consentry.analysis.contract import AnalysisStatus
+from consentry.analysis.exclusion import ExclusionCause
 from consentry.consent.rules import ConsentEvent, ConsentState
 from consentry.consent.subscriptions import (
     Confirmation,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from consentry.addresses.status import ExclusionCause
 from consentry.analysis.contract import AnalysisRequest, ExclusionCounts
+from consentry.analysis.exclusion import ExclusionCause
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = json.loads((ROOT / "infra" / "statemachine" / "analysis.asl.json").read_text())

@@ -7,6 +7,7 @@ import pytest
 
 from consentry.addresses import address_store, decisions, history_store
 from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, AddressStatus
+from consentry.analysis.exclusion import address_cause
 from consentry.core.types import Address, Channel
 from tests.integration.quarantine_support import (
     FeedbackPath,
@@ -197,7 +198,7 @@ def test_an_allowlisted_address_stays_targeted_after_a_hard_bounce(envelope_path
     seed = state("jane.roe@example.com")
     assert seed.status is AddressStatus.ALLOWLISTED
     assert seed.error_status is AddressStatus.QUARANTINE
-    assert seed.exclusion is None
+    assert address_cause(seed) is None
 
 
 def test_a_redelivered_batch_changes_nothing(envelope_path):

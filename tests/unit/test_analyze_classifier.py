@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentry.addresses.normalize import normalize
-from consentry.addresses.status import AddressState, AddressStatus, ExclusionCause
+from consentry.addresses.status import AddressState, AddressStatus
 from consentry.analysis.classifier import (
     ADDRESS_DENYLISTED,
     ADDRESS_INVALID,
@@ -27,7 +27,7 @@ from consentry.analysis.classifier import (
     normalizer,
     shard_of,
 )
-from consentry.analysis.exclusion import SendFacts, first_exclusion
+from consentry.analysis.exclusion import ExclusionCause, SendFacts, first_exclusion
 from consentry.analysis.suppression import covers
 from consentry.consent.rules import ConsentState
 from consentry.consent.subscriptions import Subscription, SubscriptionStatus

@@ -19,7 +19,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from consent.api import Command, idempotent
 from consent.schemas import AnalysisStarted, ExplainedRow, ExplainOut
-from consentry.addresses.status import ExclusionCause
 from consentry.analysis import record_store
 from consentry.analysis.classifier import normalizer, shard_of
 from consentry.analysis.contract import (
@@ -31,6 +30,7 @@ from consentry.analysis.contract import (
     AudienceError,
     IncompleteAnalysisError,
 )
+from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.run import PLAN_FILE, RunPlan, run_prefix, shard_rows
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.clock import Clock

@@ -26,19 +26,6 @@ class AddressStatus(StrEnum):
     ALLOWLISTED = "allowlisted"
 
 
-class ExclusionCause(StrEnum):
-    """Why a row or a send is excluded, in the order the rules apply (domain.md section 6)."""
-
-    ADDRESS_MISSING = "address_missing"
-    ADDRESS_INVALID = "address_invalid"
-    ADDRESS_DENYLISTED = "address_denylisted"
-    ADDRESS_QUARANTINED = "address_quarantined"
-    PROFILE_OPTED_OUT = "profile_opted_out"
-    NOT_SUBSCRIBED = "not_subscribed"
-    DUPLICATE = "duplicate"
-    CONTROL_GROUP = "control_group"
-
-
 COMPLAINT_ORIGIN = "complaint"
 SMS_KEYWORD_ORIGIN = "sms_keyword"
 OPERATOR_ORIGIN = "operator"
@@ -72,16 +59,6 @@ class AddressState(BaseModel):
         if self.denylist_origins:
             return AddressStatus.DENYLISTED
         return self.error_status
-
-    @property
-    def exclusion(self) -> ExclusionCause | None:
-        """What this address's status excludes, for any message class."""
-        status = self.status
-        if status is AddressStatus.DENYLISTED:
-            return ExclusionCause.ADDRESS_DENYLISTED
-        if status is AddressStatus.QUARANTINE:
-            return ExclusionCause.ADDRESS_QUARANTINED
-        return None
 
 
 def with_origin(state: AddressState, origin: str, at: datetime) -> AddressState:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from consentry.addresses.normalize import normalize_email, normalize_phone
-from consentry.addresses.status import ExclusionCause
+from consentry.analysis.exclusion import ExclusionCause
 from consentry.core.types import Address, Channel, MessageClass
 
 CAUSES: tuple[ExclusionCause, ...] = tuple(ExclusionCause)

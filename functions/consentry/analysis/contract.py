@@ -14,7 +14,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
-from consentry.addresses.status import ExclusionCause
+from consentry.analysis.exclusion import ExclusionCause
 from consentry.core.errors import ConflictError, InvalidInputError
 from consentry.core.types import Channel, DeliveryId, IdentifierStr, MessageClass, ServiceId
 

@@ -7,10 +7,34 @@ whole audiences in its own loop, and a property test holds the two together.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from consentry.addresses.status import AddressState, AddressStatus, ExclusionCause
+from consentry.addresses.status import AddressState, AddressStatus
 from consentry.consent.rules import ConsentState
 from consentry.core.types import Address, Channel, MessageClass
+
+
+class ExclusionCause(StrEnum):
+    """Why a row or a send is excluded, in the order the rules apply (domain.md section 6)."""
+
+    ADDRESS_MISSING = "address_missing"
+    ADDRESS_INVALID = "address_invalid"
+    ADDRESS_DENYLISTED = "address_denylisted"
+    ADDRESS_QUARANTINED = "address_quarantined"
+    PROFILE_OPTED_OUT = "profile_opted_out"
+    NOT_SUBSCRIBED = "not_subscribed"
+    DUPLICATE = "duplicate"
+    CONTROL_GROUP = "control_group"
+
+
+def address_cause(state: AddressState) -> ExclusionCause | None:
+    """What an address's status excludes, for any message class (allowlisted: nothing)."""
+    status = state.status
+    if status is AddressStatus.DENYLISTED:
+        return ExclusionCause.ADDRESS_DENYLISTED
+    if status is AddressStatus.QUARANTINE:
+        return ExclusionCause.ADDRESS_QUARANTINED
+    return None
 
 
 @dataclass(frozen=True)
@@ -35,9 +59,8 @@ def first_exclusion(facts: SendFacts) -> ExclusionCause | None:  # noqa: PLR0911
         return ExclusionCause.ADDRESS_MISSING
     if facts.address is None:
         return ExclusionCause.ADDRESS_INVALID
-    state = facts.address_state
-    if state is not None and state.status is not AddressStatus.ALLOWLISTED:
-        cause = state.exclusion
+    if facts.address_state is not None:
+        cause = address_cause(facts.address_state)
         if cause is not None:
             return cause
     if facts.message_class is MessageClass.TRANSACTIONAL:

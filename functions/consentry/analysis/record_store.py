@@ -16,7 +16,6 @@ from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from consentry.addresses.status import ExclusionCause
 from consentry.analysis.contract import (
     AnalysisConflictError,
     AnalysisError,
@@ -27,6 +26,7 @@ from consentry.analysis.contract import (
     LogRef,
     TargetRef,
 )
+from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.tables import AnalysisModel
 from consentry.core.persistence import LostRace, dynamodb, transactions
 

@@ -1,15 +1,28 @@
-"""Signed link tokens: who a link is for, what it is about, which delivery carried it.
+"""Link tokens: who a link is for, what it is about, which delivery carried it, sealed.
 
-A token is `<key id>.<itsdangerous timed signature>`. The key id picks the verifying
-key, so keys rotate: a new key signs while older ones still verify until they are
-removed from the keyring. Tokens carry the profile id, never an address.
+A token is `<key id>.<base64url of nonce, ciphertext and tag>`: the claims encrypted
+and authenticated with AES-256-GCM (the key id is authenticated too), so that a URL
+discloses nothing about its recipient (profile ids may be e-mail addresses or CRM
+keys) and cannot be altered. The key id picks the key, so keys rotate: a new key seals
+while older ones still open until they are removed from the keyring. The AES key of a
+keyring entry is derived from it (HMAC-SHA256), apart from the keys its other uses
+derive.
+
+Tokens minted before sealing (`<key id>.<itsdangerous signed JSON>`, readable) are
+still verified until their validity ends; none is minted any more.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
+import os
+import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
@@ -19,9 +32,15 @@ from pydantic import BaseModel, ConfigDict
 from consentry.consent.rules import Scope
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import InvalidInputError, TokenError, TokenExpiredError
-from consentry.core.types import DeliveryId, ProfileId
+from consentry.core.types import DeliveryId, ProfileId, ScopeKind
 
 _SALT = "consentry.link.v1"
+"""The signed (readable) tokens of before."""
+_SEAL_PURPOSE = b"consentry.link.v2"
+_NONCE = 12
+_TAG = 16
+_ISSUED = struct.Struct(">I")
+_LENGTH = struct.Struct(">B")
 _CLOCK_SKEW = timedelta(minutes=5)
 """A token dated this far in the future is still accepted (clocks drift); further is not."""
 
@@ -59,16 +78,12 @@ class Keyring:
 
 
 class LinkSigner:
-    """Signs and verifies link tokens with a keyring; the clock decides expiry."""
+    """Seals and opens link tokens with a keyring; the clock decides expiry."""
 
     def __init__(self, keyring: Keyring, *, ttl: timedelta, clock: Clock = utc_now) -> None:
         self._keyring = keyring
         self._ttl = ttl
         self._clock = clock
-        self._serializers = {
-            kid: URLSafeSerializer(key, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256})
-            for kid, key in keyring.keys.items()
-        }
 
     @property
     def ttl(self) -> timedelta:
@@ -76,29 +91,62 @@ class LinkSigner:
         return self._ttl
 
     def sign(self, claims: LinkClaims) -> str:
+        """The sealed token of `claims`."""
         kid = self._keyring.active
         issued = claims.issued_at or self._clock()
-        payload: dict[str, str | int] = {
-            "p": claims.profile_id,
-            "s": str(claims.scope),
-            "i": int(issued.timestamp()),
-        }
-        if claims.delivery_id:
-            payload["d"] = claims.delivery_id
-        return f"{kid}.{self._serializers[kid].dumps(payload)}"
+        fields = (_scope_text(claims.scope), claims.delivery_id or "", claims.profile_id)
+        payload = _ISSUED.pack(int(issued.timestamp())) + b"".join(map(_field, fields))
+        nonce = os.urandom(_NONCE)
+        sealed = self._cipher(kid).encrypt(nonce, payload, kid.encode())
+        return f"{kid}.{base64.urlsafe_b64encode(nonce + sealed).rstrip(b'=').decode()}"
 
     def verify(self, token: str) -> LinkClaims:
         """The claims of a good token; TokenError or TokenExpiredError otherwise."""
-        kid, dot, signed = token.partition(".")
-        serializer = self._serializers.get(kid) if dot else None
-        if serializer is None:
+        kid, dot, rest = token.partition(".")
+        if not dot or kid not in self._keyring.keys:
             raise TokenError("the link is not signed by a known key")
+        claims = self._signed(kid, rest) if "." in rest else self._opened(kid, rest)
+        age = self._clock() - claims.issued_at  # type: ignore[operator]  # set by both readers
+        if age > self._ttl or age < -_CLOCK_SKEW:
+            raise TokenExpiredError("the link has expired")
+        return claims
+
+    def _opened(self, kid: str, sealed: str) -> LinkClaims:
+        from cryptography.exceptions import InvalidTag  # noqa: PLC0415 (with the cipher)
+
+        try:
+            raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+        except (binascii.Error, ValueError) as error:
+            raise TokenError("the link is not understood") from error
+        if len(raw) < _NONCE + _TAG + _ISSUED.size:
+            raise TokenError("the link is not understood")
+        try:
+            payload = self._cipher(kid).decrypt(raw[:_NONCE], raw[_NONCE:], kid.encode())
+        except InvalidTag as error:
+            raise TokenError("the link's seal does not match") from error
+        try:
+            (issued,) = _ISSUED.unpack_from(payload)
+            scope, delivery, profile = _fields(payload[_ISSUED.size :], 3)
+            return LinkClaims(
+                profile_id=ProfileId(profile),
+                scope=_scope_of(scope),
+                delivery_id=DeliveryId(delivery) if delivery else None,
+                issued_at=datetime.fromtimestamp(issued, UTC),
+            )
+        except (struct.error, ValueError, InvalidInputError) as error:
+            raise TokenError("the link's content is not understood") from error
+
+    def _signed(self, kid: str, signed: str) -> LinkClaims:
+        """A token minted before sealing: itsdangerous's signed JSON."""
+        serializer = URLSafeSerializer(
+            self._keyring.keys[kid], salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
         try:
             payload = serializer.loads(signed)
         except BadSignature as error:
             raise TokenError("the link's signature does not match") from error
         try:
-            claims = LinkClaims(
+            return LinkClaims(
                 profile_id=payload["p"],
                 scope=Scope.parse(payload["s"]),
                 delivery_id=payload.get("d"),
@@ -106,10 +154,55 @@ class LinkSigner:
             )
         except (KeyError, TypeError, ValueError, OverflowError, InvalidInputError) as error:
             raise TokenError("the link's content is not understood") from error
-        age = self._clock() - claims.issued_at  # type: ignore[operator]  # set just above
-        if age > self._ttl or age < -_CLOCK_SKEW:
-            raise TokenExpiredError("the link has expired")
-        return claims
+
+    def _cipher(self, kid: str) -> Any:
+        return self._ciphers[kid]
+
+    @cached_property
+    def _ciphers(self) -> dict[str, Any]:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415 (first use)
+
+        return {
+            kid: AESGCM(hmac.new(key.encode(), _SEAL_PURPOSE, hashlib.sha256).digest())
+            for kid, key in self._keyring.keys.items()
+        }
+
+
+_SCOPE_KINDS = {ScopeKind.ALL: "a", ScopeKind.CHANNEL: "c", ScopeKind.SERVICE: "s"}
+
+
+def _scope_text(scope: Scope) -> str:
+    """A scope in as few bytes as it takes: its kind's letter, then its value."""
+    return _SCOPE_KINDS[scope.kind] + (scope.value or "")
+
+
+def _scope_of(text: str) -> Scope:
+    kind = next((kind for kind, letter in _SCOPE_KINDS.items() if letter == text[:1]), None)
+    if kind is None:
+        raise ValueError("an unknown scope")
+    return Scope.parse(f"{kind.value}:{text[1:]}" if kind is not ScopeKind.ALL else kind.value)
+
+
+def _field(text: str) -> bytes:
+    data = text.encode()
+    if len(data) > 255:
+        raise InvalidInputError("link", "a link's profile, delivery or scope is too long")
+    return _LENGTH.pack(len(data)) + data
+
+
+def _fields(data: bytes, count: int) -> list[str]:
+    """`count` length-prefixed UTF-8 fields that make up all of `data`."""
+    fields, offset = [], 0
+    for _ in range(count):
+        (length,) = _LENGTH.unpack_from(data, offset)
+        offset += _LENGTH.size
+        if offset + length > len(data):
+            raise ValueError("a field runs past the end")
+        fields.append(data[offset : offset + length].decode())
+        offset += length
+    if offset != len(data):
+        raise ValueError("bytes after the last field")
+    return fields
 
 
 def load_keyring(signing_keys_secret: str, *, max_age_s: int) -> Keyring:

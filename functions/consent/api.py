@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
@@ -92,14 +94,32 @@ class ErrorOut(ApiModel):
     field: str | None = None
 
 
-def not_found(what: str) -> dict[int, OpenAPIResponse]:
-    """The OpenAPI entry of a 404 answer."""
-    return {
-        404: {
-            "description": f"No such {what}",
-            "content": {"application/json": {"model": ErrorOut}},
-        }
+JSON = "application/json"
+
+
+def answers(
+    ok: type[BaseModel],
+    *,
+    status: int = 200,
+    description: str = "OK",
+    errors: dict[int, str] | None = None,
+) -> dict[int, OpenAPIResponse]:
+    """The OpenAPI entries of a route's answers: its success with its model, and the
+    errors it gives beyond those every operation may give (see `documented`)."""
+    documented: dict[int, OpenAPIResponse] = {
+        status: {"description": description, "content": {JSON: {"model": ok}}}
     }
+    for code, why in (errors or {}).items():
+        documented[code] = {"description": why, "content": {JSON: {"model": ErrorOut}}}
+    return documented
+
+
+def not_found(what: str) -> dict[int, str]:
+    """A route's 404, for `answers(errors=...)`."""
+    return {404: f"No such {what}"}
+
+
+PRECONDITION_FAILED = {412: "If-Match names another version than the stored one"}
 
 
 # ---------------------------------------------------------------- dependencies
@@ -164,10 +184,17 @@ def etag(version: int) -> dict[str, str]:
 # ---------------------------------------------------------------- request bodies
 
 
+MAX_DEPTH = 32
+"""How deeply a body's JSON may nest: every shape of this API is at most four deep."""
+FIELD_SHOWN = 64
+"""Characters of a field's name an error answer repeats at most."""
+
+
 def unreadable_body(event: dict[str, Any]) -> tuple[int, str, str] | None:
     """(status, message, field) for a request body this JSON API cannot read, before any
     route parses it: the resolver's own parsing raises plain errors on these (a
-    multipart body without a boundary, bytes that are not UTF-8)."""
+    multipart body without a boundary, bytes that are not UTF-8, JSON nested so deeply
+    that validating it overflows the stack)."""
     body = event.get("body")
     if not body:
         return None
@@ -176,12 +203,90 @@ def unreadable_body(event: dict[str, Any]) -> tuple[int, str, str] | None:
     if content_type and not content_type.startswith("application/json"):
         return 415, "send JSON with Content-Type: application/json", "Content-Type"
     try:
-        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else None
-        if raw is not None:
-            raw.decode("utf-8")
+        text = (
+            base64.b64decode(body, validate=True).decode("utf-8")
+            if event.get("isBase64Encoded")
+            else str(body)
+        )
     except (binascii.Error, UnicodeDecodeError):
         return 422, "the body is not UTF-8 JSON", "body"
+    if _too_deep(text):
+        return 422, f"the body nests more than {MAX_DEPTH} levels deep", "body"
     return None
+
+
+def _too_deep(text: str) -> bool:
+    """Whether a body's JSON nests deeper than any shape of the API (JSON that does not
+    parse is left to the resolver, which says what is wrong with it)."""
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return _depth(document) > MAX_DEPTH
+
+
+def _depth(document: Any) -> int:
+    """How deeply a parsed JSON document nests (without recursion)."""
+    deepest = 0
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return depth
+            children = value.values() if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def shown(text: str) -> str:
+    """What an error answer repeats of something the caller sent: a short prefix."""
+    return text if len(text) <= FIELD_SHOWN else text[:FIELD_SHOWN] + "…"
+
+
+def documented(schema: OpenAPI) -> OpenAPI:
+    """The OpenAPI document as the API answers: every operation's 422 is an ErrorOut
+    (the resolver's own HTTPValidationError is never sent), and every operation lists
+    the errors any request may get: 503 when a dependency fails, 415 for a body that
+    is not JSON, 409 on a change that a concurrent request kept from being made."""
+    data = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for item in data.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses["422"] = _error_entry("The request is not valid; `field` names what is wrong")
+            responses["503"] = _error_entry("A dependency is unavailable; try again")
+            if "requestBody" in operation:
+                responses["415"] = _error_entry("The body is not sent as JSON")
+            names = {str(p.get("name", "")).lower() for p in operation.get("parameters", [])}
+            if "idempotency-key" in names:  # the operations that change something
+                responses.setdefault(
+                    "409",
+                    _error_entry(
+                        "A request with the same Idempotency-Key is running, or the "
+                        "resource kept changing under concurrent writers: try again"
+                    ),
+                )
+    schemas = data.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas.pop("ResponseValidationError", None)
+    schemas["ErrorOut"] = ErrorOut.model_json_schema(by_alias=True)
+    return OpenAPI.model_validate(data)
+
+
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
+
+
+def _error_entry(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
 
 
 # ---------------------------------------------------------------- idempotency

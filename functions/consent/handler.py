@@ -6,7 +6,8 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.models import Server
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Server
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -17,8 +18,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from consent.api import (
     Dependencies,
     ErrorOut,
+    documented,
     idempotency_config,
     idempotency_store,
+    shown,
     unreadable_body,
 )
 from consent.routes import addresses, analyses, checks, imports, links, profiles, services
@@ -50,7 +53,16 @@ def current_dependencies() -> Dependencies:
 
 current_dependencies()
 
-app = APIGatewayRestResolver(enable_validation=True)
+
+class OperatorApi(APIGatewayRestResolver):
+    """Powertools' resolver, whose OpenAPI document (docs/openapi.json, Swagger UI) says
+    what the API answers (see consent.api.documented)."""
+
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        return documented(super().get_openapi_schema(**kwargs))
+
+
+app = OperatorApi(enable_validation=True)
 app.configure_openapi(
     title="Consentry operator API",
     version="1.0.0",
@@ -98,6 +110,19 @@ def _domain_error(error: Exception) -> Response[str]:
         field = "Idempotency-Key"
     message = _MESSAGES.get(type(error), str(error))
     return _error(status.value, message, field)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response[str]:
+    """The first thing wrong with the request, in the API's own error shape; the field is
+    named (shortened), the value the caller sent is never repeated."""
+    first = error.errors()[0] if error.errors() else {}
+    location = [str(part) for part in first.get("loc", ())]
+    if location and location[0] in ("body", "query", "path", "header"):
+        location = location[1:]
+    field = ".".join(location) or "body"
+    message = str(first.get("msg") or "the request is not valid")
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY.value, shown(message), shown(field))
 
 
 def _error(status: int, message: str, field: str | None) -> Response[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from consent.api import ApiModel
 from consentry.addresses.events import AddressEvent, Decision
@@ -19,7 +19,16 @@ from consentry.consent.subscriptions import (
     Subscription,
     SubscriptionStatus,
 )
-from consentry.core.types import Action, Channel, IdentifierStr, MessageClass, Source
+from consentry.core.types import (
+    Action,
+    Channel,
+    Count,
+    Flag,
+    IdentifierStr,
+    MessageClass,
+    Moment,
+    Source,
+)
 from consentry.imports.rules import ImportKind, ImportRecord, ImportStatus
 
 MAX_REASON = 500
@@ -63,12 +72,12 @@ class EventOut(ApiModel):
 class NoLongerContact(ApiModel):
     """`true` stops marketing on that channel (`all`: on every channel)."""
 
-    all: bool | None = None
-    email: bool | None = None
-    sms: bool | None = None
-    phone: bool | None = None
-    direct_mail: bool | None = Field(default=None, alias="direct_mail")
-    push: bool | None = None
+    all: Flag | None = None
+    email: Flag | None = None
+    sms: Flag | None = None
+    phone: Flag | None = None
+    direct_mail: Flag | None = Field(default=None, alias="direct_mail")
+    push: Flag | None = None
 
 
 class ConsentOut(ApiModel):
@@ -95,6 +104,13 @@ class ConsentOut(ApiModel):
             updated_at=state.updated_at,
             latest_events=[EventOut.of(event) for event in events],
         )
+
+
+class ConsentChangeOut(ConsentOut):
+    """The consent after a change, and whether the change changed anything."""
+
+    changed: bool
+    """False when the profile already was as asked: nothing was written."""
 
 
 class ProfileIn(ApiModel):
@@ -154,9 +170,9 @@ class ExportOut(ApiModel):
 
 
 class Validity(ApiModel):
-    start: datetime | None = None
-    end: datetime | None = None
-    subscription_days: int | None = Field(default=None, ge=1, le=3650)
+    start: Moment | None = None
+    end: Moment | None = None
+    subscription_days: Count | None = Field(default=None, ge=1, le=3650)
 
 
 class ServiceIn(ApiModel):
@@ -421,16 +437,26 @@ class BulkReleaseIn(ApiModel):
     failure_reason: FailureReasonFilter | None = None
     """Only addresses whose reason is this (`user_unknown`, `mailbox_full`, ...)."""
     domain: Domain | None = None
-    since: AwareDatetime | None = None
+    since: Moment | None = None
     """Only addresses whose last counted error is at or after this."""
-    until: AwareDatetime | None = None
+    until: Moment | None = None
     """... and at or before this."""
+    all: Flag = False
+    """Release every address with the status: asked for explicitly, never by leaving
+    out the filters."""
     reason: Reason
     """Why (kept in each address's history)."""
-    dry_run: bool = False
+    dry_run: Flag = False
     """Count the matching addresses (all pages) and change nothing."""
-    limit: int = Field(default=500, ge=1, le=1000)
+    limit: Count = Field(default=500, ge=1, le=1000)
     cursor: str | None = Field(default=None, max_length=2048)
+
+    @property
+    def filtered(self) -> bool:
+        return any(
+            value is not None
+            for value in (self.failure_reason, self.domain, self.since, self.until)
+        )
 
 
 class BulkReleaseOut(ApiModel):
@@ -461,7 +487,7 @@ class OutagesOut(ApiModel):
 
 class OutageDecisionIn(ApiModel):
     reason: Reason
-    limit: int = Field(default=200, ge=1, le=1000)
+    limit: Count = Field(default=200, ge=1, le=1000)
 
 
 class OutageDecisionOut(ApiModel):

@@ -25,6 +25,8 @@ FORM_MAX_AGE = timedelta(hours=24)
 """How long a rendered form may wait for its submission."""
 _PURPOSE = b"consentry.form.v1"
 _MAX_FIELD = 4096
+MAX_FIELDS = 200
+"""More fields than any page's form has (the preference center lists at most 200 services)."""
 
 
 class FormRejectedError(ConsentryError):
@@ -48,7 +50,10 @@ class Form:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise FormRejectedError("the form is not UTF-8") from None
-        fields = parse_qs(text, keep_blank_values=True, max_num_fields=200)
+        try:
+            fields = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        except ValueError:  # more fields than any page's form has
+            raise FormRejectedError("the form has too many fields") from None
         if any(len(value) > _MAX_FIELD for values in fields.values() for value in values):
             raise FormRejectedError("a form field is too long")
         return cls(fields=fields)
@@ -85,10 +90,12 @@ class FormGuard:
         """Refuse a token that was not issued for this page, link and wording, or is too old."""
         kid, _, rest = (token or "").partition(".")
         issued_text, _, mac = rest.partition(".")
-        if kid not in self._keys or not (issued_text.isdigit() and len(issued_text) <= 12):
+        if kid not in self._keys or not (
+            issued_text.isascii() and issued_text.isdigit() and len(issued_text) <= 12
+        ):
             raise FormRejectedError("the form carries no valid CSRF token")
         expected = self._mac(kid, "csrf", page, bound_to, wording, issued_text)
-        if not hmac.compare_digest(mac, expected):
+        if not _same(mac, expected):
             raise FormRejectedError("the form's CSRF token does not match its page")
         age = self._clock() - datetime.fromtimestamp(int(issued_text), UTC)
         if age > self._max_age or age < -timedelta(minutes=5):
@@ -101,9 +108,7 @@ class FormGuard:
     def unsign(self, signed: str | None, bound_to: str) -> str:
         value, _, signature = (signed or "").rpartition("~")
         kid, _, mac = signature.partition(".")
-        if kid not in self._keys or not hmac.compare_digest(
-            mac, self._mac(kid, "field", bound_to, value)
-        ):
+        if kid not in self._keys or not _same(mac, self._mac(kid, "field", bound_to, value)):
             raise FormRejectedError("a signed form field was altered")
         return value
 
@@ -111,3 +116,9 @@ class FormGuard:
         message = "\x1f".join(parts).encode()
         digest = hmac.new(self._keys[kid], message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _same(given: str, expected: str) -> bool:
+    """A constant-time comparison that any text a caller sends can go through (as
+    bytes: `hmac.compare_digest` refuses text that is not ASCII)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())

@@ -25,6 +25,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from consentry.consent import links
 from consentry.core.errors import (
     ConflictError,
     InvalidInputError,
@@ -38,6 +39,7 @@ from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from landing.forms import FormExpiredError, FormRejectedError
 from landing.pages import Page, error
+from landing.request import UndecodableRequestError, decoding
 from landing.routes import assets, one_click, preferences, subscribe
 from landing.web import page_for
 from landing.wiring import LandingWiring
@@ -59,6 +61,7 @@ def current_wiring() -> LandingWiring:
 current_wiring()
 
 app = APIGatewayRestResolver()
+app.use(middlewares=[decoding])
 app.include_router(assets.router)
 app.include_router(preferences.router)
 app.include_router(one_click.router)
@@ -66,7 +69,8 @@ app.include_router(subscribe.router)
 
 
 def _page() -> Page:
-    return page_for(app.current_event)
+    request = app.context.get("decoded")
+    return page_for(app.current_event, form=request.form if request else None)
 
 
 @app.exception_handler(TokenExpiredError)
@@ -89,6 +93,13 @@ def _form_expired(_: FormExpiredError) -> Response[str]:
 def _form_rejected(_: FormRejectedError) -> Response[str]:
     page = _page()
     return error(page, HTTPStatus.BAD_REQUEST, "form_rejected", detail=page.url(page.path))
+
+
+@app.exception_handler(UndecodableRequestError)
+def _undecodable(_: UndecodableRequestError) -> Response[str]:
+    one_click = app.current_event.path.startswith("/u/")
+    detail = links.ONE_CLICK_POST if one_click else None
+    return error(_page(), HTTPStatus.BAD_REQUEST, "bad_request", detail=detail)
 
 
 @app.exception_handler(InvalidInputError)

@@ -4,8 +4,6 @@ confirmation page after a change. No consent rule in here."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -26,6 +24,7 @@ from landing.i18n import negotiate
 from landing.one_click import Requester
 from landing.pages import Page, wording_version
 from landing.preferences import Applied, Circumstances, Outcome, Step, encode_steps
+from landing.request import Decoded, decoded
 from landing.wiring import LandingWiring
 
 PREFERENCES = "preferences.html"
@@ -44,25 +43,6 @@ def requester(event: APIGatewayProxyEvent) -> Requester:
     )
 
 
-def body_bytes(event: APIGatewayProxyEvent) -> bytes:
-    body = event.body or ""
-    if not event.is_base64_encoded:
-        return body.encode()
-    try:
-        return base64.b64decode(body, validate=True)
-    except binascii.Error:
-        return b""
-
-
-def _posted_form(event: APIGatewayProxyEvent) -> Form | None:
-    if event.http_method != "POST":
-        return None
-    try:
-        return Form.parse(body_bytes(event))
-    except FormRejectedError:
-        return None
-
-
 def page_for(
     event: APIGatewayProxyEvent,
     path: str | None = None,
@@ -72,7 +52,6 @@ def page_for(
 ) -> Page:
     """The page for this request: its language (the visitor's choice on the switch or
     in the form, then the profile's locale, then the browser's) and where it lives."""
-    form = form or _posted_form(event)
     chosen = (form.first("lang") if form else None) or event.get_query_string_value("lang")
     context = event.request_context
     return Page(
@@ -122,10 +101,11 @@ def form_page(
     return page.respond(template, status=status, form=form, **context)
 
 
-def submitted(event: APIGatewayProxyEvent, guard: FormGuard, template: str, bound_to: str) -> Form:
+def submitted(form: Form | None, guard: FormGuard, template: str, bound_to: str) -> Form:
     """The POSTed form, refused unless its CSRF token is this page's, for this link,
     with the wording it names."""
-    form = Form.parse(body_bytes(event))
+    if form is None:
+        raise FormRejectedError("the request carries no form")
     guard.check_csrf(form.first("csrf"), template, bound_to, form.first("wording") or "")
     return form
 
@@ -162,6 +142,7 @@ class Visit:
 
     event: APIGatewayProxyEvent
     wiring: LandingWiring
+    request: Decoded
 
     def claims(self, token: str) -> LinkClaims:
         return self.wiring.signer().verify(token)
@@ -180,10 +161,12 @@ class Visit:
         profile_locale: str | None = None,
         form: Form | None = None,
     ) -> Page:
-        return page_for(self.event, path, profile_locale=profile_locale, form=form)
+        return page_for(
+            self.event, path, profile_locale=profile_locale, form=form or self.request.form
+        )
 
     def submitted(self, template: str, bound_to: str) -> Form:
-        return submitted(self.event, self.wiring.guard(), template, bound_to)
+        return submitted(self.request.form, self.wiring.guard(), template, bound_to)
 
     def form_page(
         self,
@@ -250,7 +233,7 @@ class Visit:
 def visit(router: APIGatewayRouter) -> Visit:
     """This request, with the wiring the handler put in the resolver's context."""
     wiring: LandingWiring = router.context["wiring"]
-    return Visit(router.current_event, wiring)
+    return Visit(router.current_event, wiring, decoded(router))
 
 
 def locale_of(claims: LinkClaims) -> str | None:

@@ -131,6 +131,12 @@ def release(*, command: ReleaseAddresses, clock: Clock) -> BulkReleaseOut:
     body = command.body
     if body.since and body.until and body.since > body.until:
         raise InvalidInputError("until", "must not be before `since`")
+    if not body.filtered and not body.all:
+        raise InvalidInputError(
+            "all",
+            "name a failureReason, domain, since or until, or pass all: true to release "
+            "every address with the status",
+        )
     status = AddressStatus(body.status)
     filters: dict[str, Any] = {
         "domain": body.domain,

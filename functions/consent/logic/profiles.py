@@ -5,6 +5,7 @@ from __future__ import annotations
 from consent.api import Command, idempotent
 from consent.schemas import (
     AddressOut,
+    ConsentChangeOut,
     ConsentOut,
     ConsentPatch,
     EventOut,
@@ -72,7 +73,7 @@ def save(*, command: SaveProfile) -> SavedProfile:
 
 
 @idempotent
-def change_consent(*, command: ChangeConsent) -> ConsentOut:
+def change_consent(*, command: ChangeConsent) -> ConsentChangeOut:
     """Apply the channels the patch names, in one transaction, with the patch's reason."""
     patch = command.patch
     flags = patch.no_longer_contact.model_dump(by_alias=False, exclude_none=True)
@@ -88,10 +89,11 @@ def change_consent(*, command: ChangeConsent) -> ConsentOut:
         )
         for name, opted_out in flags.items()
     ]
-    profile_store.record_changes(
+    result = profile_store.record_changes(
         command.profile_id, changes, expected_version=command.expected_version
     )
-    return consent_of(command.profile_id)
+    consent = consent_of(command.profile_id)  # 404 for a profile never written
+    return ConsentChangeOut(**consent.model_dump(), changed=bool(result.events))
 
 
 def history_of(profile_id: ProfileId, limit: int, cursor: str | None) -> HistoryOut:

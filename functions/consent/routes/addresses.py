@@ -3,7 +3,7 @@ the outage guard holds."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -13,6 +13,7 @@ from consent.api import (
     Cursor,
     IdempotencyKey,
     Limit,
+    answers,
     dependencies,
     etag,
     not_found,
@@ -38,6 +39,8 @@ from consentry.addresses.status import AddressStatus
 from consentry.core.types import Address, Channel
 
 router = APIGatewayRouter()
+ListedStatus = Literal["erroneous", "quarantine", "denylisted", "allowlisted"]
+"""The statuses of the sparse by-status index: a valid address is read by address."""
 NO_ADDRESS = not_found("address")
 NO_OUTAGE = not_found("outage")
 
@@ -65,9 +68,12 @@ DomainPath = Annotated[
     "/v1/addresses",
     summary="Addresses with a status, optionally of one domain and with one reason",
     tags=["addresses"],
+    responses=answers(AddressesOut),
 )
 def list_addresses(
-    status: Annotated[AddressStatus, Query(description="Required: erroneous, quarantine, ...")],
+    status: Annotated[
+        ListedStatus, Query(description="Addresses that are not plainly valid, by status")
+    ],
     *,
     channel: Annotated[Channel, Query()] = Channel.EMAIL,
     reason: Annotated[str | None, Query(min_length=1, max_length=MAX_REASON)] = None,
@@ -77,7 +83,7 @@ def list_addresses(
 ) -> AddressesOut:
     return addresses.list_addresses(
         channel,
-        status,
+        AddressStatus(status),
         reason=reason,
         domain=domain.strip().lower() if domain else None,
         limit=limit,
@@ -89,6 +95,7 @@ def list_addresses(
     "/v1/addresses/release",
     summary="Release delivery errors in bulk (by status, reason, domain, time window)",
     tags=["addresses"],
+    responses=answers(BulkReleaseOut),
 )
 def release_addresses(
     body: BulkReleaseIn, idempotency_key: IdempotencyKey = None
@@ -107,7 +114,7 @@ def release_addresses(
     "/v1/addresses/<channel>/<address>",
     summary="An address: status, reason, counters and latest history",
     tags=["addresses"],
-    responses=NO_ADDRESS,
+    responses=answers(AddressWithHistoryOut, errors=NO_ADDRESS),
 )
 def get_address(channel: ChannelPath, address: AddressPath) -> Response[AddressWithHistoryOut]:
     found = addresses.get(channel, _address(channel, address))
@@ -118,7 +125,7 @@ def get_address(channel: ChannelPath, address: AddressPath) -> Response[AddressW
     "/v1/addresses/<channel>/<address>/history",
     summary="An address's history, newest first",
     tags=["addresses"],
-    responses=NO_ADDRESS,
+    responses=answers(AddressHistoryOut, errors=NO_ADDRESS),
 )
 def get_address_history(
     channel: ChannelPath, address: AddressPath, limit: Limit = 50, cursor: Cursor = None
@@ -130,6 +137,7 @@ def get_address_history(
     "/v1/addresses/<channel>/<address>",
     summary="Set an address's status (valid releases it); a reason is required",
     tags=["addresses"],
+    responses=answers(AddressWithHistoryOut),
 )
 def put_address(
     channel: ChannelPath,
@@ -154,6 +162,7 @@ def put_address(
     "/v1/outages",
     summary="Domains whose failures the outage guard holds, or held",
     tags=["outages"],
+    responses=answers(OutagesOut),
 )
 def list_outages() -> OutagesOut:
     return addresses.outages(dependencies(router).clock)
@@ -163,7 +172,7 @@ def list_outages() -> OutagesOut:
     "/v1/outages/<channel>/<domain>",
     summary="One domain's hold and how many errors wait for a decision",
     tags=["outages"],
-    responses=NO_OUTAGE,
+    responses=answers(OutageOut, errors=NO_OUTAGE),
 )
 def get_outage(channel: ChannelPath, domain: DomainPath) -> OutageOut:
     return addresses.outage(channel, domain, dependencies(router).clock)
@@ -173,7 +182,7 @@ def get_outage(channel: ChannelPath, domain: DomainPath) -> OutageOut:
     "/v1/outages/<channel>/<domain>/release",
     summary="Release the held errors (they never count) and end the hold",
     tags=["outages"],
-    responses=NO_OUTAGE,
+    responses=answers(OutageDecisionOut, errors=NO_OUTAGE),
 )
 def release_outage(
     channel: ChannelPath,
@@ -188,7 +197,7 @@ def release_outage(
     "/v1/outages/<channel>/<domain>/apply",
     summary="Apply the held errors under the counting rules and end the hold",
     tags=["outages"],
-    responses=NO_OUTAGE,
+    responses=answers(OutageDecisionOut, errors=NO_OUTAGE),
 )
 def apply_outage(
     channel: ChannelPath,

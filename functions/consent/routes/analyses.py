@@ -6,13 +6,12 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consent.api import (
     DeliveryIdPath,
-    ErrorOut,
     IdempotencyKey,
+    answers,
     dependencies,
     not_found,
     operator_identity,
@@ -23,26 +22,19 @@ from consent.schemas import AnalysisStarted, ExplainOut
 from consentry.analysis.contract import AnalysisOptions, AnalysisRecord
 
 router = APIGatewayRouter()
-JSON = "application/json"
-CONFLICT: dict[int, OpenAPIResponse] = {
-    409: {
-        "description": "The delivery is being analyzed, or was (pass `force` to replace it)",
-        "content": {JSON: {"model": ErrorOut}},
-    }
-}
+CONFLICT = {409: "The delivery is being analyzed, or was (pass `force` to replace it)"}
 
 
 @router.post(
     "/v1/deliveries/<deliveryId>/analysis",
     summary="Start the analysis of a delivery's audience",
     tags=["analyses"],
-    responses={
-        202: {
-            "description": "Started: follow it at GET .../analysis",
-            "content": {JSON: {"model": AnalysisStarted}},
-        },
-        **CONFLICT,
-    },
+    responses=answers(
+        AnalysisStarted,
+        status=202,
+        description="Started: follow it at GET .../analysis",
+        errors=CONFLICT,
+    ),
 )
 def start_analysis(
     deliveryId: DeliveryIdPath, body: AnalysisOptions, idempotency_key: IdempotencyKey = None
@@ -62,14 +54,14 @@ def start_analysis(
         state_machine_arn=state_machine,
         clock=wired.clock,
     )
-    return Response(202, JSON, started)
+    return Response(202, "application/json", started)
 
 
 @router.get(
     "/v1/deliveries/<deliveryId>/analysis",
     summary="A delivery's analysis: status, counts per cause, target and exclusion log",
     tags=["analyses"],
-    responses=not_found("analysis"),
+    responses=answers(AnalysisRecord, errors=not_found("analysis")),
 )
 def get_analysis(deliveryId: DeliveryIdPath) -> AnalysisRecord:
     return analyses.get(deliveryId)
@@ -79,7 +71,7 @@ def get_analysis(deliveryId: DeliveryIdPath) -> AnalysisRecord:
     "/v1/deliveries/<deliveryId>/analysis/explain",
     summary="Why the audience rows with an address were excluded, or that they are targeted",
     tags=["analyses"],
-    responses={**not_found("analysis or audience row"), **CONFLICT},
+    responses=answers(ExplainOut, errors={**not_found("analysis or audience row"), **CONFLICT}),
 )
 def explain_analysis(
     deliveryId: DeliveryIdPath,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from consent.api import dependencies
+from consent.api import answers, dependencies
 from consent.logic import checks
 from consent.schemas import ChecksIn, ChecksOut
 
@@ -15,6 +15,7 @@ router = APIGatewayRouter()
     "/v1/checks",
     summary="Allowed or blocked, with the reason, for up to 100 sends",
     tags=["checks"],
+    responses=answers(ChecksOut),
 )
 def post_checks(body: ChecksIn) -> ChecksOut:
     wired = dependencies(router)

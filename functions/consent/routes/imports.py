@@ -8,14 +8,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from consent.api import IdempotencyKey, dependencies, not_found, operator_identity
+from consent.api import (
+    JSON,
+    IdempotencyKey,
+    answers,
+    dependencies,
+    not_found,
+    operator_identity,
+)
 from consent.logic import imports
 from consent.logic.imports import LambdaImportJobs, StartImport
 from consent.schemas import ImportIn, ImportOut
 from consentry.core.types import IDENTIFIER_PATTERN
 
 router = APIGatewayRouter()
-JSON = "application/json"
 ImportIdPath = Annotated[
     str,
     Path(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN, description="The import's id"),
@@ -27,14 +33,8 @@ ImportIdPath = Annotated[
     summary="Import a CSV of profiles or addresses from the data bucket",
     tags=["imports"],
     responses={
-        200: {
-            "description": "This file was imported before: that import",
-            "content": {JSON: {"model": ImportOut}},
-        },
-        202: {
-            "description": "Queued: follow it at /v1/imports/{importId}",
-            "content": {JSON: {"model": ImportOut}},
-        },
+        **answers(ImportOut, description="This file was imported before: that import"),
+        **answers(ImportOut, status=202, description="Queued: follow it at /v1/imports/{importId}"),
     },
 )
 def post_import(body: ImportIn, idempotency_key: IdempotencyKey = None) -> Response[ImportOut]:
@@ -60,7 +60,7 @@ def post_import(body: ImportIn, idempotency_key: IdempotencyKey = None) -> Respo
     "/v1/imports/<importId>",
     summary="An import's status, counts and report",
     tags=["imports"],
-    responses=not_found("import"),
+    responses=answers(ImportOut, errors=not_found("import")),
 )
 def get_import(importId: ImportIdPath) -> ImportOut:
     return imports.get(importId)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from consent.api import dependencies, not_found
+from consent.api import answers, dependencies, not_found
 from consent.logic import links
 from consent.schemas import LinksIn, LinksOut
 from consentry.consent.tokens import load_signer
@@ -17,7 +17,7 @@ router = APIGatewayRouter()
     summary="Mint each recipient's preference-center, unsubscribe and one-click links, "
     "with the List-Unsubscribe headers (up to 1000 recipients)",
     tags=["links"],
-    responses=not_found("service"),
+    responses=answers(LinksOut, errors=not_found("service")),
 )
 def post_links(body: LinksIn) -> LinksOut:
     settings = dependencies(router).settings

@@ -8,12 +8,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consent.api import (
+    JSON,
+    PRECONDITION_FAILED,
     Cursor,
-    ErrorOut,
     IdempotencyKey,
     IfMatch,
     Limit,
     ProfileIdPath,
+    answers,
     dependencies,
     etag,
     expected_version,
@@ -22,12 +24,19 @@ from consent.api import (
 )
 from consent.logic import profiles
 from consent.logic.profiles import ChangeConsent, SaveProfile
-from consent.schemas import ConsentOut, ConsentPatch, ExportOut, HistoryOut, ProfileIn, VerifyOut
+from consent.schemas import (
+    ConsentChangeOut,
+    ConsentOut,
+    ConsentPatch,
+    ExportOut,
+    HistoryOut,
+    ProfileIn,
+    VerifyOut,
+)
 from consentry.core.types import ProfileId
 
 router = APIGatewayRouter()
 NOT_FOUND = not_found("profile")
-JSON = "application/json"
 
 
 @router.put(
@@ -35,10 +44,8 @@ JSON = "application/json"
     summary="Register or update a profile's addresses and locale",
     tags=["profiles"],
     responses={
-        201: {
-            "description": "The profile was created",
-            "content": {JSON: {"model": ConsentOut}},
-        },
+        **answers(ConsentOut, description="The profile was updated"),
+        **answers(ConsentOut, status=201, description="The profile was created"),
     },
 )
 def put_profile(
@@ -62,7 +69,7 @@ def put_profile(
     "/v1/profiles/<profileId>/consent",
     summary="A profile's consent and latest events",
     tags=["profiles"],
-    responses=NOT_FOUND,
+    responses=answers(ConsentOut, errors=NOT_FOUND),
 )
 def get_consent(profileId: ProfileIdPath) -> Response[ConsentOut]:
     consent = profiles.consent_of(ProfileId(profileId))
@@ -73,20 +80,14 @@ def get_consent(profileId: ProfileIdPath) -> Response[ConsentOut]:
     "/v1/profiles/<profileId>/consent",
     summary="Change a profile's consent (If-Match: version)",
     tags=["profiles"],
-    responses={
-        **NOT_FOUND,
-        412: {
-            "description": "If-Match names another version than the stored one",
-            "content": {JSON: {"model": ErrorOut}},
-        },
-    },
+    responses=answers(ConsentChangeOut, errors={**NOT_FOUND, **PRECONDITION_FAILED}),
 )
 def patch_consent(
     profileId: ProfileIdPath,
     body: ConsentPatch,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> Response[ConsentOut]:
+) -> Response[ConsentChangeOut]:
     consent = profiles.change_consent(
         command=ChangeConsent(
             actor=operator_identity(router.current_event),
@@ -103,7 +104,7 @@ def patch_consent(
     "/v1/profiles/<profileId>/history",
     summary="The proof of consent, oldest first",
     tags=["profiles"],
-    responses=NOT_FOUND,
+    responses=answers(HistoryOut, errors=NOT_FOUND),
 )
 def get_history(profileId: ProfileIdPath, limit: Limit = 50, cursor: Cursor = None) -> HistoryOut:
     return profiles.history_of(ProfileId(profileId), limit, cursor)
@@ -113,7 +114,7 @@ def get_history(profileId: ProfileIdPath, limit: Limit = 50, cursor: Cursor = No
     "/v1/profiles/<profileId>/history/verify",
     summary="Check the hash chain of the history",
     tags=["profiles"],
-    responses=NOT_FOUND,
+    responses=answers(VerifyOut, errors=NOT_FOUND),
 )
 def verify_history(profileId: ProfileIdPath) -> VerifyOut:
     return profiles.verify(ProfileId(profileId))
@@ -123,7 +124,7 @@ def verify_history(profileId: ProfileIdPath) -> VerifyOut:
     "/v1/profiles/<profileId>/export",
     summary="Everything held about a profile",
     tags=["profiles"],
-    responses=NOT_FOUND,
+    responses=answers(ExportOut, errors=NOT_FOUND),
 )
 def export_profile(profileId: ProfileIdPath) -> ExportOut:
     return profiles.export(ProfileId(profileId), dependencies(router).clock)

@@ -9,12 +9,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consent.api import (
+    JSON,
+    PRECONDITION_FAILED,
     Cursor,
     IdempotencyKey,
     IfMatch,
     Limit,
     ProfileIdPath,
     ServiceIdPath,
+    answers,
     dependencies,
     etag,
     expected_version,
@@ -38,7 +41,6 @@ from consentry.core.types import ProfileId, ServiceId
 
 router = APIGatewayRouter()
 NOT_FOUND = not_found("service")
-JSON = "application/json"
 ReasonQuery = Annotated[
     str, Query(min_length=1, max_length=MAX_REASON, description="Why (kept in the history)")
 ]
@@ -48,7 +50,7 @@ ReasonQuery = Annotated[
     "/v1/services",
     summary="Create a service",
     tags=["services"],
-    responses={201: {"description": "Created", "content": {JSON: {"model": ServiceOut}}}},
+    responses=answers(ServiceOut, status=201, description="Created"),
 )
 def create_service(body: ServiceIn, idempotency_key: IdempotencyKey = None) -> Response[ServiceOut]:
     created = services.create(
@@ -62,13 +64,18 @@ def create_service(body: ServiceIn, idempotency_key: IdempotencyKey = None) -> R
     return Response(201, JSON, created, headers=etag(created.version))
 
 
-@router.get("/v1/services", summary="List services", tags=["services"])
+@router.get(
+    "/v1/services", summary="List services", tags=["services"], responses=answers(ServicesOut)
+)
 def list_services(limit: Limit = 50, cursor: Cursor = None) -> ServicesOut:
     return services.list_all(limit, cursor)
 
 
 @router.get(
-    "/v1/services/<serviceId>", summary="One service", tags=["services"], responses=NOT_FOUND
+    "/v1/services/<serviceId>",
+    summary="One service",
+    tags=["services"],
+    responses=answers(ServiceOut, errors=NOT_FOUND),
 )
 def get_service(serviceId: ServiceIdPath) -> ServiceOut:
     return services.get(ServiceId(serviceId))
@@ -78,7 +85,7 @@ def get_service(serviceId: ServiceIdPath) -> ServiceOut:
     "/v1/services/<serviceId>",
     summary="Change a service (If-Match: version)",
     tags=["services"],
-    responses=NOT_FOUND,
+    responses=answers(ServiceOut, errors={**NOT_FOUND, **PRECONDITION_FAILED}),
 )
 def patch_service(
     serviceId: ServiceIdPath,
@@ -103,7 +110,7 @@ def patch_service(
     "/v1/services/<serviceId>/subscribers",
     summary="A service's subscribers",
     tags=["services"],
-    responses=NOT_FOUND,
+    responses=answers(SubscribersOut, errors=NOT_FOUND),
 )
 def list_subscribers(
     serviceId: ServiceIdPath,
@@ -120,7 +127,7 @@ def list_subscribers(
     "/v1/services/<serviceId>/subscriptions/<profileId>",
     summary="Subscribe a profile",
     tags=["services"],
-    responses=NOT_FOUND,
+    responses=answers(SubscriptionOut, errors=NOT_FOUND),
 )
 def put_subscription(
     serviceId: ServiceIdPath,
@@ -144,7 +151,7 @@ def put_subscription(
     "/v1/services/<serviceId>/subscriptions/<profileId>",
     summary="Unsubscribe a profile",
     tags=["services"],
-    responses=NOT_FOUND,
+    responses=answers(SubscriptionOut, errors=not_found("service or subscription")),
 )
 def delete_subscription(
     serviceId: ServiceIdPath,

@@ -16,7 +16,16 @@ from pydantic.alias_generators import to_camel
 
 from consentry.analysis.exclusion import ExclusionCause
 from consentry.core.errors import ConflictError, InvalidInputError
-from consentry.core.types import Channel, DeliveryId, IdentifierStr, MessageClass, ServiceId
+from consentry.core.types import (
+    Channel,
+    Count,
+    DeliveryId,
+    Flag,
+    IdentifierStr,
+    MessageClass,
+    Number,
+    ServiceId,
+)
 
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 S3Uri = Annotated[
@@ -62,8 +71,8 @@ class Audience(_Contract):
 
 
 class ControlGroup(_Contract):
-    percent: float = Field(gt=0, lt=100, description="Share of the target held back, in %")
-    seed: Annotated[str, StringConstraints(min_length=1, max_length=128)] | int = Field(
+    percent: Number = Field(gt=0, lt=100, description="Share of the target held back, in %")
+    seed: Annotated[str, StringConstraints(min_length=1, max_length=128)] | Count = Field(
         description="The same seed draws the same sample"
     )
 
@@ -78,8 +87,8 @@ class AnalysisOptions(_Contract):
     )
     audience: Audience
     control_group: ControlGroup | None = None
-    dry_run: bool = Field(default=False, description="Count only: no target is written")
-    force: bool = Field(
+    dry_run: Flag = Field(default=False, description="Count only: no target is written")
+    force: Flag = Field(
         default=False, description="Replace the result of a delivery analyzed before"
     )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, NewType
+from typing import Annotated, Any, NewType
 
-from pydantic import StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, Strict, StringConstraints
 
 ProfileId = NewType("ProfileId", str)
 ServiceId = NewType("ServiceId", str)
@@ -19,6 +20,23 @@ slash, no white space."""
 IdentifierStr = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)
 ]
+
+
+def _iso_text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time, such as 2026-01-01T00:00:00Z")
+    return value
+
+
+# What a caller may send for a flag, a number or a time: JSON's own types, no coercion
+# (a "yes" is not a true, a 0 is not a date).
+Flag = Annotated[bool, Strict()]
+Count = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+"""A time with its UTC offset, sent as ISO 8601 text."""
 
 
 class Channel(StrEnum):

@@ -15,7 +15,7 @@ from consentry.core.observability import logger, metrics
 from landing.one_click import is_one_click_body, unsubscribe
 from landing.pages import error
 from landing.preferences import Outcome, Step
-from landing.web import body_bytes, done_page, requester, service_label, visit
+from landing.web import done_page, requester, service_label, visit
 
 router = APIGatewayRouter()
 
@@ -31,7 +31,7 @@ def one_click(token: str) -> Response[str]:
     here = visit(router)
     claims = here.claims(token)
     event = here.event
-    if not is_one_click_body(body_bytes(event), event.headers.get("content-type")):
+    if not is_one_click_body(here.request.body, event.headers.get("content-type")):
         return error(
             here.page(), HTTPStatus.BAD_REQUEST, "bad_request", detail=links.ONE_CLICK_POST
         )

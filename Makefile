@@ -74,8 +74,8 @@ format: $(VENV_STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: $(VENV_STAMP) ## mypy, strict, over the Lambda code
-	$(BIN)/mypy functions/
+typecheck: $(VENV_STAMP) ## mypy, strict, over the whole tree
+	$(BIN)/mypy functions cli/consentry_cli infra bench tests scripts
 
 pytest: $(VENV_STAMP) ## unit, integration, contract and stack tests, with branch coverage
 	$(BIN)/pytest --cov --cov-report=term-missing $(PYTEST_ARGS)

@@ -74,8 +74,8 @@ format: $(VENV_STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: $(VENV_STAMP) ## mypy, strict, over the Lambda code
-	$(BIN)/mypy functions/
+typecheck: $(VENV_STAMP) ## mypy, strict, over the whole tree
+	$(BIN)/mypy functions cli/consentry_cli infra bench tests scripts
 
 browser-deps: ## Debian's Chromium and fonts for the browser suite, installed when missing
 	scripts/browser-deps.sh

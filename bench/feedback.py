@@ -91,18 +91,19 @@ class DynamoDbCalls:
 
 @contextmanager
 def counting(calls: DynamoDbCalls) -> Iterator[None]:
-    original = BaseClient._make_api_call
+    client_class: Any = BaseClient  # botocore-stubs leave out the private _make_api_call
+    original = client_class._make_api_call
 
     def counted(self: BaseClient, operation: str, params: Any) -> Any:
         if self.meta.service_model.service_name == "dynamodb":
             calls.record(operation, params)
         return original(self, operation, params)
 
-    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    client_class._make_api_call = counted
     try:
         yield
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        client_class._make_api_call = original
 
 
 class Notifications:

@@ -28,23 +28,29 @@ from copy import deepcopy
 from datetime import timedelta
 from html import unescape
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from bench.inprocess import REGION, ROOT, MotoClock, template_on_moto
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 EVENT = json.loads((ROOT / "tests" / "events" / "one_click_post.json").read_text())
-CONTEXT = SimpleNamespace(
-    function_name="landing",
-    memory_limit_in_mb=512,
-    invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:landing",
-    aws_request_id="00000000-0000-0000-0000-000000000000",
-    get_remaining_time_in_millis=lambda: 29_000,
+CONTEXT = cast(
+    "LambdaContext",  # the attributes of Lambda's context that Powertools reads
+    SimpleNamespace(
+        function_name="landing",
+        memory_limit_in_mb=512,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:landing",
+        aws_request_id="00000000-0000-0000-0000-000000000000",
+        get_remaining_time_in_millis=lambda: 29_000,
+    ),
 )
 
 
 def event(method: str, path: str, body: str | None = None) -> dict[str, Any]:
-    proxy = deepcopy(EVENT)
+    proxy: dict[str, Any] = deepcopy(EVENT)
     proxy.update(
         httpMethod=method, path=path, body=body, resource=f"/{path.split('/')[1]}/{{proxy+}}"
     )

@@ -6,6 +6,7 @@ before any handler module reads its settings.
 
 import os
 from pathlib import Path
+from typing import Any, Final
 
 import moto  # noqa: F401  (first: clients created before moto are not mocked)
 
@@ -13,10 +14,10 @@ from infra.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = load_template(ROOT / "template.yaml").body
-REGION = "eu-west-1"
+REGION: Final = "eu-west-1"
 
 
-def _resolve(value):
+def _resolve(value: Any) -> str:
     if isinstance(value, dict) and "Ref" in value:
         name = value["Ref"]
         parameter = TEMPLATE["Parameters"].get(name)

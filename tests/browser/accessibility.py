@@ -7,15 +7,18 @@ all) does not govern, so the pages are checked exactly as served.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from axe_playwright_python.base import AXE_SCRIPT
+from axe_playwright_python.base import AXE_SCRIPT  # type: ignore[import-untyped]  # no py.typed
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 BLOCKING = ("serious", "critical")
 
 
-def violations(page: Any) -> list[dict[str, Any]]:
+def violations(page: Page) -> list[dict[str, Any]]:
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(AXE_SCRIPT)
     result = page.evaluate(
@@ -26,7 +29,7 @@ def violations(page: Any) -> list[dict[str, Any]]:
     return list(result["violations"])
 
 
-def blocking(page: Any) -> list[str]:
+def blocking(page: Page) -> list[str]:
     """The serious and critical violations, one line each."""
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"

@@ -17,12 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 import requests
 
 from tests.stack import Stack, running_stack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, ViewportSize
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CONSENTRY_CHROMIUM", "/usr/bin/chromium"))
@@ -37,13 +40,13 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 """Written by the suite, kept by CI, ignored by git."""
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 NEWSLETTER = "newsletter"
 MAIL_WAIT_S = 10
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI must run the browser suite)", pytrace=False)
     pytest.skip(reason)
@@ -64,7 +67,7 @@ class LocalStack:
         assert response.status_code < 300, (path, response.status_code, response.text)
         return response.json() if response.content else None
 
-    def new_profile(self, profile_id: str, locale: str, email: str) -> str:
+    def new_profile(self, profile_id: str, locale: str | None, email: str) -> str:
         self.api(
             "PUT",
             f"/v1/profiles/{profile_id}",
@@ -149,13 +152,13 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with running_stack(tmp_path_factory.mktemp("browser-stack")) as started:
         yield LocalStack(started)
 
 
 @pytest.fixture(scope="session")
-def browser(chromium: Path) -> Iterator[Any]:
+def browser(chromium: Path) -> Iterator[Browser]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -169,27 +172,27 @@ def browser(chromium: Path) -> Iterator[Any]:
 class Tab:
     """A browser page that remembers what the browser complained about."""
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: BrowserContext) -> None:
         self.context = context
         self.page = context.new_page()
         self.complaints: list[str] = []
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.complaints.append(str(error)))
 
-    def _console(self, message: Any) -> None:
+    def _console(self, message: ConsoleMessage) -> None:
         if message.type in ("error", "warning"):
             self.complaints.append(message.text)
 
 
 @pytest.fixture
-def phone(browser) -> Iterator[Tab]:
+def phone(browser: Browser) -> Iterator[Tab]:
     context = browser.new_context(viewport=PHONE, locale="en-GB")
     yield Tab(context)
     context.close()
 
 
 @pytest.fixture
-def desktop(browser) -> Iterator[Tab]:
+def desktop(browser: Browser) -> Iterator[Tab]:
     context = browser.new_context(viewport=DESKTOP, locale="en-GB")
     yield Tab(context)
     context.close()

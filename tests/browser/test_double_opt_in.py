@@ -1,19 +1,21 @@
 """An unknown visitor subscribes with their address, reads the confirmation email
 (from moto's SES, through the local stack's outbox) and confirms with its button."""
 
+from typing import Any
+
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from tests.browser.accessibility import blocking
-from tests.browser.conftest import NEWSLETTER, confirmation_link
+from tests.browser.conftest import NEWSLETTER, LocalStack, Tab, confirmation_link
 
 pytestmark = pytest.mark.browser
 
 ADDRESS = "double.opt-in@example.org"
 
 
-def visitor_of(local_stack, address):
+def visitor_of(local_stack: LocalStack, address: str) -> Any:
     """The subscriber of the newsletter whose profile carries `address`."""
     subscribers = local_stack.api("GET", f"/v1/services/{NEWSLETTER}/subscribers?limit=100")
     for subscriber in subscribers["items"]:
@@ -23,7 +25,9 @@ def visitor_of(local_stack, address):
     return None
 
 
-def test_a_visitor_subscribes_and_confirms_from_the_email(local_stack, phone):
+def test_a_visitor_subscribes_and_confirms_from_the_email(
+    local_stack: LocalStack, phone: Tab
+) -> None:
     page = phone.page
     page.goto(f"{local_stack.api_url}/s/{NEWSLETTER}")
     page.get_by_label("Your email address").fill(ADDRESS.upper())
@@ -53,7 +57,9 @@ def test_a_visitor_subscribes_and_confirms_from_the_email(local_stack, phone):
     assert phone.complaints == []
 
 
-def test_a_mistyped_address_is_explained_next_to_the_field(local_stack, phone):
+def test_a_mistyped_address_is_explained_next_to_the_field(
+    local_stack: LocalStack, phone: Tab
+) -> None:
     page = phone.page
     page.goto(f"{local_stack.api_url}/s/{NEWSLETTER}?lang=nl")
 

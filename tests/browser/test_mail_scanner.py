@@ -2,14 +2,21 @@
 with GET and HEAD, following redirects or not, some in a real browser: nothing
 changes, and tampered or expired links change nothing either."""
 
+from __future__ import annotations
+
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import NEWSLETTER, altered, confirmation_link
+from tests.browser.conftest import NEWSLETTER, LocalStack, altered, confirmation_link
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.browser
 
@@ -20,25 +27,29 @@ SCOPES = {
 }
 
 
-def message_links(links):
+def message_links(links: dict[str, Any]) -> set[str]:
     """The links a minted message carries: its body's and its List-Unsubscribe header's."""
-    header = re.fullmatch(r"<(.+)>", links["headers"]["List-Unsubscribe"]).group(1)
+    found = re.fullmatch(r"<(.+)>", links["headers"]["List-Unsubscribe"])
+    assert found is not None
+    header = found.group(1)
     return {links["preferencesUrl"], links["unsubscribeUrl"], links["oneClickUrl"], header}
 
 
-def linked_from(url):
+def linked_from(url: str) -> set[str]:
     """The links of the page at `url`, as a scanner that follows them one level finds them."""
     body = requests.get(url, timeout=10).text
     return {urljoin(url, href) for href in re.findall(r'href="([^"]+)"', body)}
 
 
-def state_of(local_stack, profiles):
+def state_of(local_stack: LocalStack, profiles: Iterable[str]) -> dict[str, Any]:
     return {profile: local_stack.everything_about(profile) for profile in profiles} | {
         "subscribers": local_stack.api("GET", f"/v1/services/{NEWSLETTER}/subscribers")
     }
 
 
-def test_fetching_every_link_of_a_message_changes_nothing(local_stack, browser):
+def test_fetching_every_link_of_a_message_changes_nothing(
+    local_stack: LocalStack, browser: Browser
+) -> None:
     urls = set()
     for profile, scope in SCOPES.items():
         local_stack.new_profile(profile, "fr", f"{profile}@example.net")
@@ -73,7 +84,7 @@ def test_fetching_every_link_of_a_message_changes_nothing(local_stack, browser):
     assert state_of(local_stack, SCOPES) == before
 
 
-def subscribe_by_form(local_stack, address):
+def subscribe_by_form(local_stack: LocalStack, address: str) -> dict[str, Any]:
     session = requests.Session()
     form = session.get(f"{local_stack.api_url}/s/{NEWSLETTER}", timeout=10).text
     fields = dict(re.findall(r'name="(csrf|wording|lang)" value="([^"]*)"', form))
@@ -94,8 +105,8 @@ def subscribe_by_form(local_stack, address):
     ],
 )
 def test_a_tampered_or_expired_link_shows_its_page_in_the_visitors_language(
-    local_stack, browser, locale, invalid, expired
-):
+    local_stack: LocalStack, browser: Browser, locale: str, invalid: str, expired: str
+) -> None:
     profile = f"scanner-bad-{locale}"
     local_stack.new_profile(profile, None, f"{profile}@example.net")
     links = local_stack.links(profile)

@@ -2,6 +2,10 @@
 to look at (artifacts/screenshots/, kept by CI) and axe-core's verdict, which must
 name no serious or critical violation; the browser reports no CSP violation either."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import pytest
 from playwright.sync_api import expect
 
@@ -11,9 +15,13 @@ from tests.browser.conftest import (
     NEWSLETTER,
     PHONE,
     SCREENSHOTS,
+    LocalStack,
     altered,
     confirmation_link,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page
 
 pytestmark = pytest.mark.browser
 
@@ -39,14 +47,14 @@ PAGES = (
 class Visit:
     """Takes each page's screenshot and axe verdict as the tour reaches it."""
 
-    def __init__(self, page, language, viewport):
+    def __init__(self, page: Page, language: str, viewport: str) -> None:
         self.page = page
         self.language = language
         self.viewport = viewport
-        self.seen = []
-        self.findings = {}
+        self.seen: list[str] = []
+        self.findings: dict[str, list[str]] = {}
 
-    def check(self, name):
+    def check(self, name: str) -> None:
         assert self.page.locator("html").get_attribute("lang") == self.language, name
         path = SCREENSHOTS / self.language / f"{name}-{self.viewport}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,20 +62,22 @@ class Visit:
         self.findings[name] = blocking(self.page)
         self.seen.append(name)
 
-    def submit(self):
+    def submit(self) -> None:
         self.page.locator("main form button[type=submit]").first.click()
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_every_page_is_accessible_and_photographed(local_stack, browser, language, viewport):
+def test_every_page_is_accessible_and_photographed(
+    local_stack: LocalStack, browser: Browser, language: str, viewport: str
+) -> None:
     profile = local_stack.new_profile(
         f"browser-tour-{language}-{viewport}", language, f"tour.{language}.{viewport}@example.com"
     )
     links = local_stack.links(profile, "channel:email")
     context = browser.new_context(viewport=VIEWPORTS[viewport], locale="en-GB")
     page = context.new_page()
-    complaints = []
+    complaints: list[str] = []
     page.on("console", lambda m: complaints.append(m.text) if _complaint(m) else None)
     page.on(
         "response",
@@ -119,6 +129,6 @@ def test_every_page_is_accessible_and_photographed(local_stack, browser, languag
     assert complaints == []
 
 
-def _complaint(message):
+def _complaint(message: ConsoleMessage) -> bool:
     """A console error other than the document's own 4xx (the error pages are 4xx)."""
     return message.type == "error" and not message.text.startswith("Failed to load resource")

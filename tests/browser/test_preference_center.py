@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.accessibility import blocking
+from tests.browser.conftest import LocalStack, Tab
 
 pytestmark = pytest.mark.browser
 
@@ -12,7 +13,9 @@ PROFILE = "browser-preferences"
 EMAIL = "preferences.reader@example.com"
 
 
-def test_a_recipient_saves_channels_and_services_then_undoes(local_stack, phone):
+def test_a_recipient_saves_channels_and_services_then_undoes(
+    local_stack: LocalStack, phone: Tab
+) -> None:
     local_stack.new_profile(PROFILE, "en", EMAIL)
     links = local_stack.links(PROFILE)
     page = phone.page
@@ -44,7 +47,9 @@ def test_a_recipient_saves_channels_and_services_then_undoes(local_stack, phone)
     assert phone.complaints == []
 
 
-def test_the_keyboard_reaches_everything_in_reading_order(local_stack, desktop):
+def test_the_keyboard_reaches_everything_in_reading_order(
+    local_stack: LocalStack, desktop: Tab
+) -> None:
     local_stack.new_profile("browser-keyboard", "en", "keyboard.reader@example.com")
     page = desktop.page
     page.goto(local_stack.links("browser-keyboard")["preferencesUrl"])

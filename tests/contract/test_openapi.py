@@ -6,7 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_committed_openapi_document_matches_the_routes():
+def test_the_committed_openapi_document_matches_the_routes() -> None:
     from consent.handler import app
 
     generated = json.loads(app.get_openapi_json_schema())
@@ -15,7 +15,7 @@ def test_the_committed_openapi_document_matches_the_routes():
     assert generated == committed, "docs/openapi.json drifted: run `make openapi`"
 
 
-def test_every_operation_documents_its_validation_error():
+def test_every_operation_documents_its_validation_error() -> None:
     committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
 
     for path, operations in committed["paths"].items():

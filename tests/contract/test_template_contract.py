@@ -3,9 +3,12 @@
 import importlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from pynamodb.models import Model
 
 import consentry.addresses.tables
 import consentry.analysis.tables
@@ -25,19 +28,20 @@ GLOBAL_ENV = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 
 
-def table_of_setting(field):
+def table_of_setting(field: str) -> dict[str, Any]:
     reference = GLOBAL_ENV[field.upper()]
     logical_id = reference["Ref"]
     resource = RESOURCES[logical_id]
     assert resource["Type"] == "AWS::DynamoDB::Table", logical_id
-    return resource["Properties"]
+    properties: dict[str, Any] = resource["Properties"]
+    return properties
 
 
-def keys(key_schema):
+def keys(key_schema: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return {k["AttributeName"]: k["KeyType"] for k in key_schema}
 
 
-def indexes(gsis):
+def indexes(gsis: Iterable[Mapping[str, Any]]) -> dict[str, tuple[dict[str, str], str, list[str]]]:
     """Index name -> (keys, projection type, projected attributes), from the template's
     PascalCase entries or pynamodb's snake_case schema alike."""
     summary = {}
@@ -53,7 +57,7 @@ def indexes(gsis):
 
 
 @pytest.mark.parametrize(("model", "field"), TABLES, ids=[m.__name__ for m, _ in TABLES])
-def test_each_model_matches_its_table(model, field):
+def test_each_model_matches_its_table(model: type[Model], field: str) -> None:
     table = table_of_setting(field)
     schema = model._get_schema()  # what pynamodb would create: the model's view of the table
 
@@ -67,7 +71,7 @@ def test_each_model_matches_its_table(model, field):
 
 
 @pytest.mark.parametrize(("model", "field"), TABLES, ids=[m.__name__ for m, _ in TABLES])
-def test_ttl_attributes_are_the_models_ttl_attributes(model, field):
+def test_ttl_attributes_are_the_models_ttl_attributes(model: type[Model], field: str) -> None:
     table = table_of_setting(field)
     ttl = table.get("TimeToLiveSpecification", {}).get("AttributeName")
     model_ttl = [
@@ -77,27 +81,29 @@ def test_ttl_attributes_are_the_models_ttl_attributes(model, field):
     assert model_ttl == ([ttl] if ttl else [])
 
 
-def test_every_table_of_the_template_has_a_setting():
+def test_every_table_of_the_template_has_a_setting() -> None:
     tables = {k for k, v in RESOURCES.items() if v["Type"] == "AWS::DynamoDB::Table"}
     referenced = {v["Ref"] for v in GLOBAL_ENV.values() if isinstance(v, dict) and "Ref" in v}
 
     assert tables <= referenced
 
 
-def test_the_idempotency_table_has_powertools_key_and_ttl():
+def test_the_idempotency_table_has_powertools_key_and_ttl() -> None:
     table = table_of_setting("idempotency_table")
 
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert table["TimeToLiveSpecification"]["AttributeName"] == "expiration"
 
 
-def test_settings_and_template_environment_name_the_same_variables():
+def test_settings_and_template_environment_name_the_same_variables() -> None:
     required = {
         name.upper() for name, field in Settings.model_fields.items() if field.is_required()
     }
     required.discard("AWS_REGION")  # Lambda sets it
     every_setting = {
-        (field.validation_alias or name).upper() for name, field in Settings.model_fields.items()
+        # Settings' aliases are names
+        cast(str, field.validation_alias or name).upper()
+        for name, field in Settings.model_fields.items()
     }
     function_env = set(GLOBAL_ENV)
     for function in FUNCTIONS.values():
@@ -110,7 +116,7 @@ def test_settings_and_template_environment_name_the_same_variables():
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_every_handler_path_resolves_to_a_callable(logical_id):
+def test_every_handler_path_resolves_to_a_callable(logical_id: str) -> None:
     module_name, _, attr = FUNCTIONS[logical_id]["Properties"]["Handler"].rpartition(".")
 
     module = importlib.import_module(module_name)
@@ -118,7 +124,7 @@ def test_every_handler_path_resolves_to_a_callable(logical_id):
     assert callable(getattr(module, attr))
 
 
-def test_every_function_follows_the_shared_runtime():
+def test_every_function_follows_the_shared_runtime() -> None:
     function_globals = TEMPLATE["Globals"]["Function"]
 
     assert (function_globals["CodeUri"], function_globals["Runtime"]) == (
@@ -130,7 +136,7 @@ def test_every_function_follows_the_shared_runtime():
         assert {"CodeUri", "Runtime", "Architectures"}.isdisjoint(function["Properties"])
 
 
-def test_asl_placeholders_are_exactly_the_definition_substitutions():
+def test_asl_placeholders_are_exactly_the_definition_substitutions() -> None:
     machines = [v for v in RESOURCES.values() if v["Type"] == "AWS::Serverless::StateMachine"]
     assert machines
     for machine in machines:
@@ -144,7 +150,7 @@ def test_asl_placeholders_are_exactly_the_definition_substitutions():
         assert definition["StartAt"] in definition["States"]
 
 
-def test_analysis_lambda_tasks_name_only_analyze_functions():
+def test_analysis_lambda_tasks_name_only_analyze_functions() -> None:
     machine = RESOURCES["AnalysisStateMachine"]["Properties"]
     for name, value in machine["DefinitionSubstitutions"].items():
         if name.endswith("FunctionArn"):
@@ -152,7 +158,7 @@ def test_analysis_lambda_tasks_name_only_analyze_functions():
             assert FUNCTIONS[logical_id]["Properties"]["Handler"].startswith("analyze."), name
 
 
-def test_every_table_setting_but_powertools_idempotency_has_one_model():
+def test_every_table_setting_but_powertools_idempotency_has_one_model() -> None:
     table_fields = {name for name in Settings.model_fields if name.endswith("_table")}
 
     assert sorted(field for _, field in TABLES) == sorted(table_fields - {"idempotency_table"})

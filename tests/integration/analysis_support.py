@@ -13,15 +13,16 @@ import io as _io
 import json
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from consentry.addresses.decisions import put_status
@@ -37,6 +38,13 @@ from infra.local.lambdas import Invoker, LocalFunction, route_moto_invokes
 from infra.local.resources import state_machine_definition
 from infra.local.template import ACCOUNT_ID, Physical, Resolver, load_template
 from tests.conftest import REGION, ROOT
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions.type_defs import (
+        DescribeExecutionOutputTypeDef,
+        HistoryEventTypeDef,
+    )
 
 ANALYZE_FUNCTIONS = (
     "AnalyzePlanFunction",
@@ -124,7 +132,7 @@ class AnalysisStack:
 class Execution:
     stack: AnalysisStack
     arn: str
-    described: dict[str, Any]
+    described: DescribeExecutionOutputTypeDef
 
     @property
     def status(self) -> str:
@@ -132,7 +140,8 @@ class Execution:
 
     @property
     def output(self) -> dict[str, Any]:
-        return json.loads(self.described["output"])
+        output: dict[str, Any] = json.loads(self.described["output"])
+        return output
 
     @property
     def error(self) -> str | None:
@@ -142,7 +151,7 @@ class Execution:
     def cause(self) -> str | None:
         return self.described.get("cause")
 
-    def history(self) -> list[dict[str, Any]]:
+    def history(self) -> list[HistoryEventTypeDef]:
         return self.stack.sfn.get_execution_history(executionArn=self.arn, maxResults=1000)[
             "events"
         ]
@@ -180,10 +189,10 @@ class Execution:
 
 
 @contextmanager
-def moto_running_executions() -> Iterator[Any]:
+def moto_running_executions() -> Iterator[DynamoDBClient]:
     """The package's moto setup (a `dynamodb` fixture override), with moto's Step
     Functions engine running executions."""
-    with mock_aws(config=MOTO_CONFIG):
+    with mock_aws(config=cast(DefaultConfig, MOTO_CONFIG)):
         yield boto3.client("dynamodb", region_name=REGION)
 
 
@@ -198,7 +207,9 @@ def analysis_state_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Analysis
         undo()
 
 
-def start_analysis_stack(monkeypatch: pytest.MonkeyPatch) -> tuple[AnalysisStack, Any]:
+def start_analysis_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[AnalysisStack, Callable[[], None]]:
     """Create the analyze functions and the state machine in moto (already mocked)."""
     from moto.moto_api._internal.models import moto_api_backend
 
@@ -284,7 +295,7 @@ def now() -> datetime:
 
 def create_service(
     service_id: str = "news", channel: Channel = Channel.EMAIL, days: int | None = None
-):
+) -> None:
     at = now() - timedelta(days=30)
     save_service(
         Service(
@@ -302,7 +313,13 @@ def create_service(
     )
 
 
-def subscribe(profile_id: str, service_id: str = "news", *, confirm: bool = True, at=None):
+def subscribe(
+    profile_id: str,
+    service_id: str = "news",
+    *,
+    confirm: bool = True,
+    at: datetime | None = None,
+) -> None:
     """A subscription: confirmed (or pending), made at `at` (its expiry runs from then)."""
     register_profile(ProfileId(profile_id), {}, None)
     record_change(
@@ -318,7 +335,7 @@ def subscribe(profile_id: str, service_id: str = "news", *, confirm: bool = True
     )
 
 
-def unsubscribe(profile_id: str, service_id: str = "news"):
+def unsubscribe(profile_id: str, service_id: str = "news") -> None:
     record_change(
         ProfileId(profile_id),
         ConsentChange(

@@ -1,10 +1,14 @@
 """Handlers in-process under moto, with the tables, bucket and signing keys of the template."""
 
+from __future__ import annotations
+
 import json
 import secrets
+from collections.abc import Callable, Iterator, Mapping
 from copy import deepcopy
 from pathlib import Path
-from types import SimpleNamespace
+from types import EllipsisType, SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack
 
 import boto3
 import pytest
@@ -16,16 +20,74 @@ from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from tests.conftest import REGION, TEMPLATE
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
+clear_parameter_caches: Callable[[], None] = parameters.clear_caches
+"""Powertools' `clear_caches`, which it leaves unannotated, with its type."""
 
-def create_tables(dynamodb) -> dict[str, str]:
+
+class EventChanges(TypedDict, total=False):
+    """What `proxy_event` changes in a sample event, besides its path."""
+
+    method: str | None
+    body: str | None
+    content_type: str | None
+    is_base64: bool
+
+
+class LandingCall(Protocol):
+    """The `landing` fixture: a sample event for a link token, to the landing handler."""
+
+    def __call__(
+        self, name: str, *, token: str, path: str | None = None, **changes: Unpack[EventChanges]
+    ) -> dict[str, Any]: ...
+
+
+class ConsentCall(Protocol):
+    """The `consent_api` fixture: a sample event for a profile, to the consent handler."""
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        profile: str | None = None,
+        path: str | None = None,
+        **changes: Unpack[EventChanges],
+    ) -> dict[str, Any]: ...
+
+
+class ApiCall(Protocol):
+    """The `api` fixture: the /v1 API in-process; the response has its body parsed as `json`."""
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        caller: str | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class Configure(Protocol):
+    """The `configure` fixture: settings given as the template's environment would."""
+
+    def __call__(self, **variables: object) -> None: ...
+
+
+def create_tables(dynamodb: DynamoDBClient) -> dict[str, str]:
     names = {}
     for logical_id, resource in TEMPLATE["Resources"].items():
         if resource["Type"] != "AWS::DynamoDB::Table":
             continue
         props = resource["Properties"]
-        extra = {}
+        extra: dict[str, Any] = {}  # template JSON
         if "GlobalSecondaryIndexes" in props:
             extra["GlobalSecondaryIndexes"] = [
                 {k: v for k, v in gsi.items() if k in ("IndexName", "KeySchema", "Projection")}
@@ -43,18 +105,18 @@ def create_tables(dynamodb) -> dict[str, str]:
 
 
 @pytest.fixture
-def dynamodb():
+def dynamodb() -> Iterator[DynamoDBClient]:
     with mock_aws():
         yield boto3.client("dynamodb", region_name=REGION)
 
 
 @pytest.fixture
-def keyring():
+def keyring() -> Keyring:
     return Keyring(keys={"k1": secrets.token_urlsafe(48)}, active="k1")
 
 
 @pytest.fixture(autouse=True)
-def table_names(dynamodb, keyring):
+def table_names(dynamodb: DynamoDBClient, keyring: Keyring) -> dict[str, str]:
     names = create_tables(dynamodb)
     settings = get_settings()
     boto3.client("secretsmanager", region_name=REGION).create_secret(
@@ -65,18 +127,18 @@ def table_names(dynamodb, keyring):
         Bucket=settings.data_bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     bind_tables(settings)
-    parameters.clear_caches()
+    clear_parameter_caches()
     return names
 
 
 @pytest.fixture
-def signer(keyring):
+def signer(keyring: Keyring) -> LinkSigner:
     from datetime import timedelta
 
     return LinkSigner(keyring, ttl=timedelta(days=get_settings().link_ttl_days))
 
 
-def lambda_context(name="test"):
+def lambda_context(name: str = "test") -> SimpleNamespace:
     return SimpleNamespace(
         function_name=name,
         memory_limit_in_mb=512,
@@ -86,8 +148,16 @@ def lambda_context(name="test"):
     )
 
 
-def proxy_event(name, *, path, method=None, body=..., content_type=None, is_base64=False):
-    event = deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
+def proxy_event(
+    name: str,
+    *,
+    path: str,
+    method: str | None = None,
+    body: str | EllipsisType | None = ...,
+    content_type: str | None = None,
+    is_base64: bool = False,
+) -> dict[str, Any]:
+    event: dict[str, Any] = deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
     event["path"] = path
     event["requestContext"]["path"] = f"/prod{path}"
     event["pathParameters"] = {"proxy": path.split("/", 2)[2]}
@@ -103,33 +173,52 @@ def proxy_event(name, *, path, method=None, body=..., content_type=None, is_base
 
 
 @pytest.fixture
-def landing():
+def landing() -> LandingCall:
     from landing.handler import lambda_handler
 
-    def invoke(name, *, token, path=None, **changes):
+    def invoke(
+        name: str, *, token: str, path: str | None = None, **changes: Unpack[EventChanges]
+    ) -> dict[str, Any]:
         event = proxy_event(name, path=path or f"/u/{token}", **changes)
-        return lambda_handler(event, lambda_context("landing"))
+        response: dict[str, Any] = lambda_handler(event, lambda_context("landing"))
+        return response
 
     return invoke
 
 
 @pytest.fixture
-def consent_api():
+def consent_api() -> ConsentCall:
     from consent.handler import lambda_handler
 
-    def invoke(name, *, profile=None, path=None, **changes):
+    def invoke(
+        name: str,
+        *,
+        profile: str | None = None,
+        path: str | None = None,
+        **changes: Unpack[EventChanges],
+    ) -> dict[str, Any]:
         event = proxy_event(name, path=path or f"/v1/profiles/{profile}/consent", **changes)
-        return lambda_handler(event, lambda_context("consent"))
+        response: dict[str, Any] = lambda_handler(event, lambda_context("consent"))
+        return response
 
     return invoke
 
 
 @pytest.fixture
-def api():
+def api() -> ApiCall:
     """Call the /v1 API in-process: `api("PATCH", "/v1/...", json={...}, headers={...})`."""
     from consent.handler import lambda_handler
 
-    def invoke(method, path, *, json_body=None, body=None, headers=None, query=None, caller=None):
+    def invoke(
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        caller: str | None = None,
+    ) -> dict[str, Any]:
         event = proxy_event("get_consent", path=path, method=method)
         if json_body is not None:
             body = json.dumps(json_body)
@@ -143,7 +232,7 @@ def api():
             event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
         if caller:
             event["requestContext"]["identity"]["userArn"] = caller
-        response = lambda_handler(event, lambda_context("consent"))
+        response: dict[str, Any] = lambda_handler(event, lambda_context("consent"))
         response["json"] = json.loads(response["body"]) if response.get("body") else None
         return response
 
@@ -151,11 +240,11 @@ def api():
 
 
 @pytest.fixture
-def configure(monkeypatch):
+def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Configure]:
     """Give the functions other settings, as the template's environment would: the
     handlers build their wiring anew from settings read anew. Read anew again after."""
 
-    def configure(**variables):
+    def configure(**variables: object) -> None:
         for name, value in variables.items():
             monkeypatch.setenv(name.upper(), str(value))
         get_settings.cache_clear()

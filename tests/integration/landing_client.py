@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from tests.integration.conftest import lambda_context, proxy_event
@@ -80,7 +81,7 @@ class Page:
         return next(f for f in self.forms if action_part in f.action)
 
 
-def _page(response: dict) -> Page:
+def _page(response: dict[str, Any]) -> Page:
     reader = _Reader()
     reader.feed(response.get("body") or "")
     headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}

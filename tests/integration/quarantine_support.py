@@ -7,18 +7,29 @@ dead-letter queue after its receives. Queue and subscription settings come from
 template.yaml.
 """
 
+from __future__ import annotations
+
 import json
+from collections.abc import Iterable
 from copy import deepcopy
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from consentry.addresses.address_store import to_state
+from consentry.addresses.events import AddressEvent
 from consentry.addresses.history_store import to_event
+from consentry.addresses.status import AddressState
 from consentry.addresses.tables import AddressEventModel, AddressModel
 from tests.conftest import REGION, TEMPLATE
 from tests.integration.conftest import lambda_context
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+    from quarantine.sms import TextSender
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 RESOURCES = TEMPLATE["Resources"]
@@ -38,10 +49,17 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def ses(name, *, recipients=None, message_id=None, at=None, **extra):
+def ses(
+    name: str,
+    *,
+    recipients: Iterable[str] | None = None,
+    message_id: str | None = None,
+    at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """The notification in tests/events/ses_<name>.json, for other recipients, another
     message id or another time if asked, with `extra` top-level fields added."""
-    document = deepcopy(json.loads((EVENTS / f"ses_{name}.json").read_text()))
+    document: dict[str, Any] = deepcopy(json.loads((EVENTS / f"ses_{name}.json").read_text()))
     kind = document.get("notificationType") or document["eventType"]
     section, field = _RECIPIENTS.get(kind, (None, None))
     if recipients is not None and section:
@@ -62,8 +80,8 @@ def ses(name, *, recipients=None, message_id=None, at=None, **extra):
     return document
 
 
-def sms(name, **changes):
-    document = json.loads((EVENTS / f"sms_{name}.json").read_text())
+def sms(name: str, **changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((EVENTS / f"sms_{name}.json").read_text())
     document.update(changes)
     return document
 
@@ -71,11 +89,11 @@ def sms(name, **changes):
 class FakeSms:
     """Stands in for the `pinpoint-sms-voice-v2` client; records every text sent."""
 
-    def __init__(self, fail_times=0):
-        self.sent = []
+    def __init__(self, fail_times: int = 0) -> None:
+        self.sent: list[dict[str, Any]] = []
         self._fail_times = fail_times
 
-    def send_text_message(self, **kwargs):
+    def send_text_message(self, **kwargs: Any) -> dict[str, str]:
         if self._fail_times:
             self._fail_times -= 1
             raise ConnectionError("SMS API unreachable")
@@ -84,7 +102,7 @@ class FakeSms:
 
 
 class FeedbackPath:
-    def __init__(self, *, raw=False):
+    def __init__(self, *, raw: bool = False) -> None:
         from quarantine import handler
 
         handler.pending_attempts.clear()  # counts of an earlier test's function
@@ -116,19 +134,19 @@ class FeedbackPath:
             Attributes={"RawMessageDelivery": str(raw_delivery).lower()},
         )
         self.batch_size = SOURCE["BatchSize"]
-        self.responses = []
+        self.responses: list[dict[str, Any]] = []
 
-    def _arn(self, url):
+    def _arn(self, url: str) -> str:
         return self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
 
-    def publish(self, *messages):
+    def publish(self, *messages: str | dict[str, Any]) -> None:
         for message in messages:
             body = message if isinstance(message, str) else json.dumps(message)
             self.sns.publish(TopicArn=self.topic_arn, Message=body)
 
-    def receive(self):
+    def receive(self) -> list[MessageTypeDef]:
         return self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
@@ -136,7 +154,7 @@ class FeedbackPath:
             MessageAttributeNames=["All"],
         ).get("Messages", [])
 
-    def sqs_event(self, messages):
+    def sqs_event(self, messages: list[MessageTypeDef]) -> dict[str, Any]:
         return {
             "Records": [
                 {
@@ -154,14 +172,16 @@ class FeedbackPath:
             ]
         }
 
-    def invoke(self, event, sms=None):
+    def invoke(self, event: dict[str, Any], sms: TextSender | None = None) -> dict[str, Any]:
         from quarantine.handler import lambda_handler
 
-        response = lambda_handler(event, lambda_context("quarantine"), sms=sms or FakeSms())
+        response: dict[str, Any] = lambda_handler(
+            event, lambda_context("quarantine"), sms=sms or FakeSms()
+        )
         self.responses.append(response)
         return response
 
-    def deliver(self, sms=None):
+    def deliver(self, sms: TextSender | None = None) -> dict[str, Any] | None:
         """One batch, as Lambda's event source mapping runs it; the SQS event, or None."""
         messages = self.receive()
         if not messages:
@@ -182,9 +202,9 @@ class FeedbackPath:
                 )
         return event
 
-    def drain(self, sms=None, max_batches=1000):
+    def drain(self, sms: TextSender | None = None, max_batches: int = 1000) -> list[dict[str, Any]]:
         """Deliver until the queue is empty; the SQS events that were delivered."""
-        events = []
+        events: list[dict[str, Any]] = []
         for _ in range(max_batches):
             event = self.deliver(sms)
             if event is None:
@@ -192,25 +212,25 @@ class FeedbackPath:
             events.append(event)
         raise AssertionError("the queue did not drain")
 
-    def dead_letters(self):
+    def dead_letters(self) -> list[str]:
         messages = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10).get(
             "Messages", []
         )
         return [m["Body"] for m in messages]
 
 
-def address_states():
+def address_states() -> dict[tuple[str, str], AddressState]:
     return {(s.channel.value, s.address): s for s in map(to_state, AddressModel.scan())}
 
 
-def address_events():
+def address_events() -> list[AddressEvent]:
     return sorted(
         (to_event(item) for item in AddressEventModel.scan()),
         key=lambda e: (e.channel, e.address, e.event_id),
     )
 
 
-def snapshot():
+def snapshot() -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
     """Everything the feedback path writes about addresses (counters excluded)."""
     return (
         {k: v.model_dump() for k, v in address_states().items()},

@@ -1,30 +1,42 @@
 """/v1/deliveries/{deliveryId}/analysis: start an analysis, read its record, explain a row;
 the consent function in-process, the state machine on moto's engine."""
 
+from __future__ import annotations
+
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from consentry.addresses.status import AddressStatus
 from consentry.core.settings import get_settings
 from tests.integration.analysis_support import (
+    AnalysisStack,
     analysis_state_machine,
     moto_running_executions,
     opt_out,
     set_address,
 )
+from tests.integration.conftest import ApiCall
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 BASE = "/v1/deliveries/{}/analysis"
 
+Analyzed = tuple[dict[str, Any], dict[str, Any], str]
+"""The POST's response, the finished record's response, and the audience's URI."""
+
 
 @pytest.fixture
-def dynamodb():
+def dynamodb() -> Iterator[DynamoDBClient]:
     with moto_running_executions() as client:
         yield client
 
 
 @pytest.fixture
-def stack(table_names, monkeypatch):
+def stack(table_names: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[AnalysisStack]:
     """The state machine, which the consent function may start analyses on."""
     with analysis_state_machine(monkeypatch) as stack:
         monkeypatch.setenv("STATE_MACHINE_ARN", stack.state_machine_arn)
@@ -34,11 +46,11 @@ def stack(table_names, monkeypatch):
     get_settings.cache_clear()
 
 
-def body(uri, **fields):
+def body(uri: str, **fields: Any) -> dict[str, Any]:
     return {"channel": "email", "messageClass": "marketing", "audience": {"uri": uri}, **fields}
 
 
-def finished(api, delivery_id, execution_arn=None):
+def finished(api: ApiCall, delivery_id: str, execution_arn: str | None = None) -> dict[str, Any]:
     """The record once the execution (any, or this one) ended; Plan claims it first."""
     deadline = time.monotonic() + 60
     while True:
@@ -54,7 +66,7 @@ def finished(api, delivery_id, execution_arn=None):
 
 
 @pytest.fixture
-def analyzed(stack, api):
+def analyzed(stack: AnalysisStack, api: ApiCall) -> Analyzed:
     """A done analysis of a small audience: one opted-out profile, one quarantined address."""
     opt_out("p2")
     set_address("q@example.com", AddressStatus.QUARANTINE)
@@ -71,7 +83,7 @@ def analyzed(stack, api):
     return started, finished(api, "d-1", started["json"]["executionArn"]), uri
 
 
-def test_a_post_starts_an_execution_whose_record_the_get_answers(analyzed):
+def test_a_post_starts_an_execution_whose_record_the_get_answers(analyzed: Analyzed) -> None:
     started, record, _ = analyzed
 
     assert started["json"]["executionArn"].startswith("arn:aws:states:")
@@ -85,7 +97,9 @@ def test_a_post_starts_an_execution_whose_record_the_get_answers(analyzed):
     assert (record["json"]["audienceSize"], record["json"]["targetSize"]) == (4, 1)
 
 
-def test_a_second_post_for_a_done_delivery_is_a_conflict_unless_forced(analyzed, api):
+def test_a_second_post_for_a_done_delivery_is_a_conflict_unless_forced(
+    analyzed: Analyzed, api: ApiCall
+) -> None:
     _, _, uri = analyzed
 
     again = api("POST", BASE.format("d-1"), json_body=body(uri))
@@ -107,8 +121,12 @@ def test_a_second_post_for_a_done_delivery_is_a_conflict_unless_forced(analyzed,
     ],
 )
 def test_explain_gives_each_row_with_the_address_and_its_verdict(
-    analyzed, api, address, profile, verdicts
-):
+    analyzed: Analyzed,
+    api: ApiCall,
+    address: str,
+    profile: str | None,
+    verdicts: list[tuple[int, str]],
+) -> None:
     query = {"address": address} | ({"profileId": profile} if profile else {})
 
     response = api("GET", BASE.format("d-1") + "/explain", query=query)
@@ -118,13 +136,15 @@ def test_explain_gives_each_row_with_the_address_and_its_verdict(
     assert response["json"]["consentAsOf"]
 
 
-def test_explain_of_an_address_not_in_the_audience_is_not_found(analyzed, api):
+def test_explain_of_an_address_not_in_the_audience_is_not_found(
+    analyzed: Analyzed, api: ApiCall
+) -> None:
     response = api("GET", BASE.format("d-1") + "/explain", query={"address": "z@example.com"})
 
     assert response["statusCode"] == 404
 
 
-def test_a_delivery_never_analyzed_is_not_found(stack, api):
+def test_a_delivery_never_analyzed_is_not_found(stack: AnalysisStack, api: ApiCall) -> None:
     assert api("GET", BASE.format("nothing"))["statusCode"] == 404
     assert (
         api("GET", BASE.format("nothing") + "/explain", query={"address": "a@x.com"})["statusCode"]
@@ -141,7 +161,9 @@ def test_a_delivery_never_analyzed_is_not_found(stack, api):
         ({"deliveryId": "d-1"}, "deliveryId"),
     ],
 )
-def test_a_bad_body_is_refused_with_the_field(stack, api, change, field):
+def test_a_bad_body_is_refused_with_the_field(
+    stack: AnalysisStack, api: ApiCall, change: dict[str, Any], field: str
+) -> None:
     request = {
         k: v for k, v in {**body("s3://DataBucket/a.csv"), **change}.items() if v is not None
     }
@@ -152,7 +174,9 @@ def test_a_bad_body_is_refused_with_the_field(stack, api, change, field):
     assert field in str(response["json"])
 
 
-def test_a_failed_analysis_shows_why_and_explains_nothing(stack, api):
+def test_a_failed_analysis_shows_why_and_explains_nothing(
+    stack: AnalysisStack, api: ApiCall
+) -> None:
     uri = stack.upload("profile_id,address\np1\n")
 
     api("POST", BASE.format("d-3"), json_body=body(uri))
@@ -166,7 +190,9 @@ def test_a_failed_analysis_shows_why_and_explains_nothing(stack, api):
     assert explain["statusCode"] == 409
 
 
-def test_explain_reads_the_shard_of_the_address_when_there_are_several(stack, api, monkeypatch):
+def test_explain_reads_the_shard_of_the_address_when_there_are_several(
+    stack: AnalysisStack, api: ApiCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SHARD_ROWS", "3")
     get_settings.cache_clear()
     opt_out("p5")

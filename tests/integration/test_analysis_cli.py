@@ -1,8 +1,13 @@
 """`consentry analyze`: upload, start, follow and report, against the state machine on
 moto's engine in this process (what `make run` does on the local stack)."""
 
+from __future__ import annotations
+
 import io
 import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -20,22 +25,25 @@ from tests.integration.analysis_support import (
     set_address,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 
 @pytest.fixture
-def dynamodb():
+def dynamodb() -> Iterator[DynamoDBClient]:
     with moto_running_executions() as client:
         yield client
 
 
 @pytest.fixture
-def stack(table_names, monkeypatch):
+def stack(table_names: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """The state machine on moto, as the command finds a stack."""
     with analysis_state_machine(monkeypatch) as stack:
         yield Stack("test", stack.state_machine_arn, stack.bucket, REGION)
 
 
 @pytest.fixture
-def audience(tmp_path):
+def audience(tmp_path: Path) -> Path:
     path = tmp_path / "spring sale.csv"
     path.write_text(
         "profile_id,address,city\n"
@@ -47,7 +55,9 @@ def audience(tmp_path):
     return path
 
 
-def test_an_analysis_is_uploaded_followed_and_reported_as_a_table(stack, audience):
+def test_an_analysis_is_uploaded_followed_and_reported_as_a_table(
+    stack: Stack, audience: Path
+) -> None:
     opt_out("p2")
     set_address("q@example.com", AddressStatus.QUARANTINE)
     out, err = io.StringIO(), io.StringIO()
@@ -67,7 +77,9 @@ def test_an_analysis_is_uploaded_followed_and_reported_as_a_table(stack, audienc
     assert target["Body"].read().decode() == "profile_id,address,city\np1,a@example.com,Gent\n"
 
 
-def test_the_delivery_id_defaults_to_the_file_name_and_each_run_has_its_own_upload(stack, audience):
+def test_the_delivery_id_defaults_to_the_file_name_and_each_run_has_its_own_upload(
+    stack: Stack, audience: Path
+) -> None:
     first = run(Analysis(audience=audience, channel="email"), stack, io.StringIO(), io.StringIO())
 
     assert first["deliveryId"].startswith("spring-sale-")
@@ -77,7 +89,7 @@ def test_the_delivery_id_defaults_to_the_file_name_and_each_run_has_its_own_uplo
     assert [u["Key"].rsplit("/", 1)[-1] for u in uploads] == ["spring sale.csv"]
 
 
-def test_a_failed_analysis_raises_with_its_error_and_cause(stack, tmp_path):
+def test_a_failed_analysis_raises_with_its_error_and_cause(stack: Stack, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("profile_id,address\np1\n")
 
@@ -93,7 +105,7 @@ def test_a_failed_analysis_raises_with_its_error_and_cause(stack, tmp_path):
     assert "row 1 has 1 fields" in raised.value.cause
 
 
-def test_progress_follows_the_steps_and_the_map_run(stack, audience):
+def test_progress_follows_the_steps_and_the_map_run(stack: Stack, audience: Path) -> None:
     record = run(
         Analysis(audience=audience, channel="email", delivery_id="cli-3"),
         stack,
@@ -108,9 +120,9 @@ def test_progress_follows_the_steps_and_the_map_run(stack, audience):
     assert state.fraction == pytest.approx(2 / 3)
 
 
-def test_the_bar_draws_in_place_on_a_terminal_and_a_line_per_step_elsewhere():
+def test_the_bar_draws_in_place_on_a_terminal_and_a_line_per_step_elsewhere() -> None:
     class Terminal(io.StringIO):
-        def isatty(self):
+        def isatty(self) -> bool:
             return True
 
     terminal, log = Terminal(), io.StringIO()
@@ -125,7 +137,9 @@ def test_the_bar_draws_in_place_on_a_terminal_and_a_line_per_step_elsewhere():
     assert log.getvalue().count("Classify") == 1
 
 
-def test_without_a_local_stack_or_a_file_the_command_says_so(tmp_path, capsys):
+def test_without_a_local_stack_or_a_file_the_command_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     audience = tmp_path / "a.csv"
     audience.write_text("profile_id,address\n")
 
@@ -138,7 +152,7 @@ def test_without_a_local_stack_or_a_file_the_command_says_so(tmp_path, capsys):
     assert "make run" in capsys.readouterr().err
 
 
-def test_the_local_stack_is_read_from_its_state_file(tmp_path):
+def test_the_local_stack_is_read_from_its_state_file(tmp_path: Path) -> None:
     state = tmp_path / "demo.json"
     state.write_text(
         json.dumps(

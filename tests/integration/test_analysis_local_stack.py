@@ -3,12 +3,14 @@ as `make run` starts it (moto's server, the handlers in its process)."""
 
 import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
 from consentry_cli import main as cli
-from tests.stack import running_stack
+from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.stack
 
@@ -16,12 +18,12 @@ READY_TIMEOUT_S = 120
 
 
 @pytest.fixture
-def table_names():
+def table_names() -> None:
     """Overrides the package's autouse moto setup: these tests talk to the stack's own moto."""
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("analysis-stack")
     with running_stack(tmp) as stack:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -32,7 +34,7 @@ def stack(tmp_path_factory):
         yield stack
 
 
-def test_the_stack_analyzes_a_generated_audience_and_prints_the_report(stack):
+def test_the_stack_analyzes_a_generated_audience_and_prints_the_report(stack: Stack) -> None:
     output = stack.stdout.read_text()
 
     assert "Analysis of delivery demo-audience: SUCCEEDED" in output
@@ -44,7 +46,9 @@ def test_the_stack_analyzes_a_generated_audience_and_prints_the_report(stack):
     assert output.index("Analysis of delivery") < output.index("Ready:")
 
 
-def test_the_command_analyzes_a_file_on_the_local_stack(stack, tmp_path, capsys):
+def test_the_command_analyzes_a_file_on_the_local_stack(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     audience = tmp_path / "small.csv"
     audience.write_text("profile_id,address\np1,a@example.com\np2,A@example.com\np3,\n")
     state_file = stack.stdout.parent / "state" / "demo.json"

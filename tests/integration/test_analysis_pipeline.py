@@ -5,8 +5,12 @@ Given consent data and an audience in the data bucket, when an execution runs, t
 output (the record), target, exclusion log and failures are what the contract says.
 """
 
+from __future__ import annotations
+
 import json
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pynamodb.connection.table import TableConnection
@@ -16,11 +20,18 @@ from analyze import plan as planning
 from consentry.addresses.status import AddressStatus
 from consentry.analysis import record_store
 from consentry.analysis.classifier import control_sample
-from consentry.analysis.contract import AnalysisConflictError, AnalysisRequest
+from consentry.analysis.contract import (
+    AnalysisConflictError,
+    AnalysisError,
+    AnalysisRecord,
+    AnalysisRequest,
+)
 from consentry.analysis.record_store import Piece
 from consentry.analysis.run import SuppressionRead
 from consentry.core.settings import get_settings
 from tests.integration.analysis_support import (
+    AnalysisStack,
+    Execution,
     analysis_state_machine,
     create_service,
     moto_running_executions,
@@ -30,6 +41,10 @@ from tests.integration.analysis_support import (
     subscribe,
     unsubscribe,
 )
+from tests.integration.helpers import present
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 CAUSES = [
     "address_missing",
@@ -42,24 +57,27 @@ CAUSES = [
     "control_group",
 ]
 
+ShardRows = Callable[[int], None]
+"""The `shard_rows` fixture: sets the Plan step's shard size."""
+
 
 @pytest.fixture
-def dynamodb():
+def dynamodb() -> Iterator[DynamoDBClient]:
     with moto_running_executions() as client:
         yield client
 
 
 @pytest.fixture
-def stack(table_names, monkeypatch):
+def stack(table_names: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[AnalysisStack]:
     with analysis_state_machine(monkeypatch) as stack:
         yield stack
 
 
 @pytest.fixture
-def shard_rows(monkeypatch):
+def shard_rows(monkeypatch: pytest.MonkeyPatch) -> Iterator[ShardRows]:
     """Set the Plan step's shard size (the template's ShardRows parameter)."""
 
-    def set_rows(rows):
+    def set_rows(rows: int) -> None:
         monkeypatch.setenv("SHARD_ROWS", str(rows))
         get_settings.cache_clear()
 
@@ -68,15 +86,15 @@ def shard_rows(monkeypatch):
     get_settings.cache_clear()
 
 
-def read_with(monkeypatch, read):
+def read_with(monkeypatch: pytest.MonkeyPatch, read: SuppressionRead) -> None:
     monkeypatch.setattr(planning, "choose_read", lambda *_: read)
 
 
-def counts(**nonzero):
+def counts(**nonzero: int) -> dict[str, int]:
     return {cause: nonzero.get(cause, 0) for cause in CAUSES}
 
 
-def seed_outside(addresses, inside):
+def seed_outside(addresses: Iterable[str], inside: str) -> str:
     """A control-group seed (50 %) that samples `inside` and none of `addresses`."""
     for number in range(1000):
         in_sample = control_sample(50.0, f"s{number}")
@@ -85,7 +103,7 @@ def seed_outside(addresses, inside):
     raise AssertionError("no such seed")
 
 
-def test_every_cause_is_counted_logged_and_kept_out_of_the_target(stack):
+def test_every_cause_is_counted_logged_and_kept_out_of_the_target(stack: AnalysisStack) -> None:
     create_service("news")
     for profile in ("p3", "p4", "p-out", "p7", "p8", "p9", "p10"):
         subscribe(profile)
@@ -137,10 +155,14 @@ def test_every_cause_is_counted_logged_and_kept_out_of_the_target(stack):
         ("8", "p8", "duplicate"),
         ("9", "p9", "control_group"),
     ]
-    assert record_store.find("every-cause").model_dump(mode="json", by_alias=True) == record
+    assert (
+        present(record_store.find("every-cause")).model_dump(mode="json", by_alias=True) == record
+    )
 
 
-def test_a_service_delivery_goes_to_confirmed_unexpired_subscribers_only(stack):
+def test_a_service_delivery_goes_to_confirmed_unexpired_subscribers_only(
+    stack: AnalysisStack,
+) -> None:
     create_service("news", days=10)
     subscribe("p-active")
     subscribe("p-pending", confirm=False)
@@ -160,7 +182,9 @@ def test_a_service_delivery_goes_to_confirmed_unexpired_subscribers_only(stack):
     assert execution.target_rows()[1:] == ["p-active,p-active@example.com"]
 
 
-def test_a_transactional_delivery_ignores_opt_outs_and_services_but_not_addresses(stack):
+def test_a_transactional_delivery_ignores_opt_outs_and_services_but_not_addresses(
+    stack: AnalysisStack,
+) -> None:
     create_service("news")
     opt_out("p-out")
     set_address("quar@example.com", AddressStatus.QUARANTINE)
@@ -179,7 +203,7 @@ def test_a_transactional_delivery_ignores_opt_outs_and_services_but_not_addresse
     assert execution.target_rows()[1:] == ["p-out,receipt@example.com"]
 
 
-def test_a_dry_run_counts_and_logs_but_writes_no_target(stack):
+def test_a_dry_run_counts_and_logs_but_writes_no_target(stack: AnalysisStack) -> None:
     opt_out("p1")
     uri = stack.upload(
         [
@@ -210,7 +234,9 @@ AUDIENCE_ROWS = [
 
 
 @pytest.mark.parametrize("audience_format", ["csv", "jsonl"])
-def test_the_result_does_not_depend_on_the_number_of_shards(stack, shard_rows, audience_format):
+def test_the_result_does_not_depend_on_the_number_of_shards(
+    stack: AnalysisStack, shard_rows: ShardRows, audience_format: str
+) -> None:
     opt_out("p3")
     set_address("user4@example.com", AddressStatus.QUARANTINE)
     rows = [dict(row) for row in AUDIENCE_ROWS]
@@ -237,7 +263,9 @@ def test_the_result_does_not_depend_on_the_number_of_shards(stack, shard_rows, a
     assert sum(many.output["excluded"].values()) + many.output["targetSize"] == len(rows)
 
 
-def test_lookups_give_the_snapshot_s_result(stack, monkeypatch, shard_rows):
+def test_lookups_give_the_snapshot_s_result(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch, shard_rows: ShardRows
+) -> None:
     create_service("news")
     for profile in ("p1", "p2", "p3", "p5"):
         subscribe(profile)
@@ -267,11 +295,13 @@ def test_lookups_give_the_snapshot_s_result(stack, monkeypatch, shard_rows):
 # ---------------------------------------------------------------- failures
 
 
-def failing(monkeypatch, method, error, table):
+def failing(
+    monkeypatch: pytest.MonkeyPatch, method: str, error: type[Exception], table: str
+) -> None:
     """Make pynamodb's `method` fail for one table, as an unavailable DynamoDB would."""
     original = getattr(TableConnection, method)
 
-    def fail(self, *args, **kwargs):
+    def fail(self: TableConnection, *args: Any, **kwargs: Any) -> Any:
         if self.table_name == table:
             raise error(f"simulated: {table} cannot be read")
         return original(self, *args, **kwargs)
@@ -279,18 +309,22 @@ def failing(monkeypatch, method, error, table):
     monkeypatch.setattr(TableConnection, method, fail)
 
 
-def assert_failed_closed(stack, execution, delivery_id, error_type):
+def assert_failed_closed(
+    stack: AnalysisStack, execution: Execution, delivery_id: str, error_type: str | None
+) -> AnalysisRecord:
     assert execution.status == "FAILED"
     assert execution.error == error_type
-    record = record_store.find(delivery_id)
+    record = present(record_store.find(delivery_id))
     assert record.status.value == "FAILED"
     assert record.target is None
-    assert record.error.type == error_type
+    assert present(record.error).type == error_type
     assert not stack.keys(f"analyses/{delivery_id}/")
     return record
 
 
-def test_a_consent_store_that_cannot_be_read_fails_the_analysis_closed(stack, monkeypatch):
+def test_a_consent_store_that_cannot_be_read_fails_the_analysis_closed(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     read_with(monkeypatch, SuppressionRead.SNAPSHOT)
     failing(monkeypatch, "query", QueryError, get_settings().profiles_table)
     uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
@@ -298,14 +332,14 @@ def test_a_consent_store_that_cannot_be_read_fails_the_analysis_closed(stack, mo
     execution = stack.run(stack.request("store-down", uri))
 
     record = assert_failed_closed(stack, execution, "store-down", "StoreUnavailableError")
-    assert "consent store is unavailable" in record.error.message
+    assert "consent store is unavailable" in present(record.error).message
     assert stack.waits == [2, 4, 8, 16]  # retried with backoff before giving up
     assert execution.invoked().count("AnalyzePlanFunction") == 5
 
 
 def test_a_shard_that_cannot_read_the_consent_store_fails_the_whole_analysis(
-    stack, monkeypatch, shard_rows
-):
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch, shard_rows: ShardRows
+) -> None:
     read_with(monkeypatch, SuppressionRead.LOOKUPS)
     failing(monkeypatch, "batch_get_item", GetError, get_settings().profiles_table)
     shard_rows(3)
@@ -314,7 +348,7 @@ def test_a_shard_that_cannot_read_the_consent_store_fails_the_whole_analysis(
     execution = stack.run(stack.request("shard-down", uri))
 
     record = assert_failed_closed(stack, execution, "shard-down", "StoreUnavailableError")
-    assert "consent store is unavailable" in record.error.message
+    assert "consent store is unavailable" in present(record.error).message
     assert stack.waits  # each shard's retries
 
 
@@ -328,21 +362,23 @@ def test_a_shard_that_cannot_read_the_consent_store_fails_the_whole_analysis(
         ({"controlGroup": {"percent": 0, "seed": 1}}, "controlGroup.percent:"),
     ],
 )
-def test_a_bad_request_fails_with_the_field_in_the_record(stack, change, field):
+def test_a_bad_request_fails_with_the_field_in_the_record(
+    stack: AnalysisStack, change: dict[str, Any], field: str
+) -> None:
     uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
     request = {k: v for k, v in {**stack.request("bad", uri), **change}.items() if v is not None}
 
     execution = stack.run(request)
 
     record = assert_failed_closed(stack, execution, "bad", "InvalidInputError")
-    assert record.error.message.startswith(field)
-    assert execution.cause.startswith(field)
+    assert present(record.error).message.startswith(field)
+    assert present(execution.cause).startswith(field)
 
 
 @pytest.mark.parametrize("shards", [None, 2])
 def test_a_malformed_audience_fails_with_the_row_and_leaves_no_partial_target(
-    stack, shard_rows, shards
-):
+    stack: AnalysisStack, shard_rows: ShardRows, shards: int | None
+) -> None:
     if shards:
         shard_rows(shards)
     uri = stack.upload("profile_id,address\np1,a@x.com\np2,b@x.com\np3,c@x.com,extra\np4,d@x.com\n")
@@ -350,7 +386,7 @@ def test_a_malformed_audience_fails_with_the_row_and_leaves_no_partial_target(
     execution = stack.run(stack.request("malformed", uri))
 
     record = assert_failed_closed(stack, execution, "malformed", "AudienceError")
-    assert "has 3 fields, the header 2" in record.error.message
+    assert "has 3 fields, the header 2" in present(record.error).message
 
 
 @pytest.mark.parametrize(
@@ -361,7 +397,9 @@ def test_a_malformed_audience_fails_with_the_row_and_leaves_no_partial_target(
         ({"profileIdField": "customer"}, "no column 'customer'"),
     ],
 )
-def test_an_audience_that_cannot_be_read_fails_with_why(stack, audience, message):
+def test_an_audience_that_cannot_be_read_fails_with_why(
+    stack: AnalysisStack, audience: dict[str, str], message: str
+) -> None:
     uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
     request = stack.request("unreadable", uri)
     request["audience"] = {**request["audience"], **audience}
@@ -369,10 +407,10 @@ def test_an_audience_that_cannot_be_read_fails_with_why(stack, audience, message
     execution = stack.run(request)
 
     record = assert_failed_closed(stack, execution, "unreadable", execution.error)
-    assert message in record.error.message
+    assert message in present(record.error).message
 
 
-def test_a_request_without_a_delivery_id_fails_without_a_record(stack):
+def test_a_request_without_a_delivery_id_fails_without_a_record(stack: AnalysisStack) -> None:
     uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
     request = stack.request("x", uri)
     del request["deliveryId"]
@@ -387,7 +425,7 @@ def test_a_request_without_a_delivery_id_fails_without_a_record(stack):
 # ---------------------------------------------------------------- re-runs
 
 
-def test_a_done_delivery_is_refused_unless_forced(stack):
+def test_a_done_delivery_is_refused_unless_forced(stack: AnalysisStack) -> None:
     uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
     first = stack.run(stack.request("again", uri))
 
@@ -395,14 +433,18 @@ def test_a_done_delivery_is_refused_unless_forced(stack):
     forced = stack.run(stack.request("again", uri, force=True))
 
     assert (refused.status, refused.error) == ("FAILED", "AnalysisConflictError")
-    assert "pass force" in refused.cause
+    assert "pass force" in present(refused.cause)
     assert forced.status == "SUCCEEDED"
-    record = record_store.find("again")
+    record = present(record_store.find("again"))
     assert record.execution_arn == forced.arn != first.arn
-    assert record.target.uri == forced.output["target"]["uri"] != first.output["target"]["uri"]
+    assert (
+        present(record.target).uri
+        == forced.output["target"]["uri"]
+        != first.output["target"]["uri"]
+    )
 
 
-def test_a_failed_delivery_may_run_again_without_force(stack):
+def test_a_failed_delivery_may_run_again_without_force(stack: AnalysisStack) -> None:
     uri = stack.upload("profile_id,address\np1\n")
     failed = stack.run(stack.request("retry", uri))
     stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
@@ -410,10 +452,10 @@ def test_a_failed_delivery_may_run_again_without_force(stack):
     again = stack.run(stack.request("retry", uri))
 
     assert (failed.status, again.status) == ("FAILED", "SUCCEEDED")
-    assert record_store.find("retry").error is None
+    assert present(record_store.find("retry")).error is None
 
 
-def test_a_replaced_run_can_no_longer_write_into_the_result(stack):
+def test_a_replaced_run_can_no_longer_write_into_the_result(stack: AnalysisStack) -> None:
     request = AnalysisRequest.model_validate(stack.request("owned", "s3://DataBucket/a.csv"))
     record_store.claim(request, "arn:old", now())
     record_store.claim(request.model_copy(update={"force": True}), "arn:new", now())
@@ -421,10 +463,10 @@ def test_a_replaced_run_can_no_longer_write_into_the_result(stack):
     with pytest.raises(AnalysisConflictError):
         record_store.put_piece("owned", Piece("SHARD#00000", "arn:old", 1, 1), now())
     assert record_store.fail("owned", "arn:old", _error(), now()) is False
-    assert record_store.find("owned").execution_arn == "arn:new"
+    assert present(record_store.find("owned")).execution_arn == "arn:new"
 
 
-def _error():
+def _error() -> AnalysisError:
     from consentry.analysis.contract import AnalysisError
 
     return AnalysisError(type="X", message="stale")

@@ -2,13 +2,15 @@
 
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import requests
 
 from tests.conftest import ROOT
-from tests.stack import running_stack
+from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.stack
 
@@ -16,27 +18,30 @@ WRITERS = 20
 
 
 @pytest.fixture
-def table_names():
+def table_names() -> None:
     """Overrides the package's autouse moto setup: these tests talk to the stack's own moto."""
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(tmp_path_factory.mktemp("api-stack")) as started:
         yield started
 
 
-def register(stack, profile):
+def register(stack: Stack, profile: str) -> int:
     response = requests.put(
         f"{stack.api_url}/v1/profiles/{profile}",
         json={"addresses": {"email": f"{profile}@example.com"}, "locale": "en"},
         timeout=10,
     )
     assert response.status_code == 201
-    return response.json()["version"]
+    version: int = response.json()["version"]
+    return version
 
 
-def patch(stack, profile, flags, reason, if_match=None):
+def patch(
+    stack: Stack, profile: str, flags: dict[str, bool], reason: str, if_match: int | None = None
+) -> requests.Response:
     headers = {"If-Match": str(if_match)} if if_match is not None else {}
     return requests.patch(
         f"{stack.api_url}/v1/profiles/{profile}/consent",
@@ -46,7 +51,7 @@ def patch(stack, profile, flags, reason, if_match=None):
     )
 
 
-def history(stack, profile):
+def history(stack: Stack, profile: str) -> list[dict[str, Any]]:
     events, cursor = [], None
     while True:
         params = {"limit": "100"} | ({"cursor": cursor} if cursor else {})
@@ -59,7 +64,7 @@ def history(stack, profile):
             return events
 
 
-def rebuilt_flags(events):
+def rebuilt_flags(events: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
     flags = dict.fromkeys(["all", "email", "sms", "phone", "direct_mail", "push"], False)
     for event in events:
         name = "all" if event["scope"] == "all" else event["scope"].removeprefix("channel:")
@@ -67,7 +72,7 @@ def rebuilt_flags(events):
     return flags
 
 
-def test_concurrent_writers_on_one_version_one_wins_the_rest_get_412(stack):
+def test_concurrent_writers_on_one_version_one_wins_the_rest_get_412(stack: Stack) -> None:
     version = register(stack, "race-a")
 
     with ThreadPoolExecutor(WRITERS) as pool:
@@ -89,7 +94,7 @@ def test_concurrent_writers_on_one_version_one_wins_the_rest_get_412(stack):
     assert rebuilt_flags(events) == winner["noLongerContact"]
 
 
-def test_concurrent_writers_without_a_version_lose_no_update(stack):
+def test_concurrent_writers_without_a_version_lose_no_update(stack: Stack) -> None:
     register(stack, "race-b")
 
     with ThreadPoolExecutor(WRITERS) as pool:
@@ -113,7 +118,7 @@ def test_concurrent_writers_without_a_version_lose_no_update(stack):
     assert verify["events"] == len(events)
 
 
-def test_a_fuzz_run_of_the_openapi_document_finds_no_server_error(stack):
+def test_a_fuzz_run_of_the_openapi_document_finds_no_server_error(stack: Stack) -> None:
     result = subprocess.run(
         [
             str(__import__("pathlib").Path(sys.executable).with_name("st")),

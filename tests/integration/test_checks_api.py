@@ -1,30 +1,40 @@
 """POST /v1/checks, and the two-profiles gap closed by owner opt-outs."""
 
+from typing import Any
+
 import pytest
 
 from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.consent.rules import Scope
+from consentry.consent.tokens import LinkSigner
 from consentry.core.types import Address, Channel
-from tests.integration.helpers import one_click
+from tests.integration.conftest import ApiCall, Configure, LandingCall
+from tests.integration.helpers import one_click, present
 
 SHARED = "shared@example.com"
 
 
-def register(api, profile, addresses, locale="en"):
+def register(api: ApiCall, profile: str, addresses: dict[str, str], locale: str = "en") -> None:
     response = api(
         "PUT", f"/v1/profiles/{profile}", json_body={"addresses": addresses, "locale": locale}
     )
     assert response["statusCode"] in (200, 201)
 
 
-def checks(api, *items):
+def checks(api: ApiCall, *items: dict[str, str]) -> list[tuple[str, str | None]]:
     response = api("POST", "/v1/checks", json_body={"items": list(items)})
     assert response["statusCode"] == 200, response["body"]
     return [(r["verdict"], r["reason"]) for r in response["json"]["results"]]
 
 
-def item(profile, address=SHARED, channel="email", message_class="marketing", service=None):
+def item(
+    profile: str,
+    address: str = SHARED,
+    channel: str = "email",
+    message_class: str = "marketing",
+    service: str | None = None,
+) -> dict[str, str]:
     body = {
         "profileId": profile,
         "address": address,
@@ -34,7 +44,9 @@ def item(profile, address=SHARED, channel="email", message_class="marketing", se
     return body | ({"serviceId": service} if service else {})
 
 
-def test_one_click_on_profile_a_excludes_profile_b_sharing_the_address(api, landing, signer):
+def test_one_click_on_profile_a_excludes_profile_b_sharing_the_address(
+    api: ApiCall, landing: LandingCall, signer: LinkSigner
+) -> None:
     register(api, "A", {"email": SHARED})
     register(api, "B", {"email": SHARED})
 
@@ -47,7 +59,9 @@ def test_one_click_on_profile_a_excludes_profile_b_sharing_the_address(api, land
     ]
 
 
-def test_a_channel_one_click_denylists_only_that_channels_address(api, landing, signer):
+def test_a_channel_one_click_denylists_only_that_channels_address(
+    api: ApiCall, landing: LandingCall, signer: LinkSigner
+) -> None:
     register(api, "A", {"email": SHARED, "sms": "+31612345678"})
 
     one_click(landing, signer, "A", Scope.channel(Channel.SMS))
@@ -58,7 +72,9 @@ def test_a_channel_one_click_denylists_only_that_channels_address(api, landing, 
     ]
 
 
-def test_the_owners_opt_in_lifts_its_own_entry_but_never_a_complaint(api, landing, signer):
+def test_the_owners_opt_in_lifts_its_own_entry_but_never_a_complaint(
+    api: ApiCall, landing: LandingCall, signer: LinkSigner
+) -> None:
     register(api, "A", {"email": SHARED})
     one_click(landing, signer, "A")
     record_complaint(SHARED)
@@ -69,7 +85,9 @@ def test_the_owners_opt_in_lifts_its_own_entry_but_never_a_complaint(api, landin
     assert origins == ["complaint"]
 
 
-def test_the_owners_opt_in_lifts_the_entry_when_nothing_else_holds_it(api, landing, signer):
+def test_the_owners_opt_in_lifts_the_entry_when_nothing_else_holds_it(
+    api: ApiCall, landing: LandingCall, signer: LinkSigner
+) -> None:
     register(api, "A", {"email": SHARED})
     one_click(landing, signer, "A")
 
@@ -78,7 +96,9 @@ def test_the_owners_opt_in_lifts_the_entry_when_nothing_else_holds_it(api, landi
     assert checks(api, item("B")) == [("allowed", None)]
 
 
-def test_an_operator_opt_in_does_not_lift_the_owners_denylist(api, landing, signer):
+def test_an_operator_opt_in_does_not_lift_the_owners_denylist(
+    api: ApiCall, landing: LandingCall, signer: LinkSigner
+) -> None:
     register(api, "A", {"email": SHARED})
     one_click(landing, signer, "A")
 
@@ -91,7 +111,9 @@ def test_an_operator_opt_in_does_not_lift_the_owners_denylist(api, landing, sign
     assert checks(api, item("B")) == [("blocked", "address_denylisted")]
 
 
-def test_the_policy_can_be_switched_off(api, landing, signer, configure):
+def test_the_policy_can_be_switched_off(
+    api: ApiCall, landing: LandingCall, signer: LinkSigner, configure: Configure
+) -> None:
     configure(owner_opt_out_denylists="false")
     register(api, "A", {"email": SHARED})
 
@@ -103,7 +125,7 @@ def test_the_policy_can_be_switched_off(api, landing, signer, configure):
     ]
 
 
-def test_opt_outs_never_block_transactional_messages_but_denylists_do(api):
+def test_opt_outs_never_block_transactional_messages_but_denylists_do(api: ApiCall) -> None:
     register(api, "A", {"email": "a@example.com"})
     api(
         "PATCH",
@@ -126,7 +148,7 @@ def test_opt_outs_never_block_transactional_messages_but_denylists_do(api):
     ]
 
 
-def test_allowlisted_addresses_pass_quarantine_but_not_an_opt_out(api):
+def test_allowlisted_addresses_pass_quarantine_but_not_an_opt_out(api: ApiCall) -> None:
     register(api, "A", {"email": "seed@example.com"})
     put_status(Channel.EMAIL, Address("seed@example.com"), AddressStatus.QUARANTINE, "user_unknown")
     put_status(Channel.EMAIL, Address("seed@example.com"), AddressStatus.ALLOWLISTED, "seed list")
@@ -140,7 +162,9 @@ def test_allowlisted_addresses_pass_quarantine_but_not_an_opt_out(api):
     assert checks(api, item("A", "seed@example.com")) == [("blocked", "profile_opted_out")]
 
 
-def test_addresses_are_compared_normalized_and_bad_ones_named(api, landing, signer):
+def test_addresses_are_compared_normalized_and_bad_ones_named(
+    api: ApiCall, landing: LandingCall, signer: LinkSigner
+) -> None:
     register(api, "A", {"email": SHARED})
     one_click(landing, signer, "A")
 
@@ -151,7 +175,7 @@ def test_addresses_are_compared_normalized_and_bad_ones_named(api, landing, sign
     ]
 
 
-def test_a_service_send_needs_an_active_subscription(api):
+def test_a_service_send_needs_an_active_subscription(api: ApiCall) -> None:
     service = api(
         "POST",
         "/v1/services",
@@ -184,11 +208,11 @@ def test_a_service_send_needs_an_active_subscription(api):
         {},
     ],
 )
-def test_bad_check_requests_are_422(api, body):
+def test_bad_check_requests_are_422(api: ApiCall, body: dict[str, Any]) -> None:
     assert api("POST", "/v1/checks", json_body=body)["statusCode"] == 422
 
 
-def landing_opt_in(signer, profile):
+def landing_opt_in(signer: LinkSigner, profile: str) -> None:
     """The owner's confirmed opt-in, as the preference center records it."""
     from consentry.consent import profile_store
     from consentry.consent.rules import ConsentChange
@@ -203,7 +227,7 @@ def landing_opt_in(signer, profile):
     )
 
 
-def record_complaint(address):
+def record_complaint(address: str) -> None:
     """A spam complaint's denylist entry, as the feedback ingestion writes it."""
     from consentry.addresses import address_store, history_store
     from consentry.addresses.events import AddressEvent, EventKind, change_id
@@ -211,7 +235,7 @@ def record_complaint(address):
     from consentry.core.clock import utc_now
 
     now = utc_now()
-    current = address_store.find_address(Channel.EMAIL, Address(address))
+    current = present(address_store.find_address(Channel.EMAIL, Address(address)))
     event = AddressEvent(
         channel=Channel.EMAIL,
         address=Address(address),

@@ -7,18 +7,19 @@ import pytest
 from consentry.consent import profile_store
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.core.types import Action, Channel, ProfileId, Source
+from tests.integration.conftest import ConsentCall
 
 PROFILE = ProfileId("p-200")
 
 
-def test_an_unknown_profile_is_404_with_a_message(consent_api):
+def test_an_unknown_profile_is_404_with_a_message(consent_api: ConsentCall) -> None:
     response = consent_api("get_consent", profile="nobody")
 
     assert response["statusCode"] == 404
     assert "not found" in json.loads(response["body"])["message"]
 
 
-def test_the_consent_state_and_latest_events_are_returned(consent_api):
+def test_the_consent_state_and_latest_events_are_returned(consent_api: ConsentCall) -> None:
     profile_store.register_profile(PROFILE, {Channel.EMAIL: "jane@example.com"}, "nl")
     profile_store.record_change(
         PROFILE,
@@ -50,7 +51,7 @@ def test_the_consent_state_and_latest_events_are_returned(consent_api):
 
 
 @pytest.mark.parametrize("profile", ["has space", "x" * 129, "semi;colon"])
-def test_a_malformed_profile_id_is_422(consent_api, profile):
+def test_a_malformed_profile_id_is_422(consent_api: ConsentCall, profile: str) -> None:
     response = consent_api("get_consent", profile=profile)
 
     assert response["statusCode"] == 422
@@ -64,7 +65,9 @@ def test_a_malformed_profile_id_is_422(consent_api, profile):
         ("DELETE", "/v1/profiles/p-1/consent", None),
     ],
 )
-def test_bad_requests_are_4xx_never_5xx(consent_api, method, path, body):
+def test_bad_requests_are_4xx_never_5xx(
+    consent_api: ConsentCall, method: str, path: str, body: str | None
+) -> None:
     response = consent_api("get_consent", method=method, path=path, body=body)
 
     assert 400 <= response["statusCode"] < 500
@@ -80,8 +83,8 @@ def test_bad_requests_are_4xx_never_5xx(consent_api, method, path, body):
     ],
 )
 def test_a_body_the_api_cannot_read_is_4xx_and_changes_nothing(
-    consent_api, content_type, body, is_base64, status
-):
+    consent_api: ConsentCall, content_type: str, body: str | None, is_base64: bool, status: int
+) -> None:
     response = consent_api(
         "get_consent",
         method="PATCH",

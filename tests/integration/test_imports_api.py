@@ -5,29 +5,41 @@ function is captured by a fake Lambda client in the API's dependencies, and the
 function is then called directly.
 """
 
+from __future__ import annotations
+
 import csv
 import io
 import json
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from consent.logic import imports as import_logic
-from consent.logic.imports import ImportRun, LambdaImportJobs
+from consent.logic.imports import ImportRun, LambdaImportJobs, TimeLeft
 from consentry.addresses import address_store
 from consentry.addresses.status import AddressStatus
 from consentry.addresses.tables import AddressEventModel
 from consentry.consent import profile_store
+from consentry.consent.profile_store import ChangeResult
+from consentry.consent.rules import ConsentChange
 from consentry.consent.tables import ConsentEventModel
 from consentry.core.bucket import DataBucket
+from consentry.core.clock import Clock
 from consentry.core.errors import StoreUnavailableError
 from consentry.core.settings import get_settings
 from consentry.core.types import Address, Channel, ProfileId, Source
 from consentry.imports import import_store
 from tests.conftest import REGION
-from tests.integration.conftest import lambda_context
+from tests.integration.conftest import ApiCall, Configure, lambda_context
+from tests.integration.helpers import present
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
 
 PROFILES_HEADER = (
     "profile_id,locale,email,sms,no_longer_contact_all,no_longer_contact_email,"
@@ -35,8 +47,15 @@ PROFILES_HEADER = (
 )
 
 
+class RunOptions(TypedDict, total=False):
+    """What a test changes of an import run: its clock, and the time it has left."""
+
+    time_left: TimeLeft
+    clock: Clock
+
+
 @pytest.fixture
-def lambda_client(configure, monkeypatch):
+def lambda_client(configure: Configure, monkeypatch: pytest.MonkeyPatch) -> FakeLambda:
     """The API's Lambda client, a fake; the import function is named."""
     fake = FakeLambda()
     configure(import_function_name="consentry-import")
@@ -47,69 +66,71 @@ def lambda_client(configure, monkeypatch):
 
 
 @pytest.fixture
-def started(lambda_client):
+def started(lambda_client: FakeLambda) -> list[str]:
     """The import ids the API handed to the import function."""
     return lambda_client.import_ids
 
 
-def job(**options):
+def job(**options: Unpack[RunOptions]) -> ImportRun:
     """What the import function runs an import with."""
     settings = get_settings()
     bucket = DataBucket(settings.data_bucket, region=settings.aws_region)
     return ImportRun(bucket=bucket, default_region=settings.default_phone_region, **options)
 
 
-def s3():
+def s3() -> S3Client:
     return boto3.client("s3", region_name=REGION)
 
 
-def upload(key, text, *, raw=None):
+def upload(key: str, text: str, *, raw: bytes | None = None) -> str:
     bucket = get_settings().data_bucket
     s3().put_object(Bucket=bucket, Key=key, Body=raw if raw is not None else text.encode())
     return f"s3://{bucket}/{key}"
 
 
-def post(api, uri, kind="profiles"):
+def post(api: ApiCall, uri: str, kind: str = "profiles") -> dict[str, Any]:
     return api("POST", "/v1/imports", json_body={"uri": uri, "kind": kind})
 
 
-def run_job(import_id):
+def run_job(import_id: str) -> dict[str, Any]:
     from consent.import_job import lambda_handler
 
-    return lambda_handler({"importId": import_id}, lambda_context("import"))
+    result: dict[str, Any] = lambda_handler({"importId": import_id}, lambda_context("import"))
+    return result
 
 
-def imported(api, key, text, kind="profiles"):
+def imported(api: ApiCall, key: str, text: str, kind: str = "profiles") -> dict[str, Any]:
     """Upload, POST and run an import; its record as GET answers it."""
     response = post(api, upload(key, text), kind)
     assert response["statusCode"] == 202, response["body"]
     import_id = response["json"]["importId"]
     run_job(import_id)
-    return api("GET", f"/v1/imports/{import_id}")["json"]
+    record: dict[str, Any] = api("GET", f"/v1/imports/{import_id}")["json"]
+    return record
 
 
-def report(record):
+def report(record: Mapping[str, Any]) -> list[dict[str, str]]:
     bucket, _, key = record["reportUri"].removeprefix("s3://").partition("/")
     body = s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     return list(csv.DictReader(io.StringIO(body)))
 
 
-def consent_events(profile_id):
+def consent_events(profile_id: str) -> list[ConsentEventModel]:
     return list(ConsentEventModel.query(profile_id))
 
 
-def address_events(channel, address):
+def address_events(channel: str, address: str) -> list[AddressEventModel]:
     return list(AddressEventModel.query(f"{channel}#{address}"))
 
 
-def lines(*rows):
+def lines(*rows: str) -> str:
     return "\n".join(rows) + "\n"
 
 
 # ---------------------------------------------------------------- the API
 
 
-def test_posting_a_file_queues_one_import_and_starts_it(api, started):
+def test_posting_a_file_queues_one_import_and_starts_it(api: ApiCall, started: list[str]) -> None:
     uri = upload("uploads/optouts.csv", lines(PROFILES_HEADER, "p-1,,,,true,,"))
 
     response = post(api, uri)
@@ -122,7 +143,7 @@ def test_posting_a_file_queues_one_import_and_starts_it(api, started):
     assert api("GET", f"/v1/imports/{body['importId']}")["json"] == body
 
 
-def test_the_same_file_posted_twice_is_one_import(api, started):
+def test_the_same_file_posted_twice_is_one_import(api: ApiCall, started: list[str]) -> None:
     uri = upload("uploads/optouts.csv", lines(PROFILES_HEADER, "p-1,,,,true,,"))
     first = post(api, uri)["json"]
     run_job(first["importId"])
@@ -136,7 +157,9 @@ def test_the_same_file_posted_twice_is_one_import(api, started):
     assert len(consent_events("p-1")) == 1
 
 
-def test_a_repeated_post_of_a_queued_import_starts_it_again(api, started):
+def test_a_repeated_post_of_a_queued_import_starts_it_again(
+    api: ApiCall, started: list[str]
+) -> None:
     uri = upload("uploads/optouts.csv", lines(PROFILES_HEADER, "p-1,,,,true,,"))
     first = post(api, uri)["json"]
 
@@ -146,7 +169,7 @@ def test_a_repeated_post_of_a_queued_import_starts_it_again(api, started):
     assert started == [first["importId"], first["importId"]]
 
 
-def test_a_changed_file_at_the_same_key_is_a_new_import(api, started):
+def test_a_changed_file_at_the_same_key_is_a_new_import(api: ApiCall, started: list[str]) -> None:
     first = post(api, upload("uploads/list.csv", lines(PROFILES_HEADER, "p-1,,,,true,,")))
     second = post(api, upload("uploads/list.csv", lines(PROFILES_HEADER, "p-2,,,,true,,")))
 
@@ -154,7 +177,7 @@ def test_a_changed_file_at_the_same_key_is_a_new_import(api, started):
     assert second["json"]["importId"] != first["json"]["importId"]
 
 
-def test_the_same_file_as_another_kind_is_another_import(api, started):
+def test_the_same_file_as_another_kind_is_another_import(api: ApiCall, started: list[str]) -> None:
     uri = upload("uploads/list.csv", lines(PROFILES_HEADER))
 
     assert (
@@ -170,7 +193,9 @@ def test_the_same_file_as_another_kind_is_another_import(api, started):
         "s3://someone-elses-bucket/list.csv",
     ],
 )
-def test_a_uri_that_names_no_object_of_the_data_bucket_is_422_naming_uri(api, started, uri):
+def test_a_uri_that_names_no_object_of_the_data_bucket_is_422_naming_uri(
+    api: ApiCall, started: list[str], uri: str
+) -> None:
     response = post(api, uri)
 
     assert (response["statusCode"], response["json"]["field"]) == (422, "uri")
@@ -186,20 +211,20 @@ def test_a_uri_that_names_no_object_of_the_data_bucket_is_422_naming_uri(api, st
         {"uri": "s3://DataBucket/list.csv"},
     ],
 )
-def test_a_malformed_request_is_422(api, started, body):
+def test_a_malformed_request_is_422(api: ApiCall, started: list[str], body: dict[str, Any]) -> None:
     response = api("POST", "/v1/imports", json_body=body)
 
     assert response["statusCode"] == 422
     assert started == []
 
 
-def test_an_unknown_import_is_404(api):
+def test_an_unknown_import_is_404(api: ApiCall) -> None:
     response = api("GET", "/v1/imports/0123456789abcdef")
 
     assert response["statusCode"] == 404
 
 
-def test_an_idempotency_key_replays_the_first_answer(api, started):
+def test_an_idempotency_key_replays_the_first_answer(api: ApiCall, started: list[str]) -> None:
     uri = upload("uploads/optouts.csv", lines(PROFILES_HEADER, "p-1,,,,true,,"))
     headers = {"Idempotency-Key": "k-1"}
 
@@ -217,12 +242,12 @@ def test_an_idempotency_key_replays_the_first_answer(api, started):
 class FakeLambda:
     """Records invocations; fails them while `error` is set."""
 
-    def __init__(self):
-        self.calls = []
-        self.import_ids = []
-        self.error = None
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.import_ids: list[str] = []
+        self.error: Exception | None = None
 
-    def invoke(self, **request):
+    def invoke(self, **request: Any) -> dict[str, int]:
         if self.error:
             raise self.error
         self.calls.append(request)
@@ -230,8 +255,10 @@ class FakeLambda:
         return {"StatusCode": 202}
 
 
-def test_the_import_function_is_invoked_asynchronously_with_the_import_id(lambda_client):
-    LambdaImportJobs(lambda_client, "consentry-import").start("abc")
+def test_the_import_function_is_invoked_asynchronously_with_the_import_id(
+    lambda_client: FakeLambda,
+) -> None:
+    LambdaImportJobs(cast("LambdaClient", lambda_client), "consentry-import").start("abc")
 
     assert lambda_client.calls == [
         {
@@ -243,8 +270,8 @@ def test_the_import_function_is_invoked_asynchronously_with_the_import_id(lambda
 
 
 def test_an_import_that_could_not_be_started_is_503_and_started_by_the_next_post(
-    api, lambda_client
-):
+    api: ApiCall, lambda_client: FakeLambda
+) -> None:
     uri = upload("uploads/optouts.csv", lines(PROFILES_HEADER, "p-1,,,,true,,"))
     lambda_client.error = ClientError(
         {"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke"
@@ -261,7 +288,7 @@ def test_an_import_that_could_not_be_started_is_503_and_started_by_the_next_post
     ]
 
 
-def test_a_function_without_the_import_function_name_cannot_start_imports(api):
+def test_a_function_without_the_import_function_name_cannot_start_imports(api: ApiCall) -> None:
     assert get_settings().import_function_name is None
     uri = upload("uploads/optouts.csv", lines(PROFILES_HEADER, "p-1,,,,true,,"))
 
@@ -272,7 +299,9 @@ def test_a_function_without_the_import_function_name_cannot_start_imports(api):
 # ---------------------------------------------------------------- the import function
 
 
-def test_a_profiles_file_is_applied_as_events_from_the_import(api, started):
+def test_a_profiles_file_is_applied_as_events_from_the_import(
+    api: ApiCall, started: list[str]
+) -> None:
     record = imported(
         api,
         "uploads/profiles.csv",
@@ -309,7 +338,9 @@ def test_a_profiles_file_is_applied_as_events_from_the_import(api, started):
     ]
 
 
-def test_a_spreadsheet_export_with_a_byte_order_mark_and_crlf_lines_is_read(api, started):
+def test_a_spreadsheet_export_with_a_byte_order_mark_and_crlf_lines_is_read(
+    api: ApiCall, started: list[str]
+) -> None:
     uri = upload(
         "uploads/excel.csv",
         "",
@@ -325,7 +356,7 @@ def test_a_spreadsheet_export_with_a_byte_order_mark_and_crlf_lines_is_read(api,
     }
 
 
-def test_columns_left_empty_leave_the_profile_as_it_is(api, started):
+def test_columns_left_empty_leave_the_profile_as_it_is(api: ApiCall, started: list[str]) -> None:
     profile_store.register_profile(ProfileId("p-1"), {Channel.SMS: "+31612345678"}, "nl")
 
     imported(api, "uploads/profiles.csv", lines(PROFILES_HEADER, "p-1,,jane@example.com,,,,"))
@@ -336,7 +367,7 @@ def test_columns_left_empty_leave_the_profile_as_it_is(api, started):
     assert not state.opted_out
 
 
-def test_an_addresses_file_sets_the_statuses(api, started):
+def test_an_addresses_file_sets_the_statuses(api: ApiCall, started: list[str]) -> None:
     record = imported(
         api,
         "uploads/addresses.csv",
@@ -351,9 +382,9 @@ def test_an_addresses_file_sets_the_statuses(api, started):
 
     assert record["status"] == "done"
     assert record["counts"] == {"rows": 3, "applied": 3, "rejected": 0, "unchanged": 0}
-    quarantined = address_store.find_address(Channel.EMAIL, Address("bounced@example.com"))
-    denylisted = address_store.find_address(Channel.SMS, Address("+31612345678"))
-    seed = address_store.find_address(Channel.EMAIL, Address("seed@example.com"))
+    quarantined = present(address_store.find_address(Channel.EMAIL, Address("bounced@example.com")))
+    denylisted = present(address_store.find_address(Channel.SMS, Address("+31612345678")))
+    seed = present(address_store.find_address(Channel.EMAIL, Address("seed@example.com")))
     assert (quarantined.status, quarantined.reason) == (AddressStatus.QUARANTINE, "user_unknown")
     assert (denylisted.status, denylisted.denylist_origins) == (
         AddressStatus.DENYLISTED,
@@ -368,7 +399,9 @@ def test_an_addresses_file_sets_the_statuses(api, started):
     )
 
 
-def test_rejected_rows_are_reported_with_their_reason_and_the_rest_applied(api, started):
+def test_rejected_rows_are_reported_with_their_reason_and_the_rest_applied(
+    api: ApiCall, started: list[str]
+) -> None:
     record = imported(
         api,
         "uploads/mixed.csv",
@@ -412,7 +445,9 @@ def test_rejected_rows_are_reported_with_their_reason_and_the_rest_applied(api, 
     assert profile_store.get_consent(ProfileId("p-7")).opt_out_all
 
 
-def test_address_rows_need_a_known_channel_an_importable_status_and_a_reason(api, started):
+def test_address_rows_need_a_known_channel_an_importable_status_and_a_reason(
+    api: ApiCall, started: list[str]
+) -> None:
     record = imported(
         api,
         "uploads/addresses.csv",
@@ -436,7 +471,7 @@ def test_address_rows_need_a_known_channel_an_importable_status_and_a_reason(api
     ]
 
 
-def test_importing_the_same_rows_again_changes_nothing(api, started):
+def test_importing_the_same_rows_again_changes_nothing(api: ApiCall, started: list[str]) -> None:
     profiles = lines(PROFILES_HEADER, "p-1,fr,jane@example.com,,true,,", "p-2,,,,,true,")
     addresses = lines(
         "channel,address,status,reason",
@@ -463,7 +498,9 @@ def test_importing_the_same_rows_again_changes_nothing(api, started):
     assert address_store.find_address(Channel.EMAIL, Address("gone@example.com")) is None
 
 
-def test_a_retried_run_applies_nothing_twice(api, started, monkeypatch):
+def test_a_retried_run_applies_nothing_twice(
+    api: ApiCall, started: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     response = post(
         api,
         upload(
@@ -475,7 +512,9 @@ def test_a_retried_run_applies_nothing_twice(api, started, monkeypatch):
     record_changes = profile_store.record_changes
     calls = []
 
-    def unavailable_on_the_second_row(profile_id, changes, **options):
+    def unavailable_on_the_second_row(
+        profile_id: ProfileId, changes: list[ConsentChange], **options: Any
+    ) -> ChangeResult:
         calls.append(profile_id)
         if len(calls) == 2:
             raise StoreUnavailableError("throttled")
@@ -488,6 +527,7 @@ def test_a_retried_run_applies_nothing_twice(api, started, monkeypatch):
     failed = import_store.get(import_id)
     run_job(import_id)
 
+    assert failed.error is not None
     assert (failed.status.value, "consent store is unavailable" in failed.error) == ("failed", True)
     done = api("GET", f"/v1/imports/{import_id}")["json"]
     assert (done["status"], done["error"]) == ("done", None)
@@ -495,7 +535,9 @@ def test_a_retried_run_applies_nothing_twice(api, started, monkeypatch):
     assert [len(consent_events(p)) for p in ("p-1", "p-2", "p-3")] == [1, 1, 1]
 
 
-def test_a_done_import_is_left_alone_by_a_repeated_invocation(api, started):
+def test_a_done_import_is_left_alone_by_a_repeated_invocation(
+    api: ApiCall, started: list[str]
+) -> None:
     record = imported(api, "uploads/profiles.csv", lines(PROFILES_HEADER, "p-1,,,,true,,"))
 
     result = run_job(record["importId"])
@@ -504,7 +546,7 @@ def test_a_done_import_is_left_alone_by_a_repeated_invocation(api, started):
     assert api("GET", f"/v1/imports/{record['importId']}")["json"] == record
 
 
-def test_a_run_never_overlaps_a_run_that_holds_the_import(api, started):
+def test_a_run_never_overlaps_a_run_that_holds_the_import(api: ApiCall, started: list[str]) -> None:
     response = post(api, upload("uploads/profiles.csv", lines(PROFILES_HEADER, "p-1,,,,true,,")))
     import_id = response["json"]["importId"]
     now = import_store.get(import_id).created_at
@@ -516,7 +558,9 @@ def test_a_run_never_overlaps_a_run_that_holds_the_import(api, started):
     assert profile_store.find_consent(ProfileId("p-1")) is None
 
 
-def test_a_run_out_of_time_fails_with_what_it_did_reported(api, started):
+def test_a_run_out_of_time_fails_with_what_it_did_reported(
+    api: ApiCall, started: list[str]
+) -> None:
     response = post(
         api,
         upload(
@@ -548,7 +592,9 @@ def test_a_run_out_of_time_fails_with_what_it_did_reported(api, started):
         (b'profile_id,no_longer_contact_all\np-1,true\np-2,"true\n', "not valid CSV"),
     ],
 )
-def test_a_malformed_file_fails_the_import_and_applies_nothing(api, started, content, error_part):
+def test_a_malformed_file_fails_the_import_and_applies_nothing(
+    api: ApiCall, started: list[str], content: bytes, error_part: str
+) -> None:
     import_id = post(api, upload("uploads/bad.csv", "", raw=content))["json"]["importId"]
 
     run_job(import_id)
@@ -560,14 +606,14 @@ def test_a_malformed_file_fails_the_import_and_applies_nothing(api, started, con
     assert profile_store.find_consent(ProfileId("p-1")) is None
 
 
-def test_an_addresses_file_with_profile_columns_fails(api, started):
+def test_an_addresses_file_with_profile_columns_fails(api: ApiCall, started: list[str]) -> None:
     record = imported(api, "uploads/bad.csv", lines(PROFILES_HEADER), kind="addresses")
 
     assert record["status"] == "failed"
     assert record["error"].startswith("unknown columns for an import of addresses: 'profile_id'")
 
 
-def test_a_file_changed_after_the_post_fails_the_import(api, started):
+def test_a_file_changed_after_the_post_fails_the_import(api: ApiCall, started: list[str]) -> None:
     uri = upload("uploads/profiles.csv", lines(PROFILES_HEADER, "p-1,,,,true,,"))
     import_id = post(api, uri)["json"]["importId"]
     upload("uploads/profiles.csv", lines(PROFILES_HEADER, "p-2,,,,true,,"))
@@ -575,5 +621,6 @@ def test_a_file_changed_after_the_post_fails_the_import(api, started):
     run_job(import_id)
 
     record = import_store.get(import_id)
+    assert record.error is not None
     assert (record.status.value, "changed or deleted" in record.error) == ("failed", True)
     assert profile_store.find_consent(ProfileId("p-2")) is None

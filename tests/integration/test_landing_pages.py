@@ -7,23 +7,25 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ses.models import Message, ses_backends
 
 from consentry.addresses import address_store
 from consentry.addresses.status import AddressStatus
 from consentry.consent import profile_store, service_store
-from consentry.consent.rules import Scope
-from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
-from consentry.consent.tokens import LinkClaims
-from consentry.core.types import Channel, DeliveryId, ProfileId, ServiceId
+from consentry.consent.rules import ConsentChange, ConsentEvent, ConsentState, Scope
+from consentry.consent.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
+from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
+from consentry.core.types import Address, Channel, DeliveryId, ProfileId, ServiceId
 from landing.forms import FormGuard
 from landing.pages import wording_version
 from tests.conftest import REGION
+from tests.integration.conftest import Configure
+from tests.integration.helpers import present
 from tests.integration.landing_client import Client, path_of
 
 PROFILE = ProfileId("p-pages")
-EMAIL = "jane.doe@example.com"
+EMAIL = Address("jane.doe@example.com")
 SENDER = "no-reply@example.com"
 KEY_SECRET = "ProfileIdKey"
 NEWSLETTER = ServiceId("newsletter")
@@ -31,7 +33,7 @@ OFFERS = ServiceId("offers")
 
 
 @pytest.fixture(autouse=True)
-def landing_settings(configure, table_names):
+def landing_settings(configure: Configure, table_names: dict[str, str]) -> None:
     configure(confirmation_sender=SENDER, profile_id_key_secret=KEY_SECRET)
     boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
     boto3.client("secretsmanager", region_name=REGION).create_secret(
@@ -61,22 +63,24 @@ def landing_settings(configure, table_names):
 
 
 @pytest.fixture
-def client():
+def client() -> Client:
     return Client()
 
 
 @pytest.fixture
-def token(signer):
+def token(signer: LinkSigner) -> str:
     return signer.sign(
         LinkClaims(profile_id=PROFILE, scope=Scope.all(), delivery_id=DeliveryId("d-42"))
     )
 
 
-def sent_mails():
+def sent_mails() -> list[Message]:
     return ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
 
 
-def snapshot(profile_id=PROFILE):
+def snapshot(
+    profile_id: ProfileId = PROFILE,
+) -> tuple[ConsentState | None, list[ConsentEvent], list[Subscription]]:
     """Everything a visit could change about a profile."""
     state = profile_store.find_consent(profile_id)
     return (
@@ -89,7 +93,9 @@ def snapshot(profile_id=PROFILE):
 # ---------------------------------------------------------------- the preference center
 
 
-def test_the_preference_center_shows_channels_and_services_as_stored(client, token):
+def test_the_preference_center_shows_channels_and_services_as_stored(
+    client: Client, token: str
+) -> None:
     profile_store.record_change(
         PROFILE,
         store_change(Scope.channel(Channel.SMS), "opt_out"),
@@ -108,7 +114,7 @@ def test_the_preference_center_shows_channels_and_services_as_stored(client, tok
     assert EMAIL not in page.body
 
 
-def test_every_page_carries_the_security_headers(client, token):
+def test_every_page_carries_the_security_headers(client: Client, token: str) -> None:
     page = client.get(f"/p/{token}")
 
     csp = page.headers["Content-Security-Policy"]
@@ -121,7 +127,9 @@ def test_every_page_carries_the_security_headers(client, token):
     assert " style=" not in page.body
 
 
-def test_the_stylesheet_comes_from_the_landing_function_under_the_stage(client, token):
+def test_the_stylesheet_comes_from_the_landing_function_under_the_stage(
+    client: Client, token: str
+) -> None:
     page = client.get(f"/p/{token}")
 
     (href,) = page.stylesheets
@@ -133,7 +141,9 @@ def test_the_stylesheet_comes_from_the_landing_function_under_the_stage(client, 
     assert "url(" not in css.body
 
 
-def test_saving_the_preference_center_records_each_change_with_its_wording(client, token):
+def test_saving_the_preference_center_records_each_change_with_its_wording(
+    client: Client, token: str
+) -> None:
     page = client.get(f"/p/{token}")
 
     done = client.submit(
@@ -143,7 +153,7 @@ def test_saving_the_preference_center_records_each_change_with_its_wording(clien
     assert done.status == 200
     state = profile_store.get_consent(PROFILE)
     assert state.opt_out_channels == {Channel.SMS, Channel.PHONE, Channel.DIRECT_MAIL, Channel.PUSH}
-    offers = service_store.find_subscription(OFFERS, PROFILE)
+    offers = present(service_store.find_subscription(OFFERS, PROFILE))
     assert offers.status is SubscriptionStatus.SUBSCRIBED
     events = profile_store.latest_events(PROFILE, 10)
     assert len(events) == 5
@@ -154,7 +164,7 @@ def test_saving_the_preference_center_records_each_change_with_its_wording(clien
     assert "Offers &amp; deals: you are subscribed." in done.body
 
 
-def test_undo_on_the_confirmation_page_puts_everything_back(client, token):
+def test_undo_on_the_confirmation_page_puts_everything_back(client: Client, token: str) -> None:
     page = client.get(f"/p/{token}")
     done = client.submit(page.form(f"/p/{token}"), check={"channel": {"email"}})
     before_undo = profile_store.get_consent(PROFILE)
@@ -169,7 +179,9 @@ def test_undo_on_the_confirmation_page_puts_everything_back(client, token):
     assert not undone.forms  # an undo is not undone again from here
 
 
-def test_a_double_opt_in_service_ticked_in_the_preference_center_waits_for_its_email(client, token):
+def test_a_double_opt_in_service_ticked_in_the_preference_center_waits_for_its_email(
+    client: Client, token: str
+) -> None:
     page = client.get(f"/p/{token}")
 
     done = client.submit(
@@ -177,7 +189,7 @@ def test_a_double_opt_in_service_ticked_in_the_preference_center_waits_for_its_e
         check={"service": {NEWSLETTER}, "channel": {c.value for c in Channel}},
     )
 
-    subscription = service_store.find_subscription(NEWSLETTER, PROFILE)
+    subscription = present(service_store.find_subscription(NEWSLETTER, PROFILE))
     assert subscription.status is SubscriptionStatus.PENDING
     (mail,) = sent_mails()
     assert mail.destinations["ToAddresses"] == [EMAIL]
@@ -185,7 +197,7 @@ def test_a_double_opt_in_service_ticked_in_the_preference_center_waits_for_its_e
     assert re.search(r"/prod/s/newsletter/k1\.[\w.-]+", mail.body)
 
 
-def test_a_page_that_was_submitted_twice_changes_nothing_more(client, token):
+def test_a_page_that_was_submitted_twice_changes_nothing_more(client: Client, token: str) -> None:
     page = client.get(f"/p/{token}")
     form = page.form(f"/p/{token}")
     client.submit(form, check={"channel": {"email"}})
@@ -200,7 +212,7 @@ def test_a_page_that_was_submitted_twice_changes_nothing_more(client, token):
 # ---------------------------------------------------------------- GET never changes state
 
 
-def pages_of(token):
+def pages_of(token: str) -> list[str]:
     return [
         f"/p/{token}",
         f"/p/{token}/unsubscribe",
@@ -211,7 +223,7 @@ def pages_of(token):
     ]
 
 
-def test_get_and_head_of_every_page_change_nothing(client, token):
+def test_get_and_head_of_every_page_change_nothing(client: Client, token: str) -> None:
     before = snapshot()
 
     for path in pages_of(token):
@@ -224,7 +236,9 @@ def test_get_and_head_of_every_page_change_nothing(client, token):
 # ---------------------------------------------------------------- CSRF
 
 
-def test_a_form_post_without_its_csrf_token_is_refused_and_changes_nothing(client, token):
+def test_a_form_post_without_its_csrf_token_is_refused_and_changes_nothing(
+    client: Client, token: str
+) -> None:
     before = snapshot()
 
     page = client.request("POST", f"/p/{token}", "shown=channel%3Aemail%3D1&stop_all=1")
@@ -234,7 +248,9 @@ def test_a_form_post_without_its_csrf_token_is_refused_and_changes_nothing(clien
     assert snapshot() == before
 
 
-def test_a_csrf_token_of_another_link_is_refused(client, token, signer):
+def test_a_csrf_token_of_another_link_is_refused(
+    client: Client, token: str, signer: LinkSigner
+) -> None:
     other = signer.sign(LinkClaims(profile_id=ProfileId("p-other"), scope=Scope.all()))
     form = client.get(f"/p/{other}").form("/p/")
     form.action = f"/prod/p/{token}"
@@ -246,9 +262,12 @@ def test_a_csrf_token_of_another_link_is_refused(client, token, signer):
     assert snapshot() == before
 
 
-def test_an_old_form_asks_to_reload_the_page_and_changes_nothing(client, token, keyring):
+def test_an_old_form_asks_to_reload_the_page_and_changes_nothing(
+    client: Client, token: str, keyring: Keyring
+) -> None:
     form = client.get(f"/p/{token}").form(f"/p/{token}")
     wording = form.value("wording")
+    assert wording is not None
     old = FormGuard(keyring, clock=lambda: datetime.now(UTC) - timedelta(days=2))
     for control in form.controls:
         if control.name == "csrf":
@@ -263,7 +282,7 @@ def test_an_old_form_asks_to_reload_the_page_and_changes_nothing(client, token, 
     assert snapshot() == before
 
 
-def test_a_wording_version_other_than_the_pages_is_refused(client, token):
+def test_a_wording_version_other_than_the_pages_is_refused(client: Client, token: str) -> None:
     form = client.get(f"/p/{token}").form(f"/p/{token}")
     for control in form.controls:
         if control.name == "wording":
@@ -287,7 +306,9 @@ def test_a_wording_version_other_than_the_pages_is_refused(client, token):
         ("de", "Dieser Link ist ungültig"),
     ],
 )
-def test_an_altered_link_shows_the_error_page_in_the_visitors_language(token, language, title):
+def test_an_altered_link_shows_the_error_page_in_the_visitors_language(
+    token: str, language: str, title: str
+) -> None:
     tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     client = Client(accept_language=f"{language};q=0.9, en;q=0.1")
 
@@ -298,7 +319,7 @@ def test_an_altered_link_shows_the_error_page_in_the_visitors_language(token, la
     assert title in page.text
 
 
-def test_a_forged_token_posted_to_a_page_changes_nothing(client, token):
+def test_a_forged_token_posted_to_a_page_changes_nothing(client: Client, token: str) -> None:
     form = client.get(f"/p/{token}").form(f"/p/{token}")
     forged = "k1." + token.split(".", 1)[1][::-1]
     form.action = f"/prod/p/{forged}"
@@ -310,7 +331,9 @@ def test_a_forged_token_posted_to_a_page_changes_nothing(client, token):
     assert snapshot() == before
 
 
-def test_an_expired_link_shows_the_expired_page_and_changes_nothing(client, signer):
+def test_an_expired_link_shows_the_expired_page_and_changes_nothing(
+    client: Client, signer: LinkSigner
+) -> None:
     expired = signer.sign(
         LinkClaims(
             profile_id=PROFILE,
@@ -331,7 +354,7 @@ def test_an_expired_link_shows_the_expired_page_and_changes_nothing(client, sign
 # ---------------------------------------------------------------- languages
 
 
-def test_the_profiles_locale_comes_before_the_browsers_languages(token):
+def test_the_profiles_locale_comes_before_the_browsers_languages(token: str) -> None:
     profile_store.register_profile(PROFILE, {Channel.EMAIL: EMAIL}, "nl")
 
     page = Client(accept_language="de").get(f"/p/{token}")
@@ -340,7 +363,7 @@ def test_the_profiles_locale_comes_before_the_browsers_languages(token):
     assert "Uw voorkeuren" in page.text
 
 
-def test_the_language_switch_overrides_the_profiles_locale(client, token):
+def test_the_language_switch_overrides_the_profiles_locale(client: Client, token: str) -> None:
     page = client.get(f"/p/{token}")
     german = next(link for link in page.links if link.endswith("?lang=de"))
 
@@ -351,7 +374,7 @@ def test_the_language_switch_overrides_the_profiles_locale(client, token):
     assert switched.form(f"/p/{token}").value("lang") == "de"
 
 
-def test_the_browsers_language_serves_a_visitor_without_a_profile(signer):
+def test_the_browsers_language_serves_a_visitor_without_a_profile(signer: LinkSigner) -> None:
     token = signer.sign(LinkClaims(profile_id=ProfileId("p-nobody"), scope=Scope.all()))
 
     page = Client(accept_language="fr-CA, fr;q=0.8").get(f"/p/{token}")
@@ -362,7 +385,9 @@ def test_the_browsers_language_serves_a_visitor_without_a_profile(signer):
 # ---------------------------------------------------------------- unsubscribe and never
 
 
-def test_a_channel_links_unsubscribe_page_stops_that_channel_by_default(client, signer):
+def test_a_channel_links_unsubscribe_page_stops_that_channel_by_default(
+    client: Client, signer: LinkSigner
+) -> None:
     token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.channel(Channel.SMS)))
     page = client.get(f"/p/{token}/unsubscribe")
 
@@ -374,7 +399,7 @@ def test_a_channel_links_unsubscribe_page_stops_that_channel_by_default(client, 
     assert "Text messages (SMS): you will receive no more marketing messages." in done.text
 
 
-def test_the_everything_option_stops_all_marketing(client, signer):
+def test_the_everything_option_stops_all_marketing(client: Client, signer: LinkSigner) -> None:
     token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.channel(Channel.SMS)))
     page = client.get(f"/p/{token}/unsubscribe")
 
@@ -383,14 +408,16 @@ def test_the_everything_option_stops_all_marketing(client, signer):
     assert profile_store.get_consent(PROFILE).opt_out_all
 
 
-def test_the_one_click_url_opens_the_same_unsubscribe_page(client, token):
+def test_the_one_click_url_opens_the_same_unsubscribe_page(client: Client, token: str) -> None:
     page = client.get(f"/u/{token}")
 
     assert page.status == 200
     assert page.form("/unsubscribe").action == f"/prod/p/{token}/unsubscribe"
 
 
-def test_a_service_links_unsubscribe_page_ends_that_subscription(client, signer):
+def test_a_service_links_unsubscribe_page_ends_that_subscription(
+    client: Client, signer: LinkSigner
+) -> None:
     service_token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.service(OFFERS)))
     profile_store.record_change(PROFILE, store_change(Scope.service(OFFERS), "subscribe"))
     page = client.get(f"/p/{service_token}/unsubscribe")
@@ -398,35 +425,42 @@ def test_a_service_links_unsubscribe_page_ends_that_subscription(client, signer)
     assert "Only Offers &amp; deals" in page.body
     client.submit(page.form("/unsubscribe"))
 
-    offers = service_store.find_subscription(OFFERS, PROFILE)
+    offers = present(service_store.find_subscription(OFFERS, PROFILE))
     assert offers.status is SubscriptionStatus.UNSUBSCRIBED
     assert not profile_store.get_consent(PROFILE).opt_out_all
 
 
-def test_never_contact_me_again_denylists_the_addresses_and_undo_lifts_them(client, token):
+def test_never_contact_me_again_denylists_the_addresses_and_undo_lifts_them(
+    client: Client, token: str
+) -> None:
     page = client.get(f"/p/{token}/never")
 
     done = client.submit(page.form("/never"))
 
     assert profile_store.get_consent(PROFILE).opt_out_all
-    denylisted = address_store.find_address(Channel.EMAIL, EMAIL)
+    denylisted = present(address_store.find_address(Channel.EMAIL, EMAIL))
     assert denylisted.status is AddressStatus.DENYLISTED
     assert profile_store.latest_events(PROFILE, 1)[0].reason == "never contact me again"
 
     client.submit(done.form("/undo"))
 
     assert not profile_store.get_consent(PROFILE).opt_out_all
-    assert address_store.find_address(Channel.EMAIL, EMAIL).status is not AddressStatus.DENYLISTED
+    assert (
+        present(address_store.find_address(Channel.EMAIL, EMAIL)).status
+        is not AddressStatus.DENYLISTED
+    )
 
 
 # ---------------------------------------------------------------- subscribe with double opt-in
 
 
-def confirmation_link(mail):
-    return re.search(r"https://[^\s\"<]+/s/[^\s\"<]+", mail.body).group(0)
+def confirmation_link(mail: Message) -> str:
+    found = re.search(r"https://[^\s\"<]+/s/[^\s\"<]+", mail.body)
+    assert found is not None
+    return found.group(0)
 
 
-def test_a_visitor_subscribes_and_confirms_through_the_link_in_the_email(client):
+def test_a_visitor_subscribes_and_confirms_through_the_link_in_the_email(client: Client) -> None:
     page = client.get(f"/s/{NEWSLETTER}")
 
     sent = client.submit(page.form("/s/"), fill={"email": "  New.Reader@Example.org "})
@@ -445,7 +479,7 @@ def test_a_visitor_subscribes_and_confirms_through_the_link_in_the_email(client)
     done = client.submit(confirm_page.form("/s/"))
 
     assert "you are subscribed" in done.text
-    confirmed = service_store.find_subscription(NEWSLETTER, subscription.profile_id)
+    confirmed = present(service_store.find_subscription(NEWSLETTER, subscription.profile_id))
     assert confirmed.status is SubscriptionStatus.SUBSCRIBED
     events = profile_store.latest_events(subscription.profile_id, 10)
     assert [e.action for e in events] == ["confirm", "subscribe"]
@@ -453,7 +487,7 @@ def test_a_visitor_subscribes_and_confirms_through_the_link_in_the_email(client)
     assert events[1].wording_version == wording_version("subscribe.html", "en")
 
 
-def test_opening_the_confirmation_link_confirms_nothing(client):
+def test_opening_the_confirmation_link_confirms_nothing(client: Client) -> None:
     page = client.get(f"/s/{NEWSLETTER}")
     client.submit(page.form("/s/"), fill={"email": "reader@example.org"})
     link = path_of(confirmation_link(sent_mails()[0]))
@@ -465,7 +499,7 @@ def test_opening_the_confirmation_link_confirms_nothing(client):
     assert subscription.status is SubscriptionStatus.PENDING
 
 
-def test_the_same_visitor_asking_again_within_the_hour_gets_one_email(client):
+def test_the_same_visitor_asking_again_within_the_hour_gets_one_email(client: Client) -> None:
     for _ in range(3):
         page = client.get(f"/s/{NEWSLETTER}")
         client.submit(page.form("/s/"), fill={"email": "reader@example.org"})
@@ -474,7 +508,9 @@ def test_the_same_visitor_asking_again_within_the_hour_gets_one_email(client):
     assert len(service_store.list_subscribers(NEWSLETTER, 10, None, None).items) == 1
 
 
-def test_an_address_that_is_no_address_is_asked_again_and_nothing_is_recorded(client):
+def test_an_address_that_is_no_address_is_asked_again_and_nothing_is_recorded(
+    client: Client,
+) -> None:
     page = client.get(f"/s/{NEWSLETTER}")
 
     again = client.submit(page.form("/s/"), fill={"email": "not an address"})
@@ -485,7 +521,9 @@ def test_an_address_that_is_no_address_is_asked_again_and_nothing_is_recorded(cl
     assert sent_mails() == []
 
 
-def test_a_confirmation_link_for_another_service_is_not_valid(client, signer):
+def test_a_confirmation_link_for_another_service_is_not_valid(
+    client: Client, signer: LinkSigner
+) -> None:
     token = signer.sign(LinkClaims(profile_id=PROFILE, scope=Scope.service(OFFERS)))
 
     page = client.get(f"/s/{NEWSLETTER}/{token}")
@@ -494,14 +532,14 @@ def test_a_confirmation_link_for_another_service_is_not_valid(client, signer):
     assert "This link is not valid" in page.text
 
 
-def test_an_unknown_service_has_a_friendly_page(client):
+def test_an_unknown_service_has_a_friendly_page(client: Client) -> None:
     page = Client(accept_language="nl").get("/s/no-such-service")
 
     assert page.status == 404
     assert "Deze inschrijving is niet beschikbaar" in page.text
 
 
-def store_change(scope, action):
+def store_change(scope: Scope, action: str) -> ConsentChange:
     from consentry.consent.rules import ConsentChange
     from consentry.core.types import Action, Source
 

@@ -7,6 +7,8 @@ stops it.
 import json
 import signal
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT
-from tests.stack import free_port, running_stack, start_stack
+from tests.stack import Stack, free_port, running_stack, start_stack
 
 pytestmark = pytest.mark.stack
 
@@ -23,17 +25,17 @@ ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
-def table_names():
+def table_names() -> None:
     """Overrides the package's autouse moto setup: these tests talk to the stack's own moto."""
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(tmp_path_factory.mktemp("stack")) as started:
         yield started
 
 
-def test_demo_data_names_profiles_in_four_locales_with_links(stack):
+def test_demo_data_names_profiles_in_four_locales_with_links(stack: Stack) -> None:
     profiles = stack.state["profiles"]
 
     assert len(profiles) >= 5
@@ -43,7 +45,7 @@ def test_demo_data_names_profiles_in_four_locales_with_links(stack):
     assert all(p["phone"].startswith("+") for p in profiles)
 
 
-def test_a_one_click_post_unsubscribes_and_is_the_latest_event(stack):
+def test_a_one_click_post_unsubscribes_and_is_the_latest_event(stack: Stack) -> None:
     profile = stack.state["profiles"][0]
 
     response = requests.post(
@@ -61,7 +63,7 @@ def test_a_one_click_post_unsubscribes_and_is_the_latest_event(stack):
     assert consent["latestEvents"][0]["source"] == "one_click"
 
 
-def test_a_tampered_token_is_refused_and_changes_nothing(stack):
+def test_a_tampered_token_is_refused_and_changes_nothing(stack: Stack) -> None:
     profile = stack.state["profiles"][1]
     before = stack.consent(profile)
     url = profile["one_click_url"]
@@ -75,7 +77,7 @@ def test_a_tampered_token_is_refused_and_changes_nothing(stack):
     assert stack.consent(profile) == before
 
 
-def test_get_and_head_on_the_one_click_url_change_nothing(stack):
+def test_get_and_head_on_the_one_click_url_change_nothing(stack: Stack) -> None:
     profile = stack.state["profiles"][2]
     before = stack.consent(profile)
 
@@ -89,14 +91,16 @@ def test_get_and_head_on_the_one_click_url_change_nothing(stack):
     assert before["noLongerContact"]["all"] is False
 
 
-def test_a_path_no_route_serves_is_not_found(stack):
+def test_a_path_no_route_serves_is_not_found(stack: Stack) -> None:
     response = requests.get(f"{stack.state['api_url']}/nowhere", timeout=10)
 
     assert response.status_code == 404
     assert response.json() == {"message": "Not Found"}
 
 
-def test_a_hard_bounce_published_to_the_feedback_topic_quarantines_the_address(stack):
+def test_a_hard_bounce_published_to_the_feedback_topic_quarantines_the_address(
+    stack: Stack,
+) -> None:
     bounce = json.loads((EVENTS / "ses_bounce_hard.json").read_text())
     address = "local-stack-bounce@example.com"
     bounce["bounce"]["bouncedRecipients"][0]["emailAddress"] = address
@@ -115,7 +119,7 @@ def test_a_hard_bounce_published_to_the_feedback_topic_quarantines_the_address(s
     assert response.json()["status"] == "quarantine"
 
 
-def test_feedback_that_keeps_failing_is_redriven_to_the_dead_letter_queue(stack):
+def test_feedback_that_keeps_failing_is_redriven_to_the_dead_letter_queue(stack: Stack) -> None:
     sqs = stack.client("sqs")
     dead_letters = sqs.get_queue_url(QueueName="consentry-FeedbackDeadLetterQueue")["QueueUrl"]
 
@@ -135,7 +139,7 @@ def test_feedback_that_keeps_failing_is_redriven_to_the_dead_letter_queue(stack)
     assert int(messages[0]["Attributes"]["ApproximateReceiveCount"]) == 6
 
 
-def test_an_analysis_execution_reaches_the_analyze_functions(stack):
+def test_an_analysis_execution_reaches_the_analyze_functions(stack: Stack) -> None:
     """The input is no valid analysis request: Plan fails and the failure path runs."""
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(
@@ -165,7 +169,7 @@ def test_an_analysis_execution_reaches_the_analyze_functions(stack):
     assert cause["stackTrace"]
 
 
-def test_a_second_stack_on_a_taken_port_says_so_in_one_line(stack, tmp_path):
+def test_a_second_stack_on_a_taken_port_says_so_in_one_line(stack: Stack, tmp_path: Path) -> None:
     taken = urlsplit(stack.state["api_url"]).port
 
     second = start_stack(tmp_path, "--port", str(taken), "--aws-port", str(free_port()))
@@ -177,7 +181,7 @@ def test_a_second_stack_on_a_taken_port_says_so_in_one_line(stack, tmp_path):
     assert "Traceback" not in message
 
 
-def test_sigint_stops_the_stack_cleanly(stack):
+def test_sigint_stops_the_stack_cleanly(stack: Stack) -> None:
     stack.process.send_signal(signal.SIGINT)
 
     assert stack.process.wait(timeout=10) == 0

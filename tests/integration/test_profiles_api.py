@@ -1,14 +1,21 @@
 """/v1/profiles: registration, consent changes with If-Match, history, verify, export."""
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from consentry.consent.tables import ConsentEventModel
+from consentry.consent.tokens import LinkSigner
+from tests.integration.conftest import ApiCall, LandingCall
 from tests.integration.helpers import one_click
 
 OPERATOR = "arn:aws:iam::123456789012:user/operator"
 
 
-def register(api, profile="p-1", addresses=None, locale="nl"):
+def register(
+    api: ApiCall, profile: str = "p-1", addresses: dict[str, str] | None = None, locale: str = "nl"
+) -> dict[str, Any]:
     return api(
         "PUT",
         f"/v1/profiles/{profile}",
@@ -16,7 +23,13 @@ def register(api, profile="p-1", addresses=None, locale="nl"):
     )
 
 
-def patch(api, profile="p-1", flags=None, reason="asked by phone", headers=None):
+def patch(
+    api: ApiCall,
+    profile: str = "p-1",
+    flags: dict[str, bool] | None = None,
+    reason: str = "asked by phone",
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     return api(
         "PATCH",
         f"/v1/profiles/{profile}/consent",
@@ -25,7 +38,7 @@ def patch(api, profile="p-1", flags=None, reason="asked by phone", headers=None)
     )
 
 
-def test_registering_normalizes_addresses(api):
+def test_registering_normalizes_addresses(api: ApiCall) -> None:
     response = register(api, addresses={"email": " Jane@Example.COM ", "sms": "+31 6 1234 5678"})
 
     assert response["statusCode"] == 201
@@ -43,7 +56,9 @@ def test_registering_normalizes_addresses(api):
         ({"extra": True}, None),
     ],
 )
-def test_bad_profiles_are_422_and_write_nothing(api, body, field):
+def test_bad_profiles_are_422_and_write_nothing(
+    api: ApiCall, body: dict[str, Any], field: str | None
+) -> None:
     response = api("PUT", "/v1/profiles/p-1", json_body=body)
 
     assert response["statusCode"] == 422
@@ -52,7 +67,7 @@ def test_bad_profiles_are_422_and_write_nothing(api, body, field):
     assert api("GET", "/v1/profiles/p-1/consent")["statusCode"] == 404
 
 
-def test_a_patch_changes_only_the_channels_it_names_with_the_callers_identity(api):
+def test_a_patch_changes_only_the_channels_it_names_with_the_callers_identity(api: ApiCall) -> None:
     register(api)
 
     response = patch(api, flags={"email": True, "sms": True}, headers=None)
@@ -67,7 +82,7 @@ def test_a_patch_changes_only_the_channels_it_names_with_the_callers_identity(ap
     assert {e["source"] for e in events} == {"operator"}
 
 
-def test_the_actor_is_never_taken_from_the_body(api):
+def test_the_actor_is_never_taken_from_the_body(api: ApiCall) -> None:
     register(api)
 
     response = api(
@@ -79,7 +94,7 @@ def test_the_actor_is_never_taken_from_the_body(api):
     assert response["statusCode"] == 422
 
 
-def test_if_match_with_the_current_version_applies(api):
+def test_if_match_with_the_current_version_applies(api: ApiCall) -> None:
     version = register(api)["json"]["version"]
 
     response = patch(api, headers={"If-Match": f'"{version}"'})
@@ -89,7 +104,7 @@ def test_if_match_with_the_current_version_applies(api):
     assert response["multiValueHeaders"]["ETag"] == [f'"{version + 1}"']
 
 
-def test_if_match_with_a_stale_version_is_412_and_writes_nothing(api):
+def test_if_match_with_a_stale_version_is_412_and_writes_nothing(api: ApiCall) -> None:
     version = register(api)["json"]["version"]
     patch(api, flags={"sms": True})
 
@@ -109,7 +124,9 @@ def test_if_match_with_a_stale_version_is_412_and_writes_nothing(api):
         ({"noLongerContact": {"email": True}, "reason": "   "}, "reason"),
     ],
 )
-def test_bad_patches_are_422_naming_the_field(api, body, field_part):
+def test_bad_patches_are_422_naming_the_field(
+    api: ApiCall, body: dict[str, Any], field_part: str
+) -> None:
     register(api)
 
     response = api("PATCH", "/v1/profiles/p-1/consent", json_body=body)
@@ -119,7 +136,7 @@ def test_bad_patches_are_422_naming_the_field(api, body, field_part):
     assert api("GET", "/v1/profiles/p-1/consent")["json"]["latestEvents"] == []
 
 
-def test_invalid_json_is_422(api):
+def test_invalid_json_is_422(api: ApiCall) -> None:
     response = api(
         "PATCH",
         "/v1/profiles/p-1/consent",
@@ -130,7 +147,7 @@ def test_invalid_json_is_422(api):
     assert response["statusCode"] == 422
 
 
-def test_a_bad_if_match_is_422(api):
+def test_a_bad_if_match_is_422(api: ApiCall) -> None:
     register(api)
 
     response = patch(api, headers={"If-Match": "latest"})
@@ -138,7 +155,7 @@ def test_a_bad_if_match_is_422(api):
     assert (response["statusCode"], response["json"]["field"]) == (422, "If-Match")
 
 
-def test_a_retried_patch_with_an_idempotency_key_writes_one_event(api):
+def test_a_retried_patch_with_an_idempotency_key_writes_one_event(api: ApiCall) -> None:
     register(api)
     key = {"Idempotency-Key": "req-42"}
 
@@ -151,7 +168,7 @@ def test_a_retried_patch_with_an_idempotency_key_writes_one_event(api):
     assert len(list(ConsentEventModel.query("p-1"))) == 2
 
 
-def test_an_idempotency_key_reused_for_another_request_is_422(api):
+def test_an_idempotency_key_reused_for_another_request_is_422(api: ApiCall) -> None:
     register(api)
     patch(api, flags={"all": True}, headers={"Idempotency-Key": "k"})
 
@@ -160,7 +177,7 @@ def test_an_idempotency_key_reused_for_another_request_is_422(api):
     assert (response["statusCode"], response["json"]["field"]) == (422, "Idempotency-Key")
 
 
-def test_history_is_paginated_oldest_first(api):
+def test_history_is_paginated_oldest_first(api: ApiCall) -> None:
     register(api)
     for i, channel in enumerate(["email", "sms", "phone", "push", "direct_mail"]):
         patch(api, flags={channel: True}, reason=f"r{i}")
@@ -181,13 +198,13 @@ def test_history_is_paginated_oldest_first(api):
 @pytest.mark.parametrize(
     "query", [{"limit": "0"}, {"limit": "1000"}, {"cursor": "%%%"}, {"cursor": "eyJhIjoxfQ"}]
 )
-def test_bad_paging_is_422(api, query):
+def test_bad_paging_is_422(api: ApiCall, query: dict[str, str]) -> None:
     register(api)
 
     assert api("GET", "/v1/profiles/p-1/history", query=query)["statusCode"] == 422
 
 
-def test_an_intact_history_verifies(api):
+def test_an_intact_history_verifies(api: ApiCall) -> None:
     register(api)
     patch(api, flags={"email": True})
     patch(api, flags={"email": False})
@@ -198,7 +215,7 @@ def test_an_intact_history_verifies(api):
 
 
 @pytest.mark.parametrize("field", ["actor", "reason", "scope", "action", "at", "hash"])
-def test_altering_any_stored_event_makes_verify_name_it(api, field):
+def test_altering_any_stored_event_makes_verify_name_it(api: ApiCall, field: str) -> None:
     register(api)
     for flags in ({"email": True}, {"sms": True}, {"all": True}):
         patch(api, flags=flags)
@@ -219,7 +236,7 @@ def test_altering_any_stored_event_makes_verify_name_it(api, field):
     assert (body["valid"], body["firstBrokenSeq"]) == (False, 2)
 
 
-def test_a_removed_newest_event_is_named_by_verify(api):
+def test_a_removed_newest_event_is_named_by_verify(api: ApiCall) -> None:
     register(api)
     patch(api, flags={"email": True})
     patch(api, flags={"sms": True})
@@ -230,7 +247,9 @@ def test_a_removed_newest_event_is_named_by_verify(api):
     assert (body["valid"], body["firstBrokenSeq"]) == (False, 2)
 
 
-def test_export_holds_everything_about_the_profile(api, landing, signer):
+def test_export_holds_everything_about_the_profile(
+    api: ApiCall, landing: LandingCall, signer: LinkSigner
+) -> None:
     register(api, addresses={"email": "jane@example.com", "sms": "+31612345678"})
     one_click(landing, signer, "p-1")
 
@@ -253,11 +272,11 @@ def test_export_holds_everything_about_the_profile(api, landing, signer):
         "/v1/profiles/nobody/export",
     ],
 )
-def test_unknown_profiles_are_404(api, path):
+def test_unknown_profiles_are_404(api: ApiCall, path: str) -> None:
     assert api("GET", path)["statusCode"] == 404
 
 
-def test_a_cursor_of_another_profiles_history_is_refused(api):
+def test_a_cursor_of_another_profiles_history_is_refused(api: ApiCall) -> None:
     for profile in ("p-1", "p-2"):
         register(api, profile)
         patch(api, profile, flags={"email": True})

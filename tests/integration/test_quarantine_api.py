@@ -1,19 +1,35 @@
 """/v1/addresses: read, list, set and release addresses, through the consent function."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict, Unpack
 
 import pytest
 
 from consentry.addresses import address_store
 from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, AddressStatus
 from consentry.core.types import Address, Channel
+from tests.integration.conftest import ApiCall
+from tests.integration.helpers import present
 from tests.integration.quarantine_support import FeedbackPath, ses
 
 NOW = datetime.now(UTC)
 OPERATOR = "arn:aws:iam::123456789012:user/ops-anna"
 
 
-def seed(address, status=AddressStatus.QUARANTINE, reason="user_unknown", *, days_ago=1, **more):
+class MoreState(TypedDict, total=False):
+    """Fields of a seeded address state besides its status and error."""
+
+    denylist_origins: frozenset[str]
+
+
+def seed(
+    address: str,
+    status: AddressStatus = AddressStatus.QUARANTINE,
+    reason: str = "user_unknown",
+    *,
+    days_ago: int = 1,
+    **more: Unpack[MoreState],
+) -> AddressState:
     channel, _, raw = address.partition(":")
     at = NOW - timedelta(days=days_ago)
     state = AddressState(
@@ -30,7 +46,7 @@ def seed(address, status=AddressStatus.QUARANTINE, reason="user_unknown", *, day
     return state
 
 
-def test_an_unknown_address_is_404(api):
+def test_an_unknown_address_is_404(api: ApiCall) -> None:
     response = api("GET", "/v1/addresses/email/nobody@example.com")
 
     assert response["statusCode"] == 404
@@ -44,14 +60,14 @@ def test_an_unknown_address_is_404(api):
         ("/v1/addresses/fax/x@example.com", "channel"),
     ],
 )
-def test_a_bad_address_or_channel_is_422_naming_it(api, path, field):
+def test_a_bad_address_or_channel_is_422_naming_it(api: ApiCall, path: str, field: str) -> None:
     response = api("GET", path)
 
     assert response["statusCode"] == 422
     assert field in response["body"]
 
 
-def test_an_address_shows_status_reason_counters_and_history(api):
+def test_an_address_shows_status_reason_counters_and_history(api: ApiCall) -> None:
     path = FeedbackPath()
     path.publish(ses("bounce_hard"))
     path.drain()
@@ -72,7 +88,7 @@ def test_an_address_shows_status_reason_counters_and_history(api):
     assert event["messageId"] == ses("bounce_hard")["mail"]["messageId"]
 
 
-def test_an_encoded_address_in_the_path_is_read(api):
+def test_an_encoded_address_in_the_path_is_read(api: ApiCall) -> None:
     seed("email:jane@example.com")
 
     response = api("GET", "/v1/addresses/email/jane%40example.com")
@@ -80,7 +96,7 @@ def test_an_encoded_address_in_the_path_is_read(api):
     assert (response["statusCode"], response["json"]["address"]) == (200, "jane@example.com")
 
 
-def test_a_national_phone_number_is_read_in_the_default_region(api):
+def test_a_national_phone_number_is_read_in_the_default_region(api: ApiCall) -> None:
     seed("sms:+14255550182")
 
     response = api("GET", "/v1/addresses/sms/(425) 555-0182")
@@ -88,7 +104,7 @@ def test_a_national_phone_number_is_read_in_the_default_region(api):
     assert response["json"]["address"] == "+14255550182"
 
 
-def test_an_operator_allowlists_an_address_with_a_reason(api):
+def test_an_operator_allowlists_an_address_with_a_reason(api: ApiCall) -> None:
     seed("email:seed@example.com")
 
     response = api(
@@ -120,17 +136,21 @@ def test_an_operator_allowlists_an_address_with_a_reason(api):
         ({"status": "valid", "reason": "r", "extra": 1}, "extra"),
     ],
 )
-def test_a_bad_status_change_is_422_naming_the_field(api, body, field):
+def test_a_bad_status_change_is_422_naming_the_field(
+    api: ApiCall, body: dict[str, Any], field: str
+) -> None:
     seed("email:jane@example.com")
 
     response = api("PUT", "/v1/addresses/email/jane@example.com", json_body=body)
 
     assert response["statusCode"] == 422
     assert field in response["body"]
-    assert address_store.find_address(Channel.EMAIL, Address("jane@example.com")).version == 1
+    assert (
+        present(address_store.find_address(Channel.EMAIL, Address("jane@example.com"))).version == 1
+    )
 
 
-def test_valid_releases_an_address(api):
+def test_valid_releases_an_address(api: ApiCall) -> None:
     seed("email:jane@example.com", denylist_origins=frozenset({COMPLAINT_ORIGIN}))
 
     response = api(
@@ -143,7 +163,7 @@ def test_valid_releases_an_address(api):
     assert response["json"]["denylistOrigins"] == []
 
 
-def test_a_repeated_idempotency_key_applies_once(api):
+def test_a_repeated_idempotency_key_applies_once(api: ApiCall) -> None:
     seed("email:jane@example.com")
     request = {"status": "denylisted", "reason": "spam trap"}
     headers = {"Idempotency-Key": "k-1"}
@@ -155,7 +175,7 @@ def test_a_repeated_idempotency_key_applies_once(api):
     assert len(api("GET", "/v1/addresses/email/jane@example.com")["json"]["history"]) == 1
 
 
-def test_addresses_are_listed_by_status_domain_and_reason_page_by_page(api):
+def test_addresses_are_listed_by_status_domain_and_reason_page_by_page(api: ApiCall) -> None:
     seed("email:a@example.com")
     seed("email:b@example.com")
     seed("email:c@example.com", reason="mailbox_full")
@@ -196,14 +216,16 @@ def test_addresses_are_listed_by_status_domain_and_reason_page_by_page(api):
         ({"status": "quarantine", "cursor": "x"}, "cursor"),
     ],
 )
-def test_a_bad_list_request_is_422_naming_the_field(api, query, field):
+def test_a_bad_list_request_is_422_naming_the_field(
+    api: ApiCall, query: dict[str, str], field: str
+) -> None:
     response = api("GET", "/v1/addresses", query=query)
 
     assert response["statusCode"] == 422
     assert field in response["body"]
 
 
-def test_a_dry_run_counts_and_changes_nothing(api):
+def test_a_dry_run_counts_and_changes_nothing(api: ApiCall) -> None:
     for i in range(3):
         seed(f"email:u{i}@example.com")
     seed("email:other@example.org")
@@ -218,7 +240,7 @@ def test_a_dry_run_counts_and_changes_nothing(api):
     assert len(api("GET", "/v1/addresses", query={"status": "quarantine"})["json"]["items"]) == 4
 
 
-def test_a_bulk_release_by_domain_reason_and_time_window_keeps_denylists(api):
+def test_a_bulk_release_by_domain_reason_and_time_window_keeps_denylists(api: ApiCall) -> None:
     seed("email:recent@example.com", days_ago=1)
     seed("email:old@example.com", days_ago=20)
     seed("email:full@example.com", reason="mailbox_full", days_ago=1)
@@ -255,7 +277,9 @@ def test_a_bulk_release_by_domain_reason_and_time_window_keeps_denylists(api):
         for i in api("GET", "/v1/addresses", query={"status": "quarantine"})["json"]["items"]
     }
     assert still == {"old@example.com", "full@example.com", "other@example.org"}
-    complained = address_store.find_address(Channel.EMAIL, Address("complained@example.com"))
+    complained = present(
+        address_store.find_address(Channel.EMAIL, Address("complained@example.com"))
+    )
     assert complained.status is AddressStatus.DENYLISTED
 
 
@@ -271,14 +295,16 @@ def test_a_bulk_release_by_domain_reason_and_time_window_keeps_denylists(api):
         ({"reason": "r", "status": "denylisted"}, "status"),
     ],
 )
-def test_a_bad_bulk_release_is_422_naming_the_field(api, body, field):
+def test_a_bad_bulk_release_is_422_naming_the_field(
+    api: ApiCall, body: dict[str, Any], field: str
+) -> None:
     response = api("POST", "/v1/addresses/release", json_body=body)
 
     assert response["statusCode"] == 422
     assert field in response["body"]
 
 
-def test_an_address_history_pages_newest_first(api):
+def test_an_address_history_pages_newest_first(api: ApiCall) -> None:
     path = FeedbackPath()
     base = datetime(2026, 11, 1, tzinfo=UTC)
     for day in range(3):
@@ -298,13 +324,13 @@ def test_an_address_history_pages_newest_first(api):
     assert times == sorted(times, reverse=True)
 
 
-def test_unknown_outages_are_404(api):
+def test_unknown_outages_are_404(api: ApiCall) -> None:
     assert api("GET", "/v1/outages/email/example.com")["statusCode"] == 404
     response = api("POST", "/v1/outages/email/example.com/apply", json_body={"reason": "r"})
     assert response["statusCode"] == 404
 
 
-def test_an_outage_decision_needs_a_reason(api):
+def test_an_outage_decision_needs_a_reason(api: ApiCall) -> None:
     response = api("POST", "/v1/outages/email/example.com/release", json_body={})
 
     assert response["statusCode"] == 422

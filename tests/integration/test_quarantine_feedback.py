@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from consentry.addresses import address_store, decisions, history_store
+from consentry.addresses.events import AddressEvent
 from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, AddressStatus
 from consentry.analysis.exclusion import address_cause
 from consentry.core.types import Address, Channel
+from tests.integration.helpers import present
 from tests.integration.quarantine_support import (
     FeedbackPath,
     address_events,
@@ -21,24 +23,26 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=[False, True], ids=["sns-envelope", "raw-delivery"])
-def path(request):
+def path(request: pytest.FixtureRequest) -> FeedbackPath:
     return FeedbackPath(raw=request.param)
 
 
 @pytest.fixture
-def envelope_path():
+def envelope_path() -> FeedbackPath:
     return FeedbackPath()
 
 
-def state(address, channel=Channel.EMAIL):
-    return address_store.find_address(channel, Address(address))
+def state(address: str, channel: Channel = Channel.EMAIL) -> AddressState:
+    return present(address_store.find_address(channel, Address(address)))
 
 
 @pytest.mark.parametrize(
     ("name", "address"),
     [("bounce_hard", "jane.roe@example.com"), ("event_bounce_hard", "old.account@example.com")],
 )
-def test_a_hard_bounce_quarantines_the_address_at_once(path, name, address):
+def test_a_hard_bounce_quarantines_the_address_at_once(
+    path: FeedbackPath, name: str, address: str
+) -> None:
     path.publish(ses(name))
 
     path.drain()
@@ -55,7 +59,7 @@ def test_a_hard_bounce_quarantines_the_address_at_once(path, name, address):
     )
 
 
-def test_a_soft_bounce_makes_the_address_erroneous(path):
+def test_a_soft_bounce_makes_the_address_erroneous(path: FeedbackPath) -> None:
     path.publish(ses("bounce_soft"))
 
     path.drain()
@@ -68,7 +72,9 @@ def test_a_soft_bounce_makes_the_address_erroneous(path):
     )
 
 
-def test_the_fifth_mailbox_full_a_day_apart_quarantines_until_thirty_days_later(envelope_path):
+def test_the_fifth_mailbox_full_a_day_apart_quarantines_until_thirty_days_later(
+    envelope_path: FeedbackPath,
+) -> None:
     for day in range(5):
         envelope_path.publish(
             ses("event_bounce_mailbox_full", message_id=f"m-{day}", at=T0 + timedelta(days=day))
@@ -81,7 +87,7 @@ def test_the_fifth_mailbox_full_a_day_apart_quarantines_until_thirty_days_later(
     assert quarantined.release_at == T0 + timedelta(days=4 + 30)
 
 
-def test_soft_bounces_within_a_day_count_once(envelope_path):
+def test_soft_bounces_within_a_day_count_once(envelope_path: FeedbackPath) -> None:
     for minutes in (0, 30, 600):
         envelope_path.publish(
             ses("bounce_soft", message_id=f"m-{minutes}", at=T0 + timedelta(minutes=minutes))
@@ -97,7 +103,9 @@ def test_soft_bounces_within_a_day_count_once(envelope_path):
     ("name", "address"),
     [("complaint", "kim.doe@example.com"), ("event_complaint", "lou.ray@example.com")],
 )
-def test_a_complaint_denylists_with_the_complaint_origin(path, name, address):
+def test_a_complaint_denylists_with_the_complaint_origin(
+    path: FeedbackPath, name: str, address: str
+) -> None:
     path.publish(ses(name))
 
     path.drain()
@@ -107,7 +115,7 @@ def test_a_complaint_denylists_with_the_complaint_origin(path, name, address):
     assert denylisted.denylist_origins == frozenset({COMPLAINT_ORIGIN})
 
 
-def test_a_not_spam_complaint_changes_nothing(envelope_path):
+def test_a_not_spam_complaint_changes_nothing(envelope_path: FeedbackPath) -> None:
     notification = ses("complaint")
     notification["complaint"]["complaintFeedbackType"] = "not-spam"
     envelope_path.publish(notification)
@@ -118,7 +126,7 @@ def test_a_not_spam_complaint_changes_nothing(envelope_path):
 
 
 @pytest.mark.parametrize("name", ["delivery", "event_delivery"])
-def test_a_delivery_resets_the_counter(path, name):
+def test_a_delivery_resets_the_counter(path: FeedbackPath, name: str) -> None:
     path.publish(ses("bounce_soft", at=T0))
     path.drain()
 
@@ -134,7 +142,7 @@ def test_a_delivery_resets_the_counter(path, name):
     assert [e.kind for e in address_events()] == ["bounce", "delivery"]
 
 
-def test_a_delivery_to_a_healthy_address_writes_nothing(envelope_path):
+def test_a_delivery_to_a_healthy_address_writes_nothing(envelope_path: FeedbackPath) -> None:
     envelope_path.publish(ses("delivery"), ses("event_delivery"))
 
     envelope_path.drain()
@@ -143,7 +151,9 @@ def test_a_delivery_to_a_healthy_address_writes_nothing(envelope_path):
     assert address_events() == []
 
 
-def test_events_without_feedback_are_acknowledged_and_change_nothing(envelope_path):
+def test_events_without_feedback_are_acknowledged_and_change_nothing(
+    envelope_path: FeedbackPath,
+) -> None:
     envelope_path.publish(ses("event_open"))
 
     envelope_path.drain()
@@ -152,7 +162,7 @@ def test_events_without_feedback_are_acknowledged_and_change_nothing(envelope_pa
     assert address_events() == []
 
 
-def test_an_ignored_bounce_never_counts(envelope_path):
+def test_an_ignored_bounce_never_counts(envelope_path: FeedbackPath) -> None:
     notification = ses("bounce_soft")
     notification["bounce"]["bounceSubType"] = "MessageTooLarge"
     envelope_path.publish(notification)
@@ -162,7 +172,7 @@ def test_an_ignored_bounce_never_counts(envelope_path):
     assert address_states() == {}
 
 
-def test_unknown_fields_are_ignored(envelope_path):
+def test_unknown_fields_are_ignored(envelope_path: FeedbackPath) -> None:
     notification = ses("bounce_hard", newTopLevel={"x": 1})
     notification["bounce"]["someNewField"] = [1, 2]
     notification["bounce"]["bouncedRecipients"][0]["newRecipientField"] = "y"
@@ -174,7 +184,7 @@ def test_unknown_fields_are_ignored(envelope_path):
     assert state("jane.roe@example.com").status is AddressStatus.QUARANTINE
 
 
-def test_every_recipient_of_a_notification_is_applied(envelope_path):
+def test_every_recipient_of_a_notification_is_applied(envelope_path: FeedbackPath) -> None:
     recipients = ["a@example.com", "B@Example.com", "c@example.org"]
     envelope_path.publish(ses("bounce_hard", recipients=recipients))
 
@@ -187,7 +197,9 @@ def test_every_recipient_of_a_notification_is_applied(envelope_path):
     }
 
 
-def test_an_allowlisted_address_stays_targeted_after_a_hard_bounce(envelope_path):
+def test_an_allowlisted_address_stays_targeted_after_a_hard_bounce(
+    envelope_path: FeedbackPath,
+) -> None:
     decisions.put_status(
         Channel.EMAIL, Address("jane.roe@example.com"), AddressStatus.ALLOWLISTED, "seed address"
     )
@@ -201,7 +213,7 @@ def test_an_allowlisted_address_stays_targeted_after_a_hard_bounce(envelope_path
     assert address_cause(seed) is None
 
 
-def test_a_redelivered_batch_changes_nothing(envelope_path):
+def test_a_redelivered_batch_changes_nothing(envelope_path: FeedbackPath) -> None:
     envelope_path.publish(
         ses("bounce_soft", at=T0),
         ses("bounce_hard"),
@@ -218,7 +230,9 @@ def test_a_redelivered_batch_changes_nothing(envelope_path):
     assert snapshot() == before
 
 
-def test_a_redelivered_soft_bounce_does_not_count_after_a_reset(envelope_path):
+def test_a_redelivered_soft_bounce_does_not_count_after_a_reset(
+    envelope_path: FeedbackPath,
+) -> None:
     envelope_path.publish(ses("bounce_soft", message_id="m-1", at=T0))
     envelope_path.publish(ses("bounce_soft", message_id="m-2", at=T0 + timedelta(hours=1)))
     envelope_path.drain()
@@ -232,8 +246,8 @@ def test_a_redelivered_soft_bounce_does_not_count_after_a_reset(envelope_path):
 
 
 def test_a_poison_message_lands_in_the_dead_letter_queue_while_its_batch_is_applied(
-    envelope_path,
-):
+    envelope_path: FeedbackPath,
+) -> None:
     good = [ses("bounce_hard", recipients=[f"user{i}@example.com"]) for i in range(4)]
     broken = ses("bounce_hard")
     del broken["bounce"]["bouncedRecipients"]
@@ -250,7 +264,7 @@ def test_a_poison_message_lands_in_the_dead_letter_queue_while_its_batch_is_appl
     assert sorted(json.loads(body)["Message"][:8] for body in dead) == ["not json", '{"notifi']
 
 
-def test_a_recipient_that_is_not_an_address_is_poison(envelope_path):
+def test_a_recipient_that_is_not_an_address_is_poison(envelope_path: FeedbackPath) -> None:
     envelope_path.publish(ses("bounce_hard", recipients=["not-an-address"]))
 
     envelope_path.drain()
@@ -259,7 +273,9 @@ def test_a_recipient_that_is_not_an_address_is_poison(envelope_path):
     assert address_states() == {}
 
 
-def test_a_quarantined_address_from_before_is_not_changed_by_a_soft_bounce(envelope_path):
+def test_a_quarantined_address_from_before_is_not_changed_by_a_soft_bounce(
+    envelope_path: FeedbackPath,
+) -> None:
     history_store.record(
         AddressState(channel=Channel.EMAIL, address=Address("sam.poe@example.net")),
         AddressState(
@@ -281,7 +297,7 @@ def test_a_quarantined_address_from_before_is_not_changed_by_a_soft_bounce(envel
     )
 
 
-def _seed_event(address):
+def _seed_event(address: str) -> AddressEvent:
     from consentry.addresses.events import AddressEvent
 
     return AddressEvent(

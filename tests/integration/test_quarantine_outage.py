@@ -1,8 +1,11 @@
 """The outage guard: a burst of failures for one domain is held, not counted, until an
 operator releases or applies it (/v1/outages)."""
 
+from __future__ import annotations
+
 import json
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -11,7 +14,11 @@ from consentry.addresses.counting import QuarantinePolicy
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.types import Address, Channel
 from tests.conftest import TEMPLATE
+from tests.integration.conftest import ApiCall
 from tests.integration.quarantine_support import FeedbackPath, address_states, ses
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 NOW = datetime.now(UTC)
 OUTAGE = 200
@@ -19,12 +26,12 @@ OUTAGE = 200
 
 
 @pytest.fixture
-def path():
+def path() -> FeedbackPath:
     return FeedbackPath()
 
 
 @pytest.fixture
-def small_outages(monkeypatch):
+def small_outages(monkeypatch: pytest.MonkeyPatch) -> int:
     """The guard trips at 20 failures: the defaults (50) are held by the first test."""
     from quarantine import handler
 
@@ -32,7 +39,7 @@ def small_outages(monkeypatch):
     return 20
 
 
-def seed_one_error_from_quarantine(address):
+def seed_one_error_from_quarantine(address: str) -> None:
     """An address with 4 counted soft errors, the last two days ago: its next counted
     soft error quarantines it."""
     erroneous = AddressState(
@@ -47,7 +54,7 @@ def seed_one_error_from_quarantine(address):
     address_store.to_item(erroneous, version=1).save()
 
 
-def soft_bounce(address, i, minutes):
+def soft_bounce(address: str, i: int, minutes: float) -> dict[str, Any]:
     return ses(
         "bounce_soft",
         recipients=[address],
@@ -56,13 +63,13 @@ def soft_bounce(address, i, minutes):
     )
 
 
-def quarantined():
+def quarantined() -> set[Address]:
     return {
         s.address for s in address_states().values() if s.error_status is AddressStatus.QUARANTINE
     }
 
 
-def outage_of_example_com(path, count=OUTAGE):
+def outage_of_example_com(path: FeedbackPath, count: int = OUTAGE) -> list[str]:
     addresses = [f"user{i:03}@example.com" for i in range(count)]
     for address in addresses:
         seed_one_error_from_quarantine(address)
@@ -72,13 +79,17 @@ def outage_of_example_com(path, count=OUTAGE):
     return addresses
 
 
-def test_the_control_a_few_soft_bounces_quarantine_addresses_one_error_away(path):
+def test_the_control_a_few_soft_bounces_quarantine_addresses_one_error_away(
+    path: FeedbackPath,
+) -> None:
     addresses = outage_of_example_com(path, count=10)
 
     assert quarantined() == set(addresses)
 
 
-def test_an_outage_quarantines_nobody_until_an_operator_applies_the_held_errors(path, api):
+def test_an_outage_quarantines_nobody_until_an_operator_applies_the_held_errors(
+    path: FeedbackPath, api: ApiCall
+) -> None:
     addresses = outage_of_example_com(path)
 
     assert quarantined() == set()
@@ -99,7 +110,9 @@ def test_an_outage_quarantines_nobody_until_an_operator_applies_the_held_errors(
     assert api("GET", "/v1/outages")["json"]["items"] == []
 
 
-def test_released_held_errors_never_count_and_the_domain_is_counted_again(path, api, small_outages):
+def test_released_held_errors_never_count_and_the_domain_is_counted_again(
+    path: FeedbackPath, api: ApiCall, small_outages: int
+) -> None:
     addresses = outage_of_example_com(path, count=30)
 
     released = api(
@@ -118,7 +131,7 @@ def test_released_held_errors_never_count_and_the_domain_is_counted_again(path, 
     assert quarantined() == {addresses[0]}
 
 
-def test_other_domains_are_counted_during_an_outage(path, small_outages):
+def test_other_domains_are_counted_during_an_outage(path: FeedbackPath, small_outages: int) -> None:
     outage_of_example_com(path, count=30)
     seed_one_error_from_quarantine("kim@example.org")
 
@@ -128,7 +141,9 @@ def test_other_domains_are_counted_during_an_outage(path, small_outages):
     assert quarantined() == {"kim@example.org"}
 
 
-def test_a_held_bounce_redelivered_is_held_once(path, api, small_outages):
+def test_a_held_bounce_redelivered_is_held_once(
+    path: FeedbackPath, api: ApiCall, small_outages: int
+) -> None:
     outage_of_example_com(path, count=30)
     path.publish(soft_bounce("late@example.com", 2000, minutes=0))
     [event] = path.drain()
@@ -138,7 +153,9 @@ def test_a_held_bounce_redelivered_is_held_once(path, api, small_outages):
     assert api("GET", "/v1/outages/email/example.com")["json"]["heldErrors"] == 31
 
 
-def test_the_held_metric_is_the_one_the_alarm_watches(path, capsys, small_outages):
+def test_the_held_metric_is_the_one_the_alarm_watches(
+    path: FeedbackPath, capsys: pytest.CaptureFixture[str], small_outages: int
+) -> None:
     outage_of_example_com(path, count=30)
 
     alarm = TEMPLATE["Resources"]["OutageHeldAlarm"]["Properties"]
@@ -148,7 +165,7 @@ def test_the_held_metric_is_the_one_the_alarm_watches(path, capsys, small_outage
     assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]
 
 
-def metric_total(output, namespace, name):
+def metric_total(output: str, namespace: str, name: str) -> float:
     """The sum of a metric over the EMF documents Powertools printed."""
     total = 0.0
     for line in output.splitlines():
@@ -160,7 +177,7 @@ def metric_total(output, namespace, name):
     return total
 
 
-def test_a_domain_whose_failures_are_a_small_share_of_its_attempts_is_not_held():
+def test_a_domain_whose_failures_are_a_small_share_of_its_attempts_is_not_held() -> None:
     from quarantine.ingest import FeedbackIngest
     from quarantine.sms import ReplyTexts, SmsKeywords
     from tests.integration.quarantine_support import FakeSms
@@ -185,11 +202,11 @@ def test_a_domain_whose_failures_are_a_small_share_of_its_attempts_is_not_held()
     assert len(address_states()) == 8
 
 
-def _now():
+def _now() -> datetime:
     return NOW
 
 
-def _record(body):
+def _record(body: dict[str, Any]) -> SQSRecord:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     return SQSRecord({"messageId": "m", "body": json.dumps(body), "attributes": {}})

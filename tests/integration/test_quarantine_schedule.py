@@ -2,15 +2,25 @@
 
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from consentry.addresses import address_store, history_store
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.types import Address, Channel
+from tests.integration.helpers import present
 
 NOW = datetime.now(UTC)
 
 
-def seed(address, status, reason, *, last_error_days_ago, release_in_days=None, channel="email"):
+def seed(
+    address: str,
+    status: AddressStatus,
+    reason: str,
+    *,
+    last_error_days_ago: int,
+    release_in_days: int | None = None,
+    channel: str = "email",
+) -> None:
     state = AddressState(
         channel=Channel(channel),
         address=Address(address),
@@ -24,7 +34,7 @@ def seed(address, status, reason, *, last_error_days_ago, release_in_days=None, 
     address_store.to_item(state, version=3).save()
 
 
-def run(remaining_ms=900_000):
+def run(remaining_ms: int = 900_000) -> dict[str, Any]:
     from quarantine.schedule import lambda_handler
 
     context = SimpleNamespace(
@@ -34,14 +44,15 @@ def run(remaining_ms=900_000):
         aws_request_id="00000000-0000-0000-0000-000000000001",
         get_remaining_time_in_millis=lambda: remaining_ms,
     )
-    return lambda_handler({"source": "aws.events"}, context)
+    result: dict[str, Any] = lambda_handler({"source": "aws.events"}, context)
+    return result
 
 
-def state(address, channel=Channel.EMAIL):
-    return address_store.find_address(channel, Address(address))
+def state(address: str, channel: Channel = Channel.EMAIL) -> AddressState:
+    return present(address_store.find_address(channel, Address(address)))
 
 
-def test_due_resets_and_releases_are_applied_with_history():
+def test_due_resets_and_releases_are_applied_with_history() -> None:
     seed("stale@example.com", AddressStatus.ERRONEOUS, "unreachable", last_error_days_ago=11)
     seed("fresh@example.com", AddressStatus.ERRONEOUS, "unreachable", last_error_days_ago=9)
     seed(
@@ -98,7 +109,7 @@ def test_due_resets_and_releases_are_applied_with_history():
     assert event.detail["before"]["error_status"] == "quarantine"
 
 
-def test_a_second_run_finds_nothing_due():
+def test_a_second_run_finds_nothing_due() -> None:
     seed("stale@example.com", AddressStatus.ERRONEOUS, "unreachable", last_error_days_ago=11)
     run()
 
@@ -115,7 +126,7 @@ def test_a_second_run_finds_nothing_due():
     )
 
 
-def test_a_run_out_of_time_stops_and_says_so():
+def test_a_run_out_of_time_stops_and_says_so() -> None:
     seed("stale@example.com", AddressStatus.ERRONEOUS, "unreachable", last_error_days_ago=11)
 
     result = run(remaining_ms=1_000)

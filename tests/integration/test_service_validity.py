@@ -1,13 +1,16 @@
 """The daily job that unsubscribes the subscribers of services whose validity has ended."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 import pytest
 
 from consent.logic.validity import ACTOR, REASON, end_ended_services
 from consentry.consent import profile_store, service_store
+from consentry.consent.profile_store import ChangeResult
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
+from consentry.core.clock import Clock
 from consentry.core.errors import ConflictError
 from consentry.core.types import Action, Channel, ProfileId, ServiceId, Source
 from tests.integration.conftest import lambda_context
@@ -16,11 +19,17 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 ENDS = T0 + timedelta(days=30)
 
 
-def clock_at(moment):
+def clock_at(moment: datetime) -> Clock:
     return lambda: moment
 
 
-def make_service(name, *, confirmation=Confirmation.NONE, ends=ENDS, days=None) -> Service:
+def make_service(
+    name: str,
+    *,
+    confirmation: Confirmation = Confirmation.NONE,
+    ends: datetime | None = ENDS,
+    days: int | None = None,
+) -> Service:
     service = Service(
         service_id=ServiceId(f"svc-{name}"),
         name=name,
@@ -37,7 +46,9 @@ def make_service(name, *, confirmation=Confirmation.NONE, ends=ENDS, days=None) 
     return service_store.save_service(service, expected_version=None)
 
 
-def change(service, action, requested=None):
+def change(
+    service: Service, action: Action, requested: SubscriptionStatus | None = None
+) -> ConsentChange:
     return ConsentChange(
         scope=Scope.service(service.service_id),
         action=action,
@@ -48,7 +59,12 @@ def change(service, action, requested=None):
     )
 
 
-def subscribe(service, profile, at=T0, requested=SubscriptionStatus.SUBSCRIBED):
+def subscribe(
+    service: Service,
+    profile: str,
+    at: datetime = T0,
+    requested: SubscriptionStatus = SubscriptionStatus.SUBSCRIBED,
+) -> None:
     profile_store.record_change(
         ProfileId(profile),
         change(service, Action.SUBSCRIBE, requested),
@@ -56,18 +72,18 @@ def subscribe(service, profile, at=T0, requested=SubscriptionStatus.SUBSCRIBED):
     )
 
 
-def unsubscribe(service, profile, at=T0):
+def unsubscribe(service: Service, profile: str, at: datetime = T0) -> None:
     profile_store.record_change(
         ProfileId(profile), change(service, Action.UNSUBSCRIBE), clock=clock_at(at)
     )
 
 
-def status_of(service, profile):
+def status_of(service: Service, profile: str) -> SubscriptionStatus | None:
     subscription = service_store.find_subscription(service.service_id, ProfileId(profile))
     return subscription.status if subscription else None
 
 
-def test_the_subscribers_of_an_ended_service_are_unsubscribed_with_history():
+def test_the_subscribers_of_an_ended_service_are_unsubscribed_with_history() -> None:
     # Given a service that ended yesterday, with a subscribed and a pending profile
     service = make_service("spring-sale", confirmation=Confirmation.NONE)
     subscribe(service, "p-1")
@@ -88,7 +104,7 @@ def test_the_subscribers_of_an_ended_service_are_unsubscribed_with_history():
         assert event.at == run_at
 
 
-def test_a_subscription_that_already_expired_with_the_service_is_unsubscribed_too():
+def test_a_subscription_that_already_expired_with_the_service_is_unsubscribed_too() -> None:
     # Given a subscription whose expiry was capped by the service's end
     service = make_service("capped", days=365)
     subscribe(service, "p-1")
@@ -100,7 +116,7 @@ def test_a_subscription_that_already_expired_with_the_service_is_unsubscribed_to
     assert status_of(service, "p-1") is SubscriptionStatus.UNSUBSCRIBED
 
 
-def test_a_service_ends_at_its_end_time():
+def test_a_service_ends_at_its_end_time() -> None:
     service = make_service("exact")
     subscribe(service, "p-1")
 
@@ -109,7 +125,7 @@ def test_a_service_ends_at_its_end_time():
     assert (run.services, run.unsubscribed) == (1, 1)
 
 
-def test_open_services_and_their_subscribers_are_left_alone():
+def test_open_services_and_their_subscribers_are_left_alone() -> None:
     # Given a service still open, one without an end, and one that ended
     open_service = make_service("open", ends=ENDS + timedelta(days=60))
     endless = make_service("endless", ends=None)
@@ -128,7 +144,7 @@ def test_open_services_and_their_subscribers_are_left_alone():
     assert len(profile_store.all_events(ProfileId("p-1"))) == 4
 
 
-def test_a_profile_that_unsubscribed_itself_gets_no_second_event():
+def test_a_profile_that_unsubscribed_itself_gets_no_second_event() -> None:
     service = make_service("news")
     subscribe(service, "p-1")
     unsubscribe(service, "p-1", at=T0 + timedelta(days=1))
@@ -142,7 +158,7 @@ def test_a_profile_that_unsubscribed_itself_gets_no_second_event():
     ]
 
 
-def test_a_re_run_changes_nothing():
+def test_a_re_run_changes_nothing() -> None:
     # Given a run that ended a service's subscriptions
     service = make_service("news")
     for n in range(3):
@@ -158,7 +174,7 @@ def test_a_re_run_changes_nothing():
     assert {n: profile_store.all_events(ProfileId(f"p-{n}")) for n in range(3)} == events
 
 
-def test_every_page_of_subscribers_is_unsubscribed(monkeypatch):
+def test_every_page_of_subscribers_is_unsubscribed(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given more subscribers than one page holds
     monkeypatch.setattr("consent.logic.validity.MAX_PAGE", 2)
     service = make_service("news")
@@ -174,14 +190,16 @@ def test_every_page_of_subscribers_is_unsubscribed(monkeypatch):
     assert {status_of(service, p) for p in profiles} == {SubscriptionStatus.UNSUBSCRIBED}
 
 
-def test_a_profile_that_cannot_be_changed_does_not_stop_the_others(monkeypatch):
+def test_a_profile_that_cannot_be_changed_does_not_stop_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Given two subscribers, one of whom cannot be written this time
     service = make_service("news")
     subscribe(service, "p-1")
     subscribe(service, "p-2")
     record_change = profile_store.record_change
 
-    def contended(profile_id, *args, **kwargs):
+    def contended(profile_id: ProfileId, *args: Any, **kwargs: Any) -> ChangeResult:
         if profile_id == "p-1":
             raise ConflictError("kept changing")
         return record_change(profile_id, *args, **kwargs)
@@ -197,7 +215,9 @@ def test_a_profile_that_cannot_be_changed_does_not_stop_the_others(monkeypatch):
     assert status_of(service, "p-2") is SubscriptionStatus.UNSUBSCRIBED
 
 
-def test_the_handler_reports_its_counts_and_uses_the_time_of_the_run(capsys):
+def test_the_handler_reports_its_counts_and_uses_the_time_of_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from consent.schedule import lambda_handler
 
     # Given a service that ended yesterday, by the real clock, with one subscriber
@@ -214,7 +234,9 @@ def test_the_handler_reports_its_counts_and_uses_the_time_of_the_run(capsys):
     assert '"ServiceUnsubscriptions":[1' in capsys.readouterr().out.replace(" ", "")
 
 
-def test_the_handler_fails_when_a_subscription_could_not_be_ended(monkeypatch):
+def test_the_handler_fails_when_a_subscription_could_not_be_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from consent.logic.validity import IncompleteRunError
     from consent.schedule import lambda_handler
 
@@ -222,7 +244,7 @@ def test_the_handler_fails_when_a_subscription_could_not_be_ended(monkeypatch):
     service = make_service("yesterday", ends=now - timedelta(days=1))
     subscribe(service, "p-1", at=now - timedelta(days=2))
 
-    def contended(*args, **kwargs):
+    def contended(*args: Any, **kwargs: Any) -> NoReturn:
         raise ConflictError("kept changing")
 
     monkeypatch.setattr(profile_store, "record_change", contended)

@@ -1,10 +1,13 @@
 """/v1/services through the consent handler on moto: services, subscriptions, subscribers."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict, Unpack
 
 import pytest
 
 from consentry.consent.tables import ConsentEventModel, ServiceModel, SubscriptionModel
+from tests.integration.conftest import ApiCall
 
 OPERATOR = "arn:aws:iam::123456789012:user/operator"
 """The IAM caller of the event fixture (requestContext.identity.userArn)."""
@@ -13,19 +16,34 @@ MISSING = object()
 EARLIER, LATER = "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"
 
 
-def create(api, headers=None, **fields):
+class CallOptions(TypedDict, total=False):
+    """What a test passes on to `api` besides the request."""
+
+    headers: Mapping[str, str] | None
+    caller: str | None
+
+
+def create(api: ApiCall, headers: Mapping[str, str] | None = None, **fields: Any) -> dict[str, Any]:
     body = {"name": "news", "label": "News", "publicLabel": "Our news", "channel": "email"}
     body = {name: value for name, value in (body | fields).items() if value is not MISSING}
     return api("POST", "/v1/services", json_body=body, headers=headers)
 
 
-def create_id(api, **fields):
+def create_id(api: ApiCall, **fields: Any) -> str:
     response = create(api, **fields)
     assert response["statusCode"] == 201, response["body"]
-    return response["json"]["serviceId"]
+    service_id: str = response["json"]["serviceId"]
+    return service_id
 
 
-def subscribe(api, service_id, profile="p-1", status="subscribed", reason="asked", **options):
+def subscribe(
+    api: ApiCall,
+    service_id: str,
+    profile: str = "p-1",
+    status: str = "subscribed",
+    reason: str = "asked",
+    **options: Unpack[CallOptions],
+) -> dict[str, Any]:
     return api(
         "PUT",
         f"/v1/services/{service_id}/subscriptions/{profile}",
@@ -34,20 +52,29 @@ def subscribe(api, service_id, profile="p-1", status="subscribed", reason="asked
     )
 
 
-def unsubscribe(api, service_id, profile="p-1", reason="asked by phone", **options):
+def unsubscribe(
+    api: ApiCall,
+    service_id: str,
+    profile: str = "p-1",
+    reason: str | None = "asked by phone",
+    **options: Unpack[CallOptions],
+) -> dict[str, Any]:
     query = {"reason": reason} if reason is not None else None
     return api(
         "DELETE", f"/v1/services/{service_id}/subscriptions/{profile}", query=query, **options
     )
 
 
-def history(api, profile="p-1"):
+def history(api: ApiCall, profile: str = "p-1") -> list[dict[str, Any]]:
     response = api("GET", f"/v1/profiles/{profile}/history")
     assert response["statusCode"] == 200, response["body"]
-    return response["json"]["items"]
+    items: list[dict[str, Any]] = response["json"]["items"]
+    return items
 
 
-def all_pages(api, path, limit, **query):
+def all_pages(
+    api: ApiCall, path: str, limit: int, **query: str
+) -> tuple[list[dict[str, Any]], int]:
     """Every item of a paginated list, following nextCursor, and the number of pages."""
     items, cursor, pages = [], None, 0
     while True:
@@ -62,7 +89,7 @@ def all_pages(api, path, limit, **query):
             return items, pages
 
 
-def error_fields(response):
+def error_fields(response: dict[str, Any]) -> set[str]:
     """The fields a 422 names: ours (`field`) or the request validator's (`detail[].loc`)."""
     body = response["json"]
     if "field" in body:
@@ -70,18 +97,19 @@ def error_fields(response):
     return {".".join(str(part) for part in error["loc"][1:]) for error in body["detail"]}
 
 
-def header(response, name):
-    return response["multiValueHeaders"][name][0]
+def header(response: dict[str, Any], name: str) -> str:
+    value: str = response["multiValueHeaders"][name][0]
+    return value
 
 
-def iso(moment):
+def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
 # Services
 
 
-def test_creating_a_service_answers_201_with_its_id_and_version_1(api):
+def test_creating_a_service_answers_201_with_its_id_and_version_1(api: ApiCall) -> None:
     response = create(
         api, confirmation="double_opt_in", validity={"subscriptionDays": 90, "end": None}
     )
@@ -95,7 +123,7 @@ def test_creating_a_service_answers_201_with_its_id_and_version_1(api):
     assert header(response, "ETag") == '"1"'
 
 
-def test_a_created_service_can_be_read_back(api):
+def test_a_created_service_can_be_read_back(api: ApiCall) -> None:
     created = create(api, validity={"start": "2026-01-01T00:00:00Z"})["json"]
 
     response = api("GET", f"/v1/services/{created['serviceId']}")
@@ -131,7 +159,9 @@ def test_a_created_service_can_be_read_back(api):
         "end-without-offset",
     ],
 )
-def test_a_bad_service_is_422_naming_the_field_and_creates_nothing(api, fields, field):
+def test_a_bad_service_is_422_naming_the_field_and_creates_nothing(
+    api: ApiCall, fields: dict[str, Any], field: str
+) -> None:
     response = create(api, **fields)
 
     assert response["statusCode"] == 422
@@ -139,7 +169,7 @@ def test_a_bad_service_is_422_naming_the_field_and_creates_nothing(api, fields, 
     assert ServiceModel.count() == 0
 
 
-def test_the_list_of_services_is_paginated_without_duplicates(api):
+def test_the_list_of_services_is_paginated_without_duplicates(api: ApiCall) -> None:
     created = {create_id(api, name=f"news-{i}") for i in range(7)}
 
     items, pages = all_pages(api, "/v1/services", limit=3)
@@ -151,7 +181,7 @@ def test_the_list_of_services_is_paginated_without_duplicates(api):
     assert pages >= 3
 
 
-def test_a_cursor_of_another_list_is_422(api):
+def test_a_cursor_of_another_list_is_422(api: ApiCall) -> None:
     service_id = create_id(api)
     for profile in ("p-1", "p-2"):
         subscribe(api, service_id, profile)
@@ -167,11 +197,11 @@ def test_a_cursor_of_another_list_is_422(api):
 @pytest.mark.parametrize(
     "query", [{"limit": "0"}, {"limit": "101"}, {"cursor": "%%%"}, {"cursor": "e30"}]
 )
-def test_bad_paging_parameters_are_422(api, query):
+def test_bad_paging_parameters_are_422(api: ApiCall, query: dict[str, str]) -> None:
     assert api("GET", "/v1/services", query=query)["statusCode"] == 422
 
 
-def test_a_patch_with_the_current_version_changes_the_service_and_its_version(api):
+def test_a_patch_with_the_current_version_changes_the_service_and_its_version(api: ApiCall) -> None:
     service_id = create_id(api)
 
     response = api(
@@ -190,7 +220,7 @@ def test_a_patch_with_the_current_version_changes_the_service_and_its_version(ap
     assert api("GET", f"/v1/services/{service_id}")["json"]["label"] == "Weekly news"
 
 
-def test_a_patch_with_a_stale_version_is_412_and_changes_nothing(api):
+def test_a_patch_with_a_stale_version_is_412_and_changes_nothing(api: ApiCall) -> None:
     service_id = create_id(api)
     api("PATCH", f"/v1/services/{service_id}", json_body={"label": "First"})
 
@@ -218,7 +248,9 @@ def test_a_patch_with_a_stale_version_is_412_and_changes_nothing(api):
         ),
     ],
 )
-def test_a_bad_patch_is_422_naming_the_field_and_changes_nothing(api, body, field):
+def test_a_bad_patch_is_422_naming_the_field_and_changes_nothing(
+    api: ApiCall, body: dict[str, Any], field: str
+) -> None:
     service_id = create_id(api)
 
     response = api("PATCH", f"/v1/services/{service_id}", json_body=body)
@@ -227,7 +259,7 @@ def test_a_bad_patch_is_422_naming_the_field_and_changes_nothing(api, body, fiel
     assert api("GET", f"/v1/services/{service_id}")["json"]["version"] == 1
 
 
-def test_a_retried_create_with_an_idempotency_key_creates_one_service(api):
+def test_a_retried_create_with_an_idempotency_key_creates_one_service(api: ApiCall) -> None:
     key = {"Idempotency-Key": "create-news"}
 
     first = create(api, headers=key)
@@ -248,7 +280,9 @@ def test_a_retried_create_with_an_idempotency_key_creates_one_service(api):
         ("DELETE", "/subscriptions/p-1?reason=asked", None),
     ],
 )
-def test_an_unknown_service_is_404(api, method, suffix, body):
+def test_an_unknown_service_is_404(
+    api: ApiCall, method: str, suffix: str, body: dict[str, str] | None
+) -> None:
     path, _, reason = suffix.partition("?reason=")
     response = api(
         method,
@@ -264,7 +298,9 @@ def test_an_unknown_service_is_404(api, method, suffix, body):
 # Subscriptions
 
 
-def test_subscribing_to_a_service_without_confirmation_subscribes_at_once_with_history(api):
+def test_subscribing_to_a_service_without_confirmation_subscribes_at_once_with_history(
+    api: ApiCall,
+) -> None:
     service_id = create_id(api, validity={"subscriptionDays": 30})
 
     response = subscribe(api, service_id, reason="signed the form")
@@ -285,7 +321,7 @@ def test_subscribing_to_a_service_without_confirmation_subscribes_at_once_with_h
     assert event["expiresAt"] == body["expiresAt"]
 
 
-def test_the_events_actor_is_the_iam_caller_never_the_body(api):
+def test_the_events_actor_is_the_iam_caller_never_the_body(api: ApiCall) -> None:
     service_id = create_id(api)
     caller = "arn:aws:sts::123456789012:assumed-role/support/jane"
 
@@ -294,7 +330,7 @@ def test_the_events_actor_is_the_iam_caller_never_the_body(api):
     assert history(api)[0]["actor"] == caller
 
 
-def test_subscribing_to_a_double_opt_in_service_is_pending(api):
+def test_subscribing_to_a_double_opt_in_service_is_pending(api: ApiCall) -> None:
     service_id = create_id(api, confirmation="double_opt_in")
 
     response = subscribe(api, service_id)
@@ -304,7 +340,7 @@ def test_subscribing_to_a_double_opt_in_service_is_pending(api):
     assert (event["scope"], event["result"]) == (f"service:{service_id}", "pending")
 
 
-def test_unsubscribing_with_a_reason_ends_the_subscription_with_history(api):
+def test_unsubscribing_with_a_reason_ends_the_subscription_with_history(api: ApiCall) -> None:
     service_id = create_id(api)
     subscribe(api, service_id)
 
@@ -321,7 +357,7 @@ def test_unsubscribing_with_a_reason_ends_the_subscription_with_history(api):
     assert (event["reason"], event["actor"]) == ("asked by phone", OPERATOR)
 
 
-def test_unsubscribing_needs_a_reason(api):
+def test_unsubscribing_needs_a_reason(api: ApiCall) -> None:
     service_id = create_id(api)
     subscribe(api, service_id)
 
@@ -331,13 +367,13 @@ def test_unsubscribing_needs_a_reason(api):
     assert len(history(api)) == 1
 
 
-def test_unsubscribing_a_profile_that_never_subscribed_is_404(api):
+def test_unsubscribing_a_profile_that_never_subscribed_is_404(api: ApiCall) -> None:
     service_id = create_id(api)
 
     assert unsubscribe(api, service_id, profile="p-9")["statusCode"] == 404
 
 
-def test_re_subscribing_after_an_unsubscribe_is_pending_until_confirmed(api):
+def test_re_subscribing_after_an_unsubscribe_is_pending_until_confirmed(api: ApiCall) -> None:
     service_id = create_id(api)
     subscribe(api, service_id)
     unsubscribe(api, service_id)
@@ -349,7 +385,7 @@ def test_re_subscribing_after_an_unsubscribe_is_pending_until_confirmed(api):
     assert [event["result"] for event in history(api)] == ["subscribed", "unsubscribed", "pending"]
 
 
-def test_a_service_that_has_ended_refuses_subscriptions_and_writes_nothing(api):
+def test_a_service_that_has_ended_refuses_subscriptions_and_writes_nothing(api: ApiCall) -> None:
     now = datetime.now(UTC)
     service_id = create_id(
         api,
@@ -372,7 +408,7 @@ def test_a_service_that_has_ended_refuses_subscriptions_and_writes_nothing(api):
         {"status": "subscribed", "reason": "x", "source": "landing"},
     ],
 )
-def test_a_bad_subscription_is_422_and_writes_nothing(api, body):
+def test_a_bad_subscription_is_422_and_writes_nothing(api: ApiCall, body: dict[str, Any]) -> None:
     service_id = create_id(api)
 
     response = api("PUT", f"/v1/services/{service_id}/subscriptions/p-1", json_body=body)
@@ -382,7 +418,7 @@ def test_a_bad_subscription_is_422_and_writes_nothing(api, body):
     assert ConsentEventModel.count() == 0
 
 
-def test_the_subscribers_list_filters_by_status_and_is_paginated(api):
+def test_the_subscribers_list_filters_by_status_and_is_paginated(api: ApiCall) -> None:
     service_id = create_id(api)
     for n in range(1, 6):
         subscribe(api, service_id, f"p-{n}")
@@ -402,7 +438,7 @@ def test_the_subscribers_list_filters_by_status_and_is_paginated(api):
     assert sorted(item["profileId"] for item in everyone) == [f"p-{n}" for n in range(1, 8)]
 
 
-def test_an_unknown_subscriber_status_is_422(api):
+def test_an_unknown_subscriber_status_is_422(api: ApiCall) -> None:
     service_id = create_id(api)
 
     response = api("GET", f"/v1/services/{service_id}/subscribers", query={"status": "gone"})
@@ -413,7 +449,7 @@ def test_an_unknown_subscriber_status_is_422(api):
 # Idempotency-Key
 
 
-def test_a_retried_subscription_with_an_idempotency_key_is_answered_once(api):
+def test_a_retried_subscription_with_an_idempotency_key_is_answered_once(api: ApiCall) -> None:
     service_id = create_id(api)
     key = {"Idempotency-Key": "sub-42"}
     first = subscribe(api, service_id, headers=key)
@@ -428,7 +464,9 @@ def test_a_retried_subscription_with_an_idempotency_key_is_answered_once(api):
     assert [event["action"] for event in history(api)] == ["subscribe", "unsubscribe"]
 
 
-def test_an_idempotency_key_reused_with_another_body_is_422_and_writes_nothing(api):
+def test_an_idempotency_key_reused_with_another_body_is_422_and_writes_nothing(
+    api: ApiCall,
+) -> None:
     service_id = create_id(api)
     subscribe(api, service_id, headers={"Idempotency-Key": "k"})
 
@@ -438,7 +476,7 @@ def test_an_idempotency_key_reused_with_another_body_is_422_and_writes_nothing(a
     assert len(history(api)) == 1
 
 
-def test_a_retried_unsubscribe_with_an_idempotency_key_is_answered_once(api):
+def test_a_retried_unsubscribe_with_an_idempotency_key_is_answered_once(api: ApiCall) -> None:
     service_id = create_id(api)
     subscribe(api, service_id)
     key = {"Idempotency-Key": "unsub-1"}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.analysis.audience import Layout, RowPlace, layout_of, row_starts, rows
+from consentry.analysis.audience import Layout, Row, RowPlace, layout_of, row_starts, rows
 from consentry.analysis.contract import Audience, AudienceError, AudienceFormat
 from consentry.core.errors import InvalidInputError
 
@@ -16,20 +16,20 @@ CSV_AUDIENCE = Audience(uri="s3://b/a.csv")
 JSONL_AUDIENCE = Audience(uri="s3://b/a.jsonl", format=AudienceFormat.JSONL)
 
 
-def csv_rows(text, first_row=1):
+def csv_rows(text: str, first_row: int = 1) -> list[Row]:
     data = text.encode()
     layout, start = layout_of(CSV_AUDIENCE, data, len(data))
     lines = io.StringIO(data[start:].decode(), newline="")
     return list(rows(lines, layout, RowPlace(first_row)))
 
 
-def test_a_csv_row_keeps_its_text_and_names_its_profile_and_address():
+def test_a_csv_row_keeps_its_text_and_names_its_profile_and_address() -> None:
     found = csv_rows("name,address,profile_id\nJane, j@x.com ,p1\n")
 
     assert found == [("Jane, j@x.com ,p1\n", "p1", " j@x.com ")]
 
 
-def test_quoted_fields_may_hold_commas_quotes_and_newlines():
+def test_quoted_fields_may_hold_commas_quotes_and_newlines() -> None:
     text = 'profile_id,address,note\np1,a@x.com,"one, ""two""\nthree"\np2,b@x.com,plain\n'
 
     found = csv_rows(text)
@@ -38,7 +38,7 @@ def test_quoted_fields_may_hold_commas_quotes_and_newlines():
     assert next(csv.reader(io.StringIO(found[0][0]))) == ["p1", "a@x.com", 'one, "two"\nthree']
 
 
-def test_a_bom_crlf_line_ends_blank_lines_and_a_last_line_without_newline_are_read():
+def test_a_bom_crlf_line_ends_blank_lines_and_a_last_line_without_newline_are_read() -> None:
     text = "\ufeffprofile_id,address\r\np1,a@x.com\r\n\r\np2,b@x.com"
 
     found = csv_rows(text)
@@ -47,22 +47,22 @@ def test_a_bom_crlf_line_ends_blank_lines_and_a_last_line_without_newline_are_re
     assert found[1][0] == "p2,b@x.com"
 
 
-def test_a_row_with_another_number_of_fields_is_an_error_naming_it():
+def test_a_row_with_another_number_of_fields_is_an_error_naming_it() -> None:
     with pytest.raises(AudienceError, match="row 2 has 3 fields, the header 2"):
         csv_rows("profile_id,address\np1,a@x.com\np2,b@x.com,extra\n")
 
 
-def test_a_row_without_a_profile_id_is_an_error():
+def test_a_row_without_a_profile_id_is_an_error() -> None:
     with pytest.raises(AudienceError, match="row 1 has no profile_id"):
         csv_rows("profile_id,address\n ,a@x.com\n")
 
 
-def test_an_unclosed_quote_is_an_error():
+def test_an_unclosed_quote_is_an_error() -> None:
     with pytest.raises(AudienceError, match="not valid CSV"):
         csv_rows('profile_id,address\np1,"a@x.com\n')
 
 
-def test_a_header_without_the_named_column_names_the_field():
+def test_a_header_without_the_named_column_names_the_field() -> None:
     data = b"profile_id,email\np1,a@x.com\n"
 
     with pytest.raises(InvalidInputError) as raised:
@@ -72,12 +72,12 @@ def test_a_header_without_the_named_column_names_the_field():
     assert "profile_id, email" in raised.value.message
 
 
-def test_an_empty_file_has_no_header():
+def test_an_empty_file_has_no_header() -> None:
     with pytest.raises(AudienceError, match="empty"):
         layout_of(CSV_AUDIENCE, b"", 0)
 
 
-def test_jsonl_rows_read_their_fields_and_a_missing_address_is_empty():
+def test_jsonl_rows_read_their_fields_and_a_missing_address_is_empty() -> None:
     text = '{"profile_id": "p1", "address": "a@x.com", "x": 1}\n\n{"profile_id": 7}\n'
     layout = Layout(AudienceFormat.JSONL, "profile_id", "address")
 
@@ -95,21 +95,21 @@ def test_jsonl_rows_read_their_fields_and_a_missing_address_is_empty():
         ('{"profile_id": "p", "address": {"a": 1}}\n', "address must be a string"),
     ],
 )
-def test_malformed_jsonl_rows_are_errors(line, message):
+def test_malformed_jsonl_rows_are_errors(line: str, message: str) -> None:
     layout = Layout(AudienceFormat.JSONL, "profile_id", "address")
 
     with pytest.raises(AudienceError, match=message):
         list(rows(io.StringIO(line), layout, RowPlace()))
 
 
-def test_jsonl_row_1_is_checked_before_anything_is_read():
+def test_jsonl_row_1_is_checked_before_anything_is_read() -> None:
     data = b'{"id": "p1"}\n'
 
     with pytest.raises(InvalidInputError, match="no field 'profile_id'"):
         layout_of(JSONL_AUDIENCE, data, len(data))
 
 
-def test_rows_after_a_byte_offset_are_named_by_it():
+def test_rows_after_a_byte_offset_are_named_by_it() -> None:
     layout = Layout(AudienceFormat.CSV, "profile_id", "address", width=2, address_index=1)
 
     with pytest.raises(AudienceError, match="row 2 after byte 1000"):
@@ -125,7 +125,9 @@ fields = st.text(alphabet='ab,"\n\r ', max_size=6)
     targets=st.lists(st.integers(0, 400), max_size=6),
     block=st.integers(1, 50),
 )
-def test_row_starts_are_the_starts_of_csv_rows(records, targets, block):
+def test_row_starts_are_the_starts_of_csv_rows(
+    records: list[list[str]], targets: list[int], block: int
+) -> None:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(records)
     data = buffer.getvalue().encode()

@@ -1,7 +1,9 @@
 """The per-row classifier: the exclusion order, the first cause wins, duplicates and the
 control group, and agreement with the real-time check (consentry.analysis.exclusion)."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 import pytest
 from hypothesis import given, settings
@@ -37,17 +39,21 @@ EMAIL = Rules(Channel.EMAIL, MessageClass.MARKETING, "US")
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
 
-def classify_rows(rows, suppression, rules):
+def classify_rows(
+    rows: Iterable[tuple[str, str]], suppression: Suppression, rules: Rules
+) -> list[int]:
     """The verdict of each (profile id, address) row of one shard, in order."""
     classifier = ShardClassifier(suppression, rules)
     return [classifier(profile_id, address) for profile_id, address in rows]
 
 
-def verdicts(rows, suppression=None, rules=EMAIL):
+def verdicts(
+    rows: Iterable[tuple[str, str]], suppression: Suppression | None = None, rules: Rules = EMAIL
+) -> list[int]:
     return classify_rows(rows, suppression or Suppression.of(), rules)
 
 
-def test_the_eight_causes_are_numbered_in_the_order_of_the_domain():
+def test_the_eight_causes_are_numbered_in_the_order_of_the_domain() -> None:
     assert [CAUSES[n - 1] for n in range(1, 9)] == list(ExclusionCause)
     assert TARGETED == 0
 
@@ -64,7 +70,7 @@ def test_the_eight_causes_are_numbered_in_the_order_of_the_domain():
         (("p-subscribed", "fine@example.com"), TARGETED),
     ],
 )
-def test_the_first_cause_that_applies_wins(row, expected):
+def test_the_first_cause_that_applies_wins(row: tuple[str, str], expected: int) -> None:
     suppression = Suppression.of(
         opted_out={"p-out"},
         denylisted={"deny@example.com"},
@@ -75,31 +81,31 @@ def test_the_first_cause_that_applies_wins(row, expected):
     assert verdicts([row], suppression) == [expected]
 
 
-def test_an_address_both_denylisted_and_quarantined_counts_as_denylisted():
+def test_an_address_both_denylisted_and_quarantined_counts_as_denylisted() -> None:
     suppression = Suppression.of(denylisted={"a@example.com"}, quarantined={"a@example.com"})
 
     assert verdicts([("p", "a@example.com")], suppression) == [ADDRESS_DENYLISTED]
 
 
-def test_a_later_row_with_the_same_normalized_address_is_a_duplicate():
+def test_a_later_row_with_the_same_normalized_address_is_a_duplicate() -> None:
     rows = [("p1", "Jane@Example.com"), ("p2", " jane@example.com"), ("p3", "JANE@EXAMPLE.COM")]
 
     assert verdicts(rows) == [TARGETED, DUPLICATE, DUPLICATE]
 
 
-def test_an_excluded_row_does_not_hold_its_address_for_later_rows():
+def test_an_excluded_row_does_not_hold_its_address_for_later_rows() -> None:
     rows = [("p-out", "jane@example.com"), ("p2", "jane@example.com")]
 
     assert verdicts(rows, Suppression.of(opted_out={"p-out"})) == [PROFILE_OPTED_OUT, TARGETED]
 
 
-def test_a_profile_cause_comes_before_duplicate_for_a_later_row():
+def test_a_profile_cause_comes_before_duplicate_for_a_later_row() -> None:
     rows = [("p1", "jane@example.com"), ("p-out", "jane@example.com")]
 
     assert verdicts(rows, Suppression.of(opted_out={"p-out"})) == [TARGETED, PROFILE_OPTED_OUT]
 
 
-def test_transactional_messages_ignore_opt_outs_and_services_but_not_bad_addresses():
+def test_transactional_messages_ignore_opt_outs_and_services_but_not_bad_addresses() -> None:
     rules = Rules(Channel.EMAIL, MessageClass.TRANSACTIONAL, "US")
     suppression = Suppression.of(opted_out={"p1"}, quarantined={"q@example.com"}, subscribers=set())
 
@@ -108,14 +114,14 @@ def test_transactional_messages_ignore_opt_outs_and_services_but_not_bad_address
     assert result == [TARGETED, ADDRESS_QUARANTINED]
 
 
-def test_phone_numbers_are_compared_in_e164():
+def test_phone_numbers_are_compared_in_e164() -> None:
     rules = Rules(Channel.SMS, MessageClass.MARKETING, "NL")
     rows = [("p1", "06 12345678"), ("p2", "+31612345678"), ("p3", "12")]
 
     assert verdicts(rows, rules=rules) == [TARGETED, DUPLICATE, ADDRESS_INVALID]
 
 
-def test_the_control_group_is_a_keyed_sample_of_about_the_asked_share():
+def test_the_control_group_is_a_keyed_sample_of_about_the_asked_share() -> None:
     rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "US", 10.0, "seed-1")
     rows = [(f"p{n}", f"user{n}@example.com") for n in range(5000)]
 
@@ -128,7 +134,7 @@ def test_the_control_group_is_a_keyed_sample_of_about_the_asked_share():
     assert set(first) == {TARGETED, CONTROL_GROUP}
 
 
-def test_a_control_group_row_holds_its_address():
+def test_a_control_group_row_holds_its_address() -> None:
     in_sample = control_sample(50.0, "s")
     address = next(f"u{n}@example.com" for n in range(100) if in_sample(f"u{n}@example.com"))
     rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "US", 50.0, "s")
@@ -136,7 +142,7 @@ def test_a_control_group_row_holds_its_address():
     assert verdicts([("p1", address), ("p2", address)], rules=rules) == [CONTROL_GROUP, DUPLICATE]
 
 
-def test_rows_of_one_address_go_to_one_shard_whatever_their_spelling():
+def test_rows_of_one_address_go_to_one_shard_whatever_their_spelling() -> None:
     normalize = normalizer(Channel.EMAIL, "US")
 
     shards = {shard_of(a, 7, normalize) for a in ("A@b.co", " a@b.co", "a@B.CO ")}
@@ -162,7 +168,16 @@ RAW_ADDRESSES = [
 ]
 CHANNELS = [Channel.EMAIL, Channel.SMS, Channel.PUSH]
 
-address_states = st.builds(
+
+class StoredFields(TypedDict):
+    """The fields of a stored address state that decide its verdict."""
+
+    error_status: AddressStatus
+    denylist_origins: frozenset[str]
+    allowlisted: bool
+
+
+address_states: st.SearchStrategy[StoredFields] = st.builds(
     lambda error, origins, allow: {
         "error_status": error,
         "denylist_origins": origins,
@@ -200,8 +215,14 @@ subscriptions = st.one_of(
     profile_subscriptions=st.dictionaries(st.sampled_from(PROFILES), subscriptions),
 )
 def test_every_row_gets_the_verdict_of_the_real_time_check(  # noqa: PLR0917 (hypothesis)
-    channel, message_class, for_service, rows, states, profile_consents, profile_subscriptions
-):
+    channel: Channel,
+    message_class: MessageClass,
+    for_service: bool,
+    rows: list[tuple[ProfileId, str]],
+    states: dict[str, StoredFields],
+    profile_consents: dict[ProfileId, tuple[bool, frozenset[Channel]]],
+    profile_subscriptions: dict[ProfileId, tuple[SubscriptionStatus, datetime | None] | None],
+) -> None:
     """Causes 1-6 are first_exclusion's; a row it lets through is targeted, or a duplicate
     of the first such row with its address."""
     region = "NL"
@@ -240,7 +261,7 @@ def test_every_row_gets_the_verdict_of_the_real_time_check(  # noqa: PLR0917 (hy
 
     result = classify_rows(rows, suppression, Rules(channel, message_class, region))
 
-    held: set[Address] = set()
+    held: set[Address | None] = set()
     for (profile_id, raw), verdict in zip(rows, result, strict=True):
         address = normalize(channel, raw, region) if raw.strip() else None
         expected = first_exclusion(

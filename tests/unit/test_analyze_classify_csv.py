@@ -9,6 +9,7 @@ mixed-case addresses."""
 import csv
 import io
 import re
+from collections.abc import Callable
 from unittest import mock
 
 import pytest
@@ -16,11 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyze import classify as steps
-from consentry.analysis.audience import RowPlace, layout_of, rows
+from consentry.analysis.audience import Layout, RowPlace, layout_of, rows
 from consentry.analysis.classifier import TARGETED, VERDICTS, Rules, ShardClassifier, Suppression
 from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER
 from consentry.analysis.contract import Audience, AudienceError
 from consentry.core.types import Channel, MessageClass
+
+Result = tuple[str, str, list[int]]
+"""The target, the exclusion log and the counts."""
 
 EMAILS = [
     "a@example.com",
@@ -59,7 +63,7 @@ SUPPRESSION = Suppression.of(
 )
 
 
-def cell(value):
+def cell(value: str) -> str:
     """A value as a CSV writer with minimal quoting writes it."""
     if any(char in value for char in ',"\n\r'):
         return '"' + value.replace('"', '""') + '"'
@@ -67,7 +71,7 @@ def cell(value):
 
 
 @st.composite
-def audiences(draw):
+def audiences(draw: st.DrawFn) -> tuple[str, Rules, bool]:
     channel = draw(st.sampled_from(list(Channel)))
     columns = draw(st.permutations(["profile_id", "address", "name"]))
     addresses = ADDRESSES[channel]
@@ -96,7 +100,7 @@ def audiences(draw):
     return "".join(lines), rules, service
 
 
-def logged(*row):
+def logged(*row: *tuple[int, str, str, int]) -> str:
     """A log line as the csv module writes it."""
     number, profile_id, address, code = row
     buffer = io.StringIO()
@@ -106,13 +110,13 @@ def logged(*row):
     return buffer.getvalue()
 
 
-def suppression(service):
+def suppression(service: bool) -> Suppression:
     if service:
         return SUPPRESSION
     return Suppression(SUPPRESSION.opted_out, SUPPRESSION.blocked, None)
 
 
-def reference(data, layout, start, rules, service):
+def reference(data: bytes, layout: Layout, start: int, rules: Rules, service: bool) -> Result:
     classifier = ShardClassifier(suppression(service), rules)
     counts = [0] * VERDICTS
     target, log = [layout.header_line], [LOG_HEADER]
@@ -129,7 +133,9 @@ def reference(data, layout, start, rules, service):
     return "".join(target), "".join(log), counts
 
 
-def fused(data, layout, start, rules, service, *, hint):
+def fused(
+    data: bytes, layout: Layout, start: int, rules: Rules, service: bool, *, hint: int
+) -> Result:
     classifier = ShardClassifier(suppression(service), rules)
     counts = [0] * VERDICTS
     body = io.TextIOWrapper(io.BytesIO(data[start:]), encoding="utf-8-sig", newline="")
@@ -139,7 +145,7 @@ def fused(data, layout, start, rules, service, *, hint):
     return target.getvalue(), log.getvalue(), counts
 
 
-def outcome(compute):
+def outcome(compute: Callable[[], Result]) -> Result | str:
     try:
         return compute()
     except AudienceError as error:
@@ -148,7 +154,9 @@ def outcome(compute):
 
 @settings(max_examples=400, deadline=None)
 @given(audiences(), st.integers(1, 300))
-def test_the_fused_loop_gives_the_reference_s_answer(audience, hint):
+def test_the_fused_loop_gives_the_reference_s_answer(
+    audience: tuple[str, Rules, bool], hint: int
+) -> None:
     text, rules, service = audience
     data = text.encode()
     layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
@@ -165,7 +173,7 @@ def test_the_fused_loop_gives_the_reference_s_answer(audience, hint):
         ('p1,"a@example.com,Ann\n', "row 2 is not valid CSV"),
     ],
 )
-def test_a_malformed_row_stops_the_loop_with_its_number(line, error):
+def test_a_malformed_row_stops_the_loop_with_its_number(line: str, error: str) -> None:
     data = f"profile_id,address,name\np0,b@example.org,Bo\n{line}".encode()
     layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
     rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "NL")
@@ -174,7 +182,7 @@ def test_a_malformed_row_stops_the_loop_with_its_number(line, error):
 
 
 @pytest.mark.parametrize("bad_row", [1, 5, 5001])
-def test_bytes_that_are_not_utf8_are_placed_at_or_before_their_row(bad_row):
+def test_bytes_that_are_not_utf8_are_placed_at_or_before_their_row(bad_row: int) -> None:
     """The decoder reads ahead, so neither reader knows the row exactly: both name a
     row at or before the one with the bytes, in the same words."""
     rows_ = [f"p{n},a{n}@example.com,Ann\n".encode() for n in range(1, 6001)]
@@ -182,11 +190,14 @@ def test_bytes_that_are_not_utf8_are_placed_at_or_before_their_row(bad_row):
     data = b"profile_id,address,name\n" + b"".join(rows_)
     layout, start = layout_of(Audience(uri="s3://b/a.csv"), data[:1024], len(data))
     rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "NL")
+    compute: Callable[[], Result]
     for compute in (
         lambda: reference(data, layout, start, rules, service=False),
         lambda: fused(data, layout, start, rules, service=False, hint=4096),
     ):
         with pytest.raises(AudienceError, match=r"or a row after it is not UTF-8 text") as raised:
             compute()
-        named = int(re.search(r"row (\d+) or", str(raised.value)).group(1))
+        found = re.search(r"row (\d+) or", str(raised.value))
+        assert found is not None
+        named = int(found.group(1))
         assert 1 <= named <= bad_row

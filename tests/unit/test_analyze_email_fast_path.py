@@ -32,5 +32,5 @@ addresses = st.builds(
 @example("a@" + ".".join(["b" * 60] * 4) + ".com")
 @example("a.@example.com")
 @example("a@b-.com")
-def test_the_fast_path_gives_the_library_s_answer(raw):
+def test_the_fast_path_gives_the_library_s_answer(raw: str) -> None:
     assert n.normalize_email(raw) == n._validated_email.__wrapped__(raw.strip().lower())

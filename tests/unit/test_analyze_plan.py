@@ -1,6 +1,8 @@
 """Plan's pure parts: reading the request, estimating rows, and the rule that picks a
 snapshot or lookups for the suppression data."""
 
+from typing import Any
+
 import pytest
 
 from analyze.plan import estimate_rows, parse_request
@@ -23,7 +25,7 @@ VALID = {
 }
 
 
-def request(**changes):
+def request(**changes: Any) -> AnalysisRequest:
     return AnalysisRequest.model_validate({**VALID, **changes})
 
 
@@ -41,7 +43,7 @@ def request(**changes):
         ("not an object", "request", "JSON object"),
     ],
 )
-def test_a_bad_request_names_the_field(raw, field, message):
+def test_a_bad_request_names_the_field(raw: dict[str, Any] | str, field: str, message: str) -> None:
     with pytest.raises(InvalidInputError) as raised:
         parse_request(raw)
 
@@ -49,7 +51,7 @@ def test_a_bad_request_names_the_field(raw, field, message):
     assert message in str(raised.value)
 
 
-def test_a_good_request_reads_with_its_defaults():
+def test_a_good_request_reads_with_its_defaults() -> None:
     parsed = parse_request(VALID)
 
     assert parsed.audience.profile_id_field == "profile_id"
@@ -58,13 +60,13 @@ def test_a_good_request_reads_with_its_defaults():
     assert (parsed.dry_run, parsed.force, parsed.control_group) == (False, False, None)
 
 
-def test_rows_are_counted_when_the_sample_is_the_whole_audience():
+def test_rows_are_counted_when_the_sample_is_the_whole_audience() -> None:
     sample = b"h\na\nb\nc"
 
     assert estimate_rows(sample, 2, len(sample)) == 3
 
 
-def test_rows_are_extrapolated_from_the_sample():
+def test_rows_are_extrapolated_from_the_sample() -> None:
     sample = b"h\n" + b"row\n" * 100
 
     assert estimate_rows(sample, 2, 2 + 4 * 1000) == 1000
@@ -74,22 +76,22 @@ SMALL = Sizes(opted_out_bytes=10_000, blocked_bytes=10_000, subscriptions_bytes=
 LARGE = Sizes(opted_out_bytes=40_000_000, blocked_bytes=100_000_000, subscriptions_bytes=0)
 
 
-def test_a_small_audience_against_large_lists_is_looked_up():
+def test_a_small_audience_against_large_lists_is_looked_up() -> None:
     assert choose_read(request(), 1_000, LARGE) is SuppressionRead.LOOKUPS
 
 
-def test_a_large_audience_reads_a_snapshot():
+def test_a_large_audience_reads_a_snapshot() -> None:
     assert choose_read(request(), 1_000_000, LARGE) is SuppressionRead.SNAPSHOT
 
 
-def test_even_a_tiny_snapshot_pays_one_unit_per_query():
+def test_even_a_tiny_snapshot_pays_one_unit_per_query() -> None:
     # 16 opted-out buckets and two statuses, each at least one 4 KB unit.
     assert snapshot_units(request(), Sizes(0, 0, 0)) == 18 * 0.5
     assert choose_read(request(), 5, Sizes(0, 0, 0)) is SuppressionRead.LOOKUPS
     assert choose_read(request(), 50, SMALL) is SuppressionRead.SNAPSHOT
 
 
-def test_transactional_deliveries_read_addresses_only():
+def test_transactional_deliveries_read_addresses_only() -> None:
     transactional = request(messageClass="transactional", serviceId="news")
 
     assert lookup_units(transactional, 100) == 50
@@ -98,11 +100,11 @@ def test_transactional_deliveries_read_addresses_only():
     )
 
 
-def test_a_service_delivery_looks_up_subscriptions_too():
+def test_a_service_delivery_looks_up_subscriptions_too() -> None:
     assert lookup_units(request(serviceId="news"), 100) == 150
 
 
-def test_item_sizes_follow_dynamodb_metering():
+def test_item_sizes_follow_dynamodb_metering() -> None:
     item = {"profile_id": {"S": "p1"}, "opt_out_all": {"BOOL": True}, "n": {"N": "12345"}}
 
     assert item_size(item) == len("profile_id") + 2 + len("opt_out_all") + 1 + 1 + 4

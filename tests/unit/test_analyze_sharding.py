@@ -19,6 +19,9 @@ from consentry.analysis.classifier import (
 )
 from consentry.core.types import Channel, MessageClass
 
+Row = tuple[str, str]
+"""A row of the audience: its profile id and its address."""
+
 ADDRESSES = [
     "a@example.com",
     "A@example.com",
@@ -37,20 +40,20 @@ SUPPRESSION = Suppression.of(
 )
 
 
-def analyze(rows, rules, shards, chunks):
+def analyze(rows: list[Row], rules: Rules, shards: int, chunks: int) -> tuple[list[Row], list[int]]:
     """Target rows (in audience order) and counts, as Partition, Classify and Assemble
     compute them for `shards` shards over `chunks` chunks."""
     normalize = normalizer(rules.channel, rules.default_region)
     size = max(1, -(-len(rows) // chunks))
     spans = [rows[start : start + size] for start in range(0, len(rows), size)] or [[]]
     # Partition: each chunk's rows to the shard of their address, with their index.
-    shard_inputs = [[[] for _ in spans] for _ in range(shards)]
+    shard_inputs: list[list[list[tuple[int, Row]]]] = [[[] for _ in spans] for _ in range(shards)]
     for chunk, span in enumerate(spans):
         for index, row in enumerate(span):
             shard_inputs[shard_of(row[1], shards, normalize)][chunk].append((index, row))
     # Classify: each shard reads its rows chunk by chunk, in order.
-    verdict_of = {}
-    counts = Counter()
+    verdict_of: dict[tuple[int, int], int] = {}
+    counts: Counter[int] = Counter()
     for shard in range(shards):
         verdict = ShardClassifier(SUPPRESSION, rules)
         for chunk, chunk_rows in enumerate(shard_inputs[shard]):
@@ -85,7 +88,9 @@ rules_strategy = st.builds(
     shards=st.integers(2, 7),
     chunks=st.integers(1, 5),
 )
-def test_target_rows_in_order_and_counts_do_not_depend_on_sharding(rows, rules, shards, chunks):
+def test_target_rows_in_order_and_counts_do_not_depend_on_sharding(
+    rows: list[Row], rules: Rules, shards: int, chunks: int
+) -> None:
     assert analyze(rows, rules, shards, chunks) == analyze(rows, rules, 1, 1)
 
 
@@ -95,7 +100,7 @@ def test_target_rows_in_order_and_counts_do_not_depend_on_sharding(rows, rules, 
     rules=rules_strategy,
     shards=st.integers(1, 7),
 )
-def test_the_counts_add_up_to_the_audience(rows, rules, shards):
+def test_the_counts_add_up_to_the_audience(rows: list[Row], rules: Rules, shards: int) -> None:
     target, counts = analyze(rows, rules, shards, 3)
 
     assert sum(counts) == len(rows)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from consentry.consent.rules import (
     GENESIS_HASH,
     ConsentChange,
+    ConsentEvent,
     ConsentState,
     Scope,
     advance,
@@ -26,29 +27,37 @@ def change(scope: Scope, action: Action = Action.OPT_OUT) -> ConsentChange:
     return ConsentChange(scope=scope, action=action, source=Source.ONE_CLICK, actor="recipient")
 
 
-def test_opt_out_of_one_channel_blocks_marketing_on_that_channel_only():
-    state, _ = advance(ConsentState(profile_id=PROFILE), change(Scope.channel(Channel.EMAIL)), T0)
+def applied(step: tuple[ConsentState, ConsentEvent] | None) -> tuple[ConsentState, ConsentEvent]:
+    """The state and event of a change that changes something."""
+    assert step is not None
+    return step
+
+
+def test_opt_out_of_one_channel_blocks_marketing_on_that_channel_only() -> None:
+    state, _ = applied(
+        advance(ConsentState(profile_id=PROFILE), change(Scope.channel(Channel.EMAIL)), T0)
+    )
 
     assert state.blocks(Channel.EMAIL, MessageClass.MARKETING)
     assert not state.blocks(Channel.SMS, MessageClass.MARKETING)
 
 
-def test_opt_out_of_everything_never_blocks_transactional_messages():
-    state, _ = advance(ConsentState(profile_id=PROFILE), change(Scope.all()), T0)
+def test_opt_out_of_everything_never_blocks_transactional_messages() -> None:
+    state, _ = applied(advance(ConsentState(profile_id=PROFILE), change(Scope.all()), T0))
 
     assert all(state.blocks(c, MessageClass.MARKETING) for c in Channel)
     assert not any(state.blocks(c, MessageClass.TRANSACTIONAL) for c in Channel)
 
 
-def test_a_repeated_change_has_no_effect_and_no_event():
-    state, _ = advance(ConsentState(profile_id=PROFILE), change(Scope.all()), T0)
+def test_a_repeated_change_has_no_effect_and_no_event() -> None:
+    state, _ = applied(advance(ConsentState(profile_id=PROFILE), change(Scope.all()), T0))
 
     assert advance(state, change(Scope.all()), T0 + timedelta(seconds=1)) is None
 
 
-def test_each_change_advances_version_sequence_and_chain():
-    first, event1 = advance(ConsentState(profile_id=PROFILE), change(Scope.all()), T0)
-    second, event2 = advance(first, change(Scope.all(), Action.OPT_IN), T0)
+def test_each_change_advances_version_sequence_and_chain() -> None:
+    first, event1 = applied(advance(ConsentState(profile_id=PROFILE), change(Scope.all()), T0))
+    second, event2 = applied(advance(first, change(Scope.all(), Action.OPT_IN), T0))
 
     assert (first.version, second.version) == (1, 2)
     assert (event1.seq, event2.seq) == (1, 2)
@@ -57,25 +66,25 @@ def test_each_change_advances_version_sequence_and_chain():
     assert second.head_hash == event2.hash
 
 
-def test_service_scopes_are_not_profile_flags():
+def test_service_scopes_are_not_profile_flags() -> None:
     with pytest.raises(InvalidInputError) as error:
         advance(ConsentState(profile_id=PROFILE), change(Scope.service("s1")), T0)
     assert error.value.field == "scope"
 
 
-def test_actions_that_do_not_fit_the_scope_are_refused():
+def test_actions_that_do_not_fit_the_scope_are_refused() -> None:
     with pytest.raises(InvalidInputError) as error:
         advance(ConsentState(profile_id=PROFILE), change(Scope.all(), Action.CONFIRM), T0)
     assert error.value.field == "action"
 
 
 @pytest.mark.parametrize("text", ["all", "channel:email", "channel:direct_mail", "service:news-1"])
-def test_scope_text_round_trips(text):
+def test_scope_text_round_trips(text: str) -> None:
     assert str(Scope.parse(text)) == text
 
 
 @pytest.mark.parametrize("text", ["", "everything", "all:x", "channel:fax", "channel:", "service:"])
-def test_malformed_scopes_are_refused_with_the_field(text):
+def test_malformed_scopes_are_refused_with_the_field(text: str) -> None:
     with pytest.raises(InvalidInputError) as error:
         Scope.parse(text)
     assert error.value.field == "scope"
@@ -85,7 +94,7 @@ scopes = st.one_of(st.just(Scope.all()), st.sampled_from(list(Channel)).map(Scop
 changes = st.lists(st.tuples(scopes, st.sampled_from([Action.OPT_OUT, Action.OPT_IN])), max_size=30)
 
 
-def history(steps):
+def history(steps: list[tuple[Scope, Action]]) -> tuple[ConsentState, list[ConsentEvent]]:
     state, events = ConsentState(profile_id=PROFILE), []
     for i, (scope, action) in enumerate(steps):
         step = advance(state, change(scope, action), T0 + timedelta(minutes=i))
@@ -96,7 +105,7 @@ def history(steps):
 
 
 @given(changes)
-def test_state_rebuilt_from_events_equals_the_state_kept(steps):
+def test_state_rebuilt_from_events_equals_the_state_kept(steps: list[tuple[Scope, Action]]) -> None:
     state, events = history(steps)
 
     rebuilt = replay(PROFILE, events)
@@ -106,7 +115,9 @@ def test_state_rebuilt_from_events_equals_the_state_kept(steps):
 
 
 @given(changes.filter(lambda s: len(s) >= 1), st.data())
-def test_altering_any_event_names_it(steps, data):
+def test_altering_any_event_names_it(
+    steps: list[tuple[Scope, Action]], data: st.DataObject
+) -> None:
     _, events = history(steps)
     if not events:
         return
@@ -128,7 +139,7 @@ def test_altering_any_event_names_it(steps, data):
     assert first_broken_link(tampered) == events[index].seq
 
 
-def test_a_removed_event_breaks_the_chain_where_it_was():
+def test_a_removed_event_breaks_the_chain_where_it_was() -> None:
     _, events = history(
         [(Scope.all(), Action.OPT_OUT), (Scope.all(), Action.OPT_IN), (Scope.all(), Action.OPT_OUT)]
     )

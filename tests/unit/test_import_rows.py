@@ -8,9 +8,11 @@ from consentry.addresses.status import AddressStatus
 from consentry.core.types import Channel
 from consentry.imports.rules import (
     PROFILE_COLUMNS,
+    AddressRow,
     ImportCounts,
     ImportFileError,
     ImportKind,
+    ProfileRow,
     RejectedRow,
     RowOutcome,
     import_id_of,
@@ -24,16 +26,16 @@ from consentry.imports.rules import (
 REGION = "NL"
 
 
-def profile(**values):
+def profile(**values: str) -> ProfileRow:
     return read_profile_row({"profile_id": "p-1", **values}, REGION)
 
 
-def address(**values):
+def address(**values: str) -> AddressRow:
     row = {"channel": "email", "address": "a@example.com", "status": "quarantine", "reason": "r"}
     return read_address_row({**row, **values}, REGION)
 
 
-def test_the_profiles_header_names_every_documented_column():
+def test_the_profiles_header_names_every_documented_column() -> None:
     assert ",".join(PROFILE_COLUMNS) == (
         "profile_id,locale,email,sms,phone,direct_mail,push,no_longer_contact_all,"
         "no_longer_contact_email,no_longer_contact_sms,no_longer_contact_phone,"
@@ -41,7 +43,7 @@ def test_the_profiles_header_names_every_documented_column():
     )
 
 
-def test_header_names_are_trimmed_and_lower_cased_in_any_order():
+def test_header_names_are_trimmed_and_lower_cased_in_any_order() -> None:
     assert read_header(ImportKind.PROFILES, [" No_Longer_Contact_All", "PROFILE_ID "]) == (
         "no_longer_contact_all",
         "profile_id",
@@ -59,7 +61,9 @@ def test_header_names_are_trimmed_and_lower_cased_in_any_order():
         (ImportKind.ADDRESSES, ["profile_id", "channel"], "unknown columns"),
     ],
 )
-def test_a_header_that_cannot_be_read_fails_the_file(kind, header, message):
+def test_a_header_that_cannot_be_read_fails_the_file(
+    kind: ImportKind, header: list[str], message: str
+) -> None:
     with pytest.raises(ImportFileError, match=message):
         read_header(kind, header)
 
@@ -79,7 +83,7 @@ def test_a_header_that_cannot_be_read_fails_the_file(kind, header, message):
         ("  ", None),
     ],
 )
-def test_flags_read_true_false_or_leave_unchanged(text, flag):
+def test_flags_read_true_false_or_leave_unchanged(text: str, flag: bool | None) -> None:
     row = profile(no_longer_contact_all=text, no_longer_contact_sms=text)
 
     assert row.opt_out_all is flag
@@ -87,12 +91,12 @@ def test_flags_read_true_false_or_leave_unchanged(text, flag):
 
 
 @pytest.mark.parametrize("text", ["maybe", "y", "2", "on"])
-def test_any_other_flag_rejects_the_row_naming_the_column(text):
+def test_any_other_flag_rejects_the_row_naming_the_column(text: str) -> None:
     with pytest.raises(RejectedRow, match=r"^no_longer_contact_push must be"):
         profile(no_longer_contact_push=text)
 
 
-def test_addresses_are_normalized_and_empty_ones_left_out():
+def test_addresses_are_normalized_and_empty_ones_left_out() -> None:
     row = profile(email=" Jane@Example.COM ", sms="06 1234 5678", phone="", push=" device-1 ")
 
     assert row.addresses == {
@@ -113,17 +117,19 @@ def test_addresses_are_normalized_and_empty_ones_left_out():
         ({"locale": "fr_FR"}, "invalid locale 'fr_FR'"),
     ],
 )
-def test_a_profile_row_with_a_bad_value_is_rejected_with_the_reason(values, reason):
+def test_a_profile_row_with_a_bad_value_is_rejected_with_the_reason(
+    values: dict[str, str], reason: str
+) -> None:
     with pytest.raises(RejectedRow, match=f"^{re.escape(reason)}"):
         profile(**values)
 
 
-def test_a_row_must_have_as_many_fields_as_the_header():
+def test_a_row_must_have_as_many_fields_as_the_header() -> None:
     with pytest.raises(RejectedRow, match="expected 2 fields, found 3"):
         row_values(("profile_id", "email"), ["p-1", "a@example.com", "extra"])
 
 
-def test_an_address_row_reads_channel_status_and_reason():
+def test_an_address_row_reads_channel_status_and_reason() -> None:
     row = address(channel=" SMS ", address="06 1234 5678", status="Denylisted", reason=" STOP ")
 
     assert (row.channel, row.address, row.status, row.reason) == (
@@ -145,12 +151,14 @@ def test_an_address_row_reads_channel_status_and_reason():
         ({"reason": "x" * 501}, "reason is longer than 500 characters"),
     ],
 )
-def test_an_address_row_with_a_bad_value_is_rejected_with_the_reason(values, reason):
+def test_an_address_row_with_a_bad_value_is_rejected_with_the_reason(
+    values: dict[str, str], reason: str
+) -> None:
     with pytest.raises(RejectedRow, match=f"^{re.escape(reason)}"):
         address(**values)
 
 
-def test_the_import_id_is_the_file_version_and_the_kind():
+def test_the_import_id_is_the_file_version_and_the_kind() -> None:
     same = import_id_of(ImportKind.PROFILES, "bucket", "list.csv", '"abc"')
 
     assert same == import_id_of(ImportKind.PROFILES, "bucket", "list.csv", "abc")
@@ -159,11 +167,11 @@ def test_the_import_id_is_the_file_version_and_the_kind():
     assert same != import_id_of(ImportKind.PROFILES, "bucket", "list2.csv", '"abc"')
 
 
-def test_an_s3_uri_splits_at_the_first_slash_after_the_bucket():
+def test_an_s3_uri_splits_at_the_first_slash_after_the_bucket() -> None:
     assert parse_s3_uri("s3://bucket/a/b c.csv") == ("bucket", "a/b c.csv")
 
 
-def test_counts_add_one_outcome_at_a_time():
+def test_counts_add_one_outcome_at_a_time() -> None:
     counts = ImportCounts(rows=3).add(RowOutcome.APPLIED).add(RowOutcome.REJECTED)
 
     assert counts == ImportCounts(rows=3, applied=1, rejected=1, unchanged=0)

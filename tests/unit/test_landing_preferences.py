@@ -1,5 +1,7 @@
 """What the preference center's boxes turn into, and how a change is undone."""
 
+from collections.abc import Collection
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,7 +23,9 @@ from landing.preferences import (
 )
 
 
-def view(*, stop_all=False, opted_out=(), subscribed=()):
+def view(
+    *, stop_all: bool = False, opted_out: Collection[Channel] = (), subscribed: Collection[str] = ()
+) -> Preferences:
     return Preferences(
         profile_id=ProfileId("p"),
         locale=None,
@@ -41,11 +45,11 @@ def view(*, stop_all=False, opted_out=(), subscribed=()):
     )
 
 
-def boxes_of(preferences):
+def boxes_of(preferences: Preferences) -> dict[str, bool]:
     return dict(preferences.boxes)
 
 
-def test_unticking_a_channel_and_ticking_a_service_are_two_steps():
+def test_unticking_a_channel_and_ticking_a_service_are_two_steps() -> None:
     shown = view()
     submitted = boxes_of(shown) | {"channel:sms": False, "service:news": True}
 
@@ -57,7 +61,7 @@ def test_unticking_a_channel_and_ticking_a_service_are_two_steps():
     ]
 
 
-def test_the_everything_box_opts_out_of_all():
+def test_the_everything_box_opts_out_of_all() -> None:
     shown = view()
 
     steps = changed_boxes(shown.shown, boxes_of(shown) | {"all": True}, shown)
@@ -65,7 +69,7 @@ def test_the_everything_box_opts_out_of_all():
     assert steps == [Step(scope=Scope.all(), action=Action.OPT_OUT)]
 
 
-def test_a_box_changed_elsewhere_meanwhile_is_left_alone():
+def test_a_box_changed_elsewhere_meanwhile_is_left_alone() -> None:
     shown = view()
     now = view(opted_out={Channel.SMS})
 
@@ -74,7 +78,7 @@ def test_a_box_changed_elsewhere_meanwhile_is_left_alone():
     assert steps == []
 
 
-def test_boxes_the_page_did_not_show_change_nothing():
+def test_boxes_the_page_did_not_show_change_nothing() -> None:
     shown = view()
 
     steps = changed_boxes("", boxes_of(shown) | {"channel:sms": False}, shown)
@@ -82,7 +86,7 @@ def test_boxes_the_page_did_not_show_change_nothing():
     assert steps == []
 
 
-def test_the_unsubscribe_page_stops_the_links_scope_or_everything():
+def test_the_unsubscribe_page_stops_the_links_scope_or_everything() -> None:
     service = Scope.service("news")
 
     assert unsubscribe_steps(service, everything=False) == [
@@ -101,11 +105,11 @@ ACTIONS = st.sampled_from(
 
 
 @given(st.lists(st.builds(Step, scope=SCOPES, action=ACTIONS, never=st.booleans()), max_size=6))
-def test_steps_survive_their_form_field(steps):
+def test_steps_survive_their_form_field(steps: list[Step]) -> None:
     assert decode_steps(encode_steps(steps)) == steps
 
 
-def test_undoing_an_opt_out_opts_in_and_an_unsubscribe_resubscribes():
+def test_undoing_an_opt_out_opts_in_and_an_unsubscribe_resubscribes() -> None:
     opt_out = Step(scope=Scope.all(), action=Action.OPT_OUT, never=True)
     service = Scope.service("news")
 
@@ -114,6 +118,6 @@ def test_undoing_an_opt_out_opts_in_and_an_unsubscribe_resubscribes():
     assert Step(scope=service, action=Action.UNSUBSCRIBE).inverse().action is Action.SUBSCRIBE
 
 
-def test_an_undo_field_naming_no_known_change_is_refused():
+def test_an_undo_field_naming_no_known_change_is_refused() -> None:
     with pytest.raises(InvalidInputError):
         decode_steps("all>delete_everything")

@@ -19,7 +19,7 @@ SIGNER = LinkSigner(
 )
 
 
-def test_a_message_gets_three_urls_on_one_token_and_the_rfc_8058_headers():
+def test_a_message_gets_three_urls_on_one_token_and_the_rfc_8058_headers() -> None:
     claims = LinkClaims(
         profile_id=ProfileId("p-1"),
         scope=Scope.all(),
@@ -41,7 +41,7 @@ def test_a_message_gets_three_urls_on_one_token_and_the_rfc_8058_headers():
     assert "p-1" not in token.split(".")[0]
 
 
-def test_links_are_minted_with_their_issue_time():
+def test_links_are_minted_with_their_issue_time() -> None:
     with pytest.raises(InvalidInputError):
         mint(SIGNER, "https://x", LinkClaims(profile_id=ProfileId("p"), scope=Scope.all()))
 
@@ -60,13 +60,15 @@ def test_links_are_minted_with_their_issue_time():
         ("prefs.example.com", None, "gopher", "https://prefs.example.com"),
     ],
 )
-def test_links_point_at_the_api_the_request_came_to(domain, stage, proto, expected):
+def test_links_point_at_the_api_the_request_came_to(
+    domain: str, stage: str | None, proto: str | None, expected: str
+) -> None:
     assert (
         base_url(configured="", domain_name=domain, stage=stage, forwarded_proto=proto) == expected
     )
 
 
-def test_a_configured_public_base_url_wins():
+def test_a_configured_public_base_url_wins() -> None:
     url = base_url(
         configured="https://links.example.com/",
         domain_name="abc.execute-api.eu-west-1.amazonaws.com",
@@ -77,11 +79,11 @@ def test_a_configured_public_base_url_wins():
     assert url == "https://links.example.com"
 
 
-def test_no_domain_and_no_configured_url_is_refused():
+def test_no_domain_and_no_configured_url_is_refused() -> None:
     with pytest.raises(InvalidInputError):
         base_url(configured="", domain_name=None, stage="prod", forwarded_proto=None)
 
 
-def test_only_api_gateways_own_domain_carries_the_stage():
+def test_only_api_gateways_own_domain_carries_the_stage() -> None:
     assert stage_prefix("x.execute-api.us-east-1.amazonaws.com", "v1") == "/v1"
     assert stage_prefix("consent.example.com", "v1") == ""

@@ -2,8 +2,10 @@
 
 import base64
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -26,7 +28,7 @@ from tests.conftest import ROOT
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def function(name="Fn"):
+def function(name: str = "Fn") -> LocalFunction:
     return LocalFunction(
         logical_id=name,
         name=f"consentry-{name}",
@@ -46,18 +48,24 @@ OPERATOR = ApiRoute(
 )
 
 
-def request(method="GET", target="/u/TOKEN", headers=(), body=b"", ip="192.0.2.10"):
+def request(
+    method: str = "GET",
+    target: str = "/u/TOKEN",
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+    ip: str = "192.0.2.10",
+) -> HttpRequest:
     return HttpRequest(method=method, target=target, headers=list(headers), body=body, source_ip=ip)
 
 
-def event_for(route, req):
+def event_for(route: ApiRoute, req: HttpRequest) -> dict[str, Any]:
     found = find_route([route], req.method, req.target.split("?")[0])
     assert found is not None
     return build_proxy_event(found[0], found[1], req, request_id="req-1", now=NOW)
 
 
 @pytest.fixture
-def template_routes():
+def template_routes() -> list[ApiRoute]:
     template = load_template(ROOT / "template.yaml")
     physical = {
         lid: Physical(ref=f"consentry-{lid}", attributes={"Arn": f"arn:{lid}"})
@@ -69,8 +77,8 @@ def template_routes():
 
 
 def test_the_template_routes_recipient_paths_to_landing_and_v1_to_the_iam_operator_api(
-    template_routes,
-):
+    template_routes: list[ApiRoute],
+) -> None:
     by_path = {route.resource: route for route in template_routes}
 
     assert by_path["/u/{proxy+}"].function.logical_id == "LandingFunction"
@@ -89,13 +97,15 @@ def test_the_template_routes_recipient_paths_to_landing_and_v1_to_the_iam_operat
         ("/x/abc", None),
     ],
 )
-def test_a_greedy_path_parameter_takes_the_rest_of_the_path(path, expected):
+def test_a_greedy_path_parameter_takes_the_rest_of_the_path(
+    path: str, expected: dict[str, str] | None
+) -> None:
     found = find_route([LANDING], "POST", path)
 
     assert (found[1] if found else None) == expected
 
 
-def test_a_literal_path_and_a_verb_win_over_a_greedy_path_and_any():
+def test_a_literal_path_and_a_verb_win_over_a_greedy_path_and_any() -> None:
     greedy = ApiRoute(function=function("A"), resource="/v1/{proxy+}", method="ANY", iam_auth=False)
     exact_any = ApiRoute(
         function=function("B"), resource="/v1/health", method="ANY", iam_auth=False
@@ -105,7 +115,7 @@ def test_a_literal_path_and_a_verb_win_over_a_greedy_path_and_any():
     )
     routes = sorted([greedy, exact_any, exact_get], key=ApiRoute.specificity)
 
-    def route_for(method, path):
+    def route_for(method: str, path: str) -> ApiRoute | None:
         found = find_route(routes, method, path)
         return found[0] if found else None
 
@@ -114,7 +124,7 @@ def test_a_literal_path_and_a_verb_win_over_a_greedy_path_and_any():
     assert route_for("GET", "/v1/other") is greedy
 
 
-def test_the_event_is_an_api_gateway_rest_proxy_event():
+def test_the_event_is_an_api_gateway_rest_proxy_event() -> None:
     req = request(
         "POST",
         "/u/TOKEN?a=1&a=2&b=",
@@ -146,7 +156,7 @@ def test_the_event_is_an_api_gateway_rest_proxy_event():
     assert context["identity"]["userArn"] is None
 
 
-def test_powertools_reads_the_event_as_lambda_would_give_it():
+def test_powertools_reads_the_event_as_lambda_would_give_it() -> None:
     req = request("POST", "/u/TOKEN", headers=[("content-type", "text/plain")], body=b"x")
 
     event = APIGatewayProxyEvent(event_for(LANDING, req))
@@ -157,7 +167,7 @@ def test_powertools_reads_the_event_as_lambda_would_give_it():
     assert event.decoded_body == "x"
 
 
-def test_without_query_or_body_those_fields_are_null():
+def test_without_query_or_body_those_fields_are_null() -> None:
     event = event_for(LANDING, request())
 
     assert event["queryStringParameters"] is None
@@ -165,20 +175,20 @@ def test_without_query_or_body_those_fields_are_null():
     assert event["body"] is None
 
 
-def test_a_body_that_is_not_utf8_is_base64_encoded():
+def test_a_body_that_is_not_utf8_is_base64_encoded() -> None:
     event = event_for(LANDING, request("POST", body=b"\xff\xfe"))
 
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == b"\xff\xfe"
 
 
-def test_a_forwarded_for_header_gets_the_client_address_appended():
+def test_a_forwarded_for_header_gets_the_client_address_appended() -> None:
     event = event_for(LANDING, request(headers=[("X-Forwarded-For", "203.0.113.7")]))
 
     assert event["headers"]["X-Forwarded-For"] == "203.0.113.7, 192.0.2.10"
 
 
-def test_an_iam_route_is_called_by_the_local_operator():
+def test_an_iam_route_is_called_by_the_local_operator() -> None:
     identity = event_for(OPERATOR, request(target="/v1/profiles/p/consent"))["requestContext"][
         "identity"
     ]
@@ -188,7 +198,7 @@ def test_an_iam_route_is_called_by_the_local_operator():
     assert identity["accountId"] == "123456789012"
 
 
-def test_the_proxy_response_merges_headers_and_decodes_a_base64_body():
+def test_the_proxy_response_merges_headers_and_decodes_a_base64_body() -> None:
     response = proxy_response(
         {
             "statusCode": 201,
@@ -209,7 +219,7 @@ def test_the_proxy_response_merges_headers_and_decodes_a_base64_body():
     assert response.body == b"\x00bin"
 
 
-def test_a_response_without_content_type_is_json_as_api_gateway_makes_it():
+def test_a_response_without_content_type_is_json_as_api_gateway_makes_it() -> None:
     response = proxy_response({"statusCode": 204})
 
     assert ("Content-Type", "application/json") in response.headers
@@ -217,12 +227,12 @@ def test_a_response_without_content_type_is_json_as_api_gateway_makes_it():
 
 
 @pytest.mark.parametrize("result", [None, {"body": "x"}, {"statusCode": "200"}, "text"])
-def test_anything_but_a_proxy_response_is_malformed(result):
+def test_anything_but_a_proxy_response_is_malformed(result: object) -> None:
     with pytest.raises(MalformedProxyResponseError):
         proxy_response(result)
 
 
-def test_an_unknown_path_is_not_found():
+def test_an_unknown_path_is_not_found() -> None:
     response = handle(
         [LANDING], lambda _fn, _event: pytest.fail("no handler runs"), request(target="/x")
     )
@@ -232,7 +242,7 @@ def test_an_unknown_path_is_not_found():
 
 
 @pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])
-def test_a_method_api_gateway_does_not_route_is_405(method):
+def test_a_method_api_gateway_does_not_route_is_405(method: str) -> None:
     response = handle(
         [LANDING], lambda _fn, _event: pytest.fail("no handler runs"), request(method=method)
     )
@@ -240,8 +250,8 @@ def test_a_method_api_gateway_does_not_route_is_405(method):
     assert response.status == 405
 
 
-def test_a_handler_that_raises_is_a_502_as_api_gateway_answers_it():
-    def broken(fn, event):
+def test_a_handler_that_raises_is_a_502_as_api_gateway_answers_it() -> None:
+    def broken(fn: LocalFunction, event: dict[str, Any]) -> NoReturn:
         raise RuntimeError("boom")
 
     response = handle([LANDING], broken, request())
@@ -250,10 +260,10 @@ def test_a_handler_that_raises_is_a_502_as_api_gateway_answers_it():
     assert json.loads(response.body) == {"message": "Internal server error"}
 
 
-def test_the_handler_of_the_route_gets_the_event_and_answers_the_request():
+def test_the_handler_of_the_route_gets_the_event_and_answers_the_request() -> None:
     calls = []
 
-    def invoke(fn, event):
+    def invoke(fn: LocalFunction, event: dict[str, Any]) -> dict[str, Any]:
         calls.append((fn, event["path"]))
         return {"statusCode": 200, "headers": {"Content-Type": "text/html"}, "body": "<p>ok</p>"}
 

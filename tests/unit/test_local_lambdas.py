@@ -1,10 +1,15 @@
 """The local stack runs the template's handlers in-process behind moto's Lambda invoke."""
 
+from __future__ import annotations
+
 import io
 import json
 import sys
 import textwrap
 import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -17,6 +22,9 @@ from infra.local.lambdas import (
     error_payload,
     route_moto_invokes,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 REGION = "eu-west-1"
 HANDLERS = """
@@ -31,7 +39,7 @@ def broken(event, context):
 
 
 @pytest.fixture
-def handlers(tmp_path, monkeypatch):
+def handlers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
     """A module of handlers in its own code directory, gone from sys.path afterwards."""
     module = f"local_handlers_{tmp_path.name.replace('-', '_')}"
     (tmp_path / f"{module}.py").write_text(textwrap.dedent(HANDLERS))
@@ -40,7 +48,7 @@ def handlers(tmp_path, monkeypatch):
     sys.modules.pop(module, None)
 
 
-def local_function(code_dir, handler, name):
+def local_function(code_dir: Path, handler: str, name: str) -> LocalFunction:
     return LocalFunction(
         logical_id=name,
         name=f"consentry-{name}",
@@ -53,7 +61,7 @@ def local_function(code_dir, handler, name):
 
 
 @pytest.fixture
-def invoker(handlers):
+def invoker(handlers: tuple[Path, str]) -> Invoker:
     code_dir, module = handlers
     invoker = Invoker(
         [
@@ -65,8 +73,8 @@ def invoker(handlers):
     return invoker
 
 
-def test_the_context_describes_the_function_and_its_time_left():
-    function = local_function(None, "m.h", "Plan")
+def test_the_context_describes_the_function_and_its_time_left() -> None:
+    function = local_function(Path("functions"), "m.h", "Plan")
 
     context = LambdaContext(function)
 
@@ -77,21 +85,27 @@ def test_the_context_describes_the_function_and_its_time_left():
     assert 899_000 < context.get_remaining_time_in_millis() <= 900_000
 
 
-def test_the_handler_is_called_in_process_with_the_event_and_a_context(invoker):
-    result = invoker.invoke(invoker.function("consentry-Echo"), {"a": 1})
+def test_the_handler_is_called_in_process_with_the_event_and_a_context(invoker: Invoker) -> None:
+    echo = invoker.function("consentry-Echo")
+    assert echo is not None
+    result = invoker.invoke(echo, {"a": 1})
 
     assert result["event"] == {"a": 1}
     assert result["function"] == "consentry-Echo"
 
 
-def test_a_handler_exception_is_reported_and_raised(invoker, capsys):
+def test_a_handler_exception_is_reported_and_raised(
+    invoker: Invoker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = invoker.function("consentry-Broken")
+    assert broken is not None
     with pytest.raises(LookupError):
-        invoker.invoke(invoker.function("consentry-Broken"), {})
+        invoker.invoke(broken, {})
 
     assert "[Broken] invocation failed" in capsys.readouterr().err
 
 
-def test_an_unhandled_error_has_lambdas_shape():
+def test_an_unhandled_error_has_lambdas_shape() -> None:
     payload = error_payload(ValueError("bad"))
 
     assert payload["errorType"] == "ValueError"
@@ -100,7 +114,7 @@ def test_an_unhandled_error_has_lambdas_shape():
 
 
 @pytest.fixture
-def moto_lambda(invoker):
+def moto_lambda(invoker: Invoker) -> Iterator[LambdaClient]:
     """moto's Lambda (no Docker) with the invoker's functions created, invokes routed."""
     with mock_aws(config={"lambda": {"use_docker": False}}):
         iam = boto3.client("iam", region_name=REGION)
@@ -122,7 +136,7 @@ def moto_lambda(invoker):
         undo()
 
 
-def test_an_invoke_through_moto_runs_the_handler(moto_lambda):
+def test_an_invoke_through_moto_runs_the_handler(moto_lambda: LambdaClient) -> None:
     response = moto_lambda.invoke(
         FunctionName=f"arn:aws:lambda:{REGION}:123456789012:function:consentry-Echo",
         Payload=json.dumps({"request": "r"}),
@@ -134,7 +148,9 @@ def test_an_invoke_through_moto_runs_the_handler(moto_lambda):
     assert payload["memory"] == 1769
 
 
-def test_a_handler_exception_is_an_unhandled_function_error_with_its_type(moto_lambda):
+def test_a_handler_exception_is_an_unhandled_function_error_with_its_type(
+    moto_lambda: LambdaClient,
+) -> None:
     response = moto_lambda.invoke(FunctionName="consentry-Broken", Payload="{}")
 
     assert response["FunctionError"] == "Unhandled"
@@ -143,7 +159,7 @@ def test_a_handler_exception_is_an_unhandled_function_error_with_its_type(moto_l
     assert payload["errorMessage"] == "no such thing"
 
 
-def test_a_function_not_from_the_template_keeps_motos_behaviour(moto_lambda):
+def test_a_function_not_from_the_template_keeps_motos_behaviour(moto_lambda: LambdaClient) -> None:
     response = moto_lambda.invoke(FunctionName="consentry-Elsewhere", Payload='{"x": 1}')
 
     assert json.load(response["Payload"]) == {"x": 1}

@@ -1,6 +1,7 @@
 """The local stack's outbox: what moto's SES holds, copied to a JSON-lines file."""
 
 import json
+from pathlib import Path
 
 import boto3
 from moto import mock_aws
@@ -9,7 +10,7 @@ from infra.local.outbox import Outbox
 from tests.conftest import REGION
 
 
-def test_each_sent_email_is_appended_once(tmp_path):
+def test_each_sent_email_is_appended_once(tmp_path: Path) -> None:
     with mock_aws():
         ses = boto3.client("ses", region_name=REGION)
         ses.verify_email_identity(EmailAddress="no-reply@example.com")

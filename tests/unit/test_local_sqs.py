@@ -1,8 +1,9 @@
 """The local SQS event source: Lambda's SQS event in, deletes and retries out."""
 
 import base64
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -21,7 +22,7 @@ QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:consentry-FeedbackQueue"
 QUEUE_URL = "http://127.0.0.1:4566/123456789012/consentry-FeedbackQueue"
 
 
-def message(n, **extra):
+def message(n: int, **extra: Any) -> dict[str, Any]:
     return {
         "MessageId": f"m{n}",
         "ReceiptHandle": f"r{n}",
@@ -35,27 +36,27 @@ def message(n, **extra):
 class FakeSqs:
     """The four calls the poller makes, over a list of waiting messages."""
 
-    def __init__(self, messages):
+    def __init__(self, messages: Iterable[dict[str, Any]]) -> None:
         self.waiting = list(messages)
-        self.deleted = []
-        self.retried = []
-        self.receives = []
+        self.deleted: list[str] = []
+        self.retried: list[tuple[str, int]] = []
+        self.receives: list[dict[str, Any]] = []
 
-    def get_queue_url(self, QueueName):
+    def get_queue_url(self, QueueName: str) -> dict[str, str]:
         assert QueueName == "consentry-FeedbackQueue"
         return {"QueueUrl": QUEUE_URL}
 
-    def receive_message(self, **request):
+    def receive_message(self, **request: Any) -> dict[str, list[dict[str, Any]]]:
         self.receives.append(request)
         batch = self.waiting[: request["MaxNumberOfMessages"]]
         self.waiting = self.waiting[len(batch) :]
         return {"Messages": batch} if batch else {}
 
-    def delete_message_batch(self, QueueUrl, Entries):
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> None:
         assert QueueUrl == QUEUE_URL
         self.deleted += [entry["ReceiptHandle"] for entry in Entries]
 
-    def change_message_visibility_batch(self, QueueUrl, Entries):
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> None:
         assert QueueUrl == QUEUE_URL
         self.retried += [(entry["ReceiptHandle"], entry["VisibilityTimeout"]) for entry in Entries]
 
@@ -71,7 +72,13 @@ FUNCTION = LocalFunction(
 )
 
 
-def poller(sqs, handler, *, report_failures=True, batch_size=10):
+def poller(
+    sqs: FakeSqs,
+    handler: Callable[[dict[str, Any]], object],
+    *,
+    report_failures: bool = True,
+    batch_size: int = 10,
+) -> SqsPoller:
     source = SqsSource(
         function=FUNCTION,
         queue_arn=QUEUE_ARN,
@@ -79,14 +86,14 @@ def poller(sqs, handler, *, report_failures=True, batch_size=10):
         report_batch_item_failures=report_failures,
     )
 
-    def invoke(fn, event):
+    def invoke(fn: LocalFunction, event: dict[str, Any]) -> object:
         assert fn is FUNCTION
         return handler(event)
 
     return SqsPoller(source, sqs=sqs, invoke=invoke, retry_visibility_s=0)
 
 
-def test_the_event_is_lambdas_sqs_event():
+def test_the_event_is_lambdas_sqs_event() -> None:
     binary = {"DataType": "Binary", "BinaryValue": b"\x01\x02"}
     text = {"DataType": "String", "StringValue": "v"}
 
@@ -132,11 +139,11 @@ def test_the_event_is_lambdas_sqs_event():
         ({"batchItemFailures": [{}]}, {"m1", "m2"}),
     ],
 )
-def test_reported_failures_are_read_as_lambda_reads_them(result, failed):
+def test_reported_failures_are_read_as_lambda_reads_them(result: object, failed: set[str]) -> None:
     assert failed_message_ids(result, ["m1", "m2"]) == failed
 
 
-def test_a_handled_batch_is_deleted():
+def test_a_handled_batch_is_deleted() -> None:
     sqs = FakeSqs([message(1), message(2)])
     seen: list[dict[str, Any]] = []
 
@@ -147,7 +154,7 @@ def test_a_handled_batch_is_deleted():
     assert sqs.retried == []
 
 
-def test_reported_failures_are_left_to_come_back_and_the_rest_is_deleted():
+def test_reported_failures_are_left_to_come_back_and_the_rest_is_deleted() -> None:
     sqs = FakeSqs([message(1), message(2), message(3)])
 
     poller(sqs, lambda _event: {"batchItemFailures": [{"itemIdentifier": "m2"}]}).poll_once()
@@ -156,10 +163,10 @@ def test_reported_failures_are_left_to_come_back_and_the_rest_is_deleted():
     assert sqs.retried == [("r2", 0)]
 
 
-def test_a_handler_that_raises_leaves_the_whole_batch_to_come_back():
+def test_a_handler_that_raises_leaves_the_whole_batch_to_come_back() -> None:
     sqs = FakeSqs([message(1), message(2)])
 
-    def broken(event):
+    def broken(event: dict[str, Any]) -> NoReturn:
         raise RuntimeError("boom")
 
     poller(sqs, broken).poll_once()
@@ -168,7 +175,7 @@ def test_a_handler_that_raises_leaves_the_whole_batch_to_come_back():
     assert sqs.retried == [("r1", 0), ("r2", 0)]
 
 
-def test_without_report_batch_item_failures_the_response_is_ignored():
+def test_without_report_batch_item_failures_the_response_is_ignored() -> None:
     sqs = FakeSqs([message(1)])
 
     poller(
@@ -178,7 +185,7 @@ def test_without_report_batch_item_failures_the_response_is_ignored():
     assert sqs.deleted == ["r1"]
 
 
-def test_a_receive_asks_for_the_batch_size_with_every_attribute():
+def test_a_receive_asks_for_the_batch_size_with_every_attribute() -> None:
     sqs = FakeSqs([message(n) for n in range(5)])
 
     poller(sqs, lambda _event: None, batch_size=3).poll_once()
@@ -191,11 +198,11 @@ def test_a_receive_asks_for_the_batch_size_with_every_attribute():
     assert sqs.deleted == ["r0", "r1", "r2"]
 
 
-def test_an_empty_queue_invokes_nothing():
+def test_an_empty_queue_invokes_nothing() -> None:
     assert poller(FakeSqs([]), lambda _event: pytest.fail("invoked")).poll_once() == 0
 
 
-def test_the_template_feeds_the_feedback_queue_to_the_quarantine_function():
+def test_the_template_feeds_the_feedback_queue_to_the_quarantine_function() -> None:
     template = load_template(ROOT / "template.yaml")
     resolver = Resolver(
         template,

@@ -3,6 +3,8 @@
 import json
 import re
 import textwrap
+from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +24,7 @@ from infra.local.template import (
     NotCreatedError,
     Physical,
     Resolver,
+    Template,
     UnsupportedError,
     load_template,
     merge_globals,
@@ -83,25 +86,25 @@ Outputs:
 
 
 @pytest.fixture
-def small(tmp_path):
+def small(tmp_path: Path) -> Template:
     path = tmp_path / "template.yaml"
     path.write_text(textwrap.dedent(SMALL))
     return load_template(path)
 
 
 @pytest.fixture
-def created():
+def created() -> dict[str, Physical]:
     return {
         "Table": Physical(ref="consentry-Table", attributes={"Arn": "arn:table"}),
         "Queue": Physical(ref="http://queue", attributes={"Arn": "arn:queue", "QueueName": "q"}),
     }
 
 
-def resolver_for(template, physical):
+def resolver_for(template: Template, physical: Mapping[str, Physical]) -> Resolver:
     return Resolver(template, region=REGION, physical=physical)
 
 
-def test_short_tags_load_in_their_long_form(tmp_path):
+def test_short_tags_load_in_their_long_form(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text(
         "A: !Ref X\nB: !GetAtt Y.Arn\nC: !Sub '${X}-a'\nD: !Equals [!Ref X, b]\n"
@@ -120,7 +123,7 @@ def test_short_tags_load_in_their_long_form(tmp_path):
     }
 
 
-def test_globals_merge_maps_concatenate_lists_and_yield_to_the_function():
+def test_globals_merge_maps_concatenate_lists_and_yield_to_the_function() -> None:
     merged = merge_globals(
         {"MemorySize": 512, "Layers": ["g"], "Environment": {"Variables": {"A": "1", "B": "1"}}},
         {"MemorySize": 1024, "Layers": ["f"], "Environment": {"Variables": {"B": "2"}}},
@@ -133,7 +136,7 @@ def test_globals_merge_maps_concatenate_lists_and_yield_to_the_function():
     }
 
 
-def test_a_function_gets_the_globals_and_other_resources_do_not(small):
+def test_a_function_gets_the_globals_and_other_resources_do_not(small: Template) -> None:
     function = small.properties("Fn")
 
     assert function["CodeUri"] == "functions/"
@@ -148,7 +151,9 @@ def test_a_function_gets_the_globals_and_other_resources_do_not(small):
     assert small.properties("Table") == {}
 
 
-def test_refs_resolve_to_parameter_defaults_pseudo_parameters_and_created_resources(small, created):
+def test_refs_resolve_to_parameter_defaults_pseudo_parameters_and_created_resources(
+    small: Template, created: dict[str, Physical]
+) -> None:
     resolver = resolver_for(small, created)
 
     assert resolver.resolve({"Ref": "Days"}) == 90
@@ -158,7 +163,9 @@ def test_refs_resolve_to_parameter_defaults_pseudo_parameters_and_created_resour
     assert resolver.resolve({"Fn::GetAtt": ["Queue", "Arn"]}) == "arn:queue"
 
 
-def test_sub_resolves_refs_attributes_variables_and_keeps_escaped_literals(small, created):
+def test_sub_resolves_refs_attributes_variables_and_keeps_escaped_literals(
+    small: Template, created: dict[str, Physical]
+) -> None:
     resolver = resolver_for(small, created)
 
     assert (
@@ -170,7 +177,9 @@ def test_sub_resolves_refs_attributes_variables_and_keeps_escaped_literals(small
     )
 
 
-def test_conditions_use_the_parameter_defaults(small, created):
+def test_conditions_use_the_parameter_defaults(
+    small: Template, created: dict[str, Physical]
+) -> None:
     resolver = resolver_for(small, created)
 
     assert resolver.condition("IsProd") is True
@@ -178,23 +187,29 @@ def test_conditions_use_the_parameter_defaults(small, created):
     assert resolver.resolve({"K": {"Fn::If": ["NotProd", "a", {"Ref": "AWS::NoValue"}]}}) == {}
 
 
-def test_a_resource_not_created_yet_is_reported_as_such(small):
+def test_a_resource_not_created_yet_is_reported_as_such(small: Template) -> None:
     with pytest.raises(NotCreatedError) as raised:
         resolver_for(small, {}).resolve({"Fn::GetAtt": ["Queue", "Arn"]})
 
     assert raised.value.logical_id == "Queue"
 
 
-def test_a_parameter_without_a_default_cannot_run_locally(small, created):
+def test_a_parameter_without_a_default_cannot_run_locally(
+    small: Template, created: dict[str, Physical]
+) -> None:
     with pytest.raises(UnsupportedError, match="Required"):
         resolver_for(small, created).resolve({"Ref": "Required"})
 
 
-def test_outputs_leave_out_what_was_not_created(small, created):
+def test_outputs_leave_out_what_was_not_created(
+    small: Template, created: dict[str, Physical]
+) -> None:
     assert resolver_for(small, created).outputs() == {"TableName": "consentry-Table"}
 
 
-def test_two_functions_may_differ_only_in_their_service_name(small, created):
+def test_two_functions_may_differ_only_in_their_service_name(
+    small: Template, created: dict[str, Physical]
+) -> None:
     resolver = resolver_for(small, created)
 
     assert function_environment(small, resolver, "Other")["POWERTOOLS_SERVICE_NAME"] == "two"
@@ -206,7 +221,7 @@ def test_two_functions_may_differ_only_in_their_service_name(small, created):
     }
 
 
-def test_two_functions_disagreeing_on_a_variable_is_an_error(tmp_path):
+def test_two_functions_disagreeing_on_a_variable_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "template.yaml"
     path.write_text(
         textwrap.dedent(
@@ -227,12 +242,12 @@ def test_two_functions_disagreeing_on_a_variable_is_an_error(tmp_path):
         stack_environment(template, resolver_for(template, {}))
 
 
-def test_physical_names_derive_from_logical_ids_and_buckets_are_lower_case():
+def test_physical_names_derive_from_logical_ids_and_buckets_are_lower_case() -> None:
     assert physical_name("ProfilesTable", "AWS::DynamoDB::Table") == "consentry-ProfilesTable"
     assert physical_name("DataBucket", "AWS::S3::Bucket") == "consentry-databucket"
 
 
-def test_a_generated_secret_follows_its_template_and_is_a_usable_keyring():
+def test_a_generated_secret_follows_its_template_and_is_a_usable_keyring() -> None:
     secret = generate_secret_string(
         {
             "SecretStringTemplate": '{"active": "k1"}',
@@ -252,12 +267,12 @@ def test_a_generated_secret_follows_its_template_and_is_a_usable_keyring():
 
 
 @pytest.fixture
-def project():
+def project() -> Template:
     return load_template(ROOT / "template.yaml")
 
 
 @pytest.fixture
-def project_resolver(project):
+def project_resolver(project: Template) -> Resolver:
     """Every resource the stack creates, with made-up physical ids."""
     physical = {
         lid: Physical(
@@ -271,8 +286,8 @@ def project_resolver(project):
 
 
 def test_every_function_environment_of_the_template_resolves_without_conflict(
-    project, project_resolver
-):
+    project: Template, project_resolver: Resolver
+) -> None:
     environment = stack_environment(project, project_resolver)
 
     assert environment["PROFILES_TABLE"] == "ref:ProfilesTable"
@@ -282,7 +297,9 @@ def test_every_function_environment_of_the_template_resolves_without_conflict(
     assert "POWERTOOLS_SERVICE_NAME" not in environment
 
 
-def test_the_analysis_definition_is_substituted_with_the_function_arns(project, project_resolver):
+def test_the_analysis_definition_is_substituted_with_the_function_arns(
+    project: Template, project_resolver: Resolver
+) -> None:
     (logical_id,) = project.resources_of("AWS::Serverless::StateMachine")
 
     definition = state_machine_definition(project, project_resolver, logical_id)

@@ -18,7 +18,7 @@ from consentry.core.types import Channel
         ("Ä@x.de", "ä@x.de"),
     ],
 )
-def test_emails_are_normalized(raw, normal):
+def test_emails_are_normalized(raw: str, normal: str) -> None:
     assert n.normalize_email(raw) == normal
 
 
@@ -41,7 +41,7 @@ def test_emails_are_normalized(raw, normal):
         "a@b@c.com",
     ],
 )
-def test_non_emails_are_refused(raw):
+def test_non_emails_are_refused(raw: str) -> None:
     assert n.normalize_email(raw) is None
 
 
@@ -52,7 +52,7 @@ def test_non_emails_are_refused(raw):
 )
 @example("a@xn--80ak6aa92e.com")
 @example("A@B.LOCAL")
-def test_the_fast_path_gives_the_same_answer_as_email_validator(raw):
+def test_the_fast_path_gives_the_same_answer_as_email_validator(raw: str) -> None:
     assert n.normalize_email(raw) == n._validated_email.__wrapped__(raw.strip().lower())
 
 
@@ -66,21 +66,21 @@ def test_the_fast_path_gives_the_same_answer_as_email_validator(raw):
         ("+44 20 7946 0958", "NL", "+442079460958"),
     ],
 )
-def test_phones_are_normalized_to_e164(raw, region, normal):
+def test_phones_are_normalized_to_e164(raw: str, region: str, normal: str) -> None:
     assert n.normalize_phone(raw, region) == normal
 
 
 @pytest.mark.parametrize("raw", ["", "abc", "12", "+0123456789", "0612345678901234567", "+31 6"])
-def test_non_phones_are_refused(raw):
+def test_non_phones_are_refused(raw: str) -> None:
     assert n.normalize_phone(raw, "NL") is None
 
 
 @given(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True))
-def test_e164_input_is_kept_as_it_is(raw):
+def test_e164_input_is_kept_as_it_is(raw: str) -> None:
     assert n.normalize_phone(raw, "US") == raw
 
 
-def test_each_channel_has_its_rule():
+def test_each_channel_has_its_rule() -> None:
     assert n.normalize(Channel.EMAIL, "A@B.CO", "US") == "a@b.co"
     assert n.normalize(Channel.SMS, "06 12345678", "NL") == "+31612345678"
     assert n.normalize(Channel.PHONE, "nope", "NL") is None

@@ -26,7 +26,7 @@ def multipart(name: str, value: str) -> bytes:
         (multipart("List-Unsubscribe", "One-Click"), f"multipart/form-data; boundary={BOUNDARY}"),
     ],
 )
-def test_the_one_click_body_is_recognised(body, content_type):
+def test_the_one_click_body_is_recognised(body: bytes, content_type: str | None) -> None:
     assert is_one_click_body(body, content_type)
 
 
@@ -47,7 +47,7 @@ def test_the_one_click_body_is_recognised(body, content_type):
         (b"List-Unsubscribe=One-Click", "text/plain"),
     ],
 )
-def test_anything_else_is_not_a_one_click_body(body, content_type):
+def test_anything_else_is_not_a_one_click_body(body: bytes, content_type: str | None) -> None:
     assert not is_one_click_body(body, content_type)
 
 
@@ -59,5 +59,5 @@ def test_anything_else_is_not_a_one_click_body(body, content_type):
         ("1234", "****"),
     ],
 )
-def test_addresses_are_masked_for_logs(address, masked):
+def test_addresses_are_masked_for_logs(address: str, masked: str) -> None:
     assert mask_address(address) == masked

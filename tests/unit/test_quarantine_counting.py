@@ -1,6 +1,8 @@
 """The counting rules (domain.md section 2) against examples and a reference model."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -33,13 +35,18 @@ FULL, UNREACHABLE, UNKNOWN = (
 )
 
 
-def soft_errors(times, reason=UNREACHABLE, state=FRESH, policy=POLICY):
+def soft_errors(
+    times: Iterable[datetime],
+    reason: FailureReason = UNREACHABLE,
+    state: AddressState = FRESH,
+    policy: QuarantinePolicy = POLICY,
+) -> AddressState:
     for at in times:
         state = apply_failure(state, SOFT, reason, at, policy)
     return state
 
 
-def test_a_hard_error_quarantines_at_once():
+def test_a_hard_error_quarantines_at_once() -> None:
     state = apply_failure(FRESH, HARD, UNKNOWN, T0, POLICY)
 
     assert (state.status, state.reason, state.release_at) == (
@@ -49,7 +56,7 @@ def test_a_hard_error_quarantines_at_once():
     )
 
 
-def test_a_soft_error_counts_only_a_full_spacing_after_the_last_counted_one():
+def test_a_soft_error_counts_only_a_full_spacing_after_the_last_counted_one() -> None:
     state = soft_errors([T0, T0 + timedelta(hours=23, minutes=59), T0 + DAY])
 
     assert (state.status, state.error_count, state.last_counted_error_at) == (
@@ -59,7 +66,7 @@ def test_a_soft_error_counts_only_a_full_spacing_after_the_last_counted_one():
     )
 
 
-def test_the_fifth_counted_soft_error_quarantines():
+def test_the_fifth_counted_soft_error_quarantines() -> None:
     four = soft_errors([T0 + i * DAY for i in range(4)])
     five = soft_errors([T0 + 4 * DAY], state=four)
 
@@ -67,7 +74,7 @@ def test_the_fifth_counted_soft_error_quarantines():
     assert five.release_at is None
 
 
-def test_a_mailbox_full_quarantine_is_released_thirty_days_later():
+def test_a_mailbox_full_quarantine_is_released_thirty_days_later() -> None:
     state = soft_errors([T0 + i * DAY for i in range(5)], reason=FULL)
     began = T0 + 4 * DAY
 
@@ -76,7 +83,7 @@ def test_a_mailbox_full_quarantine_is_released_thirty_days_later():
     assert settle(state, began + timedelta(days=30), POLICY).status is AddressStatus.VALID
 
 
-def test_the_counter_resets_more_than_ten_days_after_the_last_counted_error():
+def test_the_counter_resets_more_than_ten_days_after_the_last_counted_error() -> None:
     state = soft_errors([T0])
 
     assert settle(state, T0 + timedelta(days=10), POLICY) == state
@@ -84,30 +91,30 @@ def test_the_counter_resets_more_than_ten_days_after_the_last_counted_error():
     assert (reset.status, reset.error_count) == (AddressStatus.VALID, 0)
 
 
-def test_a_late_soft_error_counts_from_a_reset_counter():
+def test_a_late_soft_error_counts_from_a_reset_counter() -> None:
     state = soft_errors([T0, T0 + DAY, T0 + 12 * DAY])
 
     assert state.error_count == 1
 
 
-def test_a_success_resets_the_counter_but_an_older_success_does_not():
+def test_a_success_resets_the_counter_but_an_older_success_does_not() -> None:
     state = soft_errors([T0, T0 + DAY])
 
     assert apply_success(state, T0 + DAY - timedelta(seconds=1), POLICY) == state
     assert apply_success(state, T0 + DAY, POLICY).status is AddressStatus.VALID
 
 
-def test_a_success_never_releases_a_quarantine():
+def test_a_success_never_releases_a_quarantine() -> None:
     state = apply_failure(FRESH, HARD, UNKNOWN, T0, POLICY)
 
     assert apply_success(state, T0 + DAY, POLICY) == state
 
 
-def test_ignored_errors_never_count():
+def test_ignored_errors_never_count() -> None:
     assert apply_failure(FRESH, IGNORED, FailureReason.ERROR_IGNORED, T0, POLICY) is FRESH
 
 
-def test_a_hard_error_makes_a_mailbox_full_quarantine_permanent():
+def test_a_hard_error_makes_a_mailbox_full_quarantine_permanent() -> None:
     full = soft_errors([T0 + i * DAY for i in range(5)], reason=FULL)
 
     hard = apply_failure(full, HARD, UNKNOWN, T0 + 5 * DAY, POLICY)
@@ -115,7 +122,7 @@ def test_a_hard_error_makes_a_mailbox_full_quarantine_permanent():
     assert (hard.reason, hard.release_at) == ("user_unknown", None)
 
 
-def test_releasing_errors_keeps_denylist_and_allowlist():
+def test_releasing_errors_keeps_denylist_and_allowlist() -> None:
     state = apply_failure(FRESH, HARD, UNKNOWN, T0, POLICY).model_copy(
         update={"denylist_origins": frozenset({"complaint"}), "allowlisted": True}
     )
@@ -129,7 +136,7 @@ def test_releasing_errors_keeps_denylist_and_allowlist():
     )
 
 
-def test_every_threshold_comes_from_the_settings():
+def test_every_threshold_comes_from_the_settings() -> None:
     settings_ = Settings.model_validate(
         {
             **{name: "x" for name, f in Settings.model_fields.items() if f.is_required()},
@@ -169,12 +176,14 @@ def test_every_threshold_comes_from_the_settings():
     ("failures", "attempts", "outage"),
     [(49, 49, False), (50, 50, True), (50, 166, True), (50, 167, False), (200, 0, True)],
 )
-def test_an_outage_needs_both_the_count_and_the_share(failures, attempts, outage):
+def test_an_outage_needs_both_the_count_and_the_share(
+    failures: int, attempts: int, outage: bool
+) -> None:
     assert is_outage(failures, attempts, POLICY) is outage
 
 
 @given(st.integers(min_value=1_600_000_000, max_value=2_000_000_000))
-def test_the_window_is_whole_buckets_ending_with_the_current_one(epoch):
+def test_the_window_is_whole_buckets_ending_with_the_current_one(epoch: int) -> None:
     now = datetime.fromtimestamp(epoch, UTC)
     first, current = window_start(now, POLICY), bucket_start(now, POLICY)
 
@@ -190,7 +199,9 @@ def test_the_window_is_whole_buckets_ending_with_the_current_one(epoch):
 KINDS = ("hard", "soft", "soft_full", "ignored", "success", "job")
 
 
-def reference(events, policy=POLICY):
+def reference(
+    events: list[tuple[str, datetime]], policy: QuarantinePolicy = POLICY
+) -> tuple[str, int, str | None, datetime | None]:
     status, count, last, reason, release = "valid", 0, None, None, None
     for kind, at in events:
         overdue = (
@@ -202,7 +213,8 @@ def reference(events, policy=POLICY):
         if kind in ("job", "ignored"):
             continue
         if kind == "success":
-            if status == "erroneous" and at >= last:
+            # An erroneous address has a counted error: `last` is set.
+            if status == "erroneous" and at >= cast(datetime, last):
                 status, count, last, reason, release = "valid", 0, None, None, None
         elif kind == "hard":
             if status != "quarantine" or release is not None:
@@ -224,7 +236,9 @@ def reference(events, policy=POLICY):
     return status, count, reason, release
 
 
-def rules(state, kind, at, policy=POLICY):
+def rules(
+    state: AddressState, kind: str, at: datetime, policy: QuarantinePolicy = POLICY
+) -> AddressState:
     if kind == "job":
         return settle(state, at, policy)
     if kind == "success":
@@ -246,7 +260,7 @@ GAPS = st.one_of(
 SEQUENCES = st.lists(st.tuples(st.sampled_from(KINDS), GAPS), max_size=40)
 
 
-def timeline(sequence):
+def timeline(sequence: list[tuple[str, int]]) -> list[tuple[str, datetime]]:
     at, events = T0, []
     for kind, gap in sequence:
         at += timedelta(hours=gap)
@@ -256,7 +270,9 @@ def timeline(sequence):
 
 @settings(max_examples=400)
 @given(SEQUENCES)
-def test_the_rules_agree_with_the_reference_after_every_event(sequence):
+def test_the_rules_agree_with_the_reference_after_every_event(
+    sequence: list[tuple[str, int]],
+) -> None:
     events = timeline(sequence)
     state = FRESH
     for i, (kind, at) in enumerate(events):
@@ -275,7 +291,9 @@ def test_the_rules_agree_with_the_reference_after_every_event(sequence):
     st.integers(min_value=1, max_value=10),
     st.integers(min_value=1, max_value=30),
 )
-def test_other_policies_agree_with_the_reference_too(sequence, spacing_h, threshold, reset_d):
+def test_other_policies_agree_with_the_reference_too(
+    sequence: list[tuple[str, int]], spacing_h: int, threshold: int, reset_d: int
+) -> None:
     policy = QuarantinePolicy(
         soft_error_spacing=timedelta(hours=spacing_h),
         soft_errors_to_quarantine=threshold,
@@ -294,7 +312,9 @@ def test_other_policies_agree_with_the_reference_too(sequence, spacing_h, thresh
 
 @settings(max_examples=200)
 @given(SEQUENCES, st.lists(st.booleans(), max_size=40))
-def test_when_the_daily_job_runs_never_changes_the_outcome(sequence, job_after):
+def test_when_the_daily_job_runs_never_changes_the_outcome(
+    sequence: list[tuple[str, int]], job_after: list[bool]
+) -> None:
     events = timeline(sequence)
     end = (events[-1][1] if events else T0) + DAY
     with_jobs, without = FRESH, FRESH
@@ -312,7 +332,9 @@ def test_when_the_daily_job_runs_never_changes_the_outcome(sequence, job_after):
 
 
 @given(SEQUENCES, st.sampled_from(["hard", "soft", "soft_full", "success"]))
-def test_the_same_feedback_twice_is_the_same_as_once(sequence, kind):
+def test_the_same_feedback_twice_is_the_same_as_once(
+    sequence: list[tuple[str, int]], kind: str
+) -> None:
     events = timeline(sequence)
     state = FRESH
     for each, at in events:
@@ -324,7 +346,7 @@ def test_the_same_feedback_twice_is_the_same_as_once(sequence, kind):
     assert rules(once, kind, at) == once
 
 
-def test_an_operators_quarantine_is_never_released_by_time():
+def test_an_operators_quarantine_is_never_released_by_time() -> None:
     full = soft_errors([T0 + i * DAY for i in range(5)], reason=FULL)
     by_operator = full.model_copy(update={"reason": "spam trap"})
 

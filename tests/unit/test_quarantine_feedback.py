@@ -4,6 +4,7 @@ import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -13,6 +14,7 @@ from consentry.addresses.feedback import (
     AddressFeedback,
     ErrorType,
     FailureReason,
+    Feedback,
     FeedbackKind,
     InboundSms,
     MalformedFeedbackError,
@@ -26,16 +28,17 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 RECEIVED = datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def fixture(name):
-    return json.loads((EVENTS / f"{name}.json").read_text())
+def fixture(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return document
 
 
-def parse(document):
+def parse(document: str | dict[str, Any]) -> list[Feedback]:
     body = document if isinstance(document, str) else json.dumps(document)
     return parse_body(body, received_at=RECEIVED, default_region="US")
 
 
-def in_sns_envelope(document):
+def in_sns_envelope(document: object) -> dict[str, str]:
     return {
         "Type": "Notification",
         "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
@@ -63,8 +66,8 @@ def in_sns_envelope(document):
     ],
 )
 def test_each_documented_shape_parses_the_same_in_an_envelope_or_raw(
-    name, kind, error_type, reason, address
-):
+    name: str, kind: str, error_type: str | None, reason: str | None, address: str
+) -> None:
     document = fixture(name)
 
     raw, wrapped = parse(document), parse(in_sns_envelope(document))
@@ -82,20 +85,21 @@ def test_each_documented_shape_parses_the_same_in_an_envelope_or_raw(
     assert feedback.at.tzinfo is not None
 
 
-def test_the_feedback_time_is_the_bounces_own():
+def test_the_feedback_time_is_the_bounces_own() -> None:
     [feedback] = parse(fixture("ses_bounce_hard"))
 
     assert feedback.at == datetime(2026, 11, 30, 9, 15, 2, 482000, tzinfo=UTC)
 
 
-def test_no_diagnostic_text_is_kept_it_quotes_the_address():
+def test_no_diagnostic_text_is_kept_it_quotes_the_address() -> None:
     [feedback] = parse(fixture("ses_bounce_hard"))
+    assert isinstance(feedback, AddressFeedback)
 
     assert "jane" not in json.dumps(dict(feedback.detail))
     assert feedback.detail["smtp_status"] == "5.1.1"
 
 
-def test_the_key_tells_kinds_messages_and_recipients_apart():
+def test_the_key_tells_kinds_messages_and_recipients_apart() -> None:
     [bounce] = parse(fixture("ses_bounce_soft"))
     [delivery] = parse(fixture("ses_delivery"))
     again = parse(fixture("ses_bounce_soft"))[0]
@@ -121,26 +125,29 @@ def test_the_key_tells_kinds_messages_and_recipients_apart():
         ("Brand new", None, (ErrorType.SOFT, FailureReason.UNREACHABLE)),
     ],
 )
-def test_bounces_map_as_the_domain_says(bounce_type, sub_type, expected):
+def test_bounces_map_as_the_domain_says(
+    bounce_type: str, sub_type: str | None, expected: tuple[ErrorType, FailureReason]
+) -> None:
     assert classify_bounce(bounce_type, sub_type) == expected
 
 
-def test_reason_codes_are_adobe_campaigns():
+def test_reason_codes_are_adobe_campaigns() -> None:
     assert [r.code for r in FailureReason] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 25]
 
 
-def test_a_not_spam_complaint_is_no_feedback():
+def test_a_not_spam_complaint_is_no_feedback() -> None:
     document = fixture("ses_complaint")
     document["complaint"]["complaintFeedbackType"] = "not-spam"
 
     assert parse(document) == []
 
 
-def test_a_complaint_without_a_feedback_type_counts():
+def test_a_complaint_without_a_feedback_type_counts() -> None:
     document = fixture("ses_complaint")
     del document["complaint"]["complaintFeedbackType"]
 
     [feedback] = parse(document)
+    assert isinstance(feedback, AddressFeedback)
 
     assert feedback.kind is FeedbackKind.COMPLAINT
 
@@ -155,7 +162,7 @@ def test_a_complaint_without_a_feedback_type_counts():
     ],
     ids=["open", "subscription-succeeded", "send", "sns-subscription-confirmation"],
 )
-def test_notifications_without_feedback_are_empty(document):
+def test_notifications_without_feedback_are_empty(document: dict[str, Any]) -> None:
     assert parse(document) == []
 
 
@@ -175,12 +182,12 @@ def test_notifications_without_feedback_are_empty(document):
         json.dumps({**fixture("sms_stop"), "originationNumber": "not a number"}),
     ],
 )
-def test_a_body_that_is_not_feedback_is_malformed(body):
+def test_a_body_that_is_not_feedback_is_malformed(body: str) -> None:
     with pytest.raises(MalformedFeedbackError):
         parse(body)
 
 
-def test_a_recipient_that_is_not_an_address_is_malformed_and_the_message_says_not_which():
+def test_a_recipient_that_is_not_an_address_is_malformed_and_the_message_says_not_which() -> None:
     document = fixture("ses_bounce_hard")
     document["bounce"]["bouncedRecipients"][0]["emailAddress"] = "jane.roe at example"
 
@@ -200,7 +207,7 @@ JSON = st.recursive(
 
 
 @given(JSON)
-def test_any_json_is_feedback_or_malformed_never_a_crash(document):
+def test_any_json_is_feedback_or_malformed_never_a_crash(document: object) -> None:
     try:
         result = parse(json.dumps(document))
     except MalformedFeedbackError:
@@ -209,12 +216,12 @@ def test_any_json_is_feedback_or_malformed_never_a_crash(document):
 
 
 @given(st.dictionaries(st.sampled_from(["bounce", "mail", "notificationType"]), JSON))
-def test_any_bounce_like_json_is_feedback_or_malformed(document):
+def test_any_bounce_like_json_is_feedback_or_malformed(document: dict[str, object]) -> None:
     with contextlib.suppress(MalformedFeedbackError):
         assert isinstance(parse({"notificationType": "Bounce", **document}), list)
 
 
-def test_an_inbound_text_is_dated_by_the_envelope_and_read_in_the_default_region():
+def test_an_inbound_text_is_dated_by_the_envelope_and_read_in_the_default_region() -> None:
     document = {**fixture("sms_stop"), "originationNumber": "(425) 555-0182"}
 
     [text] = parse(in_sns_envelope(document))
@@ -254,5 +261,5 @@ def test_an_inbound_text_is_dated_by_the_envelope_and_read_in_the_default_region
         ("   ", None),
     ],
 )
-def test_the_keyword_is_the_first_word_in_any_case(body, keyword):
+def test_the_keyword_is_the_first_word_in_any_case(body: str, keyword: SmsKeyword | None) -> None:
     assert sms_keyword(body) is keyword

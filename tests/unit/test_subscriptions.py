@@ -1,6 +1,7 @@
 """The subscription rules: confirmation policies, expiry, open services, re-subscribing."""
 
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 
 import pytest
 from hypothesis import given
@@ -27,7 +28,17 @@ PENDING, SUBSCRIBED, UNSUBSCRIBED = (
 )
 
 
-def service(confirmation=Confirmation.NONE, **validity) -> Service:
+class Validity(TypedDict, total=False):
+    """When a service is open, and for how long its subscriptions last."""
+
+    valid_from: datetime | None
+    valid_until: datetime | None
+    subscription_days: int | None
+
+
+def service(
+    confirmation: Confirmation = Confirmation.NONE, **validity: Unpack[Validity]
+) -> Service:
     return Service(
         service_id=ServiceId("svc-news"),
         name="news",
@@ -53,7 +64,9 @@ def subscribed(svc: Service, at: datetime = T0) -> Subscription:
         (Confirmation.DOUBLE_OPT_IN, PENDING),
     ],
 )
-def test_the_confirmation_policy_decides_the_status_of_a_new_subscription(confirmation, status):
+def test_the_confirmation_policy_decides_the_status_of_a_new_subscription(
+    confirmation: Confirmation, status: SubscriptionStatus
+) -> None:
     # Given a service with this confirmation policy and a profile that never subscribed
     svc = service(confirmation)
 
@@ -65,7 +78,9 @@ def test_the_confirmation_policy_decides_the_status_of_a_new_subscription(confir
     assert result.active(T0) is (status is SUBSCRIBED)
 
 
-def test_a_subscription_asked_as_pending_waits_for_confirmation_even_without_double_opt_in():
+def test_a_subscription_asked_as_pending_waits_for_confirmation_even_without_double_opt_in() -> (
+    None
+):
     # Given a service that needs no confirmation
     svc = service(Confirmation.NONE)
 
@@ -76,7 +91,7 @@ def test_a_subscription_asked_as_pending_waits_for_confirmation_even_without_dou
     assert (result.status, result.confirmed_at) == (PENDING, None)
 
 
-def test_confirming_a_pending_subscription_subscribes_it():
+def test_confirming_a_pending_subscription_subscribes_it() -> None:
     # Given a pending double opt-in subscription
     svc = service(Confirmation.DOUBLE_OPT_IN)
     pending = subscribe(svc, PROFILE, None, SUBSCRIBED, T0)
@@ -90,7 +105,7 @@ def test_confirming_a_pending_subscription_subscribes_it():
     assert result.active(confirmed_at)
 
 
-def test_subscribing_again_does_not_confirm_a_pending_subscription():
+def test_subscribing_again_does_not_confirm_a_pending_subscription() -> None:
     # Given a pending subscription on a service that needs no confirmation
     svc = service(Confirmation.NONE)
     pending = subscribe(svc, PROFILE, None, PENDING, T0)
@@ -102,7 +117,7 @@ def test_subscribing_again_does_not_confirm_a_pending_subscription():
     assert result == pending
 
 
-def test_re_subscribing_after_an_unsubscribe_needs_a_fresh_confirmation():
+def test_re_subscribing_after_an_unsubscribe_needs_a_fresh_confirmation() -> None:
     # Given a profile that subscribed to a service without confirmation, then unsubscribed
     svc = service(Confirmation.NONE)
     ended = unsubscribe(subscribed(svc), T0 + timedelta(days=1))
@@ -116,7 +131,7 @@ def test_re_subscribing_after_an_unsubscribe_needs_a_fresh_confirmation():
     assert confirm(svc, PROFILE, repeated, T0 + timedelta(days=4)).status is SUBSCRIBED
 
 
-def test_subscribing_an_active_subscription_changes_nothing():
+def test_subscribing_an_active_subscription_changes_nothing() -> None:
     # Given an active subscription
     svc = service()
     current = subscribed(svc)
@@ -128,7 +143,7 @@ def test_subscribing_an_active_subscription_changes_nothing():
     assert result == current
 
 
-def test_the_subscription_duration_sets_the_expiry():
+def test_the_subscription_duration_sets_the_expiry() -> None:
     # Given a service whose subscriptions last 90 days
     svc = service(subscription_days=90)
 
@@ -141,7 +156,7 @@ def test_the_subscription_duration_sets_the_expiry():
     assert not result.active(T0 + timedelta(days=90))
 
 
-def test_the_services_end_caps_the_subscription_duration():
+def test_the_services_end_caps_the_subscription_duration() -> None:
     # Given a service that ends in 10 days and whose subscriptions last 90 days
     svc = service(subscription_days=90, valid_until=T0 + timedelta(days=10))
 
@@ -152,14 +167,14 @@ def test_the_services_end_caps_the_subscription_duration():
     assert result.expires_at == T0 + timedelta(days=10)
 
 
-def test_a_service_without_duration_or_end_gives_subscriptions_that_never_expire():
+def test_a_service_without_duration_or_end_gives_subscriptions_that_never_expire() -> None:
     result = subscribed(service())
 
     assert result.expires_at is None
     assert result.active(T0 + timedelta(days=10_000))
 
 
-def test_an_expired_subscription_counts_as_not_subscribed():
+def test_an_expired_subscription_counts_as_not_subscribed() -> None:
     # Given a subscription that expired yesterday
     svc = service(subscription_days=30)
     current = subscribed(svc)
@@ -170,7 +185,7 @@ def test_an_expired_subscription_counts_as_not_subscribed():
     assert not current.active(after)
 
 
-def test_subscribing_again_after_expiry_renews_the_subscription():
+def test_subscribing_again_after_expiry_renews_the_subscription() -> None:
     # Given an expired subscription on a service that needs no confirmation
     svc = service(subscription_days=30)
     expired = subscribed(svc)
@@ -193,7 +208,9 @@ def test_subscribing_again_after_expiry_renews_the_subscription():
     ],
     ids=["before-start", "at-end", "after-end"],
 )
-def test_a_service_that_is_not_open_refuses_subscriptions_naming_the_field(validity, at):
+def test_a_service_that_is_not_open_refuses_subscriptions_naming_the_field(
+    validity: Validity, at: datetime
+) -> None:
     # Given a service that is not open at `at`
     svc = service(**validity)
 
@@ -204,7 +221,7 @@ def test_a_service_that_is_not_open_refuses_subscriptions_naming_the_field(valid
     assert error.value.field == "serviceId"
 
 
-def test_a_service_that_closed_refuses_the_confirmation_of_a_pending_subscription():
+def test_a_service_that_closed_refuses_the_confirmation_of_a_pending_subscription() -> None:
     # Given a pending subscription to a service that ends tomorrow
     svc = service(Confirmation.DOUBLE_OPT_IN, valid_until=T0 + timedelta(days=1))
     pending = subscribe(svc, PROFILE, None, SUBSCRIBED, T0)
@@ -217,7 +234,9 @@ def test_a_service_that_closed_refuses_the_confirmation_of_a_pending_subscriptio
 
 
 @pytest.mark.parametrize("ended", [False, True], ids=["never-subscribed", "unsubscribed"])
-def test_confirming_without_a_pending_subscription_is_refused_naming_the_status(ended):
+def test_confirming_without_a_pending_subscription_is_refused_naming_the_status(
+    ended: bool,
+) -> None:
     # Given a profile with no subscription, or an unsubscribed one
     svc = service()
     current = unsubscribe(subscribed(svc), T0) if ended else None
@@ -229,25 +248,25 @@ def test_confirming_without_a_pending_subscription_is_refused_naming_the_status(
     assert error.value.field == "status"
 
 
-def test_confirming_an_active_subscription_changes_nothing():
+def test_confirming_an_active_subscription_changes_nothing() -> None:
     svc = service()
     current = subscribed(svc)
 
     assert confirm(svc, PROFILE, current, T0 + timedelta(days=1)) == current
 
 
-def test_subscribing_as_unsubscribed_is_refused():
+def test_subscribing_as_unsubscribed_is_refused() -> None:
     with pytest.raises(InvalidInputError) as error:
         subscribe(service(), PROFILE, None, UNSUBSCRIBED, T0)
 
     assert error.value.field == "status"
 
 
-def test_unsubscribing_nothing_is_none():
+def test_unsubscribing_nothing_is_none() -> None:
     assert unsubscribe(None, T0) is None
 
 
-def test_unsubscribing_twice_changes_nothing_the_second_time():
+def test_unsubscribing_twice_changes_nothing_the_second_time() -> None:
     # Given a profile that unsubscribed
     first = unsubscribe(subscribed(service()), T0 + timedelta(days=1))
 
@@ -256,7 +275,9 @@ def test_unsubscribing_twice_changes_nothing_the_second_time():
 
 
 @pytest.mark.parametrize("status", [PENDING, SUBSCRIBED])
-def test_unsubscribing_ends_a_pending_or_subscribed_subscription(status):
+def test_unsubscribing_ends_a_pending_or_subscribed_subscription(
+    status: SubscriptionStatus,
+) -> None:
     # Given a pending or subscribed subscription that would expire later
     svc = service(subscription_days=30)
     current = subscribe(svc, PROFILE, None, status, T0)
@@ -288,8 +309,11 @@ requests = st.lists(
     ends_after=st.one_of(st.none(), st.integers(min_value=1, max_value=60 * 24)),
 )
 def test_only_a_confirmation_makes_an_unsubscribed_profile_subscribed_again(
-    requests, confirmation, days, ends_after
-):
+    requests: list[tuple[str, int]],
+    confirmation: Confirmation,
+    days: int | None,
+    ends_after: int | None,
+) -> None:
     """Whatever the requests, in time order: a profile that unsubscribed is subscribed
     again only by a confirmation, and no subscription outlives its service."""
     svc = service(

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from consentry.consent.rules import Scope
 from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
+from consentry.core.clock import Clock
 from consentry.core.errors import TokenError, TokenExpiredError
 from consentry.core.types import Channel, DeliveryId, ProfileId
 
@@ -23,7 +24,12 @@ class FakeClock:
         return self.now
 
 
-def signer(keys=None, active="k1", clock=None, ttl_days=90):
+def signer(
+    keys: dict[str, str] | None = None,
+    active: str = "k1",
+    clock: Clock | None = None,
+    ttl_days: int = 90,
+) -> LinkSigner:
     return LinkSigner(
         Keyring(keys=keys or {"k1": KEY1}, active=active),
         ttl=timedelta(days=ttl_days),
@@ -41,7 +47,9 @@ scopes = st.one_of(
 
 
 @given(profile_ids, scopes, st.one_of(st.none(), st.text(min_size=1, max_size=30)))
-def test_a_signed_link_verifies_to_its_claims(profile_id, scope, delivery_id):
+def test_a_signed_link_verifies_to_its_claims(
+    profile_id: ProfileId, scope: Scope, delivery_id: DeliveryId | None
+) -> None:
     links = signer()
     claims = LinkClaims(profile_id=profile_id, scope=scope, delivery_id=delivery_id)
 
@@ -56,7 +64,7 @@ def test_a_signed_link_verifies_to_its_claims(profile_id, scope, delivery_id):
 
 
 @given(st.data())
-def test_any_altered_character_is_refused(data):
+def test_any_altered_character_is_refused(data: st.DataObject) -> None:
     links = signer()
     token = links.sign(LinkClaims(profile_id=ProfileId("p-1"), scope=Scope.all()))
     index = data.draw(st.integers(0, len(token) - 1))
@@ -67,7 +75,7 @@ def test_any_altered_character_is_refused(data):
         links.verify(altered)
 
 
-def test_a_token_signed_with_an_unknown_key_is_refused():
+def test_a_token_signed_with_an_unknown_key_is_refused() -> None:
     forged = signer(keys={"k1": "c" * 40}).sign(
         LinkClaims(profile_id=ProfileId("p"), scope=Scope.all())
     )
@@ -77,12 +85,12 @@ def test_a_token_signed_with_an_unknown_key_is_refused():
 
 
 @pytest.mark.parametrize("token", ["", "k1", "k1.", ".abc", "k9.abc.def", "k1.not-base64!"])
-def test_malformed_tokens_are_refused(token):
+def test_malformed_tokens_are_refused(token: str) -> None:
     with pytest.raises(TokenError):
         signer().verify(token)
 
 
-def test_rotation_old_links_verify_while_new_links_use_the_new_key():
+def test_rotation_old_links_verify_while_new_links_use_the_new_key() -> None:
     old = signer(keys={"k1": KEY1}).sign(LinkClaims(profile_id=ProfileId("p"), scope=Scope.all()))
     rotated = signer(keys={"k1": KEY1, "k2": KEY2}, active="k2")
 
@@ -94,7 +102,7 @@ def test_rotation_old_links_verify_while_new_links_use_the_new_key():
         signer(keys={"k2": KEY2}, active="k2").verify(old)
 
 
-def test_links_expire_after_their_validity_and_not_before():
+def test_links_expire_after_their_validity_and_not_before() -> None:
     clock = FakeClock(T0)
     links = signer(clock=clock, ttl_days=90)
     token = links.sign(
@@ -108,7 +116,7 @@ def test_links_expire_after_their_validity_and_not_before():
         links.verify(token)
 
 
-def test_links_from_the_future_are_refused():
+def test_links_from_the_future_are_refused() -> None:
     token = signer(clock=FakeClock(T0 + timedelta(hours=1))).sign(
         LinkClaims(profile_id=ProfileId("p"), scope=Scope.all())
     )
@@ -117,7 +125,7 @@ def test_links_from_the_future_are_refused():
         signer().verify(token)
 
 
-def test_a_token_carries_no_address():
+def test_a_token_carries_no_address() -> None:
     token = signer().sign(
         LinkClaims(profile_id=ProfileId("p-1"), scope=Scope.channel(Channel.EMAIL))
     )
@@ -135,12 +143,12 @@ def test_a_token_carries_no_address():
         {"active": "k.1", "k.1": KEY1},
     ],
 )
-def test_an_unusable_keyring_secret_is_refused(secret):
+def test_an_unusable_keyring_secret_is_refused(secret: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="key"):
         Keyring.from_secret(secret)
 
 
-def test_a_keyring_secret_is_read():
+def test_a_keyring_secret_is_read() -> None:
     keyring = Keyring.from_secret({"active": "k2", "k1": KEY1, "k2": KEY2})
 
     assert keyring.active == "k2"

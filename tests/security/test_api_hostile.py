@@ -37,11 +37,11 @@ def call(
     path: str,
     body: str | None = None,
     query: dict[str, str] | None = None,
-    **headers: str,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     from consent.handler import lambda_handler
 
-    sent = {"Content-Type": "application/json", **headers} if body is not None else headers
+    sent = {"Content-Type": "application/json", **(headers or {})} if body is not None else {}
     response: dict[str, Any] = lambda_handler(
         proxy_event(method, path, headers=sent, query=query, body=body), lambda_context("consent")
     )
@@ -202,7 +202,7 @@ def test_listing_valid_addresses_is_not_offered() -> None:
 def test_a_body_that_is_not_json_gets_the_error_shape(
     body: str, content_type: str, status: int
 ) -> None:
-    response = call("PUT", "/v1/profiles/p-1", body, **{"Content-Type": content_type})
+    response = call("PUT", "/v1/profiles/p-1", body, headers={"Content-Type": content_type})
 
     assert response["statusCode"] == status
     assert set(response["json"]) >= {"statusCode", "message"}

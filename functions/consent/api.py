@@ -63,7 +63,12 @@ DeliveryIdPath = Annotated[
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")]
 Cursor = Annotated[
     str | None,
-    Query(max_length=2048, description="`nextCursor` of the previous page"),
+    Query(
+        min_length=1,
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="`nextCursor` of the previous page",
+    ),
 ]
 IdempotencyKey = Annotated[
     str | None,
@@ -76,7 +81,12 @@ IdempotencyKey = Annotated[
 ]
 IfMatch = Annotated[
     str | None,
-    Header(alias="If-Match", max_length=32, description="The version the change expects"),
+    Header(
+        alias="If-Match",
+        max_length=32,
+        pattern=r'^(W/)?"?[0-9]{1,15}"?$',
+        description="The version the change expects (the ETag of the resource)",
+    ),
 ]
 
 
@@ -262,7 +272,10 @@ def documented(schema: OpenAPI) -> OpenAPI:
             responses["503"] = _error_entry("A dependency is unavailable; try again")
             if "requestBody" in operation:
                 responses["415"] = _error_entry("The body is not sent as JSON")
-            names = {str(p.get("name", "")).lower() for p in operation.get("parameters", [])}
+            parameters = operation.get("parameters", [])
+            if any(parameter.get("in") == "path" for parameter in parameters):
+                responses.setdefault("404", _error_entry("No such resource"))
+            names = {str(p.get("name", "")).lower() for p in parameters}
             if "idempotency-key" in names:  # the operations that change something
                 responses.setdefault(
                     "409",

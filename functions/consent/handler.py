@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from http import HTTPStatus
 from typing import Any
 
@@ -112,13 +114,47 @@ def _domain_error(error: Exception) -> Response[str]:
     return _error(status.value, message, field)
 
 
+@app.not_found
+def _no_route(_: Exception) -> Response[str]:
+    """A method the path does not take (405, with the methods it takes), or a path no
+    route matches (a path parameter outside its pattern among them)."""
+    allowed = methods_of(app.current_event.path)
+    if allowed and app.current_event.http_method not in allowed:
+        response = _error(HTTPStatus.METHOD_NOT_ALLOWED.value, "method not allowed", None)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return _error(HTTPStatus.NOT_FOUND.value, "no such resource", None)
+
+
+@cache
+def _paths() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    """Each documented path as a pattern, with the methods it takes."""
+    document = app.get_openapi_schema().model_dump(by_alias=True, exclude_none=True)
+    return tuple(
+        (
+            re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))),
+            tuple(sorted(method.upper() for method in item if method in _HTTP_METHODS)),
+        )
+        for path, item in document.get("paths", {}).items()
+    )
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch"})
+
+
+def methods_of(path: str) -> tuple[str, ...]:
+    return next((methods for pattern, methods in _paths() if pattern.fullmatch(path)), ())
+
+
 @app.exception_handler(RequestValidationError)
 def _invalid_request(error: RequestValidationError) -> Response[str]:
     """The first thing wrong with the request, in the API's own error shape; the field is
     named (shortened), the value the caller sent is never repeated."""
     first = error.errors()[0] if error.errors() else {}
     location = [str(part) for part in first.get("loc", ())]
-    if location and location[0] in ("body", "query", "path", "header"):
+    if location[:1] == ["header"] and len(location) > 1:  # as the header is written
+        location = ["-".join(word.capitalize() for word in location[1].split("-"))]
+    elif location and location[0] in ("body", "query", "path"):
         location = location[1:]
     field = ".".join(location) or "body"
     message = str(first.get("msg") or "the request is not valid")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from consent.api import ApiModel
 from consentry.addresses.events import AddressEvent, Decision
@@ -31,6 +31,15 @@ from consentry.core.types import (
 )
 from consentry.imports.rules import ImportKind, ImportRecord, ImportStatus
 
+
+def _not_null(value: object) -> object:
+    if value is None:
+        raise ValueError("must be true or false; leave it out to keep it as it is")
+    return value
+
+
+Choice = Annotated[Flag | None, BeforeValidator(_not_null), WithJsonSchema({"type": "boolean"})]
+"""A flag that may be left out (and then keeps what it was), but is never null."""
 MAX_REASON = 500
 Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON)
@@ -69,15 +78,25 @@ class EventOut(ApiModel):
         return cls.model_validate(event.model_dump(exclude={"profile_id"}))
 
 
-class NoLongerContact(ApiModel):
-    """`true` stops marketing on that channel (`all`: on every channel)."""
+def _named_channels(schema: dict[str, Any]) -> None:
+    """At least one channel is named; one left out has no value (not a null default)."""
+    schema["minProperties"] = 1
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
 
-    all: Flag | None = None
-    email: Flag | None = None
-    sms: Flag | None = None
-    phone: Flag | None = None
-    direct_mail: Flag | None = Field(default=None, alias="direct_mail")
-    push: Flag | None = None
+
+class NoLongerContact(ApiModel):
+    """`true` stops marketing on that channel (`all`: on every channel); a channel left
+    out stays as it is. At least one is named."""
+
+    model_config = ConfigDict(json_schema_extra=_named_channels)
+
+    all: Choice = None
+    email: Choice = None
+    sms: Choice = None
+    phone: Choice = None
+    direct_mail: Choice = Field(default=None, alias="direct_mail")
+    push: Choice = None
 
 
 class ConsentOut(ApiModel):

@@ -33,6 +33,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
+HSTS = {"Strict-Transport-Security": "max-age=31536000; includeSubDomains"}
+"""Sent with every answer that came over HTTPS (API Gateway's are; the local stack's
+plain HTTP ones are not, and a browser ignores the header there anyway)."""
 _HTML = "text/html; charset=utf-8"
 _HERE = Path(__file__).resolve().parent
 _TEMPLATES = _HERE / "templates"
@@ -59,12 +62,13 @@ def asset(name: str) -> Asset | None:
     return Asset(body=body, content_type=types[path.suffix], version=version)
 
 
-def asset_response(name: str) -> Response[str] | None:
+def asset_response(name: str, *, secure: bool) -> Response[str] | None:
     found = asset(name)
     if found is None:
         return None
     headers = {
         **SECURITY_HEADERS,
+        **(HSTS if secure else {}),
         # Versioned URLs: a changed file gets a new URL, so caching it long is safe.
         "Cache-Control": "public, max-age=31536000, immutable",
     }
@@ -127,6 +131,8 @@ class Page:
     """The stage's path prefix (`/prod`), empty on a custom domain and locally."""
     path: str
     """The path of the page's GET form, without the prefix: the language switch's target."""
+    secure: bool = True
+    """Whether the request came over HTTPS (then the answer asks browsers to stay there)."""
 
     def url(self, path: str) -> str:
         """The page-relative URL of a path of this API (never one of another host)."""
@@ -158,7 +164,7 @@ class Page:
             status_code=status.value,
             content_type=_HTML,
             body=self.render(template, **context),
-            headers=SECURITY_HEADERS,
+            headers={**SECURITY_HEADERS, **(HSTS if self.secure else {})},
         )
 
 

@@ -128,14 +128,19 @@ class Visitor:
     wording_version: str
 
 
+def visitor_address(raw: str) -> Address:
+    """The address a visitor typed, normalized; NotAnAddressError when it is none."""
+    address = normalize_email(raw)
+    if address is None:
+        raise NotAnAddressError
+    return address
+
+
 def request_subscription(
-    service: Service, raw_address: str, visitor: Visitor, *, key: bytes
+    service: Service, address: Address, visitor: Visitor, *, key: bytes
 ) -> tuple[ConsentState, Subscription | None]:
     """Record the visitor's address and a `pending` subscription (a repeat changes
     nothing); the profile and the subscription as they now are."""
-    address = normalize_email(raw_address)
-    if address is None:
-        raise NotAnAddressError
     profile_id = visitor_profile_id(key, address)
     state = profile_store.find_consent(profile_id)
     if state is None or state.addresses.get(Channel.EMAIL) != address:

@@ -62,7 +62,13 @@ def page_for(
         ),
         prefix=links.stage_prefix(_domain_name(event), context.stage),
         path=path or event.path,
+        secure=secure(event),
     )
+
+
+def secure(event: APIGatewayProxyEvent) -> bool:
+    """Whether the request came over HTTPS, as API Gateway tells the function."""
+    return (event.headers.get("X-Forwarded-Proto") or "").lower() == "https"
 
 
 def base_url(event: APIGatewayProxyEvent, public_base_url: str) -> str:

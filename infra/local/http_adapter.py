@@ -56,7 +56,7 @@ class ApiRoute:
                 regex += "/([^/]+)"
             else:
                 regex += "/" + re.escape(segment)
-        return re.compile(regex or "/")
+        return re.compile(regex or "/", re.DOTALL)  # a path parameter may hold a newline
 
     def specificity(self) -> tuple[bool, int, bool]:
         """Sort key: greedy paths last, longer literal paths first, a verb before ANY."""
@@ -267,7 +267,9 @@ Invoke = Callable[[LocalFunction, Any], Any]
 def handle(routes: Sequence[ApiRoute], invoke: Invoke, request: HttpRequest) -> HttpResponse:
     """What API Gateway answers to `request`."""
     if request.method not in API_GATEWAY_METHODS:
-        return json_response(405, "Method Not Allowed")
+        refused = json_response(405, "Method Not Allowed")
+        allow = ("Allow", ", ".join(sorted(API_GATEWAY_METHODS)))
+        return HttpResponse(refused.status, [*refused.headers, allow], refused.body)
     split = urlsplit(request.target)
     found = find_route(routes, request.method, unquote(split.path))
     if found is None:

@@ -104,8 +104,11 @@ def path_of(url: str) -> str:
 
 
 class Client:
-    def __init__(self, *, accept_language: str | None = None) -> None:
+    def __init__(
+        self, *, accept_language: str | None = None, source_ip: str = "203.0.113.7"
+    ) -> None:
         self.accept_language = accept_language
+        self.source_ip = source_ip
 
     def request(self, method: str, path: str, body: str | None = None) -> Page:
         from landing.handler import lambda_handler
@@ -120,6 +123,7 @@ class Client:
         )
         event["resource"] = "/" + path.split("/")[1] + "/{proxy+}"
         event["headers"]["User-Agent"] = "Mozilla/5.0 (landing tests)"
+        event["requestContext"]["identity"]["sourceIp"] = self.source_ip
         if self.accept_language:
             event["headers"]["Accept-Language"] = self.accept_language
             event["multiValueHeaders"]["Accept-Language"] = [self.accept_language]

@@ -206,3 +206,17 @@ def test_a_body_that_is_not_json_gets_the_error_shape(
 
     assert response["statusCode"] == status
     assert set(response["json"]) >= {"statusCode", "message"}
+
+
+def test_a_method_a_path_does_not_take_is_405_naming_those_it_takes() -> None:
+    response = call("PUT", "/v1/addresses", "{}")
+
+    assert response["statusCode"] == 405
+    assert response["multiValueHeaders"]["Allow"] == ["GET"]
+
+
+def test_a_path_parameter_outside_its_pattern_is_404_in_the_error_shape() -> None:
+    response = call("GET", "/v1/profiles/×ø/consent")  # API Gateway decodes the path
+
+    assert response["statusCode"] == 404
+    assert set(response["json"]) == {"statusCode", "message"}

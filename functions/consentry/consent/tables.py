@@ -12,6 +12,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -126,3 +127,15 @@ class SubscriptionModel(Model):
     updated_at = UTCDateTimeAttribute()
     version = NumberAttribute(default=0)
     by_profile = ByProfileIndex()
+
+
+@table("rate_limits_table")
+class RateLimitModel(Model):
+    """How often one mailbox or client used the public subscription form in one hour."""
+
+    class Meta:
+        table_name = "rate-limits"
+
+    limit_key = UnicodeAttribute(hash_key=True)
+    uses = NumberAttribute(default=0)
+    expires_at = TTLAttribute()

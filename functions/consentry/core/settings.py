@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     addresses_table: str
     address_events_table: str
     domain_windows_table: str
+    rate_limits_table: str
     services_table: str
     subscriptions_table: str
     analyses_table: str
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     """The links' base URL (a custom domain); empty: the host and stage of the request."""
     confirmation_sender: str | None = None
     """The From address of double opt-in confirmation emails (an SES-verified identity)."""
+    signup_mails_per_mailbox_hour: int = Field(default=3, ge=1)
+    """Confirmation emails one mailbox gets in an hour at most, however its address is
+    spelled (plus tags, and dots where the provider ignores them)."""
+    signup_requests_per_client_hour: int = Field(default=20, ge=1)
+    """Subscription requests one client (IP address) may make in an hour."""
 
     # The quarantine's counting rules and outage guard (domain.md section 2).
     soft_error_spacing_hours: int = Field(default=24, ge=0)

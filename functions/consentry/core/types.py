@@ -32,8 +32,19 @@ def _iso_text(value: Any) -> Any:
 
 # What a caller may send for a flag, a number or a time: JSON's own types, no coercion
 # (a "yes" is not a true, a 0 is not a date).
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number")
+        return int(value)
+    return value
+
+
 Flag = Annotated[bool, Strict()]
-Count = Annotated[int, Strict()]
+Count = Annotated[int, BeforeValidator(_whole_number)]
+"""A JSON integer (2 and 2.0 alike, as JSON Schema counts them), never text or a flag."""
 Number = Annotated[float, Strict()]
 Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 """A time with its UTC offset, sent as ISO 8601 text."""

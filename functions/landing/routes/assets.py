@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from landing.pages import asset_response, error
-from landing.web import visit
+from landing.web import secure, visit
 
 router = APIGatewayRouter()
 
@@ -17,4 +17,6 @@ router = APIGatewayRouter()
 @router.get("/p/assets/<name>")
 @router.head("/p/assets/<name>")
 def static_asset(name: str) -> Response[str]:
-    return asset_response(name) or error(visit(router).page(), HTTPStatus.NOT_FOUND, "not_found")
+    here = visit(router)
+    found = asset_response(name, secure=secure(here.event))
+    return found or error(here.page(), HTTPStatus.NOT_FOUND, "not_found")

@@ -9,12 +9,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from consentry.consent import links, service_store
+from consentry.consent import links, rate_limits, service_store
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.core.errors import InvalidInputError
 from consentry.core.observability import logger, metrics
 from consentry.core.types import Action, ServiceId
 from landing import preferences, signup
+from landing.pages import error
 from landing.preferences import Step
 from landing.web import CONFIRM, SUBSCRIBE, SUBSCRIBE_SENT, locale_of, requester, visit
 
@@ -46,13 +47,23 @@ def subscribe_submit(serviceId: str) -> Response[str]:
         wording_version=form.first("wording") or "",
     )
     try:
-        state, subscription = signup.request_subscription(
-            service, form.first("email") or "", visitor, key=here.wiring.profile_id_key()
-        )
+        address = signup.visitor_address(form.first("email") or "")
     except signup.NotAnAddressError:
         return here.form_page(
             page, SUBSCRIBE, binding, status=HTTPStatus.BAD_REQUEST, service=service, invalid=True
         )
+    settings = here.wiring.settings
+    if not (
+        rate_limits.take("client", who.ip or "", settings.signup_requests_per_client_hour, now)
+        and rate_limits.take(
+            "mailbox", rate_limits.mailbox(address), settings.signup_mails_per_mailbox_hour, now
+        )
+    ):
+        metrics.add_metric(name="SubscriptionRequestsLimited", unit="Count", value=1)
+        return error(page, HTTPStatus.TOO_MANY_REQUESTS, "too_many")
+    state, subscription = signup.request_subscription(
+        service, address, visitor, key=here.wiring.profile_id_key()
+    )
     sent_to = None
     if subscription is not None and subscription.status is SubscriptionStatus.PENDING:
         sent_to = here.confirmer().send(state, service, subscription, page.language, now)

@@ -70,7 +70,7 @@ def _settings_environment() -> None:
 
     for name, field in Settings.model_fields.items():
         if field.is_required():
-            os.environ.setdefault(str(field.validation_alias or name).upper(), "bench")
+            os.environ.setdefault(name.upper(), "bench")
     os.environ["AWS_REGION"] = REGION
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 

@@ -5,7 +5,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from pynamodb.models import Model
@@ -102,7 +102,7 @@ def test_settings_and_template_environment_name_the_same_variables() -> None:
     required.discard("AWS_REGION")  # Lambda sets it
     every_setting = {
         # Settings' aliases are names
-        cast(str, field.validation_alias or name).upper()
+        name.upper()
         for name, field in Settings.model_fields.items()
     }
     function_env = set(GLOBAL_ENV)

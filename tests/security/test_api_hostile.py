@@ -216,7 +216,7 @@ def test_a_method_a_path_does_not_take_is_405_naming_those_it_takes() -> None:
 
 
 def test_a_path_parameter_outside_its_pattern_is_404_in_the_error_shape() -> None:
-    response = call("GET", "/v1/profiles/×ø/consent")  # API Gateway decodes the path
+    response = call("GET", "/v1/profiles/\u00d7\u00f8/consent")  # API Gateway decodes paths
 
     assert response["statusCode"] == 404
     assert set(response["json"]) == {"statusCode", "message"}

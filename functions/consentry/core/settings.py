@@ -1,19 +1,26 @@
-"""Deployment settings, read once from the environment the template gives each function."""
+"""Deployment settings, read once from the environment the template gives each function.
+
+Each field is the environment variable of its name in capitals (`profiles_table` is
+`PROFILES_TABLE`), validated by pydantic: `true`/`false` and numbers are read from text.
+The one place that reads the environment; the handlers hand the settings down.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Self
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Resource names have no defaults: a function without them must not start."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
-    aws_region: str = Field(validation_alias="AWS_REGION")
+    aws_region: str
 
     profiles_table: str
     consent_events_table: str
@@ -75,7 +82,17 @@ class Settings(BaseSettings):
     shard_rows: int = Field(default=1_000_000, ge=1)
     """Audience rows per classify shard; only the Plan step reads it."""
 
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> Self:
+        return cls.model_validate(
+            {
+                name: environment[name.upper()]
+                for name in cls.model_fields
+                if name.upper() in environment
+            }
+        )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return Settings.from_environment(os.environ)  # noqa: TID251 (the one place that reads it)

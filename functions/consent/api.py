@@ -16,6 +16,7 @@ import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -169,6 +170,12 @@ def dependencies(router: APIGatewayRouter) -> Dependencies:
     """The dependencies the handler put in the resolver's context for this request."""
     found: Dependencies = router.context["dependencies"]
     return found
+
+
+def received_at(event: APIGatewayProxyEvent) -> datetime | None:
+    """When API Gateway received the request: when the caller asked for a change."""
+    epoch_ms = event.request_context.request_time_epoch
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC) if epoch_ms else None
 
 
 def operator_identity(event: APIGatewayProxyEvent) -> str:

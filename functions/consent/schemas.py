@@ -57,8 +57,16 @@ Domain = Annotated[
 
 
 class EventOut(ApiModel):
+    """One event of the proof of consent, with what it takes to check its hash: the
+    personal values (until erased) and, for form 2, their commitments."""
+
     seq: int
     at: datetime
+    """When the change was made effective."""
+    requested_at: datetime | None
+    """When the person or system asked (form 2)."""
+    form: int
+    """1: the hash covers every field below; 2: the personal ones as commitments."""
     scope: str
     action: Action
     source: Source
@@ -72,10 +80,16 @@ class EventOut(ApiModel):
     expires_at: datetime | None
     prev_hash: str
     hash: str
+    ip_commitment: str | None
+    user_agent_commitment: str | None
+    erased_at: datetime | None
+    """When the personal values were erased (their commitments stay)."""
 
     @classmethod
     def of(cls, event: ConsentEvent) -> EventOut:
-        return cls.model_validate(event.model_dump(exclude={"profile_id"}))
+        return cls.model_validate(
+            event.model_dump(exclude={"profile_id", "ip_salt", "user_agent_salt"})
+        )
 
 
 def _named_channels(schema: dict[str, Any]) -> None:

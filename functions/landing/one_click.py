@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import parse_qs
@@ -21,6 +22,8 @@ class Requester:
 
     ip: str | None
     user_agent: str | None
+    at: datetime | None = None
+    """When API Gateway received the request: when the person asked."""
 
 
 def is_one_click_body(body: bytes, content_type: str | None) -> bool:
@@ -66,5 +69,6 @@ def unsubscribe(claims: LinkClaims, requester: Requester, *, owner_denylists: bo
         ip=requester.ip,
         user_agent=requester.user_agent,
         delivery_id=claims.delivery_id,
+        requested_at=requester.at,
     )
     return record_change(claims.profile_id, change, owner_denylists=owner_denylists)

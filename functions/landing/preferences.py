@@ -217,6 +217,8 @@ class Circumstances:
     delivery_id: DeliveryId | None
     wording_version: str | None
     owner_denylists: bool
+    requested_at: datetime | None = None
+    """When the request came."""
     """The deployment's policy: an owner's opt-out also denylists the addresses."""
 
 
@@ -302,6 +304,7 @@ def _change(step: Step, why: Circumstances, reason: str | None) -> ConsentChange
         reason=NEVER_REASON if step.never and step.action is Action.OPT_OUT else reason,
         ip=why.ip,
         user_agent=why.user_agent,
+        requested_at=why.requested_at,
         delivery_id=why.delivery_id,
         wording_version=why.wording_version,
         requested=SubscriptionStatus.SUBSCRIBED if step.action is Action.SUBSCRIBE else None,

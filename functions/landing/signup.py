@@ -126,6 +126,7 @@ class Visitor:
     user_agent: str | None
     language: str
     wording_version: str
+    requested_at: datetime | None = None
 
 
 def visitor_address(raw: str) -> Address:
@@ -159,6 +160,7 @@ def request_subscription(
             actor=RECIPIENT_ACTOR,
             ip=visitor.ip,
             user_agent=visitor.user_agent,
+            requested_at=visitor.requested_at,
             wording_version=visitor.wording_version,
             requested=SubscriptionStatus.PENDING,
         ),

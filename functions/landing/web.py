@@ -5,6 +5,7 @@ confirmation page after a change. No consent rule in here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -37,9 +38,11 @@ DONE = "done.html"
 
 
 def requester(event: APIGatewayProxyEvent) -> Requester:
+    received = event.request_context.request_time_epoch
     return Requester(
         ip=event.request_context.identity.source_ip,
         user_agent=event.headers.get("User-Agent"),
+        at=datetime.fromtimestamp(received / 1000, UTC) if received else None,
     )
 
 
@@ -190,6 +193,7 @@ class Visit:
         return Circumstances(
             ip=who.ip,
             user_agent=who.user_agent,
+            requested_at=who.at,
             delivery_id=claims.delivery_id,
             wording_version=form.first("wording"),
             owner_denylists=self.wiring.settings.owner_opt_out_denylists,

@@ -1,5 +1,7 @@
 """The consent rules: changes, the hash chain, rebuilding state from history."""
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -145,3 +147,109 @@ def test_a_removed_event_breaks_the_chain_where_it_was() -> None:
     )
 
     assert first_broken_link([events[0], events[2]]) == 3
+
+
+# ---------------------------------------------------------------- forms of the chain
+
+
+def landing_change(ip: str = "203.0.113.7", agent: str = "Mozilla/5.0") -> ConsentChange:
+    return ConsentChange(
+        scope=Scope.all(),
+        action=Action.OPT_OUT,
+        source=Source.LANDING,
+        actor="recipient",
+        ip=ip,
+        user_agent=agent,
+        requested_at=T0 - timedelta(seconds=2),
+    )
+
+
+def history_of_changes(count: int) -> list[ConsentEvent]:
+    state, events = ConsentState(profile_id=PROFILE), []
+    for i in range(count):
+        action = Action.OPT_OUT if i % 2 == 0 else Action.OPT_IN
+        step = landing_change(ip=f"198.51.100.{i}").model_copy(update={"action": action})
+        state, event = applied(advance(state, step, T0 + timedelta(minutes=i)))
+        events.append(event)
+    return events
+
+
+def test_a_new_event_commits_its_personal_values_and_keeps_the_request_time() -> None:
+    _, event = applied(advance(ConsentState(profile_id=PROFILE), landing_change(), T0))
+
+    assert (event.form, event.requested_at, event.at) == (2, T0 - timedelta(seconds=2), T0)
+    assert event.ip == "203.0.113.7"
+    assert event.ip_commitment is not None
+    assert event.ip_commitment != event.ip
+    assert event.ip not in event.model_dump_json(include={"hash", "ip_commitment"})
+
+
+def test_erasing_personal_values_keeps_every_hash_and_the_chain_valid() -> None:
+    events = history_of_changes(4)
+
+    erased = [event.erased(T0 + timedelta(days=1)) for event in events]
+
+    assert [e.hash for e in erased] == [e.hash for e in events]
+    assert all(e.ip is None and e.ip_salt is None and e.ip_commitment for e in erased)
+    assert first_broken_link(erased) is None
+
+
+def test_a_personal_value_changed_after_the_fact_breaks_the_chain_at_its_event() -> None:
+    events = history_of_changes(3)
+    forged = events[1].model_copy(update={"ip": "192.0.2.1"})
+
+    assert first_broken_link([events[0], forged, events[2]]) == events[1].seq
+
+
+def test_a_commitment_changed_after_the_fact_breaks_the_chain_at_its_event() -> None:
+    events = history_of_changes(3)
+    forged = events[1].erased(T0).model_copy(update={"user_agent_commitment": "0" * 64})
+
+    assert first_broken_link([events[0], forged, events[2]]) == events[1].seq
+
+
+def test_events_of_form_1_written_before_keep_verifying() -> None:
+    """An event of form 1 as it was stored: its hash over every field in clear."""
+    fields: dict[str, object] = {
+        "profile_id": PROFILE,
+        "seq": 1,
+        "at": T0,
+        "scope": "all",
+        "action": Action.OPT_OUT,
+        "source": Source.LANDING,
+        "actor": "recipient",
+        "reason": None,
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0",
+        "delivery_id": None,
+        "wording_version": None,
+        "result": None,
+        "expires_at": None,
+        "prev_hash": GENESIS_HASH,
+    }
+    legacy = ConsentEvent.model_validate(
+        {
+            **fields,
+            "hash": hashlib.sha256(
+                json.dumps(
+                    ConsentEvent.model_validate({**fields, "hash": ""}).model_dump(
+                        mode="json", include=set(fields)
+                    ),
+                    sort_keys=True,
+                    separators=(",", ":"),
+                    ensure_ascii=False,
+                ).encode()
+            ).hexdigest(),
+        }
+    )
+    _, second = applied(
+        advance(
+            ConsentState(profile_id=PROFILE, head_seq=1, head_hash=legacy.hash),
+            landing_change(),
+            T0 + timedelta(minutes=1),
+        )
+    )
+
+    assert legacy.form == 1
+    assert first_broken_link([legacy, second]) is None
+    assert first_broken_link([legacy.model_copy(update={"ip": "192.0.2.1"}), second]) == 1

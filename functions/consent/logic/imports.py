@@ -259,7 +259,7 @@ def _apply(
     try:
         values = row_values(columns, fields)
         if record.kind is ImportKind.PROFILES:
-            changed = _apply_profile(read_profile_row(values, region), actor, record.import_id)
+            changed = _apply_profile(read_profile_row(values, region), actor, record)
         else:
             changed = _apply_address(read_address_row(values, region), actor, job.clock)
     except (RejectedRow, ConflictError) as error:
@@ -267,7 +267,7 @@ def _apply(
     return (RowOutcome.APPLIED if changed else RowOutcome.UNCHANGED), ""
 
 
-def _apply_profile(row: ProfileRow, actor: str, import_id: str) -> bool:
+def _apply_profile(row: ProfileRow, actor: str, record: ImportRecord) -> bool:
     changed = False
     if row.addresses or row.locale:
         changed = profile_store.merge_profile_details(row.profile_id, row.addresses, row.locale)
@@ -280,7 +280,8 @@ def _apply_profile(row: ProfileRow, actor: str, import_id: str) -> bool:
             action=Action.OPT_OUT if opted_out else Action.OPT_IN,
             source=Source.IMPORT,
             actor=actor,
-            reason=f"import {import_id}",
+            reason=f"import {record.import_id}",
+            requested_at=record.created_at,
         )
         for scope, opted_out in flags
         if opted_out is not None

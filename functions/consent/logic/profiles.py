@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from consent.api import Command, idempotent
 from consent.schemas import (
     AddressOut,
@@ -73,7 +75,9 @@ def save(*, command: SaveProfile) -> SavedProfile:
 
 
 @idempotent
-def change_consent(*, command: ChangeConsent) -> ConsentChangeOut:
+def change_consent(
+    *, command: ChangeConsent, requested_at: datetime | None = None
+) -> ConsentChangeOut:
     """Apply the channels the patch names, in one transaction, with the patch's reason."""
     patch = command.patch
     flags = patch.no_longer_contact.model_dump(by_alias=False, exclude_none=True)
@@ -86,6 +90,7 @@ def change_consent(*, command: ChangeConsent) -> ConsentChangeOut:
             source=Source(patch.source),
             actor=command.actor,
             reason=patch.reason,
+            requested_at=requested_at,
         )
         for name, opted_out in flags.items()
     ]

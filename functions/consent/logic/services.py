@@ -111,7 +111,9 @@ def subscribers(
 
 
 @idempotent
-def subscribe(*, command: Subscribe, clock: Clock) -> SubscriptionOut:
+def subscribe(
+    *, command: Subscribe, clock: Clock, requested_at: datetime | None = None
+) -> SubscriptionOut:
     change = ConsentChange(
         scope=Scope.service(command.service_id),
         action=Action.SUBSCRIBE,
@@ -119,13 +121,16 @@ def subscribe(*, command: Subscribe, clock: Clock) -> SubscriptionOut:
         actor=command.actor,
         reason=command.body.reason,
         requested=SubscriptionStatus(command.body.status),
+        requested_at=requested_at,
     )
     profile_store.record_change(command.profile_id, change, clock=clock)
     return _subscription(command.service_id, command.profile_id, clock)
 
 
 @idempotent
-def unsubscribe(*, command: Unsubscribe, clock: Clock) -> SubscriptionOut:
+def unsubscribe(
+    *, command: Unsubscribe, clock: Clock, requested_at: datetime | None = None
+) -> SubscriptionOut:
     if service_store.find_subscription(command.service_id, command.profile_id) is None:
         raise NotFoundError("subscription", f"{command.service_id}/{command.profile_id}")
     change = ConsentChange(
@@ -134,6 +139,7 @@ def unsubscribe(*, command: Unsubscribe, clock: Clock) -> SubscriptionOut:
         source=Source.OPERATOR,
         actor=command.actor,
         reason=command.reason,
+        requested_at=requested_at,
     )
     profile_store.record_change(command.profile_id, change, clock=clock)
     return _subscription(command.service_id, command.profile_id, clock)

@@ -21,6 +21,7 @@ from consent.api import (
     expected_version,
     not_found,
     operator_identity,
+    received_at,
 )
 from consent.logic import profiles
 from consent.logic.profiles import ChangeConsent, SaveProfile
@@ -95,7 +96,8 @@ def patch_consent(
             profile_id=ProfileId(profileId),
             patch=body,
             expected_version=expected_version(if_match),
-        )
+        ),
+        requested_at=received_at(router.current_event),
     )
     return Response(200, JSON, consent, headers=etag(consent.version))
 

@@ -23,6 +23,7 @@ from consent.api import (
     expected_version,
     not_found,
     operator_identity,
+    received_at,
 )
 from consent.logic import services
 from consent.logic.services import ChangeService, CreateService, Subscribe, Unsubscribe
@@ -144,6 +145,7 @@ def put_subscription(
             body=body,
         ),
         clock=dependencies(router).clock,
+        requested_at=received_at(router.current_event),
     )
 
 
@@ -168,4 +170,5 @@ def delete_subscription(
             reason=reason,
         ),
         clock=dependencies(router).clock,
+        requested_at=received_at(router.current_event),
     )

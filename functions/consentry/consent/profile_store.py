@@ -376,6 +376,13 @@ def _to_event(item: ConsentEventModel) -> ConsentEvent:
         expires_at=item.expires_at,
         prev_hash=item.prev_hash,
         hash=item.hash,
+        form=int(item.form or 1),
+        requested_at=item.requested_at,
+        ip_commitment=item.ip_commitment,
+        ip_salt=item.ip_salt,
+        user_agent_commitment=item.user_agent_commitment,
+        user_agent_salt=item.user_agent_salt,
+        erased_at=item.erased_at,
     )
 
 

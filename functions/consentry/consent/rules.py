@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import secrets
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Self
 
@@ -106,6 +107,9 @@ class ConsentChange(BaseModel):
     action: Action
     source: Source
     actor: str
+    requested_at: datetime | None = None
+    """When the person or system asked (the request's time); the change is effective
+    when it is written."""
     reason: str | None = None
     ip: str | None = None
     user_agent: str | None = None
@@ -113,6 +117,37 @@ class ConsentChange(BaseModel):
     wording_version: str | None = None
     requested: SubscriptionStatus | None = None
     """For a subscribe: the status asked for (`pending` sends a confirmation first)."""
+
+
+PERSONAL_FIELDS = ("ip", "user_agent")
+"""The fields of an event that can identify the person; they enter the chain as
+commitments (a salted hash), so that erasing a value and its salt keeps the chain whole."""
+CURRENT_FORM = 2
+_FORM_1_FIELDS = (
+    "profile_id",
+    "seq",
+    "at",
+    "scope",
+    "action",
+    "source",
+    "actor",
+    "reason",
+    "ip",
+    "user_agent",
+    "delivery_id",
+    "wording_version",
+    "result",
+    "expires_at",
+    "prev_hash",
+)
+"""What the hash of an event of form 1 covers: every field, the personal ones in clear."""
+_FORM_2_FIELDS = (
+    *(name for name in _FORM_1_FIELDS if name not in PERSONAL_FIELDS),
+    "form",
+    "requested_at",
+    *(f"{name}_commitment" for name in PERSONAL_FIELDS),
+)
+"""Form 2: the personal fields as commitments, with the form and the request's time."""
 
 
 class ConsentEvent(BaseModel):
@@ -123,6 +158,7 @@ class ConsentEvent(BaseModel):
     profile_id: ProfileId
     seq: int
     at: datetime
+    """When the change was made effective (written)."""
     scope: str
     action: Action
     source: Source
@@ -137,9 +173,45 @@ class ConsentEvent(BaseModel):
     expires_at: datetime | None = None
     prev_hash: str
     hash: str
+    form: int = 1
+    """Which fields the hash covers: 1 (events of before), 2 (personal fields committed)."""
+    requested_at: datetime | None = None
+    """When the person or system asked (form 2)."""
+    ip_commitment: str | None = None
+    ip_salt: str | None = None
+    user_agent_commitment: str | None = None
+    user_agent_salt: str | None = None
+    erased_at: datetime | None = None
+    """When the personal fields (values and salts) were erased; not part of the hash."""
 
     def computed_hash(self) -> str:
-        return event_hash(self.model_dump(mode="json", exclude={"hash"}))
+        names = _FORM_1_FIELDS if self.form == 1 else _FORM_2_FIELDS
+        return event_hash(self.model_dump(mode="json", include=set(names)))
+
+    def commitments_hold(self) -> bool:
+        """Each personal value still held is the one its commitment was made of."""
+        if self.form == 1:
+            return True
+        for name in PERSONAL_FIELDS:
+            value, salt = getattr(self, name), getattr(self, f"{name}_salt")
+            committed = getattr(self, f"{name}_commitment")
+            if value is None and salt is None:
+                continue  # erased, or never given (then its commitment is of nothing)
+            if value is None or salt is None or commitment(value, salt) != committed:
+                return False
+        return True
+
+    def erased(self, at: datetime) -> ConsentEvent:
+        """The event without its personal values and their salts; the hash still holds."""
+        cleared: dict[str, object] = {"erased_at": at}
+        for name in PERSONAL_FIELDS:
+            cleared |= {name: None, f"{name}_salt": None}
+        return self.model_copy(update=cleared)
+
+
+def commitment(value: str, salt: str) -> str:
+    """A salted hash of a personal value: it proves the value without holding it."""
+    return hashlib.sha256(bytes.fromhex(salt) + b"\x00" + value.encode()).hexdigest()
 
 
 def event_hash(fields: dict[str, object]) -> str:
@@ -175,24 +247,38 @@ def next_event(
     change: ConsentChange,
     at: datetime,
     subscription: Subscription | None = None,
+    *,
+    salt: Callable[[], str] = lambda: secrets.token_hex(16),
 ) -> ConsentEvent:
-    """The event that proves `change`, chained after the state's head."""
+    """The event that proves `change`, chained after the state's head (the current form:
+    personal values committed with a fresh salt each)."""
+    personal: dict[str, object] = {}
+    for name in PERSONAL_FIELDS:
+        value = getattr(change, name)
+        if value is not None:
+            each = salt()
+            personal |= {
+                name: value,
+                f"{name}_salt": each,
+                f"{name}_commitment": commitment(value, each),
+            }
     fields: dict[str, object] = {
         "profile_id": state.profile_id,
         "seq": state.head_seq + 1,
         "at": at,
+        "requested_at": change.requested_at or at,
         "scope": str(change.scope),
         "action": change.action,
         "source": change.source,
         "actor": change.actor,
         "reason": change.reason,
-        "ip": change.ip,
-        "user_agent": change.user_agent,
         "delivery_id": change.delivery_id,
         "wording_version": change.wording_version,
         "result": subscription.status if subscription else None,
         "expires_at": subscription.expires_at if subscription else None,
         "prev_hash": state.head_hash,
+        "form": CURRENT_FORM,
+        **personal,
     }
     unsigned = ConsentEvent.model_validate({**fields, "hash": ""})
     return unsigned.model_copy(update={"hash": unsigned.computed_hash()})
@@ -250,6 +336,7 @@ def first_broken_link(events: Iterable[ConsentEvent]) -> int | None:
             event.seq != expected_seq
             or event.prev_hash != prev_hash
             or event.hash != event.computed_hash()
+            or not event.commitments_hold()
         ):
             return event.seq
         prev_hash, expected_seq = event.hash, expected_seq + 1

@@ -80,6 +80,14 @@ class ConsentEventModel(Model):
     expires_at = UTCDateTimeAttribute(null=True)
     prev_hash = UnicodeAttribute()
     hash = UnicodeAttribute()
+    form = NumberAttribute(null=True)
+    """Which fields the hash covers; absent on the events of form 1."""
+    requested_at = UTCDateTimeAttribute(null=True)
+    ip_commitment = UnicodeAttribute(null=True)
+    ip_salt = UnicodeAttribute(null=True)
+    user_agent_commitment = UnicodeAttribute(null=True)
+    user_agent_salt = UnicodeAttribute(null=True)
+    erased_at = UTCDateTimeAttribute(null=True)
 
 
 @table("services_table")

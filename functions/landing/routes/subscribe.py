@@ -45,6 +45,7 @@ def subscribe_submit(serviceId: str) -> Response[str]:
         user_agent=who.user_agent,
         language=page.language,
         wording_version=form.first("wording") or "",
+        requested_at=who.at,
     )
     try:
         address = signup.visitor_address(form.first("email") or "")

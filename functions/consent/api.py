@@ -174,7 +174,7 @@ def dependencies(router: APIGatewayRouter) -> Dependencies:
 
 def received_at(event: APIGatewayProxyEvent) -> datetime | None:
     """When API Gateway received the request: when the caller asked for a change."""
-    epoch_ms = event.request_context.request_time_epoch
+    epoch_ms = event.request_context.get("requestTimeEpoch")
     return datetime.fromtimestamp(epoch_ms / 1000, UTC) if epoch_ms else None
 
 

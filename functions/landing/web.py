@@ -38,7 +38,7 @@ DONE = "done.html"
 
 
 def requester(event: APIGatewayProxyEvent) -> Requester:
-    received = event.request_context.request_time_epoch
+    received = event.request_context.get("requestTimeEpoch")
     return Requester(
         ip=event.request_context.identity.source_ip,
         user_agent=event.headers.get("User-Agent"),

@@ -38,12 +38,14 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from consentry.addresses.counting import QuarantinePolicy
+from consentry.consent.tokens import Keyring
 from consentry.core.bucket import DataBucket
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import InvalidInputError
 from consentry.core.pagination import MAX_PAGE
 from consentry.core.settings import Settings
 from consentry.core.types import IDENTIFIER_PATTERN
+from consentry.privacy import fingerprints
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -152,6 +154,13 @@ class Dependencies:
     @cached_property
     def quarantine_policy(self) -> QuarantinePolicy:
         return QuarantinePolicy.from_settings(self.settings)
+
+    def erasure_keyring(self) -> Keyring:
+        """The keys of erased addresses' fingerprints (cached by Powertools parameters,
+        so that a rotation is seen within `signing_keys_max_age_s`)."""
+        return fingerprints.load_keyring(
+            self.settings.erasure_keys_secret, max_age_s=self.settings.signing_keys_max_age_s
+        )
 
     @cached_property
     def workflows(self) -> SFNClient:
@@ -264,13 +273,21 @@ def shown(text: str) -> str:
     return text if len(text) <= FIELD_SHOWN else text[:FIELD_SHOWN] + "…"
 
 
+def _may_be_gone(path: str, method: str, parameters: list[dict[str, Any]]) -> bool:
+    """Whether the operation answers 410 for an erased profile: every one about one
+    profile, except its erasure (repeated: 200) and its proof (kept after erasure)."""
+    if method == "delete" or path.endswith(("/history", "/history/verify")):
+        return False
+    return any(parameter.get("name") == "profileId" for parameter in parameters)
+
+
 def documented(schema: OpenAPI) -> OpenAPI:
     """The OpenAPI document as the API answers: every operation's 422 is an ErrorOut
     (the resolver's own HTTPValidationError is never sent), and every operation lists
     the errors any request may get: 503 when a dependency fails, 415 for a body that
     is not JSON, 409 on a change that a concurrent request kept from being made."""
     data = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for item in data.get("paths", {}).values():
+    for path, item in data.get("paths", {}).items():
         for method, operation in item.items():
             if method not in _METHODS:
                 continue
@@ -282,6 +299,11 @@ def documented(schema: OpenAPI) -> OpenAPI:
             parameters = operation.get("parameters", [])
             if any(parameter.get("in") == "path" for parameter in parameters):
                 responses.setdefault("404", _error_entry("No such resource"))
+            if _may_be_gone(path, method, parameters):
+                responses["410"] = {
+                    "description": "The profile was erased: what was erased, and when",
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/ErasureOut"}}},
+                }
             names = {str(p.get("name", "")).lower() for p in parameters}
             if "idempotency-key" in names:  # the operations that change something
                 responses.setdefault(

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consent.api import (
+    JSON,
     Dependencies,
     ErrorOut,
     documented,
@@ -27,8 +28,10 @@ from consent.api import (
     unreadable_body,
 )
 from consent.routes import addresses, analyses, checks, imports, links, profiles, services
+from consent.schemas import ErasureOut
 from consentry.core.errors import (
     ConflictError,
+    GoneError,
     InvalidInputError,
     NotFoundError,
     StaleVersionError,
@@ -112,6 +115,13 @@ def _domain_error(error: Exception) -> Response[str]:
         field = "Idempotency-Key"
     message = _MESSAGES.get(type(error), str(error))
     return _error(status.value, message, field)
+
+
+@app.exception_handler(GoneError)
+def _erased(error: GoneError) -> Response[str]:
+    """A request about an erased profile: 410, with what was erased and when."""
+    body = ErasureOut.model_validate(error.erasure).model_dump_json(by_alias=True)
+    return Response(HTTPStatus.GONE.value, JSON, body)
 
 
 @app.not_found

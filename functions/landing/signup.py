@@ -24,7 +24,7 @@ from consentry.addresses.status import AddressStatus
 from consentry.consent import links, profile_store, service_store
 from consentry.consent.rules import ConsentChange, ConsentState, Scope
 from consentry.consent.subscriptions import Service, Subscription, SubscriptionStatus
-from consentry.consent.tokens import LinkClaims, LinkSigner
+from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
 from consentry.core.errors import InvalidInputError, NotFoundError
 from consentry.core.observability import mask_address
 from consentry.core.types import (
@@ -36,6 +36,7 @@ from consentry.core.types import (
     ServiceId,
     Source,
 )
+from consentry.privacy import fingerprints
 from landing.mailer import Mail, OncePerPending
 from landing.pages import render_mail
 from landing.preferences import Applied, Outcome
@@ -81,6 +82,17 @@ class Confirmer:
     base_url: str
     sender: str | None
     outbox: OncePerPending
+    erasures: Keyring
+    """The keys of erased addresses' fingerprints: an erased address gets no mail."""
+
+    def _undeliverable(self, address: Address) -> bool:
+        """A quarantined address would bounce; a denylisted one stays reachable here,
+        since a confirmed double opt-in is how its owner may come back; an erased one,
+        whatever it still stops, is never written to again (only an operator's lift)."""
+        found = find_address(Channel.EMAIL, address)
+        if found is not None and found.status is AddressStatus.QUARANTINE:
+            return True
+        return fingerprints.find_one(self.erasures, Channel.EMAIL, address) is not None
 
     def send(
         self,
@@ -93,7 +105,7 @@ class Confirmer:
         """Mail the confirmation link to the profile's email address; its masked form,
         or None when there is nowhere (or no one) to send it from or to."""
         address = state.addresses.get(Channel.EMAIL)
-        if not address or not self.sender or _undeliverable(Address(address)):
+        if not address or not self.sender or self._undeliverable(Address(address)):
             return None
         token = self.signer.sign(
             LinkClaims(
@@ -111,13 +123,6 @@ class Confirmer:
             key, Mail(sender=self.sender, to=address, subject=subject, text=text, html=html)
         )
         return mask_address(address)
-
-
-def _undeliverable(address: Address) -> bool:
-    """A quarantined address would bounce; a denylisted one stays reachable here,
-    since a confirmed double opt-in is how its owner may come back."""
-    found = find_address(Channel.EMAIL, address)
-    return found is not None and found.status is AddressStatus.QUARANTINE
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,7 @@ class Visit:
             base_url=base_url(self.event, self.wiring.settings.public_base_url),
             sender=self.wiring.settings.confirmation_sender,
             outbox=self.wiring.outbox,
+            erasures=self.wiring.erasure_keyring(),
         )
 
     def done(

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consentry.consent.tokens import LinkSigner, load_keyring, load_signer
+from consentry.consent.tokens import Keyring, LinkSigner, load_keyring, load_signer
 from consentry.core.clock import Clock, utc_now
 from consentry.core.settings import Settings
+from consentry.privacy import fingerprints
 from landing import signup
 from landing.forms import FormGuard
 from landing.mailer import OncePerPending, SesMailer
@@ -38,6 +39,12 @@ class LandingWiring:
         settings = self.settings
         return FormGuard(
             load_keyring(settings.signing_keys_secret, max_age_s=settings.signing_keys_max_age_s)
+        )
+
+    def erasure_keyring(self) -> Keyring:
+        settings = self.settings
+        return fingerprints.load_keyring(
+            settings.erasure_keys_secret, max_age_s=settings.signing_keys_max_age_s
         )
 
     def profile_id_key(self) -> bytes:

@@ -13,7 +13,8 @@ from pynamodb.models import Model
 import consentry.addresses.tables
 import consentry.analysis.tables
 import consentry.consent.tables
-import consentry.imports.tables  # noqa: F401 (each declares its tables on import)
+import consentry.imports.tables
+import consentry.privacy.tables  # noqa: F401 (each declares its tables on import)
 from consentry.core.persistence import declared_tables
 from consentry.core.settings import Settings
 from infra.local.template import load_template

@@ -123,6 +123,10 @@ def table_names(dynamodb: DynamoDBClient, keyring: Keyring) -> dict[str, str]:
         Name=settings.signing_keys_secret,
         SecretString=json.dumps({"active": keyring.active, **keyring.keys}),
     )
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=settings.erasure_keys_secret,
+        SecretString=json.dumps({"active": "e1", "e1": secrets.token_urlsafe(48)}),
+    )
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=settings.data_bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
     )

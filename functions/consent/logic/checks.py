@@ -5,24 +5,28 @@ from __future__ import annotations
 from consent.schemas import CheckItemIn, CheckResultOut, ChecksOut
 from consentry.addresses import address_store
 from consentry.addresses.normalize import normalize
-from consentry.analysis.exclusion import SendFacts, first_exclusion
+from consentry.analysis.exclusion import ExclusionCause, SendFacts, first_exclusion
 from consentry.consent import profile_store, service_store
+from consentry.consent.tokens import Keyring
 from consentry.core.clock import Clock
 from consentry.core.types import ProfileId, ServiceId
+from consentry.privacy import fingerprints
+from consentry.privacy.fingerprints import ErasedSuppression
 
 
-def check(items: list[CheckItemIn], *, default_region: str, clock: Clock) -> ChecksOut:
-    """One verdict per item, in order; three batched reads for the whole request."""
+def _erased_cause(suppression: ErasedSuppression | None) -> ExclusionCause | None:
+    return suppression.cause if suppression else None
+
+
+def check(
+    items: list[CheckItemIn], *, default_region: str, clock: Clock, keyring: Keyring
+) -> ChecksOut:
+    """One verdict per item, in order; four batched reads for the whole request."""
     now = clock()
     normalized = [normalize(item.channel, item.address, default_region) for item in items]
-    addresses = address_store.find_addresses(
-        {
-            (item.channel, address)
-            for item, address in zip(items, normalized, strict=True)
-            if address
-        },
-        consistent=False,
-    )
+    keys = {(i.channel, address) for i, address in zip(items, normalized, strict=True) if address}
+    addresses = address_store.find_addresses(keys, consistent=False)
+    erased = fingerprints.find(keyring, keys)
     consents = profile_store.find_consents({ProfileId(item.profile_id) for item in items})
     subscriptions = service_store.find_subscriptions(
         {(ServiceId(i.service_id), ProfileId(i.profile_id)) for i in items if i.service_id}
@@ -40,6 +44,7 @@ def check(items: list[CheckItemIn], *, default_region: str, clock: Clock) -> Che
                 consent=consents.get(ProfileId(item.profile_id)),
                 for_service=item.service_id is not None,
                 subscribed=subscription is not None and subscription.active(now),
+                erased=_erased_cause(erased.get((item.channel, address))) if address else None,
             )
         )
         results.append(

@@ -10,9 +10,12 @@ from consent.schemas import (
     ConsentChangeOut,
     ConsentOut,
     ConsentPatch,
+    ErasedSuppressionOut,
+    ErasureOut,
     EventOut,
     ExportOut,
     HistoryOut,
+    LiftErasedIn,
     ProfileIn,
     SubscriptionOut,
     VerifyOut,
@@ -27,9 +30,12 @@ from consentry.consent.rules import (
     Scope,
     first_broken_link,
 )
+from consentry.consent.tokens import Keyring
 from consentry.core.clock import Clock
-from consentry.core.errors import InvalidInputError
+from consentry.core.errors import InvalidInputError, NotFoundError
+from consentry.core.observability import logger
 from consentry.core.types import Action, Address, Channel, ProfileId, Source
+from consentry.privacy import erasure, fingerprints
 
 LATEST_EVENTS = 10
 
@@ -102,14 +108,19 @@ def change_consent(
 
 
 def history_of(profile_id: ProfileId, limit: int, cursor: str | None) -> HistoryOut:
-    profile_store.get_consent(profile_id)
+    """The proof of consent; it stays after an erasure (without personal values)."""
+    if profile_store.find_consent(profile_id) is None:
+        raise NotFoundError("profile", profile_id)
     page = profile_store.history(profile_id, limit=limit, cursor=cursor)
     return HistoryOut(items=[EventOut.of(e) for e in page.items], next_cursor=page.cursor)
 
 
 def verify(profile_id: ProfileId) -> VerifyOut:
-    """Check the chain, and that the profile's head names the newest event."""
-    state = profile_store.get_consent(profile_id)
+    """Check the chain, and that the profile's head names the newest event (an erased
+    profile's too: erasure leaves every hash)."""
+    state = profile_store.find_consent(profile_id)
+    if state is None:
+        raise NotFoundError("profile", profile_id)
     events = profile_store.all_events(profile_id)
     broken = first_broken_link(events)
     if broken is None and (state.head_seq, state.head_hash) != _head(events):
@@ -138,6 +149,45 @@ def export(profile_id: ProfileId, clock: Clock) -> ExportOut:
         ],
         addresses=[AddressOut.of(a) for a in addresses.values()],
     )
+
+
+def erase(
+    profile_id: ProfileId,
+    reason: str,
+    *,
+    actor: str,
+    keyring: Keyring,
+    clock: Clock,
+    requested_at: datetime | None,
+) -> ErasureOut:
+    """Erase the profile's personal data, keep its suppressions (idempotent: a profile
+    already erased answers with its erasure)."""
+    done = erasure.erase_profile(
+        profile_id,
+        reason=reason,
+        actor=actor,
+        keyring=keyring,
+        clock=clock,
+        requested_at=requested_at,
+    )
+    return ErasureOut.model_validate(done.model_dump())
+
+
+def lift_erased(
+    body: LiftErasedIn, *, default_region: str, actor: str, keyring: Keyring, clock: Clock
+) -> ErasedSuppressionOut:
+    """Lift the suppression an erased address still carries; recorded on the
+    fingerprint with the operator and the reason (the address itself is not kept)."""
+    address = normalize(body.channel, body.address, default_region)
+    if address is None:
+        raise InvalidInputError("address", f"not a valid {body.channel.value} address")
+    lifted = fingerprints.lift(
+        keyring, body.channel, address, actor=actor, reason=body.reason, at=clock()
+    )
+    if lifted is None:
+        raise NotFoundError("erased address", body.channel.value)
+    logger.info("erased address lifted", extra={"channel": body.channel.value, "actor": actor})
+    return ErasedSuppressionOut.model_validate(lifted.model_dump())
 
 
 def _head(events: list[ConsentEvent]) -> tuple[int, str]:

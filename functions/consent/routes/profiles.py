@@ -29,8 +29,12 @@ from consent.schemas import (
     ConsentChangeOut,
     ConsentOut,
     ConsentPatch,
+    ErasedSuppressionOut,
+    ErasureIn,
+    ErasureOut,
     ExportOut,
     HistoryOut,
+    LiftErasedIn,
     ProfileIn,
     VerifyOut,
 )
@@ -130,3 +134,42 @@ def verify_history(profileId: ProfileIdPath) -> VerifyOut:
 )
 def export_profile(profileId: ProfileIdPath) -> ExportOut:
     return profiles.export(ProfileId(profileId), dependencies(router).clock)
+
+
+@router.delete(
+    "/v1/profiles/<profileId>",
+    summary="Erase a profile's personal data, keeping what it opted out of",
+    tags=["profiles"],
+    responses=answers(ErasureOut, description="The profile is erased (now, or before)"),
+)
+def erase_profile(profileId: ProfileIdPath, body: ErasureIn) -> ErasureOut:
+    here = dependencies(router)
+    return profiles.erase(
+        ProfileId(profileId),
+        body.reason,
+        actor=operator_identity(router.current_event),
+        keyring=here.erasure_keyring(),
+        clock=here.clock,
+        requested_at=received_at(router.current_event),
+    )
+
+
+@router.post(
+    "/v1/erased-addresses/lift",
+    summary="Lift what an erased address still stops (the address and a reason)",
+    tags=["profiles"],
+    responses=answers(
+        ErasedSuppressionOut,
+        description="The suppression that was lifted",
+        errors={404: "The address carries no suppression kept from an erasure"},
+    ),
+)
+def lift_erased(body: LiftErasedIn) -> ErasedSuppressionOut:
+    here = dependencies(router)
+    return profiles.lift_erased(
+        body,
+        default_region=here.settings.default_phone_region,
+        actor=operator_identity(router.current_event),
+        keyring=here.erasure_keyring(),
+        clock=here.clock,
+    )

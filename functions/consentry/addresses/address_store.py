@@ -185,3 +185,15 @@ def _status_filter(
     for condition in conditions:
         combined = condition if combined is None else combined & condition
     return combined
+
+
+def forget(keys: Iterable[tuple[Channel, Address]]) -> int:
+    """Delete the items of these addresses (an erasure; what they stopped is kept as a
+    fingerprint first). How many there were."""
+    wanted = {address_key(c, a) for c, a in keys}
+    with dynamodb():
+        found = list(AddressModel.batch_get(wanted, consistent_read=True))
+        with AddressModel.batch_write() as batch:
+            for item in found:
+                batch.delete(item)
+    return len(found)

@@ -254,3 +254,16 @@ def _plain(detail: dict[str, Any]) -> dict[str, Any]:
         else:
             plain[name] = value
     return plain
+
+
+def forget(channel: Channel, address: Address) -> int:
+    """Delete the address's whole history (an erasure). How many events it held."""
+    with dynamodb():
+        keys = [
+            AddressEventModel(item.address_key, item.event_id)
+            for item in AddressEventModel.query(address_key(channel, address), consistent_read=True)
+        ]
+        with AddressEventModel.batch_write() as batch:
+            for key in keys:
+                batch.delete(key)
+    return len(keys)

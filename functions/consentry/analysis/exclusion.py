@@ -37,6 +37,9 @@ def address_cause(state: AddressState) -> ExclusionCause | None:
     return None
 
 
+_ADDRESS_CAUSES = frozenset({ExclusionCause.ADDRESS_DENYLISTED, ExclusionCause.ADDRESS_QUARANTINED})
+
+
 @dataclass(frozen=True)
 class SendFacts:
     """What is known about one intended send."""
@@ -51,6 +54,8 @@ class SendFacts:
     for_service: bool
     subscribed: bool
     """A confirmed, unexpired subscription to the delivery's service."""
+    erased: ExclusionCause | None = None
+    """What the address stopped when its owner was erased (kept as a fingerprint)."""
 
 
 def first_exclusion(facts: SendFacts) -> ExclusionCause | None:  # noqa: PLR0911 (one return per rule, in order)
@@ -63,8 +68,12 @@ def first_exclusion(facts: SendFacts) -> ExclusionCause | None:  # noqa: PLR0911
         cause = address_cause(facts.address_state)
         if cause is not None:
             return cause
+    if facts.erased in _ADDRESS_CAUSES:
+        return facts.erased
     if facts.message_class is MessageClass.TRANSACTIONAL:
         return None
+    if facts.erased is ExclusionCause.PROFILE_OPTED_OUT:
+        return facts.erased
     if facts.consent is not None and facts.consent.blocks(facts.channel, facts.message_class):
         return ExclusionCause.PROFILE_OPTED_OUT
     if facts.for_service and not facts.subscribed:

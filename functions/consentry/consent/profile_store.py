@@ -12,6 +12,8 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
@@ -21,6 +23,7 @@ from consentry.addresses.events import AddressEvent, EventKind, change_id
 from consentry.addresses.status import AddressState, owner_origin, with_origin, without_origins
 from consentry.consent import service_store
 from consentry.consent.rules import (
+    PERSONAL_FIELDS,
     ConsentChange,
     ConsentEvent,
     ConsentState,
@@ -37,7 +40,12 @@ from consentry.consent.subscriptions import (
 )
 from consentry.consent.tables import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel
 from consentry.core.clock import Clock, utc_now
-from consentry.core.errors import InvalidInputError, NotFoundError, StaleVersionError
+from consentry.core.errors import (
+    GoneError,
+    InvalidInputError,
+    NotFoundError,
+    StaleVersionError,
+)
 from consentry.core.pagination import MAX_PAGE, Page, decode_cursor, encode_cursor
 from consentry.core.persistence import dynamodb, optimistically, transactions
 from consentry.core.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
@@ -79,10 +87,34 @@ def find_consent(profile_id: ProfileId) -> ConsentState | None:
 
 
 def get_consent(profile_id: ProfileId) -> ConsentState:
+    """The profile's consent; NotFoundError for one never written, GoneError (with what
+    was erased) for one erased."""
     state = find_consent(profile_id)
     if state is None:
         raise NotFoundError("profile", profile_id)
+    _refuse_erased(state)
     return state
+
+
+def _refuse_erased(state: ConsentState) -> None:
+    if state.erased_at is not None:
+        raise GoneError("profile", state.profile_id, erasure_of(state.profile_id))
+
+
+def erasure_of(profile_id: ProfileId) -> dict[str, Any] | None:
+    """What the erasure of the profile recorded (None when it was never erased)."""
+    with dynamodb():
+        try:
+            item = ProfileModel.get(profile_id, consistent_read=True)
+        except ProfileModel.DoesNotExist:
+            return None
+    if item.erasure is None:
+        return None
+    return {k: _plain(v) for k, v in item.erasure.attribute_values.items()}
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, float | Decimal) and value == int(value) else value
 
 
 def find_consents(profile_ids: set[ProfileId]) -> dict[ProfileId, ConsentState]:
@@ -167,6 +199,7 @@ def record_changes(
 
     def attempt() -> ChangeResult:
         state = find_consent(profile_id) or ConsentState(profile_id=profile_id)
+        _refuse_erased(state)
         if expected_version is not None and state.version != expected_version:
             raise StaleVersionError(expected_version, state.version)
         plan = _plan(state, changes, clock(), owner_denylists=owner_denylists)
@@ -334,6 +367,7 @@ def _to_state(item: ProfileModel) -> ConsentState:
         locale=item.locale,
         head_hash=item.head_hash or ConsentState.model_fields["head_hash"].default,
         updated_at=item.updated_at,
+        erased_at=item.erased_at,
     )
 
 
@@ -355,6 +389,7 @@ def _to_profile_item(state: ConsentState) -> ProfileModel:
         head_hash=state.head_hash,
         updated_at=state.updated_at,
         opted_out_bucket=_bucket(state.profile_id) if state.opted_out else None,
+        erased_at=state.erased_at,
     )
 
 
@@ -438,6 +473,7 @@ def _save_details(
 
     def attempt() -> tuple[ConsentState, bool]:
         state = find_consent(profile_id) or ConsentState(profile_id=profile_id)
+        _refuse_erased(state)
         addresses, locale = details(state)
         if state.version and addresses == state.addresses and locale == state.locale:
             return state, False
@@ -454,3 +490,40 @@ def _save_details(
         return updated, True
 
     return optimistically(attempt, f"profile {profile_id!r}")
+
+
+def erase_personal_fields(profile_id: ProfileId, at: datetime) -> int:
+    """Remove the personal values (and their salts) from the profile's events; the
+    hashes stay, so the chain still verifies. How many events held any (BatchWriteItem,
+    25 a call)."""
+    erased = [
+        event.erased(at)
+        for event in all_events(profile_id)
+        if any(
+            getattr(event, name) is not None or getattr(event, f"{name}_salt") is not None
+            for name in PERSONAL_FIELDS
+        )
+    ]
+    with dynamodb(), ConsentEventModel.batch_write() as batch:
+        for event in erased:
+            batch.save(_to_event_item(event))
+    return len(erased)
+
+
+def record_erasure(
+    state: ConsentState, erasure: dict[str, Any], change: ConsentChange, at: datetime
+) -> ConsentState:
+    """The profile without its addresses and locale, marked erased with what was
+    erased, and the erasure's own event (no personal data), in one transaction; LostRace
+    when the profile moved on since `state` was read."""
+    changed = state.model_copy(update={"addresses": {}, "locale": None, "erased_at": at})
+    erased, event = chain(changed, next_event(state, change, at))
+    item = _to_profile_item(erased)
+    item.erasure = erasure
+    with (
+        dynamodb(),
+        TransactWrite(connection=transactions(), client_request_token=event.hash[:36]) as tx,
+    ):
+        tx.save(item, condition=_unchanged_since(state))
+        tx.save(_to_event_item(event), condition=ConsentEventModel.seq.does_not_exist())
+    return erased

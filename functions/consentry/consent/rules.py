@@ -86,6 +86,8 @@ class ConsentState(BaseModel):
     locale: str | None = None
     head_hash: str = GENESIS_HASH
     updated_at: datetime | None = None
+    erased_at: datetime | None = None
+    """When the profile's personal data was erased; its opt-outs stay."""
 
     def blocks(self, channel: Channel, message_class: MessageClass) -> bool:
         """Profile opt-outs block marketing only; transactional mail is never blocked here."""
@@ -311,7 +313,7 @@ def replay(profile_id: ProfileId, events: Iterable[ConsentEvent]) -> ConsentStat
     """Rebuild a profile's consent flags from its history alone."""
     state = ConsentState(profile_id=profile_id)
     for event in events:
-        if event.scope.startswith(f"{ScopeKind.SERVICE.value}:"):
+        if event.action is Action.ERASE or event.scope.startswith(f"{ScopeKind.SERVICE.value}:"):
             state = state.model_copy(
                 update={"head_seq": event.seq, "head_hash": event.hash, "updated_at": event.at}
             )
@@ -332,10 +334,13 @@ def first_broken_link(events: Iterable[ConsentEvent]) -> int | None:
     """The sequence number of the first event whose hash or link does not hold."""
     prev_hash, expected_seq = GENESIS_HASH, 1
     for event in events:
+        # An erased event of form 1 held its personal values in the hash itself: only
+        # its link can still be checked (form 2 keeps every hash checkable).
+        checkable = event.form != 1 or event.erased_at is None
         if (
             event.seq != expected_seq
             or event.prev_hash != prev_hash
-            or event.hash != event.computed_hash()
+            or (checkable and event.hash != event.computed_hash())
             or not event.commitments_hold()
         ):
             return event.seq

@@ -154,3 +154,13 @@ def _to_service_item(service: Service) -> ServiceModel:
         updated_at=service.updated_at,
         version=service.version,
     )
+
+
+def forget_pending(profile_id: ProfileId) -> int:
+    """Delete the profile's subscriptions still waiting for their confirmation (an
+    erasure: no confirmation may be sent to it any more). How many there were."""
+    pending = [s for s in subscriptions_of(profile_id) if s.status is SubscriptionStatus.PENDING]
+    with dynamodb(), SubscriptionModel.batch_write() as batch:
+        for subscription in pending:
+            batch.delete(SubscriptionModel(subscription.service_id, subscription.profile_id))
+    return len(pending)

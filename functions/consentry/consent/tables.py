@@ -55,6 +55,9 @@ class ProfileModel(Model):
     updated_at = UTCDateTimeAttribute(null=True)
     opted_out_bucket = UnicodeAttribute(null=True)
     opted_out_index = OptedOutIndex()
+    erased_at = UTCDateTimeAttribute(null=True)
+    erasure: MapAttribute[str, Any] = MapAttribute(null=True)
+    """What the erasure erased (counts, reason, actor); set with `erased_at`."""
 
 
 @table("consent_events_table")

@@ -14,6 +14,15 @@ class NotFoundError(ConsentryError):
         self.key = key
 
 
+class GoneError(NotFoundError):
+    """The record was erased (GDPR art. 17); `erasure` says what was erased and when."""
+
+    def __init__(self, kind: str, key: str, erasure: object) -> None:
+        super().__init__(kind, key)
+        self.args = (f"{kind} {key!r} was erased",)
+        self.erasure = erasure
+
+
 class InvalidInputError(ConsentryError):
     """Input that no retry can fix; `field` names what was wrong."""
 

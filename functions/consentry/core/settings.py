@@ -28,6 +28,7 @@ class Settings(BaseModel):
     address_events_table: str
     domain_windows_table: str
     rate_limits_table: str
+    erased_addresses_table: str
     services_table: str
     subscriptions_table: str
     analyses_table: str
@@ -35,6 +36,7 @@ class Settings(BaseModel):
     idempotency_table: str
     data_bucket: str
     signing_keys_secret: str
+    erasure_keys_secret: str
     state_machine_arn: str | None = None
     """Only the functions that start analyses are given it."""
     import_function_name: str | None = None

@@ -77,6 +77,7 @@ class Action(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     DENYLIST = "denylist"
     RELEASE = "release"
+    ERASE = "erase"
 
 
 class Source(StrEnum):

@@ -1,0 +1,141 @@
+"""Keyed fingerprints of erased addresses, and the suppressions they keep.
+
+A fingerprint is HMAC-SHA256, under a key of the erasure keyring, of the channel and
+the normalized address: it matches the address when the address comes back (an
+import, a profile, an audience row, a check), and reveals nothing without the key.
+The keyring is a secret shaped like the link keys' (`{"active": id, id: key, ...}`):
+new fingerprints use the active key; every key in it is tried when looking one up, so
+a key stays in the secret for as long as fingerprints made with it must hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from consentry.analysis.exclusion import ExclusionCause
+from consentry.consent.tokens import Keyring
+from consentry.core.persistence import LostRace, dynamodb
+from consentry.core.types import Address, Channel
+from consentry.privacy.tables import ErasedAddressModel
+
+KEPT_CAUSES = frozenset(
+    {
+        ExclusionCause.ADDRESS_DENYLISTED,
+        ExclusionCause.ADDRESS_QUARANTINED,
+        ExclusionCause.PROFILE_OPTED_OUT,
+    }
+)
+"""What an erased address can keep stopping: its own status, or its owner's opt-out."""
+
+
+class ErasedSuppression(BaseModel):
+    """What one erased address still stops, and since when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    cause: ExclusionCause
+    reason: str | None = None
+    erased_at: datetime
+
+
+def fingerprint(keyring: Keyring, key_id: str, channel: Channel, address: Address) -> str:
+    """The fingerprint of a normalized address under one key of the keyring."""
+    message = channel.value.encode() + b"\x1f" + address.encode()
+    digest = hmac.new(keyring.keys[key_id].encode(), message, hashlib.sha256).hexdigest()
+    return f"{key_id}:{channel.value}:{digest}"
+
+
+def find(
+    keyring: Keyring, addresses: Iterable[tuple[Channel, Address]]
+) -> dict[tuple[Channel, Address], ErasedSuppression]:
+    """The suppression each erased address still carries (none when lifted); one
+    BatchGetItem per 100 fingerprints, each address looked up under every key."""
+    wanted: dict[str, tuple[Channel, Address]] = {}
+    for channel, address in addresses:
+        for key_id in keyring.keys:
+            wanted[fingerprint(keyring, key_id, channel, address)] = (channel, address)
+    if not wanted:
+        return {}
+    with dynamodb():
+        items = list(ErasedAddressModel.batch_get(list(wanted)))
+    found: dict[tuple[Channel, Address], ErasedSuppression] = {}
+    for item in items:
+        if item.lifted_at is None:
+            found[wanted[item.fingerprint]] = _to_suppression(item)
+    return found
+
+
+def find_one(keyring: Keyring, channel: Channel, address: Address) -> ErasedSuppression | None:
+    return find(keyring, [(channel, address)]).get((channel, address))
+
+
+def kept(keyring: Keyring, address: Address, suppression: ErasedSuppression) -> ErasedAddressModel:
+    """The item that keeps `suppression` for `address` under the active key (to save)."""
+    if suppression.cause not in KEPT_CAUSES:
+        raise ValueError(f"{suppression.cause} is not kept after an erasure")
+    return ErasedAddressModel(
+        fingerprint=fingerprint(keyring, keyring.active, suppression.channel, address),
+        channel=suppression.channel.value,
+        cause=suppression.cause.value,
+        reason=suppression.reason,
+        erased_at=suppression.erased_at,
+    )
+
+
+def keep(keyring: Keyring, address: Address, suppression: ErasedSuppression) -> None:
+    with dynamodb():
+        kept(keyring, address, suppression).save()
+
+
+def lift(
+    keyring: Keyring, channel: Channel, address: Address, *, actor: str, reason: str, at: datetime
+) -> ErasedSuppression | None:
+    """Lift what an erased address still stops (under every key); the suppression that
+    was lifted, or None when there was none."""
+    lifted: ErasedSuppression | None = None
+    for key_id in keyring.keys:
+        key = fingerprint(keyring, key_id, channel, address)
+        with dynamodb():
+            try:
+                item = ErasedAddressModel.get(key, consistent_read=True)
+            except ErasedAddressModel.DoesNotExist:
+                continue
+        if item.lifted_at is not None:
+            continue
+        try:
+            with dynamodb():
+                item.update(
+                    actions=[
+                        ErasedAddressModel.lifted_at.set(at),
+                        ErasedAddressModel.lifted_by.set(actor),
+                        ErasedAddressModel.lift_reason.set(reason),
+                    ],
+                    condition=ErasedAddressModel.lifted_at.does_not_exist(),
+                )
+        except LostRace:
+            continue  # lifted by a concurrent request
+        lifted = _to_suppression(item)
+    return lifted
+
+
+def _to_suppression(item: ErasedAddressModel) -> ErasedSuppression:
+    return ErasedSuppression(
+        channel=Channel(item.channel),
+        cause=ExclusionCause(item.cause),
+        reason=item.reason,
+        erased_at=item.erased_at,
+    )
+
+
+def load_keyring(secret_name: str, *, max_age_s: int) -> Keyring:
+    """The deployment's erasure keyring, fetched through Powertools parameters (cached)."""
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 (first use)
+
+    secret = parameters.get_secret(secret_name, transform="json", max_age=max_age_s)
+    return Keyring.from_secret(secret)

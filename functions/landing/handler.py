@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from consentry.consent import links
 from consentry.core.errors import (
     ConflictError,
+    GoneError,
     InvalidInputError,
     NotFoundError,
     TokenError,
@@ -41,7 +42,7 @@ from landing.forms import FormExpiredError, FormRejectedError
 from landing.pages import Page, error
 from landing.request import UndecodableRequestError, decoding
 from landing.routes import assets, one_click, preferences, subscribe
-from landing.web import page_for
+from landing.web import ERASED, page_for
 from landing.wiring import LandingWiring
 
 _wiring: LandingWiring | None = None
@@ -105,6 +106,12 @@ def _undecodable(_: UndecodableRequestError) -> Response[str]:
 @app.exception_handler(InvalidInputError)
 def _invalid(_: InvalidInputError) -> Response[str]:
     return error(_page(), HTTPStatus.BAD_REQUEST, "bad_request")
+
+
+@app.exception_handler(GoneError)
+def _erased(_: GoneError) -> Response[str]:
+    """A link of a recipient who erased their data: the page that says so."""
+    return _page().respond(ERASED, status=HTTPStatus.GONE)
 
 
 @app.exception_handler(NotFoundError)

@@ -84,8 +84,11 @@ class Preferences:
 
 
 def load(profile_id: ProfileId, at: datetime) -> Preferences:
-    """The profile's choices now, from the consent store (an unknown profile allows all)."""
+    """The profile's choices now, from the consent store (an unknown profile allows all;
+    an erased one is gone: GoneError)."""
     state = profile_store.find_consent(profile_id) or ConsentState(profile_id=profile_id)
+    if state.erased_at is not None:
+        profile_store.get_consent(profile_id)  # raises GoneError, with what was erased
     subscriptions = {s.service_id: s for s in service_store.subscriptions_of(profile_id)}
     services = [
         ServiceChoice(

@@ -31,6 +31,8 @@ from landing.wiring import LandingWiring
 PREFERENCES = "preferences.html"
 UNSUBSCRIBE = "unsubscribe.html"
 NEVER = "never.html"
+ERASE = "erase.html"
+ERASED = "erased.html"
 SUBSCRIBE = "subscribe.html"
 SUBSCRIBE_SENT = "subscribe_sent.html"
 CONFIRM = "confirm.html"

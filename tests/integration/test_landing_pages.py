@@ -217,6 +217,7 @@ def pages_of(token: str) -> list[str]:
         f"/p/{token}",
         f"/p/{token}/unsubscribe",
         f"/p/{token}/never",
+        f"/p/{token}/erase",
         f"/u/{token}",
         f"/s/{NEWSLETTER}",
         f"/p/{token}?lang=de",
@@ -428,6 +429,29 @@ def test_a_service_links_unsubscribe_page_ends_that_subscription(
     offers = present(service_store.find_subscription(OFFERS, PROFILE))
     assert offers.status is SubscriptionStatus.UNSUBSCRIBED
     assert not profile_store.get_consent(PROFILE).opt_out_all
+
+
+def test_after_never_the_recipient_can_erase_their_data_on_a_confirmed_step(
+    client: Client, token: str
+) -> None:
+    never = client.get(f"/p/{token}/never")
+    assert f"/p/{token}/erase" in never.body
+    page = client.get(f"/p/{token}/erase")
+    assert profile_store.get_consent(PROFILE).erased_at is None  # GET changed nothing
+
+    erased = client.submit(page.form("/erase"))
+
+    assert erased.status == 200
+    assert "Your data is erased" in erased.body
+    assert "/undo" not in erased.body
+    state = present(profile_store.find_consent(PROFILE))
+    assert state.erased_at is not None
+    assert state.addresses == {}
+    assert address_store.find_address(Channel.EMAIL, EMAIL) is None
+    event = profile_store.latest_events(PROFILE, 1)[0]
+    assert (event.action.value, event.actor) == ("erase", "recipient")
+    spent = client.get(f"/p/{token}")  # the link is spent, and says why
+    assert (spent.status, "Your data is erased" in spent.body) == (410, True)
 
 
 def test_never_contact_me_again_denylists_the_addresses_and_undo_lifts_them(

@@ -100,6 +100,7 @@ def paths(tokens: dict[str, str]) -> st.SearchStrategy[str]:
         token.map(lambda t: f"/p/{t}"),
         token.map(lambda t: f"/p/{t}/unsubscribe"),
         token.map(lambda t: f"/p/{t}/never"),
+        token.map(lambda t: f"/p/{t}/erase"),
         token.map(lambda t: f"/p/{t}/undo"),
         token.map(lambda t: f"/u/{t}"),
         st.sampled_from(["news", "svc-x", "%C3%A9", "a" * 300]).map(lambda s: f"/s/{s}"),
@@ -175,7 +176,14 @@ def test_no_request_gets_a_server_error_or_changes_state(
 
 @pytest.mark.parametrize(
     "path",
-    ["/s/news", "/p/{token}", "/p/{token}/undo", "/p/{token}/unsubscribe", "/p/{token}/never"],
+    [
+        "/s/news",
+        "/p/{token}",
+        "/p/{token}/undo",
+        "/p/{token}/unsubscribe",
+        "/p/{token}/never",
+        "/p/{token}/erase",
+    ],
 )
 def test_a_non_ascii_csrf_signature_is_a_400_page(
     path: str, tokens: dict[str, str], stored_state: Callable[[], State]

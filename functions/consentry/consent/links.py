@@ -37,6 +37,10 @@ def never_path(token: str) -> str:
     return f"/p/{token}/never"
 
 
+def erase_path(token: str) -> str:
+    return f"/p/{token}/erase"
+
+
 def undo_path(token: str) -> str:
     return f"/p/{token}/undo"
 

@@ -1,5 +1,6 @@
-"""/p/<token>: the preference center, the unsubscribe page, "never contact me again", and
-the undo their confirmation pages offer. GET shows, POST changes."""
+"""/p/<token>: the preference center, the unsubscribe page, "never contact me again", the
+erasure of one's data, and the undo their confirmation pages offer. GET shows, POST
+changes."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consentry.consent import links
+from consentry.core.observability import logger
+from consentry.core.types import RECIPIENT_ACTOR
+from consentry.privacy import erasure
 from landing import preferences
-from landing.web import DONE, NEVER, PREFERENCES, UNSUBSCRIBE, locale_of, visit
+from landing.web import DONE, ERASE, ERASED, NEVER, PREFERENCES, UNSUBSCRIBE, locale_of, visit
 
 router = APIGatewayRouter()
+ERASE_REASON = "erased by the recipient"
 
 
 @router.get("/p/<token>")
@@ -76,6 +81,36 @@ def never_submit(token: str) -> Response[str]:
     )
     page = here.page(links.never_path(token), profile_locale=locale_of(claims), form=form)
     return here.done(page, token, claims.profile_id, applied)
+
+
+@router.get("/p/<token>/erase")
+@router.head("/p/<token>/erase")
+def erase_page(token: str) -> Response[str]:
+    here = visit(router)
+    claims = here.claims(token)
+    view = preferences.load(claims.profile_id, here.wiring.clock())
+    page = here.page(links.erase_path(token), profile_locale=view.locale)
+    return here.form_page(page, ERASE, token, view=view, token=token)
+
+
+@router.post("/p/<token>/erase")
+def erase_submit(token: str) -> Response[str]:
+    """The recipient's own erasure (GDPR art. 17): confirmed on its own page, no undo.
+    What the addresses stopped is kept as fingerprints, so it also means "never"."""
+    here = visit(router)
+    claims = here.claims(token)
+    locale = locale_of(claims)
+    form = here.submitted(ERASE, token)
+    erasure.erase_profile(
+        claims.profile_id,
+        reason=ERASE_REASON,
+        actor=RECIPIENT_ACTOR,
+        keyring=here.wiring.erasure_keyring(),
+        clock=here.wiring.clock,
+        requested_at=here.circumstances(claims, form).requested_at,
+    )
+    logger.info("recipient erasure")
+    return here.page(links.erase_path(token), profile_locale=locale, form=form).respond(ERASED)
 
 
 @router.post("/p/<token>/undo")

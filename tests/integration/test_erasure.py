@@ -16,6 +16,12 @@ from consentry.core.types import Address, Channel
 from tests.conftest import REGION
 from tests.integration.conftest import ApiCall, LandingCall
 from tests.integration.helpers import one_click
+from tests.integration.test_imports_api import (  # noqa: F401 (the imports' fixtures)
+    PROFILES_HEADER,
+    imported,
+    lambda_client,
+    lines,
+)
 
 EMAIL = "erase.me@example.com"
 PHONE = "+14155550123"
@@ -160,3 +166,17 @@ def test_only_an_explicit_lift_with_a_reason_frees_an_erased_address(
     assert verdicts(api, ("p", EMAIL, "email")) == [("allowed", None)]
     assert api("POST", "/v1/erased-addresses/lift", json_body=lift)["statusCode"] == 404
     assert verdicts(api, ("p", PHONE, "sms")) == [("blocked", "address_quarantined")]
+
+
+@pytest.mark.usefixtures("lambda_client")
+def test_an_import_that_brings_the_address_back_finds_it_suppressed(
+    api: ApiCall, erased_person: dict[str, Any]
+) -> None:
+    csv_text = lines(PROFILES_HEADER, f"imported-1,en,{EMAIL.upper()},{PHONE},false,false,false")
+    record = imported(api, "uploads/comeback.csv", csv_text)
+    assert record["counts"]["applied"] == 1, record
+
+    assert verdicts(api, ("imported-1", EMAIL, "email"), ("imported-1", PHONE, "sms")) == [
+        ("blocked", "address_denylisted"),
+        ("blocked", "address_quarantined"),
+    ]

@@ -150,10 +150,9 @@ class Shard:
         """The audience as one chunk, into PROJECTED_SHARDS shards."""
         from analyze.partition import partition_lines
         from consentry.analysis.audience import RowPlace
-        from consentry.analysis.classifier import normalizer
         from consentry.core.bucket import spools
 
-        normalize = normalizer(self.rules.channel, self.rules.default_region)
+        normalize = self.rules.normalizer()
         with self.lines() as lines, spools(PROJECTED_SHARDS) as outputs:
             texts = [output.text for output in outputs]
             return partition_lines(lines, self.layout, normalize, texts, RowPlace())
@@ -165,10 +164,10 @@ class Shard:
         from analyze.classify import classify_shard_input
         from analyze.partition import partition_lines
         from consentry.analysis.audience import RowPlace
-        from consentry.analysis.classifier import VERDICTS, ShardClassifier, normalizer
+        from consentry.analysis.classifier import VERDICTS, ShardClassifier
         from consentry.core.bucket import spools
 
-        normalize = normalizer(self.rules.channel, self.rules.default_region)
+        normalize = self.rules.normalizer()
         with (
             self.lines() as lines,
             spools(PROJECTED_SHARDS) as outputs,
@@ -366,8 +365,8 @@ def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
 
 def _lookup_read_units(generated: Generated) -> float:
     """The read units of lookups of the first LOOKUP_SAMPLE rows' keys, per million rows."""
+    from consentry.addresses.normalize import normalizer
     from consentry.analysis import suppression
-    from consentry.analysis.classifier import normalizer
     from consentry.core.types import Channel
 
     normalize = normalizer(Channel.EMAIL, "US")

@@ -11,10 +11,28 @@ from consentry.core.clock import Clock
 from consentry.core.types import ProfileId, ServiceId
 
 
-def check(items: list[CheckItemIn], *, default_region: str, clock: Clock) -> ChecksOut:
-    """One verdict per item, in order; three batched reads for the whole request."""
+def check(
+    items: list[CheckItemIn],
+    *,
+    default_region: str,
+    clock: Clock,
+    smtputf8: bool = False,
+    sms_any_number_type: bool = False,
+) -> ChecksOut:
+    """One verdict per item, in order; three batched reads for the whole request.
+
+    The keywords are the deployment's address settings, as the analysis applies them."""
     now = clock()
-    normalized = [normalize(item.channel, item.address, default_region) for item in items]
+    normalized = [
+        normalize(
+            item.channel,
+            item.address,
+            default_region,
+            smtputf8=smtputf8,
+            sms_receivers_only=not sms_any_number_type,
+        )
+        for item in items
+    ]
     addresses = address_store.find_addresses(
         {
             (item.channel, address)

@@ -19,6 +19,11 @@ router = APIGatewayRouter()
 )
 def post_checks(body: ChecksIn) -> ChecksOut:
     wired = dependencies(router)
+    settings = wired.settings
     return checks.check(
-        body.items, default_region=wired.settings.default_phone_region, clock=wired.clock
+        body.items,
+        default_region=settings.default_phone_region,
+        clock=wired.clock,
+        smtputf8=settings.sender_smtputf8,
+        sms_any_number_type=settings.sms_any_number_type,
     )

@@ -212,6 +212,18 @@ def phonenumbers_answer(raw: str, region: str) -> str | None:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+NOT_FOR_TEXTS = (
+    PhoneNumberType.FIXED_LINE,
+    PhoneNumberType.TOLL_FREE,
+    PhoneNumberType.PREMIUM_RATE,
+)
+"""The types docs/analysis-contract.md says cannot receive a text."""
+
+
+def number_type(e164: str) -> int:
+    return int(phonenumbers.number_type(phonenumbers.parse(e164)))
+
+
 def spaced(digits: str, cuts: list[int]) -> str:
     """`digits` with a space at each cut (positions into it)."""
     places = sorted({cut % (len(digits) + 1) for cut in cuts})
@@ -263,6 +275,9 @@ def test_a_number_s_verdict_is_phonenumbers_whether_compact_or_spaced(
     assert n.normalize_phone(compact, region) == answer
     assert n.normalize_phone(with_spaces, region) == answer
     assert n.normalize(Channel.PHONE, f" {with_spaces} ", region) == answer
+    texts = None if answer is None or number_type(answer) in NOT_FOR_TEXTS else answer
+    assert n.normalize(Channel.SMS, compact, region, sms_receivers_only=True) == texts
+    assert n.normalize(Channel.SMS, with_spaces, region, sms_receivers_only=True) == texts
 
 
 def test_each_channel_has_its_rule() -> None:

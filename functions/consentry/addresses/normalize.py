@@ -130,9 +130,13 @@ def _parsed_phone(candidate: str, default_region: str, sms_types_only: bool) -> 
         return None
     if number.extension is not None:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    if sms_types_only and phonenumbers.number_type(number) in _NOT_FOR_SMS:
+    if sms_types_only:
+        # number_type is UNKNOWN exactly when is_valid_number is false (both match the
+        # number against its region's patterns): one lookup of the region, not two.
+        kind = phonenumbers.number_type(number)
+        if kind == phonenumbers.PhoneNumberType.UNKNOWN or kind in _NOT_FOR_SMS:
+            return None
+    elif not phonenumbers.is_valid_number(number):
         return None
     return Address(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 

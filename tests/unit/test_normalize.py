@@ -280,6 +280,17 @@ def test_a_number_s_verdict_is_phonenumbers_whether_compact_or_spaced(
     assert n.normalize(Channel.SMS, with_spaces, region, sms_receivers_only=True) == texts
 
 
+@settings(max_examples=300, deadline=None)
+@given(numbers, st.sampled_from(["US", "NL", "GB"]))
+def test_a_sender_s_number_is_kept_in_the_form_a_valid_number_gets(
+    digits: str, region: str
+) -> None:
+    valid = n.normalize_phone(f"+{digits}", region)
+    sender = n.sender_number(f"+{digits}", region)
+
+    assert valid is None or sender == valid
+
+
 def test_each_channel_has_its_rule() -> None:
     assert n.normalize(Channel.EMAIL, "A@B.CO", "US") == "a@b.co"
     assert n.normalize(Channel.SMS, "06 12345678", "NL") == "+31612345678"

@@ -26,7 +26,6 @@ from consentry.analysis.classifier import (
     VERDICTS,
     ShardClassifier,
     Suppression,
-    normalizer,
 )
 from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER, classify_csv, log_line
 from consentry.analysis.contract import AudienceFormat
@@ -92,7 +91,7 @@ def _suppression(
         return None, from_snapshot(bucket.get_bytes(plan.key(SNAPSHOT_FILE)))
     profiles: set[str] = set()
     addresses: set[str] = set()
-    normalize = normalizer(plan.request.channel, plan.default_region)
+    normalize = plan.rules.normalizer()
     for _, profile_id, raw in shard_rows(plan, bucket, shard):
         profiles.add(profile_id)
         address = normalize(raw) if raw.strip() else None

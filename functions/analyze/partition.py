@@ -11,7 +11,7 @@ from typing import IO
 from analyze.step import ChunkTask, StepModel, Wiring, step
 from consentry.analysis import record_store
 from consentry.analysis.audience import Layout, RowPlace, rows
-from consentry.analysis.classifier import normalizer, shard_of
+from consentry.analysis.classifier import shard_of
 from consentry.analysis.record_store import Piece, PieceKind
 from consentry.core.bucket import ObjectGoneError, spools
 from consentry.core.types import Address
@@ -34,7 +34,7 @@ def lambda_handler(task: ChunkTask, wiring: Wiring) -> Partitioned:
                 count = partition_lines(
                     lines,
                     plan.layout,
-                    normalizer(plan.request.channel, plan.default_region),
+                    plan.rules.normalizer(),
                     [output.text for output in outputs],
                     RowPlace(after_byte=span.start),
                 )

@@ -154,6 +154,8 @@ def plan_run(
         suppression=read,
         consent_as_of=consent_as_of,
         default_region=settings.default_phone_region,
+        smtputf8=settings.sender_smtputf8,
+        sms_any_number_type=settings.sms_any_number_type,
     )
     bucket.put_json(plan.key(PLAN_FILE), plan.model_dump(mode="json", by_alias=True))
     manifest = plan.key(MANIFEST_FILE)

@@ -40,6 +40,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         ImportRun(
             bucket=bucket,
             default_region=settings.default_phone_region,
+            smtputf8=settings.sender_smtputf8,
             time_left=lambda: timedelta(milliseconds=context.get_remaining_time_in_millis()),
         ),
     )

@@ -134,9 +134,10 @@ class Visitor:
     requested_at: datetime | None = None
 
 
-def visitor_address(raw: str) -> Address:
-    """The address a visitor typed, normalized; NotAnAddressError when it is none."""
-    address = normalize_email(raw)
+def visitor_address(raw: str, *, smtputf8: bool = False) -> Address:
+    """The address a visitor typed, normalized; NotAnAddressError when it is none or
+    one the sender cannot deliver to (`smtputf8`: `Settings.sender_smtputf8`)."""
+    address = normalize_email(raw, smtputf8=smtputf8)
     if address is None:
         raise NotAnAddressError
     return address

@@ -246,3 +246,27 @@ def record_complaint(address: str) -> None:
         actor="feedback",
     )
     history_store.record(current, with_origin(current, COMPLAINT_ORIGIN, now), event)
+
+
+def test_a_check_refuses_what_cannot_be_delivered_unless_the_settings_allow_it(
+    api: ApiCall, configure: Configure
+) -> None:
+    """The address rules of the analysis hold for a single send: a number that cannot
+    exist, a text to a toll-free or fixed-line number, a local part past 64 characters
+    or with non-ASCII letters (without SMTPUTF8) are invalid."""
+    sends = (
+        item("A", "+1 012 345 6789", "sms"),
+        item("A", "+1 800 356 9377", "sms"),
+        item("A", "+44 20 7946 0958", "sms"),
+        item("A", "+44 20 7946 0958", "phone"),
+        item("A", "a" * 65 + "@example.com"),
+        item("A", "üser@example.com"),
+    )
+    invalid = ("blocked", "address_invalid")
+    allowed = ("allowed", None)
+
+    assert checks(api, *sends) == [invalid, invalid, invalid, allowed, invalid, invalid]
+
+    configure(sms_any_number_type="true", sender_smtputf8="true")
+
+    assert checks(api, *sends) == [invalid, allowed, allowed, allowed, invalid, allowed]

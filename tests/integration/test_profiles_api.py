@@ -7,7 +7,7 @@ import pytest
 
 from consentry.consent.tables import ConsentEventModel
 from consentry.consent.tokens import LinkSigner
-from tests.integration.conftest import ApiCall, LandingCall
+from tests.integration.conftest import ApiCall, Configure, LandingCall
 from tests.integration.helpers import one_click
 
 OPERATOR = "arn:aws:iam::123456789012:user/operator"
@@ -65,6 +65,24 @@ def test_bad_profiles_are_422_and_write_nothing(
     if field:
         assert response["json"]["field"] == field
     assert api("GET", "/v1/profiles/p-1/consent")["statusCode"] == 404
+
+
+def test_addresses_are_kept_as_they_are_sent_and_as_the_sender_allows(
+    api: ApiCall, configure: Configure
+) -> None:
+    """An internationalized domain is kept in IDNA form; a local part with non-ASCII
+    letters needs a sender with SMTPUTF8; a landline is a valid SMS address as a key."""
+    idna = register(api, "p-1", {"email": "Jane@Bücher.de", "sms": "+44 20 7946 0958"})
+    refused = register(api, "p-2", {"email": "Üser@example.com"})
+    configure(sender_smtputf8="true")
+    allowed = register(api, "p-2", {"email": "Üser@example.com"})
+
+    assert idna["json"]["addresses"] == {"email": "jane@xn--bcher-kva.de", "sms": "+442079460958"}
+    assert (refused["statusCode"], refused["json"]["field"]) == (422, "addresses.email")
+    assert (allowed["statusCode"], allowed["json"]["addresses"]) == (
+        201,
+        {"email": "üser@example.com"},
+    )
 
 
 def test_a_patch_changes_only_the_channels_it_names_with_the_callers_identity(api: ApiCall) -> None:

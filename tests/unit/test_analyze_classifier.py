@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.addresses.normalize import normalize
+from consentry.addresses.normalize import normalize, normalizer
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.analysis.classifier import (
     ADDRESS_DENYLISTED,
@@ -26,7 +26,6 @@ from consentry.analysis.classifier import (
     ShardClassifier,
     Suppression,
     control_sample,
-    normalizer,
     shard_of,
 )
 from consentry.analysis.exclusion import ExclusionCause, SendFacts, first_exclusion
@@ -119,6 +118,24 @@ def test_phone_numbers_are_compared_in_e164() -> None:
     rows = [("p1", "06 12345678"), ("p2", "+31612345678"), ("p3", "12")]
 
     assert verdicts(rows, rules=rules) == [TARGETED, DUPLICATE, ADDRESS_INVALID]
+
+
+def test_phone_numbers_that_cannot_exist_are_invalid_however_written() -> None:
+    rules = Rules(Channel.PHONE, MessageClass.MARKETING, "US")
+    rows = [("p1", "+9991234567890"), ("p2", "+1 012 345 6789"), ("p3", "+1 202 555 0143 x12")]
+
+    assert verdicts(rows, rules=rules) == [ADDRESS_INVALID] * 3
+
+
+def test_texts_to_numbers_that_cannot_receive_them_are_invalid_unless_allowed() -> None:
+    rows = [("p1", "+1 800 356 9377"), ("p2", "+44 20 7946 0958"), ("p3", "+44 7911 123456")]
+    sms = Rules(Channel.SMS, MessageClass.MARKETING, "US")
+    allowed = Rules(Channel.SMS, MessageClass.MARKETING, "US", sms_any_number_type=True)
+    voice = Rules(Channel.PHONE, MessageClass.MARKETING, "US")
+
+    assert verdicts(rows, rules=sms) == [ADDRESS_INVALID, ADDRESS_INVALID, TARGETED]
+    assert verdicts(rows, rules=allowed) == [TARGETED] * 3
+    assert verdicts(rows, rules=voice) == [TARGETED] * 3
 
 
 def test_the_control_group_is_a_keyed_sample_of_about_the_asked_share() -> None:

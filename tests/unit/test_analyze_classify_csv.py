@@ -36,6 +36,10 @@ EMAILS = [
     "q@example.com",
     "x@example.com",
     "user@xn--bcher-kva.example",
+    "user@Bücher.example",
+    "üser@example.com",
+    "a" * 64 + "@example.com",
+    "a" * 65 + "@example.com",
     "bad",
     "a@@example.com",
     "x,y@example.com",
@@ -43,7 +47,18 @@ EMAILS = [
     "",
     "   ",
 ]
-PHONES = ["+31612345678", "06 12345678", "+1 415 555 0100", "+14155550100", "12", "", "x"]
+PHONES = [
+    "+31612345678",
+    "06 12345678",
+    "+1 415 555 0100",
+    "+14155550100",
+    "12",
+    "",
+    "x",
+    "+1 800 356 9377",
+    "+1 012 345 6789",
+    "+9991234567890",
+]
 OTHERS = ["12 Main St", " token-1 ", "token-1", "", "  "]
 ADDRESSES = {
     Channel.EMAIL: EMAILS,
@@ -95,6 +110,8 @@ def audiences(draw: st.DrawFn) -> tuple[str, Rules, bool]:
         "NL",
         control_percent=draw(st.sampled_from([None, 40.0])),
         control_seed="seed",
+        smtputf8=draw(st.booleans()),
+        sms_any_number_type=draw(st.booleans()),
     )
     service = draw(st.booleans())
     return "".join(lines), rules, service
@@ -162,6 +179,31 @@ def test_the_fused_loop_gives_the_reference_s_answer(
     layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
     expected = outcome(lambda: reference(data, layout, start, rules, service))
     assert outcome(lambda: fused(data, layout, start, rules, service, hint=hint)) == expected
+
+
+@pytest.mark.parametrize(("smtputf8", "targeted"), [(False, 2), (True, 3)])
+def test_the_loop_refuses_addresses_the_sender_cannot_deliver_to(
+    smtputf8: bool, targeted: int
+) -> None:
+    """A local part past 64 characters is invalid; one with non-ASCII letters is invalid
+    unless the sender supports SMTPUTF8; a Unicode domain is sent in IDNA form."""
+    data = (
+        "profile_id,address,name\n"
+        f"p2,{'a' * 64}@example.com,Ann\n"
+        f"p3,{'a' * 65}@example.com,Ann\n"
+        "p4,üser@example.com,Ann\n"
+        "p5,user@Bücher.example,Ann\n"
+        "p6,user@xn--bcher-kva.example,Ann\n"
+    ).encode()
+    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
+    rules = Rules(Channel.EMAIL, MessageClass.TRANSACTIONAL, "NL", smtputf8=smtputf8)
+
+    _, log, counts = fused(data, layout, start, rules, service=False, hint=64)
+
+    assert counts[TARGETED] == targeted
+    assert f"2,p3,{'a' * 65}@example.com,address_invalid\n" in log
+    assert ("3,p4,üser@example.com,address_invalid\n" in log) is not smtputf8
+    assert "5,p6,user@xn--bcher-kva.example,duplicate\n" in log
 
 
 @pytest.mark.parametrize(

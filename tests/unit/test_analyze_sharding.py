@@ -14,7 +14,6 @@ from consentry.analysis.classifier import (
     Rules,
     ShardClassifier,
     Suppression,
-    normalizer,
     shard_of,
 )
 from consentry.core.types import Channel, MessageClass
@@ -43,7 +42,7 @@ SUPPRESSION = Suppression.of(
 def analyze(rows: list[Row], rules: Rules, shards: int, chunks: int) -> tuple[list[Row], list[int]]:
     """Target rows (in audience order) and counts, as Partition, Classify and Assemble
     compute them for `shards` shards over `chunks` chunks."""
-    normalize = normalizer(rules.channel, rules.default_region)
+    normalize = rules.normalizer()
     size = max(1, -(-len(rows) // chunks))
     spans = [rows[start : start + size] for start in range(0, len(rows), size)] or [[]]
     # Partition: each chunk's rows to the shard of their address, with their index.

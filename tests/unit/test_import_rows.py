@@ -140,6 +140,23 @@ def test_an_address_row_reads_channel_status_and_reason() -> None:
     )
 
 
+def test_an_imported_address_follows_the_sender_s_rules() -> None:
+    """A suppression list's address has the key the analysis computes: IDNA domains, and
+    non-ASCII local parts only with SMTPUTF8."""
+    values = {"channel": "email", "status": "quarantine", "reason": "r"}
+    unicode_local = {**values, "address": "Üser@Bücher.de"}
+
+    assert address(address="a@Bücher.de").address == "a@xn--bcher-kva.de"
+    with pytest.raises(RejectedRow, match=r"^invalid email address"):
+        read_address_row(unicode_local, REGION)
+    assert read_address_row(unicode_local, REGION, smtputf8=True).address == (
+        "üser@xn--bcher-kva.de"
+    )
+    assert read_profile_row(
+        {"profile_id": "p-1", "email": "Üser@x.de"}, REGION, smtputf8=True
+    ).addresses == {Channel.EMAIL: "üser@x.de"}
+
+
 @pytest.mark.parametrize(
     ("values", "reason"),
     [

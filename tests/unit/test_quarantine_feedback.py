@@ -235,6 +235,16 @@ def test_an_inbound_text_is_dated_by_the_envelope_and_read_in_the_default_region
     assert text.at == datetime(2026, 11, 30, 9, 15, 3, tzinfo=UTC)
 
 
+def test_a_stop_counts_from_a_number_phonenumbers_does_not_hold_valid() -> None:
+    """A text came from it, so it exists: phonenumbers' data may lag a new range."""
+    document = {**fixture("sms_stop"), "originationNumber": "+10123456789"}
+
+    [text] = parse(in_sns_envelope(document))
+
+    assert isinstance(text, InboundSms)
+    assert (text.number, text.keyword) == ("+10123456789", SmsKeyword.OPT_OUT)
+
+
 @pytest.mark.parametrize(
     ("body", "keyword"),
     [

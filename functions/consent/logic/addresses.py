@@ -63,8 +63,10 @@ class DecideOutage(Command):
     body: OutageDecisionIn
 
 
-def address_of(channel: Channel, raw: str, default_region: str) -> Address:
-    address = normalize(channel, unquote(raw), default_region)
+def address_of(
+    channel: Channel, raw: str, default_region: str, *, smtputf8: bool = False
+) -> Address:
+    address = normalize(channel, unquote(raw), default_region, smtputf8=smtputf8)
     if address is None:
         raise InvalidInputError("address", f"not a valid {channel.value} address")
     return address

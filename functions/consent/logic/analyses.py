@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consent.api import Command, idempotent
 from consent.schemas import AnalysisStarted, ExplainedRow, ExplainOut
 from consentry.analysis import record_store
-from consentry.analysis.classifier import normalizer, shard_of
+from consentry.analysis.classifier import shard_of
 from consentry.analysis.contract import (
     AnalysisConflictError,
     AnalysisOptions,
@@ -111,7 +111,7 @@ def explain(
         )
     except ObjectGoneError:
         raise NotFoundError("analysis", delivery_id) from None  # its files have expired
-    normalize = normalizer(plan.request.channel, plan.default_region)
+    normalize = plan.rules.normalizer()
     wanted = _comparable(address, normalize)
     if not wanted:
         raise InvalidInputError("address", "must not be empty")

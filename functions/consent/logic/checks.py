@@ -19,11 +19,28 @@ def _erased_cause(suppression: ErasedSuppression | None) -> ExclusionCause | Non
 
 
 def check(
-    items: list[CheckItemIn], *, default_region: str, clock: Clock, keyring: Keyring
+    items: list[CheckItemIn],
+    *,
+    default_region: str,
+    clock: Clock,
+    keyring: Keyring,
+    smtputf8: bool = False,
+    sms_any_number_type: bool = False,
 ) -> ChecksOut:
-    """One verdict per item, in order; four batched reads for the whole request."""
+    """One verdict per item, in order; four batched reads for the whole request.
+
+    The keywords are the deployment's address settings, as the analysis applies them."""
     now = clock()
-    normalized = [normalize(item.channel, item.address, default_region) for item in items]
+    normalized = [
+        normalize(
+            item.channel,
+            item.address,
+            default_region,
+            smtputf8=smtputf8,
+            sms_receivers_only=not sms_any_number_type,
+        )
+        for item in items
+    ]
     keys = {(i.channel, address) for i, address in zip(items, normalized, strict=True) if address}
     addresses = address_store.find_addresses(keys, consistent=False)
     erased = fingerprints.find(keyring, keys)

@@ -140,6 +140,8 @@ class ImportRun:
 
     bucket: DataBucket
     default_region: str
+    smtputf8: bool = False
+    """`Settings.sender_smtputf8`."""
     time_left: TimeLeft = lambda: timedelta.max
     clock: Clock = utc_now
 
@@ -254,14 +256,16 @@ def _records(record: ImportRecord, bucket: DataBucket) -> Generator[tuple[int, l
 def _apply(
     record: ImportRecord, columns: tuple[str, ...], fields: list[str], job: ImportRun
 ) -> tuple[RowOutcome, str]:
-    region = job.default_region
+    region, smtputf8 = job.default_region, job.smtputf8
     actor = actor_of(record.import_id)
     try:
         values = row_values(columns, fields)
         if record.kind is ImportKind.PROFILES:
-            changed = _apply_profile(read_profile_row(values, region), actor, record)
+            row = read_profile_row(values, region, smtputf8=smtputf8)
+            changed = _apply_profile(row, actor, record)
         else:
-            changed = _apply_address(read_address_row(values, region), actor, job.clock)
+            entry = read_address_row(values, region, smtputf8=smtputf8)
+            changed = _apply_address(entry, actor, job.clock)
     except (RejectedRow, ConflictError) as error:
         return RowOutcome.REJECTED, str(error)
     return (RowOutcome.APPLIED if changed else RowOutcome.UNCHANGED), ""

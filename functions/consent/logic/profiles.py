@@ -44,6 +44,8 @@ class SaveProfile(Command):
     profile_id: ProfileId
     body: ProfileIn
     default_region: str
+    smtputf8: bool = False
+    """`Settings.sender_smtputf8`."""
 
 
 class SavedProfile(ConsentOut):
@@ -68,7 +70,7 @@ def save(*, command: SaveProfile) -> SavedProfile:
     """Record a profile's addresses (normalized) and locale; no event."""
     addresses: dict[Channel, str] = {}
     for channel, raw in command.body.addresses.items():
-        normal = normalize(channel, raw, command.default_region)
+        normal = normalize(channel, raw, command.default_region, smtputf8=command.smtputf8)
         if normal is None:
             raise InvalidInputError(
                 f"addresses.{channel.value}", f"not a valid {channel.value} address"

@@ -231,4 +231,7 @@ def _decide(
 
 
 def _address(channel: Channel, raw: str) -> Address:
-    return addresses.address_of(channel, raw, dependencies(router).settings.default_phone_region)
+    settings = dependencies(router).settings
+    return addresses.address_of(
+        channel, raw, settings.default_phone_region, smtputf8=settings.sender_smtputf8
+    )

@@ -19,9 +19,12 @@ router = APIGatewayRouter()
 )
 def post_checks(body: ChecksIn) -> ChecksOut:
     wired = dependencies(router)
+    settings = wired.settings
     return checks.check(
         body.items,
-        default_region=wired.settings.default_phone_region,
+        default_region=settings.default_phone_region,
         clock=wired.clock,
         keyring=wired.erasure_keyring(),
+        smtputf8=settings.sender_smtputf8,
+        sms_any_number_type=settings.sms_any_number_type,
     )

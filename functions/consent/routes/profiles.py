@@ -63,6 +63,7 @@ def put_profile(
             profile_id=ProfileId(profileId),
             body=body,
             default_region=dependencies(router).settings.default_phone_region,
+            smtputf8=dependencies(router).settings.sender_smtputf8,
         )
     )
     status = HTTPStatus.CREATED if saved.created else HTTPStatus.OK

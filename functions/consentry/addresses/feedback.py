@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from consentry.addresses.events import event_key
-from consentry.addresses.normalize import normalize_email, normalize_phone
+from consentry.addresses.normalize import normalize_email, sender_number
 from consentry.core.errors import ConsentryError
 from consentry.core.types import Address, Channel
 
@@ -378,7 +378,7 @@ def _inbound_sms(
             "inbound SMS needs originationNumber, destinationNumber, inboundMessageId "
             "and messageBody"
         )
-    number = normalize_phone(origination, default_region)
+    number = sender_number(origination, default_region)
     if number is None:
         raise MalformedFeedbackError("inbound SMS from something that is not a phone number")
     return InboundSms(

@@ -15,9 +15,8 @@ import hashlib
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import partial
 
-from consentry.addresses.normalize import normalize_email, normalize_phone
+from consentry.addresses.normalize import normalizer
 from consentry.analysis.exclusion import ExclusionCause
 from consentry.core.types import Address, Channel, MessageClass
 
@@ -78,20 +77,19 @@ class Rules:
     default_region: str
     control_percent: float | None = None
     control_seed: str = ""
+    smtputf8: bool = False
+    """The sender supports SMTPUTF8 (`Settings.sender_smtputf8`)."""
+    sms_any_number_type: bool = False
+    """Texts may go to any valid number (`Settings.sms_any_number_type`)."""
 
-
-def normalizer(channel: Channel, default_region: str) -> Callable[[str], Address | None]:
-    """`consentry.addresses.normalize.normalize` with the channel chosen once, not per row."""
-    if channel is Channel.EMAIL:
-        return normalize_email
-    if channel in (Channel.SMS, Channel.PHONE):
-        return partial(normalize_phone, default_region=default_region)
-    return _trimmed
-
-
-def _trimmed(raw: str) -> Address | None:
-    trimmed = raw.strip()
-    return Address(trimmed) if trimmed else None
+    def normalizer(self) -> Callable[[str], Address | None]:
+        """`consentry.addresses.normalize.normalize` for the delivery's channel and settings."""
+        return normalizer(
+            self.channel,
+            self.default_region,
+            smtputf8=self.smtputf8,
+            sms_receivers_only=not self.sms_any_number_type,
+        )
 
 
 def shard_of(raw_address: str, shards: int, normalize: Callable[[str], Address | None]) -> int:
@@ -131,7 +129,7 @@ class ShardClassifier:
     def __init__(self, suppression: Suppression, rules: Rules) -> None:
         marketing = rules.message_class is MessageClass.MARKETING
         self.email = rules.channel is Channel.EMAIL
-        self.normalize = normalizer(rules.channel, rules.default_region)
+        self.normalize = rules.normalizer()
         self.opted_out = suppression.opted_out if marketing else frozenset()
         self.subscribers = suppression.subscribers if marketing else None
         self.in_control = (

@@ -78,6 +78,8 @@ class RunPlan(BaseModel):
     consent_as_of: datetime | None
     """When Plan read the snapshot; with lookups each shard reads at its own time."""
     default_region: str
+    smtputf8: bool = False
+    sms_any_number_type: bool = False
 
     @property
     def partitioned(self) -> bool:
@@ -92,6 +94,8 @@ class RunPlan(BaseModel):
             default_region=self.default_region,
             control_percent=control.percent if control else None,
             control_seed=str(control.seed) if control else "",
+            smtputf8=self.smtputf8,
+            sms_any_number_type=self.sms_any_number_type,
         )
 
     @property

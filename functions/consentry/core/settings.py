@@ -48,6 +48,12 @@ class Settings(BaseModel):
     signing_keys_max_age_s: int = Field(default=300, ge=0)
     owner_opt_out_denylists: bool = True
     default_phone_region: str = "US"
+    sender_smtputf8: bool = False
+    """The email sender supports SMTPUTF8, so local parts may hold non-ASCII letters
+    (`üser@...`); SES does not, and such addresses are invalid without it."""
+    sms_any_number_type: bool = False
+    """Texts may go to numbers whose type cannot receive them as far as phonenumbers
+    knows (fixed line, toll-free, premium rate); without it these are invalid for SMS."""
     public_base_url: str = ""
     """The links' base URL (a custom domain); empty: the host and stage of the request."""
     confirmation_sender: str | None = None

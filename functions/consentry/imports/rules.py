@@ -176,7 +176,9 @@ def row_values(columns: tuple[str, ...], fields: Sequence[str]) -> dict[str, str
     return dict(zip(columns, fields, strict=True))
 
 
-def read_profile_row(values: dict[str, str], default_region: str) -> ProfileRow:
+def read_profile_row(
+    values: dict[str, str], default_region: str, *, smtputf8: bool = False
+) -> ProfileRow:
     profile_id = values["profile_id"].strip()
     if not profile_id:
         raise RejectedRow("profile_id is required")
@@ -190,7 +192,7 @@ def read_profile_row(values: dict[str, str], default_region: str) -> ProfileRow:
         raw = values.get(channel.value, "")
         if not raw.strip():
             continue
-        normal = normalize(channel, raw, default_region)
+        normal = normalize(channel, raw, default_region, smtputf8=smtputf8)
         if normal is None:
             raise RejectedRow(f"invalid {channel.value} address")
         addresses[channel] = normal
@@ -219,7 +221,9 @@ def _flag(values: dict[str, str], column: str) -> bool | None:
     raise RejectedRow(f"{column} must be true, false, 1, 0, yes, no or empty")
 
 
-def read_address_row(values: dict[str, str], default_region: str) -> AddressRow:
+def read_address_row(
+    values: dict[str, str], default_region: str, *, smtputf8: bool = False
+) -> AddressRow:
     try:
         channel = Channel(values["channel"].strip().lower())
     except ValueError:
@@ -228,7 +232,7 @@ def read_address_row(values: dict[str, str], default_region: str) -> AddressRow:
         ) from None
     if not values["address"].strip():
         raise RejectedRow("address is required")
-    address = normalize(channel, values["address"], default_region)
+    address = normalize(channel, values["address"], default_region, smtputf8=smtputf8)
     if address is None:
         raise RejectedRow(f"invalid {channel.value} address")
     status_text = values["status"].strip().lower()

@@ -47,13 +47,15 @@ def subscribe_submit(serviceId: str) -> Response[str]:
         wording_version=form.first("wording") or "",
         requested_at=who.at,
     )
+    settings = here.wiring.settings
     try:
-        address = signup.visitor_address(form.first("email") or "")
+        address = signup.visitor_address(
+            form.first("email") or "", smtputf8=settings.sender_smtputf8
+        )
     except signup.NotAnAddressError:
         return here.form_page(
             page, SUBSCRIBE, binding, status=HTTPStatus.BAD_REQUEST, service=service, invalid=True
         )
-    settings = here.wiring.settings
     if not (
         rate_limits.take("client", who.ip or "", settings.signup_requests_per_client_hour, now)
         and rate_limits.take(

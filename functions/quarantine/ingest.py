@@ -13,6 +13,11 @@ a redelivery change nothing (consentry.addresses.events). What is written:
 | delivery | when it resets a counter | only then |
 
 A delivery that changes nothing writes nothing: repeating it changes nothing either.
+
+A recipient that is not an address is counted (`FeedbackRecipientsMalformed`) and
+logged without what it held; the message's other recipients are applied. Only a
+message from which nothing at all can be applied goes back to the queue (and, in the
+end, to the dead-letter queue).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from consentry.addresses.feedback import (
     FeedbackKind,
     InboundSms,
     MalformedFeedbackError,
+    MalformedRecipient,
     parse_body,
 )
 from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, with_origin
@@ -80,10 +86,27 @@ class FeedbackIngest:
                 "malformed feedback", extra={"sqs_message_id": record.message_id, "why": str(error)}
             )
             raise
+        malformed = [item for item in items if isinstance(item, MalformedRecipient)]
+        if malformed:
+            metrics.add_metric(
+                name="FeedbackRecipientsMalformed", unit=MetricUnit.Count, value=len(malformed)
+            )
+            logger.warning(
+                "feedback recipients that are not addresses were skipped",
+                extra={
+                    "sqs_message_id": record.message_id,
+                    "ses_message_id": malformed[0].message_id,
+                    "kind": malformed[0].kind.value,
+                    "skipped": len(malformed),
+                    "applicable": len(items) - len(malformed),
+                },
+            )
+            if len(malformed) == len(items):
+                raise MalformedFeedbackError("no recipient of the notification is an address")
         for item in items:
             if isinstance(item, InboundSms):
                 self._keywords.handle(item)
-            else:
+            elif isinstance(item, AddressFeedback):
                 self._apply(item)
 
     def flush(self) -> None:

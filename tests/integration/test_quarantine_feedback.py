@@ -15,6 +15,7 @@ from tests.integration.quarantine_support import (
     FeedbackPath,
     address_events,
     address_states,
+    metric_total,
     ses,
     snapshot,
 )
@@ -271,6 +272,24 @@ def test_a_recipient_that_is_not_an_address_is_poison(envelope_path: FeedbackPat
 
     assert len(envelope_path.dead_letters()) == 1
     assert address_states() == {}
+
+
+def test_a_bounce_applies_its_valid_recipient_and_records_the_malformed_one(
+    envelope_path: FeedbackPath,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    envelope_path.publish(
+        ses("bounce_hard", recipients=["Jane.Roe@example.com", "broken.recipient at example"])
+    )
+
+    envelope_path.drain()
+
+    assert envelope_path.dead_letters() == []
+    assert state("jane.roe@example.com").status is AddressStatus.QUARANTINE
+    assert metric_total(capsys.readouterr().out, "Consentry", "FeedbackRecipientsMalformed") == 1
+    (skipped,) = [r for r in caplog.records if "not addresses were skipped" in r.getMessage()]
+    assert "broken.recipient" not in str(skipped.__dict__)
 
 
 def test_a_quarantined_address_from_before_is_not_changed_by_a_soft_bounce(

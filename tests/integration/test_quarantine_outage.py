@@ -15,7 +15,7 @@ from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.types import Address, Channel
 from tests.conftest import TEMPLATE
 from tests.integration.conftest import ApiCall
-from tests.integration.quarantine_support import FeedbackPath, address_states, ses
+from tests.integration.quarantine_support import FeedbackPath, address_states, metric_total, ses
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -163,18 +163,6 @@ def test_the_held_metric_is_the_one_the_alarm_watches(
     variables = TEMPLATE["Resources"]["QuarantineFunction"]["Properties"]["Environment"]
     service = variables["Variables"]["POWERTOOLS_SERVICE_NAME"]
     assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]
-
-
-def metric_total(output: str, namespace: str, name: str) -> float:
-    """The sum of a metric over the EMF documents Powertools printed."""
-    total = 0.0
-    for line in output.splitlines():
-        document = json.loads(line) if line.startswith("{") else {}
-        declared = document.get("_aws", {}).get("CloudWatchMetrics", [])
-        if any(d["Namespace"] == namespace for d in declared) and name in document:
-            values = document[name]
-            total += sum(values) if isinstance(values, list) else values
-    return total
 
 
 def test_a_domain_whose_failures_are_a_small_share_of_its_attempts_is_not_held() -> None:

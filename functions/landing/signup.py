@@ -19,6 +19,7 @@ from datetime import datetime
 from aws_lambda_powertools.utilities import parameters
 
 from consentry.addresses.address_store import find_address
+from consentry.addresses.counting import released_by_time
 from consentry.addresses.normalize import normalize_email
 from consentry.addresses.status import AddressStatus
 from consentry.consent import links, profile_store, service_store
@@ -93,7 +94,7 @@ class Confirmer:
         """Mail the confirmation link to the profile's email address; its masked form,
         or None when there is nowhere (or no one) to send it from or to."""
         address = state.addresses.get(Channel.EMAIL)
-        if not address or not self.sender or _undeliverable(Address(address)):
+        if not address or not self.sender or _undeliverable(Address(address), at):
             return None
         token = self.signer.sign(
             LinkClaims(
@@ -113,11 +114,16 @@ class Confirmer:
         return mask_address(address)
 
 
-def _undeliverable(address: Address) -> bool:
-    """A quarantined address would bounce; a denylisted one stays reachable here,
-    since a confirmed double opt-in is how its owner may come back."""
+def _undeliverable(address: Address, at: datetime) -> bool:
+    """A quarantined address would bounce (unless its quarantine ended by itself by
+    `at`); a denylisted one stays reachable here, since a confirmed double opt-in is
+    how its owner may come back."""
     found = find_address(Channel.EMAIL, address)
-    return found is not None and found.status is AddressStatus.QUARANTINE
+    return (
+        found is not None
+        and found.status is AddressStatus.QUARANTINE
+        and not released_by_time(found, at)
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from consent.schemas import CheckItemIn, CheckResultOut, ChecksOut
 from consentry.addresses import address_store
+from consentry.addresses.counting import QuarantinePolicy, settle
 from consentry.addresses.normalize import normalize
 from consentry.analysis.exclusion import SendFacts, first_exclusion
 from consentry.consent import profile_store, service_store
@@ -11,8 +12,12 @@ from consentry.core.clock import Clock
 from consentry.core.types import ProfileId, ServiceId
 
 
-def check(items: list[CheckItemIn], *, default_region: str, clock: Clock) -> ChecksOut:
-    """One verdict per item, in order; three batched reads for the whole request."""
+def check(
+    items: list[CheckItemIn], *, default_region: str, policy: QuarantinePolicy, clock: Clock
+) -> ChecksOut:
+    """One verdict per item, in order; three batched reads for the whole request.
+
+    Addresses are read as they are now: a release that fell due counts at once."""
     now = clock()
     normalized = [normalize(item.channel, item.address, default_region) for item in items]
     addresses = address_store.find_addresses(
@@ -30,13 +35,14 @@ def check(items: list[CheckItemIn], *, default_region: str, clock: Clock) -> Che
     results = []
     for item, address in zip(items, normalized, strict=True):
         subscription = subscriptions.get((item.service_id or "", item.profile_id))
+        stored = addresses.get((item.channel, address)) if address else None
         cause = first_exclusion(
             SendFacts(
                 channel=item.channel,
                 message_class=item.message_class,
                 raw_address=item.address,
                 address=address,
-                address_state=addresses.get((item.channel, address)) if address else None,
+                address_state=settle(stored, now, policy) if stored else None,
                 consent=consents.get(ProfileId(item.profile_id)),
                 for_service=item.service_id is not None,
                 subscribed=subscription is not None and subscription.active(now),

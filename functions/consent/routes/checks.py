@@ -20,5 +20,8 @@ router = APIGatewayRouter()
 def post_checks(body: ChecksIn) -> ChecksOut:
     wired = dependencies(router)
     return checks.check(
-        body.items, default_region=wired.settings.default_phone_region, clock=wired.clock
+        body.items,
+        default_region=wired.settings.default_phone_region,
+        policy=wired.quarantine_policy,
+        clock=wired.clock,
     )

@@ -67,20 +67,30 @@ class QuarantinePolicy(BaseModel):
 
 
 def settle(state: AddressState, now: datetime, policy: QuarantinePolicy) -> AddressState:
-    """The state once the resets and releases due by `now` are applied."""
-    due = (
+    """The state once the resets and releases due by `now` are applied.
+
+    Every reader of a verdict reads the stored state through this with its clock: a
+    release or reset takes effect when it falls due, whether the daily job (which only
+    tidies what is stored) has run or not."""
+    due = released_by_time(state, now) or (
         state.error_status is AddressStatus.ERRONEOUS
         and state.last_counted_error_at is not None
         and now - state.last_counted_error_at > policy.counter_reset_after
-    ) or (
-        # Only a mailbox-full quarantine ends by itself (an operator's quarantine of an
-        # address that had one may still carry its release time).
+    )
+    return _healthy(state, now) if due else state
+
+
+def released_by_time(state: AddressState, now: datetime) -> bool:
+    """Whether the address is in a quarantine that ended by itself by `now`.
+
+    Only a mailbox-full quarantine ends by itself (an operator's quarantine of an
+    address that had one may still carry its release time)."""
+    return (
         state.error_status is AddressStatus.QUARANTINE
         and state.reason == FailureReason.MAILBOX_FULL
         and state.release_at is not None
         and now >= state.release_at
     )
-    return _healthy(state, now) if due else state
 
 
 def apply_failure(

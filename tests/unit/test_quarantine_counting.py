@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consentry.addresses import address_store
 from consentry.addresses.counting import (
     QuarantinePolicy,
     apply_failure,
@@ -483,3 +484,19 @@ def test_an_address_keeps_only_its_reorder_window_of_outcomes() -> None:
         state = recorded(state, ("success", T0 + day * DAY, f"d{day}"), POLICY)
 
     assert len(state.occurrences) == POLICY.reorder_window.days + 1
+
+
+@settings(max_examples=100)
+@given(HISTORIES, st.booleans())
+def test_the_kept_outcomes_survive_the_address_item(
+    sequence: list[tuple[str, int]], decided: bool
+) -> None:
+    state = FRESH
+    for event in keyed(timeline(sequence)):
+        state = recorded(state, event, POLICY)
+    if decided:
+        state = release_errors(state, T0 + timedelta(microseconds=7))
+
+    assert address_store.to_state(address_store.to_item(state, version=1)) == state.model_copy(
+        update={"version": 1}
+    )

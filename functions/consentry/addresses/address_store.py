@@ -184,7 +184,9 @@ def _counting_text(state: AddressState) -> str | None:
         return None
     document = {
         "o": [[_us(o.at), o.key, o.outcome.value, o.reason] for o in state.occurrences],
-        "b": state.base.model_dump(mode="json") if state.base else None,
+        "b": state.base.model_dump(mode="json", exclude_defaults=True)
+        if state.base is not None
+        else None,
         "d": _us(state.decided_at) if state.decided_at else None,
     }
     return json.dumps(document, separators=(",", ":"))
@@ -199,7 +201,7 @@ def _counting_of(text: str | None) -> dict[str, Any]:
             Occurrence(at=_at(us), key=key, outcome=Outcome(outcome), reason=reason)
             for us, key, outcome, reason in document["o"]
         ),
-        "base": ErrorHealth.model_validate(document["b"]) if document["b"] else None,
+        "base": ErrorHealth.model_validate(document["b"]) if document["b"] is not None else None,
         "decided_at": _at(document["d"]) if document["d"] is not None else None,
     }
 

@@ -80,3 +80,12 @@ def test_lists_leave_out_what_time_released(api: ApiCall) -> None:
 
     assert [i["address"] for i in quarantined["items"]] == ["still.full@example.com"]
     assert [i["address"] for i in erroneous["items"]] == ["recent@example.com"]
+
+
+def test_a_profiles_export_shows_its_address_as_it_is_now(api: ApiCall) -> None:
+    api("PUT", "/v1/profiles/p1", json_body={"addresses": {"email": ADDRESS}, "locale": "en"})
+    seed_released_by_time(ADDRESS)
+
+    exported = api("GET", "/v1/profiles/p1/export")["json"]
+
+    assert [(a["address"], a["status"]) for a in exported["addresses"]] == [(ADDRESS, "valid")]

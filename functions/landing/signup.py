@@ -19,6 +19,7 @@ from datetime import datetime
 from aws_lambda_powertools.utilities import parameters
 
 from consentry.addresses.address_store import find_address
+from consentry.addresses.counting import released_by_time
 from consentry.addresses.normalize import normalize_email
 from consentry.addresses.status import AddressStatus
 from consentry.consent import links, profile_store, service_store
@@ -85,12 +86,17 @@ class Confirmer:
     erasures: Keyring
     """The keys of erased addresses' fingerprints: an erased address gets no mail."""
 
-    def _undeliverable(self, address: Address) -> bool:
-        """A quarantined address would bounce; a denylisted one stays reachable here,
-        since a confirmed double opt-in is how its owner may come back; an erased one,
-        whatever it still stops, is never written to again (only an operator's lift)."""
+    def _undeliverable(self, address: Address, at: datetime) -> bool:
+        """A quarantined address would bounce (unless its quarantine ended by itself by
+        `at`); a denylisted one stays reachable here, since a confirmed double opt-in is
+        how its owner may come back; an erased one, whatever it still stops, is never
+        written to again (only an operator's lift frees it)."""
         found = find_address(Channel.EMAIL, address)
-        if found is not None and found.status is AddressStatus.QUARANTINE:
+        if (
+            found is not None
+            and found.status is AddressStatus.QUARANTINE
+            and not released_by_time(found, at)
+        ):
             return True
         return fingerprints.find_one(self.erasures, Channel.EMAIL, address) is not None
 
@@ -105,7 +111,7 @@ class Confirmer:
         """Mail the confirmation link to the profile's email address; its masked form,
         or None when there is nowhere (or no one) to send it from or to."""
         address = state.addresses.get(Channel.EMAIL)
-        if not address or not self.sender or self._undeliverable(Address(address)):
+        if not address or not self.sender or self._undeliverable(Address(address), at):
             return None
         token = self.signer.sign(
             LinkClaims(

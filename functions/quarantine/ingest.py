@@ -6,13 +6,22 @@ a redelivery change nothing (consentry.addresses.events). What is written:
 
 | feedback | address | event |
 |---|---|---|
-| hard or soft bounce | when the rules change it | always (history, idempotency) |
+| hard or soft bounce | its outcome, and the health the rules give | always (history, idempotency) |
 | bounce held by the outage guard | no | always, with `held_domain` |
 | ignored bounce (message too large, content) | no | no |
 | complaint (not `not-spam`) | adds the complaint origin | always |
-| delivery | when it resets a counter | only then |
+| delivery | its outcome, and the health the rules give | when it resets a counter |
 
-A delivery that changes nothing writes nothing: repeating it changes nothing either.
+Bounces and deliveries are kept on the address as dated outcomes, once each, and the
+health is the rules replayed over them in time order (consentry.addresses.counting):
+feedback that arrives late or twice gives the state it would have given in order. A
+delivery is kept even when it changes nothing yet, since a bounce dated before it may
+still arrive; repeating it changes nothing.
+
+A recipient that is not an address is counted (`FeedbackRecipientsMalformed`) and
+logged without what it held; the message's other recipients are applied. Only a
+message from which nothing at all can be applied goes back to the queue (and, in the
+end, to the dead-letter queue).
 """
 
 from __future__ import annotations
@@ -22,12 +31,12 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from consentry.addresses import history_store
+from consentry.addresses import address_store, history_store
 from consentry.addresses.counting import (
     QuarantinePolicy,
-    apply_failure,
-    apply_success,
     error_snapshot,
+    occurrence_of,
+    record,
 )
 from consentry.addresses.decisions import current_state
 from consentry.addresses.events import FEEDBACK_ACTOR, AddressEvent, event_id
@@ -37,9 +46,15 @@ from consentry.addresses.feedback import (
     FeedbackKind,
     InboundSms,
     MalformedFeedbackError,
+    MalformedRecipient,
     parse_body,
 )
-from consentry.addresses.status import COMPLAINT_ORIGIN, AddressState, with_origin
+from consentry.addresses.status import (
+    COMPLAINT_ORIGIN,
+    AddressState,
+    same_decision,
+    with_origin,
+)
 from consentry.core.clock import Clock
 from consentry.core.errors import StoreUnavailableError
 from consentry.core.observability import logger, metrics
@@ -80,10 +95,27 @@ class FeedbackIngest:
                 "malformed feedback", extra={"sqs_message_id": record.message_id, "why": str(error)}
             )
             raise
+        malformed = [item for item in items if isinstance(item, MalformedRecipient)]
+        if malformed:
+            metrics.add_metric(
+                name="FeedbackRecipientsMalformed", unit=MetricUnit.Count, value=len(malformed)
+            )
+            logger.warning(
+                "feedback recipients that are not addresses were skipped",
+                extra={
+                    "sqs_message_id": record.message_id,
+                    "ses_message_id": malformed[0].message_id,
+                    "kind": malformed[0].kind.value,
+                    "skipped": len(malformed),
+                    "applicable": len(items) - len(malformed),
+                },
+            )
+            if len(malformed) == len(items):
+                raise MalformedFeedbackError("no recipient of the notification is an address")
         for item in items:
             if isinstance(item, InboundSms):
                 self._keywords.handle(item)
-            else:
+            elif isinstance(item, AddressFeedback):
                 self._apply(item)
 
     def flush(self) -> None:
@@ -113,14 +145,17 @@ class FeedbackIngest:
 
     def _write(self, current: AddressState, feedback: AddressFeedback, *, failure: bool) -> bool:
         """Write the feedback's effect and event; False when there was nothing to write
-        (a delivery that changes nothing) or it was written before (a redelivery)."""
+        or it was written before (a redelivery)."""
         held = None
         if failure and feedback.channel is Channel.EMAIL:
             held = self._guard.hold_key(feedback)
         updated = current if held else self._rules(current, feedback)
-        if feedback.kind is FeedbackKind.DELIVERY and updated == current:
-            return False
-        changed = updated != current
+        changed = not same_decision(updated, current)
+        if feedback.kind is FeedbackKind.DELIVERY and not changed:
+            if updated == current:
+                return False  # known already
+            address_store.save(current, updated)  # kept for the counting; no history
+            return True
         detail = {**feedback.detail, "changed": changed}
         if changed and failure:
             detail["before"] = error_snapshot(current)
@@ -145,13 +180,12 @@ class FeedbackIngest:
         return written
 
     def _rules(self, state: AddressState, feedback: AddressFeedback) -> AddressState:
-        if feedback.kind is FeedbackKind.DELIVERY:
-            return apply_success(state, feedback.at, self._policy)
         if feedback.kind is FeedbackKind.COMPLAINT:
             return with_origin(state, COMPLAINT_ORIGIN, feedback.at)
-        if feedback.error_type is None or feedback.reason is None:
+        if feedback.kind is FeedbackKind.BOUNCE and feedback.error_type is None:
             raise MalformedFeedbackError("a bounce without its error type")
-        return apply_failure(state, feedback.error_type, feedback.reason, feedback.at, self._policy)
+        occurrence = occurrence_of(feedback.error_type, feedback.reason, feedback.at, feedback.key)
+        return record(state, occurrence, self._policy) if occurrence else state
 
     def _sent_at(self, record: SQSRecord) -> datetime:
         """When SQS received the message (dates inbound texts, which carry no time)."""

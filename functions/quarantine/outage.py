@@ -35,6 +35,7 @@ from consentry.addresses.counting import (
     is_outage,
     restore_errors,
     window_start,
+    without,
 )
 from consentry.addresses.events import EventKind, held_key, split_held_key
 from consentry.addresses.feedback import AddressFeedback
@@ -161,9 +162,14 @@ class OutageGuard:
                 break
             run.append(event)
         changed = [event for event in run if event.detail.get("changed")]
-        if not changed or changed[0].detail.get("version") != state.version:
+        keys = {event.key for event in run}
+        if keys & {occurrence.key for occurrence in state.occurrences}:
+            # The outcomes are kept: the state without them is the state held.
+            restored = without(state, keys, self._policy, now)
+        elif not changed or changed[0].detail.get("version") != state.version:
             return 0  # nothing to undo, or something else wrote the address since
-        restored = restore_errors(state, changed[-1].detail["before"], now)
+        else:
+            restored = restore_errors(state, changed[-1].detail["before"], now)
         try:
             held = history_store.hold_retroactively(
                 state, restored, run[::-1], key, {"held": "retroactive", "held_at": now}

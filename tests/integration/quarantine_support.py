@@ -236,3 +236,15 @@ def snapshot() -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, An
         {k: v.model_dump() for k, v in address_states().items()},
         [e.model_dump() for e in address_events()],
     )
+
+
+def metric_total(output: str, namespace: str, name: str) -> float:
+    """The sum of a metric over the EMF documents Powertools printed."""
+    total = 0.0
+    for line in output.splitlines():
+        document = json.loads(line) if line.startswith("{") else {}
+        declared = document.get("_aws", {}).get("CloudWatchMetrics", [])
+        if any(d["Namespace"] == namespace for d in declared) and name in document:
+            values = document[name]
+            total += sum(values) if isinstance(values, list) else values
+    return total

@@ -41,7 +41,7 @@ from tests.integration.analysis_support import (
     subscribe,
     unsubscribe,
 )
-from tests.integration.helpers import present
+from tests.integration.helpers import present, seed_released_by_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -290,6 +290,26 @@ def test_lookups_give_the_snapshot_s_result(
     assert snapshot.output["excluded"] == counts(
         profile_opted_out=1, address_quarantined=1, not_subscribed=1, duplicate=1
     )
+
+
+@pytest.mark.parametrize("read", [SuppressionRead.SNAPSHOT, SuppressionRead.LOOKUPS])
+def test_a_quarantine_whose_release_date_passed_targets_its_address(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch, read: SuppressionRead
+) -> None:
+    seed_released_by_time("released@example.com", released_days_ago=1)
+    seed_released_by_time("still.full@example.com", released_days_ago=-1)
+    uri = stack.upload(
+        [
+            {"profile_id": "p1", "address": "released@example.com"},
+            {"profile_id": "p2", "address": "still.full@example.com"},
+        ]
+    )
+    read_with(monkeypatch, read)
+
+    run = stack.run(stack.request("released", uri))
+
+    assert run.output["excluded"] == counts(address_quarantined=1)
+    assert any("released@example.com" in row for row in run.target_rows())
 
 
 # ---------------------------------------------------------------- failures

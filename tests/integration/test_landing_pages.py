@@ -21,7 +21,7 @@ from landing.forms import FormGuard
 from landing.pages import wording_version
 from tests.conftest import REGION
 from tests.integration.conftest import Configure
-from tests.integration.helpers import present
+from tests.integration.helpers import present, seed_released_by_time
 from tests.integration.landing_client import Client, path_of
 
 PROFILE = ProfileId("p-pages")
@@ -568,3 +568,15 @@ def store_change(scope: Scope, action: str) -> ConsentChange:
     from consentry.core.types import Action, Source
 
     return ConsentChange(scope=scope, action=Action(action), source=Source.OPERATOR, actor="t")
+
+
+@pytest.mark.parametrize(("released_days_ago", "mails"), [(1, 1), (-1, 0)])
+def test_a_quarantine_that_ended_by_itself_no_longer_stops_the_confirmation_mail(
+    client: Client, released_days_ago: int, mails: int
+) -> None:
+    seed_released_by_time("back.again@example.org", released_days_ago=released_days_ago)
+    page = client.get(f"/s/{NEWSLETTER}")
+
+    client.submit(page.form("/s/"), fill={"email": "back.again@example.org"})
+
+    assert len(sent_mails()) == mails

@@ -15,6 +15,7 @@ from tests.integration.quarantine_support import (
     FeedbackPath,
     address_events,
     address_states,
+    metric_total,
     ses,
     snapshot,
 )
@@ -87,6 +88,39 @@ def test_the_fifth_mailbox_full_a_day_apart_quarantines_until_thirty_days_later(
     assert quarantined.release_at == T0 + timedelta(days=4 + 30)
 
 
+def test_soft_bounces_arriving_newest_first_count_as_in_order(
+    envelope_path: FeedbackPath,
+) -> None:
+    for day in (8, 6, 4, 2, 0):  # two days apart, newest first, one batch each
+        envelope_path.publish(
+            ses("bounce_soft", message_id=f"m-{day}", at=T0 + timedelta(days=day))
+        )
+        envelope_path.drain()
+
+    quarantined = state("sam.poe@example.net")
+    assert (quarantined.status, quarantined.error_count) == (AddressStatus.QUARANTINE, 5)
+
+
+def test_a_late_delivery_dated_between_soft_bounces_resets_the_count_it_interrupts(
+    envelope_path: FeedbackPath,
+) -> None:
+    for day in (0, 2, 4, 6, 8):
+        envelope_path.publish(
+            ses("bounce_soft", message_id=f"m-{day}", at=T0 + timedelta(days=day))
+        )
+    envelope_path.drain()
+    assert state("sam.poe@example.net").status is AddressStatus.QUARANTINE
+
+    envelope_path.publish(
+        ses("delivery", message_id="d-5", at=T0 + timedelta(days=5)),
+        ses("delivery", message_id="d-5", at=T0 + timedelta(days=5)),
+    )
+    envelope_path.drain()
+
+    counted = state("sam.poe@example.net")
+    assert (counted.status, counted.error_count) == (AddressStatus.ERRONEOUS, 2)
+
+
 def test_soft_bounces_within_a_day_count_once(envelope_path: FeedbackPath) -> None:
     for minutes in (0, 30, 600):
         envelope_path.publish(
@@ -142,12 +176,16 @@ def test_a_delivery_resets_the_counter(path: FeedbackPath, name: str) -> None:
     assert [e.kind for e in address_events()] == ["bounce", "delivery"]
 
 
-def test_a_delivery_to_a_healthy_address_writes_nothing(envelope_path: FeedbackPath) -> None:
-    envelope_path.publish(ses("delivery"), ses("event_delivery"))
+def test_a_delivery_to_a_healthy_address_is_kept_for_the_counting_and_in_no_history(
+    envelope_path: FeedbackPath,
+) -> None:
+    envelope_path.publish(ses("delivery"), ses("event_delivery"), ses("delivery"))
 
     envelope_path.drain()
 
-    assert address_states() == {}
+    states = list(address_states().values())
+    assert {(s.address, s.status) for s in states} == {("sam.poe@example.net", AddressStatus.VALID)}
+    assert [o.outcome.value for o in states[0].occurrences] == ["success", "success"]
     assert address_events() == []
 
 
@@ -271,6 +309,24 @@ def test_a_recipient_that_is_not_an_address_is_poison(envelope_path: FeedbackPat
 
     assert len(envelope_path.dead_letters()) == 1
     assert address_states() == {}
+
+
+def test_a_bounce_applies_its_valid_recipient_and_records_the_malformed_one(
+    envelope_path: FeedbackPath,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    envelope_path.publish(
+        ses("bounce_hard", recipients=["Jane.Roe@example.com", "broken.recipient at example"])
+    )
+
+    envelope_path.drain()
+
+    assert envelope_path.dead_letters() == []
+    assert state("jane.roe@example.com").status is AddressStatus.QUARANTINE
+    assert metric_total(capsys.readouterr().out, "Consentry", "FeedbackRecipientsMalformed") == 1
+    (skipped,) = [r for r in caplog.records if "not addresses were skipped" in r.getMessage()]
+    assert "broken.recipient" not in str(skipped.__dict__)
 
 
 def test_a_quarantined_address_from_before_is_not_changed_by_a_soft_bounce(

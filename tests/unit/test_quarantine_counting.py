@@ -2,18 +2,22 @@
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from random import Random
 from typing import cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consentry.addresses import address_store
 from consentry.addresses.counting import (
     QuarantinePolicy,
     apply_failure,
     apply_success,
     bucket_start,
     is_outage,
+    occurrence_of,
+    record,
     release_errors,
     settle,
     window_start,
@@ -351,3 +355,148 @@ def test_an_operators_quarantine_is_never_released_by_time() -> None:
     by_operator = full.model_copy(update={"reason": "spam trap"})
 
     assert settle(by_operator, T0 + 100 * DAY, POLICY) == by_operator
+
+
+# ------------------------------------------------- arrival order and repeats (order-free)
+# SES delivers feedback at least once and in any order: the state must be the one the
+# reference gives for the history in time order, whatever the arrival order.
+
+FEEDBACK_KINDS = ("hard", "soft", "soft_full", "ignored", "success")
+HISTORIES = st.lists(st.tuples(st.sampled_from(FEEDBACK_KINDS), GAPS), max_size=30)
+Keyed = tuple[str, datetime, str]
+
+
+def keyed(events: list[tuple[str, datetime]]) -> list[Keyed]:
+    """Each piece of feedback with its key (a message id names it in SES)."""
+    return [(kind, at, f"m{number:03d}") for number, (kind, at) in enumerate(events)]
+
+
+def recorded(state: AddressState, event: Keyed, policy: QuarantinePolicy) -> AddressState:
+    kind, at, key = event
+    error_type, reason = {
+        "hard": (HARD, UNKNOWN),
+        "soft": (SOFT, UNREACHABLE),
+        "soft_full": (SOFT, FULL),
+        "ignored": (IGNORED, FailureReason.ERROR_IGNORED),
+        "success": (None, None),
+    }[kind]
+    occurrence = occurrence_of(error_type, reason, at, key)
+    return record(state, occurrence, policy) if occurrence else state
+
+
+def in_order(events: list[Keyed], end: datetime) -> list[tuple[str, datetime]]:
+    """The history as the reference reads it: time order (then key), then the clock."""
+    ordered = sorted(events, key=lambda event: (event[1], event[2]))
+    return [(kind, at) for kind, at, _ in ordered] + [("job", end)]
+
+
+def health(state: AddressState) -> tuple[str, int, str | None, datetime | None]:
+    return state.error_status.value, state.error_count, state.reason, state.release_at
+
+
+@settings(max_examples=400)
+@given(HISTORIES, st.randoms(use_true_random=False), st.lists(st.integers(0, 29), max_size=10))
+def test_any_arrival_order_with_repeats_gives_the_state_of_the_ordered_history(
+    sequence: list[tuple[str, int]], random: Random, repeats: list[int]
+) -> None:
+    policy = POLICY.model_copy(update={"reorder_window": timedelta(days=3650)})
+    events = keyed(timeline(sequence))
+    arrivals = events + [events[i] for i in repeats if i < len(events)]
+    random.shuffle(arrivals)
+    end = max((at for _, at, _ in events), default=T0) + DAY
+    state, newest = FRESH, T0
+    for number, event in enumerate(arrivals):
+        state = recorded(state, event, policy)
+        newest = max(newest, event[1])
+        if number % 3 == 2:  # the daily job tidies now and then: it changes nothing
+            state = settle(state, newest + timedelta(hours=1), policy)
+
+    assert health(settle(state, end, policy)) == reference(in_order(events, end), policy)
+
+
+@settings(max_examples=300)
+@given(
+    HISTORIES,
+    st.lists(st.integers(0, 14 * 24), min_size=30, max_size=30),
+    st.lists(st.tuples(st.integers(0, 29), st.integers(0, 14 * 24)), max_size=10),
+)
+def test_feedback_late_by_up_to_the_reorder_window_counts_as_in_order(
+    sequence: list[tuple[str, int]], delays: list[int], repeats: list[tuple[int, int]]
+) -> None:
+    """Long histories, with the outcomes past the window folded into the base: each
+    piece of feedback arrives up to the (default) reorder window after its own time."""
+    events = keyed(timeline(sequence))
+    arrivals = [
+        (at + timedelta(hours=delays[i]), (kind, at, key))
+        for i, (kind, at, key) in enumerate(events)
+    ]
+    arrivals += [
+        (events[i][1] + timedelta(hours=delay), events[i])
+        for i, delay in repeats
+        if i < len(events)
+    ]
+    end = max((arrived for arrived, _ in arrivals), default=T0) + DAY
+    state = FRESH
+    for _, event in sorted(arrivals, key=lambda arrival: arrival[0]):
+        state = recorded(state, event, POLICY)
+
+    assert health(settle(state, end, POLICY)) == reference(in_order(events, end))
+    assert all(state.occurrences[-1].at - o.at <= POLICY.reorder_window for o in state.occurrences)
+
+
+def test_five_soft_bounces_two_days_apart_quarantine_whichever_arrives_first() -> None:
+    bounces = [("soft", T0 + 2 * i * DAY, f"m{i}") for i in range(5)]
+    oldest_first, newest_first = FRESH, FRESH
+    for event in bounces:
+        oldest_first = recorded(oldest_first, event, POLICY)
+    for event in reversed(bounces):
+        newest_first = recorded(newest_first, event, POLICY)
+
+    assert health(newest_first) == health(oldest_first)
+    assert (newest_first.status, newest_first.error_count) == (AddressStatus.QUARANTINE, 5)
+
+
+def test_a_late_success_dated_before_the_fifth_error_undoes_the_quarantine() -> None:
+    state = FRESH
+    for i in range(5):
+        state = recorded(state, ("soft", T0 + 2 * i * DAY, f"m{i}"), POLICY)
+    assert state.status is AddressStatus.QUARANTINE
+
+    state = recorded(state, ("success", T0 + 5 * DAY, "d1"), POLICY)
+
+    assert (state.status, state.error_count) == (AddressStatus.ERRONEOUS, 2)
+
+
+def test_feedback_dated_before_an_operators_release_no_longer_counts() -> None:
+    state = recorded(FRESH, ("hard", T0, "m1"), POLICY)
+    released = release_errors(state, T0 + DAY)
+
+    late = recorded(released, ("hard", T0 + timedelta(hours=1), "m2"), POLICY)
+    after = recorded(released, ("hard", T0 + 2 * DAY, "m3"), POLICY)
+
+    assert late is released
+    assert after.status is AddressStatus.QUARANTINE
+
+
+def test_an_address_keeps_only_its_reorder_window_of_outcomes() -> None:
+    state = FRESH
+    for day in range(200):
+        state = recorded(state, ("success", T0 + day * DAY, f"d{day}"), POLICY)
+
+    assert len(state.occurrences) == POLICY.reorder_window.days + 1
+
+
+@settings(max_examples=100)
+@given(HISTORIES, st.booleans())
+def test_the_kept_outcomes_survive_the_address_item(
+    sequence: list[tuple[str, int]], decided: bool
+) -> None:
+    state = FRESH
+    for event in keyed(timeline(sequence)):
+        state = recorded(state, event, POLICY)
+    if decided:
+        state = release_errors(state, T0 + timedelta(microseconds=7))
+
+    assert address_store.to_state(address_store.to_item(state, version=1)) == state.model_copy(
+        update={"version": 1}
+    )

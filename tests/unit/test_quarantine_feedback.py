@@ -18,6 +18,8 @@ from consentry.addresses.feedback import (
     FeedbackKind,
     InboundSms,
     MalformedFeedbackError,
+    MalformedRecipient,
+    Parsed,
     SmsKeyword,
     classify_bounce,
     parse_body,
@@ -33,9 +35,17 @@ def fixture(name: str) -> dict[str, Any]:
     return document
 
 
-def parse(document: str | dict[str, Any]) -> list[Feedback]:
+def parse_all(document: str | dict[str, Any]) -> list[Parsed]:
     body = document if isinstance(document, str) else json.dumps(document)
     return parse_body(body, received_at=RECEIVED, default_region="US")
+
+
+def parse(document: str | dict[str, Any]) -> list[Feedback]:
+    """The feedback of a notification whose every recipient is an address."""
+    parsed = parse_all(document)
+    feedback = [p for p in parsed if not isinstance(p, MalformedRecipient)]
+    assert len(feedback) == len(parsed)
+    return feedback
 
 
 def in_sns_envelope(document: object) -> dict[str, str]:
@@ -187,14 +197,40 @@ def test_a_body_that_is_not_feedback_is_malformed(body: str) -> None:
         parse(body)
 
 
-def test_a_recipient_that_is_not_an_address_is_malformed_and_the_message_says_not_which() -> None:
+def test_a_recipient_that_is_not_an_address_is_malformed_and_keeps_nothing_of_it() -> None:
     document = fixture("ses_bounce_hard")
     document["bounce"]["bouncedRecipients"][0]["emailAddress"] = "jane.roe at example"
 
-    with pytest.raises(MalformedFeedbackError) as raised:
-        parse(document)
+    (parsed,) = parse_all(document)
 
-    assert "jane" not in str(raised.value)
+    assert isinstance(parsed, MalformedRecipient)
+    assert "jane" not in repr(parsed)
+
+
+@pytest.mark.parametrize(
+    ("name", "section", "field"),
+    [
+        ("bounce_soft", "bounce", "bouncedRecipients"),
+        ("complaint", "complaint", "complainedRecipients"),
+        ("delivery", "delivery", "recipients"),
+    ],
+)
+def test_a_malformed_recipient_spoils_none_of_its_fellows(
+    name: str, section: str, field: str
+) -> None:
+    document = fixture(f"ses_{name}")
+    listed = document[section][field]
+    good, bad = "Good.One@example.com", "jane.roe at example"
+    if field == "recipients":
+        document[section][field] = [bad, good]
+    else:
+        document[section][field] = [{**listed[0], "emailAddress": a} for a in (bad, good)]
+
+    parsed = parse_all(document)
+
+    assert [type(p) for p in parsed] == [MalformedRecipient, AddressFeedback]
+    assert isinstance(parsed[1], AddressFeedback)
+    assert parsed[1].address == "good.one@example.com"
 
 
 JSON = st.recursive(
@@ -209,7 +245,7 @@ JSON = st.recursive(
 @given(JSON)
 def test_any_json_is_feedback_or_malformed_never_a_crash(document: object) -> None:
     try:
-        result = parse(json.dumps(document))
+        result = parse_all(json.dumps(document))
     except MalformedFeedbackError:
         return
     assert isinstance(result, list)
@@ -218,7 +254,7 @@ def test_any_json_is_feedback_or_malformed_never_a_crash(document: object) -> No
 @given(st.dictionaries(st.sampled_from(["bounce", "mail", "notificationType"]), JSON))
 def test_any_bounce_like_json_is_feedback_or_malformed(document: dict[str, object]) -> None:
     with contextlib.suppress(MalformedFeedbackError):
-        assert isinstance(parse({"notificationType": "Bounce", **document}), list)
+        assert isinstance(parse_all({"notificationType": "Bounce", **document}), list)
 
 
 def test_an_inbound_text_is_dated_by_the_envelope_and_read_in_the_default_region() -> None:

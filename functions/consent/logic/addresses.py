@@ -1,10 +1,13 @@
 """Addresses and outages: the operations behind /v1/addresses and /v1/outages.
 
 An address is read by its channel and raw address (normalized here, as everywhere);
-an address nothing was ever recorded for is 404. Lists go through the sparse
-by-status index, so a list names a status. Releasing errors in bulk resets delivery
-health only: denylist origins (complaints, STOP, owner opt-outs) and the allowlist
-stay, and each release is an event naming the operator and the reason.
+an address nothing was ever recorded for is 404. Reads show the address as it is at
+the moment of reading: a quarantine or a counter whose time is up is shown released,
+whether the daily job has tidied it yet or not. Lists go through the sparse by-status
+index, so a list names a status (and leaves out what has been released since).
+Releasing errors in bulk resets delivery health only: denylist origins (complaints,
+STOP, owner opt-outs) and the allowlist stay, and each release is an event naming the
+operator and the reason.
 
 Outage decisions take the errors the guard held for a domain, oldest first, and either
 release them (they never count) or apply them under the counting rules at their own
@@ -14,6 +17,7 @@ A call decides at most `limit` errors; `remaining` says whether to call again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -34,7 +38,7 @@ from consent.schemas import (
     OutagesOut,
 )
 from consentry.addresses import address_store, decisions, domain_windows, history_store
-from consentry.addresses.counting import QuarantinePolicy
+from consentry.addresses.counting import QuarantinePolicy, settle
 from consentry.addresses.domain_windows import Hold
 from consentry.addresses.events import Decision, held_key, split_held_key
 from consentry.addresses.normalize import normalize
@@ -72,12 +76,21 @@ def address_of(
     return address
 
 
-def get(channel: Channel, address: Address) -> AddressWithHistoryOut:
+def get(
+    channel: Channel, address: Address, *, now: datetime, policy: QuarantinePolicy
+) -> AddressWithHistoryOut:
+    """The address as it is at `now`, with its latest history."""
+    return _view(channel, address, lambda state: settle(state, now, policy))
+
+
+def _view(
+    channel: Channel, address: Address, as_read: Callable[[AddressState], AddressState]
+) -> AddressWithHistoryOut:
     state = address_store.find_address(channel, address)
     page = history_store.history_of(channel, address, limit=HISTORY_ON_READ, cursor=None)
     if state is None and not page.items:
         raise NotFoundError("address", f"{channel.value}:{address}")
-    current = state or AddressState(channel=channel, address=address)
+    current = as_read(state) if state else AddressState(channel=channel, address=address)
     return AddressWithHistoryOut(
         **AddressOut.of(current).model_dump(),
         history=[AddressEventOut.of(event) for event in page.items],
@@ -104,14 +117,18 @@ def list_addresses(
     domain: str | None,
     limit: int,
     cursor: str | None,
+    now: datetime,
+    policy: QuarantinePolicy,
 ) -> AddressesOut:
     if status is AddressStatus.VALID:
         raise InvalidInputError("status", "valid addresses are not listed; read one by address")
     page = address_store.addresses_with_status(
         channel, status, domain=domain, reason=reason, limit=limit, cursor=cursor
     )
+    current = [settle(state, now, policy) for state in page.items]
     return AddressesOut(
-        items=[AddressOut.of(state) for state in page.items], next_cursor=page.cursor
+        items=[AddressOut.of(state) for state in current if state.status is status],
+        next_cursor=page.cursor,
     )
 
 
@@ -125,7 +142,7 @@ def set_status(*, command: SetAddressStatus, clock: Clock) -> AddressWithHistory
         actor=command.actor,
         clock=clock,
     )
-    return get(command.channel, command.address)
+    return _view(command.channel, command.address, lambda state: state)
 
 
 @idempotent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from consent.schemas import CheckItemIn, CheckResultOut, ChecksOut
 from consentry.addresses import address_store
+from consentry.addresses.counting import QuarantinePolicy, settle
 from consentry.addresses.normalize import normalize
 from consentry.analysis.exclusion import ExclusionCause, SendFacts, first_exclusion
 from consentry.consent import profile_store, service_store
@@ -22,6 +23,7 @@ def check(
     items: list[CheckItemIn],
     *,
     default_region: str,
+    policy: QuarantinePolicy,
     clock: Clock,
     keyring: Keyring,
     smtputf8: bool = False,
@@ -29,7 +31,8 @@ def check(
 ) -> ChecksOut:
     """One verdict per item, in order; four batched reads for the whole request.
 
-    The keywords are the deployment's address settings, as the analysis applies them."""
+    The keywords are the deployment's address settings, as the analysis applies them.
+    Addresses are read as they are now: a release that fell due counts at once."""
     now = clock()
     normalized = [
         normalize(
@@ -51,13 +54,14 @@ def check(
     results = []
     for item, address in zip(items, normalized, strict=True):
         subscription = subscriptions.get((item.service_id or "", item.profile_id))
+        stored = addresses.get((item.channel, address)) if address else None
         cause = first_exclusion(
             SendFacts(
                 channel=item.channel,
                 message_class=item.message_class,
                 raw_address=item.address,
                 address=address,
-                address_state=addresses.get((item.channel, address)) if address else None,
+                address_state=settle(stored, now, policy) if stored else None,
                 consent=consents.get(ProfileId(item.profile_id)),
                 for_service=item.service_id is not None,
                 subscribed=subscription is not None and subscription.active(now),

@@ -21,6 +21,7 @@ from consent.schemas import (
     VerifyOut,
 )
 from consentry.addresses import address_store
+from consentry.addresses.counting import QuarantinePolicy, settle
 from consentry.addresses.normalize import normalize
 from consentry.consent import profile_store, service_store
 from consentry.consent.rules import (
@@ -136,7 +137,9 @@ def verify(profile_id: ProfileId) -> VerifyOut:
     )
 
 
-def export(profile_id: ProfileId, clock: Clock) -> ExportOut:
+def export(profile_id: ProfileId, clock: Clock, policy: QuarantinePolicy) -> ExportOut:
+    """Everything held about a profile; its addresses as they are now (a release that
+    fell due counts at once)."""
     state = profile_store.get_consent(profile_id)
     events = profile_store.all_events(profile_id)
     now = clock()
@@ -149,7 +152,7 @@ def export(profile_id: ProfileId, clock: Clock) -> ExportOut:
         subscriptions=[
             SubscriptionOut.of(s, now) for s in service_store.subscriptions_of(profile_id)
         ],
-        addresses=[AddressOut.of(a) for a in addresses.values()],
+        addresses=[AddressOut.of(settle(a, now, policy)) for a in addresses.values()],
     )
 
 

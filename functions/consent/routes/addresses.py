@@ -81,6 +81,7 @@ def list_addresses(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AddressesOut:
+    wired = dependencies(router)
     return addresses.list_addresses(
         channel,
         AddressStatus(status),
@@ -88,6 +89,8 @@ def list_addresses(
         domain=domain.strip().lower() if domain else None,
         limit=limit,
         cursor=cursor,
+        now=wired.clock(),
+        policy=wired.quarantine_policy,
     )
 
 
@@ -117,7 +120,10 @@ def release_addresses(
     responses=answers(AddressWithHistoryOut, errors=NO_ADDRESS),
 )
 def get_address(channel: ChannelPath, address: AddressPath) -> Response[AddressWithHistoryOut]:
-    found = addresses.get(channel, _address(channel, address))
+    wired = dependencies(router)
+    found = addresses.get(
+        channel, _address(channel, address), now=wired.clock(), policy=wired.quarantine_policy
+    )
     return Response(200, "application/json", found, headers=etag(found.version))
 
 

@@ -23,6 +23,7 @@ def post_checks(body: ChecksIn) -> ChecksOut:
     return checks.check(
         body.items,
         default_region=settings.default_phone_region,
+        policy=wired.quarantine_policy,
         clock=wired.clock,
         keyring=wired.erasure_keyring(),
         smtputf8=settings.sender_smtputf8,

@@ -134,7 +134,8 @@ def verify_history(profileId: ProfileIdPath) -> VerifyOut:
     responses=answers(ExportOut, errors=NOT_FOUND),
 )
 def export_profile(profileId: ProfileIdPath) -> ExportOut:
-    return profiles.export(ProfileId(profileId), dependencies(router).clock)
+    wired = dependencies(router)
+    return profiles.export(ProfileId(profileId), wired.clock, wired.quarantine_policy)
 
 
 @router.delete(

@@ -6,13 +6,22 @@ Writes of an address always carry its event, in one transaction: they go through
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from consentry.addresses.status import AddressState, AddressStatus, address_domain, address_key
+from consentry.addresses.status import (
+    AddressState,
+    AddressStatus,
+    ErrorHealth,
+    Occurrence,
+    Outcome,
+    address_domain,
+    address_key,
+)
 from consentry.addresses.tables import AddressModel
 from consentry.core.pagination import Page, decode_cursor, encode_cursor
 from consentry.core.persistence import dynamodb
@@ -113,6 +122,14 @@ def guard(tx: TransactWrite, current: AddressState, updated: AddressState | None
         )
 
 
+def save(current: AddressState, updated: AddressState) -> None:
+    """Write `updated` alone (no event): for a change no history shows, such as a
+    delivery outcome kept for the counting. LostRace when the address changed since
+    `current` was read."""
+    with dynamodb():
+        to_item(updated, version=current.version + 1).save(condition=_unchanged_since(current))
+
+
 def _unchanged_since(state: AddressState) -> Any:
     if state.version == 0:
         return AddressModel.address_key.does_not_exist()
@@ -132,6 +149,7 @@ def to_state(item: AddressModel) -> AddressState:
         allowlisted=bool(item.allowlisted),
         version=int(item.version),
         updated_at=item.updated_at,
+        **_counting_of(item.counting),
     )
 
 
@@ -152,11 +170,52 @@ def to_item(state: AddressState, *, version: int) -> AddressModel:
         allowlisted=state.allowlisted,
         updated_at=state.updated_at,
         version=version,
+        counting=_counting_text(state),
         status_key=status_key(state.channel, status) if indexed else None,
         domain_key=f"{address_domain(state.channel, state.address)}#{state.address}"
         if indexed
         else None,
     )
+
+
+def _counting_text(state: AddressState) -> str | None:
+    """The counting fields as compact JSON: outcomes as [epoch µs, key, outcome, reason]."""
+    if not state.occurrences and state.base is None and state.decided_at is None:
+        return None
+    document = {
+        "o": [[_us(o.at), o.key, o.outcome.value, o.reason] for o in state.occurrences],
+        "b": state.base.model_dump(mode="json", exclude_defaults=True)
+        if state.base is not None
+        else None,
+        "d": _us(state.decided_at) if state.decided_at else None,
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _counting_of(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    document = json.loads(text)
+    return {
+        "occurrences": tuple(
+            Occurrence(at=_at(us), key=key, outcome=Outcome(outcome), reason=reason)
+            for us, key, outcome, reason in document["o"]
+        ),
+        "base": ErrorHealth.model_validate(document["b"]) if document["b"] is not None else None,
+        "decided_at": _at(document["d"]) if document["d"] is not None else None,
+    }
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _us(at: datetime) -> int:
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def _at(us: int) -> datetime:
+    return _EPOCH + us * _MICROSECOND
 
 
 def _of_domain(domain: str | None) -> Any:

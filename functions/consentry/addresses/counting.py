@@ -16,20 +16,37 @@ daily job), never from inside a rule.
 Resets and releases fall due with time alone. `settle` applies what is due; every
 rule settles first, so the daily job and a late feedback agree on the outcome.
 
+Feedback arrives at least once and in any order, so the health is not counted up as
+feedback arrives: `record` keeps each dated outcome once (by its feedback key) and
+`recount` replays the rules over them in time order, from the `base` health. Only
+the outcomes of the reorder window (those less than `reorder_window` older than the
+newest) are kept; older ones are folded into the base. The health therefore depends
+only on the set of outcomes received, whatever their order, for every outcome that
+arrives within the reorder window of its own time.
+
 The outage guard is here too: failures of one domain within `outage_window` that
 pass both thresholds are held instead of counted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.addresses.feedback import ErrorType, FailureReason
-from consentry.addresses.status import AddressState, AddressStatus
+from consentry.addresses.status import (
+    AddressState,
+    AddressStatus,
+    ErrorHealth,
+    Occurrence,
+    Outcome,
+    decided,
+)
 from consentry.core.settings import Settings
+from consentry.core.types import Address, Channel
 
 
 class QuarantinePolicy(BaseModel):
@@ -39,6 +56,8 @@ class QuarantinePolicy(BaseModel):
     soft_errors_to_quarantine: int = Field(default=5, ge=1)
     counter_reset_after: timedelta = timedelta(days=10)
     mailbox_full_release_after: timedelta = timedelta(days=30)
+    reorder_window: timedelta = timedelta(days=14)
+    """How late feedback may arrive and still count as if it had come in order."""
 
     outage_window: timedelta = timedelta(hours=1)
     outage_bucket: timedelta = timedelta(minutes=5)
@@ -57,6 +76,7 @@ class QuarantinePolicy(BaseModel):
             soft_errors_to_quarantine=settings.soft_errors_to_quarantine,
             counter_reset_after=timedelta(days=settings.error_counter_reset_days),
             mailbox_full_release_after=timedelta(days=settings.mailbox_full_release_days),
+            reorder_window=timedelta(days=settings.feedback_reorder_window_days),
             outage_window=timedelta(minutes=settings.outage_window_minutes),
             outage_bucket=timedelta(minutes=settings.outage_bucket_minutes),
             outage_min_failures=settings.outage_min_failures,
@@ -67,20 +87,30 @@ class QuarantinePolicy(BaseModel):
 
 
 def settle(state: AddressState, now: datetime, policy: QuarantinePolicy) -> AddressState:
-    """The state once the resets and releases due by `now` are applied."""
-    due = (
+    """The state once the resets and releases due by `now` are applied.
+
+    Every reader of a verdict reads the stored state through this with its clock: a
+    release or reset takes effect when it falls due, whether the daily job (which only
+    tidies what is stored) has run or not."""
+    due = released_by_time(state, now) or (
         state.error_status is AddressStatus.ERRONEOUS
         and state.last_counted_error_at is not None
         and now - state.last_counted_error_at > policy.counter_reset_after
-    ) or (
-        # Only a mailbox-full quarantine ends by itself (an operator's quarantine of an
-        # address that had one may still carry its release time).
+    )
+    return _healthy(state, now) if due else state
+
+
+def released_by_time(state: AddressState, now: datetime) -> bool:
+    """Whether the address is in a quarantine that ended by itself by `now`.
+
+    Only a mailbox-full quarantine ends by itself (an operator's quarantine of an
+    address that had one may still carry its release time)."""
+    return (
         state.error_status is AddressStatus.QUARANTINE
         and state.reason == FailureReason.MAILBOX_FULL
         and state.release_at is not None
         and now >= state.release_at
     )
-    return _healthy(state, now) if due else state
 
 
 def apply_failure(
@@ -156,7 +186,77 @@ def release_errors(state: AddressState, at: datetime) -> AddressState:
     """An operator's release of the delivery errors alone; denylist and allowlist stay."""
     if state.error_status is AddressStatus.VALID and state.error_count == 0:
         return state
-    return _healthy(state, at)
+    return decided(state, ErrorHealth(), at)
+
+
+# ------------------------------------------------------------- order-free counting
+def occurrence_of(
+    error_type: ErrorType | None, reason: FailureReason | None, at: datetime, key: str
+) -> Occurrence | None:
+    """The outcome a piece of delivery feedback is for the counting rules: a failure
+    (`error_type` given) or a success; None for an ignored error."""
+    if error_type is None:
+        return Occurrence(at=at, key=key, outcome=Outcome.SUCCESS)
+    if error_type is ErrorType.IGNORED:
+        return None
+    outcome = Outcome.HARD if error_type is ErrorType.HARD else Outcome.SOFT
+    return Occurrence(at=at, key=key, outcome=outcome, reason=reason.value if reason else None)
+
+
+def record(state: AddressState, occurrence: Occurrence, policy: QuarantinePolicy) -> AddressState:
+    """The state once `occurrence` is among the address's outcomes; the same object
+    when it is known already, or an operator decided after it."""
+    if state.decided_at is not None and occurrence.at < state.decided_at:
+        return state
+    if any(known.key == occurrence.key for known in state.occurrences):
+        return state
+    kept = tuple(sorted((*state.occurrences, occurrence), key=_order))
+    base = state.base if state.base is not None else state.health
+    newest = kept[-1].at
+    folded = [o for o in kept if newest - o.at > policy.reorder_window]
+    if folded:
+        base = replay(base, folded, policy)
+        kept = kept[len(folded) :]
+    health = replay(base, kept, policy)
+    updated = state.model_copy(update={"base": base, "occurrences": kept})
+    if health == state.health:
+        return updated
+    return updated.model_copy(update={**health.model_dump(), "updated_at": occurrence.at})
+
+
+def without(
+    state: AddressState, keys: set[str], policy: QuarantinePolicy, at: datetime
+) -> AddressState:
+    """The state as if the outcomes named by `keys` had never arrived."""
+    kept = tuple(o for o in state.occurrences if o.key not in keys)
+    base = state.base if state.base is not None else state.health
+    health = replay(base, kept, policy)
+    return state.model_copy(
+        update={**health.model_dump(), "base": base, "occurrences": kept, "updated_at": at}
+    )
+
+
+def replay(
+    base: ErrorHealth, occurrences: Iterable[Occurrence], policy: QuarantinePolicy
+) -> ErrorHealth:
+    """The health after `occurrences`, applied in time order (then by key) to `base`."""
+    state = AddressState(channel=Channel.EMAIL, address=Address(""), **base.model_dump())
+    for occurrence in sorted(occurrences, key=_order):
+        if occurrence.outcome is Outcome.SUCCESS:
+            state = apply_success(state, occurrence.at, policy)
+        else:
+            state = apply_failure(
+                state,
+                ErrorType.HARD if occurrence.outcome is Outcome.HARD else ErrorType.SOFT,
+                FailureReason(occurrence.reason or FailureReason.UNREACHABLE.value),
+                occurrence.at,
+                policy,
+            )
+    return state.health
+
+
+def _order(occurrence: Occurrence) -> tuple[datetime, str]:
+    return occurrence.at, occurrence.key
 
 
 def bucket_start(at: datetime, policy: QuarantinePolicy) -> int:

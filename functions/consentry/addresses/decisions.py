@@ -12,13 +12,20 @@ from typing import Any
 from consentry.addresses import address_store, history_store
 from consentry.addresses.counting import (
     QuarantinePolicy,
-    apply_failure,
     error_snapshot,
+    occurrence_of,
+    record,
     release_errors,
 )
 from consentry.addresses.events import AddressEvent, Decision, EventKind, change_id
 from consentry.addresses.feedback import ErrorType, FailureReason
-from consentry.addresses.status import OPERATOR_ORIGIN, AddressState, AddressStatus, set_by_operator
+from consentry.addresses.status import (
+    OPERATOR_ORIGIN,
+    AddressState,
+    AddressStatus,
+    same_decision,
+    set_by_operator,
+)
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import ConflictError
 from consentry.core.persistence import LostRace, optimistically
@@ -54,7 +61,7 @@ def put_status(
     def attempt() -> AddressState | None:
         current = current_state(channel, address)
         updated = set_by_operator(current, status, reason or "", at, origin=origin)
-        if updated.model_copy(update={"updated_at": current.updated_at}) == current:
+        if same_decision(updated, current):
             return None
         event = AddressEvent(
             channel=channel,
@@ -123,20 +130,22 @@ def decide_held(
         current = current_state(event.channel, event.address)
         updated = current
         if decision is Decision.APPLIED and event.error_type and event.reason:
-            updated = apply_failure(
-                current, ErrorType(event.error_type), FailureReason(event.reason), event.at, policy
+            occurrence = occurrence_of(
+                ErrorType(event.error_type), FailureReason(event.reason), event.at, event.key
             )
+            if occurrence is not None:
+                updated = record(current, occurrence, policy)
         detail: dict[str, Any] = {
             "decision": decision.value,
             "decided_by": actor,
             "decided_at": at,
             "decision_reason": reason,
-            "changed": updated != current,
+            "changed": not same_decision(updated, current),
         }
-        if updated != current:
+        if detail["changed"]:
             detail["before"] = error_snapshot(current)
         if not history_store.decide_held(event, current, updated, detail):
             return None
-        return updated != current
+        return bool(detail["changed"])
 
     return optimistically(attempt, "the address")

@@ -74,6 +74,11 @@ class AddressEvent(BaseModel):
     def held(self) -> bool:
         return self.held_domain is not None
 
+    @property
+    def key(self) -> str:
+        """The key its id was made with (`event_id`): for feedback, the feedback's key."""
+        return self.event_id.rpartition("#")[2]
+
 
 def event_id(at: datetime, key: str) -> str:
     """The id of an event at `at` whose `key` makes it unique (and a repeat recognisable)."""

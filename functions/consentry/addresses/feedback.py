@@ -8,9 +8,11 @@ two-way SMS) carries `originationNumber` and `messageBody`.
 
 Parsing is strict about what the rules need and blind to everything else: SES
 reserves the right to add fields, so unknown fields and unknown event types are
-ignored, while a body that is not a notification at all, or a recipient that is not
-an address, is `MalformedFeedbackError` (no retry can fix it: it belongs in the
-dead-letter queue). The bounce mapping is domain.md section 2.
+ignored, while a body that is not a notification at all is `MalformedFeedbackError`
+(no retry can fix it: it belongs in the dead-letter queue). A recipient that is not
+an address does not spoil its notification: it becomes a `MalformedRecipient` in the
+result, its fellow recipients are applied, and only a message from which nothing can
+be applied is dead-lettered. The bounce mapping is domain.md section 2.
 """
 
 from __future__ import annotations
@@ -203,12 +205,25 @@ class InboundSms:
         return event_key("sms", self.message_id, self.number)
 
 
+@dataclass(frozen=True, slots=True)
+class MalformedRecipient:
+    """A recipient of a notification that is not an address: recorded, never applied.
+
+    It keeps no trace of what was written there (it may be half an address)."""
+
+    kind: FeedbackKind
+    message_id: str
+
+
 Feedback = AddressFeedback | InboundSms
+Parsed = Feedback | MalformedRecipient
 
 
-def parse_body(body: str, *, received_at: datetime, default_region: str) -> list[Feedback]:
-    """The feedback one queue message carries; empty for notifications that carry none
-    (opens, clicks, sends, SNS subscription confirmations, SES's own test message).
+def parse_body(body: str, *, received_at: datetime, default_region: str) -> list[Parsed]:
+    """The feedback one queue message carries, one item per recipient (a recipient
+    that is not an address is a `MalformedRecipient`); empty for notifications that
+    carry none (opens, clicks, sends, SNS subscription confirmations, SES's own test
+    message).
 
     `received_at` dates inbound texts, which carry no time of their own.
     """
@@ -226,7 +241,7 @@ def parse_body(body: str, *, received_at: datetime, default_region: str) -> list
 
 def parse_notification(
     document: Mapping[str, Any], *, received_at: datetime, default_region: str
-) -> list[Feedback]:
+) -> list[Parsed]:
     kind = document.get("notificationType", document.get("eventType"))
     if kind is None:
         if "originationNumber" in document:
@@ -298,7 +313,7 @@ class _SesDeliveryNotification(_Ses):
     delivery: _Delivery
 
 
-def _bounces(notification: _SesBounceNotification) -> list[AddressFeedback]:
+def _bounces(notification: _SesBounceNotification) -> list[Parsed]:
     bounce, mail = notification.bounce, notification.mail
     error_type, reason = classify_bounce(bounce.bounce_type, bounce.bounce_sub_type)
     at = _utc(bounce.timestamp or mail.timestamp)
@@ -307,18 +322,21 @@ def _bounces(notification: _SesBounceNotification) -> list[AddressFeedback]:
         AddressFeedback(
             kind=FeedbackKind.BOUNCE,
             channel=Channel.EMAIL,
-            address=_email(recipient.email_address),
+            address=address,
             at=at,
             message_id=mail.message_id,
             error_type=error_type,
             reason=reason,
             detail={**detail, "smtp_status": recipient.status} if recipient.status else detail,
         )
+        if address
+        else MalformedRecipient(FeedbackKind.BOUNCE, mail.message_id)
         for recipient in bounce.bounced_recipients
+        for address in [normalize_email(recipient.email_address)]
     ]
 
 
-def _complaints(notification: _SesComplaintNotification) -> list[AddressFeedback]:
+def _complaints(notification: _SesComplaintNotification) -> list[Parsed]:
     complaint, mail = notification.complaint, notification.mail
     if complaint.complaint_feedback_type == NOT_SPAM:
         return []
@@ -335,27 +353,33 @@ def _complaints(notification: _SesComplaintNotification) -> list[AddressFeedback
         AddressFeedback(
             kind=FeedbackKind.COMPLAINT,
             channel=Channel.EMAIL,
-            address=_email(recipient.email_address),
+            address=address,
             at=at,
             message_id=mail.message_id,
             detail=detail,
         )
+        if address
+        else MalformedRecipient(FeedbackKind.COMPLAINT, mail.message_id)
         for recipient in complaint.complained_recipients
+        for address in [normalize_email(recipient.email_address)]
     ]
 
 
-def _deliveries(notification: _SesDeliveryNotification) -> list[AddressFeedback]:
+def _deliveries(notification: _SesDeliveryNotification) -> list[Parsed]:
     delivery, mail = notification.delivery, notification.mail
     at = _utc(delivery.timestamp or mail.timestamp)
     return [
         AddressFeedback(
             kind=FeedbackKind.DELIVERY,
             channel=Channel.EMAIL,
-            address=_email(recipient),
+            address=address,
             at=at,
             message_id=mail.message_id,
         )
+        if address
+        else MalformedRecipient(FeedbackKind.DELIVERY, mail.message_id)
         for recipient in delivery.recipients
+        for address in [normalize_email(recipient)]
     ]
 
 
@@ -398,13 +422,6 @@ def _json_object(text: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise MalformedFeedbackError("not a JSON object")
     return document
-
-
-def _email(raw: str) -> Address:
-    address = normalize_email(raw)
-    if address is None:
-        raise MalformedFeedbackError("a recipient is not an email address")
-    return address
 
 
 def _timestamp(value: Any) -> datetime | None:

@@ -6,6 +6,13 @@ asked: the owner of a profile, a complaint, an SMS keyword, an operator, an impo
 Its status is derived: allowlisted beats everything, then denylisted, then the
 delivery health. Keeping origins apart lets the owner's later opt-in lift exactly
 what the owner's own opt-out put there, and never a complaint.
+
+The delivery health is computed, never counted up: the address keeps the dated
+delivery outcomes (`occurrences`: hard and soft errors, successes) of its reorder
+window, each once by its feedback key, over a `base` health that holds what fell out
+of the window; the health is the counting rules replayed over them in time order
+(consentry.addresses.counting). So it depends on which feedback arrived, not on the
+order it arrived in.
 """
 
 from __future__ import annotations
@@ -37,6 +44,37 @@ def owner_origin(profile_id: ProfileId) -> str:
     return f"owner:{profile_id}"
 
 
+class Outcome(StrEnum):
+    """A delivery outcome the counting rules replay (ignored errors are none)."""
+
+    HARD = "hard"
+    SOFT = "soft"
+    SUCCESS = "success"
+
+
+class Occurrence(BaseModel):
+    """One dated delivery outcome of an address, named by its feedback key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    key: str
+    outcome: Outcome
+    reason: str | None = None
+
+
+class ErrorHealth(BaseModel):
+    """The delivery-health fields of an address, without its occurrences."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error_status: AddressStatus = AddressStatus.VALID
+    reason: str | None = None
+    error_count: int = 0
+    last_counted_error_at: datetime | None = None
+    release_at: datetime | None = None
+
+
 class AddressState(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -51,6 +89,24 @@ class AddressState(BaseModel):
     allowlisted: bool = False
     version: int = 0
     updated_at: datetime | None = None
+    occurrences: tuple[Occurrence, ...] = ()
+    """The reorder window's delivery outcomes, in time order (then by key)."""
+    base: ErrorHealth | None = None
+    """The health the occurrences are replayed over; None: the health fields as they
+    are (an address written before occurrences were kept, or never counted)."""
+    decided_at: datetime | None = None
+    """When an operator last decided the delivery health: feedback dated before it
+    was part of what they decided on, and no longer counts."""
+
+    @property
+    def health(self) -> ErrorHealth:
+        return ErrorHealth(
+            error_status=self.error_status,
+            reason=self.reason,
+            error_count=self.error_count,
+            last_counted_error_at=self.last_counted_error_at,
+            release_at=self.release_at,
+        )
 
     @property
     def status(self) -> AddressStatus:
@@ -85,27 +141,40 @@ def set_by_operator(
     origin: str = OPERATOR_ORIGIN,
 ) -> AddressState:
     """An operator's (or an import's) explicit decision. `valid` releases everything,
-    origins included; `denylisted` adds `origin`."""
+    origins included; `denylisted` adds `origin`. A decision on the delivery health is
+    a new base: the feedback it decided on (dated before it) no longer counts."""
     if status is AddressStatus.VALID:
-        return state.model_copy(
-            update={
-                "error_status": AddressStatus.VALID,
-                "reason": None,
-                "error_count": 0,
-                "last_counted_error_at": None,
-                "release_at": None,
-                "denylist_origins": frozenset(),
-                "allowlisted": False,
-                "updated_at": at,
-            }
+        return decided(state, ErrorHealth(), at).model_copy(
+            update={"denylist_origins": frozenset(), "allowlisted": False}
         )
     if status is AddressStatus.ALLOWLISTED:
         return state.model_copy(update={"allowlisted": True, "updated_at": at})
     if status is AddressStatus.DENYLISTED:
         return with_origin(state, origin, at).model_copy(update={"allowlisted": False})
+    health = state.health.model_copy(update={"error_status": status, "reason": reason})
+    return decided(state, health, at).model_copy(update={"allowlisted": False})
+
+
+def decided(state: AddressState, health: ErrorHealth, at: datetime) -> AddressState:
+    """`state` with a delivery health someone decided at `at`: it is the new base, and
+    the occurrences it decided on are dropped (feedback dated before `at` that arrives
+    later is part of the decision too)."""
     return state.model_copy(
-        update={"error_status": status, "reason": reason, "allowlisted": False, "updated_at": at}
+        update={
+            **health.model_dump(),
+            "base": health,
+            "occurrences": (),
+            "decided_at": at,
+            "updated_at": at,
+        }
     )
+
+
+def same_decision(left: AddressState, right: AddressState) -> bool:
+    """Whether two states say the same about the address, bookkeeping aside (when
+    each was decided and written, and the occurrences behind the health)."""
+    bookkeeping = {"updated_at", "occurrences", "base", "decided_at"}
+    return left.model_dump(exclude=bookkeeping) == right.model_dump(exclude=bookkeeping)
 
 
 def address_key(channel: Channel, address: Address) -> str:

@@ -55,6 +55,9 @@ class AddressModel(Model):
     allowlisted = BooleanAttribute(default=False)
     updated_at = UTCDateTimeAttribute(null=True)
     version = NumberAttribute(default=0)
+    counting = UnicodeAttribute(null=True)
+    """The outcomes of the reorder window, their base health and the time of the last
+    operator decision, as compact JSON (AddressState.occurrences, base, decided_at)."""
     status_key = UnicodeAttribute(null=True)
     domain_key = UnicodeAttribute(null=True)
     status_index = AddressStatusIndex()

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from consentry.addresses.status import AddressStatus, address_key
+from consentry.addresses.counting import released_by_time
+from consentry.addresses.status import AddressState, AddressStatus, address_key
 from consentry.addresses.tables import AddressModel
 from consentry.analysis.classifier import Suppression
 from consentry.analysis.contract import AnalysisRequest
@@ -159,8 +160,11 @@ def opted_out_profiles(channel: Channel, meter: ReadMeter) -> list[ProfileId]:
         ]
 
 
-def addresses_with(channel: Channel, status: AddressStatus, meter: ReadMeter) -> list[Address]:
-    """The channel's addresses with `status`, from the sparse by-status index."""
+def addresses_with(
+    channel: Channel, status: AddressStatus, at: datetime, meter: ReadMeter
+) -> list[Address]:
+    """The channel's addresses with `status` at `at`, from the sparse by-status index: a
+    quarantine whose release fell due by `at` no longer counts, job or no job."""
     return [
         Address(item["address"]["S"])
         for item in _query(
@@ -169,7 +173,25 @@ def addresses_with(channel: Channel, status: AddressStatus, meter: ReadMeter) ->
             meter,
             index_name=AddressModel.status_index.Meta.index_name,
         )
+        if not _released(item, at)
     ]
+
+
+def _released(item: dict[str, Any], at: datetime) -> bool:
+    """Whether a stored address item is a quarantine that ended by itself by `at`."""
+    if item.get("status", {}).get("S") != AddressStatus.QUARANTINE.value:
+        return False
+    release_at = item.get("release_at", {}).get("S")
+    return released_by_time(
+        AddressState(
+            channel=Channel(item["channel"]["S"]),
+            address=Address(item["address"]["S"]),
+            error_status=AddressStatus(item.get("error_status", {}).get("S", "valid")),
+            reason=item.get("reason", {}).get("S"),
+            release_at=_utc(release_at) if release_at else None,
+        ),
+        at,
+    )
 
 
 def active_subscribers(service_id: ServiceId, at: datetime, meter: ReadMeter) -> list[ProfileId]:
@@ -224,7 +246,7 @@ def look_up(
             [_key(address_key=address_key(channel, Address(a))) for a in sorted(addresses)],
             meter,
         )
-        if item["status"]["S"] in blocking
+        if item["status"]["S"] in blocking and not _released(item, at)
     }
     subscribers: set[ProfileId] = set()
     if service_id is not None:
@@ -360,8 +382,8 @@ def read_snapshot(request: AnalysisRequest, at: datetime, meter: ReadMeter) -> d
     return {
         "consentAsOf": at.isoformat(),
         "optedOut": opted_out_profiles(channel, meter) if marketing else [],
-        "denylisted": addresses_with(channel, AddressStatus.DENYLISTED, meter),
-        "quarantined": addresses_with(channel, AddressStatus.QUARANTINE, meter),
+        "denylisted": addresses_with(channel, AddressStatus.DENYLISTED, at, meter),
+        "quarantined": addresses_with(channel, AddressStatus.QUARANTINE, at, meter),
         "subscribers": active_subscribers(service, at, meter) if marketing and service else None,
     }
 

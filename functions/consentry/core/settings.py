@@ -69,6 +69,9 @@ class Settings(BaseModel):
     soft_errors_to_quarantine: int = Field(default=5, ge=1)
     error_counter_reset_days: int = Field(default=10, ge=1)
     mailbox_full_release_days: int = Field(default=30, ge=1)
+    feedback_reorder_window_days: int = Field(default=14, ge=1)
+    """Feedback that arrives at most this long after its own time counts as if it had
+    arrived in order (the address keeps its outcomes this long)."""
     outage_window_minutes: int = Field(default=60, ge=5)
     outage_bucket_minutes: int = Field(default=5, ge=1)
     outage_min_failures: int = Field(default=50, ge=1)

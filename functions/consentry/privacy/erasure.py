@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from consentry.addresses import address_store, history_store
+from consentry.addresses.counting import released_by_time
 from consentry.addresses.status import AddressState
 from consentry.analysis.exclusion import ExclusionCause, address_cause
 from consentry.consent import profile_store, service_store
@@ -71,7 +72,7 @@ def erase_profile(
         stored = address_store.find_addresses(keys) if keys else {}
         kept = 0
         for channel, address in keys:
-            cause = kept_cause(state, channel, stored.get((channel, address)))
+            cause = kept_cause(state, channel, stored.get((channel, address)), at)
             if cause is not None:
                 fingerprints.keep(keyring, address, cause.model_copy(update={"erased_at": at}))
                 kept += 1
@@ -103,15 +104,19 @@ def erase_profile(
 
 
 def kept_cause(
-    state: ConsentState, channel: Channel, address: AddressState | None
+    state: ConsentState, channel: Channel, address: AddressState | None, at: datetime
 ) -> ErasedSuppression | None:
     """What the address stops, to keep after its erasure: its own denylist or quarantine
-    first (the exclusion order), else its owner's opt-out of the channel."""
-    cause = address_cause(address) if address is not None else None
-    reason = None
-    if cause is not None and address is not None:
-        reason = address.reason if cause is ExclusionCause.ADDRESS_QUARANTINED else None
-    elif state.blocks(channel, MessageClass.MARKETING):
+    first (the exclusion order; a quarantine that ended by itself by `at` stops nothing),
+    else its owner's opt-out of the channel."""
+    cause, reason = None, None
+    if address is not None:
+        cause = address_cause(address)
+        if cause is ExclusionCause.ADDRESS_QUARANTINED:
+            reason = address.reason
+            if released_by_time(address, at):
+                cause, reason = None, None
+    if cause is None and state.blocks(channel, MessageClass.MARKETING):
         cause = ExclusionCause.PROFILE_OPTED_OUT
     if cause is None:
         return None

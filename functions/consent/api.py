@@ -85,8 +85,13 @@ IfMatch = Annotated[
 class ApiModel(BaseModel):
     """camelCase on the wire, unknown fields refused."""
 
+    # Built at first use: a request uses a few of the API's shapes, not all of them.
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+        defer_build=True,
     )
 
 

@@ -32,7 +32,10 @@ STEP_ERRORS = "errors/"
 
 
 class StepModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # Built at first use: a step reads one task and returns one result.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True
+    )
 
 
 class ObjectRef(StepModel):

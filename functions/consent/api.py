@@ -13,27 +13,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from functools import cache, cached_property, wraps
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
-    PydanticSerializer,
-)
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -48,6 +37,8 @@ from consentry.core.types import IDENTIFIER_PATTERN
 from consentry.privacy import fingerprints
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -96,8 +87,13 @@ IfMatch = Annotated[
 class ApiModel(BaseModel):
     """camelCase on the wire, unknown fields refused."""
 
+    # Built at first use: a request uses a few of the API's shapes, not all of them.
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+        defer_build=True,
     )
 
 
@@ -318,6 +314,9 @@ def documented(schema: OpenAPI) -> OpenAPI:
     schemas.pop("ValidationError", None)
     schemas.pop("ResponseValidationError", None)
     schemas["ErrorOut"] = ErrorOut.model_json_schema(by_alias=True)
+    # Powertools' OpenAPI models take a quarter of a cold start: imported for the document.
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI  # noqa: PLC0415
+
     return OpenAPI.model_validate(data)
 
 
@@ -344,43 +343,32 @@ class Command(BaseModel):
     idempotency_key: str | None = None
 
 
-class _IdempotencyStore(DynamoDBPersistenceLayer):
-    """Powertools' DynamoDB persistence layer, told its table by the handler: the logic is
-    decorated at import, before the settings exist. Its client is made at the first
-    request that carries a key."""
+@dataclass
+class IdempotencySetup:
+    """What the handler tells idempotency: the table (at cold start) and each
+    invocation's context. Powertools' idempotency (consent.idempotency) is imported at
+    the first call of an operation that changes something, and reads them here."""
 
-    def __init__(self) -> None:
-        BasePersistenceLayer.__init__(self)  # type: ignore[no-untyped-call]
-        self._table: str | None = None
-        self._bound = False
+    table: str | None = None
+    context: LambdaContext | None = None
 
     def use_table(self, table_name: str) -> None:
-        if table_name != self._table:
-            self._table = table_name
-            self._bound = False
+        self.table = table_name
 
-    def configure(
-        self,
-        config: IdempotencyConfig,
-        function_name: str | None = None,
-        key_prefix: str | None = None,
-    ) -> None:
-        if not self._bound:
-            if self._table is None:
-                raise RuntimeError("the idempotency table was never named (use_table)")
-            DynamoDBPersistenceLayer.__init__(self, table_name=self._table)
-            self._bound = True
-        super().configure(config, function_name, key_prefix)
+    def register_lambda_context(self, context: LambdaContext) -> None:
+        self.context = context
 
 
-idempotency_store = _IdempotencyStore()
-idempotency_config = IdempotencyConfig(
-    # No key: no record (Powertools warns and runs the function, filtered below).
-    event_key_jmespath="idempotency_key && [actor, idempotency_key]",
-    payload_validation_jmespath="@",
-    expires_after_seconds=24 * 3600,
-)
-warnings.filterwarnings("ignore", message="No idempotency key value found")
+idempotency = IdempotencySetup()
+
+
+class IdempotencyKeyReusedError(Exception):
+    """The Idempotency-Key was used for another request (Powertools' validation error)."""
+
+
+class IdempotencyKeyInUseError(Exception):
+    """A request with the same Idempotency-Key is running."""
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -390,11 +378,18 @@ def idempotent(function: F) -> F:
     (pydantic) result for a retry."""
     returned = function.__annotations__["return"]  # the name of a pydantic model
     model = function.__globals__[returned] if isinstance(returned, str) else returned
-    decorated: F = idempotent_function(
-        function,
-        data_keyword_argument="command",
-        persistence_store=idempotency_store,
-        config=idempotency_config,
-        output_serializer=PydanticSerializer(model),
-    )
-    return decorated
+
+    @wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return _idempotent_version(function, model)(*args, **kwargs)
+
+    return cast(F, run)
+
+
+@cache
+def _idempotent_version(
+    function: Callable[..., BaseModel], model: type[BaseModel]
+) -> Callable[..., BaseModel]:
+    from consent.idempotency import made_idempotent  # noqa: PLC0415 (boto3: first use)
+
+    return made_idempotent(function, model)

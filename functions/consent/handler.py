@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Server
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consent.api import (
     JSON,
     Dependencies,
     ErrorOut,
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
     documented,
-    idempotency_config,
-    idempotency_store,
+    idempotency,
     shown,
     unreadable_body,
 )
@@ -41,6 +38,9 @@ from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+
 _dependencies: Dependencies | None = None
 
 
@@ -51,7 +51,7 @@ def current_dependencies() -> Dependencies:
     settings = get_settings()
     if _dependencies is None or _dependencies.settings is not settings:
         bind_tables(settings)
-        idempotency_store.use_table(settings.idempotency_table)
+        idempotency.use_table(settings.idempotency_table)
         _dependencies = Dependencies(settings)
     return _dependencies
 
@@ -59,23 +59,43 @@ def current_dependencies() -> Dependencies:
 current_dependencies()
 
 
+TITLE = "Consentry operator API"
+VERSION = "1.0.0"
+SWAGGER_PATH = "/v1/swagger"
+_SWAGGER_PAGE = re.compile(re.escape(SWAGGER_PATH) + "/*")
+"""The paths Powertools' REST resolver routes to the Swagger UI page."""
+
+
 class OperatorApi(APIGatewayRestResolver):
     """Powertools' resolver, whose OpenAPI document (docs/openapi.json, Swagger UI) says
-    what the API answers (see consent.api.documented)."""
+    what the API answers (see consent.api.documented).
+
+    The Swagger UI route is registered by the first request for it: registering it
+    imports Powertools' OpenAPI models, a quarter of a cold start no other route needs."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._swagger_enabled = False
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
         return documented(super().get_openapi_schema(**kwargs))
 
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if not self._swagger_enabled and _SWAGGER_PAGE.fullmatch(str(event.get("path") or "")):
+            self.enable_swagger(path=SWAGGER_PATH, title=TITLE, version=VERSION)
+            self._swagger_enabled = True
+        return super().resolve(event, context)
+
 
 app = OperatorApi(enable_validation=True)
 app.configure_openapi(
-    title="Consentry operator API",
-    version="1.0.0",
+    title=TITLE,
+    version=VERSION,
     summary=(
         "Consent, proof of consent, services, sending checks and bulk imports. "
         "Signed with AWS SigV4 (IAM)."
     ),
-    servers=[Server(url="/")],
+    # No servers: Powertools' default is the one server "/".
 )
 app.include_router(profiles.router)
 app.include_router(services.router)
@@ -84,7 +104,6 @@ app.include_router(imports.router)
 app.include_router(addresses.router)
 app.include_router(links.router)
 app.include_router(analyses.router)
-app.enable_swagger(path="/v1/swagger", title="Consentry operator API", version="1.0.0")
 
 _STATUS_OF: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (NotFoundError, HTTPStatus.NOT_FOUND),
@@ -92,12 +111,12 @@ _STATUS_OF: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (StaleVersionError, HTTPStatus.PRECONDITION_FAILED),
     (ConflictError, HTTPStatus.CONFLICT),
     (UnavailableError, HTTPStatus.SERVICE_UNAVAILABLE),
-    (IdempotencyValidationError, HTTPStatus.UNPROCESSABLE_ENTITY),
-    (IdempotencyAlreadyInProgressError, HTTPStatus.CONFLICT),
+    (IdempotencyKeyReusedError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (IdempotencyKeyInUseError, HTTPStatus.CONFLICT),
 )
 _MESSAGES: dict[type[Exception], str] = {
-    IdempotencyValidationError: "this Idempotency-Key was used for a different request",
-    IdempotencyAlreadyInProgressError: "a request with this Idempotency-Key is in progress",
+    IdempotencyKeyReusedError: "this Idempotency-Key was used for a different request",
+    IdempotencyKeyInUseError: "a request with this Idempotency-Key is in progress",
 }
 
 
@@ -111,7 +130,7 @@ def _domain_error(error: Exception) -> Response[str]:
     field = None
     if isinstance(error, InvalidInputError):
         field = error.field
-    elif isinstance(error, IdempotencyValidationError):
+    elif isinstance(error, IdempotencyKeyReusedError):
         field = "Idempotency-Key"
     message = _MESSAGES.get(type(error), str(error))
     return _error(status.value, message, field)
@@ -187,7 +206,7 @@ def lambda_handler(
     event: dict[str, Any], context: LambdaContext, wiring: Dependencies | None = None
 ) -> dict[str, Any]:
     """`wiring` replaces the dependencies (tests pass their own)."""
-    idempotency_config.register_lambda_context(context)
+    idempotency.register_lambda_context(context)
     refused = unreadable_body(event)
     if refused is not None:
         status, message, field = refused

@@ -10,17 +10,18 @@ subscription became pending, so a new pending subscription gets its own email).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, Any, Protocol
 
 from consentry.core.errors import UnavailableError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+    )
+
+# boto3 and Powertools idempotency (which imports boto3) are imported by the first mail:
+# the pages that send none need neither.
 
 RESEND_AFTER_S = 3600
 
@@ -52,6 +53,9 @@ class SesMailer:
         self._client: Any = None
 
     def send(self, mail: Mail) -> None:
+        import boto3  # noqa: PLC0415 (first mail)
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
         if self._client is None:
             self._client = boto3.client("ses", region_name=self._region)
         try:
@@ -77,17 +81,29 @@ class OncePerPending:
         self._mailer = mailer
         self._table = idempotency_table
         self._persistence: DynamoDBPersistenceLayer | None = None
-        self._config = IdempotencyConfig(
-            event_key_jmespath="key",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=RESEND_AFTER_S,
-        )
+        self._config: IdempotencyConfig | None = None
+        self._context: Any = None
 
     def register_lambda_context(self, context: Any) -> None:
         """Lets an interrupted send expire with its invocation (Powertools idempotency)."""
-        self._config.register_lambda_context(context)
+        self._context = context
+        if self._config is not None:
+            self._config.register_lambda_context(context)
 
     def send(self, key: str, mail: Mail) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415 (first mail)
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        if self._config is None:
+            self._config = IdempotencyConfig(
+                event_key_jmespath="key",
+                raise_on_no_idempotency_key=True,
+                expires_after_seconds=RESEND_AFTER_S,
+            )
+            self._config.register_lambda_context(self._context)
         if self._persistence is None:
             self._persistence = DynamoDBPersistenceLayer(table_name=self._table)
         once = idempotent_function(

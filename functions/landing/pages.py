@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
 
 from consentry.consent.links import ASSETS_PATH
 from landing.i18n import NAMES, SUPPORTED, translations
+
+if TYPE_CHECKING:
+    from jinja2 import Environment, FileSystemLoader
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -40,7 +42,6 @@ _HTML = "text/html; charset=utf-8"
 _HERE = Path(__file__).resolve().parent
 _TEMPLATES = _HERE / "templates"
 _STATIC = _HERE / "static"
-_loader = FileSystemLoader(_TEMPLATES)
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,21 @@ def asset_response(name: str, *, secure: bool) -> Response[str] | None:
     return Response(200, found.content_type, found.body, headers=headers)
 
 
+@lru_cache(maxsize=1)
+def _loader() -> FileSystemLoader:
+    # Jinja2 is imported by the first page rendered: the stylesheet and one-click need none.
+    from jinja2 import FileSystemLoader  # noqa: PLC0415
+
+    return FileSystemLoader(_TEMPLATES)
+
+
 @lru_cache(maxsize=len(SUPPORTED))
 def environment(language: str) -> Environment:
     """The templates in one language: autoescaped HTML, plain-text mail bodies."""
+    from jinja2 import Environment, StrictUndefined, select_autoescape  # noqa: PLC0415
+
     env = Environment(
-        loader=_loader,
+        loader=_loader(),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
@@ -93,6 +104,8 @@ def environment(language: str) -> Environment:
 
 def _referenced(env: Environment, name: str) -> Iterator[str]:
     """`name` and every template it extends, includes or imports."""
+    from jinja2 import meta  # noqa: PLC0415 (with the environment)
+
     seen: set[str] = set()
     pending = [name]
     while pending:
@@ -101,7 +114,7 @@ def _referenced(env: Environment, name: str) -> Iterator[str]:
             continue
         seen.add(current)
         yield current
-        source = _loader.get_source(env, current)[0]
+        source = _loader().get_source(env, current)[0]
         pending.extend(t for t in meta.find_referenced_templates(env.parse(source)) if t)
 
 
@@ -113,7 +126,7 @@ def wording_version(template: str, language: str) -> str:
     catalog = translations(language)
     digest = hashlib.sha256(language.encode())
     for name in sorted(_referenced(env, template)):
-        source = _loader.get_source(env, name)[0]
+        source = _loader().get_source(env, name)[0]
         digest.update(b"\x00" + name.encode() + b"\x00" + source.encode())
         for _, _, message in env.extract_translations(source):  # type: ignore[attr-defined]
             for text in (message,) if isinstance(message, str) else message:

@@ -16,8 +16,6 @@ import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from aws_lambda_powertools.utilities import parameters
-
 from consentry.addresses.address_store import find_address
 from consentry.addresses.counting import released_by_time
 from consentry.addresses.normalize import normalize_email
@@ -60,6 +58,8 @@ def visitor_profile_id(key: bytes, address: Address) -> ProfileId:
 
 def load_profile_id_key(secret_name: str, *, max_age_s: int) -> bytes:
     """The key of visitors' profile ids (a secret that never rotates: ids must stay)."""
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 (imports boto3)
+
     value = parameters.get_secret(secret_name, max_age=max_age_s)
     if not isinstance(value, str) or len(value) < 32:
         raise RuntimeError("the profile-id key secret holds no usable key")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -49,6 +48,8 @@ class _SmsClient:
 
     def send_text_message(self, **kwargs: Any) -> Any:
         if self._client is None:
+            import boto3  # noqa: PLC0415 (with the client: most batches send no text)
+
             self._client = boto3.client("pinpoint-sms-voice-v2", region_name=settings.aws_region)
         return self._client.send_text_message(**kwargs)
 

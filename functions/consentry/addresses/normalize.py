@@ -22,9 +22,6 @@ import re
 from collections.abc import Callable
 from functools import lru_cache, partial
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
 from consentry.core.types import Address, Channel
 
 # The fast path accepts a plain address: a dot-atom local part of at most 64 characters
@@ -41,15 +38,10 @@ MAX_LOCAL_PART = 64
 _MAX_DOMAIN = 254 - MAX_LOCAL_PART - 1
 """Longer domains take the library's path, so that a fast answer is at most 254 long."""
 _DOMAINS_KEPT = 65536
-_NOT_FOR_SMS = frozenset(
-    {
-        phonenumbers.PhoneNumberType.FIXED_LINE,
-        phonenumbers.PhoneNumberType.TOLL_FREE,
-        phonenumbers.PhoneNumberType.PREMIUM_RATE,
-    }
-)
-"""Number types that phonenumbers knows and that cannot receive a text. Numbers it cannot
-place (FIXED_LINE_OR_MOBILE, as most North American numbers are) may."""
+_NOT_FOR_SMS = frozenset({"FIXED_LINE", "TOLL_FREE", "PREMIUM_RATE"})
+"""Number types (phonenumbers' `PhoneNumberType` names) that phonenumbers knows and that
+cannot receive a text. Numbers it cannot place (FIXED_LINE_OR_MOBILE, as most North
+American numbers are) may."""
 _TEL_URI = "tel:"
 PLAIN_DOMAINS: dict[str, bool] = {}
 """The remembered verdicts of `plain_domain`; read it before calling that."""
@@ -95,6 +87,9 @@ def plain_domain(domain: str) -> bool:
 def _validated_email(candidate: str, smtputf8: bool = False) -> Address | None:
     """email-validator's answer: `strict` holds the local part to 64 characters, and
     without SMTPUTF8 those are ASCII; with it, the limit is 64 octets (RFC 6531 3.3)."""
+    # Imported off the fast path: the library and its tables are a tenth of a cold start.
+    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
+
     try:
         checked = validate_email(
             candidate, check_deliverability=False, strict=True, allow_smtputf8=smtputf8
@@ -124,6 +119,8 @@ def _parsed_phone(candidate: str, default_region: str, sms_types_only: bool) -> 
     text = candidate[len(_TEL_URI) :] if candidate[:4].lower() == _TEL_URI else candidate
     if any(character.isalpha() for character in text):
         return None
+    import phonenumbers  # noqa: PLC0415 (off the fast path, as email-validator)
+
     try:
         number = phonenumbers.parse(candidate, default_region)
     except phonenumbers.NumberParseException:
@@ -134,11 +131,18 @@ def _parsed_phone(candidate: str, default_region: str, sms_types_only: bool) -> 
         # number_type is UNKNOWN exactly when is_valid_number is false (both match the
         # number against its region's patterns): one lookup of the region, not two.
         kind = phonenumbers.number_type(number)
-        if kind == phonenumbers.PhoneNumberType.UNKNOWN or kind in _NOT_FOR_SMS:
+        if kind == phonenumbers.PhoneNumberType.UNKNOWN or kind in _types_not_for_sms():
             return None
     elif not phonenumbers.is_valid_number(number):
         return None
     return Address(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+@lru_cache(maxsize=1)
+def _types_not_for_sms() -> frozenset[int]:
+    import phonenumbers  # noqa: PLC0415 (off the fast path, as email-validator)
+
+    return frozenset(getattr(phonenumbers.PhoneNumberType, name) for name in _NOT_FOR_SMS)
 
 
 def sender_number(raw: str, default_region: str) -> Address | None:
@@ -148,6 +152,8 @@ def sender_number(raw: str, default_region: str) -> Address | None:
     The number exists (a text came from it), so only its form is checked: a possible
     number, not a valid one, as phonenumbers' data may lag a new range, and a STOP from
     it must not be lost. For a valid number this is `normalize_phone`'s answer."""
+    import phonenumbers  # noqa: PLC0415 (off the fast path, as email-validator)
+
     try:
         number = phonenumbers.parse(raw.strip(), default_region)
     except phonenumbers.NumberParseException:

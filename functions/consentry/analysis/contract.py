@@ -50,8 +50,13 @@ class AudienceFormat(StrEnum):
 class _Contract(BaseModel):
     """camelCase on the wire, unknown fields refused (a typo is an error, not a default)."""
 
+    # Built at first use: each step reads a few of the contract's shapes.
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+        defer_build=True,
     )
 
 

@@ -25,8 +25,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
-from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, ConfigDict
 
 from consentry.consent.rules import Scope
@@ -138,6 +136,8 @@ class LinkSigner:
 
     def _signed(self, kid: str, signed: str) -> LinkClaims:
         """A token minted before sealing: itsdangerous's signed JSON."""
+        from itsdangerous import BadSignature, URLSafeSerializer  # noqa: PLC0415 (old links only)
+
         serializer = URLSafeSerializer(
             self._keyring.keys[kid], salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
         )
@@ -207,6 +207,9 @@ def _fields(data: bytes, count: int) -> list[str]:
 
 def load_keyring(signing_keys_secret: str, *, max_age_s: int) -> Keyring:
     """The deployment's keyring, fetched through Powertools parameters (cached)."""
+    # Imported here: Powertools parameters import boto3, needed only by link requests.
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
     secret = parameters.get_secret(signing_keys_secret, transform="json", max_age=max_age_s)
     return Keyring.from_secret(secret)
 

@@ -1,0 +1,76 @@
+"""What importing a handler loads: what every request it serves needs, not what only some
+requests do (those import it when they come). Each handler is imported as Lambda does,
+in a fresh interpreter with the environment the template gives it (bench.coldstart)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bench.coldstart import LAMBDA_ENV, ROOT, TEMPLATE, function_envs
+from infra.local.template import load_template
+
+ON_DEMAND = (
+    "aws_xray_sdk",  # tracing is off
+    "aws_lambda_powertools.event_handler.openapi.models",  # Swagger UI, 404/405 answers
+    "aws_lambda_powertools.utilities.idempotency",  # operations that change something
+    "aws_lambda_powertools.utilities.parameters",  # link keys, the profile-id key
+    "boto3",  # clients are made at their first use
+    "jinja2",  # pages
+    "email_validator",  # addresses off the fast path
+    "phonenumbers",
+    "cryptography",  # sealed links
+    "itsdangerous",  # links of before sealing
+)
+HANDLERS = sorted({module for module, _ in function_envs(load_template(TEMPLATE)).values()})
+
+
+def loaded_after(code: str, module: str) -> dict[str, object]:
+    """Run `code` (which prints JSON) in a fresh interpreter, in `module`'s environment."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT / "functions"),
+        **LAMBDA_ENV,
+        **dict(function_envs(load_template(TEMPLATE)).values())[module],
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT / "functions",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
+    return found
+
+
+@pytest.mark.parametrize("module", HANDLERS)
+def test_a_handler_imports_nothing_that_only_some_requests_need(module: str) -> None:
+    code = (
+        f"import json, sys; import {module}; "
+        f"print(json.dumps({{'loaded': [m for m in {ON_DEMAND!r} if m in sys.modules]}}))"
+    )
+
+    assert loaded_after(code, module)["loaded"] == []
+
+
+def test_the_operator_api_serves_swagger_ui_registered_at_its_first_request() -> None:
+    code = """
+import json, sys
+from consent.handler import app
+before = "aws_lambda_powertools.event_handler.openapi.models" in sys.modules
+event = {"httpMethod": "GET", "path": "/v1/swagger", "resource": "/v1/swagger",
+         "headers": {}, "multiValueHeaders": {},
+         "requestContext": {"stage": "prod", "path": "/prod/v1/swagger"}}
+response = app.resolve(event, None)
+print(json.dumps({"before": before, "status": response["statusCode"],
+                  "type": response["multiValueHeaders"]["Content-Type"][0],
+                  "spec": '"/v1/profiles/{profileId}/consent"' in response["body"]}))
+"""
+
+    answer = loaded_after(code, "consent.handler")
+
+    assert answer == {"before": False, "status": 200, "type": "text/html", "spec": True}

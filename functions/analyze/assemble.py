@@ -9,7 +9,7 @@ from typing import IO
 
 from analyze.step import ChunkTask, StepModel, Wiring, step
 from consentry.analysis import record_store
-from consentry.analysis.audience import Layout, RowPlace, rows
+from consentry.analysis.audience import Layout, RowPlace, rows, target_join
 from consentry.analysis.contract import IncompleteAnalysisError
 from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import RunPlan, read_verdicts
@@ -85,6 +85,7 @@ def assemble_lines(
     """The rows whose flag in `targeted` is set, in order, to `target`; the number of rows
     read (rows past the flags are counted, never written)."""
     target.write(layout.header_line)
+    join = target_join(layout)
     batch: list[str] = []
     flagged = len(targeted)
     count = 0
@@ -92,8 +93,8 @@ def assemble_lines(
         if index < flagged and targeted[index]:
             batch.append(text)
             if len(batch) == WRITE_BATCH:
-                target.write("".join(batch))
+                target.write(join(batch))
                 batch.clear()
         count = index + 1
-    target.write("".join(batch))
+    target.write(join(batch))
     return count

@@ -19,7 +19,7 @@ from typing import IO
 
 from analyze.step import ShardTask, StepModel, Wiring, step
 from consentry.analysis import record_store
-from consentry.analysis.audience import Layout, Row, RowPlace, not_utf8, rows
+from consentry.analysis.audience import Layout, Row, RowPlace, not_utf8, rows, target_join
 from consentry.analysis.classifier import (
     CAUSES,
     TARGETED,
@@ -141,14 +141,16 @@ def classify_lines(
     log, each targeted row (as it came in) to the target, unless there is none (a dry
     run); counts per verdict into `counts`. The number of rows.
 
-    Rows are read and written in blocks: one write per block costs less than one per row."""
+    Rows are read and written in blocks: one write per block costs less than one per row.
+    Every row of a CSV target ends with the audience's line end."""
     log.write(LOG_HEADER)
     if target is not None:
         target.write(layout.header_line)
+    join = target_join(layout)
     number = 0
     for targeted, excluded, count in _classified_blocks(text, layout, classifier, counts):
         if target is not None:
-            target.write("".join(targeted))
+            target.write(join(targeted))
         log.write("".join(excluded))
         number += count
     counts[TARGETED] = number - sum(counts)

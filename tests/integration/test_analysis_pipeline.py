@@ -26,7 +26,7 @@ from consentry.analysis.contract import (
     AnalysisRecord,
     AnalysisRequest,
 )
-from consentry.analysis.record_store import Piece
+from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import SuppressionRead
 from consentry.core.settings import get_settings
 from tests.integration.analysis_support import (
@@ -261,6 +261,70 @@ def test_the_result_does_not_depend_on_the_number_of_shards(
     assert many.output["excluded"] == one.output["excluded"]
     assert many.exclusions() == one.exclusions()
     assert sum(many.output["excluded"].values()) + many.output["targetSize"] == len(rows)
+
+
+SKEW_SHARD_ROWS = 1000
+SKEW_LIMIT = SKEW_SHARD_ROWS * 1.1
+"""The contract's bound: a shard holds at most 10 % more rows than ShardRows."""
+
+
+def skewed_audience(kind: str) -> str:
+    """An audience whose first megabyte misleads an estimate from it: long rows first
+    (450 of 2.4 KB, more than the megabyte), then 5,000 short rows; the long rows with
+    quoted newlines, or blank lines between the short rows."""
+    note = "x" * 2400
+    if kind == "quoted newlines":
+        note = '"' + "\n".join(["y" * 99] * 24) + '"'
+    lines = ["profile_id,address,note\n"]
+    lines += [f"long{n},long{n}@example.com,{note}\n" for n in range(450)]
+    for n in range(5000):
+        lines.append(f"s{n},s{n}@example.com,\n")
+        if kind == "blank lines" and n % 3 == 0:
+            lines.append("\n")
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("kind", ["long rows first", "quoted newlines", "blank lines"])
+def test_no_shard_holds_more_rows_than_the_bound_whatever_the_row_lengths(
+    stack: AnalysisStack, shard_rows: ShardRows, kind: str
+) -> None:
+    shard_rows(SKEW_SHARD_ROWS)
+    uri = stack.upload(skewed_audience(kind))
+
+    execution = stack.run(stack.request(f"skew-{kind.replace(' ', '-')}", uri))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["audienceSize"] == 5450
+    shard_sizes = [
+        piece.rows for piece in record_store.pieces(execution.output["deliveryId"], PieceKind.SHARD)
+    ]
+    assert sum(shard_sizes) == 5450
+    assert max(shard_sizes) <= SKEW_LIMIT, shard_sizes
+
+
+def test_a_partitioned_crlf_audience_s_target_has_crlf_line_ends_only(
+    stack: AnalysisStack, shard_rows: ShardRows
+) -> None:
+    rows = [
+        f'p{n},a{n}@example.com,"note {n}, with a comma"\r\n'
+        if n % 3 == 0
+        else f"p{n},a{n}@example.com,plain\r\n"
+        for n in range(60)
+    ]
+    audience = "profile_id,address,note\r\n" + "".join(rows)
+    uri = stack.upload(audience)
+    shard_rows(9)
+
+    execution = stack.run(stack.request("crlf", uri, messageClass="transactional"))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    target = execution.output["target"]
+    assert target["parts"] > 1
+    prefix = target["uri"].removeprefix(f"s3://{stack.bucket}/")
+    parts = [stack.text(key) for key in sorted(stack.keys(prefix))]
+    header = "profile_id,address,note\r\n"
+    assert all(part.startswith(header) for part in parts)
+    assert header + "".join(part.removeprefix(header) for part in parts) == audience
 
 
 def test_lookups_give_the_snapshot_s_result(

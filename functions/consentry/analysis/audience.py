@@ -297,3 +297,43 @@ def row_starts(blocks: Iterable[bytes], targets: list[int], *, quote_aware: bool
         offset += len(block)
     found.extend(offset for _ in pending)
     return found
+
+
+def most_rows(data_bytes: int, layout: Layout) -> int:
+    """The most data rows `data_bytes` bytes of an audience can hold: a CSV row is at
+    least its commas, a profile id of one character and a line end; a JSONL row at
+    least `{"<profile field>":1}` and a line end (the last row may have no line end)."""
+    if layout.format is AudienceFormat.JSONL:
+        smallest = len(json.dumps(layout.profile_field).encode()) + 5
+    else:
+        smallest = layout.width + 1
+    return data_bytes // smallest + 1
+
+
+@dataclass
+class RowCount:
+    """Counts the rows of a stream of blocks as they go by (`through`): an upper bound,
+    the line ends outside quoted fields (CSV, `quote_aware`) or all of them (JSONL),
+    and one more when the last row has none. Blank lines count as rows."""
+
+    quote_aware: bool
+    line_ends: int = 0
+    last: bytes = b""
+
+    @property
+    def rows(self) -> int:
+        return self.line_ends + (1 if self.last not in (b"", b"\n") else 0)
+
+    def through(self, blocks: Iterable[bytes]) -> Iterator[bytes]:
+        quoted = False
+        for block in blocks:
+            if self.quote_aware and b'"' in block:
+                parts = block.split(b'"')
+                outside = parts[1::2] if quoted else parts[0::2]
+                self.line_ends += sum(part.count(b"\n") for part in outside)
+                quoted ^= len(parts) % 2 == 0
+            elif not quoted:
+                self.line_ends += block.count(b"\n")
+            if block:
+                self.last = block[-1:]
+            yield block

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.client import BaseClient
 from pynamodb.connection.table import TableConnection
 from pynamodb.exceptions import GetError, QueryError
 
@@ -325,6 +326,49 @@ def test_a_partitioned_crlf_audience_s_target_has_crlf_line_ends_only(
     header = "profile_id,address,note\r\n"
     assert all(part.startswith(header) for part in parts)
     assert header + "".join(part.removeprefix(header) for part in parts) == audience
+
+
+PUT_OPERATIONS = frozenset(
+    {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
+)
+"""S3 requests billed as writes."""
+
+
+def count_s3_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the operation name of each S3 write any client makes."""
+    writes: list[str] = []
+    make_api_call = BaseClient.__dict__["_make_api_call"]
+
+    def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation in PUT_OPERATIONS and client.meta.service_model.service_name == "s3":
+            writes.append(operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    return writes
+
+
+def test_a_partitioned_run_writes_objects_by_shards_plus_chunks(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch, shard_rows: ShardRows
+) -> None:
+    opt_out("p3")
+    uri = stack.upload(
+        [{"profile_id": f"p{n}", "address": f"a{n % 50}@example.com"} for n in range(90)]
+    )
+    shard_rows(9)
+    writes = count_s3_writes(monkeypatch)
+
+    execution = stack.run(stack.request("puts", uri))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    chunks = execution.output["target"]["parts"]
+    shards = len(
+        stack.keys(execution.output["exclusionLog"]["uri"].removeprefix(f"s3://{stack.bucket}/"))
+    )
+    assert (shards, chunks) == (10, 10)
+    # plan, manifest, snapshot; a partition file and a target part per chunk; a
+    # verdict file and an exclusion log per shard.
+    assert len(writes) == 3 + 2 * chunks + 2 * shards
 
 
 def test_lookups_give_the_snapshot_s_result(

@@ -18,8 +18,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyze import classify as steps
+from analyze.partition import partition_lines
 from consentry.analysis.audience import Layout, RowPlace, layout_of, rows
-from consentry.analysis.classifier import TARGETED, VERDICTS, Rules, ShardClassifier, Suppression
+from consentry.analysis.classifier import (
+    TARGETED,
+    VERDICTS,
+    Rules,
+    ShardClassifier,
+    Suppression,
+    normalizer,
+)
 from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER
 from consentry.analysis.contract import Audience, AudienceError
 from consentry.core.types import Channel, MessageClass
@@ -242,3 +250,42 @@ def test_an_lf_audience_s_target_has_lf_line_ends_only() -> None:
     target, _, _ = fused(data, layout, start, rules, service=False, hint=4096)
 
     assert target.encode() == b"profile_id,address,note\np1,a@example.com,x\np2,b@example.com,y\n"
+
+
+def partitioned(text: str, rules: Rules, service: bool, *, fuse: bool, hint: int) -> Result:
+    """The rows of an audience as Partition writes them for one shard, classified by the
+    partitioned Classify loop (`fuse`) or by the classifier per row: the targeted
+    indexes, the log and the counts."""
+    data = text.encode()
+    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
+    body = io.TextIOWrapper(io.BytesIO(data[start:]), encoding="utf-8-sig", newline="")
+    shard_file = io.StringIO(newline="")
+    normalize = normalizer(rules.channel, rules.default_region)
+    partition_lines(body, layout, normalize, [shard_file], RowPlace())
+    shard_file.seek(0)
+    classifier = ShardClassifier(suppression(service), rules)
+    counts = [0] * VERDICTS
+    log = io.StringIO()
+    if fuse:
+        with mock.patch.object(steps, "READ_BLOCK", hint):
+            _, targeted = steps.classify_shard_input(shard_file, classifier, 7, counts, log)
+        return ",".join(map(str, targeted)), log.getvalue(), counts
+    marks = []
+    for index, profile_id, address in csv.reader(shard_file):
+        code = classifier(profile_id, address)
+        if code:
+            counts[code] += 1
+            log.write(logged(7 + int(index), profile_id, address.strip(), code))
+        else:
+            marks.append(index)
+    return ",".join(marks), log.getvalue(), counts
+
+
+@settings(max_examples=300, deadline=None)
+@given(audiences(), st.integers(1, 300))
+def test_the_partitioned_loop_gives_the_reference_s_answer(
+    audience: tuple[str, Rules, bool], hint: int
+) -> None:
+    text, rules, service = audience
+    expected = outcome(lambda: partitioned(text, rules, service, fuse=False, hint=hint))
+    assert outcome(lambda: partitioned(text, rules, service, fuse=True, hint=hint)) == expected

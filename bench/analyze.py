@@ -14,19 +14,29 @@ opted-out profiles:
   file, in the same process. Best of five, in CPU seconds (the machine may be shared).
 - `partition_rows_per_s`, `assemble_rows_per_s`, `classify_partitioned_rows_per_s`:
   the loops of a partitioned run, once each: Partition's over the audience into 100
-  shard files, Assemble's over the audience as one chunk, and Classify's over those
-  shard files (its rows come through the csv module and the classifier per row).
+  shards, Assemble's over the audience as one chunk, and Classify's over those shards
+  (the fused loop over the rows as Partition wrote them).
 - `end_to_end_s`: StartExecution to SUCCEEDED of the real state machine on the local
   stack (moto in this process, handlers routed as `make run` routes them), next to
   `classify_alone_s`, the classifier's own time from the child; `end_to_end_plan_s` is
   the part until Plan ended (moto answers each page of an index query by scanning the
   whole table, so the snapshot read is slow locally).
+- `partitioned_end_to_end_s`, `partitioned_plan_s`, `partitioned_peak_rss_mb`: a
+  2,000,000-row audience of its own (`--partitioned-rows`) on the local stack in
+  shards of an eighth (8 shards, 8 chunks), each run in a fresh process, next to
+  `one_shard_end_to_end_s`, the same audience in one shard; every row's verdict (the
+  target byte for byte, the exclusion log) must be the same in both. The peak is the
+  whole process's, moto's copies of every object included.
+- `s3_puts_partitioned`: S3 requests billed as writes during that partitioned run
+  (checked against 2 x (shards + chunks) + 3); `s3_puts_formula` is that formula at
+  100 x 100, the projection's; the `_before` lines the formula this replaced.
 - `snapshot_read_units_per_million_rows`, `lookups_read_units_per_million_rows`: the
   read request units the suppression data costs, metered from the items DynamoDB
   returned (moto reports no consumed capacity of its own): the snapshot Plan reads, and
   lookups of the first 20,000 rows' keys, scaled to a million rows.
 
-`python -m bench.analyze [--rows N] [--opted-out N] [--skip-end-to-end]`; prints
+`python -m bench.analyze [--rows N] [--opted-out N] [--skip-end-to-end] [--partitioned-rows N]
+[--only-partitioned]`; prints
 `name=value` lines.
 """
 

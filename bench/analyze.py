@@ -14,8 +14,8 @@ opted-out profiles:
   file, in the same process. Best of five, in CPU seconds (the machine may be shared).
 - `partition_rows_per_s`, `assemble_rows_per_s`, `classify_partitioned_rows_per_s`:
   the loops of a partitioned run, once each: Partition's over the audience into 100
-  shard files, Assemble's over the audience as one chunk, and Classify's over those
-  shard files (its rows come through the csv module and the classifier per row).
+  shards, Assemble's over the audience as one chunk, and Classify's over those shards
+  (the fused loop over the rows as Partition wrote them).
 - `sms_normalize_per_s`: the SMS verdict's normalization (phonenumbers: parse, validity,
   type) of 20,000 distinct numbers of three countries, compact and spaced, in CPU
   seconds; the email fast path is in `classify_rows_per_s`.
@@ -24,12 +24,22 @@ opted-out profiles:
   `classify_alone_s`, the classifier's own time from the child; `end_to_end_plan_s` is
   the part until Plan ended (moto answers each page of an index query by scanning the
   whole table, so the snapshot read is slow locally).
+- `partitioned_end_to_end_s`, `partitioned_plan_s`, `partitioned_peak_rss_mb`: a
+  2,000,000-row audience of its own (`--partitioned-rows`) on the local stack in
+  shards of an eighth (8 shards, 8 chunks), each run in a fresh process, next to
+  `one_shard_end_to_end_s`, the same audience in one shard; every row's verdict (the
+  target byte for byte, the exclusion log) must be the same in both. The peak is the
+  whole process's, moto's copies of every object included.
+- `s3_puts_partitioned`: S3 requests billed as writes during that partitioned run
+  (checked against 2 x (shards + chunks) + 3); `s3_puts_formula` is that formula at
+  100 x 100, the projection's; the `_before` lines the formula this replaced.
 - `snapshot_read_units_per_million_rows`, `lookups_read_units_per_million_rows`: the
   read request units the suppression data costs, metered from the items DynamoDB
   returned (moto reports no consumed capacity of its own): the snapshot Plan reads, and
   lookups of the first 20,000 rows' keys, scaled to a million rows.
 
-`python -m bench.analyze [--rows N] [--opted-out N] [--skip-end-to-end]`; prints
+`python -m bench.analyze [--rows N] [--opted-out N] [--skip-end-to-end] [--partitioned-rows N]
+[--only-partitioned]`; prints
 `name=value` lines.
 """
 
@@ -37,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import filecmp
 import json
 import os
 import resource
@@ -61,6 +72,9 @@ SNAPSHOT_PROFILES = 500_000
 LOOKUP_SAMPLE = 20_000
 PROJECTED_SHARDS = 100
 """The shards Partition writes to in the projection of docs/analysis-contract.md."""
+PARTITIONED_ROWS = 2_000_000
+PARTITIONED_SHARDS = 8
+"""The partitioned run: its audience's rows, in this many shards (and chunks)."""
 REPEATS = 5
 MIX = Mix(
     opted_out=0.05, quarantined=0.02, denylisted=0.01, duplicates=0.01, invalid=0.005, missing=0.005
@@ -178,14 +192,13 @@ class Shard:
         ):
             partition_lines(lines, self.layout, normalize, [o.text for o in outputs], RowPlace())
             classifiers = [ShardClassifier(self.suppression, self.rules) for _ in outputs]
-            log_row = csv.writer(log.text, lineterminator="\n").writerow
             counts = [0] * VERDICTS
             rows = 0
             start = time.process_time()
             for output, classifier in zip(outputs, classifiers, strict=True):
                 output.text.flush()
                 output.text.seek(0)
-                classified, _ = classify_shard_input(output.text, classifier, 1, counts, log_row)
+                classified, _ = classify_shard_input(output.text, classifier, 1, counts, log.text)
                 rows += classified
             return rows, time.process_time() - start
 
@@ -265,7 +278,7 @@ def end_to_end(generated: Generated, snapshot: dict[str, object]) -> dict[str, f
         invoker.load()
         undo = route_moto_invokes(invoker)
         try:
-            _seed(generated, snapshot)
+            _seed(snapshot)
             outputs = resolver.outputs()
             bucket = outputs["DataBucketName"]
             key = "audiences/bench/audience.csv"
@@ -333,7 +346,7 @@ def _metering_plan_s_snapshot() -> Any:
     return total
 
 
-def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
+def _seed(snapshot: dict[str, Any]) -> None:
     """The snapshot's profiles and addresses as items, written in batches (test data:
     the consent store's own writes would take hours for half a million profiles)."""
     from consentry.addresses.address_store import to_item
@@ -344,7 +357,7 @@ def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
 
     now = datetime.now(UTC)
     with ProfileModel.batch_write() as batch:
-        for profile_id in snapshot["optedOut"]:  # type: ignore[attr-defined]
+        for profile_id in snapshot["optedOut"]:
             batch.save(
                 ProfileModel(
                     profile_id=profile_id,
@@ -354,14 +367,14 @@ def _seed(generated: Generated, snapshot: dict[str, object]) -> None:
                 )
             )
     with AddressModel.batch_write() as batch:
-        for address in generated.quarantined:
+        for address in snapshot["quarantined"]:
             state = AddressState(
                 channel=Channel.EMAIL,
                 address=Address(address),
                 error_status=AddressStatus.QUARANTINE,
             )
             batch.save(to_item(state, version=1))
-        for address in generated.denylisted:
+        for address in snapshot["denylisted"]:
             state = AddressState(channel=Channel.EMAIL, address=Address(address))
             batch.save(to_item(with_origin(state, "complaint", now), version=1))
 
@@ -411,6 +424,144 @@ def sms_normalize_rate(count: int = 20_000) -> float:
     return count / (time.process_time() - started)
 
 
+# ---------------------------------------------------------------- a partitioned run
+
+PUT_OPERATIONS = frozenset(
+    {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
+)
+"""S3 requests billed as writes."""
+
+
+def s3_writes(shards: int, chunks: int) -> int:
+    """The objects a partitioned run writes: Plan's plan, manifest and snapshot; a
+    partition file and a target part per chunk; a verdict file and a log per shard."""
+    return 3 + 2 * chunks + 2 * shards
+
+
+def s3_writes_before(shards: int, chunks: int) -> int:
+    """The same with a shard file and a verdict file per shard and chunk, as before."""
+    return 3 + 2 * shards * chunks + 2 * shards
+
+
+def run_child_on_stack(audience: Path, snapshot: Path, shard_rows: int, out: Path) -> None:
+    """In a fresh process: one execution on the local stack with `shard_rows`, counting
+    S3 writes from its start; the result and every row's verdict (the target, the
+    exclusion log) to files in `out`, its figures to `out/run.json`."""
+    import boto3
+    from botocore.client import BaseClient
+
+    from bench.inprocess import template_on_moto
+    from infra.local.aws import MOTO_CONFIG, configure_moto
+    from infra.local.lambdas import Invoker, local_functions, route_moto_invokes
+
+    environment = {"POWERTOOLS_LOG_LEVEL": "WARNING", "SHARD_ROWS": str(shard_rows)}
+    with template_on_moto(MOTO_CONFIG, **environment) as resolver:
+        configure_moto()
+        invoker = Invoker(local_functions(resolver.template, resolver))
+        invoker.load()
+        undo = route_moto_invokes(invoker)
+        try:
+            _seed(json.loads(snapshot.read_text()))
+            outputs = resolver.outputs()
+            bucket = outputs["DataBucketName"]
+            key = "audiences/bench/audience.csv"
+            s3 = boto3.client("s3", region_name=REGION)
+            s3.upload_file(str(audience), bucket, key)
+            request = {
+                "deliveryId": "bench",
+                "channel": "email",
+                "messageClass": "marketing",
+                "audience": {"uri": f"s3://{bucket}/{key}"},
+            }
+            writes: list[str] = []
+            make_api_call = BaseClient.__dict__["_make_api_call"]
+
+            def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+                if operation in PUT_OPERATIONS and client.meta.service_model.service_name == "s3":
+                    writes.append(operation)
+                return make_api_call(client, operation, params)
+
+            setattr(BaseClient, "_make_api_call", counted)  # noqa: B010 (a benchmark's probe)
+            execution = _run(outputs["StateMachineArn"], request)
+            setattr(BaseClient, "_make_api_call", make_api_call)  # noqa: B010
+            peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            shards = _save_verdicts(s3, bucket, execution, out)
+            figures = {
+                "seconds": execution["seconds"],
+                "plan_seconds": execution["plan_seconds"],
+                "rows": execution["audienceSize"],
+                "shards": shards,
+                "chunks": execution["target"]["parts"],
+                "puts": len(writes),
+                "peak_kb": peak_kb,
+            }
+            (out / "run.json").write_text(json.dumps(figures))
+        finally:
+            undo()
+
+
+def _save_verdicts(s3: Any, bucket: str, execution: dict[str, Any], out: Path) -> int:
+    """The target's parts as one file (the header once) and the exclusion log's rows in
+    row order; the number of log parts (one per shard)."""
+
+    def keys(uri: str) -> list[str]:
+        prefix = uri.removeprefix(f"s3://{bucket}/")
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    with (out / "target.csv").open("wb") as target:
+        for number, key in enumerate(keys(execution["target"]["uri"])):
+            part = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            target.write(part if number == 0 else part.split(b"\n", 1)[1])
+    log_keys = keys(execution["exclusionLog"]["uri"])
+    excluded: list[tuple[int, str]] = []
+    for key in log_keys:
+        lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+        excluded += [(int(line.split(",", 1)[0]), line) for line in lines[1:]]
+    excluded.sort()
+    (out / "exclusions.csv").write_text("".join(line + "\n" for _, line in excluded))
+    return len(log_keys)
+
+
+def partitioned(generated: Generated, workdir: Path, shard_rows: int) -> dict[str, float]:
+    """The audience on the local stack twice, each run in a fresh process: in one shard,
+    then in shards of `shard_rows`; every row's verdict compared."""
+    snapshot_path = workdir / "partitioned-suppression.json"
+    snapshot_path.write_text(json.dumps(snapshot_document(generated, 0)))
+    runs: dict[str, dict[str, float]] = {}
+    for name, rows in (("one", generated.rows + 1), ("many", shard_rows)):
+        out = workdir / name
+        out.mkdir()
+        arguments = [str(generated.path), str(snapshot_path), str(rows), str(out)]
+        subprocess.run(
+            [sys.executable, "-m", "bench.analyze", "--stack-child", *arguments],
+            cwd=ROOT,
+            check=True,
+        )
+        runs[name] = json.loads((out / "run.json").read_text())
+    one, many = runs["one"], runs["many"]
+    assert one["shards"] == 1, runs
+    assert one["rows"] == many["rows"] == generated.rows, runs
+    for name in ("target.csv", "exclusions.csv"):
+        if not filecmp.cmp(workdir / "one" / name, workdir / "many" / name, shallow=False):
+            raise AssertionError(f"the partitioned run's {name} differs from the one-shard run's")
+    shards, chunks = int(many["shards"]), int(many["chunks"])
+    assert many["puts"] == s3_writes(shards, chunks), many
+    return {
+        "partitioned_rows": many["rows"],
+        "partitioned_shards": shards,
+        "partitioned_chunks": chunks,
+        "partitioned_end_to_end_s": many["seconds"],
+        "partitioned_plan_s": many["plan_seconds"],
+        "partitioned_peak_rss_mb": many["peak_kb"] / 1024,
+        "one_shard_end_to_end_s": one["seconds"],
+        "s3_puts_partitioned": many["puts"],
+        "s3_puts_partitioned_before": s3_writes_before(shards, chunks),
+        "s3_puts_formula": s3_writes(PROJECTED_SHARDS, PROJECTED_SHARDS),
+        "s3_puts_formula_before": s3_writes_before(PROJECTED_SHARDS, PROJECTED_SHARDS),
+    }
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -419,10 +570,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=ROWS)
     parser.add_argument("--opted-out", type=int, default=SNAPSHOT_PROFILES)
     parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument(
+        "--partitioned-rows",
+        type=int,
+        default=PARTITIONED_ROWS,
+        help="rows of the partitioned run's audience (0: no partitioned run)",
+    )
+    parser.add_argument("--only-partitioned", action="store_true")
     parser.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--stack-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
+        return 0
+    if args.stack_child:
+        audience, snapshot, shard_rows, out = args.stack_child
+        run_child_on_stack(Path(audience), Path(snapshot), int(shard_rows), Path(out))
+        return 0
+    if args.only_partitioned:
+        with tempfile.TemporaryDirectory() as tmp:
+            _print_partitioned(Path(tmp), args.partitioned_rows)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -447,7 +614,17 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_end_to_end:
             for name, value in end_to_end(generated, snapshot).items():
                 print(f"{name}={value:.2f}" if name.endswith("_s") else f"{name}={value:.0f}")
+        if args.partitioned_rows:
+            _print_partitioned(workdir, args.partitioned_rows)
     return 0
+
+
+def _print_partitioned(workdir: Path, rows: int) -> None:
+    """The partitioned run's lines, on an audience of its own (`rows` rows, in shards of
+    an eighth: 8 shards and 8 chunks)."""
+    generated = generate(workdir / "partitioned.csv", rows, MIX, seed=11)
+    for name, value in partitioned(generated, workdir, rows // PARTITIONED_SHARDS).items():
+        print(f"{name}={value:.2f}" if name.endswith("_s") else f"{name}={value:.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Analysis step 4, Assemble (more than one shard): write one chunk's target part, its
-targeted rows in audience order, from the verdicts every shard gave the chunk's rows."""
+targeted rows in audience order, from the verdicts every shard gave the chunk's rows
+(each shard's section for the chunk, read by range from its verdict file)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import IO
 
 from analyze.step import ChunkTask, StepModel, Wiring, step
 from consentry.analysis import record_store
-from consentry.analysis.audience import Layout, RowPlace, rows
+from consentry.analysis.audience import Layout, RowPlace, rows, target_join
 from consentry.analysis.contract import IncompleteAnalysisError
 from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import RunPlan, read_verdicts
@@ -52,8 +53,9 @@ def assemble_chunk(plan: RunPlan, bucket: DataBucket, chunk: int) -> Assembled:
     """
     expected = 0
     marks: list[array[int]] = []
-    for shard in range(plan.shards):
-        classified, targeted = read_verdicts(bucket.get_bytes(plan.verdicts(chunk, shard)))
+    for shard, piece in enumerate(_shard_pieces(plan)):
+        start, end = piece.section(chunk)
+        classified, targeted = read_verdicts(bucket.read(plan.verdicts(shard), None, start, end))
         expected += classified
         marks.append(targeted)
     targeted_rows = bytearray(expected)
@@ -79,12 +81,27 @@ def assemble_chunk(plan: RunPlan, bucket: DataBucket, chunk: int) -> Assembled:
     return Assembled(chunk=chunk, rows=count, targeted=targeted_count)
 
 
+def _shard_pieces(plan: RunPlan) -> list[Piece]:
+    """Classify's pieces of this run, in shard order, each with its verdict file's index."""
+    found = {p.item: p for p in record_store.pieces(plan.request.delivery_id, PieceKind.SHARD)}
+    pieces = []
+    for shard in range(plan.shards):
+        piece = found.get(PieceKind.SHARD.item(shard))
+        if piece is None or piece.execution_arn != plan.execution_arn:
+            raise IncompleteAnalysisError(f"shard {shard} was not classified by this run")
+        if len(piece.ends) != len(plan.chunks):
+            raise IncompleteAnalysisError(f"shard {shard} has no index of its verdicts")
+        pieces.append(piece)
+    return pieces
+
+
 def assemble_lines(
     lines: Iterable[str], layout: Layout, targeted: bytearray, target: IO[str], place: RowPlace
 ) -> int:
     """The rows whose flag in `targeted` is set, in order, to `target`; the number of rows
     read (rows past the flags are counted, never written)."""
     target.write(layout.header_line)
+    join = target_join(layout)
     batch: list[str] = []
     flagged = len(targeted)
     count = 0
@@ -92,8 +109,8 @@ def assemble_lines(
         if index < flagged and targeted[index]:
             batch.append(text)
             if len(batch) == WRITE_BATCH:
-                target.write("".join(batch))
+                target.write(join(batch))
                 batch.clear()
         count = index + 1
-    target.write("".join(batch))
+    target.write(join(batch))
     return count

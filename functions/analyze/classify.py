@@ -1,7 +1,8 @@
 """Analysis step 3, Classify (a distributed map over the shard manifest): classify one
 shard. Its exclusion log goes to `exclusions/`; with one shard, its targeted rows go
-straight to the target; with several, which rows of each chunk it targets goes to
-`verdicts/` for Assemble.
+straight to the target; with several, which rows of each chunk it targets goes to its
+one file under `verdicts/` for Assemble, chunk after chunk (where each chunk's section
+ends is stored with the shard's piece).
 
 Each output is kept in a spooled file (memory, then /tmp) and written whole at the
 end; the shard's counts are then stored as one item of the analysis (conditioned on
@@ -11,15 +12,15 @@ the same objects again.
 
 from __future__ import annotations
 
-import csv
+import tempfile
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO
 
 from analyze.step import ShardTask, StepModel, Wiring, step
 from consentry.analysis import record_store
-from consentry.analysis.audience import Layout, Row, RowPlace, not_utf8, rows
+from consentry.analysis.audience import Layout, Row, RowPlace, not_utf8, rows, target_join
 from consentry.analysis.classifier import (
     CAUSES,
     TARGETED,
@@ -27,19 +28,24 @@ from consentry.analysis.classifier import (
     ShardClassifier,
     Suppression,
 )
-from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER, classify_csv, log_line
+from consentry.analysis.classify_csv import (
+    LOG_HEADER,
+    classify_csv,
+    classify_partition_csv,
+    log_line,
+)
 from consentry.analysis.contract import AudienceFormat
 from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import (
     SNAPSHOT_FILE,
     RunPlan,
     SuppressionRead,
-    chunk_offsets,
+    chunk_index,
     shard_rows,
     verdict_bytes,
 )
 from consentry.analysis.suppression import ReadMeter, from_snapshot, looked_up
-from consentry.core.bucket import DataBucket, ObjectGoneError, spools
+from consentry.core.bucket import SPOOL_BYTES, DataBucket, ObjectGoneError, spools
 from consentry.core.clock import Clock
 
 WRITE_BATCH = 8192
@@ -65,8 +71,9 @@ def classify_shard(plan: RunPlan, shard: int, bucket: DataBucket, clock: Clock) 
     counts = [0] * VERDICTS
     try:
         consent_as_of, suppression = _suppression(plan, bucket, shard, clock)
+        ends: tuple[int, ...] = ()
         if plan.partitioned:
-            classified = _classify_partitioned(plan, bucket, shard, suppression, counts)
+            classified, ends = _classify_partitioned(plan, bucket, shard, suppression, counts)
         else:
             classified = _classify_audience(plan, bucket, suppression, counts)
     except ObjectGoneError as gone:
@@ -78,6 +85,7 @@ def classify_shard(plan: RunPlan, shard: int, bucket: DataBucket, clock: Clock) 
         targeted=counts[TARGETED],
         excluded={cause: counts[number] for number, cause in enumerate(CAUSES, start=1)},
         consent_as_of=consent_as_of,
+        ends=ends,
     )
     record_store.put_piece(plan.request.delivery_id, piece, clock())
     return Classified(shard=shard, rows=classified, targeted=counts[TARGETED])
@@ -140,14 +148,16 @@ def classify_lines(
     log, each targeted row (as it came in) to the target, unless there is none (a dry
     run); counts per verdict into `counts`. The number of rows.
 
-    Rows are read and written in blocks: one write per block costs less than one per row."""
+    Rows are read and written in blocks: one write per block costs less than one per row.
+    Every row of a CSV target ends with the audience's line end."""
     log.write(LOG_HEADER)
     if target is not None:
         target.write(layout.header_line)
+    join = target_join(layout)
     number = 0
     for targeted, excluded, count in _classified_blocks(text, layout, classifier, counts):
         if target is not None:
-            target.write("".join(targeted))
+            target.write(join(targeted))
         log.write("".join(excluded))
         number += count
     counts[TARGETED] = number - sum(counts)
@@ -197,54 +207,45 @@ def _classified_rows(
 
 def _classify_partitioned(
     plan: RunPlan, bucket: DataBucket, shard: int, suppression: Suppression, counts: list[int]
-) -> int:
-    """One shard of many: its rows come from Partition; the targeted rows of each chunk
-    go to Assemble."""
+) -> tuple[int, tuple[int, ...]]:
+    """One shard of many: its section of each chunk's partition file, through the fused
+    loop; the targeted rows of each chunk go to the shard's one verdict file for
+    Assemble. The rows, and where each chunk's verdicts end in the file."""
     classifier = ShardClassifier(suppression, plan.rules)
-    offsets = chunk_offsets(plan)
+    index = chunk_index(plan)
     classified = 0
-    with spools(1) as (log,):
-        log_row = _log_writer(log.text)
+    ends: list[int] = []
+    with spools(1) as (log,), tempfile.SpooledTemporaryFile(SPOOL_BYTES) as verdicts:
+        log.text.write(LOG_HEADER)
         for chunk in range(len(plan.chunks)):
-            with bucket.open_text(plan.shard_input(shard, chunk)) as text:
+            start, end = index.shard_section(chunk, shard)
+            with bucket.open_text(plan.partition_file(chunk), None, start, end) as text:
                 chunk_rows, targeted = classify_shard_input(
-                    text, classifier, offsets[chunk] + 1, counts, log_row
+                    text, classifier, index.offsets[chunk] + 1, counts, log.text
                 )
             classified += chunk_rows
-            if not plan.request.dry_run:
-                bucket.put_bytes(
-                    plan.verdicts(chunk, shard),
-                    verdict_bytes(chunk_rows, targeted),
-                    "application/octet-stream",
-                )
+            verdicts.write(verdict_bytes(chunk_rows, targeted))
+            ends.append(verdicts.tell())
         counts[TARGETED] = classified - sum(counts)
         log.upload(bucket, plan.exclusions_part(shard), "text/csv")
-    return classified
+        if not plan.request.dry_run:
+            bucket.upload(plan.verdicts(shard), verdicts, "application/octet-stream")
+    return classified, tuple(ends)
 
 
 def classify_shard_input(
-    text: Iterable[str],
-    classifier: ShardClassifier,
-    first_row: int,
-    counts: list[int],
-    log_row: Callable[[tuple[object, ...]], object],
+    text: IO[str], classifier: ShardClassifier, first_row: int, counts: list[int], log: IO[str]
 ) -> tuple[int, array[int]]:
     """Classify one chunk's rows of a shard, as Partition wrote them (index in the
-    chunk, profile id, address); the chunk's first row is row `first_row` of the
-    audience. Returns the number of rows and the indexes of the targeted ones."""
+    chunk, profile id, address), in blocks through the fused loop; the chunk's first
+    row is row `first_row` of the audience. Writes the log's lines to `log`; returns the
+    number of rows and the indexes of the targeted ones."""
     targeted: array[int] = array("I")
     rows_read = 0
-    for index, profile_id, address in csv.reader(text):
-        rows_read += 1
-        code = classifier(profile_id, address)
-        if code:
-            counts[code] += 1
-            log_row((first_row + int(index), profile_id, address.strip(), CAUSE_NAMES[code]))
-        else:
-            targeted.append(int(index))
+    while block := text.readlines(READ_BLOCK):
+        excluded, count = classify_partition_csv(
+            block, text, classifier, counts, first_row=first_row, targeted=targeted
+        )
+        log.write("".join(excluded))
+        rows_read += count
     return rows_read, targeted
-
-
-def _log_writer(log: IO[str]) -> Callable[[tuple[object, ...]], object]:
-    log.write(LOG_HEADER)
-    return csv.writer(log, lineterminator="\n").writerow

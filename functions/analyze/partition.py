@@ -1,10 +1,14 @@
 """Analysis step 2, Partition (more than one shard): split one chunk of the audience into
 shards by the hash of each row's normalized address, so that duplicates meet in one
-shard, keeping each row's index in the chunk."""
+shard, keeping each row's index in the chunk. The chunk's rows go to one object, shard
+after shard; where each shard's rows end is stored with the chunk's piece, and each
+Classify child reads its own section."""
 
 from __future__ import annotations
 
 import csv
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO
 
@@ -13,7 +17,7 @@ from consentry.analysis import record_store
 from consentry.analysis.audience import Layout, RowPlace, rows
 from consentry.analysis.classifier import shard_of
 from consentry.analysis.record_store import Piece, PieceKind
-from consentry.core.bucket import ObjectGoneError, spools
+from consentry.core.bucket import SPOOL_BYTES, ObjectGoneError, TextSpool, spools
 from consentry.core.types import Address
 
 
@@ -40,14 +44,26 @@ def lambda_handler(task: ChunkTask, wiring: Wiring) -> Partitioned:
                 )
         except ObjectGoneError as gone:
             raise plan.gone(gone) from None
-        for shard, output in enumerate(outputs):
-            output.upload(wiring.bucket, plan.shard_input(shard, task.chunk), "text/csv")
+        with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as joined:
+            ends = tuple(_append(output, joined) for output in outputs)
+            wiring.bucket.upload(plan.partition_file(task.chunk), joined, "text/csv")
     record_store.put_piece(
         plan.request.delivery_id,
-        Piece(PieceKind.CHUNK.item(task.chunk), plan.execution_arn, rows=count, targeted=0),
+        Piece(
+            PieceKind.CHUNK.item(task.chunk), plan.execution_arn, rows=count, targeted=0, ends=ends
+        ),
         wiring.clock(),
     )
     return Partitioned(chunk=task.chunk, rows=count)
+
+
+def _append(output: TextSpool, joined: IO[bytes]) -> int:
+    """Copy one shard's rows to the end of the chunk's file; where they end."""
+    output.text.flush()
+    raw = output.text.buffer
+    raw.seek(0)
+    shutil.copyfileobj(raw, joined)
+    return joined.tell()
 
 
 def partition_lines(

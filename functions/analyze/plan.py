@@ -4,9 +4,10 @@ the suppression data.
 Everything that can be refused is checked before any consent data is read: the
 request, the service, the audience's header. The record is claimed only then, so a
 bad request never replaces an earlier result. The audience is split into shards of
-about `shard_rows` rows; above one shard, Partition splits it in chunks of whole rows
-that Plan finds by reading the audience once (in CSV a newline inside a quoted field
-does not end a row, so chunk edges cannot be guessed from byte offsets).
+about `shard_rows` rows, counted (`_size`), never extrapolated; above one shard,
+Partition splits it in chunks of whole rows that Plan finds in the same read (in CSV a
+newline inside a quoted field does not end a row, so chunk edges cannot be guessed
+from byte offsets).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from pydantic import ValidationError
 
 from analyze.step import ObjectRef, StepModel, Wiring, step
 from consentry.analysis import record_store
-from consentry.analysis.audience import SAMPLE_BYTES, Layout, layout_of, row_starts
+from consentry.analysis.audience import (
+    SAMPLE_BYTES,
+    Layout,
+    RowCount,
+    layout_of,
+    most_rows,
+    row_starts,
+)
 from consentry.analysis.contract import CHANGED, AnalysisRequest, AudienceError, AudienceFormat
 from consentry.analysis.run import (
     MANIFEST_FILE,
@@ -42,8 +50,10 @@ MAX_CHUNKS = 1000
 """Partition is an inline map: its items travel in the execution's state."""
 MAX_SHARDS = 10000
 SHARD_SLACK = 1.1
-"""A shard may hold 10 % more rows than `shard_rows`: the row count is an estimate (from
-the first megabyte), and an audience of about one shard should not become two."""
+"""A shard holds at most 10 % more rows than `shard_rows`: an audience of about one
+shard does not become two, and the hash's spread over several shards stays within it."""
+EDGES = MAX_CHUNKS
+"""Row starts Plan finds, evenly spaced in bytes, to cut chunks at."""
 
 
 def parse_request(raw: Any) -> AnalysisRequest:
@@ -115,22 +125,18 @@ def plan_run(
     size, etag = _head_audience(bucket, audience.key)
     sample = _read_audience(bucket, audience.key, etag, min(size, SAMPLE_BYTES))
     layout, data_start = layout_of(audience, sample, size)
-    rows = estimate_rows(sample, data_start, size)
     record_store.claim(request, execution_arn, now)
 
-    shards = max(1, min(MAX_SHARDS, math.ceil(rows / (settings.shard_rows * SHARD_SLACK))))
-    chunks = (
-        _chunks(
-            bucket,
-            request,
-            etag=etag,
-            layout=layout,
-            span=(data_start, size),
-            count=min(shards, MAX_CHUNKS),
-        )
-        if shards > 1
-        else []
+    rows, chunks = _size(
+        bucket,
+        request,
+        etag=etag,
+        layout=layout,
+        sample=sample,
+        span=(data_start, size),
+        shard_rows=settings.shard_rows,
     )
+    shards = 1 if not chunks else shard_count(rows, settings.shard_rows)
     prefix = run_prefix(request.delivery_id, execution_arn)
     sizes = snapshot_sizes(request.service if request.marketing else None)
     read = choose_read(request, rows, sizes)
@@ -217,7 +223,8 @@ def _check_request(request: AnalysisRequest, bucket: DataBucket) -> None:
 
 
 def estimate_rows(sample: bytes, data_start: int, size: int) -> int:
-    """The audience's data rows: counted when the sample is all of it, else extrapolated."""
+    """The audience's data rows, extrapolated from the sample (to choose how suppression
+    data is read, never to size shards)."""
     body = sample[data_start:]
     lines = body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
     if len(sample) >= size or not body:
@@ -225,28 +232,65 @@ def estimate_rows(sample: bytes, data_start: int, size: int) -> int:
     return math.ceil((size - data_start) * lines / len(body))
 
 
-def _chunks(
+def shard_count(rows: int, shard_rows: int) -> int:
+    """The shards for at most `rows` rows: one up to SHARD_SLACK times `shard_rows`, else
+    enough for `shard_rows` each on average (the hash spreads them; the slack is its
+    margin). More than MAX_SHARDS is refused."""
+    if rows <= shard_rows * SHARD_SLACK:
+        return 1
+    shards = math.ceil(rows / shard_rows)
+    if shards > MAX_SHARDS:
+        raise AudienceError(
+            f"the audience has up to {rows} rows: more than {MAX_SHARDS} shards of {shard_rows}"
+        )
+    return shards
+
+
+def _size(
     bucket: DataBucket,
     request: AnalysisRequest,
     *,
     etag: str,
     layout: Layout,
+    sample: bytes,
     span: tuple[int, int],
-    count: int,
-) -> list[Chunk]:
-    """About `count` chunks of whole rows covering the audience's data rows, `span`."""
+    shard_rows: int,
+) -> tuple[int, list[Chunk]]:
+    """At most how many data rows the audience holds (or, when its size alone bounds it
+    to one shard, an estimate), and its chunks (none for one shard).
+
+    The rows are counted, never extrapolated: from the sample when it is the whole
+    audience; else, when the bytes could hold more rows than one shard takes (rows of
+    their smallest size), by reading the audience once, which also finds the chunks'
+    edges. A count may be high (blank lines count), never low, so no shard grows past
+    SHARD_SLACK times `shard_rows`."""
     data_start, size = span
-    audience = request.audience
-    step = (size - data_start) / count
+    quote_aware = layout.format is AudienceFormat.CSV
+    if len(sample) >= size:
+        counted = RowCount(quote_aware)
+        for _ in counted.through([sample[data_start:]]):
+            pass
+        if shard_count(counted.rows, shard_rows) == 1:
+            return counted.rows, []
+    elif most_rows(size - data_start, layout) <= shard_rows * SHARD_SLACK:
+        # One shard whatever the rows; the sample's rate is enough to choose the read.
+        return estimate_rows(sample, data_start, size), []
+    counted = RowCount(quote_aware)
+    step = (size - data_start) / EDGES
     # Offsets from the first data row, where the stream of blocks starts.
-    targets = [round(step * number) for number in range(1, count)]
+    targets = [round(step * number) for number in range(1, EDGES)]
     try:
         starts = row_starts(
-            bucket.blocks(audience.key, etag, data_start, size),
+            counted.through(bucket.blocks(request.audience.key, etag, data_start, size)),
             targets,
-            quote_aware=layout.format is AudienceFormat.CSV,
+            quote_aware=quote_aware,
         )
     except ObjectGoneError:
         raise AudienceError(CHANGED) from None
-    edges = sorted({data_start, *(data_start + start for start in starts), size})
-    return [Chunk(start=start, end=end) for start, end in itertools.pairwise(edges)]
+    shards = shard_count(counted.rows, shard_rows)
+    if shards == 1:
+        return counted.rows, []
+    count = min(shards, MAX_CHUNKS)
+    picked = [starts[round(EDGES * number / count) - 1] for number in range(1, count)]
+    edges = sorted({data_start, *(data_start + start for start in picked), size})
+    return counted.rows, [Chunk(start=start, end=end) for start, end in itertools.pairwise(edges)]

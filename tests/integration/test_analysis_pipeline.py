@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.client import BaseClient
 from pynamodb.connection.table import TableConnection
 from pynamodb.exceptions import GetError, QueryError
 
@@ -26,7 +27,7 @@ from consentry.analysis.contract import (
     AnalysisRecord,
     AnalysisRequest,
 )
-from consentry.analysis.record_store import Piece
+from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import SuppressionRead
 from consentry.core.settings import get_settings
 from tests.integration.analysis_support import (
@@ -261,6 +262,113 @@ def test_the_result_does_not_depend_on_the_number_of_shards(
     assert many.output["excluded"] == one.output["excluded"]
     assert many.exclusions() == one.exclusions()
     assert sum(many.output["excluded"].values()) + many.output["targetSize"] == len(rows)
+
+
+SKEW_SHARD_ROWS = 1000
+SKEW_LIMIT = SKEW_SHARD_ROWS * 1.1
+"""The contract's bound: a shard holds at most 10 % more rows than ShardRows."""
+
+
+def skewed_audience(kind: str) -> str:
+    """An audience whose first megabyte misleads an estimate from it: long rows first
+    (450 of 2.4 KB, more than the megabyte), then 5,000 short rows; the long rows with
+    quoted newlines, or blank lines between the short rows."""
+    note = "x" * 2400
+    if kind == "quoted newlines":
+        note = '"' + "\n".join(["y" * 99] * 24) + '"'
+    lines = ["profile_id,address,note\n"]
+    lines += [f"long{n},long{n}@example.com,{note}\n" for n in range(450)]
+    for n in range(5000):
+        lines.append(f"s{n},s{n}@example.com,\n")
+        if kind == "blank lines" and n % 3 == 0:
+            lines.append("\n")
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("kind", ["long rows first", "quoted newlines", "blank lines"])
+def test_no_shard_holds_more_rows_than_the_bound_whatever_the_row_lengths(
+    stack: AnalysisStack, shard_rows: ShardRows, kind: str
+) -> None:
+    shard_rows(SKEW_SHARD_ROWS)
+    uri = stack.upload(skewed_audience(kind))
+
+    execution = stack.run(stack.request(f"skew-{kind.replace(' ', '-')}", uri))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["audienceSize"] == 5450
+    shard_sizes = [
+        piece.rows for piece in record_store.pieces(execution.output["deliveryId"], PieceKind.SHARD)
+    ]
+    assert sum(shard_sizes) == 5450
+    assert max(shard_sizes) <= SKEW_LIMIT, shard_sizes
+
+
+def test_a_partitioned_crlf_audience_s_target_has_crlf_line_ends_only(
+    stack: AnalysisStack, shard_rows: ShardRows
+) -> None:
+    rows = [
+        f'p{n},a{n}@example.com,"note {n}, with a comma"\r\n'
+        if n % 3 == 0
+        else f"p{n},a{n}@example.com,plain\r\n"
+        for n in range(60)
+    ]
+    audience = "profile_id,address,note\r\n" + "".join(rows)
+    uri = stack.upload(audience)
+    shard_rows(9)
+
+    execution = stack.run(stack.request("crlf", uri, messageClass="transactional"))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    target = execution.output["target"]
+    assert target["parts"] > 1
+    prefix = target["uri"].removeprefix(f"s3://{stack.bucket}/")
+    parts = [stack.text(key) for key in sorted(stack.keys(prefix))]
+    header = "profile_id,address,note\r\n"
+    assert all(part.startswith(header) for part in parts)
+    assert header + "".join(part.removeprefix(header) for part in parts) == audience
+
+
+PUT_OPERATIONS = frozenset(
+    {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
+)
+"""S3 requests billed as writes."""
+
+
+def count_s3_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the operation name of each S3 write any client makes."""
+    writes: list[str] = []
+    make_api_call = BaseClient.__dict__["_make_api_call"]
+
+    def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation in PUT_OPERATIONS and client.meta.service_model.service_name == "s3":
+            writes.append(operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    return writes
+
+
+def test_a_partitioned_run_writes_objects_by_shards_plus_chunks(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch, shard_rows: ShardRows
+) -> None:
+    opt_out("p3")
+    uri = stack.upload(
+        [{"profile_id": f"p{n}", "address": f"a{n % 50}@example.com"} for n in range(90)]
+    )
+    shard_rows(9)
+    writes = count_s3_writes(monkeypatch)
+
+    execution = stack.run(stack.request("puts", uri))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    chunks = execution.output["target"]["parts"]
+    shards = len(
+        stack.keys(execution.output["exclusionLog"]["uri"].removeprefix(f"s3://{stack.bucket}/"))
+    )
+    assert (shards, chunks) == (10, 10)
+    # plan, manifest, snapshot; a partition file and a target part per chunk; a
+    # verdict file and an exclusion log per shard.
+    assert len(writes) == 3 + 2 * chunks + 2 * shards
 
 
 def test_lookups_give_the_snapshot_s_result(

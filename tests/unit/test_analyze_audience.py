@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.analysis.audience import Layout, Row, RowPlace, layout_of, row_starts, rows
+from consentry.analysis.audience import (
+    Layout,
+    Row,
+    RowCount,
+    RowPlace,
+    layout_of,
+    most_rows,
+    row_starts,
+    rows,
+)
 from consentry.analysis.contract import Audience, AudienceError, AudienceFormat
 from consentry.core.errors import InvalidInputError
 
@@ -145,3 +154,35 @@ def test_row_starts_are_the_starts_of_csv_rows(
     assert len(found) == len(targets)
     for target, start in zip(targets, found, strict=True):
         assert start == min([s for s in starts if s >= target] + [len(data)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    records=st.lists(st.lists(fields, min_size=2, max_size=2), max_size=15),
+    block=st.integers(1, 50),
+    last_line_end=st.booleans(),
+)
+def test_the_row_count_is_the_csv_rows_whatever_the_blocks(
+    records: list[list[str]], block: int, last_line_end: bool
+) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(records)
+    data = buffer.getvalue().encode()
+    if not last_line_end:
+        data = data.removesuffix(b"\n")
+    counted = RowCount(quote_aware=True)
+
+    assert (
+        b"".join(counted.through(data[i : i + block] for i in range(0, len(data), block))) == data
+    )
+    assert counted.rows == len(records)
+
+
+def test_blank_lines_count_as_rows_and_the_smallest_rows_bound_the_count() -> None:
+    data = b"p1,a\n\np2,b\n,\n"
+    layout, _ = layout_of(CSV_AUDIENCE, b"profile_id,address\n", 19)
+    counted = RowCount(quote_aware=True)
+    list(counted.through([data]))
+
+    assert counted.rows == 4
+    assert most_rows(len(data), layout) >= counted.rows

@@ -1,6 +1,7 @@
 """The Classify step's loop (`analyze.classify.classify_lines`, which runs
 `consentry.analysis.classify_csv` over blocks of lines) gives the reference's answer: the
-audience's rows (`consentry.analysis.audience.rows`) with the classifier called per row. The
+audience's rows (`consentry.analysis.audience.rows`) with the classifier called per row, each
+targeted row ending with the audience's line end. The
 same target, the same exclusion log, the same counts, the same error, whatever the
 blocks the audience is read in; for every channel, and audiences with quotes, fields
 spanning lines, blank and blank-looking lines, LF, CRLF and CR line ends, padded and
@@ -17,8 +18,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyze import classify as steps
+from analyze.partition import partition_lines
 from consentry.analysis.audience import Layout, RowPlace, layout_of, rows
-from consentry.analysis.classifier import TARGETED, VERDICTS, Rules, ShardClassifier, Suppression
+from consentry.analysis.classifier import (
+    TARGETED,
+    VERDICTS,
+    Rules,
+    ShardClassifier,
+    Suppression,
+    normalizer,
+)
 from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER
 from consentry.analysis.contract import Audience, AudienceError
 from consentry.core.types import Channel, MessageClass
@@ -145,7 +154,7 @@ def reference(data: bytes, layout: Layout, start: int, rules: Rules, service: bo
             counts[code] += 1
             log.append(logged(number, profile_id, address.strip(), code))
         else:
-            target.append(row)
+            target.append(row.rstrip("\r\n") + layout.line_end)
     counts[TARGETED] = number - sum(counts)
     return "".join(target), "".join(log), counts
 
@@ -243,3 +252,82 @@ def test_bytes_that_are_not_utf8_are_placed_at_or_before_their_row(bad_row: int)
         assert found is not None
         named = int(found.group(1))
         assert 1 <= named <= bad_row
+
+
+CRLF_AUDIENCE = (
+    b"profile_id,address,note\r\n"
+    b"p1,a@example.com,plain\r\n"
+    b'p2,b@example.com,"quoted, with a comma"\r\n'
+    b"p3,c@example.com,plain\r\n"
+    b'p4,d@example.com,"two\r\nlines"\r\n'
+    b"p5,e@example.com,last without a line end"
+)
+CRLF_TARGET = (
+    b"profile_id,address,note\r\n"
+    b"p1,a@example.com,plain\r\n"
+    b'p2,b@example.com,"quoted, with a comma"\r\n'
+    b"p3,c@example.com,plain\r\n"
+    b'p4,d@example.com,"two\r\nlines"\r\n'
+    b"p5,e@example.com,last without a line end\r\n"
+)
+
+
+@pytest.mark.parametrize("hint", [1, 40, 4096])
+def test_a_crlf_audience_s_target_has_crlf_line_ends_only(hint: int) -> None:
+    """Rows copied as written and rows the csv module writes back end alike."""
+    layout, start = layout_of(Audience(uri="s3://b/a.csv"), CRLF_AUDIENCE, len(CRLF_AUDIENCE))
+    rules = Rules(Channel.EMAIL, MessageClass.TRANSACTIONAL, "NL")
+
+    target, _, counts = fused(CRLF_AUDIENCE, layout, start, rules, service=False, hint=hint)
+
+    assert counts[TARGETED] == 5
+    assert target.encode() == CRLF_TARGET
+
+
+def test_an_lf_audience_s_target_has_lf_line_ends_only() -> None:
+    data = b'profile_id,address,note\np1,a@example.com,"x"\r\np2,b@example.com,y\r\n'
+    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
+    rules = Rules(Channel.EMAIL, MessageClass.TRANSACTIONAL, "NL")
+
+    target, _, _ = fused(data, layout, start, rules, service=False, hint=4096)
+
+    assert target.encode() == b"profile_id,address,note\np1,a@example.com,x\np2,b@example.com,y\n"
+
+
+def partitioned(text: str, rules: Rules, service: bool, *, fuse: bool, hint: int) -> Result:
+    """The rows of an audience as Partition writes them for one shard, classified by the
+    partitioned Classify loop (`fuse`) or by the classifier per row: the targeted
+    indexes, the log and the counts."""
+    data = text.encode()
+    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
+    body = io.TextIOWrapper(io.BytesIO(data[start:]), encoding="utf-8-sig", newline="")
+    shard_file = io.StringIO(newline="")
+    normalize = normalizer(rules.channel, rules.default_region)
+    partition_lines(body, layout, normalize, [shard_file], RowPlace())
+    shard_file.seek(0)
+    classifier = ShardClassifier(suppression(service), rules)
+    counts = [0] * VERDICTS
+    log = io.StringIO()
+    if fuse:
+        with mock.patch.object(steps, "READ_BLOCK", hint):
+            _, targeted = steps.classify_shard_input(shard_file, classifier, 7, counts, log)
+        return ",".join(map(str, targeted)), log.getvalue(), counts
+    marks = []
+    for index, profile_id, address in csv.reader(shard_file):
+        code = classifier(profile_id, address)
+        if code:
+            counts[code] += 1
+            log.write(logged(7 + int(index), profile_id, address.strip(), code))
+        else:
+            marks.append(index)
+    return ",".join(marks), log.getvalue(), counts
+
+
+@settings(max_examples=300, deadline=None)
+@given(audiences(), st.integers(1, 300))
+def test_the_partitioned_loop_gives_the_reference_s_answer(
+    audience: tuple[str, Rules, bool], hint: int
+) -> None:
+    text, rules, service = audience
+    expected = outcome(lambda: partitioned(text, rules, service, fuse=False, hint=hint))
+    assert outcome(lambda: partitioned(text, rules, service, fuse=True, hint=hint)) == expected

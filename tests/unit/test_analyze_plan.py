@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from analyze.plan import estimate_rows, parse_request
-from consentry.analysis.contract import AnalysisRequest
+from analyze.plan import MAX_SHARDS, estimate_rows, parse_request, shard_count
+from consentry.analysis.contract import AnalysisRequest, AudienceError
 from consentry.analysis.run import SuppressionRead
 from consentry.analysis.suppression import (
     Sizes,
@@ -70,6 +70,18 @@ def test_rows_are_extrapolated_from_the_sample() -> None:
     sample = b"h\n" + b"row\n" * 100
 
     assert estimate_rows(sample, 2, 2 + 4 * 1000) == 1000
+
+
+def test_one_shard_takes_up_to_a_tenth_more_rows_and_more_average_shard_rows() -> None:
+    assert shard_count(1_100_000, 1_000_000) == 1
+    assert shard_count(1_100_001, 1_000_000) == 2
+    assert shard_count(1_500_450, 1_000_000) == 2
+    assert shard_count(8_000_000, 1_000_000) == 8
+
+
+def test_more_shards_than_the_map_takes_are_refused() -> None:
+    with pytest.raises(AudienceError, match="more than"):
+        shard_count(MAX_SHARDS * 10 + 1, 10)
 
 
 SMALL = Sizes(opted_out_bytes=10_000, blocked_bytes=10_000, subscriptions_bytes=0)

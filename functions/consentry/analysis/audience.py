@@ -5,7 +5,9 @@ common case, and cheap); a line with a quote goes to the csv module, which may r
 the next lines of a quoted field. Every row must have as many fields as the header;
 blank lines are skipped. A JSONL audience has one JSON object per line. Rows keep the
 audience's bytes: a targeted row is written out as it came in (a CSV row with quotes
-is written back by the csv module, with the same values).
+is written back by the csv module, with the same values), except its line end: every
+row of a CSV target ends with the audience's line end, the one its header row ends
+with (`Layout.line_end`; LF when the header has none).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from consentry.analysis.contract import Audience, AudienceError, AudienceFormat
 from consentry.core.errors import InvalidInputError
@@ -39,6 +42,8 @@ class Layout:
     width: int = 0
     profile_index: int = 0
     address_index: int = 0
+    line_end: str = "\n"
+    """A CSV audience's line end (its header row's): every row of its target ends so."""
 
 
 def layout_of(audience: Audience, sample: bytes, size: int) -> tuple[Layout, int]:
@@ -61,14 +66,16 @@ def layout_of(audience: Audience, sample: bytes, size: int) -> tuple[Layout, int
         raise AudienceError(f"the header row is not valid CSV: {error}") from None
     if not columns:
         raise AudienceError("the audience is empty: its first line must name the columns")
+    line_end = "\r\n" if header_line.endswith("\r\n") else "\n"
     layout = Layout(
         AudienceFormat.CSV,
         audience.profile_id_field,
         audience.address_field,
-        header_line=header_line if header_line.endswith("\n") else header_line + "\n",
+        header_line=header_line.rstrip("\r\n") + line_end,
         width=len(columns),
         profile_index=_index(columns, audience.profile_id_field, "audience.profileIdField"),
         address_index=_index(columns, audience.address_field, "audience.addressField"),
+        line_end=line_end,
     )
     return layout, header_end
 
@@ -162,7 +169,7 @@ def irregular_row(
     `index` is the row's index among the data rows, for the error's wording."""
     try:
         if '"' in line:
-            fields, text = _quoted_row(line, lines)
+            fields, text = _quoted_row(line, lines, layout.line_end)
         else:
             fields, text = line.split(","), line
     except csv.Error as error:
@@ -179,13 +186,39 @@ def irregular_row(
     return text, profile_id, fields[layout.address_index].rstrip("\r\n")
 
 
-def _quoted_row(line: str, lines: Iterator[str]) -> tuple[list[str], str]:
+def _quoted_row(line: str, lines: Iterator[str], line_end: str) -> tuple[list[str], str]:
     """A row with quotes: parsed by the csv module (a quoted field may span lines),
-    and written back by it."""
+    and written back by it, ending with `line_end`."""
     fields = next(csv.reader(itertools.chain([line], lines), strict=True))
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    csv.writer(buffer, lineterminator=line_end).writerow(fields)
     return fields, buffer.getvalue()
+
+
+def target_join(layout: Layout) -> Callable[[list[str]], str]:
+    """How a block of targeted rows is written: CSV rows with the audience's line end,
+    JSONL rows as they are."""
+    if layout.format is AudienceFormat.CSV:
+        return partial(with_line_end, line_end=layout.line_end)
+    return "".join
+
+
+def with_line_end(rows: list[str], line_end: str) -> str:
+    """CSV rows as written (each with its own line end, the last perhaps with none),
+    joined so that every row ends with `line_end`: the audience's, in a target.
+
+    The rows are checked together first (a few scans in C); only rows of a block that
+    has another line end are rewritten one by one. A row's line end is what follows its
+    last field: a quoted field keeps the line breaks it holds."""
+    text = "".join(rows)
+    if not text:
+        return text
+    if line_end == "\n":
+        if "\r" not in text and text[-1] == "\n":
+            return text
+    elif text.count("\r") == text.count("\n") == text.count("\r\n") and text[-1] == "\n":
+        return text
+    return "".join([row.rstrip("\r\n") + line_end for row in rows])
 
 
 def _jsonl_rows(lines: Iterable[str], layout: Layout, place: RowPlace) -> Iterator[Row]:
@@ -264,3 +297,43 @@ def row_starts(blocks: Iterable[bytes], targets: list[int], *, quote_aware: bool
         offset += len(block)
     found.extend(offset for _ in pending)
     return found
+
+
+def most_rows(data_bytes: int, layout: Layout) -> int:
+    """The most data rows `data_bytes` bytes of an audience can hold: a CSV row is at
+    least its commas, a profile id of one character and a line end; a JSONL row at
+    least `{"<profile field>":1}` and a line end (the last row may have no line end)."""
+    if layout.format is AudienceFormat.JSONL:
+        smallest = len(json.dumps(layout.profile_field).encode()) + 5
+    else:
+        smallest = layout.width + 1
+    return data_bytes // smallest + 1
+
+
+@dataclass
+class RowCount:
+    """Counts the rows of a stream of blocks as they go by (`through`): an upper bound,
+    the line ends outside quoted fields (CSV, `quote_aware`) or all of them (JSONL),
+    and one more when the last row has none. Blank lines count as rows."""
+
+    quote_aware: bool
+    line_ends: int = 0
+    last: bytes = b""
+
+    @property
+    def rows(self) -> int:
+        return self.line_ends + (1 if self.last not in (b"", b"\n") else 0)
+
+    def through(self, blocks: Iterable[bytes]) -> Iterator[bytes]:
+        quoted = False
+        for block in blocks:
+            if self.quote_aware and b'"' in block:
+                parts = block.split(b'"')
+                outside = parts[1::2] if quoted else parts[0::2]
+                self.line_ends += sum(part.count(b"\n") for part in outside)
+                quoted ^= len(parts) % 2 == 0
+            elif not quoted:
+                self.line_ends += block.count(b"\n")
+            if block:
+                self.last = block[-1:]
+            yield block

@@ -11,6 +11,10 @@ the two together on generated audiences.
 
 Lines must come from a text stream opened with newline="" (as `rows` wants them): then
 a line holds no line end but its last.
+
+`classify_partition_csv` is the same loop over the rows Partition wrote for a shard of
+a partitioned run: a row's number comes from its index in its chunk, and a targeted row
+is marked by that index rather than copied.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from array import array
 from collections.abc import Iterable, Iterator
 
 from consentry.addresses.normalize import LOCAL_PART, MAX_LOCAL_PART, PLAIN_DOMAINS, plain_domain
@@ -37,6 +42,8 @@ from consentry.analysis.contract import AudienceError
 CAUSE_NAMES = ("", *(cause.value for cause in CAUSES))
 """The name of verdict n, as the exclusion log writes it."""
 LOG_HEADER = "row,profile_id,address,cause\n"
+PARTITION_FIELDS = 3
+"""A row as Partition writes it: index in the chunk, profile id, address."""
 
 
 def log_line(number: int, profile_id: str, address: str, code: int) -> str:
@@ -149,3 +156,97 @@ def classify_csv(  # noqa: PLR0912, PLR0915 (one loop on purpose: see the module
         else:
             log(f"{number},{profile_id},{raw.strip()},{CAUSE_NAMES[code]}\n")
     return targeted, excluded, number - rows_before
+
+
+def classify_partition_csv(  # noqa: PLR0912, PLR0915 (one loop on purpose: see the module doc)
+    lines: Iterable[str],
+    more: Iterator[str],
+    classifier: ShardClassifier,
+    counts: list[int],
+    *,
+    first_row: int,
+    targeted: array[int],
+) -> tuple[list[str], int]:
+    """The same loop over one chunk's rows of a shard, as Partition wrote them: `index in
+    the chunk,profile id,address as written` (the csv module's quoting; the profile id
+    trimmed). `more` yields the lines after `lines`; the chunk's first row is row
+    `first_row` of the audience.
+
+    Appends the index of each targeted row to `targeted`; returns the exclusion log's
+    lines and the number of rows. Rule for rule the loop of `classify_csv`, which a
+    property test holds it to."""
+    email, normalize = classifier.email, classifier.normalize
+    blocked, opted_out, subscribers = (
+        classifier.blocked.get,
+        classifier.opted_out,
+        classifier.subscribers,
+    )
+    seen, in_control = classifier.seen, classifier.in_control
+    see = seen.add
+    domain_known, local_plain = PLAIN_DOMAINS.get, LOCAL_PART.fullmatch
+    mark = targeted.append
+    excluded: list[str] = []
+    log = excluded.append
+    count = 0
+    rest = iter(lines)
+    following = itertools.chain(rest, more)
+    for line in rest:
+        if '"' in line or len(fields := line.split(",")) != PARTITION_FIELDS:
+            fields = next(csv.reader(itertools.chain([line], following), strict=True))
+            index, profile_id, raw = fields
+            quoted = True
+        else:
+            index, profile_id, raw = fields
+            raw = raw[:-1] if raw[-1:] == "\n" else raw
+            quoted = False
+        count += 1
+        if email:
+            address = raw.strip().lower()
+            local, at, domain = address.partition("@")
+            if not (
+                at
+                and (domain_known(domain) or plain_domain(domain))
+                and len(local) <= MAX_LOCAL_PART
+                and local_plain(local)
+            ):
+                normal = normalize(address) if address else None
+                if normal is None:
+                    code = ADDRESS_INVALID if address else ADDRESS_MISSING
+                    counts[code] += 1
+                    log(log_line(first_row + int(index), profile_id, raw.strip(), code))
+                    continue
+                address = normal
+        else:
+            trimmed = raw.strip()
+            normal = normalize(trimmed) if trimmed else None
+            if normal is None:
+                code = ADDRESS_INVALID if trimmed else ADDRESS_MISSING
+                counts[code] += 1
+                log(log_line(first_row + int(index), profile_id, trimmed, code))
+                continue
+            address = normal
+        if address in seen:  # blocked, or held by an earlier row
+            code = blocked(address, 0)
+            if not code:
+                if profile_id in opted_out:
+                    code = PROFILE_OPTED_OUT
+                elif subscribers is not None and profile_id not in subscribers:
+                    code = NOT_SUBSCRIBED
+                else:
+                    code = DUPLICATE
+        elif profile_id in opted_out:
+            code = PROFILE_OPTED_OUT
+        elif subscribers is not None and profile_id not in subscribers:
+            code = NOT_SUBSCRIBED
+        else:
+            see(address)
+            if in_control is None or not in_control(address):
+                mark(int(index))
+                continue
+            code = CONTROL_GROUP
+        counts[code] += 1
+        if quoted:
+            log(log_line(first_row + int(index), profile_id, raw.strip(), code))
+        else:
+            log(f"{first_row + int(index)},{profile_id},{raw.strip()},{CAUSE_NAMES[code]}\n")
+    return excluded, count

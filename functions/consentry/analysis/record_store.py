@@ -37,9 +37,11 @@ class PieceKind(StrEnum):
     """The items a run writes beside the record, one per piece of its work."""
 
     CHUNK = "CHUNK#"
-    """Partition: how many rows one chunk of the audience holds."""
+    """Partition: how many rows one chunk of the audience holds, and where each shard's
+    rows end in the chunk's partition file."""
     SHARD = "SHARD#"
-    """Classify: one shard's counts per cause."""
+    """Classify: one shard's counts per cause, and where each chunk's verdicts end in
+    the shard's verdict file."""
     PART = "PART#"
     """Assemble: how many rows one part of the target holds."""
 
@@ -62,6 +64,12 @@ class Piece:
     targeted: int
     excluded: dict[ExclusionCause, int] = field(default_factory=dict)
     consent_as_of: datetime | None = None
+    ends: tuple[int, ...] = ()
+    """The byte where each section of the piece's file ends (see `PieceKind`)."""
+
+    def section(self, number: int) -> tuple[int, int]:
+        """Bytes [start, end) of section `number` of the piece's file."""
+        return (self.ends[number - 1] if number else 0), self.ends[number]
 
 
 def find(delivery_id: str) -> AnalysisRecord | None:
@@ -146,6 +154,7 @@ def put_piece(delivery_id: str, piece: Piece, now: datetime) -> None:
         target_size=piece.targeted,
         excluded={cause.value: count for cause, count in piece.excluded.items()} or None,
         consent_as_of=piece.consent_as_of,
+        ends=list(piece.ends) or None,
         updated_at=now,
         expires_at=now + KEPT_FOR,
     )
@@ -181,6 +190,7 @@ def pieces(delivery_id: str, kind: PieceKind) -> list[Piece]:
                 ExclusionCause(cause): int(count) for cause, count in _plain(item.excluded).items()
             },
             consent_as_of=item.consent_as_of,
+            ends=tuple(int(end) for end in item.ends or ()),
         )
         for item in items
     ]

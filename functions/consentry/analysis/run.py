@@ -8,11 +8,18 @@ earlier one.
     plan.json                      this plan
     manifest.json                  the Classify map's items, one per shard
     suppression.json               the snapshot (when Plan read one)
-    shards/s00003/c00007.csv       Partition: rows of chunk 7 that hash to shard 3
-    verdicts/c00007/s00003.bin     Classify: which of those rows are targeted
+    partitions/c00007.csv          Partition: the rows of chunk 7, shard by shard
+    verdicts/s00003.bin            Classify: which rows of shard 3 are targeted, chunk
+                                   by chunk
     exclusions/part-00003.csv      Classify: the exclusion log of shard 3
     target/part-00007.csv          Classify (one shard) or Assemble: the target, by chunk
     errors/2-classify-00003.json   a map step's error, for RecordFailure
+
+A partitioned run writes two objects per chunk (its partition file, its target part),
+two per shard (its verdicts, its exclusion log) and Plan's three: 2 x (shards +
+chunks) + 3, growing with shards + chunks. Where each section of a partition or
+verdict file ends is kept in the piece its writer stores (`Piece.ends`); readers fetch
+their sections by ranged reads.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import csv
 import sys
 from array import array
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from itertools import accumulate
@@ -36,7 +44,7 @@ from consentry.analysis.contract import (
     AudienceError,
     IncompleteAnalysisError,
 )
-from consentry.analysis.record_store import PieceKind
+from consentry.analysis.record_store import Piece, PieceKind
 from consentry.core.bucket import DataBucket, ObjectGoneError
 
 PLAN_FILE = "plan.json"
@@ -131,11 +139,11 @@ class RunPlan(BaseModel):
     def exclusions_part(self, shard: int) -> str:
         return self.key(f"exclusions/part-{shard:05d}.csv")
 
-    def shard_input(self, shard: int, chunk: int) -> str:
-        return self.key(f"shards/s{shard:05d}/c{chunk:05d}.csv")
+    def partition_file(self, chunk: int) -> str:
+        return self.key(f"partitions/c{chunk:05d}.csv")
 
-    def verdicts(self, chunk: int, shard: int) -> str:
-        return self.key(f"verdicts/c{chunk:05d}/s{shard:05d}.bin")
+    def verdicts(self, shard: int) -> str:
+        return self.key(f"verdicts/s{shard:05d}.bin")
 
     def ref(self) -> dict[str, str]:
         """What the state machine passes to each step instead of the plan itself."""
@@ -147,23 +155,37 @@ def run_prefix(delivery_id: str, execution_arn: str) -> str:
     return f"analyses/{delivery_id}/{execution_arn.rsplit(':', 1)[-1]}/"
 
 
-def chunk_offsets(plan: RunPlan) -> list[int]:
-    """The audience row number before each chunk's first row, from Partition's counts."""
-    chunks = {p.item: p for p in record_store.pieces(plan.request.delivery_id, PieceKind.CHUNK)}
-    counts = []
+@dataclass(frozen=True)
+class ChunkIndex:
+    """What Partition stored about the chunks: the audience row number before each
+    chunk's first row, and each chunk's piece (where its shards' rows end)."""
+
+    offsets: list[int]
+    pieces: list[Piece]
+
+    def shard_section(self, chunk: int, shard: int) -> tuple[int, int]:
+        return self.pieces[chunk].section(shard)
+
+
+def chunk_index(plan: RunPlan) -> ChunkIndex:
+    """The chunks' row offsets and sections, from Partition's pieces of this run."""
+    found = {p.item: p for p in record_store.pieces(plan.request.delivery_id, PieceKind.CHUNK)}
+    pieces = []
     for chunk in range(len(plan.chunks)):
-        piece = chunks.get(PieceKind.CHUNK.item(chunk))
+        piece = found.get(PieceKind.CHUNK.item(chunk))
         if piece is None or piece.execution_arn != plan.execution_arn:
             raise IncompleteAnalysisError(f"chunk {chunk} was not partitioned by this run")
-        counts.append(piece.rows)
-    return [0, *accumulate(counts)]
+        if len(piece.ends) != plan.shards:
+            raise IncompleteAnalysisError(f"chunk {chunk} has no index of its shards")
+        pieces.append(piece)
+    return ChunkIndex([0, *accumulate(piece.rows for piece in pieces)], pieces)
 
 
 def shard_rows(plan: RunPlan, bucket: DataBucket, shard: int) -> Iterator[tuple[int, str, str]]:
     """(row number in the audience, profile id, address as written) of the shard's rows:
-    the audience itself when the run has one shard, else the files Partition wrote for
-    the shard, chunk by chunk. Classify reads them to look up their keys, and the API's
-    explain to find a row and its number."""
+    the audience itself when the run has one shard, else the shard's section of each
+    file Partition wrote, chunk by chunk. Classify reads them to look up their keys,
+    and the API's explain to find a row and its number."""
     if not plan.partitioned:
         with bucket.open_text(
             plan.request.audience.key, plan.etag, plan.data_start, plan.size
@@ -173,12 +195,13 @@ def shard_rows(plan: RunPlan, bucket: DataBucket, shard: int) -> Iterator[tuple[
             ):
                 yield number, profile_id, address
         return
-    offsets = chunk_offsets(plan)
+    index = chunk_index(plan)
     for chunk in range(len(plan.chunks)):
-        offset = offsets[chunk] + 1
-        with bucket.open_text(plan.shard_input(shard, chunk)) as text:
-            for index, profile_id, address in csv.reader(text):
-                yield offset + int(index), profile_id, address
+        offset = index.offsets[chunk] + 1
+        start, end = index.shard_section(chunk, shard)
+        with bucket.open_text(plan.partition_file(chunk), None, start, end) as text:
+            for row_index, profile_id, address in csv.reader(text):
+                yield offset + int(row_index), profile_id, address
 
 
 def verdict_bytes(rows: int, targeted: array[int]) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -32,6 +33,8 @@ class AnalysisModel(Model):
     audience_size = NumberAttribute(null=True)
     target_size = NumberAttribute(null=True)
     excluded: MapAttribute[str, Any] = MapAttribute(null=True)
+    ends: ListAttribute[Any] = ListAttribute(of=NumberAttribute, null=True)
+    """A piece's index into the one object it wrote: where each section ends (bytes)."""
     target_uri = UnicodeAttribute(null=True)
     target_parts = NumberAttribute(null=True)
     exclusion_log_uri = UnicodeAttribute(null=True)

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 
 READ_CHUNK = 1 << 20
 """Bytes read from S3 at a time when streaming."""
+SINGLE_PUT_BYTES = 256 * 1024 * 1024
+"""Files up to this size are written in one request (PutObject takes up to 5 GB):
+every request is billed as one write, and multipart uploads of 8 MB parts made a
+run's writes grow with its bytes (a 55 MB target part took nine)."""
+PART_BYTES = 32 * 1024 * 1024
+"""A part of a larger file; the transfer holds up to ten in memory at once."""
 SPOOL_BYTES = 16 * 1024 * 1024
 """An output up to this size stays in memory; a larger one spills to /tmp."""
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -69,14 +75,19 @@ class DataBucket:
         return int(head["ContentLength"]), str(head["ETag"])
 
     @contextmanager
-    def open_range(self, key: str, etag: str, start: int, end: int) -> Iterator[IO[bytes]]:
-        """A binary stream of bytes [start, end) of the version `etag` of the object."""
+    def open_range(self, key: str, etag: str | None, start: int, end: int) -> Iterator[IO[bytes]]:
+        """A binary stream of bytes [start, end) of the object (of its version `etag`)."""
         if end <= start:
             yield io.BytesIO()
             return
+        byte_range = f"bytes={start}-{end - 1}"
         with self._errors(key, "read"):
-            response = self.client.get_object(
-                Bucket=self.name, Key=key, IfMatch=etag, Range=f"bytes={start}-{end - 1}"
+            response = (
+                self.client.get_object(Bucket=self.name, Key=key, Range=byte_range)
+                if etag is None
+                else self.client.get_object(
+                    Bucket=self.name, Key=key, IfMatch=etag, Range=byte_range
+                )
             )
         body = cast(IO[bytes], response["Body"])
         try:
@@ -94,8 +105,8 @@ class DataBucket:
         with self._open(key, etag, start, end) as body, _text(body) as text:
             yield text
 
-    def read(self, key: str, etag: str, start: int, end: int) -> bytes:
-        """Bytes [start, end) of the version `etag` of the object."""
+    def read(self, key: str, etag: str | None, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the object (of its version `etag`)."""
         with self.open_range(key, etag, start, end) as body:
             return body.read()
 
@@ -122,11 +133,20 @@ class DataBucket:
         )
 
     def upload(self, key: str, file: IO[bytes], content_type: str) -> None:
-        """Write a (spooled) file whole, in parts when it is large."""
+        """Write a (spooled) file whole: one request up to SINGLE_PUT_BYTES, in parts
+        above."""
+        from boto3.s3.transfer import TransferConfig  # noqa: PLC0415 (as the client)
+
         file.seek(0)
         with self._errors(key, "write"):
             self.client.upload_fileobj(
-                file, self.name, key, ExtraArgs={"ContentType": content_type}
+                file,
+                self.name,
+                key,
+                ExtraArgs={"ContentType": content_type},
+                Config=TransferConfig(
+                    multipart_threshold=SINGLE_PUT_BYTES, multipart_chunksize=PART_BYTES
+                ),
             )
 
     def list_keys(self, prefix: str) -> list[str]:
@@ -155,7 +175,7 @@ class DataBucket:
 
     @contextmanager
     def _open(self, key: str, etag: str | None, start: int, end: int | None) -> Iterator[IO[bytes]]:
-        if etag is not None and end is not None:
+        if end is not None:
             with self.open_range(key, etag, start, end) as body:
                 yield body
             return

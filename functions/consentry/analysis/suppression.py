@@ -2,24 +2,26 @@
 up per shard, whichever DynamoDB charges less for.
 
 A snapshot reads the sparse indexes whole: the `opted-out` GSI (16 buckets, queried in
-parallel), the `by-status` GSI of the channel's denylisted and quarantined addresses
-(allowlisted addresses have their own status, so they are never among them), and a
-service's subscriptions. Lookups read the rows' own keys with BatchGetItem. Both keep
-raw items inside this module and count the read request units DynamoDB charges for
-what they read (`ReadMeter`), so the rule that picks one can be checked.
+parallel), the keys-only `blocked` GSI of the channel's denylisted and quarantined
+addresses (allowlisted addresses have their own status, so they are never among them;
+22 address ranges per status, queried in parallel), and a service's subscriptions. The
+index pages are taken as DynamoDB's JSON, before botocore's parser walks them. Lookups
+read the rows' own keys with BatchGetItem. Both keep raw items inside this module and
+count the read request units DynamoDB charges for what they read (`ReadMeter`), so the
+rule that picks one can be checked.
 
 The cost model, in read request units (RRU; eventually consistent, 0.5 per 4 KB):
 
     snapshot = 0.5 * (opted-out index bytes / 4 KB + 16)     marketing only
-             + 0.5 * (by-status index bytes / 4 KB + 2)
+             + 0.5 * (blocked index bytes / 4 KB + 44)
              + 0.5 * (subscriptions bytes / 4 KB + 1)         service deliveries only
     lookups  = 0.5 * rows * keys per row                     1 address key, + 1 profile
                                                              key (marketing), + 1
                                                              subscription key (service)
 
 A query pays for the bytes it reads in 4 KB units, at least one unit per query (16
-buckets of the opted-out index, two statuses of the by-status index, one service); a
-batch get pays one unit per key, found or not. The bytes come from DescribeTable
+buckets of the opted-out index, two statuses of 22 ranges of the blocked index, one
+service); a batch get pays one unit per key, found or not. The bytes come from DescribeTable
 (whole indexes: an upper bound, updated every six hours, free to read). Lookups win
 when `rows * keys per row < index bytes / 4 KB`: for small audiences against large
 suppression lists (test sends, small segments); a snapshot wins for everything else.
@@ -416,7 +418,7 @@ def _units(size: int, queries: int) -> float:
 
 
 def snapshot_units(request: AnalysisRequest, sizes: Sizes) -> float:
-    units = _units(sizes.blocked_bytes, len(BLOCKING_STATUSES))
+    units = _units(sizes.blocked_bytes, len(BLOCKING_STATUSES) * (len(ADDRESS_SPLITS) + 1))
     if request.marketing:
         units += _units(sizes.opted_out_bytes, OPTED_OUT_BUCKETS)
         if request.service_id:

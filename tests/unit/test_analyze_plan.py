@@ -108,3 +108,5 @@ def test_item_sizes_follow_dynamodb_metering() -> None:
     item = {"profile_id": {"S": "p1"}, "opt_out_all": {"BOOL": True}, "n": {"N": "12345"}}
 
     assert item_size(item) == len("profile_id") + 2 + len("opt_out_all") + 1 + 1 + 4
+    # Text that is not ASCII counts its UTF-8 bytes, in names and in values.
+    assert item_size({"address": {"S": "ü@x.de"}, "é": {"S": "x"}}) == 7 + 7 + 2 + 1

@@ -23,7 +23,7 @@ opted-out profiles:
   shard files (its rows come through the csv module and the classifier per row).
 - `end_to_end_s`: StartExecution to SUCCEEDED of the real state machine on the local
   stack (moto in this process, handlers routed as `make run` routes them), next to
-  `classify_alone_s`, the classifier's own time from the child; `end_to_end_plan_s` is
+  `classify_alone_s`, the classifier's own time from the child; `plan_s` is
   the part until Plan ended (moto answers each page of an index query by scanning the
   whole table, so the snapshot read is slow locally).
 - `snapshot_read_units_per_million_rows`, `lookups_read_units_per_million_rows`: the
@@ -552,7 +552,7 @@ def end_to_end(generated: Generated, snapshot: dict[str, object]) -> dict[str, f
             assert execution["audienceSize"] == generated.rows, execution
             return {
                 "end_to_end_s": execution["seconds"],
-                "end_to_end_plan_s": execution["plan_seconds"],
+                "plan_s": execution["plan_seconds"],
                 "snapshot_read_units_per_million_rows": snapshot_meter.read_units
                 * 1_000_000
                 / generated.rows,

@@ -361,6 +361,24 @@ def test_the_blocked_index_gone_fails_the_analysis_closed(
     assert "consent store is unavailable" in present(record.error).message
 
 
+def test_a_snapshot_older_than_the_runs_consent_as_of_fails_the_analysis(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    read = suppression.read_snapshot
+
+    def stale(request: AnalysisRequest, at: datetime, meter: Any) -> dict[str, Any]:
+        return {**read(request, at, meter), "consentAsOf": (at - timedelta(minutes=5)).isoformat()}
+
+    monkeypatch.setattr(planning, "read_snapshot", stale)
+    uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
+
+    execution = stack.run(stack.request("stale", uri))
+
+    record = assert_failed_closed(stack, execution, "stale", "IncompleteAnalysisError")
+    assert "before this analysis's consentAsOf" in present(record.error).message
+
+
 def test_a_consent_change_made_just_before_the_analysis_starts_is_in_it(
     stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,7 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consentry.addresses.status import AddressStatus, address_key
 from consentry.addresses.tables import AddressModel
 from consentry.analysis.classifier import Suppression
-from consentry.analysis.contract import AnalysisRequest
+from consentry.analysis.contract import AnalysisRequest, IncompleteAnalysisError
 from consentry.analysis.run import SuppressionRead
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.consent.tables import OPTED_OUT_BUCKETS, ProfileModel, SubscriptionModel
@@ -467,8 +467,18 @@ def read_snapshot(request: AnalysisRequest, at: datetime, meter: ReadMeter) -> d
     }
 
 
-def from_snapshot(document: bytes) -> Suppression:
+def from_snapshot(document: bytes, consent_as_of: datetime | None = None) -> Suppression:
+    """The suppression data of a snapshot; with `consent_as_of` (what the run recorded),
+    refused (IncompleteAnalysisError) when it was read earlier than that: a run never
+    classifies with data older than the moment it reports."""
     data = json.loads(document)
+    if consent_as_of is not None:
+        read_at = data.get("consentAsOf")
+        if read_at is None or datetime.fromisoformat(read_at) < consent_as_of:
+            raise IncompleteAnalysisError(
+                f"the suppression snapshot was read at {read_at}, before this analysis's "
+                f"consentAsOf {consent_as_of.isoformat()}: it is not this run's"
+            )
     return Suppression.of(
         opted_out=data["optedOut"],
         denylisted=data["denylisted"],

@@ -437,8 +437,8 @@ AUDIENCE_BYTES_100M = 5.5e9
 CHUNK_EDGES_S = AUDIENCE_BYTES_100M / S3_STREAM_BYTES_S
 """Plan reads the audience once, on one stream, for the chunks' edges."""
 PARTITION_OVERHEAD_S, CLASSIFY_OVERHEAD_S, ASSEMBLE_OVERHEAD_S = 2.5, 4.0, 3.3
-"""Per child, besides its loop and the snapshot load: S3 reads and writes (the
-document's earlier projection)."""
+"""Per child, besides its loop and the snapshot's download and load: the other S3
+reads and writes (the document's earlier projection)."""
 SUMMARIZE_S = 5.0
 WAVES = {"partition": 3, "classify": 1, "assemble": 3}
 """The inline maps run 40 children at a time, Classify all 100 (MapConcurrency 100)."""
@@ -481,7 +481,10 @@ def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, f
     )
     partition_s = rows / measured["partition_rate"] * LAMBDA_SLOWER + PARTITION_OVERHEAD_S
     classify_s = (
-        rows / measured["classify_partitioned_rate"] * LAMBDA_SLOWER + load_s + CLASSIFY_OVERHEAD_S
+        rows / measured["classify_partitioned_rate"] * LAMBDA_SLOWER
+        + snapshot_bytes / S3_STREAM_BYTES_S
+        + load_s
+        + CLASSIFY_OVERHEAD_S
     )
     assemble_s = rows / measured["assemble_rate"] * LAMBDA_SLOWER + ASSEMBLE_OVERHEAD_S
     total_s = (

@@ -12,6 +12,11 @@ opted-out profiles:
   classify; then writes the target and the exclusion log to spooled files);
   the floor is a bare `csv.reader` loop doing two set lookups per row over the same
   file, in the same process. Best of five, in CPU seconds (the machine may be shared).
+- `duckdb_rows_per_s`, `polars_rows_per_s`, `ratio_vs_duckdb`, `ratio_vs_polars`: the
+  same job (read the audience, apply the order, write the target and the log) in DuckDB
+  and in polars (bench/engines.py), each in a fresh process on one thread, best of three
+  in CPU seconds; the run stops unless both give the same counts and the same excluded
+  rows with the same causes as the Classify loop (`engines_agree=1`).
 - `partition_rows_per_s`, `assemble_rows_per_s`, `classify_partitioned_rows_per_s`:
   the loops of a partitioned run, once each: Partition's over the audience into 100
   shards, Assemble's over the audience as one chunk, and Classify's over those shards
@@ -21,7 +26,7 @@ opted-out profiles:
   seconds; the email fast path is in `classify_rows_per_s`.
 - `end_to_end_s`: StartExecution to SUCCEEDED of the real state machine on the local
   stack (moto in this process, handlers routed as `make run` routes them), next to
-  `classify_alone_s`, the classifier's own time from the child; `end_to_end_plan_s` is
+  `classify_alone_s`, the classifier's own time from the child; `plan_s` is
   the part until Plan ended (moto answers each page of an index query by scanning the
   whole table, so the snapshot read is slow locally).
 - `partitioned_end_to_end_s`, `partitioned_plan_s`, `partitioned_peak_rss_mb`: a
@@ -38,9 +43,15 @@ opted-out profiles:
   returned (moto reports no consumed capacity of its own): the snapshot Plan reads, and
   lookups of the first 20,000 rows' keys, scaled to a million rows.
 
-`python -m bench.analyze [--rows N] [--opted-out N] [--skip-end-to-end] [--partitioned-rows N]
-[--only-partitioned]`; prints
-`name=value` lines.
+- `profile_item_botocore_us`, `profile_item_raw_us`, `address_item_botocore_us`,
+  `address_keys_raw_us`, `read_meter_us`: CPU microseconds per item of a 1 MB Query
+  page, through botocore's parser and as the raw JSON Plan reads now; the read meter's
+  share. `snapshot_load_us_per_entry`: the classify child's load of the snapshot.
+- `projected_*_100m`: the model of docs/analysis-contract.md for 100,000,000 rows, fed
+  with this run's per-item costs and rates.
+
+`python -m bench.analyze [--rows N] [--opted-out N] [--skip-end-to-end] [--skip-engines]
+[--partitioned-rows N] [--only-partitioned]`; prints `name=value` lines.
 """
 
 from __future__ import annotations
@@ -59,7 +70,7 @@ import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from consentry_cli.audience import Generated, Mix, generate
 
@@ -76,6 +87,7 @@ PARTITIONED_ROWS = 2_000_000
 PARTITIONED_SHARDS = 8
 """The partitioned run: its audience's rows, in this many shards (and chunks)."""
 REPEATS = 5
+ENGINE_REPEATS = 3
 MIX = Mix(
     opted_out=0.05, quarantined=0.02, denylisted=0.01, duplicates=0.01, invalid=0.005, missing=0.005
 )
@@ -122,7 +134,13 @@ class Shard:
         from consentry.core.types import Channel, MessageClass
 
         self.audience = audience
-        self.suppression = from_snapshot(snapshot.read_bytes())
+        document = snapshot.read_bytes()
+        start = time.process_time()
+        self.suppression = from_snapshot(document)
+        self.snapshot_load_s = time.process_time() - start
+        self.snapshot_entries = sum(
+            len(v) for k, v in json.loads(document).items() if k != "consentAsOf" and v
+        )
         self.rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "US")
         with audience.open("rb") as file:
             self.layout, self.data_start = layout_of(
@@ -162,6 +180,25 @@ class Shard:
             return classify_lines(
                 lines, self.layout, classifier, counts, log=log.text, target=target.text
             )
+
+    def classify_to(self, directory: Path) -> dict[str, Any]:
+        """The Classify loop once, its target and log written to files: what the engines
+        must agree with."""
+        from analyze.classify import classify_lines
+        from bench.engines import result_of
+        from consentry.analysis.classifier import VERDICTS, ShardClassifier
+
+        classifier = ShardClassifier(self.suppression, self.rules)
+        log_path = directory / "classify-log.csv"
+        with (
+            self.lines() as lines,
+            log_path.open("w", newline="", encoding="utf-8") as log,
+            (directory / "classify-target.csv").open("w", newline="", encoding="utf-8") as target,
+        ):
+            rows = classify_lines(
+                lines, self.layout, classifier, [0] * VERDICTS, log=log, target=target
+            )
+        return {"rows": rows, **result_of(log_path)}
 
     def partition(self) -> int:
         """The audience as one chunk, into PROJECTED_SHARDS shards."""
@@ -225,6 +262,7 @@ def child(audience: Path, snapshot: Path, out: Path) -> None:
         classify_s.append(seconds)
         assert classified == rows, (classified, rows)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = shard.classify_to(out.parent)
     partitioned, partition_s = _cpu(shard.partition)
     assembled, assemble_s = _cpu(lambda: shard.assemble(rows))
     shard_rows, classify_partitioned_s = shard.classify_partitioned()
@@ -237,6 +275,31 @@ def child(audience: Path, snapshot: Path, out: Path) -> None:
         "partition_s": partition_s,
         "assemble_s": assemble_s,
         "classify_partitioned_s": classify_partitioned_s,
+        "result": result,
+        "snapshot_load_us_per_entry": shard.snapshot_load_s / shard.snapshot_entries * 1e6,
+    }
+    out.write_text(json.dumps(figures))
+
+
+def engine_child(engine: str, audience: Path, snapshot: Path, out: Path) -> None:
+    """Run in a fresh process: one engine's job, best of ENGINE_REPEATS in CPU seconds
+    (the engines run on one thread), and what it produced."""
+    from bench import engines
+
+    job = {"duckdb": engines.duckdb_job, "polars": engines.polars_job}[engine]
+    sets = engines.snapshot_sets(snapshot)
+    directory = out.parent / engine
+    directory.mkdir(exist_ok=True)
+    seconds = []
+    rows = 0
+    for _ in range(ENGINE_REPEATS):
+        rows, spent = _cpu(lambda: job(audience, sets, directory))
+        seconds.append(spent)
+    figures = {
+        "rows": rows,
+        "seconds": min(seconds),
+        "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "result": {"rows": rows, **engines.result_of(directory / "log.csv")},
     }
     out.write_text(json.dumps(figures))
 
@@ -247,15 +310,227 @@ def _cpu(action: Callable[[], int]) -> tuple[int, float]:
     return result, time.process_time() - start
 
 
-def run_child(audience: Path, snapshot: Path, workdir: Path) -> dict[str, float]:
+def run_child(audience: Path, snapshot: Path, workdir: Path) -> dict[str, Any]:
     out = workdir / "child.json"
     subprocess.run(
         [sys.executable, "-m", "bench.analyze", "--child", str(audience), str(snapshot), str(out)],
         cwd=ROOT,
         check=True,
     )
-    result: dict[str, float] = json.loads(out.read_text())
+    result: dict[str, Any] = json.loads(out.read_text())
     return result
+
+
+def run_engine(engine: str, audience: Path, snapshot: Path, workdir: Path) -> dict[str, Any]:
+    out = workdir / f"{engine}.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.analyze",
+            "--engine",
+            engine,
+            str(audience),
+            str(snapshot),
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+# ---------------------------------------------------------------- suppression pages
+
+
+def page_costs() -> dict[str, float]:
+    """Microseconds per item of reading one 1 MB Query page, on this machine: through
+    botocore's parser (as pynamodb's query did) and as raw JSON (as Plan reads now),
+    for an opted-out profile of the `opted-out` index, a whole address item of the
+    `by-status` index and an address's keys from the `blocked` index; and the read
+    meter's cost per item."""
+    _settings_environment()
+    from botocore.parsers import create_parser
+    from botocore.session import get_session
+
+    from consentry.addresses.address_store import to_item
+    from consentry.addresses.status import AddressState, AddressStatus, with_origin
+    from consentry.analysis.suppression import ReadMeter, _opted_out
+    from consentry.core.types import Address, Channel
+
+    shape = get_session().get_service_model("dynamodb").operation_model("Query").output_shape
+    parser = create_parser("json")
+    now = datetime.now(UTC)
+
+    def profile(n: int) -> dict[str, Any]:
+        return {
+            "profile_id": {"S": f"p{n:09d}"},
+            "opted_out_bucket": {"S": str(n % 16)},
+            "opt_out_all": {"BOOL": True},
+        }
+
+    def whole_address(n: int) -> dict[str, Any]:
+        state = AddressState(
+            channel=Channel.EMAIL,
+            address=Address(f"noah.devries{n}@post.example.de"),
+            error_status=AddressStatus.QUARANTINE,
+            error_count=3,
+            last_counted_error_at=now,
+            release_at=now,
+            updated_at=now,
+        )
+        item: dict[str, Any] = to_item(with_origin(state, "complaint", now), version=2).serialize()
+        return item
+
+    def address_keys(n: int) -> dict[str, Any]:
+        return {
+            "address_key": {"S": f"email#noah.devries{n}@post.example.de"},
+            "status_key": {"S": "email#quarantine"},
+        }
+
+    def page(make: Callable[[int], dict[str, Any]]) -> bytes:
+        size = len(json.dumps(make(0)))
+        return json.dumps({"Items": [make(n) for n in range((1 << 20) // size)]}).encode()
+
+    def per_item(body: bytes, read: Callable[[bytes], int]) -> float:
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            count = read(body)
+            best = min(best, time.process_time() - start)
+        return best / count * 1e6
+
+    def botocore(body: bytes) -> int:
+        response = {"body": body, "headers": {}, "status_code": 200}
+        return len(parser.parse(response, cast(Any, shape))["Items"])
+
+    def raw_profiles(body: bytes) -> int:
+        items = json.loads(body)["Items"]
+        return len([i["profile_id"]["S"] for i in items if _opted_out(i, Channel.EMAIL)])
+
+    def raw_addresses(body: bytes) -> int:
+        return len([i["address_key"]["S"][6:] for i in json.loads(body)["Items"]])
+
+    def metered(body: bytes) -> int:
+        items = json.loads(body)["Items"]
+        ReadMeter().page(items)
+        return len(items)
+
+    profiles, addresses, keys = page(profile), page(whole_address), page(address_keys)
+    return {
+        "profile_item_botocore_us": per_item(profiles, botocore),
+        "profile_item_raw_us": per_item(profiles, raw_profiles),
+        "address_item_botocore_us": per_item(addresses, botocore),
+        "address_keys_raw_us": per_item(keys, raw_addresses),
+        "read_meter_us": per_item(keys, metered)
+        - per_item(keys, lambda b: len(json.loads(b)["Items"])),
+        "profile_item_bytes": len(profiles) / len(json.loads(profiles)["Items"]),
+        "address_keys_bytes": len(keys) / len(json.loads(keys)["Items"]),
+    }
+
+
+def _loaded(body: bytes) -> int:
+    return len(json.loads(body)["Items"])
+
+
+# ---------------------------------------------------------------- the projection
+
+ROWS_100M = 100_000_000
+PROFILES_100M = 5_000_000
+ADDRESSES_100M = 3_000_000
+SHARDS_100M = CHUNKS_100M = 100
+LAMBDA_SLOWER = 1.3
+"""Lambda arm64 at 1,769 MB (one vCPU) against this machine's core."""
+S3_STREAM_BYTES_S = 90e6
+LAMBDA_NETWORK_BYTES_S = 150e6
+"""What one function takes in over many parallel connections (an assumption)."""
+DYNAMODB_PAGE_S = 0.1
+"""One 1 MB Query page, request to last byte, on one connection (an assumption)."""
+AUDIENCE_BYTES_100M = 5.5e9
+CHUNK_EDGES_S = AUDIENCE_BYTES_100M / S3_STREAM_BYTES_S
+"""Plan reads the audience once, on one stream, for the chunks' edges."""
+PARTITION_OVERHEAD_S, CLASSIFY_OVERHEAD_S, ASSEMBLE_OVERHEAD_S = 2.5, 4.0, 3.3
+"""Per child, besides its loop and the snapshot's download and load: the other S3
+reads and writes (the document's earlier projection)."""
+SUMMARIZE_S = 5.0
+WAVES = {"partition": 3, "classify": 1, "assemble": 3}
+"""The inline maps run 40 children at a time, Classify all 100 (MapConcurrency 100)."""
+MEMORY_GB = 1769 / 1024
+LAMBDA_USD_GB_S = 0.0000133334
+SFN_USD_TRANSITION, SFN_TRANSITIONS = 0.000025, 700
+S3_PUT_USD, S3_GET_USD = 0.005 / 1000, 0.0004 / 1000
+S3_PUTS_100M = 3 + 2 * CHUNKS_100M + 2 * SHARDS_100M  # s3_writes: one file per chunk and shard
+S3_GETS_100M = 20_300
+RRU_USD = 0.125 / 1_000_000
+PROFILE_METERED_BYTES, ADDRESS_KEYS_METERED_BYTES = 50, 73
+"""What DynamoDB meters for an item of the `opted-out` index (profile id, bucket, flag)
+and of the keys-only `blocked` index (address key, status key)."""
+
+
+def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, float]:
+    """docs/analysis-contract.md's model of a 100,000,000-row analysis, fed with this
+    run's per-item costs; seconds on Lambda, dollars per analysis."""
+    profiles_cpu = PROFILES_100M * (costs["profile_item_raw_us"] + costs["read_meter_us"])
+    addresses_cpu = ADDRESSES_100M * (costs["address_keys_raw_us"] + costs["read_meter_us"])
+    cpu_s = (profiles_cpu + addresses_cpu) / 1e6 * LAMBDA_SLOWER
+    wire_bytes = (
+        PROFILES_100M * costs["profile_item_bytes"] + ADDRESSES_100M * costs["address_keys_bytes"]
+    )
+    serial_pages = max(
+        PROFILES_100M * costs["profile_item_bytes"] / 2**20 / 16,
+        ADDRESSES_100M * costs["address_keys_bytes"] / 2**20 / (2 * 22),
+    )
+    read_s = max(cpu_s, wire_bytes / LAMBDA_NETWORK_BYTES_S, serial_pages * DYNAMODB_PAGE_S)
+    snapshot_bytes = PROFILES_100M * 14 + ADDRESSES_100M * 34
+    write_s = snapshot_bytes / S3_STREAM_BYTES_S
+    suppression_s = read_s + write_s
+    plan_s = CHUNK_EDGES_S + suppression_s
+    rows = ROWS_100M / SHARDS_100M
+    load_s = (
+        (PROFILES_100M + ADDRESSES_100M)
+        * measured["snapshot_load_us_per_entry"]
+        / 1e6
+        * LAMBDA_SLOWER
+    )
+    partition_s = rows / measured["partition_rate"] * LAMBDA_SLOWER + PARTITION_OVERHEAD_S
+    classify_s = (
+        rows / measured["classify_partitioned_rate"] * LAMBDA_SLOWER
+        + snapshot_bytes / S3_STREAM_BYTES_S
+        + load_s
+        + CLASSIFY_OVERHEAD_S
+    )
+    assemble_s = rows / measured["assemble_rate"] * LAMBDA_SLOWER + ASSEMBLE_OVERHEAD_S
+    total_s = (
+        plan_s
+        + partition_s * WAVES["partition"]
+        + classify_s * WAVES["classify"]
+        + assemble_s * WAVES["assemble"]
+        + SUMMARIZE_S
+    )
+    gb_s = MEMORY_GB * (
+        plan_s + CHUNKS_100M * (partition_s + assemble_s) + SHARDS_100M * classify_s
+    )
+    read_units = (
+        (PROFILES_100M * PROFILE_METERED_BYTES + ADDRESSES_100M * ADDRESS_KEYS_METERED_BYTES)
+        / 4096
+        * 0.5
+    )
+    cost = (
+        gb_s * LAMBDA_USD_GB_S
+        + SFN_TRANSITIONS * SFN_USD_TRANSITION
+        + S3_PUTS_100M * S3_PUT_USD
+        + S3_GETS_100M * S3_GET_USD
+        + read_units * RRU_USD
+    )
+    return {
+        "projected_suppression_read_s_100m": suppression_s,
+        "projected_plan_s_100m": plan_s,
+        "projected_end_to_end_s_100m": total_s,
+        "projected_lambda_gb_s_100m": gb_s,
+        "projected_read_units_100m": read_units,
+        "projected_cost_usd_100m": cost,
+    }
 
 
 # ---------------------------------------------------------------- the local stack
@@ -294,7 +569,7 @@ def end_to_end(generated: Generated, snapshot: dict[str, object]) -> dict[str, f
             assert execution["audienceSize"] == generated.rows, execution
             return {
                 "end_to_end_s": execution["seconds"],
-                "end_to_end_plan_s": execution["plan_seconds"],
+                "plan_s": execution["plan_seconds"],
                 "snapshot_read_units_per_million_rows": snapshot_meter.read_units
                 * 1_000_000
                 / generated.rows,
@@ -577,11 +852,17 @@ def main(argv: list[str] | None = None) -> int:
         help="rows of the partitioned run's audience (0: no partitioned run)",
     )
     parser.add_argument("--only-partitioned", action="store_true")
+    parser.add_argument("--skip-engines", action="store_true")
     parser.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--engine", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--stack-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
+        return 0
+    if args.engine:
+        name, *paths = args.engine
+        engine_child(name, *(Path(p) for p in paths))
         return 0
     if args.stack_child:
         audience, snapshot, shard_rows, out = args.stack_child
@@ -592,31 +873,59 @@ def main(argv: list[str] | None = None) -> int:
             _print_partitioned(Path(tmp), args.partitioned_rows)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        generated = generate(workdir / "audience.csv", args.rows, MIX)
-        snapshot = snapshot_document(generated, args.opted_out)
-        snapshot_path = workdir / "suppression.json"
-        snapshot_path.write_text(json.dumps(snapshot))
-        measured = run_child(generated.path, snapshot_path, workdir)
-        rows = measured["rows"]
-        print(f"audience_rows={int(rows)}")
-        print(f"snapshot_opted_out_profiles={len(snapshot['optedOut'])}")  # type: ignore[arg-type]
-        print(f"classify_rows_per_s={rows / measured['classify_s']:.0f}")
-        print(f"floor_rows_per_s={rows / measured['floor_s']:.0f}")
-        print(f"ratio_vs_floor={measured['floor_s'] / measured['classify_s']:.2f}")
-        print(f"peak_rss_mb={measured['peak_kb'] / 1024:.0f}")
-        print(f"classify_alone_s={measured['classify_s']:.2f}")
-        print(f"partition_rows_per_s={rows / measured['partition_s']:.0f}")
-        print(f"assemble_rows_per_s={rows / measured['assemble_s']:.0f}")
-        partitioned_rate = rows / measured["classify_partitioned_s"]
-        print(f"classify_partitioned_rows_per_s={partitioned_rate:.0f}", flush=True)
-        print(f"sms_normalize_per_s={sms_normalize_rate():.0f}", flush=True)
-        if not args.skip_end_to_end:
-            for name, value in end_to_end(generated, snapshot).items():
-                print(f"{name}={value:.2f}" if name.endswith("_s") else f"{name}={value:.0f}")
-        if args.partitioned_rows:
-            _print_partitioned(workdir, args.partitioned_rows)
+        _print_all(Path(tmp), args)
     return 0
+
+
+def _print_all(workdir: Path, args: argparse.Namespace) -> None:
+    """Every line of a full run, the one-shard audience's first."""
+    generated = generate(workdir / "audience.csv", args.rows, MIX)
+    snapshot = snapshot_document(generated, args.opted_out)
+    snapshot_path = workdir / "suppression.json"
+    snapshot_path.write_text(json.dumps(snapshot))
+    measured = run_child(generated.path, snapshot_path, workdir)
+    rows = measured["rows"]
+    print(f"audience_rows={int(rows)}")
+    print(f"snapshot_opted_out_profiles={len(snapshot['optedOut'])}")  # type: ignore[arg-type]
+    classify_rate = rows / measured["classify_s"]
+    print(f"classify_rows_per_s={classify_rate:.0f}")
+    if not args.skip_engines:
+        for engine in ("duckdb", "polars"):
+            ran = run_engine(engine, generated.path, snapshot_path, workdir)
+            if ran["result"] != measured["result"]:
+                raise AssertionError(f"{engine} disagrees: {ran['result']} {measured['result']}")
+            engine_rate = ran["rows"] / ran["seconds"]
+            print(f"{engine}_rows_per_s={engine_rate:.0f}")
+            print(f"ratio_vs_{engine}={classify_rate / engine_rate:.2f}")
+            print(f"{engine}_peak_rss_mb={ran['peak_kb'] / 1024:.0f}")
+        print("engines_agree=1")
+    print(f"floor_rows_per_s={rows / measured['floor_s']:.0f}")
+    print(f"ratio_vs_floor={measured['floor_s'] / measured['classify_s']:.2f}")
+    print(f"peak_rss_mb={measured['peak_kb'] / 1024:.0f}")
+    print(f"classify_alone_s={measured['classify_s']:.2f}")
+    print(f"partition_rows_per_s={rows / measured['partition_s']:.0f}")
+    print(f"assemble_rows_per_s={rows / measured['assemble_s']:.0f}")
+    partitioned_rate = rows / measured["classify_partitioned_s"]
+    print(f"classify_partitioned_rows_per_s={partitioned_rate:.0f}", flush=True)
+    print(f"sms_normalize_per_s={sms_normalize_rate():.0f}", flush=True)
+    costs = page_costs()
+    for name, value in costs.items():
+        print(f"{name}={value:.2f}")
+    print(f"snapshot_load_us_per_entry={measured['snapshot_load_us_per_entry']:.2f}")
+    rates = {
+        "partition_rate": rows / measured["partition_s"],
+        "classify_partitioned_rate": partitioned_rate,
+        "assemble_rate": rows / measured["assemble_s"],
+        "snapshot_load_us_per_entry": measured["snapshot_load_us_per_entry"],
+    }
+    for name, value in projection(costs, rates).items():
+        print(f"{name}={value:.3f}" if name.endswith("usd_100m") else f"{name}={value:.0f}")
+    sys.stdout.flush()
+    if not args.skip_end_to_end:
+        for name, value in end_to_end(generated, snapshot).items():
+            print(f"{name}={value:.2f}" if name.endswith("_s") else f"{name}={value:.0f}")
+    if args.partitioned_rows:
+        _print_partitioned(workdir, args.partitioned_rows)
 
 
 def _print_partitioned(workdir: Path, rows: int) -> None:

@@ -96,7 +96,7 @@ def _suppression(
 ) -> tuple[datetime | None, Suppression]:
     """The shard's suppression data, and when it was read if the shard read it."""
     if plan.suppression is SuppressionRead.SNAPSHOT:
-        return None, from_snapshot(bucket.get_bytes(plan.key(SNAPSHOT_FILE)))
+        return None, from_snapshot(bucket.get_bytes(plan.key(SNAPSHOT_FILE)), plan.consent_as_of)
     profiles: set[str] = set()
     addresses: set[str] = set()
     normalize = plan.rules.normalizer()

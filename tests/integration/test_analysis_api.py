@@ -3,14 +3,18 @@ the consent function in-process, the state machine on moto's engine."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 
 from consentry.addresses.status import AddressStatus
 from consentry.core.settings import get_settings
+from infra.local.template import ACCOUNT_ID
+from tests.conftest import REGION
 from tests.integration.analysis_support import (
     AnalysisStack,
     analysis_state_machine,
@@ -51,12 +55,13 @@ def body(uri: str, **fields: Any) -> dict[str, Any]:
 
 
 def finished(api: ApiCall, delivery_id: str, execution_arn: str | None = None) -> dict[str, Any]:
-    """The record once the execution (any, or this one) ended; Plan claims it first."""
+    """The record once the execution (any, or this one) ended; the POST creates it
+    PENDING, Plan makes it RUNNING."""
     deadline = time.monotonic() + 60
     while True:
         response = api("GET", BASE.format(delivery_id))
         record = response["json"] if response["statusCode"] == 200 else {}
-        if record.get("status", "RUNNING") != "RUNNING" and execution_arn in (
+        if record.get("status", "RUNNING") not in ("PENDING", "RUNNING") and execution_arn in (
             None,
             record["executionArn"],
         ):
@@ -87,7 +92,7 @@ def test_a_post_starts_an_execution_whose_record_the_get_answers(analyzed: Analy
     started, record, _ = analyzed
 
     assert started["json"]["executionArn"].startswith("arn:aws:states:")
-    assert started["json"]["status"] == "RUNNING"
+    assert started["json"]["status"] == "PENDING"
     assert record["statusCode"] == 200
     assert record["json"]["status"] == "SUCCEEDED"
     assert record["json"]["executionArn"] == started["json"]["executionArn"]
@@ -142,6 +147,56 @@ def test_explain_of_an_address_not_in_the_audience_is_not_found(
     response = api("GET", BASE.format("d-1") + "/explain", query={"address": "z@example.com"})
 
     assert response["statusCode"] == 404
+
+
+def _state_machine_that_never_plans() -> str:
+    """A state machine whose executions end at once without running Plan: what a GET
+    sees is what the POST wrote."""
+    return boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name="no-plan",
+        definition=json.dumps(
+            {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+        ),
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/no-plan",
+    )["stateMachineArn"]
+
+
+def test_the_record_exists_from_the_moment_the_post_answers(
+    api: ApiCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATE_MACHINE_ARN", _state_machine_that_never_plans())
+    get_settings.cache_clear()
+
+    started = api("POST", BASE.format("d-5"), json_body=body("s3://DataBucket/a.csv"))
+    record = api("GET", BASE.format("d-5"))
+    again = api("POST", BASE.format("d-5"), json_body=body("s3://DataBucket/a.csv"))
+
+    assert started["statusCode"] == 202, started["json"]
+    assert started["json"]["status"] == "PENDING"
+    assert record["statusCode"] == 200
+    assert record["json"]["status"] == "PENDING"
+    assert record["json"]["executionArn"] == started["json"]["executionArn"]
+    stepfunctions = boto3.client("stepfunctions", region_name=REGION)
+    assert stepfunctions.describe_execution(executionArn=started["json"]["executionArn"])
+    assert again["statusCode"] == 409
+
+
+def test_a_start_that_fails_leaves_a_failed_record_and_may_be_tried_again(
+    api: ApiCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:missing"
+    monkeypatch.setenv("STATE_MACHINE_ARN", missing)
+    get_settings.cache_clear()
+
+    started = api("POST", BASE.format("d-6"), json_body=body("s3://DataBucket/a.csv"))
+    record = api("GET", BASE.format("d-6"))
+    again = api("POST", BASE.format("d-6"), json_body=body("s3://DataBucket/a.csv"))
+
+    assert started["statusCode"] == 503, started["json"]
+    assert record["statusCode"] == 200
+    assert record["json"]["status"] == "FAILED"
+    assert record["json"]["error"]["type"] == "WorkflowUnavailableError"
+    assert again["statusCode"] == 503
 
 
 def test_a_delivery_never_analyzed_is_not_found(stack: AnalysisStack, api: ApiCall) -> None:

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 from pynamodb.connection.table import TableConnection
-from pynamodb.exceptions import GetError, QueryError
+from pynamodb.exceptions import GetError
 
 from analyze import plan as planning
 from consentry.addresses.status import AddressStatus
-from consentry.analysis import record_store
+from consentry.analysis import record_store, suppression
 from consentry.analysis.classifier import control_sample
 from consentry.analysis.contract import (
     AnalysisConflictError,
@@ -454,7 +455,7 @@ def test_a_consent_store_that_cannot_be_read_fails_the_analysis_closed(
     stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     read_with(monkeypatch, SuppressionRead.SNAPSHOT)
-    failing(monkeypatch, "query", QueryError, get_settings().profiles_table)
+    monkeypatch.setattr(suppression, "_raw_client", lambda _model: _Down())
     uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
 
     execution = stack.run(stack.request("store-down", uri))
@@ -463,6 +464,71 @@ def test_a_consent_store_that_cannot_be_read_fails_the_analysis_closed(
     assert "consent store is unavailable" in present(record.error).message
     assert stack.waits == [2, 4, 8, 16]  # retried with backoff before giving up
     assert execution.invoked().count("AnalyzePlanFunction") == 5
+
+
+class _Down:
+    """A DynamoDB client whose Query pages cannot be read."""
+
+    def query(self, **_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "Query")
+
+
+def test_the_blocked_index_gone_fails_the_analysis_closed(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch, dynamodb: DynamoDBClient
+) -> None:
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    dynamodb.update_table(
+        TableName=get_settings().addresses_table,
+        GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "blocked"}}],
+    )
+    uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
+
+    execution = stack.run(stack.request("index-gone", uri))
+
+    record = assert_failed_closed(stack, execution, "index-gone", "StoreUnavailableError")
+    assert "consent store is unavailable" in present(record.error).message
+
+
+def test_a_snapshot_older_than_the_runs_consent_as_of_fails_the_analysis(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    read = suppression.read_snapshot
+
+    def stale(request: AnalysisRequest, at: datetime, meter: Any) -> dict[str, Any]:
+        return {**read(request, at, meter), "consentAsOf": (at - timedelta(minutes=5)).isoformat()}
+
+    monkeypatch.setattr(planning, "read_snapshot", stale)
+    uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
+
+    execution = stack.run(stack.request("stale", uri))
+
+    record = assert_failed_closed(stack, execution, "stale", "IncompleteAnalysisError")
+    assert "before this analysis's consentAsOf" in present(record.error).message
+
+
+def test_a_consent_change_made_just_before_the_analysis_starts_is_in_it(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    uri = stack.upload(
+        [
+            {"profile_id": "p1", "address": "a@example.com"},
+            {"profile_id": "p2", "address": "b@example.com"},
+            {"profile_id": "p3", "address": "c@example.com"},
+        ]
+    )
+    changed = now()
+    opt_out("p1")
+    set_address("b@example.com", AddressStatus.QUARANTINE)
+
+    execution = stack.run(stack.request("just-before", uri))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    record = execution.output
+    assert record["excluded"] == counts(profile_opted_out=1, address_quarantined=1)
+    assert datetime.fromisoformat(record["consentAsOf"]) >= changed
+    assert execution.target_rows() == ["profile_id,address", "p3,c@example.com"]
 
 
 def test_a_shard_that_cannot_read_the_consent_store_fails_the_whole_analysis(

@@ -97,10 +97,10 @@ def test_a_large_audience_reads_a_snapshot() -> None:
 
 
 def test_even_a_tiny_snapshot_pays_one_unit_per_query() -> None:
-    # 16 opted-out buckets and two statuses, each at least one 4 KB unit.
-    assert snapshot_units(request(), Sizes(0, 0, 0)) == 18 * 0.5
+    # 16 opted-out buckets and two statuses of 22 address ranges, each at least one unit.
+    assert snapshot_units(request(), Sizes(0, 0, 0)) == (16 + 44) * 0.5
     assert choose_read(request(), 5, Sizes(0, 0, 0)) is SuppressionRead.LOOKUPS
-    assert choose_read(request(), 50, SMALL) is SuppressionRead.SNAPSHOT
+    assert choose_read(request(), 100, SMALL) is SuppressionRead.SNAPSHOT
 
 
 def test_transactional_deliveries_read_addresses_only() -> None:
@@ -120,3 +120,5 @@ def test_item_sizes_follow_dynamodb_metering() -> None:
     item = {"profile_id": {"S": "p1"}, "opt_out_all": {"BOOL": True}, "n": {"N": "12345"}}
 
     assert item_size(item) == len("profile_id") + 2 + len("opt_out_all") + 1 + 1 + 4
+    # Text that is not ASCII counts its UTF-8 bytes, in names and in values.
+    assert item_size({"address": {"S": "ü@x.de"}, "é": {"S": "x"}}) == 7 + 7 + 2 + 1

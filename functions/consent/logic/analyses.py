@@ -23,6 +23,7 @@ from consentry.analysis import record_store
 from consentry.analysis.classifier import shard_of
 from consentry.analysis.contract import (
     AnalysisConflictError,
+    AnalysisError,
     AnalysisOptions,
     AnalysisRecord,
     AnalysisRequest,
@@ -54,33 +55,44 @@ def start(
     *, command: StartAnalysis, workflows: SFNClient, state_machine_arn: str, clock: Clock
 ) -> AnalysisStarted:
     """Start the analysis of a delivery, unless one is running or done and the body does
-    not say `force` (AnalysisConflictError)."""
+    not say `force` (AnalysisConflictError).
+
+    The record is created first (PENDING, owned by the execution about to start), so a
+    GET right after the 202 finds it; if the start fails, the record says so (FAILED),
+    and the delivery may be started again.
+    """
     delivery_id = command.delivery_id
     request = AnalysisRequest.model_validate(
         {**command.body.model_dump(by_alias=True), "deliveryId": delivery_id}
     )
-    current = record_store.find(delivery_id)
-    if (
-        current is not None
-        and current.status is not AnalysisStatus.FAILED
-        and not command.body.force
-    ):
-        raise AnalysisConflictError(
-            f"delivery {delivery_id!r} is {current.status.value}; pass force to replace it"
-        )
+    name = execution_name(delivery_id, clock)
+    execution_arn = execution_arn_of(state_machine_arn, name)
+    now = clock()
+    record_store.reserve(request, execution_arn, now)
     try:
-        execution = workflows.start_execution(
+        workflows.start_execution(
             stateMachineArn=state_machine_arn,
-            name=execution_name(delivery_id, clock),
+            name=name,
             input=request.model_dump_json(by_alias=True, exclude_none=True),
         )
     except (ClientError, BotoCoreError) as error:
-        raise WorkflowUnavailableError(f"the analysis could not be started: {error}") from error
+        unavailable = WorkflowUnavailableError(f"the analysis could not be started: {error}")
+        record_store.fail(
+            delivery_id,
+            execution_arn,
+            AnalysisError(type=type(unavailable).__name__, message=str(unavailable)),
+            clock(),
+        )
+        raise unavailable from error
     return AnalysisStarted(
-        delivery_id=delivery_id,
-        execution_arn=execution["executionArn"],
-        status=AnalysisStatus.RUNNING,
+        delivery_id=delivery_id, execution_arn=execution_arn, status=AnalysisStatus.PENDING
     )
+
+
+def execution_arn_of(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives execution `name` of a standard state machine."""
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
 
 
 def execution_name(delivery_id: str, clock: Clock) -> str:

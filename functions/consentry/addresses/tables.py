@@ -17,7 +17,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from consentry.core.persistence import table
@@ -32,6 +32,19 @@ class AddressStatusIndex(GlobalSecondaryIndex["AddressModel"]):
 
     status_key = UnicodeAttribute(hash_key=True)
     domain_key = UnicodeAttribute(range_key=True)
+
+
+class BlockedIndex(GlobalSecondaryIndex["AddressModel"]):
+    """The same sparse keys by status, then address, with only what says whether a
+    quarantine has ended by itself: what an analysis reads of the denylisted and
+    quarantined addresses (an item of ~60-110 bytes instead of ~260)."""
+
+    class Meta:
+        index_name = "blocked"
+        projection = IncludeProjection(["error_status", "reason", "release_at"])
+
+    status_key = UnicodeAttribute(hash_key=True)
+    address_key = UnicodeAttribute(range_key=True)
 
 
 @table("addresses_table")
@@ -61,6 +74,7 @@ class AddressModel(Model):
     status_key = UnicodeAttribute(null=True)
     domain_key = UnicodeAttribute(null=True)
     status_index = AddressStatusIndex()
+    blocked_index = BlockedIndex()
 
 
 class HeldByDomainIndex(GlobalSecondaryIndex["AddressEventModel"]):

@@ -35,6 +35,8 @@ S3Uri = Annotated[
 
 
 class AnalysisStatus(StrEnum):
+    PENDING = "PENDING"
+    """Started through the API; the execution has not claimed the record yet."""
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"

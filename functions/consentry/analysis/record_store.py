@@ -81,6 +81,43 @@ def find(delivery_id: str) -> AnalysisRecord | None:
     return _to_record(item)
 
 
+def _claimable(request: AnalysisRequest, execution_arn: str) -> Any:
+    """Who may take the record: anyone with `force`; else only when there is none, it
+    failed, or it already names this execution (a retry, or a reserved start)."""
+    if request.force:
+        return None
+    return (
+        AnalysisModel.delivery_id.does_not_exist()
+        | (AnalysisModel.status == AnalysisStatus.FAILED.value)
+        | (AnalysisModel.execution_arn == execution_arn)
+    )
+
+
+def reserve(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
+    """Create the delivery's record, status PENDING and owned by `execution_arn`, before
+    that execution is started: a caller that polls the record never finds none.
+
+    Refused (AnalysisConflictError) as `claim` is; Plan's claim then takes the record
+    as its own (same execution) and makes it RUNNING.
+    """
+    item = AnalysisModel(
+        request.delivery_id,
+        RECORD,
+        status=AnalysisStatus.PENDING.value,
+        execution_arn=execution_arn,
+        request=request.model_dump(mode="json", by_alias=True, exclude_none=True),
+        created_at=now,
+        updated_at=now,
+        expires_at=now + KEPT_FOR,
+    )
+    try:
+        with dynamodb():
+            item.save(condition=_claimable(request, execution_arn))
+    except LostRace:
+        current = find(request.delivery_id)
+        raise AnalysisConflictError(_refusal(request.delivery_id, current)) from None
+
+
 def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
     """Make `execution_arn` the owner of the delivery's record, status RUNNING.
 
@@ -88,13 +125,6 @@ def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
     succeeded, unless the request says `force`; a failed analysis may run again. A
     retried claim of the same execution is accepted.
     """
-    condition = None
-    if not request.force:
-        condition = (
-            AnalysisModel.delivery_id.does_not_exist()
-            | (AnalysisModel.status == AnalysisStatus.FAILED.value)
-            | (AnalysisModel.execution_arn == execution_arn)
-        )
     item = AnalysisModel(
         request.delivery_id,
         RECORD,
@@ -107,7 +137,7 @@ def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
     )
     try:
         with dynamodb():
-            item.save(condition=condition)
+            item.save(condition=_claimable(request, execution_arn))
     except LostRace:
         current = find(request.delivery_id)
         raise AnalysisConflictError(_refusal(request.delivery_id, current)) from None
@@ -117,7 +147,7 @@ def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
 def _refusal(delivery_id: str, current: AnalysisRecord | None) -> str:
     if current is None or current.status is AnalysisStatus.FAILED:
         return f"delivery {delivery_id!r} changed while it was being claimed; start it again"
-    if current.status is AnalysisStatus.RUNNING:
+    if current.status in (AnalysisStatus.PENDING, AnalysisStatus.RUNNING):
         return (
             f"delivery {delivery_id!r} is being analyzed by {current.execution_arn}; "
             "wait for it, or pass force to replace it"

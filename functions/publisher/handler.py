@@ -62,6 +62,7 @@ def lambda_handler(
     records = [record.raw_event for record in DynamoDBStreamEvent(event).records]
     result = publisher.publish(records)
     for sent in result.published:
+        metrics.add_metric("HonourLatency", MetricUnit.Milliseconds, sent.change.honour_ms)
         metrics.add_metric("PublishLag", MetricUnit.Milliseconds, sent.lag_ms)
     metrics.add_metric("EventsPublished", MetricUnit.Count, len(result.published))
     if result.retry_from is None:

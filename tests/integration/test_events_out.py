@@ -3,6 +3,7 @@ through the tables' streams and the publisher, on moto."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -293,3 +294,26 @@ def _opt_out(profile_id: ProfileId, channel: Channel) -> None:
             scope=Scope.channel(channel), action=Action.OPT_OUT, source=Source.API, actor="crm"
         ),
     )
+
+
+def test_each_published_change_reports_its_honour_latency_and_publish_lag(
+    events: EventsPath, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _opt_out(PROFILE, Channel.EMAIL)
+    capsys.readouterr()
+
+    events.drain()
+
+    metrics = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    values: dict[str, list[float]] = {}
+    for blob in metrics:
+        for name in ("HonourLatency", "PublishLag"):
+            if name in blob:
+                values.setdefault(name, []).extend(blob[name])
+    assert {name: len(found) for name, found in values.items()} == {
+        "HonourLatency": 1,
+        "PublishLag": 1,
+    }
+    assert all(value >= 0 for found in values.values() for value in found)

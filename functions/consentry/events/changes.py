@@ -49,7 +49,13 @@ class Change(BaseModel):
 
     detail_type: DetailType
     detail: dict[str, Any]
+    requested_at: datetime
     effective_at: datetime
+
+    @property
+    def honour_ms(self) -> float:
+        """HonourLatency: from requested to effective."""
+        return (self.effective_at - self.requested_at).total_seconds() * 1000
 
     def published(self, at: datetime) -> dict[str, Any]:
         return {**self.detail, "publishedAt": _iso(at)}
@@ -98,10 +104,18 @@ def _consent_change(item: dict[str, Any]) -> Change:
         if "expires_at" in item:
             detail["expiresAt"] = _iso(_stored_time(item["expires_at"]))
         return Change(
-            detail_type=DetailType.SUBSCRIPTION_CHANGED, detail=detail, effective_at=effective
+            detail_type=DetailType.SUBSCRIPTION_CHANGED,
+            detail=detail,
+            requested_at=requested,
+            effective_at=effective,
         )
     detail["newState"] = _NEW_STATES.get(action, action)
-    return Change(detail_type=DetailType.CONSENT_CHANGED, detail=detail, effective_at=effective)
+    return Change(
+        detail_type=DetailType.CONSENT_CHANGED,
+        detail=detail,
+        requested_at=requested,
+        effective_at=effective,
+    )
 
 
 def _address_change(
@@ -145,7 +159,10 @@ def _address_change(
     if item.get("reason") is not None:
         published["reason"] = item["reason"]
     return Change(
-        detail_type=DetailType.ADDRESS_STATUS_CHANGED, detail=published, effective_at=effective
+        detail_type=DetailType.ADDRESS_STATUS_CHANGED,
+        detail=published,
+        requested_at=requested,
+        effective_at=effective,
     )
 
 

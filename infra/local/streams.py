@@ -8,6 +8,10 @@ first record reported (all of the batch when the handler raised); after
 `MaximumRetryAttempts` retries of one batch, sends what Lambda sends to the on-failure
 destination (an SQS queue) and moves past the batch.
 
+SES's account-level suppression calls (moto has no SESv2 suppression list) are not
+sent: the function that makes them gets `SuppressionOutbox` as its SESv2 client, which
+appends each call to `<state dir>/outbox.jsonl`, beside the mails.
+
 `EventsLog` routes the bus through a rule to a local queue and appends every event it
 receives to `<state dir>/events.jsonl`, one JSON object a line: what a system
 listening on the bus would get.
@@ -32,10 +36,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from infra.local.lambdas import LocalFunction
+from infra.local.lambdas import LambdaContext, LocalFunction
 from infra.local.template import Resolver, Template
 
 POLL_S = 0.2
+SES_SUPPRESSION_HANDLER = "suppression.handler.lambda_handler"
 EVENTS_QUEUE = "consentry-local-events"
 EVENTS_RULE = "consentry-local-everything"
 
@@ -280,7 +285,37 @@ def start_event_delivery(
     region = resolver.pseudo["AWS::Region"]
     bus_name = resolver.resolve({"Ref": "EventBus"})
     stack.callback(EventsLog(region, bus_name, state_dir / "events.jsonl").start().stop)
+    outbox = SuppressionOutbox(state_dir / "outbox.jsonl")
     for source in stream_sources(template, resolver, functions):
-        poller = StreamPoller(source, region=region, invoke=invoke)
+        if source.function.handler == SES_SUPPRESSION_HANDLER:
+            poller = StreamPoller(source, region=region, invoke=outbox.invoke)
+        else:
+            poller = StreamPoller(source, region=region, invoke=invoke)
         poller.start()
         stack.callback(poller.stop)
+
+
+class SuppressionOutbox:
+    """The SESv2 suppression-list calls, appended to the outbox instead of sent."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+
+    def invoke(self, function: LocalFunction, event: Any) -> Any:
+        from suppression.handler import lambda_handler  # noqa: PLC0415 (functions/ on the path)
+
+        return lambda_handler(event, LambdaContext(function), ses=self)
+
+    def put_suppressed_destination(self, **request: Any) -> dict[str, Any]:
+        self._write("PutSuppressedDestination", request)
+        return {}
+
+    def delete_suppressed_destination(self, **request: Any) -> dict[str, Any]:
+        self._write("DeleteSuppressedDestination", request)
+        return {}
+
+    def _write(self, operation: str, request: dict[str, Any]) -> None:
+        line = json.dumps({"service": "sesv2", "operation": operation, **request})
+        with self._lock, self._path.open("a", encoding="utf-8") as file:
+            file.write(line + "\n")

@@ -83,3 +83,28 @@ def test_a_hard_bounce_reaches_the_events_log_without_the_address(stack: Stack) 
     assert event["detail"]["newState"] == "quarantine"
     assert address not in json.dumps(event)
     assert problems("Address Status Changed", event["detail"]) == []
+
+
+def test_a_hard_bounce_puts_the_address_on_ses_suppression_list_in_the_outbox(
+    stack: Stack,
+) -> None:
+    bounce = json.loads((ROOT / "tests" / "events" / "ses_bounce_hard.json").read_text())
+    address = "local-ses-bounce@example.com"
+    bounce["bounce"]["bouncedRecipients"][0]["emailAddress"] = address
+    bounce["mail"]["destination"] = [address]
+
+    stack.client("sns").publish(
+        TopicArn=stack.state["feedback_topic_arn"], Message=json.dumps(bounce)
+    )
+
+    outbox = Path(stack.state["outbox"])
+    deadline = time.monotonic() + 30
+    expected = {
+        "service": "sesv2",
+        "operation": "PutSuppressedDestination",
+        "EmailAddress": address,
+        "Reason": "BOUNCE",
+    }
+    while expected not in (calls := [json.loads(x) for x in outbox.read_text().splitlines() if x]):
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.2)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from consentry_cli.analyze import Analysis, main_analyze
+from consentry_cli.ses_import import main_ses_import
 from consentry_cli.stack import LOCAL_STATE, StackNotFoundError, deployed_stack, local_stack
 
 CHANNELS = ("email", "sms", "phone", "direct_mail", "push")
@@ -48,11 +49,39 @@ def parser() -> argparse.ArgumentParser:
         default=LOCAL_STATE,
         help=f"the local stack's (default {LOCAL_STATE})",
     )
+    ses_import = commands.add_parser(
+        "ses-import",
+        help="import SES's account-level suppression list",
+        description="Page SES's account-level suppression list and import it: a bounce "
+        "quarantines the address, a complaint denylists it. Running it again changes "
+        "nothing. Reads SES in the stack's region with your AWS credentials.",
+    )
+    ses_import.add_argument(
+        "--stack", metavar="NAME", help="a deployed stack (default: the local one)"
+    )
+    ses_import.add_argument("--region", help="the deployed stack's region")
+    ses_import.add_argument(
+        "--state-file",
+        type=Path,
+        default=LOCAL_STATE,
+        help=f"the local stack's (default {LOCAL_STATE})",
+    )
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "ses-import":
+        try:
+            stack = (
+                deployed_stack(args.stack, args.region)
+                if args.stack
+                else local_stack(args.state_file)
+            )
+        except StackNotFoundError as error:
+            print(f"consentry: {error}", file=sys.stderr)
+            return 2
+        return main_ses_import(stack)
     if not args.audience.is_file():
         print(f"consentry: no file {args.audience}", file=sys.stderr)
         return 2

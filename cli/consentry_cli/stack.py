@@ -26,6 +26,8 @@ class Stack:
     region: str | None = None
     endpoint_url: str | None = None
     """Set for the local stack (moto's endpoint on 127.0.0.1)."""
+    api_url: str | None = None
+    """The landing pages' and /v1 API's base URL (output ApiUrl)."""
 
     def client(self, service: str) -> Any:
         options: dict[str, Any] = {"region_name": self.region}
@@ -48,6 +50,7 @@ def local_stack(state_file: Path = LOCAL_STATE) -> Stack:
         bucket=state["bucket"],
         region=state["region"],
         endpoint_url=state["aws_endpoint_url"],
+        api_url=state.get("api_url"),
     )
 
 
@@ -68,4 +71,5 @@ def deployed_stack(name: str, region: str | None = None) -> Stack:
         state_machine_arn=outputs["StateMachineArn"],
         bucket=outputs["DataBucketName"],
         region=cloudformation.meta.region_name,
+        api_url=outputs.get("ApiUrl"),
     )

@@ -20,6 +20,7 @@ from infra.local.lambdas import Invoker, local_functions, route_moto_invokes
 from infra.local.outbox import Outbox
 from infra.local.resources import create_resources, not_created
 from infra.local.sqs import SqsPoller, sqs_sources
+from infra.local.streams import start_event_delivery
 from infra.local.template import Resolver, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +145,14 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
         poller.start()
         stack.callback(poller.stop)
     stack.callback(Outbox(args.region, args.state_dir / "outbox.jsonl").start().stop)
+    start_event_delivery(
+        stack,
+        template,
+        resolver=resolver,
+        functions=by_id,
+        invoke=invoker.invoke,
+        state_dir=args.state_dir,
+    )
 
     api_url = f"http://127.0.0.1:{args.port}"
     outputs = resolver.outputs()
@@ -155,6 +164,7 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
         "state_machine_arn": outputs["StateMachineArn"],
         "feedback_topic_arn": outputs["FeedbackTopicArn"],
         "outbox": str(args.state_dir / "outbox.jsonl"),
+        "events": str(args.state_dir / "events.jsonl"),
         "profiles": demo.profile_links(demo.link_signer(settings), api_url),
     }
     demo.write_state(state_path, state)

@@ -38,6 +38,7 @@ QUEUE = "AWS::SQS::Queue"
 SUBSCRIPTION = "AWS::SNS::Subscription"
 SECRET = "AWS::SecretsManager::Secret"  # noqa: S105 (a resource type)
 STATE_MACHINE = "AWS::Serverless::StateMachine"
+EVENT_BUS = "AWS::Events::EventBus"
 
 LOCAL_ROLE = "consentry-local"
 """The one role every local function and state machine names (moto wants one to exist)."""
@@ -228,6 +229,13 @@ def _secret(stack: _Stack, logical_id: str) -> Physical:
     return Physical(ref=arn["ARN"])
 
 
+def _event_bus(stack: _Stack, logical_id: str) -> Physical:
+    props = stack.props(logical_id, "Name")
+    name = stack.name(logical_id, props, "Name")
+    arn = stack.clients["events"].create_event_bus(Name=name)["EventBusArn"]
+    return Physical(ref=name, attributes={"Arn": arn, "Name": name})
+
+
 def _dummy_zip() -> bytes:
     """moto wants code; the local stack runs the handler from functions/ instead."""
     buffer = io.BytesIO()
@@ -296,9 +304,20 @@ CREATORS: Mapping[str, Callable[[_Stack, str], Physical]] = {
     SECRET: _secret,
     FUNCTION: _function,
     STATE_MACHINE: _state_machine,
+    EVENT_BUS: _event_bus,
 }
 
-CLIENTS = ("dynamodb", "iam", "lambda", "s3", "secretsmanager", "sns", "sqs", "stepfunctions")
+CLIENTS = (
+    "dynamodb",
+    "events",
+    "iam",
+    "lambda",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "stepfunctions",
+)
 
 
 def create_resources(template: Template, region: str) -> dict[str, Physical]:

@@ -26,7 +26,6 @@ from consentry.analysis.classifier import (
     Rules,
     ShardClassifier,
     Suppression,
-    normalizer,
 )
 from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER
 from consentry.analysis.contract import Audience, AudienceError
@@ -302,7 +301,7 @@ def partitioned(text: str, rules: Rules, service: bool, *, fuse: bool, hint: int
     layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
     body = io.TextIOWrapper(io.BytesIO(data[start:]), encoding="utf-8-sig", newline="")
     shard_file = io.StringIO(newline="")
-    normalize = normalizer(rules.channel, rules.default_region)
+    normalize = rules.normalizer()
     partition_lines(body, layout, normalize, [shard_file], RowPlace())
     shard_file.seek(0)
     classifier = ShardClassifier(suppression(service), rules)

@@ -36,11 +36,15 @@ def record(current: AddressState, updated: AddressState, event: AddressEvent) ->
     """
     changed = updated != current
     version = current.version + 1 if changed else current.version
-    item = to_event_item(
-        event.model_copy(
-            update={"detail": {**event.detail, "status": updated.status.value, "version": version}}
-        )
-    )
+    # `previous_status` beside `status` lets the address-events stream tell a status
+    # change (published as an event) from feedback that left the status as it was.
+    detail = {
+        **event.detail,
+        "status": updated.status.value,
+        "previous_status": current.status.value,
+        "version": version,
+    }
+    item = to_event_item(event.model_copy(update={"detail": detail}))
     if not changed and current.version == 0:
         return _put_new_event(item)
     try:
@@ -140,7 +144,12 @@ def decide_held(
     write the address when the decision changed it. False when the event was decided
     already (nothing is written); LostRace when the address changed meanwhile."""
     changed = updated != current
-    merged = {**event.detail, **detail, "status": updated.status.value}
+    merged = {
+        **event.detail,
+        **detail,
+        "status": updated.status.value,
+        "previous_status": current.status.value,
+    }
     if changed:
         merged["version"] = current.version + 1
     try:

@@ -43,6 +43,8 @@ class Settings(BaseModel):
     """Only the function that starts imports is given it."""
     profile_id_key_secret: str | None = None
     """Only the landing function is given it: the key of visitors' profile ids."""
+    event_bus_name: str | None = None
+    """Only the publisher is given it: the bus consent and address changes go to."""
 
     link_ttl_days: int = Field(default=90, ge=60)
     signing_keys_max_age_s: int = Field(default=300, ge=0)

@@ -1,0 +1,1 @@
+"""The publisher: the consent-events and address-events streams onto the event bus."""

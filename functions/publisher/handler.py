@@ -1,0 +1,71 @@
+"""Publishes what the consent-events and address-events streams carry onto the event bus.
+
+The stream records come through Powertools' DynamoDB stream data class; the answer is
+Lambda's partial batch response (ReportBatchItemFailures): the first record not
+published, from which Lambda resumes the shard. After the event source's retries the
+batch goes to the on-failure destination (the publisher's dead-letter queue).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from consentry.core.clock import utc_now
+from consentry.core.observability import logger, metrics, tracer
+from consentry.core.settings import Settings, get_settings
+from consentry.core.types import Address, Channel
+from consentry.events.changes import AddressFingerprint
+from consentry.events.publisher import EventBus, StreamPublisher
+from consentry.privacy.fingerprints import fingerprint, load_keyring
+
+_clients: dict[str, EventBus] = {}
+"""One EventBridge client per execution environment (per region)."""
+
+
+def _fingerprints(settings: Settings) -> AddressFingerprint:
+    def address_key(channel: Channel, address: Address) -> str:
+        keyring = load_keyring(
+            settings.erasure_keys_secret, max_age_s=settings.signing_keys_max_age_s
+        )
+        return fingerprint(keyring, keyring.active, channel, address)
+
+    return address_key
+
+
+def _default_bus(region: str) -> EventBus:
+    if region not in _clients:
+        _clients[region] = boto3.client("events", region_name=region)
+    return _clients[region]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(
+    event: dict[str, Any], _context: LambdaContext, bus: EventBus | None = None
+) -> dict[str, Any]:
+    """`bus` replaces the EventBridge client (tests pass one that fails)."""
+    settings = get_settings()
+    if settings.event_bus_name is None:
+        raise RuntimeError("EVENT_BUS_NAME is not set")
+    publisher = StreamPublisher(
+        bus=bus or _default_bus(settings.aws_region),
+        bus_name=settings.event_bus_name,
+        fingerprint=_fingerprints(settings),
+        clock=utc_now,
+    )
+    records = [record.raw_event for record in DynamoDBStreamEvent(event).records]
+    result = publisher.publish(records)
+    for sent in result.published:
+        metrics.add_metric("HonourLatency", MetricUnit.Milliseconds, sent.change.honour_ms)
+        metrics.add_metric("PublishLag", MetricUnit.Milliseconds, sent.lag_ms)
+    metrics.add_metric("EventsPublished", MetricUnit.Count, len(result.published))
+    if result.retry_from is None:
+        return {"batchItemFailures": []}
+    logger.warning("publishing stopped; the shard resumes here", extra={"at": result.retry_from})
+    return {"batchItemFailures": [{"itemIdentifier": result.retry_from}]}

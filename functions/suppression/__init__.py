@@ -1,0 +1,1 @@
+"""SES account-level suppression kept in step with the address quarantine."""

@@ -1,0 +1,62 @@
+"""Keeps SES's account-level suppression list in step with the address quarantine, from
+the address-events stream (the same changes the event bus publishes).
+
+Records are applied in stream order; at the first call SES refuses (throttling, an
+outage) the handler stops and reports that record (Lambda's partial batch response),
+so the shard resumes there. Removing an address SES does not hold is done already.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
+
+from consentry.core.observability import logger, mask_address, metrics, tracer
+from consentry.core.settings import get_settings
+from consentry.events.ses_suppression import Operation, suppression_request
+
+_clients: dict[str, Any] = {}
+"""One SESv2 client per execution environment (per region)."""
+
+
+def _default_ses(region: str) -> Any:
+    if region not in _clients:
+        _clients[region] = boto3.client("sesv2", region_name=region)
+    return _clients[region]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(
+    event: dict[str, Any], _context: LambdaContext, ses: Any = None
+) -> dict[str, Any]:
+    """`ses` replaces the SESv2 client (tests pass a stubbed one)."""
+    client = ses or _default_ses(get_settings().aws_region)
+    for record in DynamoDBStreamEvent(event).records:
+        request = suppression_request(record.raw_event)
+        if request is None:
+            continue
+        operation, parameters = request.call()
+        try:
+            getattr(client, operation)(**parameters)
+        except ClientError as error:
+            missing = error.response.get("Error", {}).get("Code") == "NotFoundException"
+            if request.operation is Operation.DELETE and missing:
+                continue
+            return _stopped_at(record.dynamodb, request.email_address, error)
+        except BotoCoreError as error:
+            return _stopped_at(record.dynamodb, request.email_address, error)
+    return {"batchItemFailures": []}
+
+
+def _stopped_at(stream: Any, address: str, error: Exception) -> dict[str, Any]:
+    logger.warning(
+        "SES suppression list not updated; the shard resumes here",
+        extra={"address": mask_address(address), "error": type(error).__name__},
+    )
+    return {"batchItemFailures": [{"itemIdentifier": stream.sequence_number}]}

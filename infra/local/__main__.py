@@ -13,13 +13,14 @@ from typing import Any, NoReturn
 
 import boto3
 
+from infra.local import moto_dynamodb
 from infra.local.aws import MotoServer, configure_moto
 from infra.local.environment import aws_environment, stack_environment
-from infra.local.http_adapter import ApiGatewayServer, api_routes
-from infra.local.lambdas import Invoker, local_functions, route_moto_invokes
+from infra.local.http_adapter import DIAGNOSTICS_PATH, ApiGatewayServer, api_routes
+from infra.local.lambdas import DEFAULT_WORKERS, Invoker, local_functions, route_moto_invokes
 from infra.local.outbox import Outbox
 from infra.local.resources import create_resources, not_created
-from infra.local.sqs import SqsPoller, sqs_sources
+from infra.local.sqs import POLLERS_PER_SOURCE, SqsPoller, SqsSource, sqs_sources
 from infra.local.template import Resolver, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where demo.json is written (default: .local)",
     )
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("CONSENTRY_WORKERS", str(DEFAULT_WORKERS))),
+        help="worker processes, each one Lambda execution environment: how many "
+        f"invocations run at once (default: $CONSENTRY_WORKERS or {DEFAULT_WORKERS})",
+    )
     parser.add_argument(
         "--no-demo-analysis",
         dest="demo_analysis",
@@ -91,6 +99,17 @@ def _listening(what: str, port: int, option: str, start: Any) -> Any:
         ) from None
 
 
+def _poll_queues(
+    region: str, sources: list[SqsSource], invoker: Invoker, stack: contextlib.ExitStack
+) -> None:
+    sqs = boto3.client("sqs", region_name=region)
+    for source in sources:
+        for _ in range(POLLERS_PER_SOURCE):
+            poller = SqsPoller(source, sqs=sqs, invoke=invoker.invoke)
+            poller.start()
+            stack.callback(poller.stop)
+
+
 def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     template = load_template(args.template)
     http = _listening(
@@ -105,6 +124,7 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
         os.environ.pop(name, None)
     os.environ.update(aws_environment(args.region, aws_url, args.aws_port))
     configure_moto()
+    stack.callback(moto_dynamodb.install())
     moto = MotoServer(args.aws_port)
     _listening("moto", args.aws_port, "--aws-port or CONSENTRY_AWS_PORT", moto.start)
     stack.callback(moto.stop)
@@ -120,12 +140,16 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     resolver = Resolver(template, region=args.region, physical=physical)
     os.environ.update(stack_environment(template, resolver))
     functions = local_functions(template, resolver)
-    invoker = Invoker(functions)
+    invoker = Invoker(functions, workers=max(1, args.workers))
     invoker.load()
+    stack.callback(invoker.close)
     stack.callback(route_moto_invokes(invoker))
 
     # Imported only now: functions/ (the CodeUri) is importable and the settings complete
-    # only from here on.
+    # only from here on. The demo data is seeded with the product's own code.
+    for code_dir in sorted({str(function.code_dir) for function in functions}):
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
     from consentry.core.settings import get_settings  # noqa: PLC0415
     from infra.local import demo  # noqa: PLC0415
 
@@ -133,17 +157,13 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     demo.seed(settings)
 
     by_id = {function.logical_id: function for function in functions}
-    http.connect(api_routes(template, resolver, by_id), invoker.invoke)
+    http.connect(api_routes(template, resolver, by_id), invoker.invoke, invoker.stats)
     server_thread = threading.Thread(target=http.serve_forever, name="http", daemon=True)
     server_thread.start()
     stack.callback(server_thread.join)
     stack.callback(http.shutdown)
-    sqs = boto3.client("sqs", region_name=args.region)
-    for source in sqs_sources(template, resolver, by_id):
-        poller = SqsPoller(source, sqs=sqs, invoke=invoker.invoke)
-        poller.start()
-        stack.callback(poller.stop)
-    stack.callback(Outbox(args.region, args.state_dir / "outbox.jsonl").start().stop)
+    _poll_queues(args.region, sqs_sources(template, resolver, by_id), invoker, stack)
+    stack.callback(Outbox(args.region, args.state_dir / "outbox.jsonl", moto.texts).start().stop)
 
     api_url = f"http://127.0.0.1:{args.port}"
     outputs = resolver.outputs()
@@ -155,6 +175,7 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
         "state_machine_arn": outputs["StateMachineArn"],
         "feedback_topic_arn": outputs["FeedbackTopicArn"],
         "outbox": str(args.state_dir / "outbox.jsonl"),
+        "diagnostics_url": f"{api_url}{DIAGNOSTICS_PATH}",
         "profiles": demo.profile_links(demo.link_signer(settings), api_url),
     }
     demo.write_state(state_path, state)
@@ -185,4 +206,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is stopped: skip the interpreter's teardown, which spends seconds
+    # collecting the objects moto held.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

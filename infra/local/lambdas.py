@@ -35,6 +35,7 @@ from infra.local.workers import (
     FunctionError,
     LambdaContext,
     WorkerFunction,
+    load_handlers,
     worker_main,
 )
 
@@ -137,7 +138,11 @@ class _Worker:
 
 
 class Invoker:
-    """Runs the functions' handlers in a pool of worker processes, concurrently."""
+    """Runs the functions' handlers in a pool of worker processes, concurrently.
+
+    With `workers=0` it runs them in this process, one invocation at a time: for a
+    caller whose moto is in-process (`mock_aws`), which worker processes cannot reach.
+    """
 
     def __init__(self, functions: Iterable[LocalFunction], workers: int = DEFAULT_WORKERS) -> None:
         self._functions = {function.name: function for function in functions}
@@ -158,6 +163,8 @@ class Invoker:
         self._all: list[_Worker] = []
         self._stats_lock = threading.Lock()
         self._stats = InvocationStats(workers=workers)
+        self._in_process: dict[str, Callable[[Any, Any], Any]] = {}
+        self._in_process_lock = threading.Lock()
 
     def function(self, name: str) -> LocalFunction | None:
         return self._functions.get(name)
@@ -169,6 +176,9 @@ class Invoker:
         The environment must be complete before this: the workers inherit it, and
         handler modules read settings at import.
         """
+        if self._size == 0:
+            self._in_process = load_handlers(self._worker_functions)
+            return
         started = [_Worker(self._worker_functions) for _ in range(self._size)]
         try:
             for worker in started:
@@ -190,15 +200,23 @@ class Invoker:
         with self._stats_lock:
             return self._stats.as_json()
 
-    def _replace(self, worker: _Worker) -> _Worker:
+    def _replace(self, worker: _Worker) -> _Worker | None:
+        """A fresh worker in place of `worker`; None (one worker fewer) if it cannot start."""
         worker.stop()
-        fresh = _Worker(self._worker_functions)
-        fresh.wait_ready(START_TIMEOUT_S)
-        self._all[self._all.index(worker)] = fresh
+        self._all.remove(worker)
+        try:
+            fresh = _Worker(self._worker_functions)
+            fresh.wait_ready(START_TIMEOUT_S)
+        except RuntimeError as error:
+            print(f"consentry local: a worker was not replaced: {error}", file=sys.stderr)
+            return None
+        self._all.append(fresh)
         return fresh
 
     def invoke(self, function: LocalFunction, event: Any) -> Any:
         """The handler's result; its exception (reported on stderr) when it raises."""
+        if self._size == 0:
+            return self._invoke_here(function, event)
         try:
             worker = self._idle.get(timeout=function.timeout_s)
         except queue.Empty:
@@ -209,21 +227,37 @@ class Invoker:
             self._stats.invocations += 1
             self._stats.in_flight += 1
             self._stats.max_in_flight = max(self._stats.max_in_flight, self._stats.in_flight)
+        usable: _Worker | None = worker
         try:
             kind, detail = self._run(worker, function, event)
         except (InvocationTimeoutError, WorkerExitError):
-            worker = self._replace(worker)
+            usable = self._replace(worker)  # a fresh environment, as Lambda starts one
             raise
         finally:
             with self._stats_lock:
                 self._stats.in_flight -= 1
-            self._idle.put(worker)
+            if usable is not None:
+                self._idle.put(usable)
         if kind == RESULT:
             return detail
         error, stack, text = detail
         print(f"[{function.logical_id}] invocation failed:\n{text}", end="", file=sys.stderr)
         error.lambda_stack_trace = stack
         raise error
+
+    def _invoke_here(self, function: LocalFunction, event: Any) -> Any:
+        if not self._in_process_lock.acquire(timeout=function.timeout_s):
+            raise InvocationQueueTimeoutError(
+                f"{function.name} waited {function.timeout_s}s for another invocation to end"
+            )
+        try:
+            return self._in_process[function.name](event, LambdaContext(function))
+        except Exception:
+            print(f"[{function.logical_id}] invocation failed:", file=sys.stderr)
+            traceback.print_exc()
+            raise
+        finally:
+            self._in_process_lock.release()
 
     @staticmethod
     def _run(worker: _Worker, function: LocalFunction, event: Any) -> tuple[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import sys
@@ -18,6 +19,7 @@ import pytest
 from moto import mock_aws
 
 from infra.local.lambdas import (
+    InvocationTimeoutError,
     Invoker,
     LambdaContext,
     LocalFunction,
@@ -197,3 +199,19 @@ def test_invocations_of_one_function_run_at_once_in_separate_workers(tmp_path: P
 
     assert len(set(pids)) == 3  # three execution environments, none shared
     assert invoker.stats()["maxInFlight"] == 3
+
+
+def test_an_invocation_past_its_timeout_fails_and_its_worker_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "local_slow.py").write_text(textwrap.dedent(SLOW))
+    function = dataclasses.replace(local_function(tmp_path, "local_slow.slow", "Slow"), timeout_s=1)
+    invoker = Invoker([function], workers=1)
+    invoker.load()
+    try:
+        with pytest.raises(InvocationTimeoutError):
+            invoker.invoke(function, {"sleep": 30})
+        first_pid = invoker.invoke(function, {"sleep": 0})
+        second_pid = invoker.invoke(function, {"sleep": 0})
+    finally:
+        invoker.close()
+
+    assert first_pid == second_pid  # one fresh environment, reused

@@ -60,7 +60,7 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 _LAMBDA_INVOKE = re.compile(r"^/\d{4}-\d{2}-\d{2}/functions/[^/]+/invo(cations|ke-async)")
 SEND_TEXT = "PinpointSMSVoiceV2.SendTextMessage"
 RECEIVE_MESSAGE = "AmazonSQS.ReceiveMessage"
-SHORT_POLL_S = 0.05
+SHORT_POLL_S = 0.1
 
 
 class TextMessages:

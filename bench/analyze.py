@@ -549,7 +549,8 @@ def end_to_end(generated: Generated, snapshot: dict[str, object]) -> dict[str, f
 
     with template_on_moto(MOTO_CONFIG, POWERTOOLS_LOG_LEVEL="WARNING") as resolver:
         configure_moto()
-        invoker = Invoker(local_functions(resolver.template, resolver))
+        # In this process: worker processes would not reach this process's moto.
+        invoker = Invoker(local_functions(resolver.template, resolver), workers=0)
         invoker.load()
         undo = route_moto_invokes(invoker)
         try:
@@ -732,7 +733,7 @@ def run_child_on_stack(audience: Path, snapshot: Path, shard_rows: int, out: Pat
     environment = {"POWERTOOLS_LOG_LEVEL": "WARNING", "SHARD_ROWS": str(shard_rows)}
     with template_on_moto(MOTO_CONFIG, **environment) as resolver:
         configure_moto()
-        invoker = Invoker(local_functions(resolver.template, resolver))
+        invoker = Invoker(local_functions(resolver.template, resolver), workers=0)
         invoker.load()
         undo = route_moto_invokes(invoker)
         try:

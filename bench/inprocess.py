@@ -1,8 +1,9 @@
 """What the in-process benchmarks share: the template's resources on moto in this
 process, and a clock of the time moto itself takes.
 
-moto emulates DynamoDB in Python and copies every table a transaction touches (to
-roll back), so raw rates under it say more about moto than about us. Each benchmark
+moto emulates DynamoDB in Python, so raw rates under it say more about moto than
+about us; its TransactWriteItems is the local stack's (`infra.local.moto_dynamodb`),
+which backs up only the items a transaction names instead of whole tables. Each benchmark
 reports the time outside moto too: what our code, pynamodb and botocore spend, the
 part that carries over to Lambda.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
+from infra.local import moto_dynamodb
 from infra.local.environment import stack_environment
 from infra.local.resources import create_resources
 from infra.local.template import Resolver, load_template
@@ -48,6 +50,7 @@ def template_on_moto(moto_config: Any = None, **environment: str) -> Iterator[Re
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws(config=moto_config):
+        undo = moto_dynamodb.install()
         template = load_template(ROOT / "template.yaml")
         physical = create_resources(template, REGION)
         resolver = Resolver(template, region=REGION, physical=physical)
@@ -58,7 +61,10 @@ def template_on_moto(moto_config: Any = None, **environment: str) -> Iterator[Re
 
         get_settings.cache_clear()
         bind_tables(get_settings())
-        yield resolver
+        try:
+            yield resolver
+        finally:
+            undo()
 
 
 class MotoClock:

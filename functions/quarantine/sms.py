@@ -11,6 +11,13 @@ sent after, and the event marked `sent`. A redelivered keyword finds the event: 
 sends only when the reply is still pending (the earlier attempt failed before sending,
 or after sending but before marking it: the one case that can send twice). A repeated
 STOP for a number already stopped changes nothing and sends nothing.
+
+A reply that fails is logged (the number masked) and counted (`SmsRepliesFailed`).
+A failure that may pass (throttling, a server error, no connection: what botocore
+retried already) fails the message, so the redelivery sends the reply. A refusal
+(any other 4xx: a bad origination identity, no permission, no such service) would
+refuse every redelivery too: the event is marked `reply: failed` and the message is
+done, since the keyword's change is applied and recorded; nothing is dead-lettered.
 """
 
 from __future__ import annotations
@@ -31,12 +38,22 @@ from consentry.addresses.status import (
     without_origins,
 )
 from consentry.core.clock import Clock
-from consentry.core.observability import logger, mask_address
+from consentry.core.observability import logger, mask_address, metrics
 from consentry.core.persistence import LostRace, optimistically
 from consentry.core.types import RECIPIENT_ACTOR, Channel
 
-PENDING, SENT, NOT_SENT = "pending", "sent", "not_sent"
+PENDING, SENT, NOT_SENT, FAILED = "pending", "sent", "not_sent", "failed"
 OPTED_OUT_AT_AWS = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
+_MAY_PASS = frozenset(
+    {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "Throttling"}
+)
+
+
+def _refused(error: ClientError) -> bool:
+    """A 4xx that will be refused again: not worth a redelivery."""
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    code = error.response.get("Error", {}).get("Code", "")
+    return 400 <= status < 500 and status != 429 and code not in _MAY_PASS
 
 
 class TextSender(Protocol):
@@ -122,15 +139,34 @@ class SmsKeywords:
                 MessageType="TRANSACTIONAL",
             )
         except ClientError as error:
-            if error.response.get("Reason") != OPTED_OUT_AT_AWS:  # a modeled field
+            code = error.response.get("Error", {}).get("Code", "")
+            if error.response.get("Reason") == OPTED_OUT_AT_AWS:  # a modeled field
+                # AWS keeps its own opt-out list for this number and has answered already.
+                outcome = NOT_SENT
+                logger.warning(
+                    "keyword reply not sent: the number is on AWS's opt-out list",
+                    extra={"number": mask_address(sms.number)},
+                )
+            elif _refused(error):
+                outcome = FAILED
+                self._failed(sms, code, retried=False)
+            else:
+                self._failed(sms, code, retried=True)
                 raise
-            # AWS keeps its own opt-out list for this number and has answered already.
-            outcome = NOT_SENT
-            logger.warning(
-                "keyword reply not sent: the number is on AWS's opt-out list",
-                extra={"number": mask_address(sms.number)},
-            )
+        except Exception as error:
+            self._failed(sms, type(error).__name__, retried=True)
+            raise
         history_store.update_event_detail(event, {"reply": outcome, "replied_at": self._clock()})
+
+    @staticmethod
+    def _failed(sms: InboundSms, error: str, *, retried: bool) -> None:
+        metrics.add_metric(name="SmsRepliesFailed", unit="Count", value=1)
+        logger.warning(
+            "keyword reply failed: sent again on the redelivery"
+            if retried
+            else "keyword reply failed and refused: not sent again",
+            extra={"number": mask_address(sms.number), "error": error},
+        )
 
 
 def _apply(state: AddressState, keyword: SmsKeyword, sms: InboundSms) -> AddressState:

@@ -13,13 +13,14 @@ from typing import Any, NoReturn
 
 import boto3
 
+from infra.local import moto_dynamodb
 from infra.local.aws import MotoServer, configure_moto
 from infra.local.environment import aws_environment, stack_environment
-from infra.local.http_adapter import ApiGatewayServer, api_routes
-from infra.local.lambdas import Invoker, local_functions, route_moto_invokes
+from infra.local.http_adapter import DIAGNOSTICS_PATH, ApiGatewayServer, api_routes
+from infra.local.lambdas import DEFAULT_WORKERS, Invoker, local_functions, route_moto_invokes
 from infra.local.outbox import Outbox
 from infra.local.resources import create_resources, not_created
-from infra.local.sqs import SqsPoller, sqs_sources
+from infra.local.sqs import POLLERS_PER_SOURCE, SqsPoller, SqsSource, sqs_sources
 from infra.local.streams import start_event_delivery
 from infra.local.template import Resolver, load_template
 
@@ -54,6 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where demo.json is written (default: .local)",
     )
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("CONSENTRY_WORKERS", str(DEFAULT_WORKERS))),
+        help="worker processes, each one Lambda execution environment: how many "
+        f"invocations run at once (default: $CONSENTRY_WORKERS or {DEFAULT_WORKERS})",
+    )
     parser.add_argument(
         "--no-demo-analysis",
         dest="demo_analysis",
@@ -92,6 +100,17 @@ def _listening(what: str, port: int, option: str, start: Any) -> Any:
         ) from None
 
 
+def _poll_queues(
+    region: str, sources: list[SqsSource], invoker: Invoker, stack: contextlib.ExitStack
+) -> None:
+    sqs = boto3.client("sqs", region_name=region)
+    for source in sources:
+        for _ in range(POLLERS_PER_SOURCE):
+            poller = SqsPoller(source, sqs=sqs, invoke=invoker.invoke)
+            poller.start()
+            stack.callback(poller.stop)
+
+
 def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     template = load_template(args.template)
     http = _listening(
@@ -106,6 +125,7 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
         os.environ.pop(name, None)
     os.environ.update(aws_environment(args.region, aws_url, args.aws_port))
     configure_moto()
+    stack.callback(moto_dynamodb.install())
     moto = MotoServer(args.aws_port)
     _listening("moto", args.aws_port, "--aws-port or CONSENTRY_AWS_PORT", moto.start)
     stack.callback(moto.stop)
@@ -121,12 +141,16 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     resolver = Resolver(template, region=args.region, physical=physical)
     os.environ.update(stack_environment(template, resolver))
     functions = local_functions(template, resolver)
-    invoker = Invoker(functions)
+    invoker = Invoker(functions, workers=max(1, args.workers))
     invoker.load()
+    stack.callback(invoker.close)
     stack.callback(route_moto_invokes(invoker))
 
     # Imported only now: functions/ (the CodeUri) is importable and the settings complete
-    # only from here on.
+    # only from here on. The demo data is seeded with the product's own code.
+    for code_dir in sorted({str(function.code_dir) for function in functions}):
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
     from consentry.core.settings import get_settings  # noqa: PLC0415
     from infra.local import demo  # noqa: PLC0415
 
@@ -134,17 +158,13 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     demo.seed(settings)
 
     by_id = {function.logical_id: function for function in functions}
-    http.connect(api_routes(template, resolver, by_id), invoker.invoke)
+    http.connect(api_routes(template, resolver, by_id), invoker.invoke, invoker.stats)
     server_thread = threading.Thread(target=http.serve_forever, name="http", daemon=True)
     server_thread.start()
     stack.callback(server_thread.join)
     stack.callback(http.shutdown)
-    sqs = boto3.client("sqs", region_name=args.region)
-    for source in sqs_sources(template, resolver, by_id):
-        poller = SqsPoller(source, sqs=sqs, invoke=invoker.invoke)
-        poller.start()
-        stack.callback(poller.stop)
-    stack.callback(Outbox(args.region, args.state_dir / "outbox.jsonl").start().stop)
+    _poll_queues(args.region, sqs_sources(template, resolver, by_id), invoker, stack)
+    stack.callback(Outbox(args.region, args.state_dir / "outbox.jsonl", moto.texts).start().stop)
     start_event_delivery(
         stack,
         template,
@@ -155,16 +175,8 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     )
 
     api_url = f"http://127.0.0.1:{args.port}"
-    outputs = resolver.outputs()
     state = {
-        "api_url": api_url,
-        "aws_endpoint_url": aws_url,
-        "region": args.region,
-        "bucket": outputs["DataBucketName"],
-        "state_machine_arn": outputs["StateMachineArn"],
-        "feedback_topic_arn": outputs["FeedbackTopicArn"],
-        "outbox": str(args.state_dir / "outbox.jsonl"),
-        "events": str(args.state_dir / "events.jsonl"),
+        **_stack_state(args, resolver, api_url, aws_url),
         "profiles": demo.profile_links(demo.link_signer(settings), api_url),
     }
     demo.write_state(state_path, state)
@@ -177,6 +189,24 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     print(f"\nReady: {api_url} (Ctrl-C to stop)", flush=True)
     while True:
         signal.pause()
+
+
+def _stack_state(
+    args: argparse.Namespace, resolver: Resolver, api_url: str, aws_url: str
+) -> dict[str, Any]:
+    """Where the running stack is and what it writes (`.local/demo.json`)."""
+    outputs = resolver.outputs()
+    return {
+        "api_url": api_url,
+        "aws_endpoint_url": aws_url,
+        "region": args.region,
+        "bucket": outputs["DataBucketName"],
+        "state_machine_arn": outputs["StateMachineArn"],
+        "feedback_topic_arn": outputs["FeedbackTopicArn"],
+        "outbox": str(args.state_dir / "outbox.jsonl"),
+        "events": str(args.state_dir / "events.jsonl"),
+        "diagnostics_url": f"{api_url}{DIAGNOSTICS_PATH}",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,4 +225,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is stopped: skip the interpreter's teardown, which spends seconds
+    # collecting the objects moto held.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -296,22 +296,38 @@ def handle(routes: Sequence[ApiRoute], invoke: Invoke, request: HttpRequest) -> 
     )
 
 
+DIAGNOSTICS_PATH = "/_local/invocations"
+"""The local stack's own endpoint (no route of the template): invocations in flight now,
+the most ever in flight at once, invocations so far and workers, as JSON."""
+
+
 class ApiGatewayServer(ThreadingHTTPServer):
     """Bound at once (a taken port fails early); serves the routes given to `connect`."""
 
     daemon_threads = True
+    request_queue_size = 128
+    """The listen backlog: a burst of clients waits for a thread instead of being reset."""
 
     def __init__(self, port: int) -> None:
         self.routes: Sequence[ApiRoute] = ()
         self.invoke: Invoke | None = None
+        self.diagnostics: Callable[[], Mapping[str, int]] | None = None
         super().__init__(("127.0.0.1", port), _RequestHandler)
 
-    def connect(self, routes: Sequence[ApiRoute], invoke: Invoke) -> None:
-        self.routes, self.invoke = routes, invoke
+    def connect(
+        self,
+        routes: Sequence[ApiRoute],
+        invoke: Invoke,
+        diagnostics: Callable[[], Mapping[str, int]] | None = None,
+    ) -> None:
+        self.routes, self.invoke, self.diagnostics = routes, invoke, diagnostics
 
     def answer(self, request: HttpRequest) -> HttpResponse:
         if self.invoke is None:
             return json_response(503, "Service Unavailable")
+        if self.diagnostics is not None and urlsplit(request.target).path == DIAGNOSTICS_PATH:
+            body = json.dumps(dict(self.diagnostics())).encode()
+            return HttpResponse(200, [("Content-Type", "application/json")], body)
         return handle(self.routes, self.invoke, request)
 
 

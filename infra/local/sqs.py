@@ -10,6 +10,9 @@ Local difference: a failed message is made visible again after RETRY_VISIBILITY_
 instead of the queue's VisibilityTimeout (360 s in the template), so moto's redrive
 policy moves a poison message to the dead-letter queue within seconds.
 `MaximumBatchingWindowInSeconds` is not waited for either.
+
+Like Lambda's event source mapping, several pollers (POLLERS_PER_SOURCE) feed one
+source, so batches of one queue are handled at once.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from infra.local.lambdas import LocalFunction
 from infra.local.template import Resolver, Template
 
 RETRY_VISIBILITY_S = 1
+POLLERS_PER_SOURCE = 2
 WAIT_S = 1
 """Long-poll time of one receive: also how long a stop waits for a poller."""
 
@@ -137,7 +141,7 @@ class SqsPoller:
         ]
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, name=f"sqs-{source.function.logical_id}", daemon=True
+            target=self._run, name=f"sqs-{source.function.logical_id}-{id(self)}", daemon=True
         )
 
     def start(self) -> None:

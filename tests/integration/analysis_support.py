@@ -262,7 +262,7 @@ def start_analysis_stack(
     state_machine_arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
         name="consentry-analysis", definition=definition, roleArn=role_arn
     )["stateMachineArn"]
-    invoker = Invoker(functions)
+    invoker = Invoker(functions, workers=0)  # in this process: its moto is in-process
     invoker.load()
     undo = route_moto_invokes(invoker)
     return AnalysisStack(state_machine_arn, invoker, waits), undo

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import sys
 import textwrap
+import threading
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +19,7 @@ import pytest
 from moto import mock_aws
 
 from infra.local.lambdas import (
+    InvocationTimeoutError,
     Invoker,
     LambdaContext,
     LocalFunction,
@@ -163,3 +167,51 @@ def test_a_function_not_from_the_template_keeps_motos_behaviour(moto_lambda: Lam
     response = moto_lambda.invoke(FunctionName="consentry-Elsewhere", Payload='{"x": 1}')
 
     assert json.load(response["Payload"]) == {"x": 1}
+
+
+SLOW = """
+import os, time
+
+def slow(event, context):
+    time.sleep(event["sleep"])
+    return os.getpid()
+"""
+
+
+def test_invocations_of_one_function_run_at_once_in_separate_workers(tmp_path: Path) -> None:
+    (tmp_path / "local_slow.py").write_text(textwrap.dedent(SLOW))
+    invoker = Invoker([local_function(tmp_path, "local_slow.slow", "Slow")], workers=3)
+    invoker.load()
+    slow = invoker.function("consentry-Slow")
+    assert slow is not None
+    barrier = threading.Barrier(3)
+
+    def call(_: int) -> int:
+        barrier.wait()
+        pid: int = invoker.invoke(slow, {"sleep": 1})
+        return pid
+
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            pids = list(pool.map(call, range(3)))
+    finally:
+        invoker.close()
+
+    assert len(set(pids)) == 3  # three execution environments, none shared
+    assert invoker.stats()["maxInFlight"] == 3
+
+
+def test_an_invocation_past_its_timeout_fails_and_its_worker_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "local_slow.py").write_text(textwrap.dedent(SLOW))
+    function = dataclasses.replace(local_function(tmp_path, "local_slow.slow", "Slow"), timeout_s=1)
+    invoker = Invoker([function], workers=1)
+    invoker.load()
+    try:
+        with pytest.raises(InvocationTimeoutError):
+            invoker.invoke(function, {"sleep": 30})
+        first_pid = invoker.invoke(function, {"sleep": 0})
+        second_pid = invoker.invoke(function, {"sleep": 0})
+    finally:
+        invoker.close()
+
+    assert first_pid == second_pid  # one fresh environment, reused

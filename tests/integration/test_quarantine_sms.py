@@ -194,3 +194,35 @@ def test_a_national_number_is_read_in_the_default_region(
     path.drain(texts)
 
     assert present(number_state()).status is AddressStatus.DENYLISTED
+
+
+class RefusedReply(FakeSms):
+    """What the SMS API answers to a reply it will never send (here: no such origination)."""
+
+    def send_text_message(self, **_kwargs: Any) -> NoReturn:
+        raise ClientError(
+            cast(
+                "_ClientErrorResponseTypeDef",  # the metadata botocore reads, without the rest
+                {
+                    "Error": {"Code": "ResourceNotFoundException", "Message": "no such number"},
+                    "ResponseMetadata": {"HTTPStatusCode": 404},
+                },
+            ),
+            "SendTextMessage",
+        )
+
+
+def test_a_refused_reply_is_logged_and_the_keyword_is_not_dead_lettered(
+    path: FeedbackPath, caplog: pytest.LogCaptureFixture
+) -> None:
+    path.publish(sms("stop"))
+
+    path.drain(RefusedReply())
+
+    assert present(number_state()).status is AddressStatus.DENYLISTED
+    [event] = address_events()
+    assert event.detail["reply"] == "failed"
+    assert path.dead_letters() == []
+    logged = caplog.text
+    assert "keyword reply failed and refused" in logged
+    assert NUMBER not in logged

@@ -1,0 +1,121 @@
+"""The processes the local stack's handlers run in, as Lambda's execution environments.
+
+Each worker is a process started fresh (spawn, not fork: the parent runs moto's and
+the API's threads), imports every handler once at start, and then runs one
+invocation at a time, as one execution environment does. Several workers run
+invocations of the same function at once, each with its own module-level state
+(Powertools' logger keys and metric set, the resolver's current event, caches), as
+concurrent Lambda environments do; nothing mutable is shared between them.
+
+This module imports nothing heavy: a worker loads it before the handlers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import signal
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+READY, RESULT, ERROR, FAILED_TO_START = "ready", "result", "error", "failed_to_start"
+
+
+@dataclass(frozen=True)
+class WorkerFunction:
+    """What a worker needs of one function: where its handler is and its context."""
+
+    name: str
+    logical_id: str
+    arn: str
+    handler: str
+    """`module.attribute`, imported from `code_dir` as Lambda does."""
+    code_dir: str
+    memory_mb: int
+    timeout_s: int
+
+
+class LambdaContext:
+    """The `context` the Lambda runtime passes, for one invocation."""
+
+    function_version = "$LATEST"
+    identity = None
+    client_context = None
+
+    def __init__(self, function: Any) -> None:
+        self.function_name = function.name
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = function.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = f"local/[$LATEST]{uuid.uuid4().hex}"
+        self._deadline = time.monotonic() + function.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionError(Exception):
+    """A handler's exception that could not cross from its worker as itself."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def load_handlers(functions: Sequence[WorkerFunction]) -> dict[str, Callable[[Any, Any], Any]]:
+    """Import every handler: the environment must be complete (modules read settings)."""
+    handlers = {}
+    for function in functions:
+        if function.code_dir not in sys.path:
+            sys.path.insert(0, function.code_dir)
+        module_name, _, attribute = function.handler.rpartition(".")
+        handlers[function.name] = getattr(importlib.import_module(module_name), attribute)
+    return handlers
+
+
+def _portable(error: Exception) -> Exception:
+    """The exception itself when it survives pickling, else a FunctionError of its type."""
+    try:
+        copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes, just made)
+    except Exception:
+        return FunctionError(type(error).__name__, str(error))
+    return copy if isinstance(copy, Exception) else FunctionError(type(error).__name__, str(error))
+
+
+def worker_main(connection: Connection, functions: Sequence[WorkerFunction]) -> None:
+    """A worker's life: import the handlers, then answer invocations until the pipe closes.
+
+    Ctrl-C reaches the whole process group: the stack stops its workers itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        handlers = load_handlers(functions)
+    except BaseException:
+        connection.send((FAILED_TO_START, traceback.format_exc()))
+        return
+    by_name: Mapping[str, WorkerFunction] = {function.name: function for function in functions}
+    connection.send((READY, os.getpid()))
+    while True:
+        try:
+            name, event = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            result = handlers[name](event, LambdaContext(by_name[name]))
+        except Exception as error:
+            stack = traceback.format_tb(error.__traceback__)
+            connection.send((ERROR, (_portable(error), stack, traceback.format_exc())))
+        else:
+            try:
+                connection.send((RESULT, result))
+            except Exception as error:
+                marshal = FunctionError("Runtime.MarshalError", str(error))
+                connection.send((ERROR, (marshal, [], traceback.format_exc())))

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import IO
 
@@ -34,7 +35,7 @@ from consentry.analysis.classify_csv import (
     classify_partition_csv,
     log_line,
 )
-from consentry.analysis.contract import AudienceFormat
+from consentry.analysis.contract import AudienceFormat, IncompleteAnalysisError
 from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import (
     SNAPSHOT_FILE,
@@ -45,8 +46,10 @@ from consentry.analysis.run import (
     verdict_bytes,
 )
 from consentry.analysis.suppression import ReadMeter, from_snapshot, looked_up
+from consentry.consent.tokens import Keyring
 from consentry.core.bucket import SPOOL_BYTES, DataBucket, ObjectGoneError, spools
 from consentry.core.clock import Clock
+from consentry.privacy import fingerprints
 
 WRITE_BATCH = 8192
 """Rows written to an output at once (JSONL audiences)."""
@@ -62,15 +65,34 @@ class Classified(StepModel):
 
 @step(ShardTask, keeps_error="2-classify")
 def lambda_handler(task: ShardTask, wiring: Wiring) -> Classified:
-    return classify_shard(wiring.load_plan(task.plan), task.shard, wiring.bucket, wiring.clock)
+    return classify_shard(
+        wiring.load_plan(task.plan),
+        task.shard,
+        wiring.bucket,
+        wiring.clock,
+        erasure_keys=wiring.erasure_keyring,
+    )
 
 
-def classify_shard(plan: RunPlan, shard: int, bucket: DataBucket, clock: Clock) -> Classified:
+def classify_shard(
+    plan: RunPlan,
+    shard: int,
+    bucket: DataBucket,
+    clock: Clock,
+    *,
+    erasure_keys: Callable[[], Keyring] | None = None,
+) -> Classified:
     """Classify one shard: the exclusion log of its rows, and the target (one shard) or
-    the targeted rows of each chunk (Assemble writes the target)."""
+    the targeted rows of each chunk (Assemble writes the target). Erased addresses are
+    matched by their fingerprints under `erasure_keys` (read only when there are any)."""
     counts = [0] * VERDICTS
     try:
         consent_as_of, suppression = _suppression(plan, bucket, shard, clock)
+        if suppression.erased:
+            if erasure_keys is None:
+                raise IncompleteAnalysisError("erased addresses, and no key to match them")
+            verdict = fingerprints.matcher(erasure_keys(), plan.rules.channel, suppression.erased)
+            suppression = replace(suppression, erased_verdict=lambda a: verdict(a) or 0)
         ends: tuple[int, ...] = ()
         if plan.partitioned:
             classified, ends = _classify_partitioned(plan, bucket, shard, suppression, counts)

@@ -21,11 +21,13 @@ from pydantic.alias_generators import to_camel
 
 from consentry.analysis.contract import IncompleteAnalysisError
 from consentry.analysis.run import RunPlan
+from consentry.consent.tokens import Keyring
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.clock import Clock, utc_now
 from consentry.core.observability import logger, tracer
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import Settings, get_settings
+from consentry.privacy import fingerprints
 
 STEP_ERRORS = "errors/"
 """Where a map step that fails leaves its error, under the run's prefix."""
@@ -90,6 +92,12 @@ class Wiring:
     def of(cls, settings: Settings) -> Wiring:
         bind_tables(settings)
         return cls(settings, DataBucket(settings.data_bucket, region=settings.aws_region))
+
+    def erasure_keyring(self) -> Keyring:
+        """The keys of erased addresses' fingerprints (cached by Powertools parameters)."""
+        return fingerprints.load_keyring(
+            self.settings.erasure_keys_secret, max_age_s=self.settings.signing_keys_max_age_s
+        )
 
     def load_plan(self, ref: ObjectRef) -> RunPlan:
         """The plan Plan wrote to the data bucket."""

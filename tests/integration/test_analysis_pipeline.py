@@ -30,7 +30,11 @@ from consentry.analysis.contract import (
 )
 from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import SuppressionRead
+from consentry.consent.profile_store import register_profile
 from consentry.core.settings import get_settings
+from consentry.core.types import Channel, ProfileId
+from consentry.privacy import fingerprints
+from consentry.privacy.erasure import erase_profile
 from tests.integration.analysis_support import (
     AnalysisStack,
     Execution,
@@ -419,6 +423,44 @@ def test_a_quarantine_whose_release_date_passed_targets_its_address(
 
     assert run.output["excluded"] == counts(address_quarantined=1)
     assert any("released@example.com" in row for row in run.target_rows())
+
+
+@pytest.mark.parametrize("read", [SuppressionRead.SNAPSHOT, SuppressionRead.LOOKUPS])
+@pytest.mark.parametrize("message_class", ["marketing", "transactional"])
+def test_an_erased_address_back_under_a_new_profile_keeps_its_cause(
+    stack: AnalysisStack,
+    monkeypatch: pytest.MonkeyPatch,
+    shard_rows: ShardRows,
+    read: SuppressionRead,
+    message_class: str,
+) -> None:
+    """An erased person's addresses come back in an audience under profile ids the store
+    has never seen: the opt-out stops marketing, the denylist stops everything (one
+    shard with the snapshot, two shards with lookups: both loops)."""
+    opt_out("gone-1")
+    register_profile(ProfileId("gone-1"), {Channel.EMAIL: "opted.out@x.com"}, "en")
+    register_profile(ProfileId("gone-2"), {Channel.EMAIL: "denied@x.com"}, "en")
+    set_address("denied@x.com", AddressStatus.DENYLISTED)
+    keyring = fingerprints.load_keyring(get_settings().erasure_keys_secret, max_age_s=0)
+    for profile in ("gone-1", "gone-2"):
+        erase_profile(ProfileId(profile), reason="art. 17", actor="tests", keyring=keyring)
+    uri = stack.upload(
+        [
+            {"profile_id": "new-1", "address": "Opted.Out@x.com"},
+            {"profile_id": "new-2", "address": "denied@x.com"},
+            {"profile_id": "new-3", "address": "someone@x.com"},
+            {"profile_id": "new-4", "address": "denied@x.com"},
+        ]
+    )
+    read_with(monkeypatch, read)
+    if read is SuppressionRead.LOOKUPS:
+        shard_rows(2)
+
+    run = stack.run(stack.request("erased", uri, messageClass=message_class))
+
+    kept = {"profile_opted_out": 1} if message_class == "marketing" else {}
+    assert run.output["excluded"] == counts(address_denylisted=2, **kept)
+    assert len(run.target_rows()[1:]) == 2 - len(kept)  # after the header
 
 
 # ---------------------------------------------------------------- failures

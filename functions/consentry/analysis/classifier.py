@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from consentry.addresses.normalize import normalizer
 from consentry.analysis.exclusion import ExclusionCause
@@ -49,6 +49,11 @@ class Suppression:
     opted_out: frozenset[str]
     blocked: Mapping[str, int]
     subscribers: frozenset[str] | None = None
+    erased: Mapping[str, int] = field(default_factory=dict)
+    """Fingerprints of erased addresses of the channel (`consentry.privacy`), each with
+    the verdict it keeps; matched by `erased_verdict`, which the step sets when any."""
+    erased_verdict: Callable[[str], int] | None = None
+    """The verdict an erased address keeps (0: none), from its normalized form."""
 
     @classmethod
     def of(
@@ -58,6 +63,7 @@ class Suppression:
         denylisted: Iterable[str] = (),
         quarantined: Iterable[str] = (),
         subscribers: Iterable[str] | None = None,
+        erased: Mapping[str, int] | None = None,
     ) -> Suppression:
         blocked = dict.fromkeys(quarantined, ADDRESS_QUARANTINED)
         blocked.update(dict.fromkeys(denylisted, ADDRESS_DENYLISTED))
@@ -65,7 +71,32 @@ class Suppression:
             opted_out=frozenset(opted_out),
             blocked=blocked,
             subscribers=None if subscribers is None else frozenset(subscribers),
+            erased=dict(erased or {}),
         )
+
+
+class _SeenOrErased(set[str]):
+    """The `seen` set of a shard when erased addresses exist: an address not seen yet is
+    looked up by its fingerprint once; a match becomes blocked with the verdict it keeps
+    (so every loop that reads `seen` and `blocked` applies it, in the exclusion order:
+    after the address's own status, before the profile's)."""
+
+    def __init__(
+        self, initial: Iterable[str], blocked: dict[str, int], verdict: Callable[[str], int]
+    ) -> None:
+        super().__init__(initial)
+        self._blocked = blocked
+        self._verdict = verdict
+
+    def __contains__(self, address: object) -> bool:
+        if set.__contains__(self, address):
+            return True
+        code = self._verdict(str(address))
+        if code:
+            self._blocked[str(address)] = code
+            self.add(str(address))
+            return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -117,6 +148,16 @@ def control_sample(percent: float, seed: str) -> Callable[[str], bool]:
     return in_sample
 
 
+def _address_level(verdict: Callable[[str], int]) -> Callable[[str], int]:
+    """Only what stops any message: an erased owner's opt-out stops marketing alone."""
+
+    def kept(address: str) -> int:
+        code = verdict(address)
+        return code if code in (ADDRESS_DENYLISTED, ADDRESS_QUARANTINED) else 0
+
+    return kept
+
+
 class ShardClassifier:
     """The classifier of one shard: call it for the shard's rows in audience order.
 
@@ -137,10 +178,16 @@ class ShardClassifier:
             if rules.control_percent
             else None
         )
-        self.blocked = suppression.blocked
+        self.blocked: Mapping[str, int] = suppression.blocked
         self.seen: set[str] = set(suppression.blocked)
         """The blocked addresses, and those that an earlier row holds (targeted or in
         the control group)."""
+        verdict = suppression.erased_verdict
+        if suppression.erased and verdict is not None:
+            blocked = dict(suppression.blocked)
+            kept = verdict if marketing else _address_level(verdict)
+            self.blocked = blocked
+            self.seen = _SeenOrErased(blocked, blocked, kept)
 
     def __call__(self, profile_id: str, raw_address: str) -> int:  # noqa: PLR0911 (one return per rule, in order)
         raw = raw_address.strip()

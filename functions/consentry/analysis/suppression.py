@@ -45,14 +45,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consentry.addresses.counting import released_by_time
 from consentry.addresses.status import AddressState, AddressStatus, address_key
 from consentry.addresses.tables import AddressModel
-from consentry.analysis.classifier import Suppression
+from consentry.analysis.classifier import CAUSES, Suppression
 from consentry.analysis.contract import AnalysisRequest, IncompleteAnalysisError
+from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.run import SuppressionRead
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.consent.tables import OPTED_OUT_BUCKETS, ProfileModel, SubscriptionModel
 from consentry.core.errors import StoreUnavailableError
 from consentry.core.persistence import dynamodb
 from consentry.core.types import Address, Channel, ProfileId, ServiceId
+from consentry.privacy import fingerprints
 
 READ_UNIT_BYTES = 4096
 EVENTUAL_READ_UNITS = 0.5
@@ -503,7 +505,17 @@ def read_snapshot(request: AnalysisRequest, at: datetime, meter: ReadMeter) -> d
         "denylisted": addresses_with(channel, AddressStatus.DENYLISTED, at, meter),
         "quarantined": addresses_with(channel, AddressStatus.QUARANTINE, at, meter),
         "subscribers": active_subscribers(service, at, meter) if marketing and service else None,
+        "erased": erased_of(channel),
     }
+
+
+def erased_of(channel: Channel) -> dict[str, str]:
+    """The channel's erased addresses' fingerprints, with the cause each keeps."""
+    return {key: cause.value for key, cause in fingerprints.of_channel(channel).items()}
+
+
+def _erased_verdicts(erased: dict[str, str]) -> dict[str, int]:
+    return {key: CAUSES.index(ExclusionCause(cause)) + 1 for key, cause in erased.items()}
 
 
 def from_snapshot(document: bytes, consent_as_of: datetime | None = None) -> Suppression:
@@ -523,6 +535,7 @@ def from_snapshot(document: bytes, consent_as_of: datetime | None = None) -> Sup
         denylisted=data["denylisted"],
         quarantined=data["quarantined"],
         subscribers=data["subscribers"],
+        erased=_erased_verdicts(data.get("erased") or {}),
     )
 
 
@@ -548,4 +561,5 @@ def looked_up(
         denylisted=[a for a, s in found.blocked.items() if s is AddressStatus.DENYLISTED],
         quarantined=[a for a, s in found.blocked.items() if s is AddressStatus.QUARANTINE],
         subscribers=found.subscribers if request.marketing and request.service_id else None,
+        erased=_erased_verdicts(erased_of(request.channel)),
     )

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,6 +32,7 @@ KEPT_CAUSES = frozenset(
     }
 )
 """What an erased address can keep stopping: its own status, or its owner's opt-out."""
+T = TypeVar("T")
 
 
 class ErasedSuppression(BaseModel):
@@ -69,6 +71,40 @@ def find(
         if item.lifted_at is None:
             found[wanted[item.fingerprint]] = _to_suppression(item)
     return found
+
+
+def of_channel(channel: Channel) -> dict[str, ExclusionCause]:
+    """Every fingerprint of the channel still in force, with the cause it keeps (a Scan:
+    the table holds one item per erased address, a small fraction of any audience)."""
+    with dynamodb():
+        items = list(
+            ErasedAddressModel.scan(
+                (ErasedAddressModel.channel == channel.value)
+                & ErasedAddressModel.lifted_at.does_not_exist()
+            )
+        )
+    return {item.fingerprint: ExclusionCause(item.cause) for item in items}
+
+
+def matcher(keyring: Keyring, channel: Channel, kept: Mapping[str, T]) -> Callable[[str], T | None]:
+    """What `kept` holds for a normalized address's fingerprint under any key of the
+    keyring, or None (for the analysis: one HMAC per key and distinct address)."""
+    keys = [
+        (f"{key_id}:{channel.value}:", hmac.new(key.encode(), digestmod=hashlib.sha256))
+        for key_id, key in keyring.keys.items()
+    ]
+    prefix = channel.value.encode() + b"\x1f"
+
+    def match(address: str) -> T | None:
+        for label, keyed in keys:
+            mac = keyed.copy()
+            mac.update(prefix + address.encode())
+            found = kept.get(label + mac.hexdigest())
+            if found is not None:
+                return found
+        return None
+
+    return match
 
 
 def find_one(keyring: Keyring, channel: Channel, address: Address) -> ErasedSuppression | None:

@@ -8,14 +8,16 @@ from typing import Any
 import boto3
 import pytest
 
+from consentry.addresses import history_store
 from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.consent.rules import Scope
 from consentry.consent.tokens import LinkSigner
 from consentry.core.types import Address, Channel
-from tests.conftest import REGION
+from tests.conftest import REGION, TEMPLATE
 from tests.integration.conftest import ApiCall, LandingCall
 from tests.integration.helpers import one_click
+from tests.integration.quarantine_support import FeedbackPath, ses
 from tests.integration.test_imports_api import (  # noqa: F401 (the imports' fixtures)
     PROFILES_HEADER,
     imported,
@@ -71,6 +73,10 @@ def erased_person(api: ApiCall, landing: LandingCall, signer: LinkSigner) -> dic
     )
     assert pending["statusCode"] in (200, 201), pending["body"]
     one_click(landing, signer, "person-1", Scope.channel(Channel.EMAIL))
+    feedback = FeedbackPath()
+    feedback.publish(ses("bounce_hard", recipients=[EMAIL]))
+    feedback.drain()
+    assert history_store.history_of(Channel.EMAIL, Address(EMAIL), limit=10, cursor=None).items
     put_status(Channel.SMS, Address(PHONE), AddressStatus.QUARANTINE, "mailbox_full")
     assert api("GET", "/v1/profiles/person-1/history/verify")["json"]["valid"]
     return erase(api, "person-1")
@@ -117,6 +123,16 @@ def test_an_erasure_needs_a_reason(api: ApiCall) -> None:
     response = api("DELETE", "/v1/profiles/person-2", json_body={})
     assert response["statusCode"] == 422
     assert api("GET", "/v1/profiles/person-2/consent")["statusCode"] == 200
+
+
+def test_objects_that_can_hold_addresses_expire_by_lifecycle_rule() -> None:
+    """What an analysis or an import leaves in the bucket (targets, exclusion logs,
+    reports) is not erased one by one: it expires, after the retention the template sets."""
+    rules = TEMPLATE["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules if "Prefix" in rule}
+    retention = {"Ref": "PersonalDataRetentionDays"}
+    assert expiring == {"audiences/": retention, "analyses/": retention, "imports/": retention}
+    assert TEMPLATE["Parameters"]["PersonalDataRetentionDays"]["Default"] == 30
 
 
 def test_nothing_personal_is_left_in_any_table_or_object(

@@ -45,3 +45,13 @@ os.environ.update(
         for name, value in TEMPLATE["Globals"]["Function"]["Environment"]["Variables"].items()
     }
 )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The run's tallies (tests.tally), one `name=count` line each."""
+    from tests.tally import TALLY
+
+    if TALLY:
+        terminalreporter.section("tallies")
+        for name, count in sorted(TALLY.items()):
+            terminalreporter.write_line(f"{name}={count}")

@@ -1,5 +1,6 @@
 """The operator API over real HTTP on the local stack: concurrency and a fuzz run."""
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -11,6 +12,7 @@ import requests
 
 from tests.conftest import ROOT
 from tests.stack import Stack, running_stack
+from tests.tally import TALLY
 
 pytestmark = pytest.mark.stack
 
@@ -149,3 +151,5 @@ def test_a_fuzz_run_of_the_openapi_document_finds_the_api_as_documented(stack: S
     )
 
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    generated = re.search(r"Test cases:\s*\n\s*(\d+) generated", result.stdout)
+    TALLY["schemathesis_cases"] += int(generated.group(1)) if generated else 0

@@ -19,6 +19,7 @@ from tests.integration.conftest import (  # noqa: F401 (fixtures, shared with th
     signer,
     table_names,
 )
+from tests.tally import TALLY
 
 State = dict[str, list[str]]
 
@@ -57,7 +58,9 @@ def proxy_event(
     body: str | None = None,
     is_base64: bool = False,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event (payload 1.0) as API Gateway sends it."""
+    """An API Gateway REST proxy event (payload 1.0) as API Gateway sends it (each one a
+    hostile request, counted in the run's tallies)."""
+    TALLY["hostile_requests"] += 1
     sent = {"Host": "abc123.execute-api.eu-west-1.amazonaws.com", **(headers or {})}
     return {
         "resource": "/{proxy+}",

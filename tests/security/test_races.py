@@ -23,6 +23,7 @@ import requests
 
 from tests.conftest import ROOT
 from tests.stack import Stack, running_stack
+from tests.tally import TALLY
 
 pytestmark = pytest.mark.stack
 
@@ -56,15 +57,11 @@ def at_once(count: int, call: Callable[[int], T]) -> list[T]:
         return list(pool.map(run, range(count)))
 
 
-TALLY = {"requests": 0, "server_errors": 0}
-"""Over the module's races: what the last test prints."""
-
-
 def no_server_error(responses: Iterable[requests.Response]) -> None:
     responses = list(responses)
     failed = [(r.status_code, r.text[:200]) for r in responses if r.status_code >= 500]
-    TALLY["requests"] += len(responses)
-    TALLY["server_errors"] += len(failed)
+    TALLY["race_requests"] += len(responses)
+    TALLY["race_server_errors"] += len(failed)
     assert failed == []
 
 
@@ -340,7 +337,5 @@ def test_the_stack_ran_invocations_at_once(stack: Stack) -> None:
 
     assert diagnostics["workers"] >= 2
     assert diagnostics["maxInFlight"] >= 2, diagnostics
-    print(
-        f"race_requests={TALLY['requests']} race_server_errors={TALLY['server_errors']} "
-        f"max_in_flight={diagnostics['maxInFlight']} invocations={diagnostics['invocations']}"
-    )
+    TALLY["race_max_in_flight"] = diagnostics["maxInFlight"]
+    TALLY["race_invocations"] = diagnostics["invocations"]

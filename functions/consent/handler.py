@@ -24,7 +24,16 @@ from consent.api import (
     shown,
     unreadable_body,
 )
-from consent.routes import addresses, analyses, checks, imports, links, profiles, services
+from consent.routes import (
+    addresses,
+    analyses,
+    checks,
+    imports,
+    links,
+    profiles,
+    services,
+)
+from consent.routes import metrics as honour_metrics
 from consent.schemas import ErasureOut
 from consentry.core.errors import (
     ConflictError,
@@ -104,6 +113,7 @@ app.include_router(imports.router)
 app.include_router(addresses.router)
 app.include_router(links.router)
 app.include_router(analyses.router)
+app.include_router(honour_metrics.router)
 
 _STATUS_OF: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (NotFoundError, HTTPStatus.NOT_FOUND),

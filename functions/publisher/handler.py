@@ -16,13 +16,18 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consentry.core.clock import utc_now
+from consentry.core.errors import StoreUnavailableError
 from consentry.core.observability import logger, metrics, tracer
+from consentry.core.persistence import bind_tables
 from consentry.core.settings import Settings, get_settings
 from consentry.core.types import Address, Channel
+from consentry.events import latency
 from consentry.events.changes import AddressFingerprint
-from consentry.events.publisher import EventBus, StreamPublisher
+from consentry.events.latency import Latency
+from consentry.events.publisher import EventBus, Sent, StreamPublisher
 from consentry.privacy.fingerprints import fingerprint, load_keyring
 
+_bound: Settings | None = None
 _clients: dict[str, EventBus] = {}
 """One EventBridge client per execution environment (per region)."""
 
@@ -43,6 +48,24 @@ def _default_bus(region: str) -> EventBus:
     return _clients[region]
 
 
+def _histograms(published: list[Sent]) -> None:
+    """Add the batch to the hourly histograms `GET /v1/metrics/honour` reads. The events
+    are out already: a failure here is logged and counted, never retried (a retry would
+    publish them again)."""
+    try:
+        latency.record(
+            sample
+            for sent in published
+            for sample in (
+                (Latency.HONOUR, sent.published_at, sent.change.honour_ms),
+                (Latency.PUBLISH, sent.published_at, sent.lag_ms),
+            )
+        )
+    except StoreUnavailableError as error:
+        logger.warning("latency histograms not written", extra={"detail": error.detail})
+        metrics.add_metric("LatencyHistogramsLost", MetricUnit.Count, 1)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -50,7 +73,11 @@ def lambda_handler(
     event: dict[str, Any], _context: LambdaContext, bus: EventBus | None = None
 ) -> dict[str, Any]:
     """`bus` replaces the EventBridge client (tests pass one that fails)."""
+    global _bound  # noqa: PLW0603 (tables bound once per execution environment)
     settings = get_settings()
+    if _bound is not settings:
+        bind_tables(settings)
+        _bound = settings
     if settings.event_bus_name is None:
         raise RuntimeError("EVENT_BUS_NAME is not set")
     publisher = StreamPublisher(
@@ -65,6 +92,7 @@ def lambda_handler(
         metrics.add_metric("HonourLatency", MetricUnit.Milliseconds, sent.change.honour_ms)
         metrics.add_metric("PublishLag", MetricUnit.Milliseconds, sent.lag_ms)
     metrics.add_metric("EventsPublished", MetricUnit.Count, len(result.published))
+    _histograms(result.published)
     if result.retry_from is None:
         return {"batchItemFailures": []}
     logger.warning("publishing stopped; the shard resumes here", extra={"at": result.retry_from})

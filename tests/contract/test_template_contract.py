@@ -13,6 +13,7 @@ from pynamodb.models import Model
 import consentry.addresses.tables
 import consentry.analysis.tables
 import consentry.consent.tables
+import consentry.events.latency
 import consentry.imports.tables
 import consentry.privacy.tables  # noqa: F401 (each declares its tables on import)
 from consentry.core.persistence import declared_tables

@@ -14,6 +14,7 @@ from consentry.consent import profile_store
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.tokens import LinkClaims, LinkSigner
 from consentry.core.types import Action, Channel, ProfileId, Source
+from consentry.events.latency import BOUNDS_MS
 from tests.event_schemas import problems
 from tests.integration.conftest import ApiCall, Configure, LandingCall
 from tests.integration.events_support import BUS_NAME, EventsPath, FunctionStopped, Received
@@ -317,3 +318,23 @@ def test_each_published_change_reports_its_honour_latency_and_publish_lag(
         "PublishLag": 1,
     }
     assert all(value >= 0 for found in values.values() for value in found)
+
+
+def test_the_last_day_s_latencies_are_answered_from_hourly_histograms(
+    events: EventsPath, api: ApiCall
+) -> None:
+    empty = api("GET", "/v1/metrics/honour")
+    assert empty["statusCode"] == 200, empty["body"]
+    assert empty["json"]["honourLatencyMs"] == {"count": 0, "p50": None, "p99": None}
+    for number in range(3):
+        _opt_out(ProfileId(f"p-latency-{number}"), Channel.EMAIL)
+
+    events.drain()
+
+    answer = api("GET", "/v1/metrics/honour")["json"]
+    assert answer["windowHours"] == 24
+    for name in ("honourLatencyMs", "publishLagMs"):
+        figures = answer[name]
+        assert figures["count"] == 3
+        assert figures["p50"] in BOUNDS_MS
+        assert figures["p50"] <= figures["p99"]

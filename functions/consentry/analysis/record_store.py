@@ -100,22 +100,7 @@ def reserve(request: AnalysisRequest, execution_arn: str, now: datetime) -> None
     Refused (AnalysisConflictError) as `claim` is; Plan's claim then takes the record
     as its own (same execution) and makes it RUNNING.
     """
-    item = AnalysisModel(
-        request.delivery_id,
-        RECORD,
-        status=AnalysisStatus.PENDING.value,
-        execution_arn=execution_arn,
-        request=request.model_dump(mode="json", by_alias=True, exclude_none=True),
-        created_at=now,
-        updated_at=now,
-        expires_at=now + KEPT_FOR,
-    )
-    try:
-        with dynamodb():
-            item.save(condition=_claimable(request, execution_arn))
-    except LostRace:
-        current = find(request.delivery_id)
-        raise AnalysisConflictError(_refusal(request.delivery_id, current)) from None
+    _own(request, execution_arn, AnalysisStatus.PENDING, now)
 
 
 def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
@@ -125,10 +110,19 @@ def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
     succeeded, unless the request says `force`; a failed analysis may run again. A
     retried claim of the same execution is accepted.
     """
+    _own(request, execution_arn, AnalysisStatus.RUNNING, now)
+    _delete_pieces(request.delivery_id)
+
+
+def _own(
+    request: AnalysisRequest, execution_arn: str, status: AnalysisStatus, now: datetime
+) -> None:
+    """Write the record as `execution_arn`'s with `status`, if the delivery may be
+    claimed by it (AnalysisConflictError if not)."""
     item = AnalysisModel(
         request.delivery_id,
         RECORD,
-        status=AnalysisStatus.RUNNING.value,
+        status=status.value,
         execution_arn=execution_arn,
         request=request.model_dump(mode="json", by_alias=True, exclude_none=True),
         created_at=now,
@@ -141,7 +135,6 @@ def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
     except LostRace:
         current = find(request.delivery_id)
         raise AnalysisConflictError(_refusal(request.delivery_id, current)) from None
-    _delete_pieces(request.delivery_id)
 
 
 def _refusal(delivery_id: str, current: AnalysisRecord | None) -> str:

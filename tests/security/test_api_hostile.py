@@ -5,12 +5,14 @@ and the small defects stay fixed (issue: hardening, items 2 and 4)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from consentry.core.settings import get_settings
+from tests.conftest import ROOT
 from tests.integration.conftest import lambda_context
 from tests.security.conftest import State, proxy_event
 
@@ -29,7 +31,27 @@ BODIES: list[tuple[str, str]] = [
     ("POST", "/v1/outages/email/example.com/apply"),
     ("POST", "/v1/links"),
     ("POST", "/v1/deliveries/d-1/analysis"),
+    ("DELETE", "/v1/profiles/p-1"),
+    ("POST", "/v1/erased-addresses/lift"),
 ]
+
+
+def test_every_operation_that_takes_a_body_is_sent_hostile_ones() -> None:
+    """BODIES names every operation of the document that takes a body."""
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    unsent = [
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+        and not any(
+            sent_method == method.upper()
+            and re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)), sent_path)
+            for sent_method, sent_path in BODIES
+        )
+    ]
+
+    assert unsent == []
 
 
 def call(

@@ -331,6 +331,29 @@ def test_an_sms_keyword_reply_lands_in_the_outbox(stack: Stack) -> None:
     nothing_dead_lettered(stack)
 
 
+def test_concurrent_erasures_and_changes_of_one_profile_erase_it_once(stack: Stack) -> None:
+    register(stack, "race-erase")
+    url = f"{stack.api_url}/v1/profiles/race-erase"
+
+    def act(i: int) -> requests.Response:
+        if i % 2:
+            return requests.delete(url, json={"reason": f"erasure {i}"}, timeout=120)
+        return patch(stack, "race-erase", {FLAGS[i % len(FLAGS)]: True}, f"writer {i}")
+
+    responses = at_once(16, act)
+
+    no_server_error(responses)
+    erasures = responses[1::2]
+    assert {r.status_code for r in erasures} <= {200, 409}, [r.text for r in erasures]
+    assert len({r.json()["erasedAt"] for r in erasures if r.status_code == 200}) == 1
+    assert {r.status_code for r in responses[::2]} <= {200, 409, 410}
+    events = history(stack, "/v1/profiles/race-erase/history")
+    assert [e["action"] for e in events].count("erase") == 1
+    assert events[-1]["action"] == "erase"  # nothing was changed after the erasure
+    assert_chain_holds(stack, "race-erase", events)
+    assert requests.get(f"{url}/consent", timeout=30).status_code == 410
+
+
 def test_the_stack_ran_invocations_at_once(stack: Stack) -> None:
     """Last: the races above had invocations in flight together, in separate workers."""
     diagnostics = requests.get(stack.state["diagnostics_url"], timeout=10).json()

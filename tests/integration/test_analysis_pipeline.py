@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
@@ -35,6 +36,7 @@ from consentry.core.settings import get_settings
 from consentry.core.types import Channel, ProfileId
 from consentry.privacy import fingerprints
 from consentry.privacy.erasure import erase_profile
+from tests.conftest import REGION
 from tests.integration.analysis_support import (
     AnalysisStack,
     Execution,
@@ -461,6 +463,23 @@ def test_an_erased_address_back_under_a_new_profile_keeps_its_cause(
     kept = {"profile_opted_out": 1} if message_class == "marketing" else {}
     assert run.output["excluded"] == counts(address_denylisted=2, **kept)
     assert len(run.target_rows()[1:]) == 2 - len(kept)  # after the header
+
+
+def test_an_analyzed_person_once_erased_is_in_no_table(stack: AnalysisStack) -> None:
+    """What an analysis wrote about a person outside the bucket (the record, its pieces)
+    holds no address; the bucket's objects expire by lifecycle rule (test_erasure)."""
+    register_profile(ProfileId("analyzed"), {Channel.EMAIL: "analyzed.person@x.com"}, "en")
+    set_address("analyzed.person@x.com", AddressStatus.QUARANTINE)
+    uri = stack.upload([{"profile_id": "analyzed", "address": "analyzed.person@x.com"}])
+    assert stack.run(stack.request("before-erasure", uri)).status == "SUCCEEDED"
+    keyring = fingerprints.load_keyring(get_settings().erasure_keys_secret, max_age_s=0)
+
+    erase_profile(ProfileId("analyzed"), reason="art. 17", actor="tests", keyring=keyring)
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for table in dynamodb.list_tables()["TableNames"]:
+        for scanned in dynamodb.get_paginator("scan").paginate(TableName=table):
+            assert "analyzed.person" not in json.dumps(scanned["Items"]), table
 
 
 # ---------------------------------------------------------------- failures

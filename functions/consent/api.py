@@ -232,21 +232,45 @@ def unreadable_body(event: dict[str, Any]) -> tuple[int, str, str] | None:
         )
     except (binascii.Error, UnicodeDecodeError):
         return 422, "the body is not UTF-8 JSON", "body"
-    if _too_deep(text):
-        return 422, f"the body nests more than {MAX_DEPTH} levels deep", "body"
-    return None
+    problem = _unreadable_json(text)
+    return (422, problem, "body") if problem else None
 
 
-def _too_deep(text: str) -> bool:
-    """Whether a body's JSON nests deeper than any shape of the API (JSON that does not
-    parse is left to the resolver, which says what is wrong with it)."""
+def _unreadable_json(text: str) -> str | None:
+    """What makes a body's JSON unreadable here: nesting deeper than any shape of the
+    API, or text that is not valid Unicode (JSON may escape half of a UTF-16 pair,
+    "\ud800", which no store can hold). JSON that does not parse is left to the
+    resolver, which says what is wrong with it."""
     try:
         document = json.loads(text)
     except RecursionError:
-        return True
+        return f"the body nests more than {MAX_DEPTH} levels deep"
     except ValueError:
-        return False
-    return _depth(document) > MAX_DEPTH
+        return None
+    if _depth(document) > MAX_DEPTH:
+        return f"the body nests more than {MAX_DEPTH} levels deep"
+    if not _unicode(document):
+        return "the body holds text that is not valid Unicode"
+    return None
+
+
+def _unicode(document: Any) -> bool:
+    """Whether every key and string of a parsed JSON document is valid Unicode (no lone
+    surrogate), without recursion."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return True
 
 
 def _depth(document: Any) -> int:

@@ -242,3 +242,47 @@ def test_a_path_parameter_outside_its_pattern_is_404_in_the_error_shape() -> Non
 
     assert response["statusCode"] == 404
     assert set(response["json"]) == {"statusCode", "message"}
+
+
+def test_text_that_is_not_unicode_is_422_before_any_store_sees_it(
+    stored_state: Callable[[], State],
+) -> None:
+    """JSON may escape half of a UTF-16 pair; as a field of a valid request it once made
+    the analysis route's first write fail (503)."""
+    before = stored_state()
+    bucket = get_settings().data_bucket
+    body = (
+        '{"channel": "email", "messageClass": "marketing", "dryRun": true, '
+        '"audience": {"uri": "s3://' + bucket + '/audiences/a.csv", "format": "csv"}, '
+        '"controlGroup": {"percent": 1, "seed": "\\ud8d9"}}'
+    )
+
+    response = call("POST", "/v1/deliveries/d-1/analysis", body)
+
+    assert response["statusCode"] == 422, response["body"]
+    assert response["json"]["field"] == "body"
+    assert stored_state() == before
+
+
+@pytest.mark.parametrize(
+    "control_group",
+    ['{"percent": 1e-200, "seed": "s"}', '{"percent": 5, "seed": ' + "9" * 40 + "}"],
+)
+def test_numbers_no_store_can_hold_are_422_before_any_store_sees_them(
+    control_group: str, stored_state: Callable[[], State]
+) -> None:
+    """DynamoDB holds numbers of 38 digits from 1E-130 on; the analysis request is
+    written as its record is created, so its numbers are bounded where they are read."""
+    before = stored_state()
+    bucket = get_settings().data_bucket
+    body = (
+        '{"channel": "email", "messageClass": "marketing", "dryRun": true, '
+        '"audience": {"uri": "s3://' + bucket + '/audiences/a.csv", "format": "csv"}, '
+        '"controlGroup": ' + control_group + "}"
+    )
+
+    response = call("POST", "/v1/deliveries/d-1/analysis", body)
+
+    assert response["statusCode"] == 422, response["body"]
+    assert response["json"]["field"].startswith("controlGroup")
+    assert stored_state() == before

@@ -78,10 +78,13 @@ class Audience(_Contract):
 
 
 class ControlGroup(_Contract):
-    percent: Number = Field(gt=0, lt=100, description="Share of the target held back, in %")
-    seed: Annotated[str, StringConstraints(min_length=1, max_length=128)] | Count = Field(
-        description="The same seed draws the same sample"
+    percent: Number = Field(
+        ge=0.001, lt=100, description="Share of the target held back, in % (at least 0.001)"
     )
+    seed: (
+        Annotated[str, StringConstraints(min_length=1, max_length=128)]
+        | Annotated[Count, Field(ge=-(2**63), le=2**63 - 1)]
+    ) = Field(description="The same seed draws the same sample (text, or a 64-bit integer)")
 
 
 class AnalysisOptions(_Contract):

@@ -123,7 +123,9 @@ def _gone(missing: NotFoundError) -> Response[str]:
 
 @app.exception_handler(ConflictError)
 def _busy(_: ConflictError) -> Response[str]:
-    return error(_page(), HTTPStatus.SERVICE_UNAVAILABLE, "try_again")
+    """Concurrent changes of one profile kept winning over this one: the visitor's own
+    clicks, so a 409 (never a 5xx) with the page that asks to try again."""
+    return error(_page(), HTTPStatus.CONFLICT, "try_again")
 
 
 @app.exception_handler(UnavailableError)

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -24,8 +26,12 @@ from pynamodb.models import Model
 from consentry.core.errors import ConflictError, StoreUnavailableError
 from consentry.core.settings import Settings
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 10
 """Attempts of one optimistic change before it gives up with ConflictError."""
+BACKOFF_S = 0.005
+"""The first pause after a lost race; each later one may be twice as long (with full
+jitter, as AWS advises for contended writes), at most BACKOFF_MAX_S."""
+BACKOFF_MAX_S = 0.2
 _RACE_CODES = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 T = TypeVar("T")
@@ -58,12 +64,15 @@ def dynamodb() -> Iterator[None]:
 
 
 def optimistically(attempt: Callable[[], T], what: str) -> T:
-    """The result of the first `attempt` that does not lose a race."""
-    for _ in range(MAX_ATTEMPTS):
+    """The result of the first `attempt` that does not lose a race; after each lost one a
+    random pause (exponential backoff with full jitter), so that writers who collided
+    do not collide again in step."""
+    for number in range(MAX_ATTEMPTS):
         try:
             return attempt()
         except LostRace:
-            continue
+            if number + 1 < MAX_ATTEMPTS:
+                time.sleep(random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_S * 2**number)))  # noqa: S311 (jitter, not a secret)
     raise ConflictError(f"{what} kept changing; {MAX_ATTEMPTS} attempts lost")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from consentry.addresses.events import AddressEvent
-from consentry.addresses.history_store import to_event_item
+from consentry.addresses.history_store import lift_event_item, to_event_item
 from consentry.consent.rules import ConsentChange, ConsentState, Scope, next_event
 from consentry.consent.subscriptions import Subscription, SubscriptionStatus
 from consentry.consent.tables import ConsentEventModel
@@ -89,6 +89,15 @@ SAMPLES = {
         ),
     ),
     "bounce": address_item({"status": "quarantine", "previous_status": "valid", "version": 1}),
+    "lift": lift_event_item(
+        Channel.EMAIL,
+        f"e1:email:{'1' * 64}",
+        at=AT,
+        actor="operator-arn",
+        reason="asked again in writing",
+        cause="address_quarantined",
+        masked="j***@example.com",
+    ),
 }
 
 

@@ -214,6 +214,26 @@ def test_an_erasure_is_one_consent_changed_event(events: EventsPath, api: ApiCal
     assert (event.detail["action"], event.detail["newState"]) == ("erase", "erased")
 
 
+def test_a_lift_of_an_erased_address_is_one_address_status_changed_event(
+    events: EventsPath, feedback: FeedbackPath, api: ApiCall
+) -> None:
+    api("PUT", f"/v1/profiles/{PROFILE}", json_body={"addresses": {"email": EMAIL}})
+    quarantined_by(feedback, ses("bounce_hard", recipients=[EMAIL]))
+    bounce = only(published(events), "Address Status Changed")
+    api("DELETE", f"/v1/profiles/{PROFILE}", json_body={"reason": "art. 17 request"})
+    only(published(events), "Consent Changed")
+
+    lift = {"channel": "email", "address": EMAIL.upper(), "reason": "asked again in writing"}
+    assert api("POST", "/v1/erased-addresses/lift", json_body=lift)["statusCode"] == 200
+
+    event = only(published(events), "Address Status Changed")
+    assert (event.detail["previousState"], event.detail["newState"]) == ("erased", "valid")
+    assert (event.detail["source"], event.detail["reason"]) == ("lift", lift["reason"])
+    assert event.detail["addressKey"] == bounce.detail["addressKey"]
+    assert event.detail["maskedAddress"] == bounce.detail["maskedAddress"]
+    assert_no_clear_address(event.detail, EMAIL, EMAIL.upper())
+
+
 # ---------------------------------------------------------------- delivery that loses nothing
 
 

@@ -121,6 +121,23 @@ def test_an_sms_stop_or_a_soft_bounce_leaves_the_list_alone(
     assert sync(events, client) == {"batchItemFailures": []}
 
 
+def test_the_lift_of_an_erased_address_asks_nothing_of_ses(
+    events: EventsPath, stubbed: tuple[Any, Stubber], api: ApiCall
+) -> None:
+    client, stubber = stubbed
+    stubber.add_response(
+        "put_suppressed_destination", {}, {"EmailAddress": EMAIL, "Reason": "BOUNCE"}
+    )
+    api("PUT", "/v1/profiles/p-ses", json_body={"addresses": {"email": EMAIL}})
+    fed(ses("bounce_hard", recipients=[EMAIL]))
+    api("DELETE", "/v1/profiles/p-ses", json_body={"reason": "art. 17 request"})
+    lift = {"channel": "email", "address": EMAIL, "reason": "asked again in writing"}
+    assert api("POST", "/v1/erased-addresses/lift", json_body=lift)["statusCode"] == 200
+
+    # The lift's event is keyed by the fingerprint: there is no address to hand SES.
+    assert sync(events, client) == {"batchItemFailures": []}
+
+
 def test_a_throttled_call_stops_the_shard_there_and_the_retry_puts_it(
     events: EventsPath, stubbed: tuple[Any, Stubber]
 ) -> None:

@@ -42,6 +42,9 @@ class EventKind(StrEnum):
     """The owner's opt-out denylisted the address (the owner-opt-out policy)."""
     OPT_IN = "opt_in"
     """The owner's opt-in lifted what their own opt-out denylisted."""
+    LIFT = "lift"
+    """An operator lifted what an erased address still stopped. Its history is kept
+    under the address's fingerprint (`lift_key`), never under the address."""
 
 
 FEEDBACK_ACTOR = "feedback"
@@ -95,6 +98,11 @@ def event_key(kind: str, message_id: str, address: str) -> str:
     """A short hash naming one piece of feedback (or one change) of one address."""
     digest = hashlib.sha256(f"{kind}\n{message_id}\n{address}".encode()).hexdigest()
     return digest[:24]
+
+
+def lift_key(channel: Channel, fingerprint: str) -> str:
+    """The history key of an erased address's lifts: its fingerprint, not the address."""
+    return f"{channel.value}#{fingerprint}"
 
 
 def held_key(channel: Channel, domain: str) -> str:

@@ -17,7 +17,7 @@ from pynamodb.attributes import MapAttribute
 from pynamodb.transactions import TransactWrite
 
 from consentry.addresses import address_store
-from consentry.addresses.events import AddressEvent
+from consentry.addresses.events import AddressEvent, EventKind, event_id, lift_key
 from consentry.addresses.status import AddressState, address_key
 from consentry.addresses.tables import AddressEventModel
 from consentry.core.pagination import Page, decode_cursor, encode_cursor
@@ -228,6 +228,41 @@ def to_event_item(event: AddressEvent) -> AddressEventModel:
         detail=_plain(event.detail) or None,
         held_domain=event.held_domain,
     )
+
+
+def lift_event_item(
+    channel: Channel,
+    fingerprint: str,
+    *,
+    at: datetime,
+    actor: str,
+    reason: str,
+    cause: str,
+    masked: str,
+) -> AddressEventModel:
+    """The event of an operator's lift of an erased address, to write in the lift's
+    transaction. It is keyed by the fingerprint and holds only the masked address; the
+    stream publishes it as the address going from `erased` to `valid`."""
+    return AddressEventModel(
+        lift_key(channel, fingerprint),
+        event_id(at, EventKind.LIFT.value),
+        at=at,
+        kind=EventKind.LIFT.value,
+        reason=reason,
+        actor=actor,
+        detail={
+            "status": "valid",
+            "previous_status": "erased",
+            "version": 1,
+            "cause": cause,
+            "masked": masked,
+        },
+    )
+
+
+def add_new_event(tx: TransactWrite, item: AddressEventModel) -> None:
+    """Add `item` to a transaction, conditioned on its id not existing."""
+    tx.save(item, condition=AddressEventModel.event_id.does_not_exist())
 
 
 def _event_key_item(event: AddressEvent) -> AddressEventModel:

@@ -4,7 +4,8 @@ A consent event (INSERT) is a `Consent Changed` event, or a `Subscription Change
 event when its scope is a service. An address event is an `Address Status Changed`
 event when its write changed the address's status: an INSERT whose detail says the
 status before and after differ, or a MODIFY that changed the status it records (an
-operator applying feedback the outage guard held). Everything else publishes nothing:
+operator applying feedback the outage guard held); an operator's lift of an erased
+address goes from `erased` to `valid`. Everything else publishes nothing:
 feedback that left the status as it was, held feedback, erasures of personal fields
 (MODIFY) and deletions.
 
@@ -27,6 +28,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import BaseModel, ConfigDict
 
+from consentry.addresses.events import EventKind
 from consentry.core.observability import mask_address
 from consentry.core.types import Address, Channel, ScopeKind
 
@@ -135,7 +137,13 @@ def _address_change(
     if status is None or previous is None or status == previous:
         return None
     channel_text, _, address_text = str(item["address_key"]).partition("#")
-    channel, address = Channel(channel_text), Address(address_text)
+    channel = Channel(channel_text)
+    if item["kind"] == EventKind.LIFT:
+        # An erased address's lift: keyed by the fingerprint erasure kept.
+        address_key, masked = address_text, str(detail["masked"])
+    else:
+        address = Address(address_text)
+        address_key, masked = fingerprint(channel, address), mask_address(address)
     version = int(detail.get("version", 0))
     requested = _stored_time(item["at"])
     # The stream's creation time is when the write happened; it is precise to the
@@ -144,8 +152,8 @@ def _address_change(
     seed = f"{item['address_key']}\n{item['event_id']}\n{version}"
     published: dict[str, Any] = {
         "eventId": hashlib.sha256(seed.encode()).hexdigest(),
-        "addressKey": fingerprint(channel, address),
-        "maskedAddress": mask_address(address),
+        "addressKey": address_key,
+        "maskedAddress": masked,
         "channel": channel.value,
         "sequence": version,
         "scope": f"{ScopeKind.CHANNEL.value}:{channel.value}",

@@ -17,10 +17,13 @@ from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
+from pynamodb.transactions import TransactWrite
 
+from consentry.addresses import history_store
 from consentry.analysis.exclusion import ExclusionCause
 from consentry.consent.tokens import Keyring
-from consentry.core.persistence import LostRace, dynamodb
+from consentry.core.observability import mask_address
+from consentry.core.persistence import LostRace, dynamodb, transactions
 from consentry.core.types import Address, Channel
 from consentry.privacy.tables import ErasedAddressModel
 
@@ -133,7 +136,9 @@ def lift(
     keyring: Keyring, channel: Channel, address: Address, *, actor: str, reason: str, at: datetime
 ) -> ErasedSuppression | None:
     """Lift what an erased address still stops (under every key); the suppression that
-    was lifted, or None when there was none."""
+    was lifted, or None when there was none. Each lift is recorded with its event (in
+    the address-events table under the fingerprint, published from its stream), in
+    one transaction."""
     lifted: ErasedSuppression | None = None
     for key_id in keyring.keys:
         key = fingerprint(keyring, key_id, channel, address)
@@ -144,9 +149,19 @@ def lift(
                 continue
         if item.lifted_at is not None:
             continue
+        event = history_store.lift_event_item(
+            channel,
+            key,
+            at=at,
+            actor=actor,
+            reason=reason,
+            cause=item.cause,
+            masked=mask_address(address),
+        )
         try:
-            with dynamodb():
-                item.update(
+            with dynamodb(), TransactWrite(connection=transactions()) as tx:
+                tx.update(
+                    item,
                     actions=[
                         ErasedAddressModel.lifted_at.set(at),
                         ErasedAddressModel.lifted_by.set(actor),
@@ -154,6 +169,7 @@ def lift(
                     ],
                     condition=ErasedAddressModel.lifted_at.does_not_exist(),
                 )
+                history_store.add_new_event(tx, event)
         except LostRace:
             continue  # lifted by a concurrent request
         lifted = _to_suppression(item)

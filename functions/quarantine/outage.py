@@ -171,9 +171,7 @@ class OutageGuard:
         else:
             restored = restore_errors(state, changed[-1].detail["before"], now)
         try:
-            held = history_store.hold_retroactively(
-                state, restored, run[::-1], key, {"held": "retroactive", "held_at": now}
-            )
+            held = history_store.hold_retroactively(state, restored, run[::-1], key, now)
         except LostRace:
             return 0
         return len(run) if held else 0

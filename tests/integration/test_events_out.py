@@ -27,6 +27,10 @@ from tests.integration.test_imports_api import (  # noqa: F401 (lambda_client: a
     lambda_client,
     lines,
 )
+from tests.integration.test_quarantine_outage import (  # noqa: F401 (small_outages: a fixture)
+    outage_of_example_com,
+    small_outages,
+)
 
 PROFILE = ProfileId("p-events")
 EMAIL = "jane.doe@example.com"
@@ -212,6 +216,24 @@ def test_an_erasure_is_one_consent_changed_event(events: EventsPath, api: ApiCal
     assert response["statusCode"] < 300, response["body"]
     event = only(published(events), "Consent Changed")
     assert (event.detail["action"], event.detail["newState"]) == ("erase", "erased")
+
+
+@pytest.mark.usefixtures("small_outages")
+def test_feedback_the_outage_guard_holds_again_is_published_with_its_undoing(
+    events: EventsPath,
+) -> None:
+    outage_of_example_com(FeedbackPath(), count=30)
+
+    changes = Counter(
+        (event.detail["source"], event.detail["previousState"], event.detail["newState"])
+        for event in published(events)
+    )
+    applied = changes[("bounce", "erroneous", "quarantine")]
+    assert applied > 0
+    assert changes == {
+        ("bounce", "erroneous", "quarantine"): applied,
+        ("outage_hold", "quarantine", "erroneous"): applied,
+    }
 
 
 def test_a_lift_of_an_erased_address_is_one_address_status_changed_event(

@@ -42,6 +42,9 @@ class EventKind(StrEnum):
     """The owner's opt-out denylisted the address (the owner-opt-out policy)."""
     OPT_IN = "opt_in"
     """The owner's opt-in lifted what their own opt-out denylisted."""
+    OUTAGE_HOLD = "outage_hold"
+    """The outage guard put feedback that was applied back on hold: the address returned
+    to its state before that feedback."""
     LIFT = "lift"
     """An operator lifted what an erased address still stopped. Its history is kept
     under the address's fingerprint (`lift_key`), never under the address."""

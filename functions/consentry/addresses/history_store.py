@@ -17,7 +17,14 @@ from pynamodb.attributes import MapAttribute
 from pynamodb.transactions import TransactWrite
 
 from consentry.addresses import address_store
-from consentry.addresses.events import AddressEvent, EventKind, event_id, lift_key
+from consentry.addresses.events import (
+    FEEDBACK_ACTOR,
+    AddressEvent,
+    EventKind,
+    change_id,
+    event_id,
+    lift_key,
+)
 from consentry.addresses.status import AddressState, address_key
 from consentry.addresses.tables import AddressEventModel
 from consentry.core.pagination import Page, decode_cursor, encode_cursor
@@ -176,14 +183,30 @@ def hold_retroactively(
     restored: AddressState,
     events: list[AddressEvent],
     key: str,
-    detail: dict[str, Any],
+    at: datetime,
 ) -> bool:
     """Put feedback that was applied back on hold: the address returns to `restored`
-    (the state before that feedback) and each event joins the held index under `key`.
+    (the state before that feedback), each event joins the held index under `key`, and
+    an `outage_hold` event records the change (published when the status changed).
     False when there are more events than one transaction holds; LostRace when the
     address or its events changed since they were read."""
-    if len(events) >= TRANSACTION_ITEMS:
+    if len(events) + 2 > TRANSACTION_ITEMS:
         return False
+    hold = AddressEvent(
+        channel=current.channel,
+        address=current.address,
+        event_id=change_id(at, EventKind.OUTAGE_HOLD, current),
+        at=at,
+        kind=EventKind.OUTAGE_HOLD,
+        actor=FEEDBACK_ACTOR,
+        detail={
+            "held_domain": key,
+            "held_events": len(events),
+            "status": restored.status.value,
+            "previous_status": current.status.value,
+            "version": current.version + 1,
+        },
+    )
     with dynamodb(), TransactWrite(connection=transactions()) as tx:
         address_store.guard(tx, current, restored)
         for event in events:
@@ -191,10 +214,13 @@ def hold_retroactively(
                 _event_key_item(event),
                 actions=[
                     AddressEventModel.held_domain.set(key),
-                    AddressEventModel.detail.set(_plain({**event.detail, **detail})),
+                    AddressEventModel.detail.set(
+                        _plain({**event.detail, "held": "retroactive", "held_at": at})
+                    ),
                 ],
                 condition=AddressEventModel.held_domain.does_not_exist(),
             )
+        add_new_event(tx, to_event_item(hold))
     return True
 
 

@@ -4,10 +4,11 @@ A consent event (INSERT) is a `Consent Changed` event, or a `Subscription Change
 event when its scope is a service. An address event is an `Address Status Changed`
 event when its write changed the address's status: an INSERT whose detail says the
 status before and after differ, or a MODIFY that changed the status it records (an
-operator applying feedback the outage guard held); an operator's lift of an erased
-address goes from `erased` to `valid`. Everything else publishes nothing:
-feedback that left the status as it was, held feedback, erasures of personal fields
-(MODIFY) and deletions.
+operator applying feedback the outage guard held). The outage guard putting applied
+feedback back on hold writes an `outage_hold` event that undoes its status change; an
+operator's lift of an erased address goes from `erased` to `valid`. Everything else
+publishes nothing: feedback that left the status as it was, held feedback, erasures of
+personal fields (MODIFY) and deletions.
 
 Addresses never leave in clear: an address event carries the address's keyed
 fingerprint (the one erasure keeps, `consentry.privacy.fingerprints`) and its masked

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import moto  # noqa: F401  (first: clients created before moto are not mocked)
 
+from infra.local.resources import physical_name
 from infra.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,10 +19,13 @@ REGION: Final = "eu-west-1"
 
 
 def _resolve(value: Any) -> str:
+    """A parameter's default, or the name the local stack gives a resource."""
     if isinstance(value, dict) and "Ref" in value:
         name = value["Ref"]
         parameter = TEMPLATE["Parameters"].get(name)
-        return str(parameter["Default"]) if parameter else name
+        if parameter:
+            return str(parameter["Default"])
+        return physical_name(name, TEMPLATE["Resources"][name]["Type"])
     return str(value)
 
 

@@ -20,7 +20,7 @@ import queue
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,10 +54,13 @@ class LocalFunction:
     timeout_s: int
 
 
-def local_functions(template: Template, resolver: Resolver) -> list[LocalFunction]:
+def local_functions(
+    template: Template, resolver: Resolver, only: Collection[str] | None = None
+) -> list[LocalFunction]:
+    """The template's functions (or those of `only`) as the local stack runs them."""
     functions = []
     for logical_id in template.resources_of(FUNCTION):
-        if not resolver.active(logical_id):
+        if not resolver.active(logical_id) or (only is not None and logical_id not in only):
             continue
         props = template.properties(logical_id)
         functions.append(

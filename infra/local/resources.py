@@ -15,7 +15,7 @@ import secrets
 import string
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -320,8 +320,11 @@ CLIENTS = (
 )
 
 
-def create_resources(template: Template, region: str) -> dict[str, Physical]:
-    """Create every supported resource of the template; the physical ids by logical id.
+def create_resources(
+    template: Template, region: str, only: Collection[str] | None = None
+) -> dict[str, Physical]:
+    """Create every supported resource of the template, or those of `only` (which must
+    name whatever they refer to); the physical ids by logical id.
 
     Clients come from the environment (AWS_ENDPOINT_URL points them at moto).
     """
@@ -332,7 +335,7 @@ def create_resources(template: Template, region: str) -> dict[str, Physical]:
     pending = [
         lid
         for lid, resource in template.resources.items()
-        if resource["Type"] in CREATORS and resolver.active(lid)
+        if resource["Type"] in CREATORS and resolver.active(lid) and (only is None or lid in only)
     ]
     creatable = set(pending)
     while pending:

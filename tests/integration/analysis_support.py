@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-import io as _io
 import json
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,9 +32,9 @@ from consentry.consent.subscriptions import Confirmation, Service, SubscriptionS
 from consentry.core.settings import get_settings
 from consentry.core.types import Action, Address, Channel, ProfileId, ServiceId, Source
 from infra.local.aws import MOTO_CONFIG
-from infra.local.lambdas import Invoker, LocalFunction, route_moto_invokes
-from infra.local.resources import state_machine_definition
-from infra.local.template import ACCOUNT_ID, Physical, Resolver, load_template
+from infra.local.lambdas import Invoker, local_functions, route_moto_invokes
+from infra.local.resources import create_resources
+from infra.local.template import Resolver, load_template
 from tests.conftest import REGION, ROOT
 
 if TYPE_CHECKING:
@@ -54,15 +52,9 @@ ANALYZE_FUNCTIONS = (
     "AnalyzeSummarizeFunction",
     "AnalyzeRecordFailureFunction",
 )
+STATE_MACHINE = "AnalysisStateMachine"
 DONE_TIMEOUT_S = 60
 ACTOR = "analysis-test"
-
-
-def _dummy_zip() -> bytes:
-    buffer = _io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "run in-process\n")
-    return buffer.getvalue()
 
 
 @dataclass
@@ -219,49 +211,10 @@ def start_analysis_stack(
         retrier_decl, "time", type("NoSleep", (), {"sleep": staticmethod(waits.append)})
     )
     template = load_template(ROOT / "template.yaml")
-    iam = boto3.client("iam", region_name=REGION)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = iam.create_role(RoleName="analysis-test", AssumeRolePolicyDocument=json.dumps(trust))
-    role_arn = role["Role"]["Arn"]
-    lambda_client = boto3.client("lambda", region_name=REGION)
-    physical: dict[str, Physical] = {}
-    functions = []
-    for logical_id in ANALYZE_FUNCTIONS:
-        properties = template.properties(logical_id)
-        name = f"consentry-{logical_id}"
-        arn = lambda_client.create_function(
-            FunctionName=name,
-            Runtime="python3.13",
-            Role=role_arn,
-            Handler=properties["Handler"],
-            Code={"ZipFile": _dummy_zip()},
-        )["FunctionArn"]
-        physical[logical_id] = Physical(ref=name, attributes={"Arn": arn})
-        functions.append(
-            LocalFunction(
-                logical_id=logical_id,
-                name=name,
-                arn=arn,
-                handler=properties["Handler"],
-                code_dir=ROOT / "functions",
-                memory_mb=int(properties.get("MemorySize", 512)),
-                timeout_s=int(properties.get("Timeout", 29)),
-            )
-        )
-    resolver = Resolver(template, region=REGION, physical=physical, account_id=ACCOUNT_ID)
-    definition = state_machine_definition(template, resolver, "AnalysisStateMachine")
-    state_machine_arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-        name="consentry-analysis", definition=definition, roleArn=role_arn
-    )["stateMachineArn"]
+    physical = create_resources(template, REGION, only=(*ANALYZE_FUNCTIONS, STATE_MACHINE))
+    resolver = Resolver(template, region=REGION, physical=physical)
+    state_machine_arn = physical[STATE_MACHINE].ref
+    functions = local_functions(template, resolver, only=ANALYZE_FUNCTIONS)
     invoker = Invoker(functions, workers=0)  # in this process: its moto is in-process
     invoker.load()
     undo = route_moto_invokes(invoker)

@@ -18,7 +18,9 @@ from moto import mock_aws
 from consentry.consent.tokens import Keyring, LinkSigner
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
-from tests.conftest import REGION, TEMPLATE
+from infra.local.resources import TABLE, create_resources
+from infra.local.template import Template, load_template
+from tests.conftest import REGION, ROOT
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -81,27 +83,14 @@ class Configure(Protocol):
     def __call__(self, **variables: object) -> None: ...
 
 
-def create_tables(dynamodb: DynamoDBClient) -> dict[str, str]:
-    names = {}
-    for logical_id, resource in TEMPLATE["Resources"].items():
-        if resource["Type"] != "AWS::DynamoDB::Table":
-            continue
-        props = resource["Properties"]
-        extra: dict[str, Any] = {}  # template JSON
-        if "GlobalSecondaryIndexes" in props:
-            extra["GlobalSecondaryIndexes"] = [
-                {k: v for k, v in gsi.items() if k in ("IndexName", "KeySchema", "Projection")}
-                for gsi in props["GlobalSecondaryIndexes"]
-            ]
-        dynamodb.create_table(
-            TableName=logical_id,
-            KeySchema=props["KeySchema"],
-            AttributeDefinitions=props["AttributeDefinitions"],
-            BillingMode=props["BillingMode"],
-            **extra,
-        )
-        names[logical_id] = logical_id
-    return names
+STACK_TEMPLATE = load_template(ROOT / "template.yaml")
+
+
+def create_tables(template: Template) -> dict[str, str]:
+    """The template's tables, as the local stack creates them (streams and TTL too)."""
+    tables = template.resources_of(TABLE)
+    physical = create_resources(template, REGION, only=tables)
+    return {logical_id: physical[logical_id].ref for logical_id in tables}
 
 
 @pytest.fixture
@@ -117,7 +106,7 @@ def keyring() -> Keyring:
 
 @pytest.fixture(autouse=True)
 def table_names(dynamodb: DynamoDBClient, keyring: Keyring) -> dict[str, str]:
-    names = create_tables(dynamodb)
+    names = create_tables(STACK_TEMPLATE)
     settings = get_settings()
     boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name=settings.signing_keys_secret,

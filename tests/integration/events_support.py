@@ -1,5 +1,6 @@
 """The events path as it runs on AWS, on moto: the consent-events and address-events
-tables get the streams template.yaml gives them, Lambda's DynamoDB event source is
+tables have the streams template.yaml gives them (the tables are created as the local
+stack creates them), Lambda's DynamoDB event source is
 played here (read each shard from where the last successful call left it, call the
 publisher with Lambda's event, resume from the first record it reports as failed),
 and the bus routes every `consentry` event through a rule to a queue, read back as
@@ -44,7 +45,7 @@ class Received:
 
 
 class EventsPath:
-    def __init__(self) -> None:
+    def __init__(self, table_names: Mapping[str, str]) -> None:
         self.dynamodb = boto3.client("dynamodb", region_name=REGION)
         # moto answers DynamoDB Streams at its regional endpoint, not the account one.
         self.streams = boto3.client(
@@ -58,15 +59,8 @@ class EventsPath:
         """Per stream: the sequence number of the last record acknowledged."""
         self.stream_arns: dict[str, str] = {}
         for table in STREAMED_TABLES:
-            spec = TEMPLATE["Resources"][table]["Properties"]["StreamSpecification"]
-            description = self.dynamodb.update_table(
-                TableName=table,
-                StreamSpecification={
-                    "StreamEnabled": True,
-                    "StreamViewType": spec["StreamViewType"],
-                },
-            )["TableDescription"]
-            self.stream_arns[table] = description["LatestStreamArn"]
+            described = self.dynamodb.describe_table(TableName=table_names[table])
+            self.stream_arns[table] = described["Table"]["LatestStreamArn"]
             self.positions[table] = None
         self.events.create_event_bus(Name=BUS_NAME)
         self.queue_url = self.sqs.create_queue(QueueName="event-consumer")["QueueUrl"]

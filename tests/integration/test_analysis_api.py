@@ -27,6 +27,7 @@ from tests.integration.conftest import ApiCall
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+BUCKET = get_settings().data_bucket
 BASE = "/v1/deliveries/{}/analysis"
 
 Analyzed = tuple[dict[str, Any], dict[str, Any], str]
@@ -167,9 +168,9 @@ def test_the_record_exists_from_the_moment_the_post_answers(
     monkeypatch.setenv("STATE_MACHINE_ARN", _state_machine_that_never_plans())
     get_settings.cache_clear()
 
-    started = api("POST", BASE.format("d-5"), json_body=body("s3://DataBucket/a.csv"))
+    started = api("POST", BASE.format("d-5"), json_body=body(f"s3://{BUCKET}/a.csv"))
     record = api("GET", BASE.format("d-5"))
-    again = api("POST", BASE.format("d-5"), json_body=body("s3://DataBucket/a.csv"))
+    again = api("POST", BASE.format("d-5"), json_body=body(f"s3://{BUCKET}/a.csv"))
 
     assert started["statusCode"] == 202, started["json"]
     assert started["json"]["status"] == "PENDING"
@@ -188,9 +189,9 @@ def test_a_start_that_fails_leaves_a_failed_record_and_may_be_tried_again(
     monkeypatch.setenv("STATE_MACHINE_ARN", missing)
     get_settings.cache_clear()
 
-    started = api("POST", BASE.format("d-6"), json_body=body("s3://DataBucket/a.csv"))
+    started = api("POST", BASE.format("d-6"), json_body=body(f"s3://{BUCKET}/a.csv"))
     record = api("GET", BASE.format("d-6"))
-    again = api("POST", BASE.format("d-6"), json_body=body("s3://DataBucket/a.csv"))
+    again = api("POST", BASE.format("d-6"), json_body=body(f"s3://{BUCKET}/a.csv"))
 
     assert started["statusCode"] == 503, started["json"]
     assert record["statusCode"] == 200
@@ -219,9 +220,7 @@ def test_a_delivery_never_analyzed_is_not_found(stack: AnalysisStack, api: ApiCa
 def test_a_bad_body_is_refused_with_the_field(
     stack: AnalysisStack, api: ApiCall, change: dict[str, Any], field: str
 ) -> None:
-    request = {
-        k: v for k, v in {**body("s3://DataBucket/a.csv"), **change}.items() if v is not None
-    }
+    request = {k: v for k, v in {**body(f"s3://{BUCKET}/a.csv"), **change}.items() if v is not None}
 
     response = api("POST", BASE.format("d-2"), json_body=request)
 

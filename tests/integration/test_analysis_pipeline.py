@@ -54,6 +54,8 @@ from tests.integration.helpers import present, seed_released_by_time
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+BUCKET = get_settings().data_bucket
+"""The deployment's data bucket (audiences must be read from it)."""
 CAUSES = [
     "address_missing",
     "address_invalid",
@@ -647,7 +649,7 @@ def test_a_malformed_audience_fails_with_the_row_and_leaves_no_partial_target(
 @pytest.mark.parametrize(
     ("audience", "message"),
     [
-        ({"uri": "s3://DataBucket/audiences/none.csv"}, "no such object"),
+        ({"uri": f"s3://{BUCKET}/audiences/none.csv"}, "no such object"),
         ({"uri": "s3://other-bucket/a.csv"}, "data bucket"),
         ({"profileIdField": "customer"}, "no column 'customer'"),
     ],
@@ -711,7 +713,7 @@ def test_a_failed_delivery_may_run_again_without_force(stack: AnalysisStack) -> 
 
 
 def test_a_replaced_run_can_no_longer_write_into_the_result(stack: AnalysisStack) -> None:
-    request = AnalysisRequest.model_validate(stack.request("owned", "s3://DataBucket/a.csv"))
+    request = AnalysisRequest.model_validate(stack.request("owned", f"s3://{BUCKET}/a.csv"))
     record_store.claim(request, "arn:old", now())
     record_store.claim(request.model_copy(update={"force": True}), "arn:new", now())
 

@@ -40,7 +40,7 @@ PHONE = "+31612345678"
 @pytest.fixture
 def events(configure: Configure, table_names: dict[str, str]) -> EventsPath:
     configure(event_bus_name=BUS_NAME)
-    return EventsPath()
+    return EventsPath(table_names)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ TABLE = "AddressEventsTable"
 @pytest.fixture
 def events(configure: Configure, table_names: dict[str, str]) -> EventsPath:
     configure(event_bus_name=BUS_NAME)
-    return EventsPath()
+    return EventsPath(table_names)
 
 
 @pytest.fixture

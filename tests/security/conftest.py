@@ -33,7 +33,7 @@ def stored_state(request: pytest.FixtureRequest) -> Callable[[], State]:
     def snapshot() -> State:
         client = boto3.client("dynamodb", region_name=REGION)
         state: State = {}
-        for name in tables:
+        for name in tables.values():
             items: list[str] = []
             for page in client.get_paginator("scan").paginate(TableName=name):
                 items += [json.dumps(item, sort_keys=True) for item in page["Items"]]

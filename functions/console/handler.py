@@ -6,7 +6,7 @@ session's CSRF token, and only an operator's changes are applied (a viewer's get
 403 page). Errors become pages here, once.
 
     /console/sign-in, /console/sign-out, /console/assets/<name>   routes/session.py
-    /console/                                   dashboard         routes/dashboard.py
+    /console                                    dashboard         routes/dashboard.py
     /console/profiles[/<profileId>[/consent|/export]], /console/search
                                                                   routes/profiles.py
     /console/addresses[/csv|/view/<ref>|/release[/confirm]]       routes/addresses.py

@@ -37,7 +37,7 @@ class Asset:
 
 @lru_cache(maxsize=4)
 def asset(name: str) -> Asset | None:
-    types = {".css": "text/css; charset=utf-8"}
+    types = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
     path = _STATIC / name
     if path.suffix not in types or path.parent != _STATIC or not path.is_file():
         return None

@@ -35,7 +35,7 @@ def test_an_operator_signs_in_with_a_strict_session_cookie(console: ConsoleClien
     response = console.sign_in("ops")
 
     assert response["statusCode"] == 303
-    assert location(response) == "/console/"
+    assert location(response) == "/console"
     cookie = next(
         c for c in response["multiValueHeaders"]["Set-Cookie"] if c.startswith(SESSION_COOKIE)
     )

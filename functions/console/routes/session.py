@@ -65,7 +65,7 @@ def sign_in_page() -> Response[str]:
         here.signed_in()
     except NotSignedInError:
         return sign_in_form(here)
-    return here.anonymous().redirect(f"{CONSOLE}/")
+    return here.anonymous().redirect(CONSOLE)
 
 
 @router.post(SIGN_IN)
@@ -105,7 +105,7 @@ def sign_in() -> Response[str]:
         ],
     )
     logger.info("console sign-in", extra={"role": session.role.value})
-    return page.redirect(f"{CONSOLE}/")
+    return page.redirect(CONSOLE)
 
 
 @router.post(f"{CONSOLE}/sign-out")

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from console.session import SESSION_COOKIE, SIGN_IN_COOKIE
-from console.wiring import ConsoleWiring
 
 from consentry.core.settings import get_settings
+from console.session import SESSION_COOKIE, SIGN_IN_COOKIE
+from console.wiring import ConsoleWiring
 from tests.integration.console_support import (
     ConsoleClient,
     UserPool,

@@ -258,4 +258,4 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Configure]:
 
 
 # The console's user pool and a browser on it (defined with the console's test support).
-from tests.integration.console_support import console, user_pool  # noqa: E402, F401
+from tests.integration.console_support import console, seeded, user_pool  # noqa: E402, F401

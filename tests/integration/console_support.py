@@ -9,12 +9,21 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import boto3
 import pytest
 
+from consentry.addresses.decisions import put_status
+from consentry.addresses.status import AddressStatus
+from consentry.analysis.contract import AnalysisStatus
+from consentry.analysis.exclusion import ExclusionCause
+from consentry.analysis.record_store import RECORD
+from consentry.analysis.tables import AnalysisModel
+from consentry.consent.profile_store import register_profile
+from consentry.core.types import Address, Channel, ProfileId
 from tests.conftest import REGION
 from tests.integration.conftest import Configure, lambda_context
 
@@ -182,3 +191,31 @@ def b64(data: bytes) -> str:
 def console(user_pool: UserPool) -> ConsoleClient:
     """A browser on the console, not signed in yet."""
     return ConsoleClient()
+
+
+PROFILE = ProfileId("p-console-1")
+EMAIL = "reader.one@example.com"
+QUARANTINED = "gone.mailbox@example.org"
+
+
+@pytest.fixture
+def seeded(console: ConsoleClient) -> ConsoleClient:
+    register_profile(PROFILE, {Channel.EMAIL: EMAIL, Channel.SMS: "+31612345678"}, "en")
+    put_status(
+        Channel.EMAIL, Address(QUARANTINED), AddressStatus.QUARANTINE, "user_unknown", actor="seed"
+    )
+    created = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    AnalysisModel(
+        "d-console-1",
+        RECORD,
+        status=AnalysisStatus.SUCCEEDED.value,
+        execution_arn="arn:aws:states:eu-west-1:123456789012:execution:m:d-console-1",
+        request={"deliveryId": "d-console-1"},
+        audience_size=1000,
+        target_size=900,
+        excluded={cause.value: 0 for cause in ExclusionCause}
+        | {"address_quarantined": 60, "profile_opted_out": 40},
+        created_at=created,
+        updated_at=created,
+    ).save()
+    return console

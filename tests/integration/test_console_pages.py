@@ -4,48 +4,17 @@ delivery's funnel. A viewer may look at all of it and change none of it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from consentry.addresses.decisions import put_status
-from consentry.addresses.status import AddressStatus
 from consentry.analysis.contract import AnalysisStatus
-from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.record_store import RECORD
 from consentry.analysis.tables import AnalysisModel
-from consentry.consent.profile_store import get_consent, register_profile
-from consentry.core.types import Address, Channel, ProfileId
+from consentry.consent.profile_store import get_consent
+from consentry.core.types import Channel
 from tests.integration.conftest import ApiCall
-from tests.integration.console_support import ConsoleClient, location
-
-PROFILE = ProfileId("p-console-1")
-EMAIL = "reader.one@example.com"
-QUARANTINED = "gone.mailbox@example.org"
-
-
-@pytest.fixture
-def seeded(console: ConsoleClient) -> ConsoleClient:
-    register_profile(PROFILE, {Channel.EMAIL: EMAIL, Channel.SMS: "+31612345678"}, "en")
-    put_status(
-        Channel.EMAIL, Address(QUARANTINED), AddressStatus.QUARANTINE, "user_unknown", actor="seed"
-    )
-    created = datetime(2026, 12, 1, 9, tzinfo=UTC)
-    AnalysisModel(
-        "d-console-1",
-        RECORD,
-        status=AnalysisStatus.SUCCEEDED.value,
-        execution_arn="arn:aws:states:eu-west-1:123456789012:execution:m:d-console-1",
-        request={"deliveryId": "d-console-1"},
-        audience_size=1000,
-        target_size=900,
-        excluded={cause.value: 0 for cause in ExclusionCause}
-        | {"address_quarantined": 60, "profile_opted_out": 40},
-        created_at=created,
-        updated_at=created,
-    ).save()
-    return console
+from tests.integration.console_support import EMAIL, PROFILE, QUARANTINED, ConsoleClient, location
 
 
 def signed_in(console: ConsoleClient, username: str) -> ConsoleClient:

@@ -4,17 +4,30 @@ delivery's funnel. A viewer may look at all of it and change none of it."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from consentry.addresses.decisions import put_status
+from consentry.addresses.status import AddressStatus
 from consentry.analysis.contract import AnalysisStatus
 from consentry.analysis.record_store import RECORD
 from consentry.analysis.tables import AnalysisModel
-from consentry.consent.profile_store import get_consent
-from consentry.core.types import Channel
+from consentry.consent.profile_store import get_consent, record_change
+from consentry.consent.rules import ConsentChange, Scope
+from consentry.core.types import Action, Address, Channel, Source
 from tests.integration.conftest import ApiCall
-from tests.integration.console_support import EMAIL, PROFILE, QUARANTINED, ConsoleClient, location
+from tests.integration.console_support import (
+    EMAIL,
+    PROFILE,
+    QUARANTINED,
+    ConsoleClient,
+    console_event,
+    location,
+)
 
 
 def signed_in(console: ConsoleClient, username: str) -> ConsoleClient:
@@ -303,4 +316,78 @@ def test_malformed_bodies_are_refused_and_change_nothing(
         "/console/sign-out",
     ):
         assert _status(console.post_raw(path, body, **changes)) < 500, path
+    assert get_consent(PROFILE).version == version
+
+
+def test_an_address_denylisted_by_its_owners_opt_out_links_to_the_profile(
+    seeded: ConsoleClient,
+) -> None:
+    record_change(
+        PROFILE,
+        ConsentChange(
+            scope=Scope.channel(Channel.EMAIL),
+            action=Action.OPT_OUT,
+            source=Source.LANDING,
+            actor="recipient",
+        ),
+        owner_denylists=True,
+    )
+    console = signed_in(seeded, "watcher")
+
+    page = console.get(location(_search(console, EMAIL)))["body"]
+
+    assert "denylisted" in page
+    assert f'href="/console/profiles/{PROFILE}"' in page
+
+
+def test_the_csv_keeps_a_spreadsheet_from_running_a_cell(seeded: ConsoleClient) -> None:
+    put_status(
+        Channel.EMAIL, Address("=cmd@example.org"), AddressStatus.QUARANTINE, "=1+1", actor="t"
+    )
+    put_status(
+        Channel.SMS, Address("+31612345678"), AddressStatus.DENYLISTED, "complaint", actor="t"
+    )
+    console = signed_in(seeded, "watcher")
+
+    email = console.get("/console/addresses/csv?status=quarantine")["body"]
+    sms = console.get("/console/addresses/csv?channel=sms&status=denylisted")["body"]
+
+    assert "'=cmd@example.org" in email
+    assert "'=1+1" in email
+    assert ",+31612345678," in sms
+
+
+def _search(console: ConsoleClient, address: str) -> dict[str, Any]:
+    console.get("/console/profiles")
+    return console.post("/console/search", {"channel": "email", "address": address})
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    tail=st.text(max_size=300).filter(lambda text: "?" not in text and "#" not in text),
+    body=st.binary(max_size=2000),
+)
+def test_any_path_and_any_posted_bytes_are_answered_without_a_server_error(
+    seeded: ConsoleClient, tail: str, body: bytes
+) -> None:
+    console = signed_in(seeded, "ops") if not seeded.cookies.get("consentry_console") else seeded
+    version = get_consent(PROFILE).version
+
+    got = console.send(console_event("GET", "/console/" + tail, cookies=console.cookies))
+    posted = console.send(
+        console_event(
+            "POST",
+            f"/console/profiles/{PROFILE}/consent",
+            body=base64.b64encode(body).decode(),
+            is_base64=True,
+            cookies=console.cookies,
+        )
+    )
+
+    assert got["statusCode"] < 500
+    assert posted["statusCode"] < 500
     assert get_consent(PROFILE).version == version

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
@@ -25,9 +26,9 @@ from pydantic import ValidationError
 from consent.logic import addresses
 from consent.logic.addresses import SetAddressStatus
 from consent.schemas import MAX_REASON, AddressesOut, AddressStatusIn
-from consentry.addresses.status import AddressStatus
+from consentry.addresses.status import AddressStatus, owner_origin
 from consentry.core.errors import InvalidInputError, NotFoundError
-from consentry.core.types import Address, Channel
+from consentry.core.types import Address, Channel, ProfileId
 from console.pages import CONSOLE
 from console.references import References
 from console.web import Visit, visit
@@ -38,7 +39,20 @@ LISTED = ("quarantine", "denylisted", "erroneous", "allowlisted")
 PAGE_SIZE = 50
 CSV_MAX_ROWS = 10_000
 _ADDRESS = "address"
+OWNER_PREFIX = owner_origin(ProfileId(""))
+"""How a denylisting by a profile's own opt-out names that profile."""
+_FORMULA_STARTS = ("=", "@", "-", "\t", "\r")
 _CURSOR = "cursor"
+
+
+def profile_path(profile_id: str) -> str:
+    return f"{CONSOLE}/profiles/{quote(profile_id, safe='')}"
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (a phone number's + stays)."""
+    risky = text.startswith(_FORMULA_STARTS) or (text[:1] == "+" and not text[1:].isdigit())
+    return "'" + text if risky else text
 
 
 def address_view_path(references: References, channel: Channel, address: str) -> str:
@@ -149,9 +163,9 @@ def list_csv() -> Response[str]:
             writer.writerow(
                 [
                     item.channel.value,
-                    item.address,
+                    spreadsheet_safe(item.address),
                     item.status.value,
-                    item.reason or "",
+                    spreadsheet_safe(item.reason or ""),
                     item.error_count,
                     item.last_error_at.isoformat() if item.last_error_at else "",
                     item.release_at.isoformat() if item.release_at else "",
@@ -178,9 +192,15 @@ def address_page(reference: str) -> Response[str]:
     found = addresses.get(
         channel, address, now=here.wiring.clock(), policy=here.wiring.quarantine_policy
     )
+    owners = [
+        origin.removeprefix(OWNER_PREFIX)
+        for origin in found.denylist_origins
+        if origin.startswith(OWNER_PREFIX)
+    ]
     return page.respond(
         "address.html",
         address=found,
+        owners=[(owner, profile_path(owner)) for owner in owners],
         reference=reference,
         released=here.event.get_query_string_value("released") == "1",
     )

@@ -15,7 +15,6 @@ POST /console/profiles/<profileId>/consent  operators: change consent, with a re
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
@@ -29,6 +28,7 @@ from consentry.addresses.normalize import normalize
 from consentry.core.errors import InvalidInputError, NotFoundError
 from consentry.core.types import IDENTIFIER_PATTERN, Channel, ProfileId
 from console.pages import CONSOLE
+from console.routes import addresses as address_routes
 from console.routes.addresses import address_view_path
 from console.web import visit
 
@@ -42,7 +42,7 @@ HISTORY_SHOWN = 200
 
 
 def profile_path(profile_id: str, tail: str = "") -> str:
-    return f"{PROFILES}/{quote(profile_id, safe='')}{tail}"
+    return address_routes.profile_path(profile_id) + tail
 
 
 def profile_id_of(text: str | None) -> ProfileId:

@@ -5,11 +5,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.accessibility import blocking
-from tests.browser.conftest import LocalStack, Tab
+from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, LocalStack, Tab
 
 pytestmark = pytest.mark.browser
 
 PROFILE = "browser-console"
+WIDTHS = {"phone": PHONE["width"], "desktop": DESKTOP["width"]}
 
 
 def sign_in(local_stack: LocalStack, tab: Tab, role: str) -> None:
@@ -66,3 +67,40 @@ def test_a_viewer_reads_a_profile_on_a_phone_without_a_change_form(
     expect(page.get_by_role("heading", level=1)).to_have_text("Addresses: quarantine")
     assert blocking(page) == []
     assert phone.complaints == []
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_every_console_page_reads_well_at_both_widths(
+    local_stack: LocalStack, viewport: str, request: pytest.FixtureRequest
+) -> None:
+    tab: Tab = request.getfixturevalue(viewport)
+    page = tab.page
+    findings: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        path = SCREENSHOTS / "console" / f"{name}-{viewport}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=path, full_page=True)
+        findings[name] = blocking(page)
+        # Nothing wider than the screen: wide tables scroll inside their own box.
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= WIDTHS[viewport]
+
+    page.goto(local_stack.stack.state["console"]["url"])
+    check("sign-in")
+    sign_in(local_stack, tab, "operator")
+    check("dashboard")
+    page.get_by_role("link", name="Profiles").click()
+    check("search")
+    page.goto(f"{local_stack.api_url}/console/profiles/demo-de-1")
+    check("profile")
+    page.get_by_role("link", name="Addresses").click()
+    check("addresses")
+    page.locator("main table a").first.click()
+    check("address")
+    page.get_by_role("button", name="Release this address…").click()
+    check("release")
+    page.goto(f"{local_stack.api_url}/console/deliveries/demo-audience")
+    check("delivery")
+
+    assert findings == {name: [] for name in findings}
+    assert tab.complaints == []

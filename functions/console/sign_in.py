@@ -2,10 +2,11 @@
 
 The password goes to Cognito once, and nothing Cognito returns is kept: the session
 (console.session) names the user and the role their groups give, read server-side
-with AdminListGroupsForUser. A wrong password, an unknown user, and a user who must
-first change a temporary password all get the same refusal, so the page says nothing
-about which accounts exist; Cognito's own throttling comes back as its own answer,
-so the page can ask to wait instead of to retry.
+with AdminListGroupsForUser. A wrong password and an unknown user get the same
+refusal, so the page says nothing about which accounts exist. A temporary password,
+which only its holder can know is right, gets a page that says to ask for a permanent
+one. Cognito's own throttling comes back as its own answer, so the page can ask to
+wait instead of to retry.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ class DirectoryUnavailableError(UnavailableError):
 
 class SignInRefusedError(ConsentryError):
     """The username and password do not sign anyone in (which of them is never said)."""
+
+
+class PasswordChangeRequiredError(ConsentryError):
+    """The password was right but is temporary: the pool wants a new one first (the
+    console does not take that step; an administrator sets a permanent password)."""
 
 
 class SignInThrottledError(ConsentryError):
@@ -83,9 +89,11 @@ class CognitoDirectory:
                 ClientId=self.client_id,
                 AuthParameters={"USERNAME": username, "PASSWORD": password},
             )
+            if answer.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+                raise PasswordChangeRequiredError("the password is temporary")
             result = answer.get("AuthenticationResult")
             if result is None or "AccessToken" not in result:
-                # A challenge (a new password, MFA) the console does not take.
+                # Another challenge (MFA) the console does not take.
                 raise SignInRefusedError("the user pool asks for a step the console lacks")
             canonical = self._client.get_user(AccessToken=result["AccessToken"])["Username"]
             groups = self._client.admin_list_groups_for_user(

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from consentry.core.settings import get_settings
 from console.session import SESSION_COOKIE, SIGN_IN_COOKIE
 from console.wiring import ConsoleWiring
+from tests.conftest import REGION
 from tests.integration.console_support import (
     ConsoleClient,
     UserPool,
@@ -142,3 +144,20 @@ def test_on_api_gateways_own_domain_the_cookie_path_has_the_stage(
 
     cookie = response["multiValueHeaders"]["Set-Cookie"][0]
     assert "Path=/prod/console" in cookie
+
+
+def test_a_user_with_a_temporary_password_is_told_to_ask_for_a_permanent_one(
+    console: ConsoleClient, user_pool: UserPool
+) -> None:
+    boto3.client("cognito-idp", region_name=REGION).admin_create_user(
+        UserPoolId=user_pool.pool_id,
+        Username="newcomer",
+        TemporaryPassword="Temporary-Password-1",
+        MessageAction="SUPPRESS",
+    )
+
+    response = console.sign_in("newcomer", "Temporary-Password-1")
+
+    assert response["statusCode"] == 403
+    assert "Your password is temporary" in response["body"]
+    assert SESSION_COOKIE not in console.cookies

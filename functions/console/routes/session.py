@@ -25,7 +25,7 @@ from console.session import (
     cookie,
     role_of,
 )
-from console.sign_in import SignInRefusedError, SignInThrottledError
+from console.sign_in import PasswordChangeRequiredError, SignInRefusedError, SignInThrottledError
 from console.web import Visit, page_for, visit
 
 router = APIGatewayRouter()
@@ -87,6 +87,8 @@ def sign_in() -> Response[str]:
         metrics.add_metric(name="ConsoleSignInRefused", unit="Count", value=1)
         logger.info("console sign-in refused")  # never the username: it may be an address
         return sign_in_form(here, status=HTTPStatus.UNAUTHORIZED, problem="refused")
+    except PasswordChangeRequiredError:
+        return sign_in_form(here, status=HTTPStatus.FORBIDDEN, problem="temporary_password")
     except SignInThrottledError:
         logger.warning("console sign-in throttled by the user pool")
         return sign_in_form(here, status=HTTPStatus.TOO_MANY_REQUESTS, problem="throttled")

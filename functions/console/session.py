@@ -84,10 +84,6 @@ class Session:
     def may_change(self) -> bool:
         return self.role is Role.OPERATOR
 
-    def require_operator(self) -> None:
-        if not self.may_change:
-            raise ForbiddenError("viewers change nothing")
-
 
 class SessionKeys:
     """Signs and opens session cookies, and issues and checks CSRF tokens."""

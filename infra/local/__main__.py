@@ -178,6 +178,7 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     state = {
         **_stack_state(args, resolver, api_url, aws_url),
         "profiles": demo.profile_links(demo.link_signer(settings), api_url),
+        "console": {"url": f"{api_url}/console", **demo.console_users(settings)},
     }
     demo.write_state(state_path, state)
     stack.callback(state_path.unlink, missing_ok=True)

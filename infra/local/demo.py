@@ -4,6 +4,7 @@ and the signed links to try it with."""
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +34,8 @@ from consentry.core.types import (
 
 DEMO_DELIVERY = DeliveryId("demo-delivery")
 SEED_ACTOR = "local-demo-seed"
+CONSOLE_USERS = (("operator", "demo-operator", "operators"), ("viewer", "demo-viewer", "viewers"))
+"""(role, username, group) of the console's demo users."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,30 @@ def seed(settings: Settings) -> None:
         put_status(channel, Address(address), status, reason, actor=SEED_ACTOR)
 
 
+def strong_password() -> str:
+    """Random, and of every class the user pool's password policy asks for."""
+    return f"{secrets.token_urlsafe(18)}-Aa7"
+
+
+def console_users(settings: Settings) -> dict[str, dict[str, str]]:
+    """A demo operator and a demo viewer in the console's user pool, each with a new
+    random password; their credentials by role."""
+    if not settings.console_user_pool_id:
+        raise RuntimeError("the console's user pool was not created")
+    cognito = boto3.client("cognito-idp", region_name=settings.aws_region)
+    pool = settings.console_user_pool_id
+    users = {}
+    for role, username, group in CONSOLE_USERS:
+        password = strong_password()
+        cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+        cognito.admin_set_user_password(
+            UserPoolId=pool, Username=username, Password=password, Permanent=True
+        )
+        cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
+        users[role] = {"username": username, "password": password}
+    return users
+
+
 def link_signer(settings: Settings) -> LinkSigner:
     """A signer with the keyring the stack generated, read back from Secrets Manager."""
     secrets = boto3.client("secretsmanager", region_name=settings.aws_region)
@@ -176,6 +203,13 @@ def summary(state: dict[str, Any], state_path: Path) -> str:
         "",
         f"subscription page (double opt-in)  {api_url}/s/{NEWSLETTER}",
         f"emails sent (confirmation links)   {state['outbox']}",
+        "",
+        f"operator console  {state['console']['url']}",
+        *(
+            f"  {role:<8} {user['username']}  password {user['password']}"
+            for role, user in state["console"].items()
+            if role != "url"
+        ),
         "",
         "Try the one-click unsubscribe, then read the proof it left:",
         "  curl -si -X POST -H 'Content-Type: application/x-www-form-urlencoded' \\",

@@ -39,6 +39,9 @@ SUBSCRIPTION = "AWS::SNS::Subscription"
 SECRET = "AWS::SecretsManager::Secret"  # noqa: S105 (a resource type)
 STATE_MACHINE = "AWS::Serverless::StateMachine"
 EVENT_BUS = "AWS::Events::EventBus"
+USER_POOL = "AWS::Cognito::UserPool"
+USER_POOL_CLIENT = "AWS::Cognito::UserPoolClient"
+USER_POOL_GROUP = "AWS::Cognito::UserPoolGroup"
 
 LOCAL_ROLE = "consentry-local"
 """The one role every local function and state machine names (moto wants one to exist)."""
@@ -52,6 +55,26 @@ _SQS_ATTRIBUTES = (
     "ReceiveMessageWaitTimeSeconds",
     "RedrivePolicy",
     "VisibilityTimeout",
+)
+_USER_POOL_KEYS = (
+    "Policies",
+    "AdminCreateUserConfig",
+    "UsernameConfiguration",
+    "MfaConfiguration",
+    "AccountRecoverySetting",
+    "UsernameAttributes",
+    "AliasAttributes",
+    "AutoVerifiedAttributes",
+)
+_USER_POOL_CLIENT_KEYS = (
+    "ClientName",
+    "GenerateSecret",
+    "ExplicitAuthFlows",
+    "PreventUserExistenceErrors",
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "RefreshTokenValidity",
+    "TokenValidityUnits",
 )
 _GSI_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")
 _URLSAFE = frozenset(string.ascii_letters + string.digits + "-_")
@@ -236,6 +259,43 @@ def _event_bus(stack: _Stack, logical_id: str) -> Physical:
     return Physical(ref=name, attributes={"Arn": arn, "Name": name})
 
 
+def _user_pool(stack: _Stack, logical_id: str) -> Physical:
+    props = stack.props(logical_id)
+    name = stack.name(logical_id, props, "UserPoolName")
+    request = {key: props[key] for key in _USER_POOL_KEYS if key in props}
+    pool = stack.clients["cognito-idp"].create_user_pool(PoolName=name, **request)["UserPool"]
+    region = stack.resolver.pseudo["AWS::Region"]
+    provider = f"cognito-idp.{region}.amazonaws.com/{pool['Id']}"
+    return Physical(
+        ref=pool["Id"],
+        attributes={
+            "Arn": pool["Arn"],
+            "UserPoolId": pool["Id"],
+            "ProviderName": provider,
+            "ProviderURL": f"https://{provider}",
+        },
+    )
+
+
+def _user_pool_client(stack: _Stack, logical_id: str) -> Physical:
+    props = stack.props(logical_id)
+    request = {key: props[key] for key in _USER_POOL_CLIENT_KEYS if key in props}
+    client = stack.clients["cognito-idp"].create_user_pool_client(
+        UserPoolId=props["UserPoolId"], **request
+    )["UserPoolClient"]
+    return Physical(ref=client["ClientId"], attributes={"ClientId": client["ClientId"]})
+
+
+def _user_pool_group(stack: _Stack, logical_id: str) -> Physical:
+    props = stack.props(logical_id)
+    name = stack.name(logical_id, props, "GroupName")
+    request = {key: props[key] for key in ("Description", "Precedence") if key in props}
+    stack.clients["cognito-idp"].create_group(
+        GroupName=name, UserPoolId=props["UserPoolId"], **request
+    )
+    return Physical(ref=name)
+
+
 def _dummy_zip() -> bytes:
     """moto wants code; the local stack runs the handler from functions/ instead."""
     buffer = io.BytesIO()
@@ -305,9 +365,13 @@ CREATORS: Mapping[str, Callable[[_Stack, str], Physical]] = {
     FUNCTION: _function,
     STATE_MACHINE: _state_machine,
     EVENT_BUS: _event_bus,
+    USER_POOL: _user_pool,
+    USER_POOL_CLIENT: _user_pool_client,
+    USER_POOL_GROUP: _user_pool_group,
 }
 
 CLIENTS = (
+    "cognito-idp",
     "dynamodb",
     "events",
     "iam",

@@ -244,3 +244,7 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Configure]:
 
     yield configure
     get_settings.cache_clear()
+
+
+# The console's user pool and a browser on it (defined with the console's test support).
+from tests.integration.console_support import console, seeded, user_pool  # noqa: E402, F401

@@ -5,6 +5,7 @@ stops it.
 """
 
 import json
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -43,6 +44,39 @@ def test_demo_data_names_profiles_in_four_locales_with_links(stack: Stack) -> No
     assert all(p["one_click_url"].startswith(f"{stack.state['api_url']}/u/") for p in profiles)
     assert all(p["preferences_url"].startswith(f"{stack.state['api_url']}/p/") for p in profiles)
     assert all(p["phone"].startswith("+") for p in profiles)
+
+
+@pytest.mark.parametrize(("role", "shown"), [("operator", "(operator)"), ("viewer", "(viewer)")])
+def test_the_demo_console_users_sign_in_with_their_role(
+    stack: Stack, role: str, shown: str
+) -> None:
+    console = stack.state["console"]
+    user = console[role]
+    # The cookies are Secure: a browser keeps them on 127.0.0.1, requests' jar does not.
+    form = requests.get(f"{console['url']}/sign-in", timeout=10)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf
+
+    signed_in = requests.post(
+        f"{console['url']}/sign-in",
+        data={"csrf": csrf.group(1), **user},
+        cookies=_set_cookies(form),
+        allow_redirects=False,
+        timeout=10,
+    )
+    dashboard = requests.get(console["url"], cookies=_set_cookies(signed_in), timeout=10)
+
+    assert signed_in.status_code == 303
+    assert f"{user['username']} {shown}" in dashboard.text
+    assert len(user["password"]) >= 14
+
+
+def _set_cookies(response: requests.Response) -> dict[str, str]:
+    found = {}
+    for header in response.raw.headers.getlist("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        found[name] = rest.split(";", 1)[0]
+    return found
 
 
 def test_a_one_click_post_unsubscribes_and_is_the_latest_event(stack: Stack) -> None:

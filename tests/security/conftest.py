@@ -88,3 +88,7 @@ def proxy_event(
         "body": body,
         "isBase64Encoded": is_base64,
     }
+
+
+# The console's user pool, a signed-out browser on it, and its seed data.
+from tests.integration.console_support import console, seeded, user_pool  # noqa: E402, F401

@@ -108,6 +108,11 @@ def get(delivery_id: str) -> AnalysisRecord:
     return record
 
 
+def latest(limit: int) -> list[AnalysisRecord]:
+    """The newest analyses, newest first."""
+    return record_store.latest(limit)
+
+
 def explain(
     delivery_id: str, address: str, profile_id: str | None, bucket: DataBucket
 ) -> ExplainOut:

@@ -81,6 +81,13 @@ def find(delivery_id: str) -> AnalysisRecord | None:
     return _to_record(item)
 
 
+def latest(limit: int) -> list[AnalysisRecord]:
+    """The newest analysis records, newest first (one query of the sparse `recent` index)."""
+    with dynamodb():
+        items = list(AnalysisModel.recent.query(RECORD, scan_index_forward=False, limit=limit))
+    return [_to_record(item) for item in items]
+
+
 def _claimable(request: AnalysisRequest, execution_arn: str) -> Any:
     """Who may take the record: anyone with `force`; else only when there is none, it
     failed, or it already names this execution (a retry, or a reserved start)."""

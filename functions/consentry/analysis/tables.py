@@ -12,9 +12,21 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from consentry.core.persistence import table
+
+
+class RecentIndex(GlobalSecondaryIndex["AnalysisModel"]):
+    """The records by creation time: only records carry `created_at`, so pieces stay out."""
+
+    class Meta:
+        index_name = "recent"
+        projection = AllProjection()
+
+    item = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
 
 
 @table("analyses_table")
@@ -42,3 +54,5 @@ class AnalysisModel(Model):
     created_at = UTCDateTimeAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+
+    recent = RecentIndex()

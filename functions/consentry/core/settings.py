@@ -46,6 +46,14 @@ class Settings(BaseModel):
     """Only the landing function is given it: the key of visitors' profile ids."""
     event_bus_name: str | None = None
     """Only the publisher is given it: the bus consent and address changes go to."""
+    console_user_pool_id: str | None = None
+    """Only the console is given it: the Cognito user pool its users sign in with."""
+    console_client_id: str | None = None
+    """The console's app client of that pool (USER_PASSWORD_AUTH, no secret)."""
+    console_session_keys_secret: str | None = None
+    """The keys of the console's session cookies and forms."""
+    console_session_hours: int = Field(default=8, ge=1, le=24)
+    """How long a console session lasts after signing in."""
 
     link_ttl_days: int = Field(default=90, ge=60)
     signing_keys_max_age_s: int = Field(default=300, ge=0)

@@ -1,0 +1,106 @@
+"""An operator signs in to the console, opens a profile, changes its consent and sees
+the change in the proof of consent; a viewer sees the same profile with no form."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.accessibility import blocking
+from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, LocalStack, Tab
+
+pytestmark = pytest.mark.browser
+
+PROFILE = "browser-console"
+WIDTHS = {"phone": PHONE["width"], "desktop": DESKTOP["width"]}
+
+
+def sign_in(local_stack: LocalStack, tab: Tab, role: str) -> None:
+    user = local_stack.stack.state["console"][role]
+    page = tab.page
+    page.goto(local_stack.stack.state["console"]["url"])
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.get_by_label("Username").fill(user["username"])
+    page.get_by_label("Password").fill(user["password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+
+
+def test_an_operator_changes_consent_and_sees_it_in_the_history(
+    local_stack: LocalStack, desktop: Tab
+) -> None:
+    local_stack.new_profile(PROFILE, "en", "console.reader@example.com")
+    sign_in(local_stack, desktop, "operator")
+    page = desktop.page
+    assert blocking(page) == []
+
+    page.get_by_role("link", name="Profiles").click()
+    page.get_by_label("Profile id").fill(PROFILE)
+    page.get_by_role("button", name="Open the profile").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(PROFILE)
+    assert blocking(page) == []
+    page.get_by_label("Channel").select_option("sms")
+    page.get_by_label("Stop contacting (opt-out)").check()
+    page.get_by_label("Reason (kept in the proof of consent)").fill("asked at the front desk")
+    page.get_by_role("button", name="Record the change").click()
+
+    expect(page.get_by_text("The change is recorded.")).to_be_visible()
+    history = page.locator("table").last
+    expect(history).to_contain_text("asked at the front desk")
+    expect(history).to_contain_text("console:demo-operator")
+    expect(page.get_by_text("The chain of 1 events verifies")).to_be_visible()
+    assert local_stack.consent(PROFILE)["noLongerContact"]["sms"] is True
+    assert blocking(page) == []
+    assert desktop.complaints == []
+
+
+def test_a_viewer_reads_a_profile_on_a_phone_without_a_change_form(
+    local_stack: LocalStack, phone: Tab
+) -> None:
+    local_stack.new_profile("browser-console-viewer", "en", "console.viewer@example.com")
+    sign_in(local_stack, phone, "viewer")
+    page = phone.page
+
+    page.goto(f"{local_stack.api_url}/console/profiles/browser-console-viewer")
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("browser-console-viewer")
+    expect(page.get_by_role("button", name="Record the change")).to_have_count(0)
+    page.goto(f"{local_stack.api_url}/console/addresses")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Addresses: quarantine")
+    assert blocking(page) == []
+    assert phone.complaints == []
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_every_console_page_reads_well_at_both_widths(
+    local_stack: LocalStack, viewport: str, request: pytest.FixtureRequest
+) -> None:
+    tab: Tab = request.getfixturevalue(viewport)
+    page = tab.page
+    findings: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        path = SCREENSHOTS / "console" / f"{name}-{viewport}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=path, full_page=True)
+        findings[name] = blocking(page)
+        # Nothing wider than the screen: wide tables scroll inside their own box.
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= WIDTHS[viewport]
+
+    page.goto(local_stack.stack.state["console"]["url"])
+    check("sign-in")
+    sign_in(local_stack, tab, "operator")
+    check("dashboard")
+    page.get_by_role("link", name="Profiles").click()
+    check("search")
+    page.goto(f"{local_stack.api_url}/console/profiles/demo-de-1")
+    check("profile")
+    page.get_by_role("link", name="Addresses").click()
+    check("addresses")
+    page.locator("main table a").first.click()
+    check("address")
+    page.get_by_role("button", name="Release this address…").click()
+    check("release")
+    page.goto(f"{local_stack.api_url}/console/deliveries/demo-audience")
+    check("delivery")
+
+    assert findings == {name: [] for name in findings}
+    assert tab.complaints == []

@@ -1,0 +1,160 @@
+"""The console is reachable by anyone who finds its URL: whatever a caller sends, signed
+in as an operator, as a viewer or not at all, gets a page below 500, and a request
+without the session's own CSRF token changes nothing.
+
+Generated requests go to every console route in-process: odd profile and delivery
+ids, references and cursors that were never sealed, every method, odd cookies,
+content types and bodies (forms with forged CSRF tokens, too many fields, base64 that
+is not). Each is followed by a snapshot of every table and the bucket.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.conftest import lambda_context
+from tests.integration.console_support import PROFILE, ConsoleClient
+from tests.security.conftest import State, proxy_event
+
+FORM = "application/x-www-form-urlencoded"
+
+texts = st.text(max_size=40)
+garbage = st.one_of(
+    texts,
+    st.text(alphabet="é€ü\u0000\u202e%./\\<>\"'", max_size=20),
+    st.from_regex(r"c1\.[A-Za-z0-9_\-]{0,120}", fullmatch=True),
+)
+identifiers = st.one_of(st.just(PROFILE), st.just("d-console-1"), garbage.map(quote))
+paths = st.one_of(
+    st.sampled_from(
+        [
+            "/console",
+            "/console/",
+            "/console/sign-in",
+            "/console/sign-out",
+            "/console/profiles",
+            "/console/search",
+            "/console/addresses",
+            "/console/addresses/csv",
+            "/console/addresses/release",
+            "/console/addresses/release/confirm",
+            "/console/deliveries",
+        ]
+    ),
+    identifiers.map(lambda i: f"/console/profiles/{i}"),
+    identifiers.map(lambda i: f"/console/profiles/{i}/consent"),
+    identifiers.map(lambda i: f"/console/profiles/{i}/export"),
+    identifiers.map(lambda i: f"/console/deliveries/{i}"),
+    identifiers.map(lambda i: f"/console/deliveries/{i}/explain"),
+    garbage.map(lambda t: f"/console/addresses/view/{quote(t)}"),
+    garbage.map(lambda t: f"/console/assets/{quote(t)}"),
+    garbage.map(lambda t: "/console/" + quote(t)),
+)
+queries = st.one_of(
+    st.none(),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "channel",
+                "status",
+                "reason",
+                "domain",
+                "cursor",
+                "profileId",
+                "deliveryId",
+                "changed",
+            ]
+        ),
+        garbage,
+        max_size=4,
+    ),
+)
+forms = st.one_of(
+    st.builds(
+        lambda csrf, extra: "csrf=" + quote(csrf, safe="%") + "&" + urlencode(extra),
+        garbage,
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "scope",
+                    "choice",
+                    "reason",
+                    "version",
+                    "reference",
+                    "channel",
+                    "address",
+                    "username",
+                    "password",
+                ]
+            ),
+            garbage,
+        ),
+    ),
+    st.integers(199, 260).map(lambda n: "&".join(f"f{i}=x" for i in range(n))),
+    texts,
+)
+cookies = st.one_of(
+    st.just("session"),
+    st.just("none"),
+    garbage.map(lambda t: f"consentry_console={t}"),
+    st.just("consentry_console=; consentry_console=x; =; ;;"),
+)
+
+
+def console_call(event: dict[str, Any]) -> dict[str, Any]:
+    from console.handler import lambda_handler
+
+    response: dict[str, Any] = lambda_handler(event, lambda_context("console"))
+    return response
+
+
+@pytest.fixture(params=["ops", "watcher"])
+def session_cookie(request: pytest.FixtureRequest, seeded: ConsoleClient) -> str:
+    seeded.sign_in(request.param)
+    return "; ".join(f"{name}={value}" for name, value in seeded.cookies.items())
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_no_request_gets_a_server_error_or_changes_state(
+    data: st.DataObject, session_cookie: str, stored_state: Callable[[], State]
+) -> None:
+    before = stored_state()
+    path = data.draw(paths)
+    method = data.draw(st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]))
+    body = data.draw(st.one_of(st.none(), forms))
+    encoded = data.draw(st.booleans())
+    if body is not None and encoded:
+        body = data.draw(
+            st.one_of(
+                st.just(base64.b64encode(body.encode("utf-8", "surrogatepass")).decode()),
+                st.just("!!not base64!!"),
+            )
+        )
+    cookie = data.draw(cookies)
+    headers = {
+        "Content-Type": data.draw(st.one_of(st.just(FORM), texts)),
+        "X-Forwarded-Proto": data.draw(st.sampled_from(["https", "http", ""])),
+    }
+    if cookie != "none":
+        headers["Cookie"] = session_cookie if cookie == "session" else cookie
+
+    response = console_call(
+        proxy_event(
+            method, path, headers=headers, query=data.draw(queries), body=body, is_base64=encoded
+        )
+    )
+
+    assert response["statusCode"] < 500, (method, path, body, response["body"][:300])
+    assert stored_state() == before

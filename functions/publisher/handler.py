@@ -31,7 +31,7 @@ from consentry.events.changes import AddressFingerprint
 from consentry.events.latency import Latency
 from consentry.events.publisher import EventBus, Sent, StreamPublisher
 from consentry.privacy.fingerprints import fingerprint, load_keyring
-from consentry.reporting import counter_store
+from consentry.reporting import counting
 
 _bound: Settings | None = None
 _clients: dict[str, EventBus] = {}
@@ -82,7 +82,7 @@ def _counted(records: list[dict[str, Any]], retry_from: str | None) -> bool:
     positions = [_position(record) for record in records]
     published = records if retry_from is None else records[: positions.index(retry_from)]
     try:
-        counted = counter_store.count_records(published, utc_now())
+        counted = counting.count_records(published, utc_now())
     except StoreUnavailableError as error:
         logger.warning(
             "daily counts not written; the batch comes again", extra={"detail": error.detail}

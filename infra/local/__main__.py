@@ -210,7 +210,8 @@ def _seed(settings: Settings, resolver: Resolver, region: str) -> None:
         f"  seeded {DAYS} days of history in {time.monotonic() - started:.1f} s: "
         f"{history.consent_changes} consent and {history.subscription_changes} subscription "
         f"changes, {history.quarantined} quarantined and {history.released} released "
-        f"addresses, {history.feedback} bounces and complaints on the feedback topic",
+        f"addresses, {history.feedback} SES notifications ({history.deliveries} deliveries) "
+        "on the feedback topic",
         flush=True,
     )
 

@@ -4,8 +4,8 @@ something on first start.
 Everything goes through the product's own paths with a clock set back: opt-outs and
 opt-ins from every source through the consent store, subscriptions to the demo
 newsletter, operators' quarantines and their releases through the address decisions,
-and hard bounces and complaints as SES notifications on the feedback topic, which the
-quarantine function applies when the stack's queue pollers start. The daily counts
+and deliveries, hard bounces and complaints as SES notifications on the feedback
+topic, which the quarantine function applies when the stack's queue pollers start. The daily counts
 then fill from the tables' streams like any change's. Deterministic: the same history
 on every start (relative to the day it starts).
 """
@@ -59,6 +59,8 @@ class Seeded:
     quarantined: int = 0
     released: int = 0
     feedback: int = 0
+    """SES notifications published."""
+    deliveries: int = 0
 
 
 def seed_history(
@@ -177,6 +179,12 @@ class _History:
             notifications.append(
                 _complaint(self.address(), self.at(), f"history-{next(self.serial)}")
             )
+        for domain in DOMAINS:
+            recipients = [
+                f"history.{next(self.serial)}@{domain}" for _ in range(self.rng.randint(4, 8))
+            ]
+            notifications.append(_delivery(recipients, self.at(), f"history-{next(self.serial)}"))
+            self.seeded.deliveries += len(recipients)
         for notification in notifications:
             self.sns.publish(TopicArn=self.topic_arn, Message=json.dumps(notification))
             self.seeded.feedback += 1
@@ -203,19 +211,27 @@ def _change(
     )
 
 
-def _mail(address: str, at: datetime, message_id: str) -> dict[str, Any]:
+def _mail(addresses: list[str], at: datetime, message_id: str) -> dict[str, Any]:
     return {
         "timestamp": _iso(at),
         "source": SENDER,
         "messageId": message_id,
-        "destination": [address],
+        "destination": addresses,
+    }
+
+
+def _delivery(addresses: list[str], at: datetime, message_id: str) -> dict[str, Any]:
+    return {
+        "notificationType": "Delivery",
+        "mail": _mail(addresses, at, message_id),
+        "delivery": {"recipients": addresses, "timestamp": _iso(at)},
     }
 
 
 def _bounce(address: str, at: datetime, message_id: str) -> dict[str, Any]:
     return {
         "notificationType": "Bounce",
-        "mail": _mail(address, at, message_id),
+        "mail": _mail([address], at, message_id),
         "bounce": {
             "bounceType": "Permanent",
             "bounceSubType": "General",
@@ -228,7 +244,7 @@ def _bounce(address: str, at: datetime, message_id: str) -> dict[str, Any]:
 def _complaint(address: str, at: datetime, message_id: str) -> dict[str, Any]:
     return {
         "notificationType": "Complaint",
-        "mail": _mail(address, at, message_id),
+        "mail": _mail([address], at, message_id),
         "complaint": {
             "complainedRecipients": [{"emailAddress": address}],
             "complaintFeedbackType": "abuse",

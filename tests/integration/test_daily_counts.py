@@ -23,8 +23,8 @@ from consentry.consent.rules import ConsentChange, Scope
 from consentry.core.clock import utc_now
 from consentry.core.errors import StoreUnavailableError
 from consentry.core.types import Action, Address, Channel, ProfileId, Source
-from consentry.reporting import counter_store, daily
-from consentry.reporting.counting import Cell, Direction, Series, Tally
+from consentry.reporting import counter_store, counting, daily
+from consentry.reporting.cells import Cell, Direction, Series, Tally
 from infra.local import moto_dynamodb
 from infra.local.lambdas import LocalFunction
 from infra.local.streams import StreamPoller, StreamSource
@@ -182,9 +182,9 @@ def test_a_batch_delivered_again_counts_each_change_once(events: EventsPath) -> 
     assert len(records) == 150
 
     # When the same records are counted three times (redeliveries, a retried batch)
-    first = counter_store.count_records(records, utc_now())
-    again = counter_store.count_records(records, utc_now())
-    overlapping = counter_store.count_records(records[100:] + records[:10], utc_now())
+    first = counting.count_records(records, utc_now())
+    again = counting.count_records(records, utc_now())
+    overlapping = counting.count_records(records[100:] + records[:10], utc_now())
 
     # Then each change counted once
     assert (first.counted, first.repeated) == (150, 0)
@@ -230,7 +230,7 @@ def test_unreadable_records_are_skipped_and_the_rest_counted(events: EventsPath)
     (record,) = events.pending("ConsentEventsTable", 10)
     broken = {**record, "dynamodb": {**record["dynamodb"], "NewImage": {"at": {"S": "never"}}}}
 
-    counted = counter_store.count_records([broken, record], utc_now())
+    counted = counting.count_records([broken, record], utc_now())
 
     assert (counted.counted, counted.unreadable) == (1, 1)
 
@@ -318,3 +318,58 @@ def test_the_dashboards_reads_do_not_grow_with_the_changes(
 def test_a_day_range_beyond_a_year_is_refused() -> None:
     with pytest.raises(Exception, match="days"):
         daily.day_range(date(2026, 12, 2), 400)
+
+
+def test_deliveries_count_per_domain_once_and_give_the_rates(
+    pollers: list[StreamPoller],
+) -> None:
+    # Given SES deliveries to two domains, one notification delivered twice, and a complaint
+    feedback = FeedbackPath()
+    yesterday = noon(1)
+    delivery = ses(
+        "delivery",
+        recipients=[f"r{n}@example.org" for n in range(8)] + ["s@example.com"],
+        message_id="m-d1",
+        at=yesterday,
+    )
+    feedback.publish(
+        delivery,
+        delivery,
+        ses(
+            "delivery",
+            recipients=["r0@example.org", "r1@example.org"],
+            message_id="m-d2",
+            at=yesterday,
+        ),
+        ses("complaint", recipients=["r3@example.org"], message_id="m-c1", at=yesterday),
+    )
+
+    # When the feedback function applies them, and the publisher reads the streams
+    feedback.drain(FakeSms())
+    drain(pollers)
+
+    # Then each delivery counts once for its domain, and the rates follow
+    rows = {row.domain: row for row in daily.feedback_by_domain(today=TODAY, days=2)}
+    assert rows["example.org"].deliveries == 10
+    assert rows["example.com"].deliveries == 1
+    assert rows["example.org"].complaints == 1
+    assert rows["example.org"].complaint_rate == pytest.approx(0.1)
+    assert rows["example.com"].complaint_rate == 0
+    assert daily.feedback_by_domain(today=TODAY, days=2)[0].domain == "example.org"
+
+
+def test_a_delivery_that_cannot_be_counted_comes_again_and_counts_once() -> None:
+    feedback = FeedbackPath()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.delete_table(TableName="DailyCountsTable")
+    feedback.publish(ses("delivery", recipients=["r@example.org"], message_id="m-d", at=noon(0)))
+
+    response = feedback.invoke(feedback.sqs_event(feedback.receive()), FakeSms())
+    assert len(response["batchItemFailures"]) == 1
+
+    create_tables_only(dynamodb, "DailyCountsTable")
+    feedback.sqs.purge_queue(QueueUrl=feedback.queue_url)
+    feedback.publish(ses("delivery", recipients=["r@example.org"], message_id="m-d", at=noon(0)))
+    feedback.drain(FakeSms())
+    (row,) = daily.feedback_by_domain(today=TODAY, days=1)
+    assert row.deliveries == 1

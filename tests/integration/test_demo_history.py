@@ -12,7 +12,7 @@ from consentry.consent.subscriptions import Confirmation, Service
 from consentry.core.clock import utc_now
 from consentry.core.types import Channel, ServiceId, Source
 from consentry.reporting import daily
-from consentry.reporting.counting import Direction, Series
+from consentry.reporting.cells import Direction, Series
 from infra.local.demo_history import DAYS, seed_history
 from infra.local.streams import StreamPoller
 from tests.conftest import REGION
@@ -85,5 +85,7 @@ def test_the_history_gives_every_chart_something_to_show(
     domains = daily.feedback_by_domain(today=today)
     assert sum(row.hard_bounces for row in domains) > 0
     assert sum(row.complaints for row in domains) > 0
+    assert sum(row.deliveries or 0 for row in domains) == seeded.deliveries
+    assert all(row.complaint_rate is not None for row in domains)
     subscriptions = daily.subscription_changes(NEWSLETTER, today=today)
     assert {"pending", "subscribed"} <= set(subscriptions.labels)

@@ -10,12 +10,8 @@ from boto3.dynamodb.types import TypeSerializer
 
 from consentry.addresses.feedback import FailureReason
 from consentry.core.types import Channel, Source
-from consentry.reporting.counting import (
-    Cell,
-    Series,
-    UnreadableRecordError,
-    tally_of,
-)
+from consentry.reporting.cells import Cell, Series, UnreadableRecordError, delivery_tally
+from consentry.reporting.counting import tally_of
 
 AT = datetime(2026, 11, 20, 23, 59, 58, 123000, tzinfo=UTC)
 DAY = date(2026, 11, 20)
@@ -313,3 +309,13 @@ def test_a_record_whose_time_is_not_a_time_cannot_be_read() -> None:
 
     with pytest.raises(UnreadableRecordError):
         tally_of(record)
+
+
+def test_a_delivery_counts_for_its_recipient_domain_on_its_own_day() -> None:
+    tally = delivery_tally("jane.doe@example.org", AT, "0123456789abcdef01234567")
+
+    assert [(c.series, c.day, c.dimensions) for c in tally.cells] == [
+        (Series.EMAIL_FEEDBACK, DAY, ("delivery", "example.org"))
+    ]
+    assert tally.marker == delivery_tally("x@example.org", AT, "0123456789abcdef01234567").marker
+    assert "jane" not in tally.marker

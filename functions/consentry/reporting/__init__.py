@@ -1,8 +1,10 @@
 """Daily figures for people who look rather than read JSON: what changed each day.
 
-This package owns the daily-counts table. `counting` says what one stream record of
-the consent-events or address-events table adds to which daily count (plain values, no
-AWS); `counter_store` adds it exactly once however often the record is delivered; and
+This package owns the daily-counts table. `cells` names the series and what one change
+adds (a tally: one to each of its cells, under a marker); `counting` says what a stream
+record of the consent-events or address-events table tallies (plain values, no AWS);
+`counter_store` adds tallies exactly once however often a record is delivered; and
 `daily` reads a series of days back with one Query per series, whatever the number of
-profiles or addresses. The publisher counts each batch before it publishes it.
+profiles or addresses. The publisher counts each batch it published; the feedback
+function counts e-mail deliveries, which write no event.
 """

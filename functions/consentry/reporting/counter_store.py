@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_start
-from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from consentry.core.errors import StoreUnavailableError
 from consentry.core.persistence import BACKOFF_MAX_S, BACKOFF_S, MAX_ATTEMPTS, transactions
-from consentry.reporting.counting import Cell, Tally, UnreadableRecordError, tally_of
+from consentry.reporting.cells import Cell, Tally
 from consentry.reporting.tables import DailyCountModel
 
 TRANSACTION_ITEMS = 100
@@ -46,30 +45,6 @@ class Counted:
     """Tallies added now."""
     repeated: int
     """Tallies whose marker existed: counted by an earlier delivery."""
-
-
-@dataclass(frozen=True)
-class RecordsCounted:
-    counted: int
-    repeated: int
-    unreadable: int
-    """Records skipped because they could not be read (`counting.UnreadableRecordError`)."""
-
-
-def count_records(records: Iterable[Mapping[str, Any]], now: datetime) -> RecordsCounted:
-    """Add what each stream record (Lambda's shape) tallies, once."""
-    tallies: list[Tally] = []
-    unreadable = 0
-    for record in records:
-        try:
-            tally = tally_of(record)
-        except UnreadableRecordError:
-            unreadable += 1
-            continue
-        if tally is not None:
-            tallies.append(tally)
-    done = add(tallies, now)
-    return RecordsCounted(done.counted, done.repeated, unreadable)
 
 
 def add(tallies: Iterable[Tally], now: datetime) -> Counted:

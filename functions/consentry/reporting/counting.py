@@ -10,7 +10,9 @@ Each record adds one to each of its cells; a cell is a series, a day and dimensi
   quarantine or on the denylist; `released#<status it left>#<cause>`: one that took it
   out of there;
 - `email-feedback` `<complaint or hard_bounce>#<domain>`: an e-mail complaint or hard
-  bounce, as written (held by the outage guard or not: it was said either way).
+  bounce, as written (held by the outage guard or not: it was said either way);
+  `delivery#<domain>`: an SES delivery, counted by the feedback function as it applies
+  it (a delivery writes no event unless it changes the address), see `delivery_tally`.
 
 The day is the UTC date of the event's own time (`at`): when the change was made, or
 when the feedback happened. The cause of an entry is the failure reason when it is
@@ -28,10 +30,9 @@ metric, since a count must never hold up the events themselves.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -41,50 +42,20 @@ from consentry.addresses.status import AddressStatus
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.core.types import Action, Channel, ScopeKind, Source
 from consentry.events.changes import image, stored_time
+from consentry.reporting import counter_store
+from consentry.reporting.cells import (
+    SEPARATOR,
+    Cell,
+    Direction,
+    Feedback,
+    Series,
+    Tally,
+    UnreadableRecordError,
+    domain_of,
+    marker,
+)
 
-SEPARATOR = "#"
 ALL_CHANNELS = "all"
-
-
-class Series(StrEnum):
-    CONSENT_BY_SOURCE = "consent-by-source"
-    CONSENT_BY_CHANNEL = "consent-by-channel"
-    SUBSCRIPTIONS = "subscriptions"
-    QUARANTINE = "quarantine"
-    EMAIL_FEEDBACK = "email-feedback"
-
-
-class Direction(StrEnum):
-    ENTERED = "entered"
-    RELEASED = "released"
-
-
-class Feedback(StrEnum):
-    COMPLAINT = "complaint"
-    HARD_BOUNCE = "hard_bounce"
-
-
-class UnreadableRecordError(ValueError):
-    """A stream record that does not say what it should; it counts nothing."""
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    series: Series
-    day: date
-    dimensions: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        return SEPARATOR.join((self.day.isoformat(), *self.dimensions))
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    """What one change adds: one to each cell, once per `marker`."""
-
-    marker: str
-    cells: tuple[Cell, ...]
 
 
 _COUNTED_ACTIONS = frozenset({Action.OPT_IN.value, Action.OPT_OUT.value})
@@ -116,14 +87,14 @@ def _consent_tally(item: Mapping[str, Any]) -> Tally | None:
     kind, _, value = str(item["scope"]).partition(":")
     action = _known(str(item["action"]), Action)
     source = _known(str(item["source"]), Source)
-    marker = _marker("consent", str(item["hash"]))
+    consent_marker = marker("consent", str(item["hash"]))
     if kind == ScopeKind.SERVICE.value:
         if not value:
             raise UnreadableRecordError("a service scope without its service")
         state = _known(
             str(item.get("result") or _SERVICE_STATES.get(action, "")), SubscriptionStatus
         )
-        return Tally(marker, (Cell(Series.SUBSCRIPTIONS, day, (state, value)),))
+        return Tally(consent_marker, (Cell(Series.SUBSCRIPTIONS, day, (state, value)),))
     if action not in _COUNTED_ACTIONS:
         return None
     if kind == ScopeKind.ALL.value and not value:
@@ -133,7 +104,7 @@ def _consent_tally(item: Mapping[str, Any]) -> Tally | None:
     else:
         raise UnreadableRecordError("a scope that is none of all, channel or service")
     return Tally(
-        marker,
+        consent_marker,
         (
             Cell(Series.CONSENT_BY_SOURCE, day, (action, source)),
             Cell(Series.CONSENT_BY_CHANNEL, day, (action, channel)),
@@ -161,7 +132,7 @@ def _address_tally(
     if inserted and channel == Channel.EMAIL.value:
         feedback = _feedback_of(kind, item.get("error_type"))
         if feedback is not None:
-            cells.append(Cell(Series.EMAIL_FEEDBACK, day, (feedback, _domain(address))))
+            cells.append(Cell(Series.EMAIL_FEEDBACK, day, (feedback, domain_of(address))))
     status = detail.get("status")
     previous = (
         detail.get("previous_status") if old is None else (old.get("detail") or {}).get("status")
@@ -179,7 +150,7 @@ def _address_tally(
     # An INSERT is one event; a MODIFY that changed the status (an operator deciding
     # held feedback) is one more change of the same event, told apart by its version.
     occurrence = "insert" if inserted else f"modify:{detail.get('version', '')}"
-    return Tally(_marker("address", address_key, str(item["event_id"]), occurrence), tuple(cells))
+    return Tally(marker("address", address_key, str(item["event_id"]), occurrence), tuple(cells))
 
 
 def _feedback_of(kind: str, error_type: Any) -> Feedback | None:
@@ -190,19 +161,31 @@ def _feedback_of(kind: str, error_type: Any) -> Feedback | None:
     return None
 
 
-def _domain(address: str) -> str:
-    local, at, domain = address.rpartition("@")
-    if not (local and at and domain) or SEPARATOR in domain:
-        raise UnreadableRecordError("an e-mail address without a domain")
-    return domain.lower()
-
-
 def _known(value: str, values: type[StrEnum]) -> str:
     if value not in values._value2member_map_:
         raise UnreadableRecordError(f"an unknown {values.__name__}")
     return value
 
 
-def _marker(*parts: str) -> str:
-    """A marker id that holds nothing readable of the change (an address key is personal)."""
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+@dataclass(frozen=True)
+class RecordsCounted:
+    counted: int
+    repeated: int
+    unreadable: int
+    """Records skipped because they could not be read (`cells.UnreadableRecordError`)."""
+
+
+def count_records(records: Iterable[Mapping[str, Any]], now: datetime) -> RecordsCounted:
+    """Add what each stream record (Lambda's shape) tallies, once."""
+    tallies: list[Tally] = []
+    unreadable = 0
+    for record in records:
+        try:
+            tally = tally_of(record)
+        except UnreadableRecordError:
+            unreadable += 1
+            continue
+        if tally is not None:
+            tallies.append(tally)
+    done = counter_store.add(tallies, now)
+    return RecordsCounted(done.counted, done.repeated, unreadable)

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from consentry.core.errors import InvalidInputError
 from consentry.core.persistence import dynamodb
-from consentry.reporting.counting import SEPARATOR, Direction, Feedback, Series
+from consentry.reporting.cells import SEPARATOR, Direction, Feedback, Series
 from consentry.reporting.tables import DailyCountModel
 
 DEFAULT_DAYS = 30
@@ -72,7 +72,8 @@ class DomainFeedback:
     complaints: int
     hard_bounces: int
     deliveries: int | None = None
-    """Not counted yet: deliveries write no event unless they change an address."""
+    """None when no delivery of the domain was counted (SES sends delivery notifications
+    only where the configuration set asks for them): its rates are then unknown."""
 
     @property
     def complaint_rate(self) -> float | None:
@@ -163,8 +164,9 @@ def subscription_changes(
 def feedback_by_domain(
     *, today: date, days: int = DEFAULT_DAYS, limit: int = 10
 ) -> list[DomainFeedback]:
-    """Complaints and hard bounces per recipient domain over the days, the `limit`
-    domains with the most first: one Query."""
+    """Complaints, hard bounces and deliveries per recipient domain over the days, the
+    `limit` domains with the most complaints and hard bounces first (then the most
+    deliveries): one Query."""
     counts = daily_counts(Series.EMAIL_FEEDBACK, today=today, days=days)
     totals = {
         feedback: {
@@ -173,14 +175,18 @@ def feedback_by_domain(
         }
         for feedback in Feedback
     }
-    domains = set(totals[Feedback.COMPLAINT]) | set(totals[Feedback.HARD_BOUNCE])
+    domains = set().union(*(set(found) for found in totals.values()))
+    delivered = totals[Feedback.DELIVERY]
     found = [
         DomainFeedback(
             domain=domain,
             complaints=totals[Feedback.COMPLAINT].get(domain, 0),
             hard_bounces=totals[Feedback.HARD_BOUNCE].get(domain, 0),
+            deliveries=delivered.get(domain),
         )
         for domain in domains
     ]
-    found.sort(key=lambda row: (-(row.complaints + row.hard_bounces), row.domain))
+    found.sort(
+        key=lambda row: (-(row.complaints + row.hard_bounces), -(row.deliveries or 0), row.domain)
+    )
     return found[:limit]

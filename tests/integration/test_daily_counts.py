@@ -261,10 +261,7 @@ def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def dashboard_reads(calls: list[str]) -> list[str]:
     calls.clear()
-    daily.consent_changes(Series.CONSENT_BY_SOURCE, today=TODAY)
-    daily.consent_changes(Series.CONSENT_BY_CHANNEL, today=TODAY)
-    daily.quarantine_changes(today=TODAY)
-    daily.feedback_by_domain(today=TODAY)
+    daily.dashboard(today=TODAY)
     daily.subscription_changes(today=TODAY)
     return list(calls)
 
@@ -311,7 +308,7 @@ def test_the_dashboards_reads_do_not_grow_with_the_changes(
 
     # Then it is one Query per series, with 10 changes as with 1,000
     assert calls == ["Query"] * 5
-    opt_outs = daily.consent_changes(Series.CONSENT_BY_SOURCE, today=TODAY)["opt_out"]
+    opt_outs = daily.dashboard(today=TODAY).opt_outs_by_source
     assert sum(opt_outs.total(label) for label in opt_outs.labels) == changes
 
 

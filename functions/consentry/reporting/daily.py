@@ -190,3 +190,32 @@ def feedback_by_domain(
         key=lambda row: (-(row.complaints + row.hard_bounces), -(row.deliveries or 0), row.domain)
     )
     return found[:limit]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Every daily figure of the console's dashboard, for the same days."""
+
+    opt_ins_by_source: DailySeries
+    opt_outs_by_source: DailySeries
+    opt_ins_by_channel: DailySeries
+    opt_outs_by_channel: DailySeries
+    quarantine_entries: DailySeries
+    quarantine_releases: DailySeries
+    domains: list[DomainFeedback]
+
+
+def dashboard(*, today: date, days: int = DEFAULT_DAYS) -> Dashboard:
+    """The dashboard's figures: four Queries, whatever the number of profiles."""
+    by_source = consent_changes(Series.CONSENT_BY_SOURCE, today=today, days=days)
+    by_channel = consent_changes(Series.CONSENT_BY_CHANNEL, today=today, days=days)
+    quarantine = quarantine_changes(today=today, days=days)
+    return Dashboard(
+        opt_ins_by_source=by_source["opt_in"],
+        opt_outs_by_source=by_source["opt_out"],
+        opt_ins_by_channel=by_channel["opt_in"],
+        opt_outs_by_channel=by_channel["opt_out"],
+        quarantine_entries=quarantine[Direction.ENTERED],
+        quarantine_releases=quarantine[Direction.RELEASED],
+        domains=feedback_by_domain(today=today, days=days),
+    )

@@ -131,29 +131,37 @@ def daily_table(series: DailySeries) -> Table:
     )
 
 
-FEEDBACK_TITLE = "Complaints and hard bounces by recipient domain"
+RECIPIENT_DOMAINS = "Complaints and hard bounces by recipient domain"
+SENDING_DOMAINS = "Complaints and hard bounces by sending domain"
 
 
-def domain_chart(rows: Sequence[DomainFeedback]) -> str:
+def domain_chart(rows: Sequence[DomainFeedback], title: str = RECIPIENT_DOMAINS) -> str:
     """Horizontal bars: complaints and hard bounces of each domain."""
-    chart = pygal.HorizontalBar(
-        title=FEEDBACK_TITLE, x_labels=[row.domain for row in rows], **_COMMON
-    )
+    chart = pygal.HorizontalBar(title=title, x_labels=[row.domain for row in rows], **_COMMON)
     chart.add("complaints", [row.complaints for row in rows])
     chart.add("hard bounces", [row.hard_bounces for row in rows])
     return _svg(chart)
 
 
-def domain_table(rows: Sequence[DomainFeedback]) -> Table:
-    """The numbers of `domain_chart(rows)`, with the rates where deliveries are known."""
+def domain_table(rows: Sequence[DomainFeedback], title: str = RECIPIENT_DOMAINS) -> Table:
+    """The numbers of `domain_chart(rows, title)`, with the deliveries and the rates
+    where deliveries are known."""
     return Table(
-        caption=FEEDBACK_TITLE,
-        headers=("Domain", "Complaints", "Hard bounces", "Complaint rate", "Hard bounce rate"),
+        caption=title,
+        headers=(
+            "Domain",
+            "Complaints",
+            "Hard bounces",
+            "Deliveries",
+            "Complaint rate",
+            "Hard bounce rate",
+        ),
         rows=tuple(
             (
                 row.domain,
                 str(row.complaints),
                 str(row.hard_bounces),
+                "unknown" if row.deliveries is None else str(row.deliveries),
                 _rate(row.complaint_rate),
                 _rate(row.hard_bounce_rate),
             )

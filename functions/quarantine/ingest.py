@@ -131,7 +131,7 @@ class FeedbackIngest:
         event, so the streams never see it). A failure fails the message: its redelivery
         applies nothing twice and counts what was not counted."""
         deliveries = [
-            delivery_tally(item.address, item.at, item.key)
+            delivery_tally(item.address, item.at, item.key, item.detail.get("sender_domain"))
             for item in items
             if isinstance(item, AddressFeedback)
             and item.kind is FeedbackKind.DELIVERY

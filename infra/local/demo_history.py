@@ -32,7 +32,8 @@ from consentry.core.types import Action, Address, Channel, ProfileId, ServiceId,
 DAYS = 30
 DOMAINS = ("example.com", "example.org", "example.net", "mail.example", "post.example.de")
 OPERATOR = "demo.operator@example.com"
-SENDER = "news@mail.example.org"
+SENDERS = ("news@mail.example.org", "offers@promo.example.com")
+"""Two sending identities, so the chart by sending domain has two bars."""
 _SOURCES = (
     (Source.ONE_CLICK, 4),
     (Source.LANDING, 3),
@@ -102,6 +103,15 @@ class _History:
 
     def profile(self) -> ProfileId:
         return ProfileId(f"history-{next(self.serial):04d}")
+
+    def mail(self, addresses: list[str]) -> dict[str, Any]:
+        """SES's `mail` object of a message sent to `addresses` today."""
+        return {
+            "timestamp": _iso(self.at()),
+            "source": self.rng.choice(SENDERS),
+            "messageId": f"history-{next(self.serial)}",
+            "destination": addresses,
+        }
 
     def address(self) -> str:
         return f"history.{next(self.serial)}@{self.rng.choice(DOMAINS)}"
@@ -177,13 +187,12 @@ class _History:
         bounced = [self.address() for _ in range(self.rng.randint(1, 3))]
         delivered = [self.address() for _ in range(self.rng.randint(5, 10))]
         notifications = [
-            _bounce(bounced, self.at(), f"history-{next(self.serial)}"),
-            _delivery(delivered, self.at(), f"history-{next(self.serial)}"),
+            _bounce(bounced, self.mail(bounced)),
+            _delivery(delivered, self.mail(delivered)),
         ]
         if self.rng.random() < 0.3:
-            notifications.append(
-                _complaint(self.address(), self.at(), f"history-{next(self.serial)}")
-            )
+            complained = self.address()
+            notifications.append(_complaint(complained, self.mail([complained])))
         self.seeded.deliveries += len(delivered)
         for notification in notifications:
             self.sns.publish(TopicArn=self.topic_arn, Message=json.dumps(notification))
@@ -211,46 +220,37 @@ def _change(
     )
 
 
-def _mail(addresses: list[str], at: datetime, message_id: str) -> dict[str, Any]:
-    return {
-        "timestamp": _iso(at),
-        "source": SENDER,
-        "messageId": message_id,
-        "destination": addresses,
-    }
-
-
-def _delivery(addresses: list[str], at: datetime, message_id: str) -> dict[str, Any]:
+def _delivery(addresses: list[str], mail: dict[str, Any]) -> dict[str, Any]:
     return {
         "notificationType": "Delivery",
-        "mail": _mail(addresses, at, message_id),
-        "delivery": {"recipients": addresses, "timestamp": _iso(at)},
+        "mail": mail,
+        "delivery": {"recipients": addresses, "timestamp": mail["timestamp"]},
     }
 
 
-def _bounce(addresses: list[str], at: datetime, message_id: str) -> dict[str, Any]:
+def _bounce(addresses: list[str], mail: dict[str, Any]) -> dict[str, Any]:
     return {
         "notificationType": "Bounce",
-        "mail": _mail(addresses, at, message_id),
+        "mail": mail,
         "bounce": {
             "bounceType": "Permanent",
             "bounceSubType": "General",
             "bouncedRecipients": [
                 {"emailAddress": address, "status": "5.1.1"} for address in addresses
             ],
-            "timestamp": _iso(at),
+            "timestamp": mail["timestamp"],
         },
     }
 
 
-def _complaint(address: str, at: datetime, message_id: str) -> dict[str, Any]:
+def _complaint(address: str, mail: dict[str, Any]) -> dict[str, Any]:
     return {
         "notificationType": "Complaint",
-        "mail": _mail([address], at, message_id),
+        "mail": mail,
         "complaint": {
             "complainedRecipients": [{"emailAddress": address}],
             "complaintFeedbackType": "abuse",
-            "timestamp": _iso(at),
+            "timestamp": mail["timestamp"],
         },
     }
 

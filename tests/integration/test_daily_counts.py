@@ -307,7 +307,7 @@ def test_the_dashboards_reads_do_not_grow_with_the_changes(
     calls = dashboard_reads(dynamodb_calls)
 
     # Then it is one Query per series, with 10 changes as with 1,000
-    assert calls == ["Query"] * 5
+    assert calls == ["Query"] * 6
     opt_outs = daily.dashboard(today=TODAY).opt_outs_by_source
     assert sum(opt_outs.total(label) for label in opt_outs.labels) == changes
 
@@ -353,6 +353,9 @@ def test_deliveries_count_per_domain_once_and_give_the_rates(
     assert rows["example.org"].complaint_rate == pytest.approx(0.1)
     assert rows["example.com"].complaint_rate == 0
     assert daily.feedback_by_domain(today=TODAY, days=2)[0].domain == "example.org"
+    # And by the sending domain SES named (the fixtures' source: news@mail.example.org)
+    (sending,) = daily.feedback_by_domain(today=TODAY, days=2, sending=True)
+    assert (sending.domain, sending.deliveries, sending.complaints) == ("mail.example.org", 11, 1)
 
 
 def test_a_delivery_that_cannot_be_counted_comes_again_and_counts_once() -> None:

@@ -87,5 +87,8 @@ def test_the_history_gives_every_chart_something_to_show(
     assert sum(row.complaints for row in domains) > 0
     assert sum(row.deliveries or 0 for row in domains) == seeded.deliveries
     assert all(row.complaint_rate is not None for row in domains)
+    sending = daily.feedback_by_domain(today=today, sending=True)
+    assert {row.domain for row in sending} == {"mail.example.org", "promo.example.com"}
+    assert sum(row.deliveries or 0 for row in sending) == seeded.deliveries
     subscriptions = daily.subscription_changes(NEWSLETTER, today=today)
     assert {"pending", "subscribed"} <= set(subscriptions.labels)

@@ -13,6 +13,7 @@ from consentry.reporting.daily import DailySeries, DomainFeedback
 from console.charts import (
     OTHER,
     PALETTE,
+    SENDING_DOMAINS,
     SVG_HEADERS,
     daily_chart,
     daily_table,
@@ -127,15 +128,22 @@ def test_the_domain_chart_and_its_table_show_the_same_domains_and_counts() -> No
     assert scripting(svg) == []
     assert "example.org" in svg
     assert table.rows == (
-        ("example.org", "2", "7", "unknown", "unknown"),
-        ("example.com", "0", "3", "unknown", "unknown"),
+        ("example.org", "2", "7", "unknown", "unknown", "unknown"),
+        ("example.com", "0", "3", "unknown", "unknown", "unknown"),
     )
 
 
 def test_rates_show_where_deliveries_are_known() -> None:
     (row,) = domain_table([DomainFeedback("example.org", 1, 4, deliveries=1000)]).rows
 
-    assert row[3:] == ("0.10%", "0.40%")
+    assert row[3:] == ("1000", "0.10%", "0.40%")
+
+
+def test_the_sending_domains_chart_says_so_in_its_title_and_caption() -> None:
+    rows = [DomainFeedback("mail.example.org", 1, 2, deliveries=50)]
+
+    assert SENDING_DOMAINS in domain_chart(rows, SENDING_DOMAINS)
+    assert domain_table(rows, SENDING_DOMAINS).caption == SENDING_DOMAINS
 
 
 @pytest.mark.parametrize("header", ["Content-Security-Policy", "X-Content-Type-Options"])

@@ -70,6 +70,7 @@ def address_record(
     event_name: str = "INSERT",
     old_status: str | None = None,
     version: int = 1,
+    detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     key = f"{channel}#{address}"
     item: dict[str, Any] = {
@@ -78,7 +79,12 @@ def address_record(
         "at": _stored(AT),
         "kind": kind,
         "actor": "feedback",
-        "detail": {"status": status, "previous_status": previous, "version": version},
+        "detail": {
+            "status": status,
+            "previous_status": previous,
+            "version": version,
+            **(detail or {}),
+        },
     }
     if reason is not None:
         item["reason"] = reason
@@ -311,11 +317,34 @@ def test_a_record_whose_time_is_not_a_time_cannot_be_read() -> None:
         tally_of(record)
 
 
-def test_a_delivery_counts_for_its_recipient_domain_on_its_own_day() -> None:
-    tally = delivery_tally("jane.doe@example.org", AT, "0123456789abcdef01234567")
+def test_a_delivery_counts_for_its_recipient_and_sending_domains_on_its_own_day() -> None:
+    tally = delivery_tally(
+        "jane.doe@example.org", AT, "0123456789abcdef01234567", "Mail.Example.COM"
+    )
 
     assert [(c.series, c.day, c.dimensions) for c in tally.cells] == [
-        (Series.EMAIL_FEEDBACK, DAY, ("delivery", "example.org"))
+        (Series.EMAIL_FEEDBACK, DAY, ("delivery", "example.org")),
+        (Series.SENDING_FEEDBACK, DAY, ("delivery", "mail.example.com")),
     ]
-    assert tally.marker == delivery_tally("x@example.org", AT, "0123456789abcdef01234567").marker
+    again = delivery_tally("x@example.org", AT, "0123456789abcdef01234567", None)
+    assert tally.marker == again.marker
     assert "jane" not in tally.marker
+
+
+@pytest.mark.parametrize("sender", [None, "", 42, "bad#domain"])
+def test_a_sending_domain_that_is_not_one_is_left_out(sender: object) -> None:
+    tally = delivery_tally("jane.doe@example.org", AT, "k", sender)
+
+    assert [c.series for c in tally.cells] == [Series.EMAIL_FEEDBACK]
+
+
+def test_a_complaint_counts_for_its_sending_domain_when_ses_named_it() -> None:
+    record = address_record(
+        kind="complaint",
+        status="denylisted",
+        reason=None,
+        error_type=None,
+        detail={"sender_domain": "mail.example.org"},
+    )
+
+    assert (Series.SENDING_FEEDBACK, DAY, ("complaint", "mail.example.org")) in cells(record)

@@ -22,6 +22,9 @@ class Series(StrEnum):
     SUBSCRIPTIONS = "subscriptions"
     QUARANTINE = "quarantine"
     EMAIL_FEEDBACK = "email-feedback"
+    """By recipient domain (the mailbox provider)."""
+    SENDING_FEEDBACK = "sending-feedback"
+    """By sending domain (what providers rate a sender by), where SES names the source."""
 
 
 class Direction(StrEnum):
@@ -58,20 +61,26 @@ class Tally:
     cells: tuple[Cell, ...]
 
 
-def delivery_tally(address: str, at: datetime, key: str) -> Tally:
-    """What one e-mail delivery adds: one to its recipient domain's deliveries of the day.
-    `key` names the delivery (the feedback's idempotency key), so a redelivered
-    notification counts once."""
+def delivery_tally(address: str, at: datetime, key: str, sender_domain: object) -> Tally:
+    """What one e-mail delivery adds: one to its recipient domain's deliveries of the day,
+    and to its sending domain's when known. `key` names the delivery (the feedback's
+    idempotency key), so a redelivered notification counts once."""
+    day = at.astimezone(UTC).date()
     return Tally(
         marker("delivery", key),
-        (
-            Cell(
-                Series.EMAIL_FEEDBACK,
-                at.astimezone(UTC).date(),
-                (Feedback.DELIVERY, domain_of(address)),
-            ),
-        ),
+        feedback_cells(Feedback.DELIVERY, day, domain_of(address), sender_domain),
     )
+
+
+def feedback_cells(
+    feedback: Feedback, day: date, recipient_domain: str, sender_domain: object
+) -> tuple[Cell, ...]:
+    """A piece of e-mail feedback's cells: by recipient domain, and by sending domain
+    when it is one (anything else there is left out, not fatal)."""
+    cells = [Cell(Series.EMAIL_FEEDBACK, day, (feedback, recipient_domain))]
+    if isinstance(sender_domain, str) and sender_domain and SEPARATOR not in sender_domain:
+        cells.append(Cell(Series.SENDING_FEEDBACK, day, (feedback, sender_domain.lower())))
+    return tuple(cells)
 
 
 def domain_of(address: str) -> str:

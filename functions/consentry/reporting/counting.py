@@ -9,10 +9,12 @@ Each record adds one to each of its cells; a cell is a series, a day and dimensi
 - `quarantine` `entered#<status>#<cause>`: an address event that put the address in
   quarantine or on the denylist; `released#<status it left>#<cause>`: one that took it
   out of there;
-- `email-feedback` `<complaint or hard_bounce>#<domain>`: an e-mail complaint or hard
-  bounce, as written (held by the outage guard or not: it was said either way);
-  `delivery#<domain>`: an SES delivery, counted by the feedback function as it applies
-  it (a delivery writes no event unless it changes the address), see `delivery_tally`.
+- `email-feedback` `<complaint or hard_bounce>#<recipient domain>`: an e-mail
+  complaint or hard bounce, as written (held by the outage guard or not: it was said
+  either way); `delivery#<domain>`: an SES delivery, counted by the feedback function
+  as it applies it (a delivery writes no event unless it changes the address), see
+  `cells.delivery_tally`;
+- `sending-feedback`, the same by sending domain, where SES named the source.
 
 The day is the UTC date of the event's own time (`at`): when the change was made, or
 when the feedback happened. The cause of an entry is the failure reason when it is
@@ -52,6 +54,7 @@ from consentry.reporting.cells import (
     Tally,
     UnreadableRecordError,
     domain_of,
+    feedback_cells,
     marker,
 )
 
@@ -132,7 +135,8 @@ def _address_tally(
     if inserted and channel == Channel.EMAIL.value:
         feedback = _feedback_of(kind, item.get("error_type"))
         if feedback is not None:
-            cells.append(Cell(Series.EMAIL_FEEDBACK, day, (feedback, domain_of(address))))
+            sender = detail.get("sender_domain")
+            cells.extend(feedback_cells(feedback, day, domain_of(address), sender))
     status = detail.get("status")
     previous = (
         detail.get("previous_status") if old is None else (old.get("detail") or {}).get("status")

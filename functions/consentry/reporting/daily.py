@@ -112,7 +112,7 @@ def daily_counts(series: Series, *, today: date, days: int = DEFAULT_DAYS) -> Da
     return DailyCounts(span, {dimensions: tuple(counts) for dimensions, counts in cells.items()})
 
 
-_FREE_TEXT_AT = {Series.SUBSCRIPTIONS: 1, Series.EMAIL_FEEDBACK: 1}
+_FREE_TEXT_AT = {Series.SUBSCRIPTIONS: 1, Series.EMAIL_FEEDBACK: 1, Series.SENDING_FEEDBACK: 1}
 """Series whose last dimension is an identifier that may hold the separator: split
 only this many times."""
 
@@ -162,12 +162,13 @@ def subscription_changes(
 
 
 def feedback_by_domain(
-    *, today: date, days: int = DEFAULT_DAYS, limit: int = 10
+    *, today: date, days: int = DEFAULT_DAYS, limit: int = 10, sending: bool = False
 ) -> list[DomainFeedback]:
-    """Complaints, hard bounces and deliveries per recipient domain over the days, the
-    `limit` domains with the most complaints and hard bounces first (then the most
-    deliveries): one Query."""
-    counts = daily_counts(Series.EMAIL_FEEDBACK, today=today, days=days)
+    """Complaints, hard bounces and deliveries per recipient domain over the days (per
+    sending domain with `sending`), the `limit` domains with the most complaints and
+    hard bounces first (then the most deliveries): one Query."""
+    series = Series.SENDING_FEEDBACK if sending else Series.EMAIL_FEEDBACK
+    counts = daily_counts(series, today=today, days=days)
     totals = {
         feedback: {
             domain: sum(line)
@@ -203,10 +204,12 @@ class Dashboard:
     quarantine_entries: DailySeries
     quarantine_releases: DailySeries
     domains: list[DomainFeedback]
+    """By recipient domain."""
+    sending_domains: list[DomainFeedback]
 
 
 def dashboard(*, today: date, days: int = DEFAULT_DAYS) -> Dashboard:
-    """The dashboard's figures: four Queries, whatever the number of profiles."""
+    """The dashboard's figures: five Queries, whatever the number of profiles."""
     by_source = consent_changes(Series.CONSENT_BY_SOURCE, today=today, days=days)
     by_channel = consent_changes(Series.CONSENT_BY_CHANNEL, today=today, days=days)
     quarantine = quarantine_changes(today=today, days=days)
@@ -218,4 +221,5 @@ def dashboard(*, today: date, days: int = DEFAULT_DAYS) -> Dashboard:
         quarantine_entries=quarantine[Direction.ENTERED],
         quarantine_releases=quarantine[Direction.RELEASED],
         domains=feedback_by_domain(today=today, days=days),
+        sending_domains=feedback_by_domain(today=today, days=days, sending=True),
     )

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from pynamodb.connection import Connection
+from pynamodb.exceptions import CancellationReason, TransactWriteError
 
 from consentry.addresses.decisions import put_status, release
 from consentry.addresses.status import AddressStatus
@@ -373,3 +374,50 @@ def test_a_delivery_that_cannot_be_counted_comes_again_and_counts_once() -> None
     feedback.drain(FakeSms())
     (row,) = daily.feedback_by_domain(today=TODAY, days=1)
     assert row.deliveries == 1
+
+
+class _Conflict(TransactWriteError):
+    """A transaction DynamoDB cancelled for a concurrent one on the same item."""
+
+    @property
+    def cancellation_reasons(self) -> list[CancellationReason | None]:
+        return [None, CancellationReason(code="TransactionConflict")]
+
+
+def conflicting(monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    """Make the next `times` transactions of the counts collide with another."""
+    real = counter_store._transaction
+    left = [times]
+
+    def transaction(tallies: list[Tally], now: datetime) -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            raise _Conflict("cancelled")
+        real(tallies, now)
+
+    monkeypatch.setattr(counter_store, "_transaction", transaction)
+
+
+def one_opt_out() -> Tally:
+    return Tally("m-1", (Cell(Series.CONSENT_BY_SOURCE, TODAY, ("opt_out", "landing")),))
+
+
+def test_a_transaction_that_collides_is_tried_again_and_counts_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conflicting(monkeypatch, times=3)
+
+    added = counter_store.add([one_opt_out()], utc_now())
+
+    assert (added.counted, added.repeated) == (1, 0)
+    by_source = daily.consent_changes(Series.CONSENT_BY_SOURCE, today=TODAY, days=1)
+    assert by_source["opt_out"].lines == {"landing": (1,)}
+
+
+def test_a_transaction_that_keeps_colliding_is_the_store_being_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conflicting(monkeypatch, times=1_000)
+
+    with pytest.raises(StoreUnavailableError):
+        counter_store.add([one_opt_out()], utc_now())

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_start
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from consentry.core.errors import StoreUnavailableError
@@ -36,6 +36,8 @@ MARKER_KEPT = timedelta(days=2)
 COUNT_KEPT = timedelta(days=400)
 MARKER_SERIES = "counted#"
 MARKER_CELL = "-"
+_REPEATED = "ConditionalCheckFailed"
+"""A marker's condition failed: its change was counted before."""
 _CONFLICT = "TransactionConflict"
 
 
@@ -87,19 +89,19 @@ def _write(chunk: list[Tally], now: datetime) -> tuple[int, int]:
             repeated = {
                 number
                 for number, reason in enumerate(reasons[: len(pending)])
-                if reason is not None and reason.code == "ConditionalCheckFailed"
+                if reason is not None and reason.code == _REPEATED
             }
             if repeated:
                 pending = [tally for n, tally in enumerate(pending) if n not in repeated]
                 continue
-            if any(
-                reason is not None and reason.code == "TransactionConflict" for reason in reasons
-            ):
+            if any(reason is not None and reason.code == _CONFLICT for reason in reasons):
                 attempt += 1
                 if attempt < MAX_ATTEMPTS:
                     pause = min(BACKOFF_MAX_S, BACKOFF_S * 2**attempt)
                     time.sleep(random.uniform(0, pause))  # noqa: S311 (jitter, not a secret)
                     continue
+            raise StoreUnavailableError(f"daily counts not written: {error}") from error
+        except PynamoDBException as error:
             raise StoreUnavailableError(f"daily counts not written: {error}") from error
         return len(pending), len(chunk) - len(pending)
     return 0, len(chunk)

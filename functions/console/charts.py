@@ -179,13 +179,17 @@ def _label(label: str) -> str:
     return label.replace("_", " ")
 
 
+_DROPPED = frozenset({"script", "desc"})
+"""pygal's script, and the tooltips' data only its script reads (half the bytes)."""
+
+
 def _svg(chart: Any) -> str:
     """The chart as an SVG document with no script in it."""
     root = chart.render_tree()
     for parent in list(root.iter()):
         for child in list(parent):
-            if isinstance(child.tag, str) and child.tag.removeprefix(_SVG_NS) == "script":
-                parent.remove(child)
+            if not isinstance(child.tag, str) or child.tag.removeprefix(_SVG_NS) in _DROPPED:
+                parent.remove(child)  # comments (a callable tag), script, tooltip data
     root.set("role", "img")
     svg: str = etree.tostring(root, encoding="unicode")
     return svg

@@ -12,9 +12,9 @@ a redelivery change nothing (consentry.addresses.events). What is written:
 | complaint (not `not-spam`) | adds the complaint origin | always |
 | delivery | its outcome, and the health the rules give | when it resets a counter |
 
-E-mail deliveries are also added to the daily counts of their recipient domain
-(consentry.reporting), once each, so that the console can show complaint and bounce
-rates; the other counts come from the event tables' streams.
+E-mail deliveries are also added to the daily counts of their recipient and sending
+domains (consentry.reporting), once each, so that the console can show complaint and
+bounce rates; the other counts come from the event tables' streams.
 
 Bounces and deliveries are kept on the address as dated outcomes, once each, and the
 health is the rules replayed over them in time order (consentry.addresses.counting):

@@ -59,6 +59,8 @@ def test_a_daily_chart_is_an_svg_document_without_script() -> None:
     assert scripting(svg) == []
     assert "<script" not in svg.lower()
     assert not svg.startswith("<?xml")
+    assert "<desc" not in svg  # the tooltips' data, read only by the script
+    assert "<!--" not in svg
 
 
 def test_each_line_has_its_own_colour_of_the_palette() -> None:

@@ -308,7 +308,7 @@ def test_the_dashboards_reads_do_not_grow_with_the_changes(
     calls = dashboard_reads(dynamodb_calls)
 
     # Then it is one Query per series, with 10 changes as with 1,000
-    assert calls == ["Query"] * 6
+    assert calls == ["Query"] * 7
     opt_outs = daily.dashboard(today=TODAY).opt_outs_by_source
     assert sum(opt_outs.total(label) for label in opt_outs.labels) == changes
 

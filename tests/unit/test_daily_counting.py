@@ -10,7 +10,13 @@ from boto3.dynamodb.types import TypeSerializer
 
 from consentry.addresses.feedback import FailureReason
 from consentry.core.types import Channel, Source
-from consentry.reporting.cells import Cell, Series, UnreadableRecordError, delivery_tally
+from consentry.reporting.cells import (
+    Cell,
+    Series,
+    UnreadableRecordError,
+    analysis_tally,
+    delivery_tally,
+)
 from consentry.reporting.counting import tally_of
 
 AT = datetime(2026, 11, 20, 23, 59, 58, 123000, tzinfo=UTC)
@@ -348,3 +354,15 @@ def test_a_complaint_counts_for_its_sending_domain_when_ses_named_it() -> None:
     )
 
     assert (Series.SENDING_FEEDBACK, DAY, ("complaint", "mail.example.org")) in cells(record)
+
+
+def test_an_analysis_counts_once_per_execution_on_the_day_it_ended() -> None:
+    first = analysis_tally("d-1", "arn:execution:1", AT, "succeeded")
+    again = analysis_tally("d-1", "arn:execution:1", AT, "succeeded")
+    rerun = analysis_tally("d-1", "arn:execution:2", AT, "succeeded")
+
+    assert [(c.series, c.day, c.dimensions) for c in first.cells] == [
+        (Series.ANALYSES, DAY, ("succeeded",))
+    ]
+    assert first.marker == again.marker
+    assert rerun.marker != first.marker

@@ -6,5 +6,6 @@ record of the consent-events or address-events table tallies (plain values, no A
 `counter_store` adds tallies exactly once however often a record is delivered; and
 `daily` reads a series of days back with one Query per series, whatever the number of
 profiles or addresses. The publisher counts each batch it published; the feedback
-function counts e-mail deliveries, which write no event.
+function counts e-mail deliveries, which write no event; the analysis's last steps
+count the analyses that ended.
 """

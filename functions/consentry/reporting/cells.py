@@ -25,6 +25,8 @@ class Series(StrEnum):
     """By recipient domain (the mailbox provider)."""
     SENDING_FEEDBACK = "sending-feedback"
     """By sending domain (what providers rate a sender by), where SES names the source."""
+    ANALYSES = "analyses"
+    """Delivery analyses finished, by how they ended."""
 
 
 class Direction(StrEnum):
@@ -69,6 +71,16 @@ def delivery_tally(address: str, at: datetime, key: str, sender_domain: object) 
     return Tally(
         marker("delivery", key),
         feedback_cells(Feedback.DELIVERY, day, domain_of(address), sender_domain),
+    )
+
+
+def analysis_tally(delivery_id: str, execution_arn: str, at: datetime, status: str) -> Tally:
+    """What one analysis that ended adds: one to the analyses of the day that ended
+    `status` (`succeeded`, `failed`). A run is its execution: a step retried counts
+    once, a delivery analyzed again by a new execution counts again."""
+    return Tally(
+        marker("analysis", delivery_id, execution_arn, status),
+        (Cell(Series.ANALYSES, at.astimezone(UTC).date(), (status,)),),
     )
 
 

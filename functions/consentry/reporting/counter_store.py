@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_start
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from consentry.core.errors import StoreUnavailableError
+from consentry.core.observability import logger, metrics
 from consentry.core.persistence import BACKOFF_MAX_S, BACKOFF_S, MAX_ATTEMPTS, transactions
 from consentry.reporting.cells import Cell, Tally
 from consentry.reporting.tables import DailyCountModel
@@ -47,6 +49,16 @@ class Counted:
     """Tallies added now."""
     repeated: int
     """Tallies whose marker existed: counted by an earlier delivery."""
+
+
+def add_or_log(tallies: Iterable[Tally], now: datetime, what: str) -> None:
+    """Add tallies whose loss must not fail what they count (an analysis that is done):
+    a failure is logged and counted in `DailyCountsLost`, never raised."""
+    try:
+        add(tallies, now)
+    except StoreUnavailableError as error:
+        logger.warning("daily counts not written", extra={"what": what, "detail": error.detail})
+        metrics.add_metric(name="DailyCountsLost", unit=MetricUnit.Count, value=1)
 
 
 def add(tallies: Iterable[Tally], now: datetime) -> Counted:

@@ -193,6 +193,12 @@ def feedback_by_domain(
     return found[:limit]
 
 
+def analyses(*, today: date, days: int = DEFAULT_DAYS) -> DailySeries:
+    """Delivery analyses that ended each day, by how (`succeeded`, `failed`): one Query."""
+    counts = daily_counts(Series.ANALYSES, today=today, days=days)
+    return DailySeries("Analyses per day", counts.days, counts.lines(by=0))
+
+
 @dataclass(frozen=True)
 class Dashboard:
     """Every daily figure of the console's dashboard, for the same days."""
@@ -206,10 +212,11 @@ class Dashboard:
     domains: list[DomainFeedback]
     """By recipient domain."""
     sending_domains: list[DomainFeedback]
+    analyses: DailySeries
 
 
 def dashboard(*, today: date, days: int = DEFAULT_DAYS) -> Dashboard:
-    """The dashboard's figures: five Queries, whatever the number of profiles."""
+    """The dashboard's figures: six Queries, whatever the number of profiles."""
     by_source = consent_changes(Series.CONSENT_BY_SOURCE, today=today, days=days)
     by_channel = consent_changes(Series.CONSENT_BY_CHANNEL, today=today, days=days)
     quarantine = quarantine_changes(today=today, days=days)
@@ -222,4 +229,5 @@ def dashboard(*, today: date, days: int = DEFAULT_DAYS) -> Dashboard:
         quarantine_releases=quarantine[Direction.RELEASED],
         domains=feedback_by_domain(today=today, days=days),
         sending_domains=feedback_by_domain(today=today, days=days, sending=True),
+        analyses=analyses(today=today, days=days),
     )

@@ -1,6 +1,7 @@
 """The analysis's failure path, RecordFailure: record why the execution failed on the
 delivery's record, remove the run's objects (no partial target is ever named or left),
-and hand the Fail state its error and cause."""
+and hand the Fail state its error and cause. A failure recorded counts in the day's
+analyses (the console's figures); a failure to count is logged."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from consentry.analysis.run import run_prefix
 from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger
 from consentry.core.types import IdentifierStr
+from consentry.reporting import counter_store
+from consentry.reporting.cells import analysis_tally
 
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(IdentifierStr)
 
@@ -50,6 +53,9 @@ def record_failure(
     prefix = run_prefix(str(delivery_id), execution_arn)
     error = _step_error(bucket, prefix) or error
     recorded = record_store.fail(str(delivery_id), execution_arn, error, now)
+    if recorded:
+        tally = analysis_tally(str(delivery_id), execution_arn, now, "failed")
+        counter_store.add_or_log([tally], now, "analysis")
     removed = bucket.delete_prefix(prefix)
     logger.info(
         "analysis failed",

@@ -1,5 +1,6 @@
 """Analysis step 5, Summarize: add the pieces up into the analysis record and mark it
-done; the record is the execution's output.
+done; the record is the execution's output. The analysis counts in the day's analyses
+(the console's figures), where a failure to count is logged, never the analysis's.
 
 It checks that the pieces are complete and this run's own (one per shard, one per
 chunk, one per target part), and that the counts add up to the audience, before the
@@ -26,6 +27,8 @@ from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import RunPlan
 from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger
+from consentry.reporting import counter_store
+from consentry.reporting.cells import analysis_tally
 
 
 @step(PlannedTask)
@@ -72,6 +75,8 @@ def summarize(plan: RunPlan, bucket: DataBucket, now: datetime) -> AnalysisRecor
         now=now,
     )
     bucket.delete_prefix(plan.key("verdicts/"))
+    tally = analysis_tally(plan.request.delivery_id, plan.execution_arn, now, "succeeded")
+    counter_store.add_or_log([tally], now, "analysis")
     logger.info(
         "analysis succeeded",
         extra={

@@ -1,9 +1,14 @@
-"""Publishes what the consent-events and address-events streams carry onto the event bus.
+"""Publishes what the consent-events and address-events streams carry onto the event bus,
+and adds what it published to the daily counts.
 
 The stream records come through Powertools' DynamoDB stream data class; the answer is
 Lambda's partial batch response (ReportBatchItemFailures): the first record not
 published, from which Lambda resumes the shard. After the event source's retries the
 batch goes to the on-failure destination (the publisher's dead-letter queue).
+
+The records published are then counted (consentry.reporting), each exactly once. When
+the counts cannot be written the whole batch is retried: its events go out again with
+the same ids, and what was counted already is not counted again.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from consentry.events.changes import AddressFingerprint
 from consentry.events.latency import Latency
 from consentry.events.publisher import EventBus, Sent, StreamPublisher
 from consentry.privacy.fingerprints import fingerprint, load_keyring
+from consentry.reporting import counting
 
 _bound: Settings | None = None
 _clients: dict[str, EventBus] = {}
@@ -66,6 +72,32 @@ def _histograms(published: list[Sent]) -> None:
         metrics.add_metric("LatencyHistogramsLost", MetricUnit.Count, 1)
 
 
+def _position(record: dict[str, Any]) -> str:
+    return str(record["dynamodb"]["SequenceNumber"])
+
+
+def _counted(records: list[dict[str, Any]], retry_from: str | None) -> bool:
+    """Add the records published (those before `retry_from`) to the daily counts; False
+    when the counts could not be written, and the batch must come again."""
+    positions = [_position(record) for record in records]
+    published = records if retry_from is None else records[: positions.index(retry_from)]
+    try:
+        counted = counting.count_records(published, utc_now())
+    except StoreUnavailableError as error:
+        logger.warning(
+            "daily counts not written; the batch comes again", extra={"detail": error.detail}
+        )
+        metrics.add_metric("DailyCountsDeferred", MetricUnit.Count, 1)
+        return False
+    metrics.add_metric("ChangesCounted", MetricUnit.Count, counted.counted)
+    if counted.unreadable:
+        logger.warning(
+            "records the daily counts cannot read", extra={"skipped": counted.unreadable}
+        )
+        metrics.add_metric("CountRecordsUnreadable", MetricUnit.Count, counted.unreadable)
+    return True
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -93,6 +125,8 @@ def lambda_handler(
         metrics.add_metric("PublishLag", MetricUnit.Milliseconds, sent.lag_ms)
     metrics.add_metric("EventsPublished", MetricUnit.Count, len(result.published))
     _histograms(result.published)
+    if not _counted(records, result.retry_from):
+        return {"batchItemFailures": [{"itemIdentifier": _position(records[0])}]}
     if result.retry_from is None:
         return {"batchItemFailures": []}
     logger.warning("publishing stopped; the shard resumes here", extra={"at": result.retry_from})

@@ -12,6 +12,10 @@ a redelivery change nothing (consentry.addresses.events). What is written:
 | complaint (not `not-spam`) | adds the complaint origin | always |
 | delivery | its outcome, and the health the rules give | when it resets a counter |
 
+E-mail deliveries are also added to the daily counts of their recipient and sending
+domains (consentry.reporting), once each, so that the console can show complaint and
+bounce rates; the other counts come from the event tables' streams.
+
 Bounces and deliveries are kept on the address as dated outcomes, once each, and the
 health is the rules replayed over them in time order (consentry.addresses.counting):
 feedback that arrives late or twice gives the state it would have given in order. A
@@ -47,6 +51,7 @@ from consentry.addresses.feedback import (
     InboundSms,
     MalformedFeedbackError,
     MalformedRecipient,
+    Parsed,
     parse_body,
 )
 from consentry.addresses.status import (
@@ -60,6 +65,8 @@ from consentry.core.errors import StoreUnavailableError
 from consentry.core.observability import logger, metrics
 from consentry.core.persistence import optimistically
 from consentry.core.types import Channel
+from consentry.reporting import counter_store
+from consentry.reporting.cells import delivery_tally
 from quarantine.outage import OutageGuard, PendingAttempts
 from quarantine.sms import SmsKeywords
 
@@ -117,6 +124,21 @@ class FeedbackIngest:
                 self._keywords.handle(item)
             elif isinstance(item, AddressFeedback):
                 self._apply(item)
+        self._count_deliveries(items)
+
+    def _count_deliveries(self, items: list[Parsed]) -> None:
+        """Add the message's e-mail deliveries to the daily counts (a delivery writes no
+        event, so the streams never see it). A failure fails the message: its redelivery
+        applies nothing twice and counts what was not counted."""
+        deliveries = [
+            delivery_tally(item.address, item.at, item.key, item.detail.get("sender_domain"))
+            for item in items
+            if isinstance(item, AddressFeedback)
+            and item.kind is FeedbackKind.DELIVERY
+            and item.channel is Channel.EMAIL
+        ]
+        if deliveries:
+            counter_store.add(deliveries, self._clock())
 
     def flush(self) -> None:
         """Write the attempt counts when due. They are statistics for the outage guard:

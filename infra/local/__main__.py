@@ -8,8 +8,9 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import boto3
 
@@ -23,6 +24,9 @@ from infra.local.resources import create_resources, not_created
 from infra.local.sqs import POLLERS_PER_SOURCE, SqsPoller, SqsSource, sqs_sources
 from infra.local.streams import start_event_delivery
 from infra.local.template import Resolver, load_template
+
+if TYPE_CHECKING:
+    from consentry.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 _CREDENTIAL_SOURCES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN")
@@ -155,7 +159,7 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     from infra.local import demo  # noqa: PLC0415
 
     settings = get_settings()
-    demo.seed(settings)
+    _seed(settings, resolver, args.region)
 
     by_id = {function.logical_id: function for function in functions}
     http.connect(api_routes(template, resolver, by_id), invoker.invoke, invoker.stats)
@@ -190,6 +194,27 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     print(f"\nReady: {api_url} (Ctrl-C to stop)", flush=True)
     while True:
         signal.pause()
+
+
+def _seed(settings: Settings, resolver: Resolver, region: str) -> None:
+    """The demo data, then 30 days of backdated history for the console's charts."""
+    from consentry.core.clock import utc_now  # noqa: PLC0415
+    from infra.local import demo  # noqa: PLC0415
+    from infra.local.demo_history import DAYS, seed_history  # noqa: PLC0415
+
+    demo.seed(settings)
+    started = time.monotonic()
+    history = seed_history(
+        demo.NEWSLETTER, resolver.outputs()["FeedbackTopicArn"], now=utc_now(), region=region
+    )
+    print(
+        f"  seeded {DAYS} days of history in {time.monotonic() - started:.1f} s: "
+        f"{history.consent_changes} consent and {history.subscription_changes} subscription "
+        f"changes, {history.quarantined} quarantined and {history.released} released "
+        f"addresses, {history.feedback} SES notifications ({history.deliveries} deliveries) "
+        "on the feedback topic",
+        flush=True,
+    )
 
 
 def _stack_state(

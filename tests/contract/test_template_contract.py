@@ -15,7 +15,8 @@ import consentry.analysis.tables
 import consentry.consent.tables
 import consentry.events.latency
 import consentry.imports.tables
-import consentry.privacy.tables  # noqa: F401 (each declares its tables on import)
+import consentry.privacy.tables
+import consentry.reporting.tables  # noqa: F401 (each declares its tables on import)
 from consentry.core.persistence import declared_tables
 from consentry.core.settings import Settings
 from infra.local.template import load_template

@@ -309,3 +309,22 @@ def test_a_stop_counts_from_a_number_phonenumbers_does_not_hold_valid() -> None:
 )
 def test_the_keyword_is_the_first_word_in_any_case(body: str, keyword: SmsKeyword | None) -> None:
     assert sms_keyword(body) is keyword
+
+
+@pytest.mark.parametrize("name", ["ses_bounce_hard", "ses_complaint", "ses_delivery"])
+def test_the_sending_domain_is_kept_where_ses_names_the_source(name: str) -> None:
+    (feedback,) = parse_all(fixture(name))
+
+    assert isinstance(feedback, AddressFeedback)
+    assert feedback.detail["sender_domain"] == "mail.example.org"
+
+
+@pytest.mark.parametrize("source", [None, "not an address", 7])
+def test_a_source_that_is_not_an_address_gives_no_sending_domain(source: object) -> None:
+    document = fixture("ses_bounce_hard")
+    document["mail"]["source"] = source
+
+    (feedback,) = parse_all(document)
+
+    assert isinstance(feedback, AddressFeedback)
+    assert "sender_domain" not in feedback.detail

@@ -268,6 +268,15 @@ class _Ses(BaseModel):
 class _Mail(_Ses):
     message_id: str = Field(min_length=1)
     timestamp: datetime
+    source: Any = None
+    """The sending address; its domain is what mailbox providers rate a sender by. Not
+    needed by the rules: whatever it holds never spoils the notification."""
+
+    @property
+    def sender(self) -> dict[str, str]:
+        """`sender_domain` for a feedback's detail, when the source is an address."""
+        address = normalize_email(self.source) if isinstance(self.source, str) else None
+        return {"sender_domain": address.rpartition("@")[2]} if address else {}
 
 
 class _BouncedRecipient(_Ses):
@@ -317,7 +326,11 @@ def _bounces(notification: _SesBounceNotification) -> list[Parsed]:
     bounce, mail = notification.bounce, notification.mail
     error_type, reason = classify_bounce(bounce.bounce_type, bounce.bounce_sub_type)
     at = _utc(bounce.timestamp or mail.timestamp)
-    detail = {"bounce_type": bounce.bounce_type, "bounce_sub_type": bounce.bounce_sub_type or ""}
+    detail = {
+        "bounce_type": bounce.bounce_type,
+        "bounce_sub_type": bounce.bounce_sub_type or "",
+        **mail.sender,
+    }
     return [
         AddressFeedback(
             kind=FeedbackKind.BOUNCE,
@@ -348,7 +361,7 @@ def _complaints(notification: _SesComplaintNotification) -> list[Parsed]:
             ("sub_type", complaint.complaint_sub_type),
         )
         if value
-    }
+    } | mail.sender
     return [
         AddressFeedback(
             kind=FeedbackKind.COMPLAINT,
@@ -375,6 +388,7 @@ def _deliveries(notification: _SesDeliveryNotification) -> list[Parsed]:
             address=address,
             at=at,
             message_id=mail.message_id,
+            detail=mail.sender,
         )
         if address
         else MalformedRecipient(FeedbackKind.DELIVERY, mail.message_id)

@@ -30,6 +30,7 @@ class Settings(BaseModel):
     rate_limits_table: str
     erased_addresses_table: str
     honour_metrics_table: str
+    daily_counts_table: str
     services_table: str
     subscriptions_table: str
     analyses_table: str

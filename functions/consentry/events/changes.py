@@ -74,20 +74,20 @@ def change_of(record: Mapping[str, Any], fingerprint: AddressFingerprint) -> Cha
     """The event a stream record (Lambda's shape, or dynamodbstreams' GetRecords) publishes."""
     stream = record["dynamodb"]
     keys = stream.get("Keys", {})
-    new = _image(stream.get("NewImage"))
+    new = image(stream.get("NewImage"))
     if new is None:
         return None
     if "seq" in keys:
         return _consent_change(new) if record["eventName"] == "INSERT" else None
     if "address_key" in keys:
-        old = _image(stream.get("OldImage"))
+        old = image(stream.get("OldImage"))
         return _address_change(new, old, _written_at(stream), fingerprint)
     return None
 
 
 def _consent_change(item: dict[str, Any]) -> Change:
-    effective = _stored_time(item["at"])
-    requested = _stored_time(item["requested_at"]) if "requested_at" in item else effective
+    effective = stored_time(item["at"])
+    requested = stored_time(item["requested_at"]) if "requested_at" in item else effective
     scope = str(item["scope"])
     action = str(item["action"])
     detail: dict[str, Any] = {
@@ -105,7 +105,7 @@ def _consent_change(item: dict[str, Any]) -> Change:
     if kind == ScopeKind.SERVICE.value:
         detail |= {"serviceId": value, "newState": str(item.get("result") or action)}
         if "expires_at" in item:
-            detail["expiresAt"] = _iso(_stored_time(item["expires_at"]))
+            detail["expiresAt"] = _iso(stored_time(item["expires_at"]))
         return Change(
             detail_type=DetailType.SUBSCRIPTION_CHANGED,
             detail=detail,
@@ -146,7 +146,7 @@ def _address_change(
         address = Address(address_text)
         address_key, masked = fingerprint(channel, address), mask_address(address)
     version = int(detail.get("version", 0))
-    requested = _stored_time(item["at"])
+    requested = stored_time(item["at"])
     # The stream's creation time is when the write happened; it is precise to the
     # second on AWS, so it never reads as earlier than the request it answers.
     effective = max(written_at, requested)
@@ -175,10 +175,11 @@ def _address_change(
     )
 
 
-def _image(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if image is None:
+def image(stored: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A stream record's image as plain values (numbers as int or float)."""
+    if stored is None:
         return None
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in image.items()}
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in stored.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -200,7 +201,8 @@ def _written_at(stream: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(float(value), UTC)
 
 
-def _stored_time(text: str) -> datetime:
+def stored_time(text: str) -> datetime:
+    """A time as pynamodb stores it, in UTC."""
     return datetime.strptime(text, _STORED_TIME).astimezone(UTC)
 
 

@@ -67,6 +67,17 @@ class LocalStack:
         assert response.status_code < 300, (path, response.status_code, response.text)
         return response.json() if response.content else None
 
+    def finished_analysis(self, delivery_id: str, timeout_s: float = 180) -> dict[str, Any]:
+        """The analysis record once its run ended (the demo analysis runs after start)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            url = f"{self.api_url}/v1/deliveries/{delivery_id}/analysis"
+            response = requests.get(url, timeout=10)
+            if response.status_code == 200 and response.json()["status"] != "RUNNING":
+                return dict(response.json())
+            assert time.monotonic() < deadline, f"analysis {delivery_id} did not finish"
+            time.sleep(1)
+
     def new_profile(self, profile_id: str, locale: str | None, email: str) -> str:
         self.api(
             "PUT",
@@ -96,8 +107,10 @@ class LocalStack:
         return found[0]["status"] if found else None
 
     def mails(self) -> list[dict[str, Any]]:
+        """The messages sent (the outbox also holds SES suppression-list calls)."""
         text = Path(self.stack.state["outbox"]).read_text(encoding="utf-8")
-        return [json.loads(line) for line in text.splitlines() if line]
+        records = [json.loads(line) for line in text.splitlines() if line]
+        return [record for record in records if "channel" in record]
 
     def mail_to(self, address: str) -> dict[str, Any]:
         """The newest email to `address`, waited for (the outbox is copied every 0.2 s)."""
@@ -181,7 +194,7 @@ class Tab:
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type in ("error", "warning"):
-            self.complaints.append(message.text)
+            self.complaints.append(f"{message.text} ({message.location.get('url', '')})")
 
 
 @pytest.fixture

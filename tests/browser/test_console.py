@@ -99,6 +99,7 @@ def test_every_console_page_reads_well_at_both_widths(
     check("address")
     page.get_by_role("button", name="Release this address…").click()
     check("release")
+    assert local_stack.finished_analysis("demo-audience")["status"] == "SUCCEEDED"
     page.goto(f"{local_stack.api_url}/console/deliveries/demo-audience")
     check("delivery")
 

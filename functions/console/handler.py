@@ -9,7 +9,8 @@ session's CSRF token, and only an operator's changes are applied (a viewer's get
     /console                                    dashboard         routes/dashboard.py
     /console/profiles[/<profileId>[/consent|/export]], /console/search
                                                                   routes/profiles.py
-    /console/addresses[/csv|/view/<ref>|/release[/confirm]]       routes/addresses.py
+    /console/addresses[/csv|/view/<ref>|/release[/confirm]|/bulk-release[/confirm]]
+                                                                  routes/addresses.py
     /console/deliveries[/<deliveryId>[/explain]]                  routes/deliveries.py
 """
 

@@ -1,0 +1,130 @@
+"""The console's changes beyond one address: a filtered set of addresses released after
+a confirmation that counts it, outage holds released or applied, a profile erased and
+an erased address's suppression lifted. Each on /v1's logic, by the signed-in operator
+with a reason; a viewer changes nothing, and neither does a form without its token."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from consentry.addresses.decisions import put_status
+from consentry.addresses.status import AddressStatus
+from consentry.core.types import Address, Channel
+from tests.integration.conftest import ApiCall
+from tests.integration.console_support import ConsoleClient, location
+
+MAILBOX_FULL = [f"full.{n}@busy.example" for n in range(3)]
+UNKNOWN = "nobody@busy.example"
+ELSEWHERE = "full@other.example"
+BUSY = {"filter_channel": "email", "filter_status": "quarantine", "filter_domain": "busy.example"}
+
+
+@pytest.fixture
+def quarantined(seeded: ConsoleClient) -> ConsoleClient:
+    for address in MAILBOX_FULL:
+        put_status(
+            Channel.EMAIL, Address(address), AddressStatus.QUARANTINE, "mailbox_full", actor="seed"
+        )
+    for address, reason in ((UNKNOWN, "user_unknown"), (ELSEWHERE, "mailbox_full")):
+        put_status(Channel.EMAIL, Address(address), AddressStatus.QUARANTINE, reason, actor="seed")
+    return seeded
+
+
+def _status(api: ApiCall, address: str) -> str:
+    return str(api("GET", f"/v1/addresses/email/{address}")["json"]["status"])
+
+
+def test_the_confirmation_counts_what_the_filter_covers(quarantined: ConsoleClient) -> None:
+    quarantined.sign_in("ops")
+    quarantined.get("/console/addresses?status=quarantine&domain=busy.example")
+
+    by_domain = quarantined.post("/console/addresses/bulk-release", BUSY)
+    by_reason = quarantined.post(
+        "/console/addresses/bulk-release",
+        {**BUSY, "filter_reason": "mailbox_full", "filter_domain": ""},
+    )
+    every = quarantined.post(
+        "/console/addresses/bulk-release",
+        {"filter_channel": "email", "filter_status": "quarantine"},
+    )
+
+    assert "Release 4 addresses?" in by_domain["body"]
+    assert "Release 4 addresses?" in by_reason["body"]  # three here, one elsewhere
+    assert "Release 6 addresses?" in every["body"]  # and the seeded one
+    assert "every one of them" in every["body"]
+
+
+def test_an_operator_releases_the_filtered_set_and_only_it(
+    quarantined: ConsoleClient, api: ApiCall
+) -> None:
+    quarantined.sign_in("ops")
+    quarantined.get("/console/addresses?status=quarantine&domain=busy.example")
+    quarantined.post("/console/addresses/bulk-release", {**BUSY, "filter_reason": "mailbox_full"})
+
+    done = quarantined.post(
+        "/console/addresses/bulk-release/confirm",
+        {**BUSY, "filter_reason": "mailbox_full", "reason": "the provider's outage is over"},
+    )
+
+    assert done["statusCode"] == 303
+    assert "busy" not in location(done).replace("busy.example", "")
+    assert "3 addresses released" in quarantined.get(location(done))["body"]
+    assert [_status(api, a) for a in MAILBOX_FULL] == ["valid"] * 3
+    assert _status(api, UNKNOWN) == "quarantine"
+    assert _status(api, ELSEWHERE) == "quarantine"
+    history = api("GET", f"/v1/addresses/email/{MAILBOX_FULL[0]}")["json"]["history"][0]
+    assert history["actor"] == "console:ops"
+    assert history["reason"] == "the provider's outage is over"
+
+
+def test_a_bulk_release_without_a_reason_changes_nothing(
+    quarantined: ConsoleClient, api: ApiCall
+) -> None:
+    quarantined.sign_in("ops")
+    quarantined.get("/console/addresses")
+
+    response = quarantined.post("/console/addresses/bulk-release/confirm", {**BUSY, "reason": "  "})
+
+    assert response["statusCode"] == 422
+    assert [_status(api, a) for a in MAILBOX_FULL] == ["quarantine"] * 3
+
+
+def test_a_denylist_is_not_released_in_bulk(quarantined: ConsoleClient) -> None:
+    quarantined.sign_in("ops")
+    quarantined.get("/console/addresses?status=denylisted")
+
+    response = quarantined.post(
+        "/console/addresses/bulk-release", {**BUSY, "filter_status": "denylisted"}
+    )
+
+    assert response["statusCode"] == 422
+
+
+def test_a_viewer_and_a_form_without_its_token_release_nothing(
+    quarantined: ConsoleClient, api: ApiCall
+) -> None:
+    viewer = quarantined
+    viewer.sign_in("watcher")
+    page = viewer.get("/console/addresses?status=quarantine")["body"]
+    assert "Release every address" not in page
+    fields = {**BUSY, "reason": "r"}
+
+    refused = [
+        viewer.post("/console/addresses/bulk-release", BUSY),
+        viewer.post("/console/addresses/bulk-release/confirm", fields),
+    ]
+    operator = ConsoleClient()
+    operator.sign_in("ops")
+    operator.get("/console/addresses")
+    refused += [
+        operator.post("/console/addresses/bulk-release/confirm", fields, csrf=False),
+        operator.post(
+            "/console/addresses/bulk-release/confirm", {**fields, "csrf": "x" * 43}, csrf=False
+        ),
+    ]
+
+    assert [r["statusCode"] for r in refused] == [403] * 4
+    assert re.search("Nothing was changed", refused[1]["body"])
+    assert [_status(api, a) for a in MAILBOX_FULL] == ["quarantine"] * 3

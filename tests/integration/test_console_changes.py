@@ -9,11 +9,14 @@ import re
 
 import pytest
 
+from consentry.addresses.counting import QuarantinePolicy
 from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.core.types import Address, Channel
 from tests.integration.conftest import ApiCall
 from tests.integration.console_support import ConsoleClient, location
+from tests.integration.quarantine_support import FeedbackPath
+from tests.integration.test_quarantine_outage import outage_of_example_com
 
 MAILBOX_FULL = [f"full.{n}@busy.example" for n in range(3)]
 UNKNOWN = "nobody@busy.example"
@@ -128,3 +131,91 @@ def test_a_viewer_and_a_form_without_its_token_release_nothing(
     assert [r["statusCode"] for r in refused] == [403] * 4
     assert re.search("Nothing was changed", refused[1]["body"])
     assert [_status(api, a) for a in MAILBOX_FULL] == ["quarantine"] * 3
+
+
+@pytest.fixture
+def outage(seeded: ConsoleClient, monkeypatch: pytest.MonkeyPatch) -> ConsoleClient:
+    """30 soft bounces for example.com within minutes: the guard (at 20) holds them."""
+    from quarantine import handler
+
+    monkeypatch.setattr(handler, "policy", QuarantinePolicy(outage_min_failures=20))
+    outage_of_example_com(FeedbackPath(), count=30)
+    return seeded
+
+
+HOLD = {"channel": "email", "domain": "example.com"}
+
+
+def _held(api: ApiCall) -> int:
+    return int(api("GET", "/v1/outages/email/example.com")["json"]["heldErrors"])
+
+
+def test_the_holds_page_shows_each_hold_with_its_held_errors(
+    outage: ConsoleClient, api: ApiCall
+) -> None:
+    outage.sign_in("watcher")
+    held = _held(api)
+
+    page = outage.get("/console/outages")
+
+    assert page["statusCode"] == 200
+    assert "example.com" in page["body"]
+    assert f'<td class="num">{held}</td>' in page["body"]
+    assert "Release…" not in page["body"]
+
+
+@pytest.mark.parametrize("decision", ["release", "apply"])
+def test_an_operator_decides_a_hold_after_a_confirmation_with_its_count(
+    outage: ConsoleClient, api: ApiCall, decision: str
+) -> None:
+    outage.sign_in("ops")
+    outage.get("/console/outages")
+    held = _held(api)
+
+    confirm = outage.post("/console/outages/confirm", {**HOLD, "decision": decision})
+    assert confirm["statusCode"] == 200
+    assert f"{decision.capitalize()} {held} held errors?" in confirm["body"]
+    assert _held(api) == held
+
+    done = outage.post(
+        "/console/outages/decide", {**HOLD, "decision": decision, "reason": "incident 42"}
+    )
+
+    assert done["statusCode"] == 303
+    assert f"{held} held errors decided" in outage.get(location(done))["body"]
+    assert api("GET", "/v1/outages")["json"]["items"] == []
+    history = api("GET", "/v1/addresses/email/user000@example.com")["json"]["history"]
+    decided = [e["detail"] for e in history if "decided_by" in (e.get("detail") or {})]
+    assert decided
+    assert decided[0]["decided_by"] == "console:ops"
+    assert decided[0]["decision_reason"] == "incident 42"
+    assert decided[0]["decision"] == {"release": "released", "apply": "applied"}[decision]
+
+
+def test_a_hold_is_not_decided_by_a_viewer_without_a_reason_or_without_the_token(
+    outage: ConsoleClient, api: ApiCall
+) -> None:
+    held = _held(api)
+    outage.sign_in("watcher")
+    outage.get("/console/outages")
+    refused = [
+        outage.post("/console/outages/confirm", {**HOLD, "decision": "release"}),
+        outage.post("/console/outages/decide", {**HOLD, "decision": "release", "reason": "r"}),
+    ]
+    operator = ConsoleClient()
+    operator.sign_in("ops")
+    operator.get("/console/outages")
+    fields = {**HOLD, "decision": "apply", "reason": "r"}
+    refused += [
+        operator.post("/console/outages/decide", fields, csrf=False),
+        operator.post("/console/outages/decide", {**fields, "csrf": "x" * 43}, csrf=False),
+    ]
+    no_reason = operator.post("/console/outages/decide", {**fields, "reason": " "})
+    unknown = operator.post(
+        "/console/outages/confirm", {**HOLD, "domain": "quiet.example", "decision": "apply"}
+    )
+
+    assert [r["statusCode"] for r in refused] == [403] * 4
+    assert no_reason["statusCode"] == 422
+    assert unknown["statusCode"] == 404
+    assert _held(api) == held

@@ -166,12 +166,12 @@ def list_page() -> Response[str]:
             for item in found.items
         ],
         next_cursor=references.seal(_CURSOR, found.next_cursor) if found.next_cursor else None,
-        released=_count_of(here.event.get_query_string_value("released")),
-        remaining=_count_of(here.event.get_query_string_value("remaining")),
+        released=count_of(here.event.get_query_string_value("released")),
+        remaining=count_of(here.event.get_query_string_value("remaining")),
     )
 
 
-def _count_of(text: str | None) -> int | None:
+def count_of(text: str | None) -> int | None:
     return int(text) if text and text.isascii() and text.isdigit() and len(text) < 10 else None
 
 

@@ -7,7 +7,8 @@ session's CSRF token, and only an operator's changes are applied (a viewer's get
 
     /console/sign-in, /console/sign-out, /console/assets/<name>   routes/session.py
     /console                                    dashboard         routes/dashboard.py
-    /console/profiles[/<profileId>[/consent|/export]], /console/search
+    /console/profiles[/<profileId>[/consent|/export|/erase[/confirm]]], /console/search,
+    /console/erased-addresses[/lift]
                                                                   routes/profiles.py
     /console/addresses[/csv|/view/<ref>|/release[/confirm]|/bulk-release[/confirm]]
                                                                   routes/addresses.py

@@ -14,7 +14,7 @@ from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.core.types import Address, Channel
 from tests.integration.conftest import ApiCall
-from tests.integration.console_support import ConsoleClient, location
+from tests.integration.console_support import EMAIL, PROFILE, ConsoleClient, location
 from tests.integration.quarantine_support import FeedbackPath
 from tests.integration.test_quarantine_outage import outage_of_example_com
 
@@ -219,3 +219,105 @@ def test_a_hold_is_not_decided_by_a_viewer_without_a_reason_or_without_the_token
     assert no_reason["statusCode"] == 422
     assert unknown["statusCode"] == 404
     assert _held(api) == held
+
+
+def _opted_out(api: ApiCall) -> None:
+    response = api(
+        "PATCH",
+        f"/v1/profiles/{PROFILE}/consent",
+        json_body={"noLongerContact": {"all": True}, "reason": "asked by phone"},
+    )
+    assert response["statusCode"] == 200
+
+
+def test_an_operator_erases_a_profile_after_a_page_that_says_what_goes_and_what_stays(
+    seeded: ConsoleClient, api: ApiCall
+) -> None:
+    _opted_out(api)
+    seeded.sign_in("ops")
+    assert "Erase this person" in seeded.get(f"/console/profiles/{PROFILE}")["body"]
+
+    confirm = seeded.post(f"/console/profiles/{PROFILE}/erase")
+    assert confirm["statusCode"] == 200
+    assert "Kept" in confirm["body"]
+    assert "its 2 addresses" in confirm["body"]
+    assert api("GET", f"/v1/profiles/{PROFILE}/consent")["statusCode"] == 200
+
+    done = seeded.post(f"/console/profiles/{PROFILE}/erase/confirm", {"reason": "request 2026-118"})
+
+    assert done["statusCode"] == 303
+    assert api("GET", f"/v1/profiles/{PROFILE}/consent")["statusCode"] == 410
+    page = seeded.get(location(done))
+    assert page["statusCode"] == 200
+    assert "erased" in page["body"]
+    assert "console:ops" in page["body"]
+    assert "request 2026-118" in page["body"]
+    assert "The chain of" in page["body"]
+    assert EMAIL not in page["body"]
+
+
+def test_an_erasure_without_a_reason_a_token_or_by_a_viewer_erases_nothing(
+    seeded: ConsoleClient, api: ApiCall
+) -> None:
+    seeded.sign_in("watcher")
+    assert "Erase this person" not in seeded.get(f"/console/profiles/{PROFILE}")["body"]
+    refused = [
+        seeded.post(f"/console/profiles/{PROFILE}/erase"),
+        seeded.post(f"/console/profiles/{PROFILE}/erase/confirm", {"reason": "r"}),
+    ]
+    operator = ConsoleClient()
+    operator.sign_in("ops")
+    operator.get(f"/console/profiles/{PROFILE}")
+    refused += [
+        operator.post(f"/console/profiles/{PROFILE}/erase/confirm", {"reason": "r"}, csrf=False),
+        operator.post(
+            f"/console/profiles/{PROFILE}/erase/confirm",
+            {"reason": "r", "csrf": "x" * 43},
+            csrf=False,
+        ),
+    ]
+    no_reason = operator.post(f"/console/profiles/{PROFILE}/erase/confirm", {"reason": " "})
+
+    assert [r["statusCode"] for r in refused] == [403] * 4
+    assert no_reason["statusCode"] == 422
+    assert api("GET", f"/v1/profiles/{PROFILE}/consent")["statusCode"] == 200
+
+
+def test_an_operator_lifts_an_erased_address_with_the_address_in_the_body_only(
+    seeded: ConsoleClient, api: ApiCall
+) -> None:
+    _opted_out(api)
+    erased = api("DELETE", f"/v1/profiles/{PROFILE}", json_body={"reason": "request"})
+    assert erased["statusCode"] == 200
+    seeded.sign_in("ops")
+    seeded.get("/console/erased-addresses")
+    fields = {"channel": "email", "address": f" {EMAIL.upper()} ", "reason": "owner asked again"}
+
+    no_reason = seeded.post("/console/erased-addresses/lift", {**fields, "reason": ""})
+    lifted = seeded.post("/console/erased-addresses/lift", fields)
+    again = seeded.post("/console/erased-addresses/lift", fields)
+
+    assert no_reason["statusCode"] == 422
+    assert lifted["statusCode"] == 200
+    assert "Lifted" in lifted["body"]
+    assert again["statusCode"] == 404
+
+
+def test_a_viewer_lifts_nothing(seeded: ConsoleClient, api: ApiCall) -> None:
+    _opted_out(api)
+    api("DELETE", f"/v1/profiles/{PROFILE}", json_body={"reason": "request"})
+    seeded.sign_in("watcher")
+    assert "Lift the suppression" not in seeded.get("/console/erased-addresses")["body"]
+
+    refused = seeded.post(
+        "/console/erased-addresses/lift", {"channel": "email", "address": EMAIL, "reason": "r"}
+    )
+
+    assert refused["statusCode"] == 403
+    operator = ConsoleClient()
+    operator.sign_in("ops")
+    operator.get("/console/erased-addresses")
+    still = operator.post(
+        "/console/erased-addresses/lift", {"channel": "email", "address": EMAIL, "reason": "r"}
+    )
+    assert still["statusCode"] == 200

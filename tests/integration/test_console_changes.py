@@ -105,6 +105,20 @@ def test_a_denylist_is_not_released_in_bulk(quarantined: ConsoleClient) -> None:
     assert response["statusCode"] == 422
 
 
+@pytest.mark.parametrize("domain", ["busy\texample", "busy\u2028example", "x" * 254])
+def test_a_filter_bulk_release_cannot_read_is_a_page(
+    quarantined: ConsoleClient, domain: str
+) -> None:
+    quarantined.sign_in("ops")
+    quarantined.get("/console/addresses")
+
+    response = quarantined.post(
+        "/console/addresses/bulk-release", {**BUSY, "filter_domain": domain}
+    )
+
+    assert response["statusCode"] == 422
+
+
 def test_a_viewer_and_a_form_without_its_token_release_nothing(
     quarantined: ConsoleClient, api: ApiCall
 ) -> None:

@@ -125,13 +125,16 @@ class Filters:
         no reason or domain narrows it, as /v1 asks it to be said."""
         if not self.releasable:
             raise InvalidInputError("status", "only quarantined or erroneous addresses")
-        return ReleaseScope(
-            channel=self.channel,
-            status=self.status.value,
-            failure_reason=self.reason,
-            domain=self.domain,
-            all=not (self.reason or self.domain),
-        )
+        try:
+            return ReleaseScope(
+                channel=self.channel,
+                status=self.status.value,
+                failure_reason=self.reason,
+                domain=self.domain,
+                all=not (self.reason or self.domain),
+            )
+        except ValidationError:
+            raise InvalidInputError("domain", "not a domain") from None
 
     def page(self, here: Visit, size: int, cursor: str | None) -> AddressesOut:
         return addresses.list_addresses(

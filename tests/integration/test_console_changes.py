@@ -268,6 +268,9 @@ def test_an_operator_erases_a_profile_after_a_page_that_says_what_goes_and_what_
     assert "request 2026-118" in page["body"]
     assert "The chain of" in page["body"]
     assert EMAIL not in page["body"]
+    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td>", page["body"])
+    assert rows == sorted(rows, key=int, reverse=True)  # newest first: the erasure on top
+    assert len(rows) == 2
 
 
 def test_an_erasure_without_a_reason_a_token_or_by_a_viewer_erases_nothing(

@@ -108,7 +108,7 @@ def profile(profileId: str) -> Response[str]:
     try:
         everything = profiles.export(profile_id, wiring.clock, wiring.quarantine_policy)
     except GoneError as gone:
-        history = profiles.history_of(profile_id, HISTORY_SHOWN, None)
+        history = profiles.history_of(profile_id, HISTORY_SHOWN, None, newest_first=True)
         return page.respond(
             "profile_erased.html",
             profile_id=profile_id,

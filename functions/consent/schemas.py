@@ -462,8 +462,8 @@ class AddressStatusIn(ApiModel):
     reason: Reason
 
 
-class BulkReleaseIn(ApiModel):
-    """Which addresses' delivery errors to release; denylists and allowlists stay."""
+class ReleaseScope(ApiModel):
+    """Which addresses a bulk release covers (the console confirms with its count)."""
 
     channel: Channel = Channel.EMAIL
     status: Literal["quarantine", "erroneous"] = "quarantine"
@@ -477,12 +477,6 @@ class BulkReleaseIn(ApiModel):
     all: Flag = False
     """Release every address with the status: asked for explicitly, never by leaving
     out the filters."""
-    reason: Reason
-    """Why (kept in each address's history)."""
-    dry_run: Flag = False
-    """Count the matching addresses (all pages) and change nothing."""
-    limit: Count = Field(default=500, ge=1, le=1000)
-    cursor: str | None = Field(default=None, max_length=2048)
 
     @property
     def filtered(self) -> bool:
@@ -490,6 +484,17 @@ class BulkReleaseIn(ApiModel):
             value is not None
             for value in (self.failure_reason, self.domain, self.since, self.until)
         )
+
+
+class BulkReleaseIn(ReleaseScope):
+    """Which addresses' delivery errors to release; denylists and allowlists stay."""
+
+    reason: Reason
+    """Why (kept in each address's history)."""
+    dry_run: Flag = False
+    """Count the matching addresses (all pages) and change nothing."""
+    limit: Count = Field(default=500, ge=1, le=1000)
+    cursor: str | None = Field(default=None, max_length=2048)
 
 
 class BulkReleaseOut(ApiModel):

@@ -7,9 +7,12 @@ session's CSRF token, and only an operator's changes are applied (a viewer's get
 
     /console/sign-in, /console/sign-out, /console/assets/<name>   routes/session.py
     /console                                    dashboard         routes/dashboard.py
-    /console/profiles[/<profileId>[/consent|/export]], /console/search
+    /console/profiles[/<profileId>[/consent|/export|/erase[/confirm]]], /console/search,
+    /console/erased-addresses[/lift]
                                                                   routes/profiles.py
-    /console/addresses[/csv|/view/<ref>|/release[/confirm]]       routes/addresses.py
+    /console/addresses[/csv|/view/<ref>|/release[/confirm]|/bulk-release[/confirm]]
+                                                                  routes/addresses.py
+    /console/outages[/confirm|/decide]                            routes/outages.py
     /console/deliveries[/<deliveryId>[/explain]]                  routes/deliveries.py
 """
 
@@ -35,7 +38,7 @@ from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from console.pages import CONSOLE, Page, error
-from console.routes import addresses, dashboard, deliveries, profiles, session
+from console.routes import addresses, dashboard, deliveries, outages, profiles, session
 from console.session import CsrfError, ForbiddenError, NotSignedInError
 from console.web import page_for, signed_in_page
 from console.wiring import ConsoleWiring
@@ -64,6 +67,7 @@ app.include_router(session.router)
 app.include_router(dashboard.router)
 app.include_router(profiles.router)
 app.include_router(addresses.router)
+app.include_router(outages.router)
 app.include_router(deliveries.router)
 
 

@@ -10,8 +10,16 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from consentry.consent import links
+from console import revocations
 from console.pages import Page
-from console.session import SESSION_COOKIE, CsrfError, ForbiddenError, Session, cookies_of
+from console.session import (
+    SESSION_COOKIE,
+    CsrfError,
+    ForbiddenError,
+    NotSignedInError,
+    Session,
+    cookies_of,
+)
 from console.wiring import ConsoleWiring
 from landing.forms import Form
 from landing.request import Decoded, decoded
@@ -44,9 +52,12 @@ def cookies_in(event: APIGatewayProxyEvent) -> dict[str, str]:
 
 
 def signed_in_page(event: APIGatewayProxyEvent, wiring: ConsoleWiring) -> Page:
-    """The page for the signed-in user; NotSignedInError without a good session."""
+    """The page for the signed-in user; NotSignedInError without a good session (one
+    signed out is no longer good, whoever holds a copy of its cookie)."""
     keys = wiring.sessions()
     session = keys.open(cookies_in(event).get(SESSION_COOKIE))
+    if revocations.signed_out(session.session_id):
+        raise NotSignedInError("the session was signed out")
     return page_for(event, session, keys.csrf_token(session.session_id))
 
 

@@ -13,6 +13,7 @@ from consentry.consent.tokens import Keyring, load_keyring
 from consentry.core.bucket import DataBucket
 from consentry.core.clock import Clock, utc_now
 from consentry.core.settings import Settings
+from consentry.privacy import fingerprints
 from console.references import References
 from console.session import SessionKeys
 from console.sign_in import CognitoDirectory, Directory
@@ -51,6 +52,12 @@ class ConsoleWiring:
             self.keyring(),
             lifetime=timedelta(hours=self.settings.console_session_hours),
             clock=self.clock,
+        )
+
+    def erasure_keyring(self) -> Keyring:
+        """The keys of erased addresses' fingerprints, as /v1 loads them."""
+        return fingerprints.load_keyring(
+            self.settings.erasure_keys_secret, max_age_s=self.settings.signing_keys_max_age_s
         )
 
     def references(self) -> References:

@@ -69,6 +69,48 @@ def test_a_viewer_reads_a_profile_on_a_phone_without_a_change_form(
     assert phone.complaints == []
 
 
+def test_an_operator_releases_addresses_and_erases_a_profile_after_confirming(
+    local_stack: LocalStack, desktop: Tab
+) -> None:
+    bulk = [f"box{n}@bulk-browser.example" for n in range(2)]
+    for address in bulk:
+        local_stack.api(
+            "PUT", f"/v1/addresses/email/{address}", {"status": "quarantine", "reason": "seed"}
+        )
+    local_stack.new_profile("browser-erase", "en", "to.be.erased@example.com")
+    sign_in(local_stack, desktop, "operator")
+    page = desktop.page
+
+    page.goto(
+        f"{local_stack.api_url}/console/addresses?status=quarantine&domain=bulk-browser.example"
+    )
+    page.get_by_role("button", name="Release every address this filter covers…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Release 2 addresses?")
+    assert blocking(page) == []
+    page.get_by_label("Reason (kept in each address's history)").fill("mailboxes fixed")
+    page.get_by_role("button", name="Release 2 addresses").click()
+    expect(page.get_by_text("2 addresses released.")).to_be_visible()
+    assert [local_stack.api("GET", f"/v1/addresses/email/{a}")["status"] for a in bulk] == [
+        "valid",
+        "valid",
+    ]
+
+    page.goto(f"{local_stack.api_url}/console/profiles/browser-erase")
+    page.get_by_role("button", name="Erase this person's data…").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Erase the data")
+    assert blocking(page) == []
+    page.get_by_label("Reason (the request and its reference; kept with the erasure)").fill(
+        "request 77"
+    )
+    page.get_by_role("button", name="Erase this person's data", exact=True).click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Profile browser-erase: erased")
+    expect(page.get_by_text("console:demo-operator").first).to_be_visible()
+    expect(page.get_by_text("to.be.erased@example.com")).to_have_count(0)
+    assert blocking(page) == []
+    assert desktop.complaints == []
+
+
 @pytest.mark.parametrize("viewport", ["phone", "desktop"])
 def test_every_console_page_reads_well_at_both_widths(
     local_stack: LocalStack, viewport: str, request: pytest.FixtureRequest

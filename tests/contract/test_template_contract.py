@@ -17,6 +17,7 @@ import consentry.events.latency
 import consentry.imports.tables
 import consentry.privacy.tables
 import consentry.reporting.tables  # noqa: F401 (each declares its tables on import)
+import console.revocations  # noqa: F401 (as do the console's)
 from consentry.core.persistence import declared_tables
 from consentry.core.settings import Settings
 from infra.local.template import load_template

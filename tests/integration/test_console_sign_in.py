@@ -9,10 +9,12 @@ import boto3
 import pytest
 
 from consentry.core.settings import get_settings
+from console.revocations import SignedOutSessionModel
 from console.session import SESSION_COOKIE, SIGN_IN_COOKIE
 from console.wiring import ConsoleWiring
 from tests.conftest import REGION
 from tests.integration.console_support import (
+    PROFILE,
     ConsoleClient,
     UserPool,
     console_event,
@@ -133,6 +135,38 @@ def test_signing_out_needs_the_csrf_token_and_removes_the_session(console: Conso
     assert done["statusCode"] == 303
     assert SESSION_COOKIE not in console.cookies
     assert console.get("/console/")["statusCode"] == 303
+
+
+def test_a_copy_of_the_cookie_stops_working_when_its_session_signs_out(
+    console: ConsoleClient,
+) -> None:
+    console.sign_in("ops")
+    console.get("/console/")
+    copy = ConsoleClient(cookies=dict(console.cookies))
+    other = ConsoleClient()
+    other.sign_in("ops")
+    assert copy.get("/console/")["statusCode"] == 200
+
+    console.post("/console/sign-out")
+
+    assert copy.get("/console/")["statusCode"] == 303
+    assert copy.get(f"/console/profiles/{PROFILE}")["statusCode"] == 303
+    assert other.get("/console/")["statusCode"] == 200  # only that session ended
+
+
+def test_a_signed_out_session_expires_from_the_table_with_its_cookie(
+    console: ConsoleClient,
+) -> None:
+    console.sign_in("ops")
+    console.get("/console/")
+    before = datetime.now(UTC)
+
+    console.post("/console/sign-out")
+
+    (item,) = list(SignedOutSessionModel.scan())
+    lifetime = timedelta(hours=get_settings().console_session_hours)
+    assert before + lifetime - timedelta(minutes=1) <= item.expires_at
+    assert item.expires_at <= datetime.now(UTC) + lifetime
 
 
 def test_on_api_gateways_own_domain_the_cookie_path_has_the_stage(

@@ -1,6 +1,7 @@
 """The console is reachable by anyone who finds its URL: whatever a caller sends, signed
 in as an operator, as a viewer or not at all, gets a page below 500, and a request
-without the session's own CSRF token changes nothing.
+without the session's own CSRF token changes nothing (bulk releases, outage
+decisions, erasures and lifts included).
 
 Generated requests go to every console route in-process: odd profile and delivery
 ids, references and cursors that were never sealed, every method, odd cookies,
@@ -45,12 +46,21 @@ paths = st.one_of(
             "/console/addresses/csv",
             "/console/addresses/release",
             "/console/addresses/release/confirm",
+            "/console/addresses/bulk-release",
+            "/console/addresses/bulk-release/confirm",
+            "/console/outages",
+            "/console/outages/confirm",
+            "/console/outages/decide",
+            "/console/erased-addresses",
+            "/console/erased-addresses/lift",
             "/console/deliveries",
         ]
     ),
     identifiers.map(lambda i: f"/console/profiles/{i}"),
     identifiers.map(lambda i: f"/console/profiles/{i}/consent"),
     identifiers.map(lambda i: f"/console/profiles/{i}/export"),
+    identifiers.map(lambda i: f"/console/profiles/{i}/erase"),
+    identifiers.map(lambda i: f"/console/profiles/{i}/erase/confirm"),
     identifiers.map(lambda i: f"/console/deliveries/{i}"),
     identifiers.map(lambda i: f"/console/deliveries/{i}/explain"),
     garbage.map(lambda t: f"/console/addresses/view/{quote(t)}"),
@@ -70,6 +80,10 @@ queries = st.one_of(
                 "profileId",
                 "deliveryId",
                 "changed",
+                "released",
+                "remaining",
+                "decided",
+                "erased",
             ]
         ),
         garbage,
@@ -92,6 +106,12 @@ forms = st.one_of(
                     "address",
                     "username",
                     "password",
+                    "decision",
+                    "domain",
+                    "filter_channel",
+                    "filter_status",
+                    "filter_reason",
+                    "filter_domain",
                 ]
             ),
             garbage,
@@ -158,3 +178,55 @@ def test_no_request_gets_a_server_error_or_changes_state(
 
     assert response["statusCode"] < 500, (method, path, body, response["body"][:300])
     assert stored_state() == before
+
+
+CHANGES = [
+    "/console/addresses/bulk-release",
+    "/console/addresses/bulk-release/confirm",
+    "/console/outages/confirm",
+    "/console/outages/decide",
+    "/console/erased-addresses/lift",
+    f"/console/profiles/{PROFILE}/erase",
+    f"/console/profiles/{PROFILE}/erase/confirm",
+]
+change_fields = st.dictionaries(
+    st.sampled_from(
+        [
+            "filter_channel",
+            "filter_status",
+            "filter_reason",
+            "filter_domain",
+            "channel",
+            "domain",
+            "decision",
+            "address",
+            "reason",
+        ]
+    ),
+    st.one_of(
+        garbage,
+        st.sampled_from(["email", "sms", "quarantine", "denylisted", "release", "apply", ""]),
+        st.text(min_size=490, max_size=520),
+    ),
+)
+
+
+@pytest.fixture
+def operator(seeded: ConsoleClient) -> ConsoleClient:
+    seeded.sign_in("ops")
+    seeded.get("/console/addresses")
+    return seeded
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(path=st.sampled_from(CHANGES), fields=change_fields)
+def test_an_operators_odd_change_forms_are_pages_never_server_errors(
+    operator: ConsoleClient, path: str, fields: dict[str, str]
+) -> None:
+    response = operator.post(path, fields)
+
+    assert response["statusCode"] < 500, (path, fields, response["body"][:300])

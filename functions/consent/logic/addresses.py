@@ -36,6 +36,7 @@ from consent.schemas import (
     OutageDecisionOut,
     OutageOut,
     OutagesOut,
+    ReleaseScope,
 )
 from consentry.addresses import address_store, decisions, domain_windows, history_store
 from consentry.addresses.counting import QuarantinePolicy, settle
@@ -145,26 +146,37 @@ def set_status(*, command: SetAddressStatus, clock: Clock) -> AddressWithHistory
     return _view(command.channel, command.address, lambda state: state)
 
 
-@idempotent
-def release(*, command: ReleaseAddresses, clock: Clock) -> BulkReleaseOut:
-    body = command.body
-    if body.since and body.until and body.since > body.until:
+def _release_filters(scope: ReleaseScope) -> tuple[AddressStatus, dict[str, Any]]:
+    if scope.since and scope.until and scope.since > scope.until:
         raise InvalidInputError("until", "must not be before `since`")
-    if not body.filtered and not body.all:
+    if not scope.filtered and not scope.all:
         raise InvalidInputError(
             "all",
             "name a failureReason, domain, since or until, or pass all: true to release "
             "every address with the status",
         )
-    status = AddressStatus(body.status)
     filters: dict[str, Any] = {
-        "domain": body.domain,
-        "reason": body.failure_reason,
-        "error_since": body.since,
-        "error_until": body.until,
+        "domain": scope.domain,
+        "reason": scope.failure_reason,
+        "error_since": scope.since,
+        "error_until": scope.until,
     }
+    return AddressStatus(scope.status), filters
+
+
+def releasable(scope: ReleaseScope) -> int:
+    """How many addresses a release of `scope` covers now, over all pages (a dry run's
+    count)."""
+    status, filters = _release_filters(scope)
+    return address_store.count_with_status(scope.channel, status, **filters)
+
+
+@idempotent
+def release(*, command: ReleaseAddresses, clock: Clock) -> BulkReleaseOut:
+    body = command.body
+    status, filters = _release_filters(body)
     if body.dry_run:
-        matched = address_store.count_with_status(body.channel, status, **filters)
+        matched = releasable(body)
         return BulkReleaseOut(
             matched=matched, released=0, skipped=0, dry_run=True, next_cursor=None
         )

@@ -110,11 +110,13 @@ def change_consent(
     return ConsentChangeOut(**consent.model_dump(), changed=bool(result.events))
 
 
-def history_of(profile_id: ProfileId, limit: int, cursor: str | None) -> HistoryOut:
+def history_of(
+    profile_id: ProfileId, limit: int, cursor: str | None, *, newest_first: bool = False
+) -> HistoryOut:
     """The proof of consent; it stays after an erasure (without personal values)."""
     if profile_store.find_consent(profile_id) is None:
         raise NotFoundError("profile", profile_id)
-    page = profile_store.history(profile_id, limit=limit, cursor=cursor)
+    page = profile_store.history(profile_id, limit=limit, cursor=cursor, newest_first=newest_first)
     return HistoryOut(items=[EventOut.of(e) for e in page.items], next_cursor=page.cursor)
 
 

@@ -29,6 +29,7 @@ class Settings(BaseModel):
     domain_windows_table: str
     rate_limits_table: str
     erased_addresses_table: str
+    console_sessions_table: str
     honour_metrics_table: str
     daily_counts_table: str
     services_table: str

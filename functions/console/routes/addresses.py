@@ -7,6 +7,10 @@
     GET  /console/addresses/view/<ref>          one address: status, counts, history
     POST /console/addresses/release             operators: the confirmation page
     POST /console/addresses/release/confirm     operators: release it (valid), with a reason
+    POST /console/addresses/bulk-release        operators: how many the list's filters
+                                                cover (counted as /v1's dry run counts)
+    POST /console/addresses/bulk-release/confirm
+                                                operators: release them, with a reason
 
 An address travels in URLs only as a sealed reference (console.references), and a
 list's cursor too (it holds the last address of its page).
@@ -16,16 +20,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import ValidationError
 
 from consent.logic import addresses
-from consent.logic.addresses import SetAddressStatus
-from consent.schemas import MAX_REASON, AddressesOut, AddressStatusIn
+from consent.logic.addresses import ReleaseAddresses, SetAddressStatus
+from consent.schemas import MAX_REASON, AddressesOut, AddressStatusIn, BulkReleaseIn, ReleaseScope
 from consentry.addresses.status import AddressStatus, owner_origin
 from consentry.core.errors import InvalidInputError, NotFoundError
 from consentry.core.types import Address, Channel, ProfileId
@@ -36,6 +41,10 @@ from console.web import Visit, visit
 router = APIGatewayRouter()
 ADDRESSES = f"{CONSOLE}/addresses"
 LISTED = ("quarantine", "denylisted", "erroneous", "allowlisted")
+RELEASABLE = ("quarantine", "erroneous")
+BULK_PAGE = 500
+BULK_MAX = 5000
+"""Addresses one confirmed bulk release changes in one request; the rest is offered again."""
 PAGE_SIZE = 50
 CSV_MAX_ROWS = 10_000
 _ADDRESS = "address"
@@ -43,6 +52,8 @@ OWNER_PREFIX = owner_origin(ProfileId(""))
 """How a denylisting by a profile's own opt-out names that profile."""
 _FORMULA_STARTS = ("=", "@", "-", "\t", "\r")
 _CURSOR = "cursor"
+FILTER = "filter_"
+"""How a form repeats a list's filters (its own `reason` is the change's)."""
 
 
 def profile_path(profile_id: str) -> str:
@@ -76,7 +87,11 @@ class Filters:
 
     @classmethod
     def of(cls, here: Visit) -> Filters:
-        query = here.event.get_query_string_value
+        return cls.read(here.event.get_query_string_value)
+
+    @classmethod
+    def read(cls, query: Callable[[str], str | None]) -> Filters:
+        """The filters a list's query (or a form that repeats them) names."""
         try:
             channel = Channel(query("channel") or Channel.EMAIL.value)
         except ValueError:
@@ -99,6 +114,27 @@ class Filters:
         if self.domain:
             shown["domain"] = self.domain
         return shown
+
+    @property
+    def releasable(self) -> bool:
+        """A bulk release resets delivery errors: quarantines and counted errors only."""
+        return self.status.value in RELEASABLE
+
+    def scope(self) -> ReleaseScope:
+        """The bulk release of what the list shows: every address with the status when
+        no reason or domain narrows it, as /v1 asks it to be said."""
+        if not self.releasable:
+            raise InvalidInputError("status", "only quarantined or erroneous addresses")
+        try:
+            return ReleaseScope(
+                channel=self.channel,
+                status=self.status.value,
+                failure_reason=self.reason,
+                domain=self.domain,
+                all=not (self.reason or self.domain),
+            )
+        except ValidationError:
+            raise InvalidInputError("domain", "not a domain") from None
 
     def page(self, here: Visit, size: int, cursor: str | None) -> AddressesOut:
         return addresses.list_addresses(
@@ -133,7 +169,13 @@ def list_page() -> Response[str]:
             for item in found.items
         ],
         next_cursor=references.seal(_CURSOR, found.next_cursor) if found.next_cursor else None,
+        released=count_of(here.event.get_query_string_value("released")),
+        remaining=count_of(here.event.get_query_string_value("remaining")),
     )
+
+
+def count_of(text: str | None) -> int | None:
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 @router.get(f"{ADDRESSES}/csv")
@@ -238,3 +280,46 @@ def release() -> Response[str]:
         clock=here.wiring.clock,
     )
     return page.redirect(f"{ADDRESSES}/view/{reference}?released=1")
+
+
+@router.post(f"{ADDRESSES}/bulk-release")
+def bulk_release_confirmation() -> Response[str]:
+    here = visit(router)
+    page, form = here.change()
+    filters = Filters.read(lambda name: form.first(FILTER + name))
+    matched = addresses.releasable(filters.scope())
+    return page.respond(
+        "bulk_release.html", filters=filters, query=filters.query(), matched=matched
+    )
+
+
+@router.post(f"{ADDRESSES}/bulk-release/confirm")
+def bulk_release() -> Response[str]:
+    here = visit(router)
+    page, form = here.change()
+    filters = Filters.read(lambda name: form.first(FILTER + name))
+    scope = filters.scope()
+    session = page.session
+    if session is None:  # here.change() makes sure there is one
+        raise InvalidInputError("session", "sign in again")
+    try:
+        first = BulkReleaseIn.model_validate(
+            {**scope.model_dump(), "reason": form.first("reason") or "", "limit": BULK_PAGE}
+        )
+    except ValidationError:
+        raise InvalidInputError("reason", "say why (up to 500 characters)") from None
+    released, cursor = 0, None
+    while released < BULK_MAX:
+        done = addresses.release(
+            command=ReleaseAddresses(
+                actor=session.actor, body=first.model_copy(update={"cursor": cursor})
+            ),
+            clock=here.wiring.clock,
+        )
+        released += done.released
+        cursor = done.next_cursor
+        if cursor is None:
+            break
+    remaining = addresses.releasable(scope)
+    shown = {**filters.query(), "released": str(released), "remaining": str(remaining)}
+    return page.redirect(f"{ADDRESSES}?{urlencode(shown)}")

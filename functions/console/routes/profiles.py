@@ -10,6 +10,16 @@ GET  /console/profiles/<profileId>          addresses, consent, subscriptions, h
 GET  /console/profiles/<profileId>/export   everything held, as JSON (as /v1's export)
 POST /console/profiles/<profileId>/consent  operators: change consent, with a reason and
                                             the version the form was rendered at
+POST /console/profiles/<profileId>/erase    operators: what an erasure erases and keeps
+POST /console/profiles/<profileId>/erase/confirm
+                                            operators: erase it (as DELETE /v1/profiles/..),
+                                            with a reason
+GET  /console/erased-addresses              the form that lifts an erased address's
+POST /console/erased-addresses/lift         kept suppression (address and reason in the
+                                            body, never in a URL)
+
+An erased profile's page shows its erasure (what, when, by whom) and its proof of
+consent, which erasure leaves verifiable.
 """
 
 from __future__ import annotations
@@ -23,9 +33,9 @@ from pydantic import ValidationError
 from consent.api import received_at
 from consent.logic import profiles
 from consent.logic.profiles import ChangeConsent
-from consent.schemas import ConsentPatch
+from consent.schemas import ConsentPatch, ErasureIn, LiftErasedIn
 from consentry.addresses.normalize import normalize
-from consentry.core.errors import InvalidInputError, NotFoundError
+from consentry.core.errors import GoneError, InvalidInputError, NotFoundError
 from consentry.core.types import IDENTIFIER_PATTERN, Channel, ProfileId
 from console.pages import CONSOLE
 from console.routes import addresses as address_routes
@@ -95,7 +105,18 @@ def profile(profileId: str) -> Response[str]:
     page = here.signed_in()
     profile_id = _known(profileId)
     wiring = here.wiring
-    everything = profiles.export(profile_id, wiring.clock, wiring.quarantine_policy)
+    try:
+        everything = profiles.export(profile_id, wiring.clock, wiring.quarantine_policy)
+    except GoneError as gone:
+        history = profiles.history_of(profile_id, HISTORY_SHOWN, None, newest_first=True)
+        return page.respond(
+            "profile_erased.html",
+            profile_id=profile_id,
+            erasure=gone.erasure,
+            chain=profiles.verify(profile_id),
+            history=history.items,
+            erased=here.event.get_query_string_value("erased") == "1",
+        )
     chain = profiles.verify(profile_id)
     references = wiring.references()
     return page.respond(
@@ -163,3 +184,70 @@ def change_consent(profileId: str) -> Response[str]:
         requested_at=received_at(here.event),
     )
     return page.redirect(profile_path(profile_id, "?changed=1"))
+
+
+@router.post(f"{PROFILES}/<profileId>/erase")
+def erase_confirmation(profileId: str) -> Response[str]:
+    here = visit(router)
+    page, _ = here.change()
+    profile_id = _known(profileId)
+    everything = profiles.export(profile_id, here.wiring.clock, here.wiring.quarantine_policy)
+    return page.respond("erase.html", profile=everything, profile_id=profile_id)
+
+
+@router.post(f"{PROFILES}/<profileId>/erase/confirm")
+def erase(profileId: str) -> Response[str]:
+    here = visit(router)
+    page, form = here.change()
+    profile_id = _known(profileId)
+    try:
+        body = ErasureIn.model_validate({"reason": form.first("reason") or ""})
+    except ValidationError:
+        raise InvalidInputError("reason", "say why (up to 500 characters)") from None
+    session = page.session
+    if session is None:  # here.change() makes sure there is one
+        raise InvalidInputError("session", "sign in again")
+    profiles.erase(
+        profile_id,
+        body.reason,
+        actor=session.actor,
+        keyring=here.wiring.erasure_keyring(),
+        clock=here.wiring.clock,
+        requested_at=received_at(here.event),
+    )
+    return page.redirect(profile_path(profile_id, "?erased=1"))
+
+
+@router.get(f"{CONSOLE}/erased-addresses")
+def lift_form() -> Response[str]:
+    here = visit(router)
+    page = here.signed_in()
+    return page.respond("lift.html", channels=list(Channel), lifted=None)
+
+
+@router.post(f"{CONSOLE}/erased-addresses/lift")
+def lift() -> Response[str]:
+    here = visit(router)
+    page, form = here.change()
+    try:
+        body = LiftErasedIn.model_validate(
+            {
+                "channel": form.first("channel") or "",
+                "address": (form.first("address") or "").strip(),
+                "reason": form.first("reason") or "",
+            }
+        )
+    except ValidationError as invalid:
+        field = str(invalid.errors()[0]["loc"][0]) if invalid.errors() else "form"
+        raise InvalidInputError(field, "check the channel, the address and the reason") from None
+    session = page.session
+    if session is None:  # here.change() makes sure there is one
+        raise InvalidInputError("session", "sign in again")
+    lifted = profiles.lift_erased(
+        body,
+        default_region=here.wiring.settings.default_phone_region,
+        actor=session.actor,
+        keyring=here.wiring.erasure_keyring(),
+        clock=here.wiring.clock,
+    )
+    return page.respond("lift.html", channels=list(Channel), lifted=lifted)

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consentry.core.observability import logger, metrics
+from console import revocations
 from console.pages import CONSOLE, Page, asset_response, error
 from console.session import (
     SESSION_COOKIE,
@@ -115,6 +116,10 @@ def sign_out() -> Response[str]:
     here = visit(router)
     page = here.signed_in()
     here.posted(page)
+    session = page.session
+    if session is not None:  # here.signed_in() makes sure there is one
+        keys = here.wiring.sessions()
+        revocations.sign_out(session.session_id, session.issued_at + keys.lifetime)
     anonymous = page_for(here.event)
     signed_out = Page(
         prefix=anonymous.prefix,

@@ -1,0 +1,108 @@
+"""/console/outages: the domains whose failures the outage guard holds, and the
+operators' decision on the held errors (/v1/outages' logic).
+
+    GET  /console/outages                 the holds, with the errors each still holds
+    POST /console/outages/confirm         operators: the confirmation page of a release
+                                          or an application, with the held count
+    POST /console/outages/decide          operators: decide, with a reason
+
+A domain is not personal data, but it travels in the forms' bodies all the same.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import ValidationError
+
+from consent.logic import addresses
+from consent.logic.addresses import DecideOutage
+from consent.schemas import OutageDecisionIn
+from consentry.addresses.events import Decision
+from consentry.core.errors import InvalidInputError
+from consentry.core.types import Channel
+from console.pages import CONSOLE
+from console.routes.addresses import count_of
+from console.web import visit
+from landing.forms import Form
+
+router = APIGatewayRouter()
+OUTAGES = f"{CONSOLE}/outages"
+DECISIONS = {"release": Decision.RELEASED, "apply": Decision.APPLIED}
+_DOMAIN = re.compile(r"^[^\s#@/]{1,253}$")
+"""As /v1/outages/{channel}/{domain} accepts it."""
+DECIDED_MAX = 5000
+"""Held errors one confirmed decision settles in one request; the rest is offered again."""
+
+
+def _outage_of(form: Form) -> tuple[Channel, str, str]:
+    try:
+        channel = Channel(form.first("channel") or "")
+    except ValueError:
+        raise InvalidInputError("channel", "choose a channel") from None
+    domain = (form.first("domain") or "").strip().lower()
+    if not _DOMAIN.fullmatch(domain):
+        raise InvalidInputError("domain", "not a domain")
+    decision = form.first("decision") or ""
+    if decision not in DECISIONS:
+        raise InvalidInputError("decision", "choose to release or to apply")
+    return channel, domain, decision
+
+
+@router.get(OUTAGES)
+def list_page() -> Response[str]:
+    here = visit(router)
+    page = here.signed_in()
+    query = here.event.get_query_string_value
+    return page.respond(
+        "outages.html",
+        outages=addresses.outages(here.wiring.clock).items,
+        decided=count_of(query("decided")),
+        remaining=count_of(query("remaining")),
+        now=here.wiring.clock(),
+    )
+
+
+@router.post(f"{OUTAGES}/confirm")
+def confirmation() -> Response[str]:
+    here = visit(router)
+    page, form = here.change()
+    channel, domain, decision = _outage_of(form)
+    outage = addresses.outage(channel, domain, here.wiring.clock)
+    return page.respond("outage_decision.html", outage=outage, decision=decision)
+
+
+@router.post(f"{OUTAGES}/decide")
+def decide() -> Response[str]:
+    here = visit(router)
+    page, form = here.change()
+    channel, domain, decision = _outage_of(form)
+    try:
+        body = OutageDecisionIn.model_validate({"reason": form.first("reason") or ""})
+    except ValidationError:
+        raise InvalidInputError("reason", "say why (up to 500 characters)") from None
+    session = page.session
+    if session is None:  # here.change() makes sure there is one
+        raise InvalidInputError("session", "sign in again")
+    decided, remaining = 0, 1
+    while remaining and decided < DECIDED_MAX:
+        done = addresses.decide(
+            command=DecideOutage(
+                actor=session.actor,
+                channel=channel,
+                domain=domain,
+                decision=DECISIONS[decision],
+                body=body,
+            ),
+            policy=here.wiring.quarantine_policy,
+            clock=here.wiring.clock,
+        )
+        if not done.decided:
+            break
+        decided += done.decided
+        remaining = done.remaining
+    shown = {"decided": str(decided), "remaining": str(remaining)}
+    return page.redirect(f"{OUTAGES}?{urlencode(shown)}")

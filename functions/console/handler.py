@@ -7,6 +7,7 @@ session's CSRF token, and only an operator's changes are applied (a viewer's get
 
     /console/sign-in, /console/sign-out, /console/assets/<name>   routes/session.py
     /console                                    dashboard         routes/dashboard.py
+    /console/charts/<name>.svg                  its charts        routes/charts.py
     /console/profiles[/<profileId>[/consent|/export]], /console/search
                                                                   routes/profiles.py
     /console/addresses[/csv|/view/<ref>|/release[/confirm]]       routes/addresses.py
@@ -35,7 +36,7 @@ from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from console.pages import CONSOLE, Page, error
-from console.routes import addresses, dashboard, deliveries, profiles, session
+from console.routes import addresses, charts, dashboard, deliveries, profiles, session
 from console.session import CsrfError, ForbiddenError, NotSignedInError
 from console.web import page_for, signed_in_page
 from console.wiring import ConsoleWiring
@@ -62,6 +63,7 @@ app = APIGatewayRestResolver()
 app.use(middlewares=[decoding])
 app.include_router(session.router)
 app.include_router(dashboard.router)
+app.include_router(charts.router)
 app.include_router(profiles.router)
 app.include_router(addresses.router)
 app.include_router(deliveries.router)

@@ -60,7 +60,7 @@ def test_the_dashboard_lists_the_latest_analyses(seeded: ConsoleClient) -> None:
 
     assert "d-console-1" in body
     assert "Quarantined address: 60" in body
-    assert "Daily charts" in body
+    assert "Opt-ins and opt-outs" in body
 
 
 def test_a_profile_shows_its_consent_addresses_and_verified_history(seeded: ConsoleClient) -> None:

@@ -281,6 +281,9 @@ def _status(response: dict[str, Any]) -> int:
         "/console/profiles?profileId=%20",
         "/console/deliveries?deliveryId=a/b",
         "/console/no/such/page",
+        "/console/services?cursor=c1.garbage",
+        "/console/services/..%2f",
+        "/console/charts/..%2fhandler.py",
         "/console/assets/../handler.py",
     ],
 )

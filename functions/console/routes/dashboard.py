@@ -59,13 +59,13 @@ def dashboard() -> Response[str]:
         ("analyses", figures.analyses),
     )
     consent = [
-        Panel(page.url(chart_path(name)), _alt(series.title), daily_table(series))
+        Panel(page.url(chart_path(name)), chart_alt(series.title), daily_table(series))
         for name, series in by_day
     ]
     feedback = [
         Panel(
             page.url(chart_path(name)),
-            _alt(title),
+            chart_alt(title),
             domain_table(rows, title),
         )
         for name, title, rows in (
@@ -85,5 +85,5 @@ def dashboard() -> Response[str]:
     )
 
 
-def _alt(title: str) -> str:
+def chart_alt(title: str) -> str:
     return f"Chart: {title}, last {DAYS} days. Its numbers are in the table under it."

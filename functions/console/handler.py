@@ -13,6 +13,7 @@ session's CSRF token, and only an operator's changes are applied (a viewer's get
     /console/addresses[/csv|/view/<ref>|/release[/confirm]]       routes/addresses.py
     /console/deliveries[/<deliveryId>[/explain]]                  routes/deliveries.py
     /console/services[/<serviceId>[/changes.svg]]                 routes/services.py
+    /console/imports[/<importId>]                                 routes/imports.py
 """
 
 from __future__ import annotations
@@ -37,7 +38,16 @@ from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from console.pages import CONSOLE, Page, error
-from console.routes import addresses, charts, dashboard, deliveries, profiles, services, session
+from console.routes import (
+    addresses,
+    charts,
+    dashboard,
+    deliveries,
+    imports,
+    profiles,
+    services,
+    session,
+)
 from console.session import CsrfError, ForbiddenError, NotSignedInError
 from console.web import page_for, signed_in_page
 from console.wiring import ConsoleWiring
@@ -69,6 +79,7 @@ app.include_router(profiles.router)
 app.include_router(addresses.router)
 app.include_router(deliveries.router)
 app.include_router(services.router)
+app.include_router(imports.router)
 
 
 def _page() -> Page:

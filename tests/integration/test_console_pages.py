@@ -47,6 +47,8 @@ def test_every_page_answers_an_operator(seeded: ConsoleClient) -> None:
         "/console/addresses/csv?status=quarantine",
         "/console/deliveries",
         "/console/deliveries/d-console-1",
+        "/console/services",
+        "/console/imports",
     ]
     for path in paths:
         response = console.get(path)
@@ -284,6 +286,8 @@ def _status(response: dict[str, Any]) -> int:
         "/console/services?cursor=c1.garbage",
         "/console/services/..%2f",
         "/console/charts/..%2fhandler.py",
+        "/console/imports/..%2f",
+        "/console/imports/%ff%fe",
         "/console/assets/../handler.py",
     ],
 )

@@ -20,6 +20,7 @@ PAGES = (
     "/console/addresses?status=quarantine",
     "/console/deliveries/d-console-1",
     "/console/services",
+    "/console/imports",
     "/console/charts/opt-outs-by-source.svg",
 )
 

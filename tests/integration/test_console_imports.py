@@ -109,7 +109,7 @@ def test_only_the_first_bytes_of_a_report_are_read_and_only_whole_rows_shown(
 ) -> None:
     _, done, _ = with_imports
 
-    head = imports.report_head(done, bucket(), max_bytes=40)
+    head = imports.report_head(imports.get(done), bucket(), max_bytes=40)
 
     assert head is not None
     assert not head.complete
@@ -124,7 +124,7 @@ def test_an_expired_report_reads_as_none(with_imports: tuple[ConsoleClient, str,
         Bucket=bucket().name, Key=key.partition(bucket().name + "/")[2]
     )
 
-    assert imports.report_head(done, bucket(), max_bytes=40) is None
+    assert imports.report_head(imports.get(done), bucket(), max_bytes=40) is None
 
 
 @pytest.mark.parametrize(

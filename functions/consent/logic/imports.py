@@ -148,13 +148,12 @@ class ReportHead:
     """False when the report goes on past what was read."""
 
 
-def report_head(import_id: str, bucket: DataBucket, max_bytes: int) -> ReportHead | None:
+def report_head(found: ImportOut, bucket: DataBucket, max_bytes: int) -> ReportHead | None:
     """The rows in the first `max_bytes` of the import's report (a ranged read, whatever
     the report's size); None while it has no report, or once the report has expired."""
-    record = import_store.get(import_id)
-    if record.report_uri is None:
+    if found.report_uri is None:
         return None
-    report_bucket, key = parse_s3_uri(record.report_uri)
+    report_bucket, key = parse_s3_uri(found.report_uri)
     if report_bucket != bucket.name:
         return None
     try:

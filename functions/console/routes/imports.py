@@ -50,5 +50,5 @@ def one_import(importId: str) -> Response[str]:
     return page.respond(
         "import.html",
         found=found,
-        report=imports.report_head(import_id, here.wiring.bucket, REPORT_BYTES),
+        report=imports.report_head(found, here.wiring.bucket, REPORT_BYTES),
     )

@@ -125,6 +125,9 @@ def test_every_console_page_reads_well_at_both_widths(
     page.get_by_role("link", name="Imports").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Imports")
     check("imports")
+    page.locator("main table a").first.click()
+    expect(page.get_by_role("cell", name="rejected")).to_have_count(1)
+    check("import")
 
     assert findings == {name: [] for name in findings}
     assert tab.complaints == []

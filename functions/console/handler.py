@@ -7,6 +7,7 @@ session's CSRF token, and only an operator's changes are applied (a viewer's get
 
     /console/sign-in, /console/sign-out, /console/assets/<name>   routes/session.py
     /console                                    dashboard         routes/dashboard.py
+    /console/charts/<name>.svg                  its charts        routes/charts.py
     /console/profiles[/<profileId>[/consent|/export|/erase[/confirm]]], /console/search,
     /console/erased-addresses[/lift]
                                                                   routes/profiles.py
@@ -14,6 +15,8 @@ session's CSRF token, and only an operator's changes are applied (a viewer's get
                                                                   routes/addresses.py
     /console/outages[/confirm|/decide]                            routes/outages.py
     /console/deliveries[/<deliveryId>[/explain]]                  routes/deliveries.py
+    /console/services[/<serviceId>[/changes.svg]]                 routes/services.py
+    /console/imports[/<importId>]                                 routes/imports.py
 """
 
 from __future__ import annotations
@@ -38,7 +41,17 @@ from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import get_settings
 from console.pages import CONSOLE, Page, error
-from console.routes import addresses, dashboard, deliveries, outages, profiles, session
+from console.routes import (
+    addresses,
+    charts,
+    dashboard,
+    deliveries,
+    imports,
+    outages,
+    profiles,
+    services,
+    session,
+)
 from console.session import CsrfError, ForbiddenError, NotSignedInError
 from console.web import page_for, signed_in_page
 from console.wiring import ConsoleWiring
@@ -65,10 +78,13 @@ app = APIGatewayRestResolver()
 app.use(middlewares=[decoding])
 app.include_router(session.router)
 app.include_router(dashboard.router)
+app.include_router(charts.router)
 app.include_router(profiles.router)
 app.include_router(addresses.router)
 app.include_router(outages.router)
 app.include_router(deliveries.router)
+app.include_router(services.router)
+app.include_router(imports.router)
 
 
 def _page() -> Page:

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from consent.logic.imports import ImportRun, run
 from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.consent.profile_store import record_change, register_profile
@@ -19,6 +20,7 @@ from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.service_store import save_service
 from consentry.consent.subscriptions import Confirmation, Service, SubscriptionStatus
 from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
+from consentry.core.bucket import DataBucket
 from consentry.core.clock import utc_now
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import Settings
@@ -31,6 +33,8 @@ from consentry.core.types import (
     ServiceId,
     Source,
 )
+from consentry.imports import import_store
+from consentry.imports.rules import ImportKind, ImportRecord, ImportStatus, import_id_of
 
 DEMO_DELIVERY = DeliveryId("demo-delivery")
 SEED_ACTOR = "local-demo-seed"
@@ -116,6 +120,47 @@ def seed(settings: Settings) -> None:
             )
     for channel, address, status, reason in ADDRESS_STATUSES:
         put_status(channel, Address(address), status, reason, actor=SEED_ACTOR)
+    seed_import(settings)
+
+
+DEMO_IMPORT = (
+    "profile_id,locale,email,sms,no_longer_contact_all,no_longer_contact_email,"
+    "no_longer_contact_sms\n"
+    "import-demo-1,en,ana.import@example.com,,,true,\n"
+    "import-demo-2,nl,,+31612340000,,,true\n"
+    "import-demo-3,fr,not an address,,,,\n"
+    "import-demo-4,de,jonas.import@example.de,,true,,\n"
+)
+"""A file from a previous platform: three rows apply, one is refused with its reason."""
+
+
+def seed_import(settings: Settings) -> None:
+    """The demo import, run as the import function runs one, so that the console's
+    imports page has a finished import and its report."""
+    bucket = DataBucket(settings.data_bucket, region=settings.aws_region)
+    key = "uploads/demo-previous-platform.csv"
+    bucket.put_bytes(key, DEMO_IMPORT.encode(), "text/csv")
+    _, etag = bucket.head(key)
+    now = utc_now()
+    record = ImportRecord(
+        import_id=import_id_of(ImportKind.PROFILES, bucket.name, key, etag),
+        kind=ImportKind.PROFILES,
+        bucket=bucket.name,
+        key=key,
+        etag=etag,
+        status=ImportStatus.QUEUED,
+        created_at=now,
+        updated_at=now,
+    )
+    import_store.create(record)
+    run(
+        record.import_id,
+        ImportRun(
+            bucket=bucket,
+            default_region=settings.default_phone_region,
+            smtputf8=settings.sender_smtputf8,
+        ),
+    )
 
 
 def strong_password() -> str:

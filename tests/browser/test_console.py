@@ -1,6 +1,8 @@
 """An operator signs in to the console, opens a profile, changes its consent and sees
 the change in the proof of consent; a viewer sees the same profile with no form."""
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -11,6 +13,14 @@ pytestmark = pytest.mark.browser
 
 PROFILE = "browser-console"
 WIDTHS = {"phone": PHONE["width"], "desktop": DESKTOP["width"]}
+
+
+def demo_analysis_done(local_stack: LocalStack, timeout_s: float = 300) -> None:
+    """The stack analyzes its demo audience after it has written demo.json: wait for it."""
+    deadline = time.monotonic() + timeout_s
+    while "Ready:" not in local_stack.stack.stdout.read_text():
+        assert time.monotonic() < deadline, "the demo analysis did not finish"
+        time.sleep(0.5)
 
 
 def sign_in(local_stack: LocalStack, tab: Tab, role: str) -> None:
@@ -120,6 +130,11 @@ def test_every_console_page_reads_well_at_both_widths(
     findings: dict[str, list[str]] = {}
 
     def check(name: str) -> None:
+        page.wait_for_load_state("load")
+        # Every chart drew: an image that failed has no natural width.
+        assert page.evaluate(
+            "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)"
+        ), name
         path = SCREENSHOTS / "console" / f"{name}-{viewport}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=path, full_page=True)
@@ -127,6 +142,7 @@ def test_every_console_page_reads_well_at_both_widths(
         # Nothing wider than the screen: wide tables scroll inside their own box.
         assert page.evaluate("() => document.documentElement.scrollWidth") <= WIDTHS[viewport]
 
+    demo_analysis_done(local_stack)  # so that the dashboard lists it, and its page is there
     page.goto(local_stack.stack.state["console"]["url"])
     check("sign-in")
     sign_in(local_stack, tab, "operator")
@@ -144,6 +160,17 @@ def test_every_console_page_reads_well_at_both_widths(
     assert local_stack.finished_analysis("demo-audience")["status"] == "SUCCEEDED"
     page.goto(f"{local_stack.api_url}/console/deliveries/demo-audience")
     check("delivery")
+    page.get_by_role("link", name="Services").click()
+    check("services")
+    page.locator("main table a").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Service")
+    check("service")
+    page.get_by_role("link", name="Imports").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Imports")
+    check("imports")
+    page.locator("main table a").first.click()
+    expect(page.get_by_role("cell", name="rejected")).to_have_count(1)
+    check("import")
 
     assert findings == {name: [] for name in findings}
     assert tab.complaints == []

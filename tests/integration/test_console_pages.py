@@ -47,6 +47,8 @@ def test_every_page_answers_an_operator(seeded: ConsoleClient) -> None:
         "/console/addresses/csv?status=quarantine",
         "/console/deliveries",
         "/console/deliveries/d-console-1",
+        "/console/services",
+        "/console/imports",
     ]
     for path in paths:
         response = console.get(path)
@@ -60,7 +62,7 @@ def test_the_dashboard_lists_the_latest_analyses(seeded: ConsoleClient) -> None:
 
     assert "d-console-1" in body
     assert "Quarantined address: 60" in body
-    assert "Daily charts" in body
+    assert "Opt-ins and opt-outs" in body
 
 
 def test_a_profile_shows_its_consent_addresses_and_verified_history(seeded: ConsoleClient) -> None:
@@ -281,6 +283,11 @@ def _status(response: dict[str, Any]) -> int:
         "/console/profiles?profileId=%20",
         "/console/deliveries?deliveryId=a/b",
         "/console/no/such/page",
+        "/console/services?cursor=c1.garbage",
+        "/console/services/..%2f",
+        "/console/charts/..%2fhandler.py",
+        "/console/imports/..%2f",
+        "/console/imports/%ff%fe",
         "/console/assets/../handler.py",
     ],
 )

@@ -134,6 +134,45 @@ def get(import_id: str) -> ImportOut:
     return ImportOut.of(import_store.get(import_id))
 
 
+def latest(limit: int) -> list[ImportOut]:
+    """The newest imports, newest first."""
+    return [ImportOut.of(record) for record in import_store.latest(limit)]
+
+
+@dataclass(frozen=True)
+class ReportHead:
+    """The first rows of an import's report: `row,outcome,reason` each."""
+
+    rows: tuple[tuple[str, str, str], ...]
+    complete: bool
+    """False when the report goes on past what was read."""
+
+
+def report_head(found: ImportOut, bucket: DataBucket, max_bytes: int) -> ReportHead | None:
+    """The rows in the first `max_bytes` of the import's report (a ranged read, whatever
+    the report's size); None while it has no report, or once the report has expired."""
+    if found.report_uri is None:
+        return None
+    report_bucket, key = parse_s3_uri(found.report_uri)
+    if report_bucket != bucket.name:
+        return None
+    try:
+        size, _ = bucket.head(key)
+        data = bucket.read(key, None, 0, min(size, max_bytes))
+    except ObjectGoneError:
+        return None
+    complete = size <= max_bytes
+    if not complete:
+        data = data[: data.rfind(b"\n") + 1]  # the last whole line
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    rows = tuple(
+        (fields[0], fields[1], fields[2])
+        for fields in csv.reader(lines[1:])
+        if len(fields) == len(("row", "outcome", "reason"))
+    )
+    return ReportHead(rows, complete)
+
+
 @dataclass(frozen=True)
 class ImportRun:
     """What one run of the import function works with."""

@@ -14,7 +14,7 @@ from consentry.imports.rules import (
     ImportStatus,
     parse_s3_uri,
 )
-from consentry.imports.tables import ImportModel
+from consentry.imports.tables import LISTED, ImportModel
 
 RETENTION = timedelta(days=90)
 """As long as the data bucket keeps the reports (its `imports` lifecycle rule)."""
@@ -34,6 +34,13 @@ def get(import_id: str) -> ImportRecord:
     if record is None:
         raise NotFoundError("import", import_id)
     return record
+
+
+def latest(limit: int) -> list[ImportRecord]:
+    """The newest imports, newest first (one query of the `recent` index)."""
+    with dynamodb():
+        items = list(ImportModel.recent.query(LISTED, scan_index_forward=False, limit=limit))
+    return [_to_record(item) for item in items]
 
 
 def create(record: ImportRecord) -> bool:
@@ -145,4 +152,5 @@ def _to_item(record: ImportRecord) -> ImportModel:
         created_at=record.created_at,
         updated_at=record.updated_at,
         expires_at=record.created_at + RETENTION,
+        listed=LISTED,
     )

@@ -10,9 +10,24 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from consentry.core.persistence import table
+
+LISTED = "import"
+"""The value of `listed` on every import: the `recent` index's one partition."""
+
+
+class RecentIndex(GlobalSecondaryIndex["ImportModel"]):
+    """The imports by creation time, newest last."""
+
+    class Meta:
+        index_name = "recent"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
 
 
 @table("imports_table")
@@ -36,3 +51,7 @@ class ImportModel(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
+    listed = UnicodeAttribute(null=True)
+    """`LISTED`, so that the import is in the `recent` index."""
+
+    recent = RecentIndex()

@@ -164,6 +164,19 @@ def subscription_changes(
     return DailySeries("Subscription changes per day", counts.days, counts.lines(by=0, where=where))
 
 
+def subscription_changes_by_service(
+    *, today: date, days: int = DEFAULT_DAYS
+) -> dict[str, dict[str, int]]:
+    """Each service's subscription changes over the days, by the state they led to
+    (service id -> state -> count; a service without a change is absent): one Query."""
+    counts = daily_counts(Series.SUBSCRIPTIONS, today=today, days=days)
+    totals: dict[str, dict[str, int]] = {}
+    for state in sorted({dimensions[0] for dimensions in counts.cells}):
+        for service_id, line in counts.lines(by=1, where={0: state}).items():
+            totals.setdefault(service_id, {})[state] = sum(line)
+    return totals
+
+
 def feedback_by_domain(
     *, today: date, days: int = DEFAULT_DAYS, limit: int = 10, sending: bool = False
 ) -> list[DomainFeedback]:

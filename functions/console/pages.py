@@ -4,7 +4,6 @@ framing, no caching, no referrer), and the stylesheet, served by the console its
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from http import HTTPStatus
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie
 
-from landing.pages import HSTS, SECURITY_HEADERS
+from landing.pages import HSTS, SECURITY_HEADERS, StaticFiles
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -28,33 +27,9 @@ _HERE = Path(__file__).resolve().parent
 _STATIC = _HERE / "static"
 
 
-@dataclass(frozen=True)
-class Asset:
-    body: str
-    content_type: str
-    version: str
-
-
-@lru_cache(maxsize=4)
-def asset(name: str) -> Asset | None:
-    types = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
-    path = _STATIC / name
-    if path.suffix not in types or path.parent != _STATIC or not path.is_file():
-        return None
-    body = path.read_text(encoding="utf-8")
-    return Asset(body, types[path.suffix], hashlib.sha256(body.encode()).hexdigest()[:12])
-
-
-def asset_response(name: str, *, secure: bool) -> Response[str] | None:
-    found = asset(name)
-    if found is None:
-        return None
-    headers = {
-        **SECURITY_HEADERS,
-        **(HSTS if secure else {}),
-        "Cache-Control": "public, max-age=31536000, immutable",
-    }
-    return Response(200, found.content_type, found.body, headers=headers)
+_FILES = StaticFiles(_STATIC)
+asset = _FILES.asset
+asset_response = _FILES.response
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -51,29 +51,53 @@ class Asset:
     version: str
 
 
-@lru_cache(maxsize=8)
-def asset(name: str) -> Asset | None:
-    """A file of static/ (the stylesheet, the icon) with a version for its URL."""
-    types = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
-    path = _STATIC / name
-    if path.suffix not in types or path.parent != _STATIC or not path.is_file():
-        return None
-    body = path.read_text(encoding="utf-8")
-    version = hashlib.sha256(body.encode()).hexdigest()[:12]
-    return Asset(body=body, content_type=types[path.suffix], version=version)
+class StaticFiles:
+    """The files of one static/ folder (a stylesheet, an icon), each with a version for
+    its URL; read once per execution environment."""
 
-
-def asset_response(name: str, *, secure: bool) -> Response[str] | None:
-    found = asset(name)
-    if found is None:
-        return None
-    headers = {
-        **SECURITY_HEADERS,
-        **(HSTS if secure else {}),
-        # Versioned URLs: a changed file gets a new URL, so caching it long is safe.
-        "Cache-Control": "public, max-age=31536000, immutable",
+    TYPES: ClassVar[dict[str, str]] = {
+        ".css": "text/css; charset=utf-8",
+        ".svg": "image/svg+xml",
     }
-    return Response(200, found.content_type, found.body, headers=headers)
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._read: dict[str, Asset] = {}
+        """Only files found: a name from a URL that names none is not remembered."""
+
+    def asset(self, name: str) -> Asset | None:
+        if name not in self._read:
+            found = self._load(name)
+            if found is None:
+                return None
+            self._read[name] = found
+        return self._read[name]
+
+    def response(self, name: str, *, secure: bool) -> Response[str] | None:
+        found = self.asset(name)
+        if found is None:
+            return None
+        headers = {
+            **SECURITY_HEADERS,
+            **(HSTS if secure else {}),
+            # Versioned URLs: a changed file gets a new URL, so caching it long is safe.
+            "Cache-Control": "public, max-age=31536000, immutable",
+        }
+        return Response(200, found.content_type, found.body, headers=headers)
+
+    def _load(self, name: str) -> Asset | None:
+        path = self._directory / name
+        if path.suffix not in self.TYPES or path.parent != self._directory or not path.is_file():
+            return None
+        body = path.read_text(encoding="utf-8")
+        version = hashlib.sha256(body.encode()).hexdigest()[:12]
+        return Asset(body=body, content_type=self.TYPES[path.suffix], version=version)
+
+
+_FILES = StaticFiles(_STATIC)
+asset = _FILES.asset
+"""A file of static/ (the stylesheet, the icon) with a version for its URL."""
+asset_response = _FILES.response
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,7 @@ from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.clock import Clock, utc_now
 from consentry.core.observability import logger, tracer
 from consentry.core.persistence import bind_tables
-from consentry.core.settings import Settings, get_settings
+from consentry.core.settings import Settings, per_process
 from consentry.privacy import fingerprints
 
 STEP_ERRORS = "errors/"
@@ -109,17 +109,8 @@ class Wiring:
             raise IncompleteAnalysisError("the run's plan is missing") from None
 
 
-_wiring: Wiring | None = None
-
-
-def current_wiring() -> Wiring:
-    """The process's wiring, built at the first invocation from the settings (and again
-    should the settings be read anew)."""
-    global _wiring  # noqa: PLW0603 (one per execution environment)
-    settings = get_settings()
-    if _wiring is None or _wiring.settings is not settings:
-        _wiring = Wiring.of(settings)
-    return _wiring
+current_wiring = per_process(Wiring.of)
+"""The process's wiring, built at the first invocation."""
 
 
 T = TypeVar("T", bound=BaseModel)

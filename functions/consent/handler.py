@@ -45,26 +45,20 @@ from consentry.core.errors import (
 )
 from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
-from consentry.core.settings import get_settings
+from consentry.core.settings import Settings, per_process
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
-_dependencies: Dependencies | None = None
+
+def _wire(settings: Settings) -> Dependencies:
+    bind_tables(settings)
+    idempotency.use_table(settings.idempotency_table)
+    return Dependencies(settings)
 
 
-def current_dependencies() -> Dependencies:
-    """The process's dependencies, built at cold start from the settings (and again should
-    the settings be read anew)."""
-    global _dependencies  # noqa: PLW0603 (one per execution environment)
-    settings = get_settings()
-    if _dependencies is None or _dependencies.settings is not settings:
-        bind_tables(settings)
-        idempotency.use_table(settings.idempotency_table)
-        _dependencies = Dependencies(settings)
-    return _dependencies
-
-
+current_dependencies = per_process(_wire)
+"""The process's dependencies, built at cold start."""
 current_dependencies()
 
 

@@ -39,7 +39,7 @@ from consentry.core.errors import (
 )
 from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
-from consentry.core.settings import get_settings
+from consentry.core.settings import Settings, per_process
 from console.pages import CONSOLE, Page, error
 from console.routes import (
     addresses,
@@ -57,21 +57,15 @@ from console.web import page_for, signed_in_page
 from console.wiring import ConsoleWiring
 from landing.request import UndecodableRequestError, decoding
 
-_wiring: ConsoleWiring | None = None
+
+def _wire(settings: Settings) -> ConsoleWiring:
+    bind_tables(settings)
+    idempotency.use_table(settings.idempotency_table)
+    return ConsoleWiring(settings)
 
 
-def current_wiring() -> ConsoleWiring:
-    """The process's wiring, built at cold start from the settings (and again should the
-    settings be read anew)."""
-    global _wiring  # noqa: PLW0603 (one per execution environment)
-    settings = get_settings()
-    if _wiring is None or _wiring.settings is not settings:
-        bind_tables(settings)
-        idempotency.use_table(settings.idempotency_table)
-        _wiring = ConsoleWiring(settings)
-    return _wiring
-
-
+current_wiring = per_process(_wire)
+"""The process's wiring, built at cold start."""
 current_wiring()
 
 app = APIGatewayRestResolver()

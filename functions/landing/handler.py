@@ -37,7 +37,7 @@ from consentry.core.errors import (
 )
 from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
-from consentry.core.settings import get_settings
+from consentry.core.settings import Settings, per_process
 from landing.forms import FormExpiredError, FormRejectedError
 from landing.pages import Page, error
 from landing.request import UndecodableRequestError, decoding
@@ -45,20 +45,14 @@ from landing.routes import assets, one_click, preferences, subscribe
 from landing.web import ERASED, page_for
 from landing.wiring import LandingWiring
 
-_wiring: LandingWiring | None = None
+
+def _wire(settings: Settings) -> LandingWiring:
+    bind_tables(settings)
+    return LandingWiring(settings)
 
 
-def current_wiring() -> LandingWiring:
-    """The process's wiring, built at cold start from the settings (and again should the
-    settings be read anew)."""
-    global _wiring  # noqa: PLW0603 (one per execution environment)
-    settings = get_settings()
-    if _wiring is None or _wiring.settings is not settings:
-        bind_tables(settings)
-        _wiring = LandingWiring(settings)
-    return _wiring
-
-
+current_wiring = per_process(_wire)
+"""The process's wiring, built at cold start."""
 current_wiring()
 
 app = APIGatewayRestResolver()

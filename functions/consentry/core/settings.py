@@ -8,9 +8,9 @@ The one place that reads the environment; the handlers hand the settings down.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Self
+from typing import Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -120,3 +120,22 @@ class Settings(BaseModel):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings.from_environment(os.environ)  # noqa: TID251 (the one place that reads it)
+
+
+W = TypeVar("W")
+
+
+def per_process(build: Callable[[Settings], W]) -> Callable[[], W]:
+    """What a handler builds once per execution environment from the settings (its
+    wiring: tables bound, clients made), built at the first call and again should the
+    settings be read anew (as tests do)."""
+    built: tuple[Settings, W] | None = None
+
+    def current() -> W:
+        nonlocal built
+        settings = get_settings()
+        if built is None or built[0] is not settings:
+            built = (settings, build(settings))
+        return built[1]
+
+    return current

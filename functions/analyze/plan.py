@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from analyze.step import ObjectRef, StepModel, Wiring, step
-from consentry.analysis import record_store
+from consentry.analysis import record_store, snapshot_store
 from consentry.analysis.audience import (
     SAMPLE_BYTES,
     Layout,
@@ -39,7 +39,7 @@ from consentry.analysis.run import (
     SuppressionRead,
     run_prefix,
 )
-from consentry.analysis.suppression import ReadMeter, choose_read, read_snapshot, snapshot_sizes
+from consentry.analysis.suppression import ReadMeter, choose_read, snapshot_sizes
 from consentry.consent import service_store
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.errors import InvalidInputError, NotFoundError
@@ -144,7 +144,9 @@ def plan_run(
     meter = ReadMeter()
     if read is SuppressionRead.SNAPSHOT:
         consent_as_of = now
-        bucket.put_json(prefix + SNAPSHOT_FILE, read_snapshot(request, now, meter))
+        max_age = timedelta(minutes=settings.suppression_snapshot_max_age_minutes)
+        document = snapshot_store.current(request, bucket, now, max_age, meter)
+        bucket.put_json(prefix + SNAPSHOT_FILE, document)
         record_store.set_consent_as_of(request.delivery_id, execution_arn, now)
     plan = RunPlan(
         request=request,

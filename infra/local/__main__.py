@@ -18,12 +18,19 @@ from infra.local import moto_dynamodb
 from infra.local.aws import MotoServer, configure_moto
 from infra.local.environment import aws_environment, stack_environment
 from infra.local.http_adapter import DIAGNOSTICS_PATH, ApiGatewayServer, api_routes
-from infra.local.lambdas import DEFAULT_WORKERS, Invoker, local_functions, route_moto_invokes
+from infra.local.lambdas import (
+    DEFAULT_WORKERS,
+    Invoker,
+    LocalFunction,
+    local_functions,
+    route_moto_invokes,
+)
 from infra.local.outbox import Outbox
 from infra.local.resources import create_resources, not_created
+from infra.local.schedules import Scheduler, rate_schedules
 from infra.local.sqs import POLLERS_PER_SOURCE, SqsPoller, SqsSource, sqs_sources
 from infra.local.streams import start_event_delivery
-from infra.local.template import Resolver, load_template
+from infra.local.template import Resolver, Template, load_template
 
 if TYPE_CHECKING:
     from consentry.core.settings import Settings
@@ -115,6 +122,23 @@ def _poll_queues(
             stack.callback(poller.stop)
 
 
+def _start_triggers(
+    region: str,
+    template: Template,
+    resolver: Resolver,
+    *,
+    functions: dict[str, LocalFunction],
+    invoker: Invoker,
+    stack: contextlib.ExitStack,
+) -> None:
+    """The queues' pollers; each `rate(...)` schedule once before the stack is ready
+    (the seeded data is in the first suppression snapshots), then at its rate."""
+    _poll_queues(region, sqs_sources(template, resolver, functions), invoker, stack)
+    scheduler = Scheduler(rate_schedules(template, resolver, functions), invoker.invoke)
+    scheduler.run_all_once()
+    stack.callback(scheduler.start().stop)
+
+
 def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     template = load_template(args.template)
     http = _listening(
@@ -167,7 +191,7 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> NoReturn:
     server_thread.start()
     stack.callback(server_thread.join)
     stack.callback(http.shutdown)
-    _poll_queues(args.region, sqs_sources(template, resolver, by_id), invoker, stack)
+    _start_triggers(args.region, template, resolver, functions=by_id, invoker=invoker, stack=stack)
     stack.callback(Outbox(args.region, args.state_dir / "outbox.jsonl", moto.texts).start().stop)
     start_event_delivery(
         stack,

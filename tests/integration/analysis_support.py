@@ -51,6 +51,7 @@ ANALYZE_FUNCTIONS = (
     "AnalyzeAssembleFunction",
     "AnalyzeSummarizeFunction",
     "AnalyzeRecordFailureFunction",
+    "SuppressionSnapshotFunction",
 )
 STATE_MACHINE = "AnalysisStateMachine"
 DONE_TIMEOUT_S = 60
@@ -62,11 +63,19 @@ class AnalysisStack:
     state_machine_arn: str
     invoker: Invoker
     waits: list[float]
+    snapshot_function_name: str
     bucket: str = field(default_factory=lambda: get_settings().data_bucket)
 
     def __post_init__(self) -> None:
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.s3 = boto3.client("s3", region_name=REGION)
+
+    def take_snapshots(self) -> dict[str, Any]:
+        """Take and store every channel's suppression snapshot, as the schedule does."""
+        function = self.invoker.function(self.snapshot_function_name)
+        assert function is not None
+        result: dict[str, Any] = self.invoker.invoke(function, {})
+        return result
 
     def upload(self, rows: list[dict[str, str]] | str, key: str = "audiences/test.csv") -> str:
         """Put an audience in the data bucket: rows as CSV, or text as it is."""
@@ -218,7 +227,10 @@ def start_analysis_stack(
     invoker = Invoker(functions, workers=0)  # in this process: its moto is in-process
     invoker.load()
     undo = route_moto_invokes(invoker)
-    return AnalysisStack(state_machine_arn, invoker, waits), undo
+    snapshots = next(f.name for f in functions if f.logical_id == "SuppressionSnapshotFunction")
+    stack = AnalysisStack(state_machine_arn, invoker, waits, snapshots)
+    stack.take_snapshots()  # as the local stack does when it starts
+    return stack, undo
 
 
 # ---------------------------------------------------------------- consent data

@@ -21,7 +21,7 @@ from pynamodb.exceptions import GetError
 
 from analyze import plan as planning
 from consentry.addresses.status import AddressStatus
-from consentry.analysis import record_store, suppression
+from consentry.analysis import record_store, snapshot_store, suppression
 from consentry.analysis.classifier import control_sample
 from consentry.analysis.contract import (
     AnalysisConflictError,
@@ -31,9 +31,12 @@ from consentry.analysis.contract import (
 )
 from consentry.analysis.record_store import Piece, PieceKind
 from consentry.analysis.run import SuppressionRead
-from consentry.consent.profile_store import register_profile
+from consentry.analysis.suppression import ReadMeter
+from consentry.consent.profile_store import record_change, register_profile
+from consentry.consent.rules import ConsentChange, Scope
+from consentry.core.bucket import DataBucket
 from consentry.core.settings import get_settings
-from consentry.core.types import Channel, ProfileId
+from consentry.core.types import Action, Channel, ProfileId, Source
 from consentry.privacy import fingerprints
 from consentry.privacy.erasure import erase_profile
 from tests.conftest import REGION
@@ -536,13 +539,13 @@ class _Down:
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "Query")
 
 
-def test_the_blocked_index_gone_fails_the_analysis_closed(
+def test_the_changed_index_gone_fails_the_analysis_closed(
     stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch, dynamodb: DynamoDBClient
 ) -> None:
     read_with(monkeypatch, SuppressionRead.SNAPSHOT)
     dynamodb.update_table(
         TableName=get_settings().addresses_table,
-        GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "blocked"}}],
+        GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "changed"}}],
     )
     uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
 
@@ -556,18 +559,156 @@ def test_a_snapshot_older_than_the_runs_consent_as_of_fails_the_analysis(
     stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     read_with(monkeypatch, SuppressionRead.SNAPSHOT)
-    read = suppression.read_snapshot
+    current = snapshot_store.current
 
-    def stale(request: AnalysisRequest, at: datetime, meter: Any) -> dict[str, Any]:
-        return {**read(request, at, meter), "consentAsOf": (at - timedelta(minutes=5)).isoformat()}
+    def stale(*args: Any) -> dict[str, Any]:
+        document = current(*args)
+        at = datetime.fromisoformat(document["consentAsOf"])
+        return {**document, "consentAsOf": (at - timedelta(minutes=5)).isoformat()}
 
-    monkeypatch.setattr(planning, "read_snapshot", stale)
+    monkeypatch.setattr(snapshot_store, "current", stale)
     uri = stack.upload([{"profile_id": "p1", "address": "a@example.com"}])
 
     execution = stack.run(stack.request("stale", uri))
 
     record = assert_failed_closed(stack, execution, "stale", "IncompleteAnalysisError")
     assert "before this analysis's consentAsOf" in present(record.error).message
+
+
+def test_no_stored_snapshot_fails_the_analysis_with_why(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    stack.s3.delete_object(Bucket=stack.bucket, Key=snapshot_store.snapshot_key(Channel.EMAIL))
+    uri = stack.upload(ONE_ROW)
+
+    execution = stack.run(stack.request("no-snapshot", uri))
+
+    record = assert_failed_closed(stack, execution, "no-snapshot", "IncompleteAnalysisError")
+    assert "no suppression snapshot of the email channel" in present(record.error).message
+    assert execution.invoked().count("AnalyzePlanFunction") == 1  # not retried
+
+
+def test_a_snapshot_that_cannot_be_decoded_fails_the_analysis(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    key = snapshot_store.snapshot_key(Channel.EMAIL)
+    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=b'{"format": 1, "optedOut": [')
+    uri = stack.upload(ONE_ROW)
+
+    execution = stack.run(stack.request("garbled", uri))
+
+    record = assert_failed_closed(stack, execution, "garbled", "IncompleteAnalysisError")
+    assert f"the suppression snapshot {key} cannot be read" in present(record.error).message
+
+
+def test_a_snapshot_older_than_the_deployment_allows_fails_the_analysis(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    monkeypatch.setenv("SUPPRESSION_SNAPSHOT_MAX_AGE_MINUTES", "30")
+    get_settings.cache_clear()
+    old = now() - timedelta(minutes=45)
+    snapshot_store.write(
+        DataBucket(stack.bucket, region=REGION),
+        snapshot_store.ChannelSnapshot(Channel.EMAIL, old),
+    )
+    uri = stack.upload(ONE_ROW)
+
+    execution = stack.run(stack.request("too-old", uri))
+
+    get_settings.cache_clear()
+    record = assert_failed_closed(stack, execution, "too-old", "IncompleteAnalysisError")
+    message = present(record.error).message
+    assert "45 minutes before this analysis; at most 30 are allowed" in message
+
+
+def test_a_change_stamped_before_the_snapshot_but_written_after_its_pages_is_in_it(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write stamped just before the snapshot's `asOf` may commit after its pages were
+    read: the catch-up starts TAIL_MARGIN before `asOf`, so it is read all the same."""
+    read_with(monkeypatch, SuppressionRead.SNAPSHOT)
+    opt_out("p1")
+    set_address("b@example.com", AddressStatus.DENYLISTED)
+    # A snapshot whose pages missed both writes, dated after them.
+    snapshot_store.write(
+        DataBucket(stack.bucket, region=REGION),
+        snapshot_store.ChannelSnapshot(Channel.EMAIL, now() + timedelta(minutes=10)),
+    )
+    uri = stack.upload(
+        [
+            {"profile_id": "p1", "address": "a@example.com"},
+            {"profile_id": "p2", "address": "b@example.com"},
+            {"profile_id": "p3", "address": "c@example.com"},
+        ]
+    )
+
+    execution = stack.run(stack.request("margin", uri))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["excluded"] == counts(profile_opted_out=1, address_denylisted=1)
+
+
+ONE_ROW = [{"profile_id": "p1", "address": "a@example.com"}]
+
+
+@pytest.mark.parametrize("channel", [Channel.EMAIL, Channel.SMS])
+def test_a_stored_snapshot_caught_up_reads_as_the_indexes_do(
+    stack: AnalysisStack, channel: Channel
+) -> None:
+    """Changes before the snapshot, changes after it that undo them, and new ones: the
+    stored snapshot brought up to now says what a whole read of the indexes says."""
+    opt_out("p1")
+    opt_out("p2", Channel.SMS)
+    opt_out("p3", Channel.EMAIL)
+    opt_out("p4")
+    set_address("q@example.com", AddressStatus.QUARANTINE)
+    set_address("d@example.com", AddressStatus.DENYLISTED)
+    set_address("+33612345678", AddressStatus.DENYLISTED, Channel.SMS)
+    seed_released_by_time("released@example.com")
+    stack.take_snapshots()
+    opt_in("p1")
+    opt_out("p5", Channel.SMS)
+    opt_out("p6")
+    set_address("q@example.com", AddressStatus.VALID)
+    set_address("d@example.com", AddressStatus.QUARANTINE)
+    set_address("new@example.com", AddressStatus.DENYLISTED)
+    set_address("+33612345678", AddressStatus.VALID, Channel.SMS)
+    set_address("+33687654321", AddressStatus.QUARANTINE, Channel.SMS)
+    request = AnalysisRequest.model_validate(
+        stack.request("complete", "s3://b/audiences/a.csv") | {"channel": channel.value}
+    )
+    at = now()
+
+    caught_up = snapshot_store.current(
+        request, DataBucket(stack.bucket, region=REGION), at, timedelta(hours=1), ReadMeter()
+    )
+    whole = suppression.read_snapshot(request, at, ReadMeter())
+
+    for name in ("optedOut", "denylisted", "quarantined", "subscribers", "erased"):
+        assert _sorted(caught_up[name]) == _sorted(whole[name]), name
+    assert set(caught_up["optedOut"]) == (
+        {"p2", "p4", "p5", "p6"} if channel is Channel.SMS else {"p3", "p4", "p6"}
+    )
+
+
+def _sorted(value: Any) -> Any:
+    return sorted(value) if isinstance(value, list) else value
+
+
+def opt_in(profile_id: str) -> None:
+    record_change(
+        ProfileId(profile_id),
+        ConsentChange(
+            scope=Scope.all(),
+            action=Action.OPT_IN,
+            source=Source.OPERATOR,
+            actor="analysis-test",
+            reason="test",
+        ),
+    )
 
 
 def test_a_consent_change_made_just_before_the_analysis_starts_is_in_it(

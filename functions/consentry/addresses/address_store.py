@@ -23,6 +23,8 @@ from consentry.addresses.status import (
     address_key,
 )
 from consentry.addresses.tables import AddressModel
+from consentry.core.changed import changed_day
+from consentry.core.clock import utc_now
 from consentry.core.pagination import Page, decode_cursor, encode_cursor
 from consentry.core.persistence import dynamodb
 from consentry.core.types import Address, Channel
@@ -156,8 +158,12 @@ def to_state(item: AddressModel) -> AddressState:
 def to_item(state: AddressState, *, version: int) -> AddressModel:
     status = state.status
     indexed = status is not AddressStatus.VALID
+    key = address_key(state.channel, state.address)
+    # The real clock: an analysis reads what changed since its snapshot by when it
+    # was written (the `changed` index), not by the change's own time.
+    written = utc_now()
     return AddressModel(
-        address_key(state.channel, state.address),
+        key,
         channel=state.channel.value,
         address=state.address,
         status=status.value,
@@ -175,6 +181,8 @@ def to_item(state: AddressState, *, version: int) -> AddressModel:
         domain_key=f"{address_domain(state.channel, state.address)}#{state.address}"
         if indexed
         else None,
+        changed_day=changed_day(key, written),
+        changed_at=written,
     )
 
 

@@ -47,6 +47,19 @@ class BlockedIndex(GlobalSecondaryIndex["AddressModel"]):
     address_key = UnicodeAttribute(range_key=True)
 
 
+class AddressChangedIndex(GlobalSecondaryIndex["AddressModel"]):
+    """Every address by when it was last written (consentry.core.changed), with what
+    says whether it blocks a delivery: what changed since a stored suppression
+    snapshot."""
+
+    class Meta:
+        index_name = "changed"
+        projection = IncludeProjection(["status", "error_status", "reason", "release_at"])
+
+    changed_day = UnicodeAttribute(hash_key=True)
+    changed_at = UTCDateTimeAttribute(range_key=True)
+
+
 @table("addresses_table")
 class AddressModel(Model):
     """Quarantine, denylist and allowlist state of one channel's normalized address."""
@@ -73,8 +86,12 @@ class AddressModel(Model):
     operator decision, as compact JSON (AddressState.occurrences, base, decided_at)."""
     status_key = UnicodeAttribute(null=True)
     domain_key = UnicodeAttribute(null=True)
+    changed_day = UnicodeAttribute(null=True)
+    changed_at = UTCDateTimeAttribute(null=True)
+    """When the item was last written (every write sets both)."""
     status_index = AddressStatusIndex()
     blocked_index = BlockedIndex()
+    changed_index = AddressChangedIndex()
 
 
 class HeldByDomainIndex(GlobalSecondaryIndex["AddressEventModel"]):

@@ -206,7 +206,8 @@ def covers(opt_out_all: bool, opt_out_channels: Iterable[str], channel: Channel)
     return opt_out_all or channel.value in opt_out_channels
 
 
-def _opted_out(item: dict[str, Any], channel: Channel) -> bool:
+def item_opts_out(item: dict[str, Any], channel: Channel) -> bool:
+    """Whether a profile item's opt-out flags (as DynamoDB's JSON) cover `channel`."""
     return covers(
         bool(item.get("opt_out_all", {}).get("BOOL")),
         item.get("opt_out_channels", {}).get("SS", ()),
@@ -214,14 +215,15 @@ def _opted_out(item: dict[str, Any], channel: Channel) -> bool:
     )
 
 
-def opted_out_profiles(
-    channel: Channel, meter: ReadMeter, *, page_size: int | None = None
-) -> list[ProfileId]:
-    """Every profile whose opt-out covers `channel`, from the sparse opted-out index."""
+def opted_out_items(
+    meter: ReadMeter, *, page_size: int | None = None
+) -> list[tuple[ProfileId, dict[str, Any]]]:
+    """Every opted-out profile with its flags, from the sparse opted-out index (its 16
+    buckets read in parallel)."""
 
-    def bucket(number: int) -> list[ProfileId]:
+    def bucket(number: int) -> list[tuple[ProfileId, dict[str, Any]]]:
         return [
-            ProfileId(item["profile_id"]["S"])
+            (ProfileId(item["profile_id"]["S"]), item)
             for item in raw_query(
                 ProfileModel,
                 meter,
@@ -229,13 +231,21 @@ def opted_out_profiles(
                 hash_key=("opted_out_bucket", str(number)),
                 page_size=page_size,
             )
-            if _opted_out(item, channel)
         ]
 
     with ThreadPoolExecutor(max_workers=OPTED_OUT_BUCKETS) as pool:
-        return [
-            profile for found in pool.map(bucket, range(OPTED_OUT_BUCKETS)) for profile in found
-        ]
+        return [found for page in pool.map(bucket, range(OPTED_OUT_BUCKETS)) for found in page]
+
+
+def opted_out_profiles(
+    channel: Channel, meter: ReadMeter, *, page_size: int | None = None
+) -> list[ProfileId]:
+    """Every profile whose opt-out covers `channel`, from the sparse opted-out index."""
+    return [
+        profile
+        for profile, item in opted_out_items(meter, page_size=page_size)
+        if item_opts_out(item, channel)
+    ]
 
 
 def address_ranges(channel: Channel) -> list[tuple[str, tuple[str, ...]]]:
@@ -250,6 +260,37 @@ def address_ranges(channel: Channel) -> list[tuple[str, tuple[str, ...]]]:
     ]
 
 
+def blocked_items(
+    channel: Channel,
+    status: AddressStatus,
+    meter: ReadMeter,
+    *,
+    page_size: int | None = None,
+) -> dict[Address, dict[str, Any]]:
+    """The channel's addresses with `status`, each with what says whether its quarantine
+    ends by itself, from the sparse `blocked` index, its address ranges read in
+    parallel."""
+    prefix = len(channel.value) + 1
+
+    def addresses_in(condition: tuple[str, tuple[str, ...]]) -> list[tuple[Address, Any]]:
+        operator, bounds = condition
+        return [
+            (Address(item["address_key"]["S"][prefix:]), item)
+            for item in raw_query(
+                AddressModel,
+                meter,
+                index_name=AddressModel.blocked_index.Meta.index_name,
+                hash_key=("status_key", f"{channel.value}#{status.value}"),
+                range_key=("address_key", operator, bounds),
+                page_size=page_size,
+            )
+        ]
+
+    ranges = address_ranges(channel)
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        return {a: item for found in pool.map(addresses_in, ranges) for a, item in found}
+
+
 def addresses_with(
     channel: Channel,
     status: AddressStatus,
@@ -258,53 +299,42 @@ def addresses_with(
     *,
     page_size: int | None = None,
 ) -> list[Address]:
-    """The channel's addresses with `status` at `at`, from the sparse `blocked` index, its
-    address ranges read in parallel: a quarantine whose release fell due by `at` no
-    longer counts, job or no job."""
-    prefix = len(channel.value) + 1
-
-    def addresses_in(condition: tuple[str, tuple[str, ...]]) -> list[Address]:
-        operator, bounds = condition
-        found = []
-        for item in raw_query(
-            AddressModel,
-            meter,
-            index_name=AddressModel.blocked_index.Meta.index_name,
-            hash_key=("status_key", f"{channel.value}#{status.value}"),
-            range_key=("address_key", operator, bounds),
-            page_size=page_size,
-        ):
-            address = Address(item["address_key"]["S"][prefix:])
-            if not _released(item, status, channel, address, at):
-                found.append(address)
-        return found
-
-    ranges = address_ranges(channel)
-    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-        return list(dict.fromkeys(a for found in pool.map(addresses_in, ranges) for a in found))
+    """The channel's addresses with `status` at `at`: a quarantine whose release fell
+    due by `at` no longer counts, job or no job."""
+    return [
+        address
+        for address, item in blocked_items(channel, status, meter, page_size=page_size).items()
+        if not _released(item, status, at)
+    ]
 
 
-def _released(
-    item: dict[str, Any], status: AddressStatus, channel: Channel, address: Address, at: datetime
-) -> bool:
-    """Whether an address blocked as `status` is a quarantine that ended by itself by
-    `at` (the `blocked` index projects the three attributes that say so); a denylisted
-    address stays blocked whatever its delivery health."""
+def release_date(item: dict[str, Any], status: AddressStatus) -> datetime | None:
+    """When an address blocked as `status` stops blocking by itself: a mailbox-full
+    quarantine's release date (the `blocked` and `changed` indexes project the three
+    attributes that say so); None when only an operator or new feedback ends it (a
+    denylisted address stays blocked whatever its delivery health)."""
     if status is not AddressStatus.QUARANTINE:
-        return False
+        return None
     if item.get("error_status", {}).get("S") != AddressStatus.QUARANTINE.value:
-        return False
+        return None
     release_at = item.get("release_at", {}).get("S")
-    return released_by_time(
-        AddressState(
-            channel=channel,
-            address=address,
-            error_status=AddressStatus.QUARANTINE,
-            reason=item.get("reason", {}).get("S"),
-            release_at=_utc(release_at) if release_at else None,
-        ),
-        at,
+    if not release_at:
+        return None
+    at = utc(release_at)
+    state = AddressState(
+        channel=Channel.EMAIL,  # the rule reads neither the channel nor the address
+        address=Address("-"),
+        error_status=AddressStatus.QUARANTINE,
+        reason=item.get("reason", {}).get("S"),
+        release_at=at,
     )
+    return at if released_by_time(state, at) else None
+
+
+def _released(item: dict[str, Any], status: AddressStatus, at: datetime) -> bool:
+    """Whether an address blocked as `status` is a quarantine that ended by itself by `at`."""
+    ends = release_date(item, status)
+    return ends is not None and at >= ends
 
 
 def active_subscribers(service_id: ServiceId, at: datetime, meter: ReadMeter) -> list[ProfileId]:
@@ -349,7 +379,7 @@ def look_up(
     opted_out = {
         ProfileId(item["profile_id"]["S"])
         for item in _batch_get(ProfileModel, [_key(profile_id=p) for p in sorted(profiles)], meter)
-        if _opted_out(item, channel)
+        if item_opts_out(item, channel)
     }
     blocking = {status.value for status in BLOCKING_STATUSES}
     blocked = {
@@ -360,13 +390,7 @@ def look_up(
             meter,
         )
         if item["status"]["S"] in blocking
-        and not _released(
-            item,
-            AddressStatus(item["status"]["S"]),
-            channel,
-            Address(item["address"]["S"]),
-            at,
-        )
+        and not _released(item, AddressStatus(item["status"]["S"]), at)
     }
     subscribers: set[ProfileId] = set()
     if service_id is not None:
@@ -374,13 +398,13 @@ def look_up(
         for item in _batch_get(SubscriptionModel, keys, meter):
             expires = item.get("expires_at", {}).get("S")
             if item["status"]["S"] == SubscriptionStatus.SUBSCRIBED.value and (
-                expires is None or _utc(expires) > at
+                expires is None or utc(expires) > at
             ):
                 subscribers.add(ProfileId(item["profile_id"]["S"]))
     return Found(opted_out=opted_out, blocked=blocked, subscribers=subscribers)
 
 
-def _utc(value: str) -> datetime:
+def utc(value: str) -> datetime:
     """A UTCDateTimeAttribute's stored text as a datetime."""
     parsed: datetime = SubscriptionModel.expires_at.deserialize(value)  # type: ignore[no-untyped-call]
     return parsed

@@ -39,6 +39,7 @@ from consentry.consent.subscriptions import (
     unsubscribe,
 )
 from consentry.consent.tables import OPTED_OUT_BUCKETS, ConsentEventModel, ProfileModel
+from consentry.core.changed import changed_day
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import (
     GoneError,
@@ -390,7 +391,15 @@ def _to_profile_item(state: ConsentState) -> ProfileModel:
         updated_at=state.updated_at,
         opted_out_bucket=_bucket(state.profile_id) if state.opted_out else None,
         erased_at=state.erased_at,
+        **_changed(state.profile_id),
     )
+
+
+def _changed(key: str) -> dict[str, Any]:
+    """The `changed` index keys of a write now (the real clock: an analysis reads what
+    changed since its snapshot by when it was written, not by the change's own time)."""
+    at = utc_now()
+    return {"changed_day": changed_day(key, at), "changed_at": at}
 
 
 def _to_event(item: ConsentEventModel) -> ConsentEvent:

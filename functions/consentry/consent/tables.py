@@ -37,6 +37,18 @@ class OptedOutIndex(GlobalSecondaryIndex["ProfileModel"]):
     profile_id = UnicodeAttribute(range_key=True)
 
 
+class ProfileChangedIndex(GlobalSecondaryIndex["ProfileModel"]):
+    """Every profile by when it was last written (consentry.core.changed), with its
+    opt-out flags: what changed since a stored suppression snapshot."""
+
+    class Meta:
+        index_name = "changed"
+        projection = IncludeProjection(["opt_out_all", "opt_out_channels"])
+
+    changed_day = UnicodeAttribute(hash_key=True)
+    changed_at = UTCDateTimeAttribute(range_key=True)
+
+
 @table("profiles_table")
 class ProfileModel(Model):
     """Consent state of one profile: what it opted out of, its addresses, its version."""
@@ -58,6 +70,10 @@ class ProfileModel(Model):
     erased_at = UTCDateTimeAttribute(null=True)
     erasure: MapAttribute[str, Any] = MapAttribute(null=True)
     """What the erasure erased (counts, reason, actor); set with `erased_at`."""
+    changed_day = UnicodeAttribute(null=True)
+    changed_at = UTCDateTimeAttribute(null=True)
+    """When the item was last written (every write sets both)."""
+    changed_index = ProfileChangedIndex()
 
 
 @table("consent_events_table")

@@ -105,6 +105,9 @@ class Settings(BaseModel):
     # The delivery analysis (template parameter ShardRows).
     shard_rows: int = Field(default=1_000_000, ge=1)
     """Audience rows per classify shard; only the Plan step reads it."""
+    suppression_snapshot_max_age_minutes: int = Field(default=360, ge=1)
+    """An analysis refuses a stored suppression snapshot older than this (template
+    parameter SuppressionSnapshotMaxAgeMinutes); only the Plan step reads it."""
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> Self:

@@ -487,6 +487,22 @@ def test_an_analyzed_person_once_erased_is_in_no_table(stack: AnalysisStack) -> 
             assert "analyzed.person" not in json.dumps(scanned["Items"]), table
 
 
+def test_an_erased_address_leaves_the_stored_snapshot_at_its_next_rewrite(
+    stack: AnalysisStack,
+) -> None:
+    register_profile(ProfileId("leaving"), {Channel.EMAIL: "leaving.person@x.com"}, "en")
+    set_address("leaving.person@x.com", AddressStatus.QUARANTINE)
+    key = snapshot_store.snapshot_key(Channel.EMAIL)
+    stack.take_snapshots()
+    assert "leaving.person@x.com" in stack.text(key)
+    keyring = fingerprints.load_keyring(get_settings().erasure_keys_secret, max_age_s=0)
+
+    erase_profile(ProfileId("leaving"), reason="art. 17", actor="tests", keyring=keyring)
+    stack.take_snapshots()
+
+    assert "leaving.person" not in stack.text(key)
+
+
 # ---------------------------------------------------------------- failures
 
 

@@ -131,7 +131,12 @@ def test_objects_that_can_hold_addresses_expire_by_lifecycle_rule() -> None:
     rules = TEMPLATE["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     expiring = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules if "Prefix" in rule}
     retention = {"Ref": "PersonalDataRetentionDays"}
-    assert expiring == {"audiences/": retention, "analyses/": retention, "imports/": retention}
+    assert expiring == {
+        "audiences/": retention,
+        "analyses/": retention,
+        "imports/": retention,
+        "suppression/": 2,  # rewritten on a schedule: expires only if the schedule stops
+    }
     assert TEMPLATE["Parameters"]["PersonalDataRetentionDays"]["Default"] == 30
 
 

@@ -60,6 +60,7 @@ import argparse
 import csv
 import filecmp
 import json
+import math
 import os
 import resource
 import subprocess
@@ -68,7 +69,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -356,7 +357,7 @@ def page_costs() -> dict[str, float]:
 
     from consentry.addresses.address_store import to_item
     from consentry.addresses.status import AddressState, AddressStatus, with_origin
-    from consentry.analysis.suppression import ReadMeter, _opted_out
+    from consentry.analysis.suppression import ReadMeter, item_opts_out
     from consentry.core.types import Address, Channel
 
     shape = get_session().get_service_model("dynamodb").operation_model("Query").output_shape
@@ -407,7 +408,7 @@ def page_costs() -> dict[str, float]:
 
     def raw_profiles(body: bytes) -> int:
         items = json.loads(body)["Items"]
-        return len([i["profile_id"]["S"] for i in items if _opted_out(i, Channel.EMAIL)])
+        return len([i["profile_id"]["S"] for i in items if item_opts_out(i, Channel.EMAIL)])
 
     def raw_addresses(body: bytes) -> int:
         return len([i["address_key"]["S"][6:] for i in json.loads(body)["Items"]])
@@ -463,6 +464,12 @@ S3_PUT_USD, S3_GET_USD = 0.005 / 1000, 0.0004 / 1000
 S3_PUTS_100M = 3 + 2 * CHUNKS_100M + 2 * SHARDS_100M  # s3_writes: one file per chunk and shard
 S3_GETS_100M = 20_300
 RRU_USD = 0.125 / 1_000_000
+CATCH_UP_ITEMS_100M = 200_000
+"""Profiles and addresses written in the 80 minutes Plan catches up with (the hourly
+snapshot's age plus its 20-minute margin): a large sender's unsubscribes and the
+bounces of its last campaign (an assumption)."""
+CATCH_UP_QUERIES = 2 * 8 * 2
+"""Both tables' `changed` index, 8 shards a day, two days at most."""
 PROFILE_METERED_BYTES, ADDRESS_KEYS_METERED_BYTES = 50, 73
 """What DynamoDB meters for an item of the `opted-out` index (profile id, bucket, flag)
 and of the keys-only `blocked` index (address key, status key)."""
@@ -481,10 +488,30 @@ def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, f
         PROFILES_100M * costs["profile_item_bytes"] / 2**20 / 16,
         ADDRESSES_100M * costs["address_keys_bytes"] / 2**20 / (2 * 22),
     )
-    read_s = max(cpu_s, wire_bytes / LAMBDA_NETWORK_BYTES_S, serial_pages * DYNAMODB_PAGE_S)
+    # The schedule's run: the indexes read whole, every SuppressionSnapshotMinutes.
+    take_s = max(cpu_s, wire_bytes / LAMBDA_NETWORK_BYTES_S, serial_pages * DYNAMODB_PAGE_S)
+    take_units = (
+        (PROFILES_100M * PROFILE_METERED_BYTES + ADDRESSES_100M * ADDRESS_KEYS_METERED_BYTES)
+        / 4096
+        * 0.5
+    )
+    # Plan: the stored snapshot (one GET), its load, the catch-up, the run's copy.
+    stored_entries = PROFILES_100M + ADDRESSES_100M
+    stored_s = (
+        stored_entries * measured["stored_bytes_per_entry"] / S3_STREAM_BYTES_S
+        + stored_entries * measured["stored_load_us_per_entry"] / 1e6 * LAMBDA_SLOWER
+    )
+    catch_up_bytes = CATCH_UP_ITEMS_100M * costs["profile_item_bytes"]
+    catch_up_s = max(
+        CATCH_UP_ITEMS_100M
+        * (costs["profile_item_raw_us"] + costs["read_meter_us"])
+        / 1e6
+        * LAMBDA_SLOWER,
+        math.ceil(catch_up_bytes / 2**20 / CATCH_UP_QUERIES) * DYNAMODB_PAGE_S,
+    )
     snapshot_bytes = PROFILES_100M * 14 + ADDRESSES_100M * 34
     write_s = snapshot_bytes / S3_STREAM_BYTES_S
-    suppression_s = read_s + write_s
+    suppression_s = stored_s + catch_up_s + write_s
     plan_s = CHUNK_EDGES_S + suppression_s
     rows = ROWS_100M / SHARDS_100M
     load_s = (
@@ -511,11 +538,8 @@ def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, f
     gb_s = MEMORY_GB * (
         plan_s + CHUNKS_100M * (partition_s + assemble_s) + SHARDS_100M * classify_s
     )
-    read_units = (
-        (PROFILES_100M * PROFILE_METERED_BYTES + ADDRESSES_100M * ADDRESS_KEYS_METERED_BYTES)
-        / 4096
-        * 0.5
-    )
+    read_units = max(CATCH_UP_QUERIES * 0.5, catch_up_bytes / 4096 * 0.5)
+    take_usd = take_units * RRU_USD + MEMORY_GB * take_s * LAMBDA_USD_GB_S + 5 * S3_PUT_USD
     cost = (
         gb_s * LAMBDA_USD_GB_S
         + SFN_TRANSITIONS * SFN_USD_TRANSITION
@@ -524,12 +548,41 @@ def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, f
         + read_units * RRU_USD
     )
     return {
+        "projected_snapshot_take_s_100m": take_s,
+        "projected_snapshot_per_day_usd_100m": take_usd * 24,
+        "projected_catch_up_s_100m": catch_up_s,
         "projected_suppression_read_s_100m": suppression_s,
         "projected_plan_s_100m": plan_s,
         "projected_end_to_end_s_100m": total_s,
         "projected_lambda_gb_s_100m": gb_s,
         "projected_read_units_100m": read_units,
         "projected_cost_usd_100m": cost,
+    }
+
+
+def stored_snapshot_costs(snapshot: dict[str, Any]) -> dict[str, float]:
+    """The stored snapshot of the benchmark's lists: bytes per entry, and CPU
+    microseconds per entry to decode it (best of three)."""
+    from consentry.analysis.snapshot_store import ChannelSnapshot
+    from consentry.core.types import Channel
+
+    stored = ChannelSnapshot(
+        Channel.EMAIL,
+        datetime.now(UTC),
+        opted_out=frozenset(snapshot["optedOut"]),
+        denylisted=frozenset(snapshot["denylisted"]),
+        quarantined=frozenset(snapshot["quarantined"]),
+    )
+    raw = stored.to_json()
+    entries = len(stored.opted_out) + len(stored.denylisted) + len(stored.quarantined)
+
+    def load() -> int:
+        return len(ChannelSnapshot.from_json(raw).opted_out)
+
+    seconds = min(_cpu(load)[1] for _ in range(3))
+    return {
+        "stored_bytes_per_entry": len(raw) / entries,
+        "stored_load_us_per_entry": seconds / entries * 1e6,
     }
 
 
@@ -555,6 +608,7 @@ def end_to_end(generated: Generated, snapshot: dict[str, object]) -> dict[str, f
         undo = route_moto_invokes(invoker)
         try:
             _seed(snapshot)
+            taken = _take_snapshots(invoker)
             outputs = resolver.outputs()
             bucket = outputs["DataBucketName"]
             key = "audiences/bench/audience.csv"
@@ -569,9 +623,13 @@ def end_to_end(generated: Generated, snapshot: dict[str, object]) -> dict[str, f
             execution = _run(outputs["StateMachineArn"], request)
             assert execution["audienceSize"] == generated.rows, execution
             return {
+                "snapshot_take_s": taken["seconds"],
+                "snapshot_take_read_units": taken["readUnits"],
+                "catch_up_items": CATCH_UP_CHANGES,
                 "end_to_end_s": execution["seconds"],
                 "plan_s": execution["plan_seconds"],
-                "snapshot_read_units_per_million_rows": snapshot_meter.read_units
+                "plan_read_units": snapshot_meter.read_units,
+                "indexes_read_units_per_million_rows": taken["readUnits"]
                 * 1_000_000
                 / generated.rows,
                 "lookups_read_units_per_million_rows": _lookup_read_units(generated),
@@ -606,20 +664,44 @@ def _run(state_machine_arn: str, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metering_plan_s_snapshot() -> Any:
-    """The read units of the snapshot Plan reads in this process (the meter it passes)."""
-    from analyze import plan as planning
+    """The read units Plan spends on the suppression data in this process: the stored
+    snapshot's catch-up (the meter it passes)."""
+    from consentry.analysis import snapshot_store
     from consentry.analysis.suppression import ReadMeter
-    from consentry.analysis.suppression import read_snapshot as read
 
     total = ReadMeter()
+    current = snapshot_store.current
 
-    def metered(request: Any, at: datetime, meter: ReadMeter) -> dict[str, Any]:
-        document = read(request, at, meter)
-        total.read_units += meter.read_units
+    def metered(*args: Any) -> dict[str, Any]:
+        document = current(*args)
+        total.read_units += args[-1].read_units
         return document
 
-    setattr(planning, "read_snapshot", metered)  # noqa: B010 (a benchmark's probe)
+    setattr(snapshot_store, "current", metered)  # noqa: B010 (a benchmark's probe)
     return total
+
+
+CATCH_UP_CHANGES = 200
+"""Opt-outs made through the consent store after the snapshot, for Plan to catch up with."""
+SNAPSHOT_FUNCTION = "consentry-SuppressionSnapshotFunction"
+
+
+def _take_snapshots(invoker: Any) -> dict[str, Any]:
+    """The schedule's run (every channel's snapshot from the seeded indexes), then
+    CATCH_UP_CHANGES opt-outs of profiles outside the audience made through the store."""
+    from consentry.consent.profile_store import record_change
+    from consentry.consent.rules import ConsentChange, Scope
+    from consentry.core.types import Action, ProfileId, Source
+
+    taken: dict[str, Any] = invoker.invoke(invoker.function(SNAPSHOT_FUNCTION), {})
+    for number in range(CATCH_UP_CHANGES):
+        record_change(
+            ProfileId(f"fresh-{number}"),
+            ConsentChange(
+                scope=Scope.all(), action=Action.OPT_OUT, source=Source.OPERATOR, actor="bench"
+            ),
+        )
+    return taken
 
 
 def _seed(snapshot: dict[str, Any]) -> None:
@@ -649,10 +731,20 @@ def _seed(snapshot: dict[str, Any]) -> None:
                 address=Address(address),
                 error_status=AddressStatus.QUARANTINE,
             )
-            batch.save(to_item(state, version=1))
+            batch.save(_written_long_ago(to_item(state, version=1)))
         for address in snapshot["denylisted"]:
             state = AddressState(channel=Channel.EMAIL, address=Address(address))
-            batch.save(to_item(with_origin(state, "complaint", now), version=1))
+            batch.save(_written_long_ago(to_item(with_origin(state, "complaint", now), version=1)))
+
+
+def _written_long_ago(item: Any) -> Any:
+    """An address item as written a day ago: the lists were built over time, so the
+    snapshot holds them and the catch-up does not (profiles are seeded unstamped)."""
+    from consentry.core.changed import changed_day
+
+    item.changed_at = datetime.now(UTC) - timedelta(days=1)
+    item.changed_day = changed_day(item.address_key, item.changed_at)
+    return item
 
 
 def _lookup_read_units(generated: Generated) -> float:
@@ -738,6 +830,7 @@ def run_child_on_stack(audience: Path, snapshot: Path, shard_rows: int, out: Pat
         undo = route_moto_invokes(invoker)
         try:
             _seed(json.loads(snapshot.read_text()))
+            _take_snapshots(invoker)
             outputs = resolver.outputs()
             bucket = outputs["DataBucketName"]
             key = "audiences/bench/audience.csv"
@@ -913,7 +1006,11 @@ def _print_all(workdir: Path, args: argparse.Namespace) -> None:
     for name, value in costs.items():
         print(f"{name}={value:.2f}")
     print(f"snapshot_load_us_per_entry={measured['snapshot_load_us_per_entry']:.2f}")
+    stored = stored_snapshot_costs(snapshot)
+    for name, value in stored.items():
+        print(f"{name}={value:.2f}")
     rates = {
+        **stored,
         "partition_rate": rows / measured["partition_s"],
         "classify_partitioned_rate": partitioned_rate,
         "assemble_rate": rows / measured["assemble_s"],

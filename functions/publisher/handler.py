@@ -6,6 +6,10 @@ Lambda's partial batch response (ReportBatchItemFailures): the first record not
 published, from which Lambda resumes the shard. After the event source's retries the
 batch goes to the on-failure destination (the publisher's dead-letter queue).
 
+Each record is read once (consentry.events.records): publishing and counting both take
+its plain values. A record that cannot be read stops the shard there, as one that
+cannot be published does.
+
 The records published are then counted (consentry.reporting), each exactly once. When
 the counts cannot be written the whole batch is retried: its events go out again with
 the same ids, and what was counted already is not counted again.
@@ -13,6 +17,7 @@ the same ids, and what was counted already is not counted again.
 
 from __future__ import annotations
 
+from itertools import takewhile
 from typing import Any
 
 import boto3
@@ -30,6 +35,7 @@ from consentry.events import latency
 from consentry.events.changes import AddressFingerprint
 from consentry.events.latency import Latency
 from consentry.events.publisher import EventBus, Sent, StreamPublisher
+from consentry.events.records import StreamRecord, read_batch
 from consentry.privacy.fingerprints import fingerprint, load_keyring
 from consentry.reporting import counting
 
@@ -76,11 +82,10 @@ def _position(record: dict[str, Any]) -> str:
     return str(record["dynamodb"]["SequenceNumber"])
 
 
-def _counted(records: list[dict[str, Any]], retry_from: str | None) -> bool:
+def _counted(records: list[StreamRecord], retry_from: str | None) -> bool:
     """Add the records published (those before `retry_from`) to the daily counts; False
     when the counts could not be written, and the batch must come again."""
-    positions = [_position(record) for record in records]
-    published = records if retry_from is None else records[: positions.index(retry_from)]
+    published = list(takewhile(lambda record: record.position != retry_from, records))
     try:
         counted = counting.count_records(published, utc_now())
     except StoreUnavailableError as error:
@@ -119,15 +124,17 @@ def lambda_handler(
         clock=utc_now,
     )
     records = [record.raw_event for record in DynamoDBStreamEvent(event).records]
-    result = publisher.publish(records)
+    batch = read_batch(records)
+    result = publisher.publish(batch.records)
     for sent in result.published:
         metrics.add_metric("HonourLatency", MetricUnit.Milliseconds, sent.change.honour_ms)
         metrics.add_metric("PublishLag", MetricUnit.Milliseconds, sent.lag_ms)
     metrics.add_metric("EventsPublished", MetricUnit.Count, len(result.published))
     _histograms(result.published)
-    if not _counted(records, result.retry_from):
+    retry_from = result.retry_from or batch.unreadable_at
+    if not _counted(batch.records, retry_from):
         return {"batchItemFailures": [{"itemIdentifier": _position(records[0])}]}
-    if result.retry_from is None:
+    if retry_from is None:
         return {"batchItemFailures": []}
-    logger.warning("publishing stopped; the shard resumes here", extra={"at": result.retry_from})
-    return {"batchItemFailures": [{"itemIdentifier": result.retry_from}]}
+    logger.warning("publishing stopped; the shard resumes here", extra={"at": retry_from})
+    return {"batchItemFailures": [{"itemIdentifier": retry_from}]}

@@ -8,6 +8,10 @@ and deliveries, hard bounces and complaints as SES notifications on the feedback
 topic, which the quarantine function applies when the stack's queue pollers start. The daily counts
 then fill from the tables' streams like any change's. Deterministic: the same history
 on every start (relative to the day it starts).
+
+The history ends with a provider outage, now: soft bounces for more addresses of one
+domain than the outage guard lets through, so the guard holds them and the console's
+outage holds page has a domain to release or apply.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from consentry.addresses.status import AddressState, AddressStatus
 from consentry.consent.profile_store import record_change
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.subscriptions import SubscriptionStatus
+from consentry.core.settings import get_settings
 from consentry.core.types import Action, Address, Channel, ProfileId, ServiceId, Source
 
 DAYS = 30
@@ -34,6 +39,10 @@ DOMAINS = ("example.com", "example.org", "example.net", "mail.example", "post.ex
 OPERATOR = "demo.operator@example.com"
 SENDERS = ("news@mail.example.org", "offers@promo.example.com")
 """Two sending identities, so the chart by sending domain has two bars."""
+OUTAGE_DOMAIN = "down.example"
+"""The domain of the outage: none of `DOMAINS`, whose deliveries would dilute its failures."""
+OUTAGE_MARGIN = 10
+"""Bounces of the outage beyond the guard's threshold: held as they come, not retroactively."""
 _SOURCES = (
     (Source.ONE_CLICK, 4),
     (Source.LANDING, 3),
@@ -62,16 +71,20 @@ class Seeded:
     feedback: int = 0
     """SES notifications published."""
     deliveries: int = 0
+    outage_bounces: int = 0
+    """Soft bounces of the outage at `OUTAGE_DOMAIN`, for the outage guard to hold."""
 
 
 def seed_history(
     newsletter: ServiceId, feedback_topic_arn: str, *, now: datetime, region: str
 ) -> Seeded:
-    """Write 30 days of history up to `now`, oldest first (a few hundred writes)."""
+    """Write 30 days of history up to `now`, oldest first (a few hundred writes), then
+    the outage."""
     sns = boto3.client("sns", region_name=region)
     history = _History(newsletter, feedback_topic_arn, sns, now)
     for back in range(DAYS - 1, -1, -1):
         history.day(now - timedelta(days=back))
+    history.outage(get_settings().outage_min_failures + OUTAGE_MARGIN)
     return history.seeded
 
 
@@ -195,8 +208,19 @@ class _History:
             notifications.append(_complaint(complained, self.mail([complained])))
         self.seeded.deliveries += len(delivered)
         for notification in notifications:
-            self.sns.publish(TopicArn=self.topic_arn, Message=json.dumps(notification))
-            self.seeded.feedback += 1
+            self.publish(notification)
+
+    def outage(self, bounces: int) -> None:
+        """One message to `bounces` addresses of `OUTAGE_DOMAIN`, soft-bounced for each
+        of them just now: a provider that is down, not bad addresses."""
+        addresses = [f"history.{next(self.serial)}@{OUTAGE_DOMAIN}" for _ in range(bounces)]
+        mail = {**self.mail(addresses), "timestamp": _iso(self._now)}
+        self.publish(_soft_bounce(addresses, mail))
+        self.seeded.outage_bounces += bounces
+
+    def publish(self, notification: dict[str, Any]) -> None:
+        self.sns.publish(TopicArn=self.topic_arn, Message=json.dumps(notification))
+        self.seeded.feedback += 1
 
 
 def _clock(at: datetime) -> Callable[[], datetime]:
@@ -237,6 +261,21 @@ def _bounce(addresses: list[str], mail: dict[str, Any]) -> dict[str, Any]:
             "bounceSubType": "General",
             "bouncedRecipients": [
                 {"emailAddress": address, "status": "5.1.1"} for address in addresses
+            ],
+            "timestamp": mail["timestamp"],
+        },
+    }
+
+
+def _soft_bounce(addresses: list[str], mail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "notificationType": "Bounce",
+        "mail": mail,
+        "bounce": {
+            "bounceType": "Transient",
+            "bounceSubType": "General",
+            "bouncedRecipients": [
+                {"emailAddress": address, "status": "4.4.7"} for address in addresses
             ],
             "timestamp": mail["timestamp"],
         },

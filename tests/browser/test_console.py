@@ -1,11 +1,13 @@
 """An operator signs in to the console, opens a profile, changes its consent and sees
-the change in the proof of consent; a viewer sees the same profile with no form."""
+the change in the proof of consent; a viewer sees the same profile with no form. The
+demo's outage hold is seen by both, and only the operator decides it."""
 
 import time
 
 import pytest
 from playwright.sync_api import expect
 
+from infra.local.demo_history import OUTAGE_DOMAIN
 from tests.browser.accessibility import blocking
 from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, LocalStack, Tab
 
@@ -21,6 +23,32 @@ def demo_analysis_done(local_stack: LocalStack, timeout_s: float = 300) -> None:
     while "Ready:" not in local_stack.stack.stdout.read_text():
         assert time.monotonic() < deadline, "the demo analysis did not finish"
         time.sleep(0.5)
+
+
+def demo_outage_held(local_stack: LocalStack, timeout_s: float = 60) -> int:
+    """How many errors the demo's outage holds, once the quarantine function has applied
+    the whole feedback queue (the stack reads it after start)."""
+    sqs = local_stack.stack.client("sqs")
+    queue = sqs.get_queue_url(QueueName="consentry-FeedbackQueue")["QueueUrl"]
+    waiting = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        counts = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=waiting)["Attributes"]
+        held = [
+            outage["heldErrors"]
+            for outage in local_stack.api("GET", "/v1/outages")["items"]
+            if outage["domain"] == OUTAGE_DOMAIN and outage["holding"]
+        ]
+        if held and not any(int(count) for count in counts.values()):
+            return int(held[0])
+        assert time.monotonic() < deadline, "the demo's outage was not held"
+        time.sleep(0.5)
+
+
+def erroneous_addresses_of(local_stack: LocalStack, domain: str) -> int:
+    found = local_stack.api("GET", f"/v1/addresses?status=erroneous&domain={domain}&limit=100")
+    assert found["nextCursor"] is None
+    return len(found["items"])
 
 
 def sign_in(local_stack: LocalStack, tab: Tab, role: str) -> None:
@@ -118,6 +146,53 @@ def test_an_operator_releases_addresses_and_erases_a_profile_after_confirming(
     expect(page.get_by_text("console:demo-operator").first).to_be_visible()
     expect(page.get_by_text("to.be.erased@example.com")).to_have_count(0)
     assert blocking(page) == []
+    assert desktop.complaints == []
+
+
+def test_a_viewer_sees_the_outage_hold_and_an_operator_applies_it_after_confirming(
+    local_stack: LocalStack, phone: Tab, desktop: Tab
+) -> None:
+    # Given the demo's outage: its errors held, none counted against an address yet
+    held = demo_outage_held(local_stack)
+    assert erroneous_addresses_of(local_stack, OUTAGE_DOMAIN) == 0
+    decide = f"the errors held for {OUTAGE_DOMAIN}"
+
+    # A viewer sees the hold, with nothing to decide it with, and may not post a decision
+    sign_in(local_stack, phone, "viewer")
+    viewer = phone.page
+    viewer.goto(f"{local_stack.api_url}/console/addresses")
+    viewer.get_by_role("link", name="Outage holds").click()
+    expect(viewer.get_by_role("heading", level=1)).to_have_text("Outage holds")
+    expect(viewer.get_by_role("rowheader", name=OUTAGE_DOMAIN)).to_be_visible()
+    expect(viewer.get_by_role("button", name=f"Apply {decide}")).to_have_count(0)
+    expect(viewer.get_by_role("button", name=f"Release {decide}")).to_have_count(0)
+    assert blocking(viewer) == []
+    csrf = viewer.locator("input[name=csrf]").first.get_attribute("value")
+    posted = viewer.request.post(
+        f"{local_stack.api_url}/console/outages/confirm",
+        form={"csrf": csrf or "", "channel": "email", "domain": OUTAGE_DOMAIN, "decision": "apply"},
+    )
+    assert posted.status == 403
+    assert phone.complaints == []
+
+    # An operator applies the held errors after confirming
+    sign_in(local_stack, desktop, "operator")
+    page = desktop.page
+    page.goto(f"{local_stack.api_url}/console/outages")
+    expect(page.get_by_role("rowheader", name=OUTAGE_DOMAIN)).to_be_visible()
+    assert blocking(page) == []
+    page.get_by_role("button", name=f"Apply {decide}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Apply {held} held errors?")
+    assert blocking(page) == []
+    page.get_by_label("Reason (kept in each address's history)").fill("provider confirmed")
+    page.get_by_role("button", name="Apply them").click()
+
+    # Then the hold is gone and each of its errors counts against its address
+    expect(page.get_by_role("status")).to_have_text(f"{held} held errors decided.")
+    expect(page.get_by_role("rowheader", name=OUTAGE_DOMAIN)).to_have_count(0)
+    assert blocking(page) == []
+    assert erroneous_addresses_of(local_stack, OUTAGE_DOMAIN) == held
+    assert all(o["domain"] != OUTAGE_DOMAIN for o in local_stack.api("GET", "/v1/outages")["items"])
     assert desktop.complaints == []
 
 

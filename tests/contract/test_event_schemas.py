@@ -18,6 +18,7 @@ from consentry.consent.tables import ConsentEventModel
 from consentry.core.types import Action, Address, Channel, ProfileId, ServiceId, Source
 from consentry.events.changes import DetailType, change_of
 from consentry.events.publisher import StreamPublisher
+from consentry.events.records import read_record
 from tests.event_schemas import problems, schemas
 
 AT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
@@ -112,7 +113,7 @@ def publish(*records: dict[str, Any]) -> list[dict[str, Any]]:
         bus_name="bus",
         fingerprint=key_of,
         clock=lambda: AT,
-    ).publish(list(records))
+    ).publish([read_record(record) for record in records])
     return bus.entries
 
 
@@ -146,7 +147,7 @@ def test_every_field_a_schema_names_is_one_the_publisher_can_send(name: str) -> 
 def test_feedback_that_left_the_status_as_it_was_publishes_nothing() -> None:
     unchanged = address_item({"status": "erroneous", "previous_status": "erroneous", "version": 2})
 
-    assert change_of(record(unchanged), key_of) is None
+    assert change_of(read_record(record(unchanged)), key_of) is None
 
 
 def test_an_applied_held_error_publishes_the_status_it_changed() -> None:
@@ -156,7 +157,7 @@ def test_an_applied_held_error_publishes_the_status_it_changed() -> None:
         {"status": "quarantine", "previous_status": "valid", "version": 2, "decision": "applied"}
     )
 
-    change = change_of(record(applied, name="MODIFY", old=held), key_of)
+    change = change_of(read_record(record(applied, name="MODIFY", old=held)), key_of)
 
     assert change is not None
     assert (change.detail["previousState"], change.detail["newState"]) == ("valid", "quarantine")

@@ -25,6 +25,7 @@ from consentry.core.clock import utc_now
 from consentry.core.errors import StoreUnavailableError
 from consentry.core.settings import get_settings
 from consentry.core.types import Action, Address, Channel, ProfileId, Source
+from consentry.events.records import read_record
 from consentry.reporting import counter_store, counting, daily
 from consentry.reporting.cells import Cell, Direction, Series, Tally
 from infra.local import moto_dynamodb
@@ -182,7 +183,7 @@ def test_a_batch_delivered_again_counts_each_change_once(events: EventsPath) -> 
     # Given 150 opt-outs on one day: more than one transaction holds
     for number in range(150):
         opt_out(f"p-{number}", Source.ONE_CLICK, at=noon(0))
-    records = events.pending("ConsentEventsTable", 1000)
+    records = [read_record(record) for record in events.pending("ConsentEventsTable", 1000)]
     assert len(records) == 150
 
     # When the same records are counted three times (redeliveries, a retried batch)
@@ -224,7 +225,7 @@ def test_unreadable_records_are_skipped_and_the_rest_counted(events: EventsPath)
     (record,) = events.pending("ConsentEventsTable", 10)
     broken = {**record, "dynamodb": {**record["dynamodb"], "NewImage": {"at": {"S": "never"}}}}
 
-    counted = counting.count_records([broken, record], utc_now())
+    counted = counting.count_records([read_record(broken), read_record(record)], utc_now())
 
     assert (counted.counted, counted.unreadable) == (1, 1)
 

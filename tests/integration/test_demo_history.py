@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import pytest
 
+from consent.logic.addresses import outages
 from consentry.consent.service_store import save_service
 from consentry.consent.subscriptions import Confirmation, Service
 from consentry.core.clock import utc_now
 from consentry.core.types import Channel, ServiceId, Source
 from consentry.reporting import daily
 from consentry.reporting.cells import Direction, Series
-from infra.local.demo_history import DAYS, seed_history
+from infra.local.demo_history import DAYS, OUTAGE_DOMAIN, seed_history
 from infra.local.streams import StreamPoller
 from tests.conftest import REGION
 from tests.integration.quarantine_support import FakeSms, FeedbackPath
@@ -92,3 +93,6 @@ def test_the_history_gives_every_chart_something_to_show(
     assert sum(row.deliveries or 0 for row in sending) == seeded.deliveries
     subscriptions = daily.subscription_changes(NEWSLETTER, today=today)
     assert {"pending", "subscribed"} <= set(subscriptions.labels)
+    # And today's outage is held for an operator, every one of its bounces
+    held = [(o.channel, o.domain, o.holding, o.held_errors) for o in outages(utc_now).items]
+    assert held == [(Channel.EMAIL, OUTAGE_DOMAIN, True, seeded.outage_bounces)]

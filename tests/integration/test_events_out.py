@@ -314,6 +314,22 @@ def test_an_entry_the_bus_refuses_is_published_again_with_what_follows_it(
     assert sorted(ids.values()) == [1] * 6 + [2] * 6
 
 
+def test_a_record_that_cannot_be_read_stops_the_shard_after_what_came_before_it(
+    events: EventsPath,
+) -> None:
+    for number in range(3):
+        _opt_out(ProfileId(f"p-{number:02}"), Channel.EMAIL)
+    first, second, third = events.pending("ConsentEventsTable", 10)
+    broken = {**second, "dynamodb": {**second["dynamodb"], "NewImage": {"at": {"X": "?"}}}}
+
+    response = events.invoke([first, broken, third])
+
+    assert response["batchItemFailures"] == [
+        {"itemIdentifier": second["dynamodb"]["SequenceNumber"]}
+    ]
+    assert [event.detail["profileId"] for event in events.received()] == ["p-00"]
+
+
 class RefusingBus:
     """PutEvents that publishes every entry but the one at `refuse_index`, once."""
 

@@ -11,10 +11,9 @@ is not). Each is followed by a snapshot of every table and the bucket.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,16 +22,18 @@ from hypothesis import strategies as st
 from tests.integration.conftest import lambda_context
 from tests.integration.console_support import PROFILE, ConsoleClient
 from tests.security.conftest import State, proxy_event
-
-FORM = "application/x-www-form-urlencoded"
-
-texts = st.text(max_size=40)
-garbage = st.one_of(
+from tests.security.forms import (
+    FORM,
+    METHODS,
+    csrf_forms,
+    draw_body,
+    garbage,
     texts,
-    st.text(alphabet="é€ü\u0000\u202e%./\\<>\"'", max_size=20),
-    st.from_regex(r"c1\.[A-Za-z0-9_\-]{0,120}", fullmatch=True),
+    too_many_fields,
 )
-identifiers = st.one_of(st.just(PROFILE), st.just("d-console-1"), garbage.map(quote))
+
+console_garbage = garbage("c1")
+identifiers = st.one_of(st.just(PROFILE), st.just("d-console-1"), console_garbage.map(quote))
 paths = st.one_of(
     st.sampled_from(
         [
@@ -63,9 +64,9 @@ paths = st.one_of(
     identifiers.map(lambda i: f"/console/profiles/{i}/erase/confirm"),
     identifiers.map(lambda i: f"/console/deliveries/{i}"),
     identifiers.map(lambda i: f"/console/deliveries/{i}/explain"),
-    garbage.map(lambda t: f"/console/addresses/view/{quote(t)}"),
-    garbage.map(lambda t: f"/console/assets/{quote(t)}"),
-    garbage.map(lambda t: "/console/" + quote(t)),
+    console_garbage.map(lambda t: f"/console/addresses/view/{quote(t)}"),
+    console_garbage.map(lambda t: f"/console/assets/{quote(t)}"),
+    console_garbage.map(lambda t: "/console/" + quote(t)),
 )
 queries = st.one_of(
     st.none(),
@@ -86,14 +87,13 @@ queries = st.one_of(
                 "erased",
             ]
         ),
-        garbage,
+        console_garbage,
         max_size=4,
     ),
 )
 forms = st.one_of(
-    st.builds(
-        lambda csrf, extra: "csrf=" + quote(csrf, safe="%") + "&" + urlencode(extra),
-        garbage,
+    csrf_forms(
+        console_garbage,
         st.dictionaries(
             st.sampled_from(
                 [
@@ -114,16 +114,16 @@ forms = st.one_of(
                     "filter_domain",
                 ]
             ),
-            garbage,
+            console_garbage,
         ),
     ),
-    st.integers(199, 260).map(lambda n: "&".join(f"f{i}=x" for i in range(n))),
+    too_many_fields,
     texts,
 )
 cookies = st.one_of(
     st.just("session"),
     st.just("none"),
-    garbage.map(lambda t: f"consentry_console={t}"),
+    console_garbage.map(lambda t: f"consentry_console={t}"),
     st.just("consentry_console=; consentry_console=x; =; ;;"),
 )
 
@@ -152,16 +152,8 @@ def test_no_request_gets_a_server_error_or_changes_state(
 ) -> None:
     before = stored_state()
     path = data.draw(paths)
-    method = data.draw(st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]))
-    body = data.draw(st.one_of(st.none(), forms))
-    encoded = data.draw(st.booleans())
-    if body is not None and encoded:
-        body = data.draw(
-            st.one_of(
-                st.just(base64.b64encode(body.encode("utf-8", "surrogatepass")).decode()),
-                st.just("!!not base64!!"),
-            )
-        )
+    method = data.draw(st.sampled_from(METHODS))
+    body, encoded = draw_body(data, forms)
     cookie = data.draw(cookies)
     headers = {
         "Content-Type": data.draw(st.one_of(st.just(FORM), texts)),
@@ -204,7 +196,7 @@ change_fields = st.dictionaries(
         ]
     ),
     st.one_of(
-        garbage,
+        console_garbage,
         st.sampled_from(["email", "sms", "quarantine", "denylisted", "release", "apply", ""]),
         st.text(min_size=490, max_size=520),
     ),

@@ -9,12 +9,11 @@ is not. Each is followed by a snapshot of every table and the bucket.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -29,9 +28,18 @@ from consentry.core.types import Channel, ProfileId, ServiceId
 from tests.conftest import REGION
 from tests.integration.conftest import lambda_context
 from tests.security.conftest import State, proxy_event
+from tests.security.forms import (
+    FORM,
+    METHODS,
+    csrf_forms,
+    draw_body,
+    fields,
+    garbage,
+    texts,
+    too_many_fields,
+)
 
 PROFILE = ProfileId("p-hostile")
-FORM = "application/x-www-form-urlencoded"
 SENDER = "no-reply@example.com"
 KEY_SECRET = "ProfileIdKey"
 
@@ -86,16 +94,11 @@ def tokens(signer: LinkSigner, keyring: Keyring) -> dict[str, str]:
     return {"good": good, "other": other, "expired": expired, "service": service}
 
 
-texts = st.text(max_size=40)
-garbage = st.one_of(
-    texts,
-    st.text(alphabet="é€ü\u0000\u202e%./\\<>\"'", max_size=20),
-    st.from_regex(r"k1\.[A-Za-z0-9_\-]{0,120}", fullmatch=True),
-)
+link_garbage = garbage("k1")
 
 
 def paths(tokens: dict[str, str]) -> st.SearchStrategy[str]:
-    token = st.one_of(st.sampled_from(list(tokens.values())), garbage.map(quote))
+    token = st.one_of(st.sampled_from(list(tokens.values())), link_garbage.map(quote))
     return st.one_of(
         token.map(lambda t: f"/p/{t}"),
         token.map(lambda t: f"/p/{t}/unsubscribe"),
@@ -105,25 +108,23 @@ def paths(tokens: dict[str, str]) -> st.SearchStrategy[str]:
         token.map(lambda t: f"/u/{t}"),
         st.sampled_from(["news", "svc-x", "%C3%A9", "a" * 300]).map(lambda s: f"/s/{s}"),
         st.tuples(st.sampled_from(["news", "svc-x"]), token).map(lambda p: f"/s/{p[0]}/{p[1]}"),
-        garbage.map(lambda t: f"/p/assets/{quote(t)}"),
-        garbage.map(lambda t: "/" + quote(t)),
+        link_garbage.map(lambda t: f"/p/assets/{quote(t)}"),
+        link_garbage.map(lambda t: "/" + quote(t)),
     )
 
 
 csrf = st.one_of(
     st.just("k1.1796191864.%C3%A9"),
     st.from_regex(r"k1\.[0-9]{1,12}\.[A-Za-z0-9_\-]{0,43}", fullmatch=True),
-    garbage,
+    link_garbage,
 )
 form_bodies = st.one_of(
-    st.builds(
-        lambda c, extra: (
-            "csrf=" + quote(c, safe="%") + "&email=a%40example.com&wording=x&" + urlencode(extra)
-        ),
+    csrf_forms(
         csrf,
         st.dictionaries(st.sampled_from(["channel", "service", "stop_all", "undo", "lang"]), texts),
+        fixed="email=a%40example.com&wording=x&",
     ),
-    st.integers(199, 260).map(lambda n: "&".join(f"f{i}=x" for i in range(n))),
+    too_many_fields,
     st.just("List-Unsubscribe=One-Click"),
     texts,
 )
@@ -145,16 +146,8 @@ def test_no_request_gets_a_server_error_or_changes_state(
 ) -> None:
     before = stored_state()
     path = data.draw(paths(tokens))
-    method = data.draw(st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]))
-    body = data.draw(st.one_of(st.none(), form_bodies))
-    encoded = data.draw(st.booleans())
-    if body is not None and encoded:
-        body = data.draw(
-            st.one_of(
-                st.just(base64.b64encode(body.encode("utf-8", "surrogatepass")).decode()),
-                st.just("!!not base64!!"),
-            )
-        )
+    method = data.draw(st.sampled_from(METHODS))
+    body, encoded = draw_body(data, form_bodies)
     headers = {
         "Content-Type": data.draw(content_types),
         "Accept-Language": data.draw(st.one_of(texts, st.just("fr;q=abc, de;q=2"))),
@@ -212,7 +205,7 @@ def test_a_form_of_more_than_200_fields_is_a_400_page(
 ) -> None:
     before = stored_state()
     token = tokens["good"] if token_kind == "good" else "garbage"
-    body = "&".join(f"f{i}=x" for i in range(201))
+    body = fields(201)
 
     response = landing(
         proxy_event("POST", route.format(token=token), headers={"Content-Type": FORM}, body=body)

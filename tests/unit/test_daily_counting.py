@@ -10,9 +10,11 @@ from boto3.dynamodb.types import TypeSerializer
 
 from consentry.addresses.feedback import FailureReason
 from consentry.core.types import Channel, Source
+from consentry.events.records import UnreadableStreamRecordError, read_record
 from consentry.reporting.cells import (
     Cell,
     Series,
+    Tally,
     UnreadableRecordError,
     analysis_tally,
     delivery_tally,
@@ -110,10 +112,14 @@ def address_record(
     return {"eventName": event_name, "dynamodb": stream}
 
 
+def tally(record: dict[str, Any]) -> Tally | None:
+    return tally_of(read_record(record))
+
+
 def cells(record: dict[str, Any]) -> set[tuple[Series, date, tuple[str, ...]]]:
-    tally = tally_of(record)
-    assert tally is not None
-    return {(cell.series, cell.day, cell.dimensions) for cell in tally.cells}
+    found = tally(record)
+    assert found is not None
+    return {(cell.series, cell.day, cell.dimensions) for cell in found.cells}
 
 
 @pytest.mark.parametrize("source", [s.value for s in Source])
@@ -141,9 +147,9 @@ def test_the_day_is_the_events_own_utc_date_not_the_streams() -> None:
 
 
 def tally_cells(record: dict[str, Any]) -> tuple[Cell, ...]:
-    tally = tally_of(record)
-    assert tally is not None
-    return tally.cells
+    found = tally(record)
+    assert found is not None
+    return found.cells
 
 
 @pytest.mark.parametrize(
@@ -164,11 +170,11 @@ def test_a_subscription_change_counts_by_the_state_it_led_to(
 
 @pytest.mark.parametrize("action", ["denylist", "release", "erase"])
 def test_other_consent_actions_count_nothing(action: str) -> None:
-    assert tally_of(consent_record(action=action)) is None
+    assert tally(consent_record(action=action)) is None
 
 
 def test_a_consent_events_modification_counts_nothing() -> None:
-    assert tally_of(consent_record(event_name="MODIFY")) is None
+    assert tally(consent_record(event_name="MODIFY")) is None
 
 
 @pytest.mark.parametrize("reason", [r.value for r in FailureReason])
@@ -236,7 +242,7 @@ def test_sms_keywords_count_as_entries_without_a_domain() -> None:
 def test_a_soft_bounce_that_changes_no_status_counts_nothing() -> None:
     record = address_record(status="erroneous", previous="erroneous", error_type="soft")
 
-    assert tally_of(record) is None
+    assert tally(record) is None
 
 
 def test_a_held_hard_bounce_counts_as_feedback_but_changes_nothing_yet() -> None:
@@ -246,8 +252,8 @@ def test_a_held_hard_bounce_counts_as_feedback_but_changes_nothing_yet() -> None
 
 
 def test_applying_held_feedback_counts_the_entry_once_more_under_its_own_marker() -> None:
-    inserted = tally_of(address_record(held=True, status="valid", previous="valid"))
-    applied = tally_of(address_record(event_name="MODIFY", old_status="valid", version=2))
+    inserted = tally(address_record(held=True, status="valid", previous="valid"))
+    applied = tally(address_record(event_name="MODIFY", old_status="valid", version=2))
 
     assert inserted is not None
     assert applied is not None
@@ -260,11 +266,11 @@ def test_applying_held_feedback_counts_the_entry_once_more_under_its_own_marker(
 def test_a_modification_that_leaves_the_status_counts_nothing() -> None:
     record = address_record(event_name="MODIFY", old_status="quarantine", previous="quarantine")
 
-    assert tally_of(record) is None
+    assert tally(record) is None
 
 
 def test_a_redelivered_record_carries_the_same_marker_and_no_address() -> None:
-    first, again = tally_of(address_record()), tally_of(address_record())
+    first, again = tally(address_record()), tally(address_record())
 
     assert first is not None
     assert again is not None
@@ -278,16 +284,26 @@ def test_deletions_count_nothing() -> None:
     record = address_record()
     record["eventName"] = "REMOVE"
 
-    assert tally_of(record) is None
+    assert tally(record) is None
+
+
+@pytest.mark.parametrize(
+    "record",
+    [{}, {"eventName": "INSERT"}, {"eventName": "INSERT", "dynamodb": None}],
+    ids=["empty", "no-stream", "null-stream"],
+)
+def test_what_is_not_a_stream_record_cannot_be_read(record: dict[str, Any]) -> None:
+    with pytest.raises(UnreadableStreamRecordError):
+        read_record(record)
 
 
 @pytest.mark.parametrize(
     "record",
     [
-        {},
-        {"eventName": "INSERT"},
-        {"eventName": "INSERT", "dynamodb": None},
-        {"eventName": "INSERT", "dynamodb": {"Keys": {"other": {"S": "x"}}, "NewImage": {}}},
+        {
+            "eventName": "INSERT",
+            "dynamodb": {"Keys": {"other": {"S": "x"}}, "NewImage": {}, "SequenceNumber": "1"},
+        },
         consent_record(source="carrier pigeon"),
         consent_record(scope="channel:fax"),
         consent_record(scope="everything"),
@@ -297,9 +313,6 @@ def test_deletions_count_nothing() -> None:
         address_record(address="no-domain"),
     ],
     ids=[
-        "empty",
-        "no-stream",
-        "null-stream",
         "other-table",
         "unknown-source",
         "unknown-channel",
@@ -312,7 +325,7 @@ def test_deletions_count_nothing() -> None:
 )
 def test_records_that_cannot_be_read_are_refused_as_such(record: dict[str, Any]) -> None:
     with pytest.raises(UnreadableRecordError):
-        tally_of(record)
+        tally(record)
 
 
 def test_a_record_whose_time_is_not_a_time_cannot_be_read() -> None:
@@ -320,7 +333,7 @@ def test_a_record_whose_time_is_not_a_time_cannot_be_read() -> None:
     record["dynamodb"]["NewImage"]["at"] = {"S": "yesterday"}
 
     with pytest.raises(UnreadableRecordError):
-        tally_of(record)
+        tally(record)
 
 
 def test_a_delivery_counts_for_its_recipient_and_sending_domains_on_its_own_day() -> None:

@@ -2,6 +2,7 @@
 the tables' streams (the events already written are the outbox) and published on the
 event bus.
 
-`changes` turns one stream record into the event it publishes (or none), as plain
-values; `publisher` sends them in order, in batches, and says which records to retry.
+`records` reads a stream record once, as plain values; `changes` turns one into the
+event it publishes (or none); `publisher` sends them in order, in batches, and says
+which records to retry.
 """

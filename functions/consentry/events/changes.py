@@ -20,18 +20,17 @@ the same id.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from pydantic import BaseModel, ConfigDict
 
 from consentry.addresses.events import EventKind
 from consentry.core.observability import mask_address
 from consentry.core.types import Address, Channel, ScopeKind
+from consentry.events.records import StreamRecord
 
 EVENT_SOURCE = "consentry"
 """The `source` of every event on the bus."""
@@ -67,21 +66,19 @@ class Change(BaseModel):
 _NEW_STATES = {"opt_out": "opted_out", "opt_in": "opted_in", "erase": "erased"}
 _STORED_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
 """How pynamodb's UTCDateTimeAttribute writes a time."""
-_deserializer = TypeDeserializer()
 
 
-def change_of(record: Mapping[str, Any], fingerprint: AddressFingerprint) -> Change | None:
-    """The event a stream record (Lambda's shape, or dynamodbstreams' GetRecords) publishes."""
-    stream = record["dynamodb"]
-    keys = stream.get("Keys", {})
-    new = image(stream.get("NewImage"))
+def change_of(record: StreamRecord, fingerprint: AddressFingerprint) -> Change | None:
+    """The event a stream record publishes."""
+    new = record.new
     if new is None:
         return None
-    if "seq" in keys:
-        return _consent_change(new) if record["eventName"] == "INSERT" else None
-    if "address_key" in keys:
-        old = image(stream.get("OldImage"))
-        return _address_change(new, old, _written_at(stream), fingerprint)
+    if "seq" in record.keys:
+        return _consent_change(new) if record.event_name == "INSERT" else None
+    if "address_key" in record.keys:
+        if record.written_at is None:
+            raise ValueError("an address event's record without its creation time")
+        return _address_change(new, record.old, record.written_at, fingerprint)
     return None
 
 
@@ -173,32 +170,6 @@ def _address_change(
         requested_at=requested,
         effective_at=effective,
     )
-
-
-def image(stored: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A stream record's image as plain values (numbers as int or float)."""
-    if stored is None:
-        return None
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in stored.items()}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {name: _plain(inner) for name, inner in value.items()}
-    if isinstance(value, (set, list)):
-        return [_plain(inner) for inner in value]
-    return value
-
-
-def _written_at(stream: Mapping[str, Any]) -> datetime:
-    """`ApproximateCreationDateTime`: epoch seconds in Lambda's events, a datetime from
-    boto3's GetRecords."""
-    value = stream["ApproximateCreationDateTime"]
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(float(value), UTC)
 
 
 def stored_time(text: str) -> datetime:

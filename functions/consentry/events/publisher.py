@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from consentry.core.clock import Clock
 from consentry.events.changes import EVENT_SOURCE, AddressFingerprint, Change, change_of
+from consentry.events.records import StreamRecord
 
 PUT_EVENTS_ENTRIES = 10
 """EventBridge's limit on the entries of one PutEvents call."""
@@ -60,20 +61,19 @@ class StreamPublisher:
     fingerprint: AddressFingerprint
     clock: Clock
 
-    def publish(self, records: Sequence[Mapping[str, Any]]) -> Published:
+    def publish(self, records: Sequence[StreamRecord]) -> Published:
         published: list[Sent] = []
         pending: list[tuple[str, Change]] = []
         for record in records:
-            position = str(record["dynamodb"]["SequenceNumber"])
             try:
                 change = change_of(record, self.fingerprint)
             except (KeyError, ValueError, TypeError):
                 # A record that cannot be read stops the shard here: retried, then set
                 # aside in the dead-letter queue, never skipped silently.
                 failed = self._send(pending, published)
-                return Published(published, failed or position)
+                return Published(published, failed or record.position)
             if change is not None:
-                pending.append((position, change))
+                pending.append((record.position, change))
             if len(pending) == PUT_EVENTS_ENTRIES:
                 failed = self._send(pending, published)
                 if failed is not None:

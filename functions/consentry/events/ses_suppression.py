@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from consentry.addresses.status import AddressStatus
 from consentry.core.types import Address, Channel
 from consentry.events.changes import DetailType, change_of
+from consentry.events.records import read_record
 
 
 class Operation(StrEnum):
@@ -57,7 +58,7 @@ def _unkeyed(_channel: Channel, _address: Address) -> str:
 
 def suppression_request(record: Mapping[str, Any]) -> SuppressionRequest | None:
     """The change to SES's suppression list a stream record asks for, if any."""
-    change = change_of(record, _unkeyed)
+    change = change_of(read_record(record), _unkeyed)
     if change is None or change.detail_type is not DetailType.ADDRESS_STATUS_CHANGED:
         return None
     detail = change.detail

@@ -43,7 +43,8 @@ from consentry.addresses.feedback import ErrorType, FailureReason
 from consentry.addresses.status import AddressStatus
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.core.types import Action, Channel, ScopeKind, Source
-from consentry.events.changes import image, stored_time
+from consentry.events.changes import stored_time
+from consentry.events.records import StreamRecord
 from consentry.reporting import counter_store
 from consentry.reporting.cells import (
     SEPARATOR,
@@ -66,20 +67,17 @@ _BLOCKED = frozenset({AddressStatus.QUARANTINE.value, AddressStatus.DENYLISTED.v
 _REASONS = frozenset(reason.value for reason in FailureReason)
 
 
-def tally_of(record: Mapping[str, Any]) -> Tally | None:
-    """What a stream record (Lambda's shape) adds to the daily counts, or None."""
+def tally_of(record: StreamRecord) -> Tally | None:
+    """What a stream record adds to the daily counts, or None."""
     try:
-        stream = record["dynamodb"]
-        keys = stream["Keys"]
-        event_name = record["eventName"]
-        new = image(stream.get("NewImage"))
-        if new is None or event_name == "REMOVE":
+        new = record.new
+        if new is None or record.event_name == "REMOVE":
             return None
-        if "seq" in keys:
-            return _consent_tally(new) if event_name == "INSERT" else None
-        if "address_key" in keys:
-            old = image(stream.get("OldImage")) if event_name == "MODIFY" else None
-            return _address_tally(new, old, inserted=event_name == "INSERT")
+        if "seq" in record.keys:
+            return _consent_tally(new) if record.event_name == "INSERT" else None
+        if "address_key" in record.keys:
+            old = record.old if record.event_name == "MODIFY" else None
+            return _address_tally(new, old, inserted=record.event_name == "INSERT")
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise UnreadableRecordError(f"{type(error).__name__} reading the record") from None
     raise UnreadableRecordError("a record of neither events table")
@@ -179,8 +177,8 @@ class RecordsCounted:
     """Records skipped because they could not be read (`cells.UnreadableRecordError`)."""
 
 
-def count_records(records: Iterable[Mapping[str, Any]], now: datetime) -> RecordsCounted:
-    """Add what each stream record (Lambda's shape) tallies, once."""
+def count_records(records: Iterable[StreamRecord], now: datetime) -> RecordsCounted:
+    """Add what each stream record tallies, once."""
     tallies: list[Tally] = []
     unreadable = 0
     for record in records:

@@ -25,6 +25,7 @@ erasure keeps the opt-out anyway); their addresses' fingerprints are read apart.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -208,11 +209,22 @@ def written_since(since: datetime, until: datetime, meter: ReadMeter) -> Written
         profiles = pool.map(lambda day: of(ProfileModel, day), days)
         addresses = pool.map(lambda day: of(AddressModel, day), days)
         return Written(
-            profiles={
-                ProfileId(item["profile_id"]["S"]): item for page in profiles for item in page
-            },
-            addresses={item["address_key"]["S"]: item for page in addresses for item in page},
+            profiles={ProfileId(k): v for k, v in latest_writes(profiles, "profile_id").items()},
+            addresses=latest_writes(addresses, "address_key"),
         )
+
+
+def latest_writes(pages: Iterable[list[dict[str, Any]]], key: str) -> dict[str, dict[str, Any]]:
+    """Each item's latest version: an item written again on another day may show in
+    both days' partitions until the index has caught up."""
+    latest: dict[str, dict[str, Any]] = {}
+    for page in pages:
+        for item in page:
+            name = item[key]["S"]
+            seen = latest.get(name)
+            if seen is None or item["changed_at"]["S"] >= seen["changed_at"]["S"]:
+                latest[name] = item
+    return latest
 
 
 def caught_up(snapshot: ChannelSnapshot, written: Written) -> ChannelSnapshot:

@@ -449,8 +449,9 @@ LAMBDA_NETWORK_BYTES_S = 150e6
 DYNAMODB_PAGE_S = 0.1
 """One 1 MB Query page, request to last byte, on one connection (an assumption)."""
 AUDIENCE_BYTES_100M = 5.5e9
-CHUNK_EDGES_S = AUDIENCE_BYTES_100M / S3_STREAM_BYTES_S
-"""Plan reads the audience once, on one stream, for the chunks' edges."""
+CHUNK_EDGES_S = AUDIENCE_BYTES_100M / LAMBDA_NETWORK_BYTES_S
+"""Plan reads the audience once, 16 ranges at once, to count its rows and find the
+chunks' edges: bound by what one function takes in."""
 PARTITION_OVERHEAD_S, CLASSIFY_OVERHEAD_S, ASSEMBLE_OVERHEAD_S = 2.5, 4.0, 3.3
 """Per child, besides its loop and the snapshot's download and load: the other S3
 reads and writes (the document's earlier projection)."""

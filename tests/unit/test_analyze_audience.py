@@ -3,6 +3,7 @@ that Plan splits a CSV audience at."""
 
 import csv
 import io
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,8 @@ from consentry.analysis.audience import (
     most_rows,
     row_starts,
     rows,
+    scan_segment,
+    stitch,
 )
 from consentry.analysis.contract import Audience, AudienceError, AudienceFormat
 from consentry.core.errors import InvalidInputError
@@ -186,3 +189,42 @@ def test_blank_lines_count_as_rows_and_the_smallest_rows_bound_the_count() -> No
 
     assert counted.rows == 4
     assert most_rows(len(data), layout) >= counted.rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(st.lists(fields, min_size=2, max_size=2), max_size=15),
+    cuts=st.lists(st.integers(1, 400), max_size=5),
+    targets=st.lists(st.integers(-3, 420), max_size=8),
+    block=st.integers(1, 50),
+    last_line_end=st.booleans(),
+)
+def test_ranges_read_apart_and_stitched_count_and_cut_as_one_read(
+    records: list[list[str]],
+    cuts: list[int],
+    targets: list[int],
+    block: int,
+    last_line_end: bool,
+) -> None:
+    """Plan reads a large audience in ranges at once: whatever quoted fields and line
+    ends a cut falls into, the stitched ranges give the whole read's count and edges."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(records)
+    data = buffer.getvalue().encode()
+    if not last_line_end:
+        data = data.removesuffix(b"\n")
+    targets = sorted(targets)
+    edges = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    scans = []
+    for start, end in itertools.pairwise(edges):
+        mine = [t for t in targets if start <= t - 1 < end]
+        blocks = [data[i : min(i + block, end)] for i in range(start, end, block)]
+        scans.append(scan_segment(blocks, start, mine, quote_aware=True))
+    counted = RowCount(quote_aware=True)
+    whole = row_starts(
+        counted.through(data[i : i + block] for i in range(0, len(data), block)),
+        targets,
+        quote_aware=True,
+    )
+
+    assert stitch(scans, targets, len(data)) == (counted.rows, whole)

@@ -273,30 +273,124 @@ def row_starts(blocks: Iterable[bytes], targets: list[int], *, quote_aware: bool
     offset = 0
     quoted = False
     for block in blocks:
-        position = 0  # where the search may start in this block
-        parity_at, parity = 0, quoted  # the quote parity at `parity_at` in this block
-        while pending:
-            target = pending[-1]
-            start = max(position, target - offset - 1)
-            newline = block.find(b"\n", start)
-            if newline < 0:
-                break
-            if quote_aware:
-                parity ^= bool(block.count(b'"', parity_at, newline) & 1)
-                parity_at = newline
-                if parity:
-                    position = newline + 1
-                    continue
-            row_start = offset + newline + 1
-            while pending and pending[-1] <= row_start:
-                pending.pop()
-                found.append(row_start)
-            position = newline + 1
+        _starts_in_block(block, offset, pending, found, quoted=quoted, quote_aware=quote_aware)
         if quote_aware:
             quoted ^= bool(block.count(b'"') & 1)
         offset += len(block)
     found.extend(offset for _ in pending)
     return found
+
+
+def _starts_in_block(
+    block: bytes,
+    offset: int,
+    pending: list[int],
+    found: list[int],
+    *,
+    quoted: bool,
+    quote_aware: bool,
+) -> None:
+    """Move from `pending` (targets, the next one last) onto `found` each target whose
+    row starts in `block`, which begins at `offset` inside a quoted field or not."""
+    position = 0  # where the search may start in this block
+    parity_at, parity = 0, quoted  # the quote parity at `parity_at` in this block
+    while pending:
+        target = pending[-1]
+        start = max(position, target - offset - 1)
+        newline = block.find(b"\n", start)
+        if newline < 0:
+            return
+        if quote_aware:
+            parity ^= bool(block.count(b'"', parity_at, newline) & 1)
+            parity_at = newline
+            if parity:
+                position = newline + 1
+                continue
+        row_start = offset + newline + 1
+        while pending and pending[-1] <= row_start:
+            pending.pop()
+            found.append(row_start)
+        position = newline + 1
+
+
+@dataclass(frozen=True)
+class SegmentScan:
+    """One byte range of an audience read apart from the rest: for each state it may
+    begin in (outside a quoted field, inside one), its line ends outside quoted fields
+    and where its first row and its targets' rows start; whether it holds an odd number
+    of quotes (which tells the next range's state); its last byte."""
+
+    end: int
+    quotes_odd: bool
+    line_ends: tuple[int, int]
+    starts: tuple[list[int], list[int]]
+    """Per state: the row start of the segment's first row (after its first line end
+    outside quotes), then of each of its targets, as far as they start within it."""
+    targets: list[int]
+    last: bytes
+
+
+def scan_segment(
+    blocks: Iterable[bytes], start: int, targets: list[int], *, quote_aware: bool
+) -> SegmentScan:
+    """Read one range of an audience's rows (`blocks`, from offset `start`) for either
+    state at its start. `targets` are the ascending offsets whose search for a row start
+    begins in this range (`start < target <= end`). `stitch` puts ranges together."""
+    searched = list(reversed([start + 1, *targets]))  # the first row's, then the targets'
+    readings: list[tuple[bool, list[int], list[int]]] = [
+        (began_quoted, list(searched), []) for began_quoted in (False, True)
+    ]
+    line_ends = [0, 0]
+    quotes_odd = False
+    offset, last = start, b""
+    for block in blocks:
+        if quote_aware and b'"' in block:
+            parts = block.split(b'"')
+            outside = sum(part.count(b"\n") for part in parts[0::2])
+            inside = sum(part.count(b"\n") for part in parts[1::2])
+            flips = len(parts) % 2 == 0
+        else:
+            outside, inside, flips = block.count(b"\n"), 0, False
+        for state, (began_quoted, pending, found) in enumerate(readings):
+            quoted = began_quoted ^ quotes_odd
+            _starts_in_block(block, offset, pending, found, quoted=quoted, quote_aware=quote_aware)
+            line_ends[state] += inside if quoted else outside
+        quotes_odd ^= flips
+        offset += len(block)
+        last = block[-1:] or last
+    return SegmentScan(
+        end=offset,
+        quotes_odd=quotes_odd,
+        line_ends=(line_ends[0], line_ends[1]),
+        starts=(readings[0][2], readings[1][2]),
+        targets=targets,
+        last=last,
+    )
+
+
+def stitch(scans: list[SegmentScan], targets: list[int], end: int) -> tuple[int, list[int]]:
+    """Ranges read apart, in order, as `RowCount` and `row_starts` over the whole stream
+    would count them: the rows, and each target's row start (`targets` ascending: those
+    at or before the stream's start, then each range's, then those past its end)."""
+    found = [0 for target in targets if target <= 0]  # the stream starts with a row
+    carried: list[int] = []  # targets whose row starts in a later range
+    quoted = False
+    line_ends = 0
+    last = b""
+    for scan in scans:
+        starts = scan.starts[quoted]
+        line_ends += scan.line_ends[quoted]
+        if starts:
+            found += [starts[0]] * len(carried)
+            carried = []
+            found += starts[1:]
+            carried += scan.targets[len(starts) - 1 :]
+        else:
+            carried += scan.targets
+        quoted ^= scan.quotes_odd
+        last = scan.last or last
+    found += [end] * (len(carried) + sum(1 for t in targets if t > end))
+    return line_ends + (1 if last not in (b"", b"\n") else 0), found
 
 
 def most_rows(data_bytes: int, layout: Layout) -> int:

@@ -29,6 +29,11 @@ EVERY_REQUEST: dict[str, frozenset[str]] = {
     "suppression.handler": frozenset({"boto3"}),  # every batch may call SES
 }
 """What a handler's every request needs of ON_DEMAND, so it may load it at init."""
+ROUTES_ON_DEMAND = {
+    "console.handler": ("console.routes.", {"console.routes.session"}),  # signing in
+    "consent.handler": ("consent.routes.", set()),
+}
+"""A handler's route modules, and those of them every request needs."""
 
 
 def loaded_after(code: str, module: str) -> dict[str, object]:
@@ -61,6 +66,18 @@ def test_a_handler_imports_nothing_that_only_some_requests_need(module: str) -> 
     )
 
     assert loaded_after(code, module)["loaded"] == []
+
+
+@pytest.mark.parametrize("module", sorted(ROUTES_ON_DEMAND))
+def test_a_handler_imports_the_routes_of_a_section_at_its_first_request(module: str) -> None:
+    prefix, every_request = ROUTES_ON_DEMAND[module]
+    code = (
+        f"import json, sys; import {module}; "
+        f"print(json.dumps({{'loaded': sorted(m for m in sys.modules "
+        f"if m.startswith({prefix!r}))}}))"
+    )
+
+    assert loaded_after(code, module)["loaded"] == sorted(every_request)
 
 
 def test_the_operator_api_serves_swagger_ui_registered_at_its_first_request() -> None:

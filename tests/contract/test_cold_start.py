@@ -34,6 +34,11 @@ ROUTES_ON_DEMAND = {
     "consent.handler": ("consent.routes.", set()),
 }
 """A handler's route modules, and those of them every request needs."""
+BUILT_AT_INIT: dict[str, frozenset[str]] = {
+    "quarantine.handler": frozenset({"QuarantinePolicy"}),  # every message is counted
+    "quarantine.schedule": frozenset({"QuarantinePolicy", "DueRun"}),  # every run
+}
+"""Pydantic models a handler's every request uses, beyond the settings."""
 
 
 def loaded_after(code: str, module: str) -> dict[str, object]:
@@ -78,6 +83,27 @@ def test_a_handler_imports_the_routes_of_a_section_at_its_first_request(module: 
     )
 
     assert loaded_after(code, module)["loaded"] == sorted(every_request)
+
+
+@pytest.mark.parametrize("module", HANDLERS)
+def test_a_handler_builds_only_the_models_its_every_request_uses(module: str) -> None:
+    code = f"""
+import json, sys
+import {module}
+from pydantic import BaseModel
+def subclasses(model):
+    for subclass in model.__subclasses__():
+        yield subclass
+        yield from subclasses(subclass)
+ours = ("consent", "consentry", "console", "landing", "analyze", "quarantine",
+        "suppression", "publisher")
+print(json.dumps({{"built": sorted({{model.__name__ for model in subclasses(BaseModel)
+    if model.__pydantic_complete__ and model.__module__.split(".")[0] in ours}})}}))
+"""
+
+    built = loaded_after(code, module)["built"]
+
+    assert built == sorted({"Settings"} | BUILT_AT_INIT.get(module, frozenset()))
 
 
 def test_the_operator_api_serves_swagger_ui_registered_at_its_first_request() -> None:

@@ -22,6 +22,7 @@ ON_DEMAND = (
     "phonenumbers",
     "cryptography",  # sealed links
     "itsdangerous",  # links of before sealing
+    "email.policy",  # multipart one-click unsubscribes
 )
 HANDLERS = sorted({module for module, _ in function_envs(load_template(TEMPLATE)).values()})
 EVERY_REQUEST: dict[str, frozenset[str]] = {

@@ -40,6 +40,8 @@ BUILT_AT_INIT: dict[str, frozenset[str]] = {
     "quarantine.schedule": frozenset({"QuarantinePolicy", "DueRun"}),  # every run
 }
 """Pydantic models a handler's every request uses, beyond the settings."""
+ERASED_ADDRESS_READERS = frozenset({"analyze.plan", "analyze.classify"})
+"""The steps that read erased addresses (Plan's snapshot; Classify matches them)."""
 
 
 def loaded_after(code: str, module: str) -> dict[str, object]:
@@ -105,6 +107,19 @@ print(json.dumps({{"built": sorted({{model.__name__ for model in subclasses(Base
     built = loaded_after(code, module)["built"]
 
     assert built == sorted({"Settings"} | BUILT_AT_INIT.get(module, frozenset()))
+
+
+@pytest.mark.parametrize(
+    "module",
+    [m for m in HANDLERS if m.startswith("analyze.") and m not in ERASED_ADDRESS_READERS],
+)
+def test_a_step_that_reads_no_erased_address_does_not_load_their_store(module: str) -> None:
+    code = (
+        f"import json, sys; import {module}; "
+        "print(json.dumps({'loaded': 'consentry.privacy.fingerprints' in sys.modules}))"
+    )
+
+    assert loaded_after(code, module)["loaded"] is False
 
 
 def test_the_operator_api_serves_swagger_ui_registered_at_its_first_request() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
@@ -21,13 +21,14 @@ from pydantic.alias_generators import to_camel
 
 from consentry.analysis.contract import IncompleteAnalysisError
 from consentry.analysis.run import RunPlan
-from consentry.consent.tokens import Keyring
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.clock import Clock, utc_now
 from consentry.core.observability import logger, tracer
 from consentry.core.persistence import bind_tables
 from consentry.core.settings import Settings, per_process
-from consentry.privacy import fingerprints
+
+if TYPE_CHECKING:
+    from consentry.consent.tokens import Keyring
 
 STEP_ERRORS = "errors/"
 """Where a map step that fails leaves its error, under the run's prefix."""
@@ -95,6 +96,9 @@ class Wiring:
 
     def erasure_keyring(self) -> Keyring:
         """The keys of erased addresses' fingerprints (cached by Powertools parameters)."""
+        # Only Classify matches erased addresses: the other steps never load their store.
+        from consentry.privacy import fingerprints  # noqa: PLC0415 (first use)
+
         return fingerprints.load_keyring(
             self.settings.erasure_keys_secret, max_age_s=self.settings.signing_keys_max_age_s
         )

@@ -361,7 +361,7 @@ class Command(BaseModel):
     """What an operation that changes something is asked: who asks, and the request's
     Idempotency-Key (the key of Powertools' idempotency record, with the caller)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     actor: str
     idempotency_key: str | None = None

@@ -24,16 +24,6 @@ from consent.api import (
     shown,
     unreadable_body,
 )
-from consent.routes import (
-    addresses,
-    analyses,
-    checks,
-    imports,
-    links,
-    profiles,
-    services,
-)
-from consent.routes import metrics as honour_metrics
 from consent.schemas import ErasureOut
 from consentry.core.errors import (
     ConflictError,
@@ -45,6 +35,7 @@ from consentry.core.errors import (
 )
 from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
+from consentry.core.routing import RoutersOnDemand
 from consentry.core.settings import Settings, per_process
 
 if TYPE_CHECKING:
@@ -69,24 +60,46 @@ _SWAGGER_PAGE = re.compile(re.escape(SWAGGER_PATH) + "/*")
 """The paths Powertools' REST resolver routes to the Swagger UI page."""
 
 
+ROUTERS = {
+    "profiles": "consent.routes.profiles",
+    "erased-addresses": "consent.routes.profiles",
+    "services": "consent.routes.services",
+    "checks": "consent.routes.checks",
+    "imports": "consent.routes.imports",
+    "addresses": "consent.routes.addresses",
+    "outages": "consent.routes.addresses",
+    "links": "consent.routes.links",
+    "deliveries": "consent.routes.analyses",
+    "metrics": "consent.routes.metrics",
+}
+"""The route module of each section of /v1, in the OpenAPI document's order."""
+
+
 class OperatorApi(APIGatewayRestResolver):
     """Powertools' resolver, whose OpenAPI document (docs/openapi.json, Swagger UI) says
     what the API answers (see consent.api.documented).
 
     The Swagger UI route is registered by the first request for it: registering it
-    imports Powertools' OpenAPI models, a quarter of a cold start no other route needs."""
+    imports Powertools' OpenAPI models, a quarter of a cold start no other route needs.
+    Each router is included by the first request for its section of /v1 (a request
+    loads its own routes' logic and models), and all of them by what needs the whole
+    document (Swagger UI, 404 and 405 answers)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._swagger_enabled = False
+        self.routers = RoutersOnDemand(self, "/v1", ROUTERS)
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        self.routers.include_all()
         return documented(super().get_openapi_schema(**kwargs))
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        if not self._swagger_enabled and _SWAGGER_PAGE.fullmatch(str(event.get("path") or "")):
+        path = str(event.get("path") or "")
+        if not self._swagger_enabled and _SWAGGER_PAGE.fullmatch(path):
             self.enable_swagger(path=SWAGGER_PATH, title=TITLE, version=VERSION)
             self._swagger_enabled = True
+        self.routers.include_for(path)
         return super().resolve(event, context)
 
 
@@ -100,14 +113,6 @@ app.configure_openapi(
     ),
     # No servers: Powertools' default is the one server "/".
 )
-app.include_router(profiles.router)
-app.include_router(services.router)
-app.include_router(checks.router)
-app.include_router(imports.router)
-app.include_router(addresses.router)
-app.include_router(links.router)
-app.include_router(analyses.router)
-app.include_router(honour_metrics.router)
 
 _STATUS_OF: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (NotFoundError, HTTPStatus.NOT_FOUND),

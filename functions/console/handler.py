@@ -39,19 +39,10 @@ from consentry.core.errors import (
 )
 from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
+from consentry.core.routing import RoutersOnDemand
 from consentry.core.settings import Settings, per_process
 from console.pages import CONSOLE, Page, error
-from console.routes import (
-    addresses,
-    charts,
-    dashboard,
-    deliveries,
-    imports,
-    outages,
-    profiles,
-    services,
-    session,
-)
+from console.routes import session
 from console.session import CsrfError, ForbiddenError, NotSignedInError
 from console.web import page_for, signed_in_page
 from console.wiring import ConsoleWiring
@@ -71,14 +62,24 @@ current_wiring()
 app = APIGatewayRestResolver()
 app.use(middlewares=[decoding])
 app.include_router(session.router)
-app.include_router(dashboard.router)
-app.include_router(charts.router)
-app.include_router(profiles.router)
-app.include_router(addresses.router)
-app.include_router(outages.router)
-app.include_router(deliveries.router)
-app.include_router(services.router)
-app.include_router(imports.router)
+routers = RoutersOnDemand(
+    app,
+    CONSOLE,
+    {
+        "": "console.routes.dashboard",
+        "charts": "console.routes.charts",
+        "profiles": "console.routes.profiles",
+        "search": "console.routes.profiles",
+        "erased-addresses": "console.routes.profiles",
+        "addresses": "console.routes.addresses",
+        "outages": "console.routes.outages",
+        "deliveries": "console.routes.deliveries",
+        "services": "console.routes.services",
+        "imports": "console.routes.imports",
+    },
+)
+"""The other pages' routes, each included by the first request for it: signing in and
+the session are every request's, a page's logic and models are only its own."""
 
 
 def _page() -> Page:
@@ -158,5 +159,6 @@ def lambda_handler(
 ) -> dict[str, Any]:
     """`wired` replaces the wiring (tests pass their own)."""
     idempotency.register_lambda_context(context)
+    routers.include_for(str(event.get("path") or ""))
     app.append_context(wiring=wired or current_wiring())
     return app.resolve(event, context)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesParser
-from email.policy import HTTP
 from urllib.parse import parse_qs
 
 from consentry.consent.profile_store import ChangeResult, record_change
@@ -41,6 +40,9 @@ def is_one_click_body(body: bytes, content_type: str | None) -> bool:
 
 
 def _multipart_value(body: bytes, content_type: str) -> str | None:
+    # Mail clients post form-urlencoded; the policy's header classes only for multipart.
+    from email.policy import HTTP  # noqa: PLC0415 (first multipart one-click)
+
     header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = BytesParser(policy=HTTP).parsebytes(header + body)
     if not message.is_multipart():

@@ -22,6 +22,7 @@ ON_DEMAND = (
     "phonenumbers",
     "cryptography",  # sealed links
     "itsdangerous",  # links of before sealing
+    "email.policy",  # multipart one-click unsubscribes
 )
 HANDLERS = sorted({module for module, _ in function_envs(load_template(TEMPLATE)).values()})
 EVERY_REQUEST: dict[str, frozenset[str]] = {
@@ -29,6 +30,18 @@ EVERY_REQUEST: dict[str, frozenset[str]] = {
     "suppression.handler": frozenset({"boto3"}),  # every batch may call SES
 }
 """What a handler's every request needs of ON_DEMAND, so it may load it at init."""
+ROUTES_ON_DEMAND = {
+    "console.handler": ("console.routes.", {"console.routes.session"}),  # signing in
+    "consent.handler": ("consent.routes.", set()),
+}
+"""A handler's route modules, and those of them every request needs."""
+BUILT_AT_INIT: dict[str, frozenset[str]] = {
+    "quarantine.handler": frozenset({"QuarantinePolicy"}),  # every message is counted
+    "quarantine.schedule": frozenset({"QuarantinePolicy", "DueRun"}),  # every run
+}
+"""Pydantic models a handler's every request uses, beyond the settings."""
+ERASED_ADDRESS_READERS = frozenset({"analyze.plan", "analyze.classify"})
+"""The steps that read erased addresses (Plan's snapshot; Classify matches them)."""
 
 
 def loaded_after(code: str, module: str) -> dict[str, object]:
@@ -61,6 +74,52 @@ def test_a_handler_imports_nothing_that_only_some_requests_need(module: str) -> 
     )
 
     assert loaded_after(code, module)["loaded"] == []
+
+
+@pytest.mark.parametrize("module", sorted(ROUTES_ON_DEMAND))
+def test_a_handler_imports_the_routes_of_a_section_at_its_first_request(module: str) -> None:
+    prefix, every_request = ROUTES_ON_DEMAND[module]
+    code = (
+        f"import json, sys; import {module}; "
+        f"print(json.dumps({{'loaded': sorted(m for m in sys.modules "
+        f"if m.startswith({prefix!r}))}}))"
+    )
+
+    assert loaded_after(code, module)["loaded"] == sorted(every_request)
+
+
+@pytest.mark.parametrize("module", HANDLERS)
+def test_a_handler_builds_only_the_models_its_every_request_uses(module: str) -> None:
+    code = f"""
+import json, sys
+import {module}
+from pydantic import BaseModel
+def subclasses(model):
+    for subclass in model.__subclasses__():
+        yield subclass
+        yield from subclasses(subclass)
+ours = ("consent", "consentry", "console", "landing", "analyze", "quarantine",
+        "suppression", "publisher")
+print(json.dumps({{"built": sorted({{model.__name__ for model in subclasses(BaseModel)
+    if model.__pydantic_complete__ and model.__module__.split(".")[0] in ours}})}}))
+"""
+
+    built = loaded_after(code, module)["built"]
+
+    assert built == sorted({"Settings"} | BUILT_AT_INIT.get(module, frozenset()))
+
+
+@pytest.mark.parametrize(
+    "module",
+    [m for m in HANDLERS if m.startswith("analyze.") and m not in ERASED_ADDRESS_READERS],
+)
+def test_a_step_that_reads_no_erased_address_does_not_load_their_store(module: str) -> None:
+    code = (
+        f"import json, sys; import {module}; "
+        "print(json.dumps({'loaded': 'consentry.privacy.fingerprints' in sys.modules}))"
+    )
+
+    assert loaded_after(code, module)["loaded"] is False
 
 
 def test_the_operator_api_serves_swagger_ui_registered_at_its_first_request() -> None:

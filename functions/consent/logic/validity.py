@@ -25,7 +25,7 @@ REASON = "the service's validity ended"
 class ValidityRun(BaseModel):
     """What one run did."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     services: int
     """Services whose validity has ended (all of them, also those ended earlier)."""

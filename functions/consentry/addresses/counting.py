@@ -50,7 +50,7 @@ from consentry.core.types import Address, Channel
 
 
 class QuarantinePolicy(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     soft_error_spacing: timedelta = timedelta(hours=24)
     soft_errors_to_quarantine: int = Field(default=5, ge=1)

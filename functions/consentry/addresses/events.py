@@ -62,7 +62,7 @@ class Decision(StrEnum):
 
 
 class AddressEvent(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     channel: Channel
     address: Address

@@ -262,7 +262,10 @@ def parse_notification(
 
 # ------------------------------------------------------------------ the SES shapes
 class _Ses(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, extra="ignore", frozen=True)
+    # Built at first use: only the functions that read SES notifications parse them.
+    model_config = ConfigDict(
+        alias_generator=to_camel, extra="ignore", frozen=True, defer_build=True
+    )
 
 
 class _Mail(_Ses):

@@ -55,7 +55,7 @@ class Outcome(StrEnum):
 class Occurrence(BaseModel):
     """One dated delivery outcome of an address, named by its feedback key."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     at: datetime
     key: str
@@ -66,7 +66,7 @@ class Occurrence(BaseModel):
 class ErrorHealth(BaseModel):
     """The delivery-health fields of an address, without its occurrences."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     error_status: AddressStatus = AddressStatus.VALID
     reason: str | None = None
@@ -76,7 +76,7 @@ class ErrorHealth(BaseModel):
 
 
 class AddressState(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     channel: Channel
     address: Address

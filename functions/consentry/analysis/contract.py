@@ -124,7 +124,7 @@ class AnalysisRequest(AnalysisOptions):
 class ExclusionCounts(BaseModel):
     """Rows excluded by each cause of domain.md section 6, zeros included."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     address_missing: int = Field(ge=0)
     address_invalid: int = Field(ge=0)

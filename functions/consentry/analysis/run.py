@@ -62,14 +62,14 @@ class SuppressionRead(StrEnum):
 class Chunk(BaseModel):
     """Bytes [start, end) of the audience, whole rows."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     start: int
     end: int
 
 
 class RunPlan(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     request: AnalysisRequest
     execution_arn: str

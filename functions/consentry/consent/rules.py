@@ -26,7 +26,7 @@ GENESIS_HASH = "0" * 64
 class Scope(BaseModel):
     """What a change or a link is about: everything, one channel, or one service."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: ScopeKind
     value: str | None = None
@@ -75,7 +75,7 @@ class ConsentState(BaseModel):
     the store has never written); `head_seq` and `head_hash` name the newest event.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     profile_id: ProfileId
     version: int = 0
@@ -103,7 +103,7 @@ class ConsentState(BaseModel):
 class ConsentChange(BaseModel):
     """One requested change and the circumstances that the proof of consent records."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     scope: Scope
     action: Action
@@ -155,7 +155,7 @@ _FORM_2_FIELDS = (
 class ConsentEvent(BaseModel):
     """One link of a profile's proof-of-consent chain."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     profile_id: ProfileId
     seq: int

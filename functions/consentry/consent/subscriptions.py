@@ -24,7 +24,7 @@ class SubscriptionStatus(StrEnum):
 
 
 class Service(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     service_id: ServiceId
     name: str
@@ -53,7 +53,7 @@ class Service(BaseModel):
 
 
 class Subscription(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     service_id: ServiceId
     profile_id: ProfileId

@@ -46,7 +46,7 @@ _CLOCK_SKEW = timedelta(minutes=5)
 class LinkClaims(BaseModel):
     """What a link says about its recipient."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     profile_id: ProfileId
     scope: Scope

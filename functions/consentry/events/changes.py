@@ -47,7 +47,7 @@ class DetailType(StrEnum):
 class Change(BaseModel):
     """One event to publish: its detail lacks only `publishedAt`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     detail_type: DetailType
     detail: dict[str, Any]

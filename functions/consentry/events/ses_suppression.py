@@ -28,7 +28,7 @@ class Operation(StrEnum):
 
 
 class SuppressionRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     operation: Operation
     email_address: str

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.addresses.normalize import normalize
 from consentry.addresses.status import AddressStatus
@@ -41,7 +41,7 @@ class RowOutcome(StrEnum):
 
 
 class ImportCounts(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     rows: int = 0
     """Data rows in the file (blank lines aside), known once the file has been read."""
@@ -54,7 +54,7 @@ class ImportCounts(BaseModel):
 
 
 class ImportRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     import_id: str
     kind: ImportKind
@@ -62,7 +62,7 @@ class ImportRecord(BaseModel):
     key: str
     etag: str
     status: ImportStatus
-    counts: ImportCounts = ImportCounts()
+    counts: ImportCounts = Field(default_factory=ImportCounts)
     report_uri: str | None = None
     error: str | None = None
     created_at: datetime

@@ -32,7 +32,7 @@ from consentry.privacy.fingerprints import ErasedSuppression
 class Erasure(BaseModel):
     """What one erasure erased, and what it kept."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     profile_id: ProfileId
     erased_at: datetime

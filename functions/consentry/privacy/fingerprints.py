@@ -41,7 +41,7 @@ T = TypeVar("T")
 class ErasedSuppression(BaseModel):
     """What one erased address still stops, and since when."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     channel: Channel
     cause: ExclusionCause

@@ -54,7 +54,6 @@ from consentry.consent.tables import OPTED_OUT_BUCKETS, ProfileModel, Subscripti
 from consentry.core.errors import StoreUnavailableError
 from consentry.core.persistence import dynamodb
 from consentry.core.types import Address, Channel, ProfileId, ServiceId
-from consentry.privacy import fingerprints
 
 READ_UNIT_BYTES = 4096
 EVENTUAL_READ_UNITS = 0.5
@@ -535,6 +534,8 @@ def read_snapshot(request: AnalysisRequest, at: datetime, meter: ReadMeter) -> d
 
 def erased_of(channel: Channel) -> dict[str, str]:
     """The channel's erased addresses' fingerprints, with the cause each keeps."""
+    from consentry.privacy import fingerprints  # noqa: PLC0415 (first use: not the schedule's)
+
     return {key: cause.value for key, cause in fingerprints.of_channel(channel).items()}
 
 

@@ -14,12 +14,14 @@ from infra.local.environment import (
     function_environment,
     stack_environment,
 )
+from infra.local.lambdas import local_functions
 from infra.local.resources import (
     CREATORS,
     generate_secret_string,
     physical_name,
     state_machine_definition,
 )
+from infra.local.schedules import Scheduler, rate_schedules
 from infra.local.template import (
     NotCreatedError,
     Physical,
@@ -309,4 +311,37 @@ def test_the_analysis_definition_is_substituted_with_the_function_arns(
     assert states["Plan"]["Parameters"]["FunctionName"] == "arn:AnalyzePlanFunction"
     assert (
         states["RecordFailure"]["Parameters"]["FunctionName"] == "arn:AnalyzeRecordFailureFunction"
+    )
+
+
+def test_the_local_stack_runs_the_rate_schedules_now_and_then_at_their_rate(
+    project: Template, project_resolver: Resolver
+) -> None:
+    functions = {f.logical_id: f for f in local_functions(project, project_resolver)}
+    invoked: list[str] = []
+
+    schedules = rate_schedules(project, project_resolver, functions)
+    Scheduler(
+        schedules, lambda function, _event: invoked.append(function.logical_id)
+    ).run_all_once()
+
+    # The daily cron jobs are left to their tests; the snapshot runs every 60 minutes.
+    assert [(s.function.logical_id, s.seconds) for s in schedules] == [
+        ("SuppressionSnapshotFunction", 3600)
+    ]
+    assert invoked == ["SuppressionSnapshotFunction"]
+
+
+def test_a_failed_scheduled_run_waits_for_the_next(
+    project: Template, project_resolver: Resolver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    functions = {f.logical_id: f for f in local_functions(project, project_resolver)}
+
+    def fail(_function: object, _event: object) -> None:
+        raise RuntimeError("store down")
+
+    Scheduler(rate_schedules(project, project_resolver, functions), fail).run_all_once()
+
+    assert "schedule SuppressionSnapshotFunction failed: RuntimeError('store down')" in (
+        capsys.readouterr().out
     )

@@ -39,7 +39,7 @@ from consentry.analysis.suppression import BLOCKING_STATUSES, ReadMeter, raw_que
 from consentry.consent.tables import ProfileModel
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.changed import changed_days
-from consentry.core.types import Address, Channel, ProfileId
+from consentry.core.types import Channel, ProfileId
 
 PREFIX = "suppression/"
 TAIL_MARGIN = timedelta(minutes=20)
@@ -105,19 +105,15 @@ class ChannelSnapshot:
 def take(channels: list[Channel], at: datetime, meter: ReadMeter) -> list[ChannelSnapshot]:
     """Every channel's snapshot as of `at` (taken before the first page is read): the
     opted-out index once, the `blocked` index per channel and status."""
-    opted_out: dict[Channel, set[str]] = {channel: set() for channel in channels}
-    for profile_id, item in suppression.opted_out_items(meter):
-        for channel in channels:
-            if suppression.item_opts_out(item, channel):
-                opted_out[channel].add(profile_id)
+    opted_out = suppression.opted_out_by_channel(channels, meter)
     snapshots = []
     for channel in channels:
         blocked: dict[AddressStatus, set[str]] = {}
         ends: dict[str, datetime] = {}
         for status in BLOCKING_STATUSES:
-            items = suppression.blocked_items(channel, status, meter)
-            blocked[status] = set(items)
-            ends |= _ends(status, items)
+            entries = suppression.blocked_entries(channel, status, meter)
+            blocked[status] = set(entries)
+            ends |= {address: at for address, at in entries.items() if at is not None}
         snapshots.append(
             ChannelSnapshot(
                 channel=channel,
@@ -129,16 +125,6 @@ def take(channels: list[Channel], at: datetime, meter: ReadMeter) -> list[Channe
             )
         )
     return snapshots
-
-
-def _ends(status: AddressStatus, items: dict[Address, dict[str, Any]]) -> dict[str, datetime]:
-    """When the addresses of `items` (blocked as `status`) stop blocking by themselves."""
-    found: dict[str, datetime] = {}
-    for address, item in items.items():
-        ends = suppression.release_date(item, status)
-        if ends is not None:
-            found[address] = ends
-    return found
 
 
 def write(bucket: DataBucket, snapshot: ChannelSnapshot) -> None:
@@ -251,7 +237,9 @@ def caught_up(snapshot: ChannelSnapshot, written: Written) -> ChannelSnapshot:
             denylisted.add(address)
         elif status == AddressStatus.QUARANTINE.value:
             quarantined.add(address)
-            ends |= _ends(AddressStatus.QUARANTINE, {Address(address): item})
+            release = suppression.release_date(item, AddressStatus.QUARANTINE)
+            if release is not None:
+                ends[address] = release
     return ChannelSnapshot(
         channel,
         snapshot.as_of,

@@ -214,37 +214,38 @@ def item_opts_out(item: dict[str, Any], channel: Channel) -> bool:
     )
 
 
-def opted_out_items(
-    meter: ReadMeter, *, page_size: int | None = None
-) -> list[tuple[ProfileId, dict[str, Any]]]:
-    """Every opted-out profile with its flags, from the sparse opted-out index (its 16
-    buckets read in parallel)."""
+def opted_out_by_channel(
+    channels: Iterable[Channel], meter: ReadMeter, *, page_size: int | None = None
+) -> dict[Channel, list[ProfileId]]:
+    """For each of `channels`, every profile whose opt-out covers it, from the sparse
+    opted-out index (its 16 buckets read in parallel; only ids are kept, each once)."""
+    wanted = list(channels)
 
-    def bucket(number: int) -> list[tuple[ProfileId, dict[str, Any]]]:
-        return [
-            (ProfileId(item["profile_id"]["S"]), item)
-            for item in raw_query(
-                ProfileModel,
-                meter,
-                index_name=ProfileModel.opted_out_index.Meta.index_name,
-                hash_key=("opted_out_bucket", str(number)),
-                page_size=page_size,
-            )
-        ]
+    def bucket(number: int) -> dict[Channel, list[ProfileId]]:
+        found: dict[Channel, list[ProfileId]] = {channel: [] for channel in wanted}
+        for item in raw_query(
+            ProfileModel,
+            meter,
+            index_name=ProfileModel.opted_out_index.Meta.index_name,
+            hash_key=("opted_out_bucket", str(number)),
+            page_size=page_size,
+        ):
+            profile_id = ProfileId(item["profile_id"]["S"])
+            for channel in wanted:
+                if item_opts_out(item, channel):
+                    found[channel].append(profile_id)
+        return found
 
     with ThreadPoolExecutor(max_workers=OPTED_OUT_BUCKETS) as pool:
-        return [found for page in pool.map(bucket, range(OPTED_OUT_BUCKETS)) for found in page]
+        buckets = list(pool.map(bucket, range(OPTED_OUT_BUCKETS)))
+    return {channel: [p for found in buckets for p in found[channel]] for channel in wanted}
 
 
 def opted_out_profiles(
     channel: Channel, meter: ReadMeter, *, page_size: int | None = None
 ) -> list[ProfileId]:
     """Every profile whose opt-out covers `channel`, from the sparse opted-out index."""
-    return [
-        profile
-        for profile, item in opted_out_items(meter, page_size=page_size)
-        if item_opts_out(item, channel)
-    ]
+    return opted_out_by_channel([channel], meter, page_size=page_size)[channel]
 
 
 def address_ranges(channel: Channel) -> list[tuple[str, tuple[str, ...]]]:
@@ -259,22 +260,22 @@ def address_ranges(channel: Channel) -> list[tuple[str, tuple[str, ...]]]:
     ]
 
 
-def blocked_items(
+def blocked_entries(
     channel: Channel,
     status: AddressStatus,
     meter: ReadMeter,
     *,
     page_size: int | None = None,
-) -> dict[Address, dict[str, Any]]:
-    """The channel's addresses with `status`, each with what says whether its quarantine
-    ends by itself, from the sparse `blocked` index, its address ranges read in
+) -> dict[Address, datetime | None]:
+    """The channel's addresses with `status`, each with when it stops blocking by itself
+    (`release_date`), from the sparse `blocked` index, its address ranges read in
     parallel."""
     prefix = len(channel.value) + 1
 
     def addresses_in(condition: tuple[str, tuple[str, ...]]) -> list[tuple[Address, Any]]:
         operator, bounds = condition
         return [
-            (Address(item["address_key"]["S"][prefix:]), item)
+            (Address(item["address_key"]["S"][prefix:]), release_date(item, status))
             for item in raw_query(
                 AddressModel,
                 meter,
@@ -287,7 +288,7 @@ def blocked_items(
 
     ranges = address_ranges(channel)
     with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-        return {a: item for found in pool.map(addresses_in, ranges) for a, item in found}
+        return {a: ends for found in pool.map(addresses_in, ranges) for a, ends in found}
 
 
 def addresses_with(
@@ -302,8 +303,8 @@ def addresses_with(
     due by `at` no longer counts, job or no job."""
     return [
         address
-        for address, item in blocked_items(channel, status, meter, page_size=page_size).items()
-        if not _released(item, status, at)
+        for address, ends in blocked_entries(channel, status, meter, page_size=page_size).items()
+        if ends is None or at < ends
     ]
 
 

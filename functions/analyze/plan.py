@@ -4,38 +4,49 @@ the suppression data.
 Everything that can be refused is checked before any consent data is read: the
 request, the service, the audience's header. The record is claimed only then, so a
 bad request never replaces an earlier result. The audience is split into shards of
-about `shard_rows` rows, counted (`_size`), never extrapolated; above one shard,
-Partition splits it in chunks of whole rows that Plan finds in the same read (in CSV a
-newline inside a quoted field does not end a row, so chunk edges cannot be guessed
-from byte offsets).
+about `shard_rows` rows, counted, never extrapolated; above one shard, Partition
+splits it in chunks of whole rows found in the same read (in CSV a newline inside a
+quoted field does not end a row, so chunk edges cannot be guessed from byte offsets).
+
+When the audience must be read to be counted, Plan hands that to the Count map
+(analyze.count: one function per byte range, all at once) and is invoked again with
+their scans (`sized_run`), which it stitches into the rows and the chunks' edges
+before it reads the suppression data. What it knew before the count waits in the
+run's `sizing.json`.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
+from analyze.sizing import EDGES, ScannedRange, Sizing, load_sizing
 from analyze.step import ObjectRef, StepModel, Wiring, step
 from consentry.analysis import record_store, snapshot_store
 from consentry.analysis.audience import (
     SAMPLE_BYTES,
     Layout,
     RowCount,
-    SegmentScan,
     layout_of,
     most_rows,
-    scan_segment,
     stitch,
 )
-from consentry.analysis.contract import CHANGED, AnalysisRequest, AudienceError, AudienceFormat
+from consentry.analysis.contract import (
+    CHANGED,
+    AnalysisRequest,
+    AudienceError,
+    AudienceFormat,
+    IncompleteAnalysisError,
+)
 from consentry.analysis.run import (
     MANIFEST_FILE,
     PLAN_FILE,
+    SIZING_FILE,
     SNAPSHOT_FILE,
     Chunk,
     RunPlan,
@@ -49,18 +60,12 @@ from consentry.core.errors import InvalidInputError, NotFoundError
 from consentry.core.observability import logger
 from consentry.core.settings import Settings
 
-MAX_CHUNKS = 1000
+MAX_CHUNKS = EDGES
 """Partition is an inline map: its items travel in the execution's state."""
 MAX_SHARDS = 10000
 SHARD_SLACK = 1.1
 """A shard holds at most 10 % more rows than `shard_rows`: an audience of about one
 shard does not become two, and the hash's spread over several shards stays within it."""
-EDGES = MAX_CHUNKS
-"""Row starts Plan finds, evenly spaced in bytes, to cut chunks at."""
-READ_RANGES = 16
-"""Ranges of a large audience read at once to count its rows: threads waiting on S3
-(the count itself runs at C speed, about a gigabyte a second)."""
-MIN_RANGE_BYTES = 8 << 20
 
 
 def parse_request(raw: Any) -> AnalysisRequest:
@@ -82,17 +87,26 @@ def parse_request(raw: Any) -> AnalysisRequest:
 
 class PlanInput(StepModel):
     """What the state machine hands Plan: its own input (the request, checked here), the
-    execution, and the deployment's map concurrency."""
+    execution, and the deployment's map concurrency; after the Count map, where the
+    sizing is and the ranges' scans instead of the request."""
 
     request: Any = None
     execution_arn: str
     map_concurrency: int
+    sizing: ObjectRef | None = None
+    counted: list[ScannedRange] | None = None
 
 
 class Partitioning(StepModel):
     needed: bool
     chunks: list[dict[str, int]]
     """One `{"chunk": n}` per chunk: the Partition and Assemble maps' items."""
+
+
+class Counting(StepModel):
+    needed: bool
+    ranges: list[dict[str, int]]
+    """One `{"range": n}` per range: the Count map's items."""
 
 
 class PlanOutput(StepModel):
@@ -102,49 +116,111 @@ class PlanOutput(StepModel):
     manifest: ObjectRef
     partition: Partitioning
     assemble: bool
+    count: Counting = Field(default_factory=lambda: Counting(needed=False, ranges=[]))
+    """Not needed: the NeedsCount choice goes on to Partition."""
+
+
+class CountOutput(StepModel):
+    """Plan's result when the audience must be counted first: the Count map's items."""
+
+    delivery_id: str
+    map_concurrency: int
+    sizing: ObjectRef
+    count: Counting
 
 
 @step(PlanInput)
-def lambda_handler(task: PlanInput, wiring: Wiring) -> PlanOutput:
-    return plan_run(
-        task.request,
-        execution_arn=task.execution_arn,
-        map_concurrency=task.map_concurrency,
-        settings=wiring.settings,
-        bucket=wiring.bucket,
-        now=wiring.clock(),
-    )
+def lambda_handler(task: PlanInput, wiring: Wiring) -> PlanOutput | CountOutput:
+    run = Run(task.execution_arn, task.map_concurrency, wiring.settings, wiring.bucket)
+    if task.sizing is not None and task.counted is not None:
+        return sized_run(task.sizing, task.counted, run, wiring.clock())
+    return plan_run(task.request, run, wiring.clock())
 
 
-def plan_run(
-    raw_request: Any,
-    *,
-    execution_arn: str,
-    map_concurrency: int,
-    settings: Settings,
-    bucket: DataBucket,
-    now: datetime,
-) -> PlanOutput:
-    """Plan one execution; the state the next steps read."""
+@dataclass(frozen=True)
+class Run:
+    """The execution Plan works for, and what it works with."""
+
+    execution_arn: str
+    map_concurrency: int
+    settings: Settings
+    bucket: DataBucket
+
+
+def plan_run(raw_request: Any, run: Run, now: datetime) -> PlanOutput | CountOutput:
+    """Plan one execution: the state the next steps read, or, when the audience must be
+    counted first, the Count map's items."""
+    bucket = run.bucket
     request = parse_request(raw_request)
     _check_request(request, bucket)
     audience = request.audience
     size, etag = _head_audience(bucket, audience.key)
     sample = _read_audience(bucket, audience.key, etag, min(size, SAMPLE_BYTES))
     layout, data_start = layout_of(audience, sample, size)
-    record_store.claim(request, execution_arn, now)
+    record_store.claim(request, run.execution_arn, now)
 
-    rows, chunks = _size(
-        bucket,
-        request,
+    rows = _rows_without_count(layout, sample, (data_start, size), run.settings.shard_rows)
+    if rows is not None:
+        return _plan(request, etag, (data_start, size), layout, (rows, []), run, now)
+    sizing = Sizing(
+        request=request,
         etag=etag,
+        size=size,
+        data_start=data_start,
         layout=layout,
-        sample=sample,
-        span=(data_start, size),
-        shard_rows=settings.shard_rows,
+        range_bytes=run.settings.count_range_bytes,
     )
+    key = run_prefix(request.delivery_id, run.execution_arn) + SIZING_FILE
+    bucket.put_json(key, sizing.model_dump(mode="json", by_alias=True))
+    ranges = len(sizing.cuts()) - 1
+    logger.info(
+        "audience to count",
+        extra={"delivery_id": request.delivery_id, "bytes": size, "ranges": ranges},
+    )
+    return CountOutput(
+        delivery_id=request.delivery_id,
+        map_concurrency=run.map_concurrency,
+        sizing=ObjectRef(bucket=bucket.name, key=key),
+        count=Counting(needed=True, ranges=[{"range": n} for n in range(ranges)]),
+    )
+
+
+def sized_run(ref: ObjectRef, counted: list[ScannedRange], run: Run, now: datetime) -> PlanOutput:
+    """Plan the execution once Count has read the audience: stitch the ranges' scans into
+    its rows and chunks, then go on as for an audience that needed no count."""
+    sizing = load_sizing(run.bucket, ref)
+    if len(counted) != len(sizing.cuts()) - 1:
+        raise IncompleteAnalysisError(
+            f"the count has {len(counted)} ranges, the sizing {len(sizing.cuts()) - 1}"
+        )
+    targets = sizing.targets()
+    rows, starts = stitch([scanned.scan() for scanned in counted], targets, sizing.length)
+    span = (sizing.data_start, sizing.size)
+    return _plan(
+        sizing.request,
+        sizing.etag,
+        span,
+        sizing.layout,
+        (rows, _chunks(rows, starts, span, run.settings.shard_rows)),
+        run,
+        now,
+    )
+
+
+def _plan(  # noqa: PLR0917 (what Plan knows of the audience, in one call)
+    request: AnalysisRequest,
+    etag: str,
+    span: tuple[int, int],
+    layout: Layout,
+    sized: tuple[int, list[Chunk]],
+    run: Run,
+    now: datetime,
+) -> PlanOutput:
+    """Read the suppression data, then write the plan and the shard manifest."""
+    settings, bucket = run.settings, run.bucket
+    rows, chunks = sized
     shards = 1 if not chunks else shard_count(rows, settings.shard_rows)
-    prefix = run_prefix(request.delivery_id, execution_arn)
+    prefix = run_prefix(request.delivery_id, run.execution_arn)
     sizes = snapshot_sizes(request.service if request.marketing else None)
     read = choose_read(request, rows, sizes)
     consent_as_of = None
@@ -154,10 +230,11 @@ def plan_run(
         max_age = timedelta(minutes=settings.suppression_snapshot_max_age_minutes)
         document = snapshot_store.current(request, bucket, now, max_age, meter)
         bucket.put_json(prefix + SNAPSHOT_FILE, document)
-        record_store.set_consent_as_of(request.delivery_id, execution_arn, now)
+        record_store.set_consent_as_of(request.delivery_id, run.execution_arn, now)
+    data_start, size = span
     plan = RunPlan(
         request=request,
-        execution_arn=execution_arn,
+        execution_arn=run.execution_arn,
         bucket=bucket.name,
         prefix=prefix,
         etag=etag,
@@ -188,7 +265,7 @@ def plan_run(
     )
     return PlanOutput(
         delivery_id=request.delivery_id,
-        map_concurrency=map_concurrency,
+        map_concurrency=run.map_concurrency,
         plan_ref=ObjectRef(bucket=bucket.name, key=plan.key(PLAN_FILE)),
         manifest=ObjectRef(bucket=bucket.name, key=manifest),
         partition=Partitioning(
@@ -255,79 +332,36 @@ def shard_count(rows: int, shard_rows: int) -> int:
     return shards
 
 
-def _size(
-    bucket: DataBucket,
-    request: AnalysisRequest,
-    *,
-    etag: str,
-    layout: Layout,
-    sample: bytes,
-    span: tuple[int, int],
-    shard_rows: int,
-) -> tuple[int, list[Chunk]]:
-    """At most how many data rows the audience holds (or, when its size alone bounds it
-    to one shard, an estimate), and its chunks (none for one shard).
-
-    The rows are counted, never extrapolated: from the sample when it is the whole
-    audience; else, when the bytes could hold more rows than one shard takes (rows of
-    their smallest size), by reading the audience once, which also finds the chunks'
-    edges. A count may be high (blank lines count), never low, so no shard grows past
-    SHARD_SLACK times `shard_rows`."""
+def _rows_without_count(
+    layout: Layout, sample: bytes, span: tuple[int, int], shard_rows: int
+) -> int | None:
+    """The audience's rows when they are known without reading it whole: counted in the
+    sample when it is the whole audience and one shard holds them, estimated from it
+    when the bytes cannot hold more rows than one shard takes (rows of their smallest
+    size). None when the audience must be counted (`Count`): the rows are counted,
+    never extrapolated, so no shard grows past SHARD_SLACK times `shard_rows`. A count
+    may be high (blank lines count), never low."""
     data_start, size = span
-    quote_aware = layout.format is AudienceFormat.CSV
     if len(sample) >= size:
-        counted = RowCount(quote_aware)
+        counted = RowCount(layout.format is AudienceFormat.CSV)
         for _ in counted.through([sample[data_start:]]):
             pass
-        if shard_count(counted.rows, shard_rows) == 1:
-            return counted.rows, []
-    elif most_rows(size - data_start, layout) <= shard_rows * SHARD_SLACK:
+        return counted.rows if shard_count(counted.rows, shard_rows) == 1 else None
+    if most_rows(size - data_start, layout) <= shard_rows * SHARD_SLACK:
         # One shard whatever the rows; the sample's rate is enough to choose the read.
-        return estimate_rows(sample, data_start, size), []
-    step = (size - data_start) / EDGES
-    # Offsets from the first data row, where the stream of blocks starts.
-    targets = [round(step * number) for number in range(1, EDGES)]
-    rows, starts = _count_in_ranges(
-        bucket, request.audience.key, etag, span, targets, quote_aware=quote_aware
-    )
+        return estimate_rows(sample, data_start, size)
+    return None
+
+
+def _chunks(rows: int, starts: list[int], span: tuple[int, int], shard_rows: int) -> list[Chunk]:
+    """The chunks Partition splits a counted audience in (none for one shard): as many as
+    its shards (at most MAX_CHUNKS), cut at the row starts found nearest to even byte
+    offsets (`starts`: one per EDGES target, from the first data row)."""
     shards = shard_count(rows, shard_rows)
     if shards == 1:
-        return rows, []
+        return []
+    data_start, size = span
     count = min(shards, MAX_CHUNKS)
     picked = [starts[round(EDGES * number / count) - 1] for number in range(1, count)]
     edges = sorted({data_start, *(data_start + start for start in picked), size})
-    return rows, [Chunk(start=start, end=end) for start, end in itertools.pairwise(edges)]
-
-
-def _count_in_ranges(
-    bucket: DataBucket,
-    key: str,
-    etag: str,
-    span: tuple[int, int],
-    targets: list[int],
-    *,
-    quote_aware: bool,
-) -> tuple[int, list[int]]:
-    """The audience's rows and each target's row start, its bytes read as up to
-    READ_RANGES ranges at once (a single stream would take a minute for 5.5 GB);
-    offsets from `span`'s start, as one read of it would find them."""
-    data_start, size = span
-    length = size - data_start
-    ranges = max(1, min(READ_RANGES, length // MIN_RANGE_BYTES))
-    cuts = [length * number // ranges for number in range(ranges + 1)]
-
-    def scan(bounds: tuple[int, int]) -> SegmentScan:
-        start, end = bounds
-        return scan_segment(
-            bucket.blocks(key, etag, data_start + start, data_start + end),
-            start,
-            [t for t in targets if start <= t - 1 < end],
-            quote_aware=quote_aware,
-        )
-
-    try:
-        with ThreadPoolExecutor(max_workers=ranges) as pool:
-            scans = list(pool.map(scan, itertools.pairwise(cuts)))
-    except ObjectGoneError:
-        raise AudienceError(CHANGED) from None
-    return stitch(scans, targets, length)
+    return [Chunk(start=start, end=end) for start, end in itertools.pairwise(edges)]

@@ -25,6 +25,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
+from consentry.analysis.run import PLAN_FILE, run_prefix
 from consentry.consent.profile_store import record_change, register_profile
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.service_store import save_service
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 ANALYZE_FUNCTIONS = (
     "AnalyzePlanFunction",
+    "AnalyzeCountFunction",
     "AnalyzePartitionFunction",
     "AnalyzeClassifyFunction",
     "AnalyzeAssembleFunction",
@@ -151,6 +153,12 @@ class Execution:
     @property
     def cause(self) -> str | None:
         return self.described.get("cause")
+
+    def plan(self) -> dict[str, Any]:
+        """The plan the run left under its prefix (`plan.json`)."""
+        prefix = run_prefix(self.output["deliveryId"], self.arn)
+        plan: dict[str, Any] = json.loads(self.stack.text(prefix + PLAN_FILE))
+        return plan
 
     def history(self) -> list[HistoryEventTypeDef]:
         return self.stack.sfn.get_execution_history(executionArn=self.arn, maxResults=1000)[

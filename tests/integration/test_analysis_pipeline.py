@@ -19,11 +19,15 @@ from botocore.exceptions import ClientError
 from pynamodb.connection.table import TableConnection
 from pynamodb.exceptions import GetError
 
+from analyze import count as counting
 from analyze import plan as planning
+from analyze.sizing import Sizing, load_sizing
+from analyze.step import ObjectRef
 from consentry.addresses.status import AddressStatus
 from consentry.analysis import record_store, snapshot_store, suppression
 from consentry.analysis.classifier import control_sample
 from consentry.analysis.contract import (
+    CHANGED,
     AnalysisConflictError,
     AnalysisError,
     AnalysisRecord,
@@ -315,6 +319,28 @@ def test_no_shard_holds_more_rows_than_the_bound_whatever_the_row_lengths(
     assert max(shard_sizes) <= SKEW_LIMIT, shard_sizes
 
 
+@pytest.mark.parametrize("kind", ["long rows first", "quoted newlines", "blank lines"])
+def test_the_count_in_ranges_finds_the_rows_and_chunks_of_one_read(
+    stack: AnalysisStack, shard_rows: ShardRows, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Count functions read 32 ranges apart, cut anywhere (inside quoted newlines, on
+    blank lines); Plan's stitching finds what one function reading it all finds."""
+    shard_rows(SKEW_SHARD_ROWS)
+    uri = stack.upload(skewed_audience(kind))
+    request = stack.request(f"ranges-{kind.replace(' ', '-')}", uri)
+    one = stack.run(request)
+    monkeypatch.setenv("COUNT_RANGE_BYTES", "4096")
+    get_settings.cache_clear()
+
+    many = stack.run({**request, "force": True})
+
+    assert one.invoked().count("AnalyzeCountFunction") == 1
+    assert many.invoked().count("AnalyzeCountFunction") == 32
+    assert many.plan()["chunks"] == one.plan()["chunks"]
+    assert many.output["audienceSize"] == one.output["audienceSize"] == 5450
+    assert many.target_rows() == one.target_rows()
+
+
 def test_a_partitioned_crlf_audience_s_target_has_crlf_line_ends_only(
     stack: AnalysisStack, shard_rows: ShardRows
 ) -> None:
@@ -378,9 +404,9 @@ def test_a_partitioned_run_writes_objects_by_shards_plus_chunks(
         stack.keys(execution.output["exclusionLog"]["uri"].removeprefix(f"s3://{stack.bucket}/"))
     )
     assert (shards, chunks) == (10, 10)
-    # plan, manifest, snapshot; a partition file and a target part per chunk; a
+    # sizing, plan, manifest, snapshot; a partition file and a target part per chunk; a
     # verdict file and an exclusion log per shard.
-    assert len(writes) == 3 + 2 * chunks + 2 * shards
+    assert len(writes) == 4 + 2 * chunks + 2 * shards
 
 
 def test_lookups_give_the_snapshot_s_result(
@@ -764,6 +790,25 @@ def test_a_shard_that_cannot_read_the_consent_store_fails_the_whole_analysis(
     record = assert_failed_closed(stack, execution, "shard-down", "StoreUnavailableError")
     assert "consent store is unavailable" in present(record.error).message
     assert stack.waits  # each shard's retries
+
+
+def test_an_audience_replaced_while_it_is_counted_fails_the_analysis_as_changed(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch, shard_rows: ShardRows
+) -> None:
+    shard_rows(3)
+    rows = [{"profile_id": f"p{n}", "address": f"u{n}@example.com"} for n in range(9)]
+    uri = stack.upload(rows)
+    def replaced_first(bucket: DataBucket, ref: ObjectRef) -> Sizing:
+        stack.upload(rows[:5])  # a new object under the same key: a new ETag
+        return load_sizing(bucket, ref)
+
+    monkeypatch.setattr(counting, "load_sizing", replaced_first)  # as Count imported it
+
+    execution = stack.run(stack.request("replaced", uri))
+
+    record = assert_failed_closed(stack, execution, "replaced", "AudienceError")
+    assert present(record.error).message.endswith(CHANGED)
+    assert execution.invoked()[:2] == ["AnalyzePlanFunction", "AnalyzeCountFunction"]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ passes only its location on (`planRef`); each step reads it. Every object of a r
 under that prefix, so a failed run is removed whole and a re-run never mixes with an
 earlier one.
 
+    sizing.json                    what Plan knew before the Count map read the
+                                   audience (when it had to be counted)
     plan.json                      this plan
     manifest.json                  the Classify map's items, one per shard
     suppression.json               the snapshot (when Plan read one)
@@ -16,8 +18,8 @@ earlier one.
     errors/2-classify-00003.json   a map step's error, for RecordFailure
 
 A partitioned run writes two objects per chunk (its partition file, its target part),
-two per shard (its verdicts, its exclusion log) and Plan's three: 2 x (shards +
-chunks) + 3, growing with shards + chunks. Where each section of a partition or
+two per shard (its verdicts, its exclusion log) and Plan's four: 2 x (shards +
+chunks) + 4, growing with shards + chunks. Where each section of a partition or
 verdict file ends is kept in the piece its writer stores (`Piece.ends`); readers fetch
 their sections by ranged reads.
 """
@@ -50,6 +52,7 @@ from consentry.core.bucket import DataBucket, ObjectGoneError
 PLAN_FILE = "plan.json"
 MANIFEST_FILE = "manifest.json"
 SNAPSHOT_FILE = "suppression.json"
+SIZING_FILE = "sizing.json"
 
 
 class SuppressionRead(StrEnum):

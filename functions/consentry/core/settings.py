@@ -105,6 +105,9 @@ class Settings(BaseModel):
     # The delivery analysis (template parameter ShardRows).
     shard_rows: int = Field(default=1_000_000, ge=1)
     """Audience rows per classify shard; only the Plan step reads it."""
+    count_range_bytes: int = Field(default=16 << 20, ge=1)
+    """The Count map reads an audience in ranges of about this many bytes (at most 32
+    of them); only the Plan step reads it."""
     suppression_snapshot_max_age_minutes: int = Field(default=360, ge=1)
     """An analysis refuses a stored suppression snapshot older than this (template
     parameter SuppressionSnapshotMaxAgeMinutes); only the Plan step reads it."""

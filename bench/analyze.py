@@ -27,8 +27,11 @@ opted-out profiles:
 - `end_to_end_s`: StartExecution to SUCCEEDED of the real state machine on the local
   stack (moto in this process, handlers routed as `make run` routes them), next to
   `classify_alone_s`, the classifier's own time from the child; `plan_s` is
-  the part until Plan ended (moto answers each page of an index query by scanning the
-  whole table, so the snapshot read is slow locally).
+  the part until Plan ended (with the Count map and Sized, when the audience had to be
+  counted).
+- `count_bytes_per_s`: one Count function's scan of a range (`audience.scan_segment`
+  over the audience's bytes in the blocks S3 reads give, for both quote states), in
+  CPU seconds, best of three.
 - `partitioned_end_to_end_s`, `partitioned_plan_s`, `partitioned_peak_rss_mb`: a
   2,000,000-row audience of its own (`--partitioned-rows`) on the local stack in
   shards of an eighth (8 shards, 8 chunks), each run in a fresh process, next to
@@ -36,7 +39,7 @@ opted-out profiles:
   target byte for byte, the exclusion log) must be the same in both. The peak is the
   whole process's, moto's copies of every object included.
 - `s3_puts_partitioned`: S3 requests billed as writes during that partitioned run
-  (checked against 2 x (shards + chunks) + 3); `s3_puts_formula` is that formula at
+  (checked against 2 x (shards + chunks) + 4); `s3_puts_formula` is that formula at
   100 x 100, the projection's; the `_before` lines the formula this replaced.
 - `snapshot_read_units_per_million_rows`, `lookups_read_units_per_million_rows`: the
   read request units the suppression data costs, metered from the items DynamoDB
@@ -450,9 +453,15 @@ LAMBDA_NETWORK_BYTES_S = 150e6
 DYNAMODB_PAGE_S = 0.1
 """One 1 MB Query page, request to last byte, on one connection (an assumption)."""
 AUDIENCE_BYTES_100M = 5.5e9
-CHUNK_EDGES_S = AUDIENCE_BYTES_100M / LAMBDA_NETWORK_BYTES_S
-"""Plan reads the audience once, 16 ranges at once, to count its rows and find the
-chunks' edges: bound by what one function takes in."""
+COUNT_RANGES_100M = 32
+"""The Count map's functions (analyze.sizing.COUNT_RANGES): each reads 172 MB, one S3
+stream, and scans it as it comes."""
+PLAN_START_S = 0.5
+"""Plan before the count: the request, the audience's head and first megabyte, the
+record's claim, the sizing written (an assumption)."""
+COUNT_OVERHEAD_S = 1.5
+"""Per Count function, besides its read: a cold start and the sizing's GET, and the
+two state transitions around the map (an assumption)."""
 PARTITION_OVERHEAD_S, CLASSIFY_OVERHEAD_S, ASSEMBLE_OVERHEAD_S = 2.5, 4.0, 3.3
 """Per child, besides its loop and the snapshot's download and load: the other S3
 reads and writes (the document's earlier projection)."""
@@ -461,10 +470,10 @@ WAVES = {"partition": 3, "classify": 1, "assemble": 3}
 """The inline maps run 40 children at a time, Classify all 100 (MapConcurrency 100)."""
 MEMORY_GB = 1769 / 1024
 LAMBDA_USD_GB_S = 0.0000133334
-SFN_USD_TRANSITION, SFN_TRANSITIONS = 0.000025, 700
+SFN_USD_TRANSITION, SFN_TRANSITIONS = 0.000025, 700 + 2 * COUNT_RANGES_100M + 3
 S3_PUT_USD, S3_GET_USD = 0.005 / 1000, 0.0004 / 1000
-S3_PUTS_100M = 3 + 2 * CHUNKS_100M + 2 * SHARDS_100M  # s3_writes: one file per chunk and shard
-S3_GETS_100M = 20_300
+S3_PUTS_100M = 4 + 2 * CHUNKS_100M + 2 * SHARDS_100M  # s3_writes: one file per chunk and shard
+S3_GETS_100M = 20_300 + 2 * COUNT_RANGES_100M
 RRU_USD = 0.125 / 1_000_000
 CATCH_UP_ITEMS_100M = 200_000
 """Profiles and addresses written in the 80 minutes Plan catches up with (the hourly
@@ -514,7 +523,15 @@ def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, f
     snapshot_bytes = PROFILES_100M * 14 + ADDRESSES_100M * 34
     write_s = snapshot_bytes / S3_STREAM_BYTES_S
     suppression_s = stored_s + catch_up_s + write_s
-    plan_s = CHUNK_EDGES_S + suppression_s
+    range_bytes = AUDIENCE_BYTES_100M / COUNT_RANGES_100M
+    count_s = (
+        max(
+            range_bytes / S3_STREAM_BYTES_S,
+            range_bytes / measured["count_bytes_per_s"] * LAMBDA_SLOWER,
+        )
+        + COUNT_OVERHEAD_S
+    )
+    plan_s = PLAN_START_S + count_s + suppression_s
     rows = ROWS_100M / SHARDS_100M
     load_s = (
         (PROFILES_100M + ADDRESSES_100M)
@@ -538,7 +555,10 @@ def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, f
         + SUMMARIZE_S
     )
     gb_s = MEMORY_GB * (
-        plan_s + CHUNKS_100M * (partition_s + assemble_s) + SHARDS_100M * classify_s
+        plan_s
+        + COUNT_RANGES_100M * count_s
+        + CHUNKS_100M * (partition_s + assemble_s)
+        + SHARDS_100M * classify_s
     )
     read_units = max(CATCH_UP_QUERIES * 0.5, catch_up_bytes / 4096 * 0.5)
     take_usd = take_units * RRU_USD + MEMORY_GB * take_s * LAMBDA_USD_GB_S + 5 * S3_PUT_USD
@@ -553,6 +573,7 @@ def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, f
         "projected_snapshot_take_s_100m": take_s,
         "projected_snapshot_per_day_usd_100m": take_usd * 24,
         "projected_catch_up_s_100m": catch_up_s,
+        "projected_count_s_100m": count_s,
         "projected_suppression_read_s_100m": suppression_s,
         "projected_plan_s_100m": plan_s,
         "projected_end_to_end_s_100m": total_s,
@@ -659,8 +680,10 @@ def _run(state_machine_arn: str, request: dict[str, Any]) -> dict[str, Any]:
     if described["status"] != "SUCCEEDED":
         raise RuntimeError(f"the analysis failed: {described.get('cause')}")
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    planned = next(
-        e["timestamp"] for e in events if e.get("stateExitedEventDetails", {}).get("name") == "Plan"
+    planned = max(
+        e["timestamp"]
+        for e in events
+        if e.get("stateExitedEventDetails", {}).get("name") in {"Plan", "Sized"}
     )
     return {
         **json.loads(described["output"]),
@@ -783,6 +806,22 @@ def _lookup_read_units(generated: Generated) -> float:
     return meter.read_units * 1_000_000 / min(LOOKUP_SAMPLE, generated.rows)
 
 
+def count_scan_rate(audience: Path) -> float:
+    """Bytes per CPU second one Count function scans (`count_bytes_per_s`), with the
+    targets a range of a 32-range count holds."""
+    from consentry.analysis.audience import scan_segment
+    from consentry.core.bucket import READ_CHUNK
+
+    data = audience.read_bytes()
+    blocks = [data[at : at + READ_CHUNK] for at in range(0, len(data), READ_CHUNK)]
+    targets = [len(data) * n // 32_000 for n in range(1, 32)]
+
+    def scan() -> int:
+        return scan_segment(blocks, 0, targets, quote_aware=True).line_ends[0]
+
+    return len(data) / min(_cpu(scan)[1] for _ in range(3))
+
+
 def sms_normalize_rate(count: int = 20_000) -> float:
     """Numbers normalized per CPU second by an SMS delivery's normalizer (distinct
     numbers: the remembered answers do not help)."""
@@ -807,9 +846,9 @@ PUT_OPERATIONS = frozenset(
 
 
 def s3_writes(shards: int, chunks: int) -> int:
-    """The objects a partitioned run writes: Plan's plan, manifest and snapshot; a
-    partition file and a target part per chunk; a verdict file and a log per shard."""
-    return 3 + 2 * chunks + 2 * shards
+    """The objects a partitioned run writes: Plan's sizing, plan, manifest and snapshot;
+    a partition file and a target part per chunk; a verdict file and a log per shard."""
+    return 4 + 2 * chunks + 2 * shards
 
 
 def s3_writes_before(shards: int, chunks: int) -> int:
@@ -1015,8 +1054,11 @@ def _print_all(workdir: Path, args: argparse.Namespace) -> None:
     stored = {name: measured[name] for name in STORED_COSTS}
     for name, value in stored.items():
         print(f"{name}={value:.2f}")
+    count_rate = count_scan_rate(generated.path)
+    print(f"count_bytes_per_s={count_rate:.0f}")
     rates = {
         **stored,
+        "count_bytes_per_s": count_rate,
         "partition_rate": rows / measured["partition_s"],
         "classify_partitioned_rate": partitioned_rate,
         "assemble_rate": rows / measured["assemble_s"],

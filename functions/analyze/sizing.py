@@ -16,8 +16,8 @@ EDGES = 1000
 """Row starts the count finds, evenly spaced in bytes, to cut chunks at."""
 COUNT_RANGES = 32
 """At most this many Count functions read an audience at once (an inline map runs up to
-40 iterations at a time): 5.5 GB in ranges of about 172 MB, each a few seconds of one
-S3 stream (the count itself runs at C speed, about a gigabyte a second)."""
+40 iterations at a time): 5.5 GB in ranges of about 172 MB, each about two seconds of
+one S3 stream, which the scan keeps up with (`count_bytes_per_s` in bench.analyze)."""
 
 
 class Sizing(StepModel):

@@ -798,6 +798,7 @@ def test_an_audience_replaced_while_it_is_counted_fails_the_analysis_as_changed(
     shard_rows(3)
     rows = [{"profile_id": f"p{n}", "address": f"u{n}@example.com"} for n in range(9)]
     uri = stack.upload(rows)
+
     def replaced_first(bucket: DataBucket, ref: ObjectRef) -> Sizing:
         stack.upload(rows[:5])  # a new object under the same key: a new ETag
         return load_sizing(bucket, ref)

@@ -8,8 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import IO, Any
 
-STEPS = ("Plan", "Partition", "Classify", "Assemble", "Summarize")
-OPTIONAL = {"Partition": "needed", "Assemble": "assemble"}
+STEPS = ("Plan", "Count", "Partition", "Classify", "Assemble", "Summarize")
+OPTIONAL = frozenset({"Count", "Partition", "Assemble"})
+"""Steps an execution may skip. Plan's output says whether Count runs; the output of
+Plan or, after a count, of Sized (shown as part of Count) whether the others do."""
 BAR_WIDTH = 30
 
 
@@ -32,8 +34,8 @@ def progress(sfn: Any, execution_arn: str) -> Progress:
     ]
     if not entered:
         return Progress("Plan", 0, 1, 0.0)
-    plan = _plan_output(events)
-    steps = [step for step in STEPS if step not in OPTIONAL or plan is None or _runs(plan, step)]
+    outputs = _outputs(events)
+    steps = [step for step in STEPS if _runs(step, outputs)]
     step = entered[-1]
     done, total = _items(sfn, execution_arn, events, step)
     position = steps.index(step) if step in steps else 0
@@ -54,19 +56,29 @@ def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
             return events
 
 
-def _plan_output(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _outputs(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The outputs of Plan and Sized, by state name, as far as they have run."""
+    outputs: dict[str, dict[str, Any]] = {}
     for event in events:
         details = event.get("stateExitedEventDetails")
-        if details and details["name"] == "Plan" and details.get("output"):
-            output: dict[str, Any] = json.loads(details["output"])
-            return output
-    return None
+        if details and details["name"] in {"Plan", "Sized"} and details.get("output"):
+            outputs[details["name"]] = json.loads(details["output"])
+    return outputs
 
 
-def _runs(plan: dict[str, Any], step: str) -> bool:
+def _runs(step: str, outputs: dict[str, dict[str, Any]]) -> bool:
+    """Whether the execution runs `step`; an optional step counts until it is known."""
+    planned = outputs.get("Plan")
+    if step not in OPTIONAL or planned is None:
+        return True
+    if step == "Count":
+        return bool(planned.get("count", {}).get("needed"))
+    decided = outputs.get("Sized", planned if "partition" in planned else None)
+    if decided is None:
+        return True
     if step == "Partition":
-        return bool(plan.get("partition", {}).get("needed"))
-    return bool(plan.get("assemble"))
+        return bool(decided.get("partition", {}).get("needed"))
+    return bool(decided.get("assemble"))
 
 
 def _items(

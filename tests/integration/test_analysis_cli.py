@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -118,6 +118,58 @@ def test_progress_follows_the_steps_and_the_map_run(stack: Stack, audience: Path
 
     assert state.step == "Summarize"
     assert state.fraction == pytest.approx(2 / 3)
+
+
+class _History:
+    """A Step Functions client that answers with one page of history."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+
+    def get_execution_history(self, **_: Any) -> dict[str, Any]:
+        return {"events": self.events}
+
+
+def _entered(name: str) -> dict[str, Any]:
+    return {"type": "StateEntered", "stateEnteredEventDetails": {"name": name}}
+
+
+def _exited(name: str, output: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "StateExited",
+        "stateExitedEventDetails": {"name": name, "output": json.dumps(output)},
+    }
+
+
+COUNTING = {"deliveryId": "d", "count": {"needed": True, "ranges": [{"range": 0}] * 4}}
+SIZED = {"deliveryId": "d", "partition": {"needed": True, "chunks": []}, "assemble": True}
+
+
+def test_progress_through_the_count_of_a_large_audience() -> None:
+    counting = [
+        _entered("Plan"),
+        _exited("Plan", COUNTING),
+        _entered("Count"),
+        {"type": "MapStateStarted", "mapStateStartedEventDetails": {"length": 4}},
+        {"type": "MapIterationSucceeded"},
+        {"type": "MapIterationSucceeded"},
+    ]
+    partitioning = [
+        *counting,
+        _entered("Sized"),
+        _exited("Sized", SIZED),
+        _entered("Partition"),
+        {"type": "MapStateStarted", "mapStateStartedEventDetails": {"length": 8}},
+    ]
+
+    # Plan, Count, Partition, Classify, Assemble, Summarize: Partition and Assemble count
+    # until Sized says whether they run.
+    assert progress(_History(counting), "arn") == Progress("Count", 2, 4, 1.5 / 6)
+    assert progress(_History(partitioning), "arn") == Progress("Partition", 0, 8, 2 / 6)
+    one_shard = {"partition": {"needed": False, "chunks": []}, "assemble": False}
+    summarizing = [*counting, _exited("Sized", one_shard), _entered("Summarize")]
+    # Plan, Count, Classify, Summarize.
+    assert progress(_History(summarizing), "arn") == Progress("Summarize", 0, 1, 3 / 4)
 
 
 def test_the_bar_draws_in_place_on_a_terminal_and_a_line_per_step_elsewhere() -> None:

@@ -32,9 +32,10 @@ from consentry.analysis.contract import (
     AnalysisError,
     AnalysisRecord,
     AnalysisRequest,
+    IncompleteAnalysisError,
 )
 from consentry.analysis.record_store import Piece, PieceKind
-from consentry.analysis.run import SuppressionRead
+from consentry.analysis.run import SIZING_FILE, SuppressionRead, run_prefix
 from consentry.analysis.suppression import ReadMeter
 from consentry.consent.profile_store import record_change, register_profile
 from consentry.consent.rules import ConsentChange, Scope
@@ -810,6 +811,26 @@ def test_an_audience_replaced_while_it_is_counted_fails_the_analysis_as_changed(
     record = assert_failed_closed(stack, execution, "replaced", "AudienceError")
     assert present(record.error).message.endswith(CHANGED)
     assert execution.invoked()[:2] == ["AnalyzePlanFunction", "AnalyzeCountFunction"]
+
+
+def test_sized_refuses_scans_that_do_not_match_the_sizing(
+    stack: AnalysisStack, shard_rows: ShardRows
+) -> None:
+    shard_rows(3)
+    uri = stack.upload([{"profile_id": f"p{n}", "address": f"u{n}@example.com"} for n in range(9)])
+    execution = stack.run(stack.request("sized", uri))
+    assert execution.status == "SUCCEEDED", execution.cause
+    bucket = DataBucket(stack.bucket, region=REGION)
+    run = planning.Run(execution.arn, 1, get_settings(), bucket)
+    sizing = run_prefix("sized", execution.arn) + SIZING_FILE
+    at = now()
+
+    with pytest.raises(IncompleteAnalysisError, match="the count has 0 ranges, the sizing 1"):
+        planning.sized_run(ObjectRef(bucket=stack.bucket, key=sizing), [], run, at)
+    with pytest.raises(IncompleteAnalysisError, match="the run's sizing is missing"):
+        planning.sized_run(ObjectRef(bucket=stack.bucket, key=sizing + ".gone"), [], run, at)
+    with pytest.raises(IncompleteAnalysisError, match="not in the data bucket"):
+        planning.sized_run(ObjectRef(bucket="another-bucket", key=sizing), [], run, at)
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,16 @@
-"""Plan's pure parts: reading the request, estimating rows, and the rule that picks a
-snapshot or lookups for the suppression data."""
+"""Plan's pure parts: reading the request, estimating rows, the Count ranges and what
+they carry back, and the rule that picks a snapshot or lookups for the suppression
+data."""
 
+import itertools
 from typing import Any
 
 import pytest
 
 from analyze.plan import MAX_SHARDS, estimate_rows, parse_request, shard_count
-from consentry.analysis.contract import AnalysisRequest, AudienceError
+from analyze.sizing import COUNT_RANGES, EDGES, ScannedRange, Sizing
+from consentry.analysis.audience import Layout, SegmentScan
+from consentry.analysis.contract import AnalysisRequest, AudienceError, AudienceFormat
 from consentry.analysis.run import SuppressionRead
 from consentry.analysis.suppression import (
     Sizes,
@@ -122,3 +126,47 @@ def test_item_sizes_follow_dynamodb_metering() -> None:
     assert item_size(item) == len("profile_id") + 2 + len("opt_out_all") + 1 + 1 + 4
     # Text that is not ASCII counts its UTF-8 bytes, in names and in values.
     assert item_size({"address": {"S": "ü@x.de"}, "é": {"S": "x"}}) == 7 + 7 + 2 + 1
+
+
+@pytest.mark.parametrize("length", [1, 4095, 4096, 4097, 10**6, 5_500_000_000])
+@pytest.mark.parametrize("range_bytes", [1, 4096, 16 << 20])
+def test_the_count_ranges_cover_the_rows_in_at_most_count_ranges(
+    length: int, range_bytes: int
+) -> None:
+    sizing = Sizing(
+        request=request(),
+        etag="e",
+        size=100 + length,
+        data_start=100,
+        layout=Layout(AudienceFormat.CSV, "profile_id", "address"),
+        range_bytes=range_bytes,
+    )
+
+    cuts = sizing.cuts()
+
+    assert cuts[0] == 0
+    assert cuts[-1] == length
+    assert 1 <= len(cuts) - 1 <= COUNT_RANGES
+    assert all(end > start for start, end in itertools.pairwise(cuts))
+    if len(cuts) - 1 < COUNT_RANGES:  # fewer ranges only when they would be smaller
+        assert max(end - start for start, end in itertools.pairwise(cuts)) <= range_bytes
+    targets = sizing.targets()
+    assert len(targets) == EDGES - 1
+    assert targets == sorted(targets)
+    assert all(0 <= target <= length for target in targets)
+
+
+@pytest.mark.parametrize("last", [b"", b"\n", b"x", b"\xe9"])
+def test_a_range_s_scan_travels_through_the_state_unchanged(last: bytes) -> None:
+    scan = SegmentScan(
+        end=4096,
+        quotes_odd=True,
+        line_ends=(7, 3),
+        starts=([10, 200, 300], [55]),
+        targets=[100, 200, 300],
+        last=last,
+    )
+
+    carried = ScannedRange.model_validate_json(ScannedRange.of(scan).model_dump_json(by_alias=True))
+
+    assert carried.scan() == scan

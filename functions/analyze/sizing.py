@@ -6,6 +6,7 @@ Plan's suppression reading."""
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 from analyze.step import ObjectRef, StepModel
 from consentry.analysis.audience import Layout, SegmentScan
@@ -60,24 +61,10 @@ class ScannedRange(StepModel):
 
     @classmethod
     def of(cls, scan: SegmentScan) -> ScannedRange:
-        return cls(
-            end=scan.end,
-            quotes_odd=scan.quotes_odd,
-            line_ends=scan.line_ends,
-            starts=scan.starts,
-            targets=scan.targets,
-            last=scan.last.decode("latin-1"),
-        )
+        return cls.model_validate({**asdict(scan), "last": scan.last.decode("latin-1")})
 
     def scan(self) -> SegmentScan:
-        return SegmentScan(
-            end=self.end,
-            quotes_odd=self.quotes_odd,
-            line_ends=self.line_ends,
-            starts=self.starts,
-            targets=self.targets,
-            last=self.last.encode("latin-1"),
-        )
+        return SegmentScan(**{**self.model_dump(), "last": self.last.encode("latin-1")})
 
 
 def load_sizing(bucket: DataBucket, ref: ObjectRef) -> Sizing:

@@ -206,7 +206,7 @@ def test_ranges_read_apart_and_stitched_count_and_cut_as_one_read(
     block: int,
     last_line_end: bool,
 ) -> None:
-    """Plan reads a large audience in ranges at once: whatever quoted fields and line
+    """The Count map reads a large audience in ranges at once: whatever quoted fields and line
     ends a cut falls into, the stitched ranges give the whole read's count and edges."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(records)

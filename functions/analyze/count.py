@@ -30,8 +30,7 @@ class RangeTask(PlannedTask):
 @step(RangeTask, keeps_error="0-count")
 def lambda_handler(task: RangeTask, wiring: Wiring) -> ScannedRange:
     sizing = load_sizing(wiring.bucket, task.plan)
-    cuts = sizing.cuts()
-    start, end = cuts[task.range], cuts[task.range + 1]
+    start, end, targets = sizing.range_of(task.range)
     blocks = wiring.bucket.blocks(
         sizing.request.audience.key,
         sizing.etag,
@@ -42,7 +41,7 @@ def lambda_handler(task: RangeTask, wiring: Wiring) -> ScannedRange:
         scan = scan_segment(
             blocks,
             start,
-            [target for target in sizing.targets() if start <= target - 1 < end],
+            targets,
             quote_aware=sizing.layout.format is AudienceFormat.CSV,
         )
     except ObjectGoneError:

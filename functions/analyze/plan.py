@@ -193,6 +193,10 @@ def sized_run(ref: ObjectRef, counted: list[ScannedRange], run: Run, now: dateti
         raise IncompleteAnalysisError(
             f"the count has {len(counted)} ranges, the sizing {len(sizing.cuts()) - 1}"
         )
+    for number, scanned in enumerate(counted):
+        _, end, targets = sizing.range_of(number)
+        if (scanned.end, scanned.targets) != (end, targets):
+            raise IncompleteAnalysisError(f"the count's range {number} is not the sizing's")
     targets = sizing.targets()
     rows, starts = stitch([scanned.scan() for scanned in counted], targets, sizing.length)
     span = (sizing.data_start, sizing.size)

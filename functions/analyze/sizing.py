@@ -47,6 +47,13 @@ class Sizing(StepModel):
         step = self.length / EDGES
         return [round(step * number) for number in range(1, EDGES)]
 
+    def range_of(self, number: int) -> tuple[int, int, list[int]]:
+        """Count range `number`: where it begins and ends, and the targets whose search
+        for a row start begins in it."""
+        cuts = self.cuts()
+        start, end = cuts[number], cuts[number + 1]
+        return start, end, [target for target in self.targets() if start <= target - 1 < end]
+
 
 class ScannedRange(StepModel):
     """One Count function's `SegmentScan`, as the state machine carries it."""

@@ -5,7 +5,8 @@ and `step`, the one decorator that makes a step function a Lambda handler.
 A map step's error is kept under the run's prefix (`errors/<n>-<step>-<number>.json`)
 before the step fails: on AWS a failed distributed-map child fails the map with a
 generic error (and moto's engine lets the map go on), so RecordFailure reads the
-earliest step's own error from there.
+earliest step's own error from there. An attempt that succeeds removes its item's
+file, so an error a Retry recovered from never stands in for a later step's.
 """
 
 from __future__ import annotations
@@ -139,12 +140,15 @@ def step(
         ) -> dict[str, Any]:
             bound = task.model_validate(event)
             wired = wiring or current_wiring()
+            item = bound if keeps_error and isinstance(bound, PlannedTask) else None
             try:
                 result = run(bound, wired)
             except Exception as error:
-                if keeps_error and isinstance(bound, PlannedTask):
-                    _keep(wired, bound, f"{keeps_error}-{bound.number:05d}", error)
+                if item is not None:
+                    _keep(wired, item, f"{keeps_error}-{item.number:05d}", error)
                 raise
+            if item is not None:
+                _forget(wired, item, f"{keeps_error}-{item.number:05d}")
             return result.model_dump(mode="json", by_alias=True)
 
         return lambda_handler
@@ -152,11 +156,23 @@ def step(
     return decorate
 
 
+def _error_key(task: PlannedTask, name: str) -> str:
+    return f"{task.run_prefix}{STEP_ERRORS}{name}.json"
+
+
 def _keep(wiring: Wiring, task: PlannedTask, name: str, error: Exception) -> None:
     try:
         wiring.bucket.put_json(
-            f"{task.run_prefix}{STEP_ERRORS}{name}.json",
-            {"type": type(error).__name__, "message": str(error)},
+            _error_key(task, name), {"type": type(error).__name__, "message": str(error)}
         )
     except Exception:  # the step's own error is the one Lambda must report
         logger.warning("the step's error could not be kept", extra={"step": name})
+
+
+def _forget(wiring: Wiring, task: PlannedTask, name: str) -> None:
+    """Remove what an earlier, retried attempt of this item kept (a DELETE of a key that
+    is not there succeeds, and costs nothing)."""
+    try:
+        wiring.bucket.delete(_error_key(task, name))
+    except Exception:  # the step succeeded; a stale file is only a worse reason
+        logger.warning("a retried attempt's error could not be removed", extra={"step": name})

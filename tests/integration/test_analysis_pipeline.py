@@ -7,6 +7,7 @@ output (the record), target, exclusion log and failures are what the contract sa
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
@@ -21,10 +22,11 @@ from pynamodb.exceptions import GetError
 
 from analyze import count as counting
 from analyze import plan as planning
-from analyze.sizing import Sizing, load_sizing
+from analyze.sizing import ScannedRange, Sizing, load_sizing
 from analyze.step import ObjectRef
 from consentry.addresses.status import AddressStatus
 from consentry.analysis import record_store, snapshot_store, suppression
+from consentry.analysis.audience import row_starts
 from consentry.analysis.classifier import control_sample
 from consentry.analysis.contract import (
     CHANGED,
@@ -40,6 +42,7 @@ from consentry.analysis.suppression import ReadMeter
 from consentry.consent.profile_store import record_change, register_profile
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.core.bucket import DataBucket
+from consentry.core.errors import BucketUnavailableError
 from consentry.core.settings import get_settings
 from consentry.core.types import Action, Channel, ProfileId, Source
 from consentry.privacy import fingerprints
@@ -290,6 +293,11 @@ def skewed_audience(kind: str) -> str:
     """An audience whose first megabyte misleads an estimate from it: long rows first
     (450 of 2.4 KB, more than the megabyte), then 5,000 short rows; the long rows with
     quoted newlines, or blank lines between the short rows."""
+    return "".join(skewed_lines(kind))
+
+
+def skewed_lines(kind: str) -> list[str]:
+    """`skewed_audience`'s header and rows (a quoted newline stays inside its row)."""
     note = "x" * 2400
     if kind == "quoted newlines":
         note = '"' + "\n".join(["y" * 99] * 24) + '"'
@@ -299,7 +307,7 @@ def skewed_audience(kind: str) -> str:
         lines.append(f"s{n},s{n}@example.com,\n")
         if kind == "blank lines" and n % 3 == 0:
             lines.append("\n")
-    return "".join(lines)
+    return lines
 
 
 @pytest.mark.parametrize("kind", ["long rows first", "quoted newlines", "blank lines"])
@@ -340,6 +348,19 @@ def test_the_count_in_ranges_finds_the_rows_and_chunks_of_one_read(
     assert many.plan()["chunks"] == one.plan()["chunks"]
     assert many.output["audienceSize"] == one.output["audienceSize"] == 5450
     assert many.target_rows() == one.target_rows()
+    # Both runs against one read of the whole file, and against the rows as written.
+    data = skewed_audience(kind).encode()
+    header = len(skewed_lines(kind)[0])
+    key = run_prefix(many.output["deliveryId"], many.arn) + SIZING_FILE
+    sizing = load_sizing(
+        DataBucket(stack.bucket, region=REGION), ObjectRef(bucket=stack.bucket, key=key)
+    )
+    starts = row_starts([data[header:]], sizing.targets(), quote_aware=True)
+    lines = len(skewed_lines(kind)) - 1  # what the count counts: blank lines too
+    expected = planning._chunks(lines, starts, (header, len(data)), SKEW_SHARD_ROWS)
+    assert many.plan()["chunks"] == [chunk.model_dump() for chunk in expected]
+    line_starts = set(itertools.accumulate(len(line) for line in skewed_lines(kind)))
+    assert {chunk["start"] for chunk in many.plan()["chunks"]} <= line_starts
 
 
 def test_a_partitioned_crlf_audience_s_target_has_crlf_line_ends_only(
@@ -813,6 +834,37 @@ def test_an_audience_replaced_while_it_is_counted_fails_the_analysis_as_changed(
     assert execution.invoked()[:2] == ["AnalyzePlanFunction", "AnalyzeCountFunction"]
 
 
+def test_a_count_range_retried_after_a_hiccup_leaves_sizeds_refusal_as_the_reason(
+    stack: AnalysisStack, monkeypatch: pytest.MonkeyPatch, shard_rows: ShardRows
+) -> None:
+    """A map item's error file is kept for RecordFailure; once its Retry succeeds, the
+    file must go, or the recovered hiccup (the earliest step's file) is recorded instead
+    of the error that really ended the run."""
+    shard_rows(3)
+    uri = stack.upload([{"profile_id": f"p{n}", "address": f"u{n}@example.com"} for n in range(9)])
+    attempts: list[str] = []
+
+    def down_once(bucket: DataBucket, ref: ObjectRef) -> Sizing:
+        attempts.append(ref.key)
+        if len(attempts) == 1:
+            raise BucketUnavailableError("a passing S3 error")
+        return load_sizing(bucket, ref)
+
+    def refused(*_: object) -> None:
+        raise IncompleteAnalysisError("Sized refused the count")
+
+    monkeypatch.setattr(counting, "load_sizing", down_once)  # as Count imported it
+    monkeypatch.setattr(planning, "sized_run", refused)
+
+    execution = stack.run(stack.request("hiccup", uri))
+
+    record = assert_failed_closed(stack, execution, "hiccup", "IncompleteAnalysisError")
+    assert present(record.error).message == "Sized refused the count"
+    assert len(attempts) == 2  # the range failed once, then its retry passed
+    assert stack.waits
+    assert execution.invoked().count("AnalyzeCountFunction") == 2
+
+
 def test_sized_refuses_scans_that_do_not_match_the_sizing(
     stack: AnalysisStack, shard_rows: ShardRows
 ) -> None:
@@ -827,6 +879,20 @@ def test_sized_refuses_scans_that_do_not_match_the_sizing(
 
     with pytest.raises(IncompleteAnalysisError, match="the count has 0 ranges, the sizing 1"):
         planning.sized_run(ObjectRef(bucket=stack.bucket, key=sizing), [], run, at)
+    whole = load_sizing(bucket, ObjectRef(bucket=stack.bucket, key=sizing)).range_of(0)
+    short = ScannedRange(  # a read that ended early: the rows after it would go uncounted
+        end=whole[1] - 1,
+        quotes_odd=False,
+        line_ends=(0, 0),
+        starts=([], []),
+        targets=whole[2],
+        last="",
+    )
+    with pytest.raises(IncompleteAnalysisError, match="the count's range 0 is not the sizing's"):
+        planning.sized_run(ObjectRef(bucket=stack.bucket, key=sizing), [short], run, at)
+    other_targets = short.model_copy(update={"end": whole[1], "targets": whole[2][1:]})
+    with pytest.raises(IncompleteAnalysisError, match="the count's range 0 is not the sizing's"):
+        planning.sized_run(ObjectRef(bucket=stack.bucket, key=sizing), [other_targets], run, at)
     with pytest.raises(IncompleteAnalysisError, match="the run's sizing is missing"):
         planning.sized_run(ObjectRef(bucket=stack.bucket, key=sizing + ".gone"), [], run, at)
     with pytest.raises(IncompleteAnalysisError, match="not in the data bucket"):

@@ -160,6 +160,11 @@ class DataBucket:
                 for item in page.get("Contents", [])
             ]
 
+    def delete(self, key: str) -> None:
+        """Delete one object; one that is not there is no error."""
+        with self._errors(key, "delete"):
+            self.client.delete_object(Bucket=self.name, Key=key)
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix`; how many there were."""
         keys = self.list_keys(prefix)

@@ -4,6 +4,10 @@ targeted rows in audience order, from the verdicts every shard gave the chunk's 
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from array import array
 from collections.abc import Iterable
 from typing import IO
@@ -114,3 +118,6 @@ def assemble_lines(
         count = index + 1
     target.write(join(batch))
     return count
+
+
+cold_start.loaded()

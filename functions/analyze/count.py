@@ -10,6 +10,10 @@ whole audience.
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from analyze.sizing import ScannedRange, load_sizing
 from analyze.step import PlannedTask, Wiring, step
 from consentry.analysis.audience import scan_segment
@@ -47,3 +51,6 @@ def lambda_handler(task: RangeTask, wiring: Wiring) -> ScannedRange:
     except ObjectGoneError:
         raise AudienceError(CHANGED) from None
     return ScannedRange.of(scan)
+
+
+cold_start.loaded()

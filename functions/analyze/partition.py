@@ -6,6 +6,10 @@ Classify child reads its own section."""
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 import csv
 import shutil
 import tempfile
@@ -82,3 +86,6 @@ def partition_lines(
         writers[shard_of(address, shards, normalize)]((index, profile_id, address))
         count = index + 1
     return count
+
+
+cold_start.loaded()

@@ -17,6 +17,10 @@ run's `sizing.json`.
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 import itertools
 import math
 from dataclasses import dataclass
@@ -369,3 +373,6 @@ def _chunks(rows: int, starts: list[int], span: tuple[int, int], shard_rows: int
     picked = [starts[round(EDGES * number / count) - 1] for number in range(1, count)]
     edges = sorted({data_start, *(data_start + start for start in picked), size})
     return [Chunk(start=start, end=end) for start, end in itertools.pairwise(edges)]
+
+
+cold_start.loaded()

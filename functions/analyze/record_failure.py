@@ -5,6 +5,10 @@ analyses (the console's figures); a failure to count is logged."""
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 import json
 from datetime import datetime
 from typing import Any
@@ -98,3 +102,6 @@ def _step_error(bucket: DataBucket, prefix: str) -> AnalysisError | None:
     """The error of the earliest step of the run that failed, if any left one."""
     keys = bucket.list_keys(f"{prefix}{STEP_ERRORS}")
     return AnalysisError.model_validate(bucket.get_json(keys[0])) if keys else None
+
+
+cold_start.loaded()

@@ -10,6 +10,10 @@ verdict.
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from collections import Counter
 from datetime import datetime
 
@@ -98,3 +102,6 @@ def _complete(plan: RunPlan, kind: PieceKind, count: int) -> list[Piece]:
             raise IncompleteAnalysisError(f"{kind.value}{number} is missing from this run")
         pieces.append(piece)
     return pieces
+
+
+cold_start.loaded()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -228,3 +232,6 @@ def lambda_handler(
         }
     app.append_context(dependencies=wiring or current_dependencies())
     return app.resolve(event, context)
+
+
+cold_start.loaded()

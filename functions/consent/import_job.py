@@ -6,6 +6,10 @@ and a retried run applies nothing twice (see consent.logic.imports).
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from datetime import timedelta
 from typing import Any
 
@@ -49,3 +53,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         name="ImportRowsRejected", unit=MetricUnit.Count, value=record.counts.rejected
     )
     return {"importId": record.import_id, "status": record.status.value}
+
+
+cold_start.loaded()

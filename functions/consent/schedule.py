@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,3 +34,6 @@ def lambda_handler(_event: dict[str, Any], _context: LambdaContext) -> dict[str,
     if run.failed:
         raise IncompleteRunError(f"{run.failed} subscriptions not ended; the next run retries them")
     return {"services": run.services, "unsubscribed": run.unsubscribed}
+
+
+cold_start.loaded()

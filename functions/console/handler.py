@@ -21,6 +21,10 @@ session's CSRF token, and only an operator's changes are applied (a viewer's get
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from http import HTTPStatus
 from typing import Any
 
@@ -162,3 +166,6 @@ def lambda_handler(
     routers.include_for(str(event.get("path") or ""))
     app.append_context(wiring=wired or current_wiring())
     return app.resolve(event, context)
+
+
+cold_start.loaded()

@@ -18,6 +18,10 @@ carries a CSRF token bound to its link, or the RFC 8058 one-click POST.
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from http import HTTPStatus
 from typing import Any
 
@@ -146,3 +150,6 @@ def lambda_handler(
     current.outbox.register_lambda_context(context)
     app.append_context(wiring=current)
     return app.resolve(event, context)
+
+
+cold_start.loaded()

@@ -17,6 +17,10 @@ the same ids, and what was counted already is not counted again.
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from itertools import takewhile
 from typing import Any
 
@@ -138,3 +142,6 @@ def lambda_handler(
         return {"batchItemFailures": []}
     logger.warning("publishing stopped; the shard resumes here", extra={"at": retry_from})
     return {"batchItemFailures": [{"itemIdentifier": retry_from}]}
+
+
+cold_start.loaded()

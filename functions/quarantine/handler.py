@@ -9,6 +9,10 @@ error alarm means the function broke, not that the queue held poison.
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -82,3 +86,6 @@ def lambda_handler(
     )
     ingest.flush()
     return dict(response)
+
+
+cold_start.loaded()

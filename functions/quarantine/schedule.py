@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -34,3 +38,6 @@ def lambda_handler(_event: dict[str, Any], context: LambdaContext) -> dict[str, 
     metrics.add_metric(name="QuarantinesReleased", unit=MetricUnit.Count, value=run.released)
     logger.info("quarantine due run", extra=run.model_dump())
     return run.model_dump()
+
+
+cold_start.loaded()

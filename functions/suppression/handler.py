@@ -8,6 +8,10 @@ so the shard resumes there. Removing an address SES does not hold is done alread
 
 from __future__ import annotations
 
+from consentry.core import cold_start  # first: the collector waits while this loads
+
+# isort: split
+
 from typing import Any
 
 import boto3
@@ -60,3 +64,6 @@ def _stopped_at(stream: Any, address: str, error: Exception) -> dict[str, Any]:
         extra={"address": mask_address(address), "error": type(error).__name__},
     )
     return {"batchItemFailures": [{"itemIdentifier": stream.sequence_number}]}
+
+
+cold_start.loaded()

@@ -139,3 +139,35 @@ print(json.dumps({"before": before, "status": response["statusCode"],
     answer = loaded_after(code, "consent.handler")
 
     assert answer == {"before": False, "status": 200, "type": "text/html", "spec": True}
+
+
+@pytest.mark.parametrize("module", HANDLERS)
+def test_a_handler_loads_with_the_collector_paused_and_leaves_it_on(module: str) -> None:
+    """`consentry.core.cold_start` first, `loaded()` last: no collection runs between
+    them (each would walk every object the import has made, to free next to none), and
+    what the import made is frozen, so the first collection after it has none to walk."""
+    code = (
+        "import gc, json, sys\n"
+        "started = []\n"
+        "def note(phase, info):\n"
+        "    if phase == 'start':\n"
+        "        paused = 'consentry.core.cold_start' in sys.modules\n"
+        "        frozen = gc.get_freeze_count()\n"
+        "        when = 'after' if frozen else 'during' if paused else 'before'\n"
+        "        started.append(when)\n"
+        "gc.callbacks.append(note)\n"
+        f"import {module}\n"
+        "left = sum(len(gc.get_objects(generation)) for generation in range(3))\n"
+        "print(json.dumps({'before': started.count('before'), 'during': started.count('during'),\n"
+        "                  'enabled': gc.isenabled(),\n"
+        "                  'frozen': gc.get_freeze_count(), 'left': left}))\n"
+    )
+
+    found = loaded_after(code, module)
+
+    assert (found["during"], found["enabled"]) == (0, True)
+    assert isinstance(found["before"], int)
+    assert found["before"] <= 1  # the module, its package and ours: a few hundred objects
+    assert isinstance(found["frozen"], int)
+    assert isinstance(found["left"], int)
+    assert found["left"] * 20 < found["frozen"], found

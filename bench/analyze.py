@@ -459,9 +459,12 @@ stream, and scans it as it comes."""
 PLAN_START_S = 0.5
 """Plan before the count: the request, the audience's head and first megabyte, the
 record's claim, the sizing written (an assumption)."""
-COUNT_OVERHEAD_S = 1.5
-"""Per Count function, besides its read: a cold start and the sizing's GET, and the
-two state transitions around the map (an assumption)."""
+COUNT_INIT_S = 1.0
+"""Per Count function, besides its read: its cold start and the sizing's GET, billed as
+its time (an assumption)."""
+COUNT_TRANSITIONS_S = 0.5
+"""The state transitions into and out of the Count map: time, but no function's (an
+assumption)."""
 PARTITION_OVERHEAD_S, CLASSIFY_OVERHEAD_S, ASSEMBLE_OVERHEAD_S = 2.5, 4.0, 3.3
 """Per child, besides its loop and the snapshot's download and load: the other S3
 reads and writes (the document's earlier projection)."""
@@ -524,13 +527,14 @@ def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, f
     write_s = snapshot_bytes / S3_STREAM_BYTES_S
     suppression_s = stored_s + catch_up_s + write_s
     range_bytes = AUDIENCE_BYTES_100M / COUNT_RANGES_100M
-    count_s = (
+    count_billed_s = (
         max(
             range_bytes / S3_STREAM_BYTES_S,
             range_bytes / measured["count_bytes_per_s"] * LAMBDA_SLOWER,
         )
-        + COUNT_OVERHEAD_S
+        + COUNT_INIT_S
     )
+    count_s = count_billed_s + COUNT_TRANSITIONS_S
     plan_s = PLAN_START_S + count_s + suppression_s
     rows = ROWS_100M / SHARDS_100M
     load_s = (
@@ -555,8 +559,9 @@ def projection(costs: dict[str, float], measured: dict[str, Any]) -> dict[str, f
         + SUMMARIZE_S
     )
     gb_s = MEMORY_GB * (
-        plan_s
-        + COUNT_RANGES_100M * count_s
+        PLAN_START_S  # Plan, then Sized: the Plan function is not running while Count is
+        + suppression_s
+        + COUNT_RANGES_100M * count_billed_s
         + CHUNKS_100M * (partition_s + assemble_s)
         + SHARDS_100M * classify_s
     )

@@ -105,14 +105,18 @@ def function_envs(template: Template) -> dict[str, tuple[str, dict[str, str]]]:
 
 
 def library_modules(module: str, env: dict[str, str]) -> list[str]:
-    """The modules outside functions/ that `import module` loads, in load order."""
+    """The modules outside functions/ that `import module` loads, in load order: those
+    with an origin (a file, built in, frozen), not the stand-ins a library registers
+    for modules it has not loaded (six's `moves`), which importing would load."""
     code = (
         "import json, sys\n"
         "before = set(sys.modules)\n"
         f"import {module}\n"
         f"ours = {str(ROOT / 'functions')!r}\n"
+        "def origin(loaded):\n"
+        "    return getattr(getattr(loaded, '__spec__', None), 'origin', None) or ''\n"
         "print(json.dumps([name for name, loaded in sys.modules.items() if name not in before"
-        " and not (getattr(loaded, '__file__', None) or '').startswith(ours)]))\n"
+        " and origin(loaded) and not origin(loaded).startswith(ours)]))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],

@@ -4,11 +4,11 @@ Importing a handler makes 75,000-95,000 objects the collector tracks (modules, c
 functions, compiled patterns, models), which live as long as the process. The
 collector, counting allocations, ran over a hundred collections during the import
 (8-10 of the middle generation, and a full one for the web functions) and freed next
-to nothing: 15-35 ms of a cold start (bench.coldstart). So every handler module imports this module before anything else,
-which pauses the collector, and calls `loaded()` at its end, which sets those objects
-aside and starts it again. `tests/contract/test_cold_start.py` checks that each
-handler of the template does both: no collection during its import or due right after
-it, the collector on.
+to nothing: 15-35 ms of a cold start (bench.coldstart). So every handler module
+imports this module before anything else, which pauses the collector, and calls
+`loaded()` at its end, which sets those objects aside and starts it again.
+`tests/contract/test_cold_start.py` checks that each handler of the template does
+both: no collection during its import or due right after it, the collector on.
 """
 
 import gc

@@ -37,7 +37,9 @@ def logged(stack: Stack, wanted: Any, timeout_s: float = 30) -> list[dict[str, A
     path = Path(stack.state["events"])
     deadline = time.monotonic() + timeout_s
     while True:
-        events = [json.loads(line) for line in path.read_text().splitlines() if line]
+        text = path.read_text()
+        complete = text[: text.rfind("\n") + 1]  # not a line the stack is still writing
+        events = [json.loads(line) for line in complete.splitlines() if line]
         found = [event for event in events if wanted(event)]
         if found or time.monotonic() > deadline:
             return found

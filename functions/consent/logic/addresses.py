@@ -87,8 +87,11 @@ def get(
 def _view(
     channel: Channel, address: Address, as_read: Callable[[AddressState], AddressState]
 ) -> AddressWithHistoryOut:
-    state = address_store.find_address(channel, address)
+    # History first: every write puts the item and its event in one transaction, so the
+    # item read after (consistently) is at least as new as any event read, and a write
+    # landing between the two reads cannot show a `valid` address over its own bounce.
     page = history_store.history_of(channel, address, limit=HISTORY_ON_READ, cursor=None)
+    state = address_store.find_address(channel, address)
     if state is None and not page.items:
         raise NotFoundError("address", f"{channel.value}:{address}")
     current = as_read(state) if state else AddressState(channel=channel, address=address)

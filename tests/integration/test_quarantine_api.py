@@ -88,6 +88,30 @@ def test_an_address_shows_status_reason_counters_and_history(api: ApiCall) -> No
     assert event["messageId"] == ses("bounce_hard")["mail"]["messageId"]
 
 
+def test_a_bounce_landing_between_the_reads_never_shows_valid_over_its_event(
+    api: ApiCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The item and its event are written together; the route reads the history, then
+    the item, so an answer holding an event holds an item at least as new."""
+    read = address_store.find_address
+    path = FeedbackPath()
+
+    def then_bounced(channel: Channel, address: Address) -> AddressState | None:
+        found = read(channel, address)
+        monkeypatch.setattr(address_store, "find_address", read)  # once
+        path.publish(ses("bounce_hard"))
+        path.drain()
+        return found
+
+    monkeypatch.setattr(address_store, "find_address", then_bounced)
+
+    during = api("GET", "/v1/addresses/email/Jane.Roe@Example.com")
+    after = api("GET", "/v1/addresses/email/Jane.Roe@Example.com")
+
+    assert during["statusCode"] == 404  # neither read saw the bounce
+    assert after["json"]["status"] == "quarantine"
+
+
 def test_an_encoded_address_in_the_path_is_read(api: ApiCall) -> None:
     seed("email:jane@example.com")
 

@@ -104,6 +104,22 @@ def function_envs(template: Template) -> dict[str, tuple[str, dict[str, str]]]:
     return functions
 
 
+def run_fresh(code: str, env: dict[str, str]) -> str:
+    """Run `code` in a fresh interpreter, as Lambda would (functions/ as the working
+    directory, `env` only); its standard output."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT / "functions",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"a fresh interpreter failed:\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
 def library_modules(module: str, env: dict[str, str]) -> list[str]:
     """The modules outside functions/ that `import module` loads, in load order: those
     with an origin (a file, built in, frozen), not the stand-ins a library registers
@@ -118,17 +134,7 @@ def library_modules(module: str, env: dict[str, str]) -> list[str]:
         "print(json.dumps([name for name, loaded in sys.modules.items() if name not in before"
         " and origin(loaded) and not origin(loaded).startswith(ours)]))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=ROOT / "functions",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"import {module} failed:\n{result.stderr[-2000:]}")
-    names: list[str] = json.loads(result.stdout.splitlines()[-1])
+    names: list[str] = json.loads(run_fresh(code, env).splitlines()[-1])
     return names
 
 
@@ -158,17 +164,7 @@ def import_us(module: str, env: dict[str, str], code: str | None = None) -> int:
         f"{body}\n"
         f"print({MARK!r}, (time.perf_counter_ns() - _started) // 1000)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", timed],
-        env=env,
-        cwd=ROOT / "functions",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"import {module} failed:\n{result.stderr[-2000:]}")
-    _, _, after = result.stdout.rpartition(MARK)
+    _, _, after = run_fresh(timed, env).rpartition(MARK)
     return int(after.split()[0])
 
 

@@ -141,14 +141,15 @@ def step(
             bound = task.model_validate(event)
             wired = wiring or current_wiring()
             item = bound if keeps_error and isinstance(bound, PlannedTask) else None
+            name = f"{keeps_error}-{item.number:05d}" if item is not None else ""
             try:
                 result = run(bound, wired)
             except Exception as error:
                 if item is not None:
-                    _keep(wired, item, f"{keeps_error}-{item.number:05d}", error)
+                    _keep(wired, item, name, error)
                 raise
             if item is not None:
-                _forget(wired, item, f"{keeps_error}-{item.number:05d}")
+                _forget(wired, item, name)
             return result.model_dump(mode="json", by_alias=True)
 
         return lambda_handler

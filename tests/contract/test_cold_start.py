@@ -3,12 +3,10 @@ requests do (those import it when they come). Each handler is imported as Lambda
 in a fresh interpreter with the environment the template gives it (bench.coldstart)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from bench.coldstart import LAMBDA_ENV, ROOT, TEMPLATE, function_envs
+from bench.coldstart import LAMBDA_ENV, ROOT, TEMPLATE, function_envs, run_fresh
 from infra.local.template import load_template
 
 ON_DEMAND = (
@@ -52,16 +50,7 @@ def loaded_after(code: str, module: str) -> dict[str, object]:
         **LAMBDA_ENV,
         **dict(function_envs(load_template(TEMPLATE)).values())[module],
     }
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=ROOT / "functions",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    found: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
+    found: dict[str, object] = json.loads(run_fresh(code, env).splitlines()[-1])
     return found
 
 

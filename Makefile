@@ -27,12 +27,20 @@ export SAM_CLI_TELEMETRY := 0
 # that python3 elsewhere stays the dev interpreter.
 PYENV_PY313 = $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare | grep -E '^3\.13\.[0-9]+$$' | tail -n 1)
 SAM_ENV = $(if $(PYENV_PY313),PATH="$$(pyenv root)/shims:$$PATH" PYENV_VERSION=$(PYENV_PY313))
+NEED_PY313 = @$(SAM_ENV) python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null || { \
+	echo "$@ needs python3.13 (the functions' runtime): pyenv install 3.13, or put python3.13 on PATH" >&2; \
+	exit 1; }
+
+# The functions' runtime: python3.13 with functions/requirements.txt, to load the
+# handlers where they run (the dev venv's interpreter may be older).
+RUNTIME_VENV := .venv-runtime
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
 
 ARGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: help run test requirements requirements-check lint format typecheck pytest openapi \
-	messages sam-check browser-deps bench clean distclean
+	messages runtime-check sam-check browser-deps bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -49,10 +57,17 @@ $(SAM_STAMP):
 	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
 	touch $@
 
+$(RUNTIME_STAMP): functions/requirements.txt
+	$(NEED_PY313)
+	rm -rf $(RUNTIME_VENV)
+	$(SAM_ENV) python3.13 -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/pip install --quiet -r functions/requirements.txt
+	touch $@
+
 run: $(VENV_STAMP) ## start the local stack (pass options with ARGS="...")
 	$(BIN)/python -m infra.local $(ARGS)
 
-test: requirements-check lint typecheck browser-deps pytest sam-check ## everything CI proves, in order
+test: requirements-check lint typecheck runtime-check browser-deps pytest sam-check ## everything CI proves, in order
 
 openapi: $(VENV_STAMP) ## regenerate docs/openapi.json from the operator API's routes
 	$(BIN)/python scripts/openapi.py
@@ -83,10 +98,11 @@ browser-deps: ## Debian's Chromium and fonts for the browser suite, installed wh
 pytest: $(VENV_STAMP) ## unit, integration, contract, stack and browser tests, with branch coverage
 	$(BIN)/pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
 
+runtime-check: $(VENV_STAMP) $(RUNTIME_STAMP) ## every handler of the template loads under the functions' runtime
+	$(BIN)/python -m infra.runtime --python $(RUNTIME_VENV)/bin/python
+
 sam-check: $(SAM_STAMP) ## sam validate --lint, cfn-lint, sam build (no container)
-	@$(SAM_ENV) python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null || { \
-		echo "sam build needs python3.13 (the functions' runtime): pyenv install 3.13, or put python3.13 on PATH" >&2; \
-		exit 1; }
+	$(NEED_PY313)
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM_ENV) $(SAM_VENV)/bin/sam build
@@ -100,7 +116,8 @@ bench: $(VENV_STAMP) ## run every benchmark in bench/ (as modules, so they impor
 
 clean: ## remove build output, coverage data and tool caches (keeps the venvs)
 	rm -rf .aws-sam .coverage coverage.xml htmlcov .mypy_cache .ruff_cache .pytest_cache .hypothesis
-	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -path ./$(RUNTIME_VENV) -prune \
+		-o -name __pycache__ -type d -prune -exec rm -rf {} +
 
-distclean: clean ## clean, and remove both virtualenvs
-	rm -rf $(VENV) $(SAM_VENV)
+distclean: clean ## clean, and remove the virtualenvs
+	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV)

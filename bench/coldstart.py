@@ -43,81 +43,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-from infra.local.template import ACCOUNT_ID, FUNCTION, Physical, Resolver, Template, load_template
+from infra.local.template import load_template
+from infra.runtime import ROOT, TEMPLATE, base_env, function_envs, handler_envs, run_fresh
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
 BUILD_DIR = ROOT / ".aws-sam" / "build"
-REGION = "eu-west-1"
 MARK = "--coldstart-bench-start--"
 BASELINE = "boto3"
 PAUSED_BASELINE = "import gc\ngc.disable()\nimport boto3\ngc.enable()"
 """The yardstick with the collector paused as our handlers pause it: printed beside it,
 not used in the ratios, to show how much of a handler's gain the pause alone is."""
-
-# What Lambda itself puts in every function's environment, less what only a real
-# sandbox has. Dummy credentials keep botocore from probing for real ones.
-# LAMBDA_TASK_ROOT is where Lambda unpacks the code: with it, the X-Ray SDK takes its
-# Lambda path (a local sampler) instead of building a sampling client at import.
-LAMBDA_ENV = {
-    "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_SESSION_TOKEN": "bench",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-}
-
-
-def _dummy_ref(logical_id: str, kind: str) -> str:
-    """What `!Ref` gives for a resource, with a made-up name."""
-    if kind == "AWS::SecretsManager::Secret":
-        return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{logical_id}-AbCdEf"
-    if kind == "AWS::Serverless::StateMachine":
-        return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{logical_id}"
-    return f"bench-{logical_id}"
-
-
-def function_envs(template: Template) -> dict[str, tuple[str, dict[str, str]]]:
-    """Logical id -> (handler module, the environment the template gives the function)."""
-    physical = {
-        logical_id: Physical(ref=_dummy_ref(logical_id, resource["Type"]))
-        for logical_id, resource in template.resources.items()
-    }
-    resolver = Resolver(template, region=REGION, physical=physical)
-    functions: dict[str, tuple[str, dict[str, str]]] = {}
-    for logical_id in template.resources_of(FUNCTION):
-        properties = template.properties(logical_id)  # Globals.Function merged in
-        variables = properties.get("Environment", {}).get("Variables", {})
-        env = {name: resolver.resolve_str(value) for name, value in variables.items()}
-        env["AWS_LAMBDA_FUNCTION_NAME"] = logical_id
-        module = properties["Handler"].rsplit(".", 1)[0]
-        functions[logical_id] = (module, env)
-    return functions
-
-
-def run_fresh(code: str, env: dict[str, str]) -> str:
-    """Run `code` in a fresh interpreter, as Lambda would (functions/ as the working
-    directory, `env` only); its standard output."""
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=ROOT / "functions",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"a fresh interpreter failed:\n{result.stderr[-2000:]}")
-    return result.stdout
 
 
 def library_modules(module: str, env: dict[str, str]) -> list[str]:
@@ -179,16 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
     template = load_template(TEMPLATE)
     functions = function_envs(template)
-    base_env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(Path.home()),
-        "PYTHONPATH": str(ROOT / "functions"),
-        **LAMBDA_ENV,
-    }
     # One entry per module; functions sharing a handler module share its figure.
-    targets: dict[str, dict[str, str]] = {BASELINE: base_env}
-    for module, env in functions.values():
-        targets.setdefault(module, {**base_env, **env})
+    targets: dict[str, dict[str, str]] = {BASELINE: base_env(), **handler_envs(template)}
 
     handlers = [name for name in targets if name != BASELINE]
     libraries = {name: libraries_code(library_modules(name, targets[name])) for name in handlers}
@@ -203,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             samples[name].append(import_us(name, env))
             if name in libraries:
                 library_samples[name].append(import_us(name, env, libraries[name]))
-        paused_baseline.append(import_us(BASELINE, base_env, PAUSED_BASELINE))
+        paused_baseline.append(import_us(BASELINE, targets[BASELINE], PAUSED_BASELINE))
 
     median_ms = {name: statistics.median(values) / 1000 for name, values in samples.items()}
     libraries_ms = {

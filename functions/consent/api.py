@@ -238,9 +238,12 @@ def unreadable_body(event: dict[str, Any]) -> tuple[int, str, str] | None:
 
 def _unreadable_json(text: str) -> str | None:
     """What makes a body's JSON unreadable here: nesting deeper than any shape of the
-    API, or text that is not valid Unicode (JSON may escape half of a UTF-16 pair,
-    "\ud800", which no store can hold). JSON that does not parse is left to the
-    resolver, which says what is wrong with it."""
+    API, or text that is not valid Unicode (JSON may escape half of a UTF-16 pair, a
+    lone surrogate, which no store can hold). JSON that does not parse is left to the
+    resolver, which says what is wrong with it.
+
+    No lone surrogate may stand in this module's own text either: from 3.13 the
+    compiler encodes docstrings as UTF-8, and the module would not load."""
     try:
         document = json.loads(text)
     except RecursionError:

@@ -1,13 +1,13 @@
 """What importing a handler loads: what every request it serves needs, not what only some
 requests do (those import it when they come). Each handler is imported as Lambda does,
-in a fresh interpreter with the environment the template gives it (bench.coldstart)."""
+in a fresh interpreter with the environment the template gives it (infra.runtime)."""
 
 import json
 
 import pytest
 
-from bench.coldstart import LAMBDA_ENV, ROOT, TEMPLATE, function_envs, run_fresh
 from infra.local.template import load_template
+from infra.runtime import TEMPLATE, base_env, function_envs, run_fresh
 
 ON_DEMAND = (
     "aws_xray_sdk",  # tracing is off
@@ -44,12 +44,7 @@ ERASED_ADDRESS_READERS = frozenset({"analyze.plan", "analyze.classify"})
 
 def loaded_after(code: str, module: str) -> dict[str, object]:
     """Run `code` (which prints JSON) in a fresh interpreter, in `module`'s environment."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(ROOT / "functions"),
-        **LAMBDA_ENV,
-        **dict(function_envs(load_template(TEMPLATE)).values())[module],
-    }
+    env = {**base_env(), **dict(function_envs(load_template(TEMPLATE)).values())[module]}
     found: dict[str, object] = json.loads(run_fresh(code, env).splitlines()[-1])
     return found
 

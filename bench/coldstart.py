@@ -1,9 +1,9 @@
 """Cold-start import cost of each Lambda handler, next to `import boto3` alone.
 
 For every AWS::Serverless::Function in template.yaml, imports its Handler module in a
-fresh interpreter, timed by that interpreter's clock, with the environment the template gives that
-function (read as the local stack reads it: Globals merged, parameters at their
-defaults, resource names made up), and reports the median over --runs.
+fresh interpreter, timed by that interpreter's clock, with the environment the template
+gives that function (infra.runtime), and reports the median over --runs runs at each of
+the call depths in DEPTHS (why several depths: see there).
 `import boto3` is measured in the same run as the yardstick, so the ratios compare
 across machines. When `sam build` has left .aws-sam/build, each function's artifact
 size is printed too.
@@ -24,7 +24,9 @@ reports, and it leaves out much of an import done through `importlib`, which is 
 the libraries-only figure is taken.
 
 Prints `name=value` lines:
+    python=...                          the interpreter's version
     import_ms.<module>=...              median import time of the handler module
+    spread_ms.<module>=...              how far its median at one depth is from another's
     import_ms.boto3=...
     import_ms.boto3_collector_paused=...  the same with the collector paused, for reference
     libraries_ms.<module>=...           median import time of its libraries alone
@@ -35,16 +37,19 @@ Prints `name=value` lines:
     max_libraries_ratio_vs_boto3=...    the largest libraries-only ratio (the floor)
     artifact_mb.<LogicalId>=...         size of .aws-sam/build/<LogicalId> (MiB)
 
-The interpreter is this one (the dev venv's), and bytecode is warm: one discarded run
-per module writes the .pyc files first.
+The interpreter is this one (the dev venv's) unless --python names another; the
+functions' own runtime is `.venv-runtime/bin/python` (`make runtime-check` builds it).
+Bytecode is warm: one discarded run per module writes the .pyc files first.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import textwrap
 from pathlib import Path
 
 from infra.local.template import load_template
@@ -58,7 +63,7 @@ PAUSED_BASELINE = "import gc\ngc.disable()\nimport boto3\ngc.enable()"
 not used in the ratios, to show how much of a handler's gain the pause alone is."""
 
 
-def library_modules(module: str, env: dict[str, str]) -> list[str]:
+def library_modules(module: str, env: dict[str, str], python: str) -> list[str]:
     """The modules outside functions/ that `import module` loads, in load order: those
     with an origin (a file, built in, frozen), not the stand-ins a library registers
     for modules it has not loaded (six's `moves`), which importing would load."""
@@ -72,7 +77,7 @@ def library_modules(module: str, env: dict[str, str]) -> list[str]:
         "print(json.dumps([name for name, loaded in sys.modules.items() if name not in before"
         " and origin(loaded) and not origin(loaded).startswith(ours)]))\n"
     )
-    names: list[str] = json.loads(run_fresh(code, env).splitlines()[-1])
+    names: list[str] = json.loads(run_fresh(code, env, python).splitlines()[-1])
     return names
 
 
@@ -92,17 +97,35 @@ def libraries_code(names: list[str]) -> str:
     )
 
 
-def import_us(module: str, env: dict[str, str], code: str | None = None) -> int:
-    """Microseconds `import module` (or `code`) takes in a fresh interpreter, by the
-    interpreter's own clock around it (its start-up excluded)."""
+DEPTHS = (0, 5, 10, 15)
+"""Call depths each import is timed at, in frames above the interpreter's first. CPython
+keeps frames in chunks of the thread's stack and, before 3.13's fix of gh-142183, maps
+and unmaps a chunk each time a call crosses into one and returns: a loop that calls
+across a chunk's edge (a regular expression's compile, deep in an import) pays it on
+every call. Whether an import hits an edge depends only on the depth it starts at, and
+Lambda's runtime imports a handler from a depth of its own, not ours. At one depth, a
+module's figure moved by up to 25 ms with it; over several, the median is the import's
+own cost."""
+
+
+def import_us(
+    module: str, env: dict[str, str], code: str | None = None, *, depth: int, python: str
+) -> int:
+    """Microseconds `import module` (or `code`) takes in a fresh interpreter (`python`),
+    started `depth` calls deep, by the interpreter's own clock around it (its start-up
+    excluded)."""
     body = code if code is not None else f"import {module}"
     timed = (
         "import time\n"
-        "_started = time.perf_counter_ns()\n"
-        f"{body}\n"
-        f"print({MARK!r}, (time.perf_counter_ns() - _started) // 1000)\n"
+        "def _at(depth):\n"
+        "    if depth:\n"
+        "        return _at(depth - 1)\n"
+        "    _started = time.perf_counter_ns()\n"
+        f"{textwrap.indent(body, '    ')}\n"
+        "    return (time.perf_counter_ns() - _started) // 1000\n"
+        f"print({MARK!r}, _at({depth}))\n"
     )
-    _, _, after = run_fresh(timed, env).rpartition(MARK)
+    _, _, after = run_fresh(timed, env, python).rpartition(MARK)
     return int(after.split()[0])
 
 
@@ -112,8 +135,16 @@ def directory_mib(path: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Cold-start import cost per handler.")
-    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per module")
-    runs: int = parser.parse_args(argv).runs
+    parser.add_argument("--runs", type=int, default=3, help="fresh interpreters per depth")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the interpreter to time in (default: this one; the functions' runtime is"
+        " .venv-runtime/bin/python, from `make runtime-check`)",
+    )
+    args = parser.parse_args(argv)
+    runs: int = args.runs
+    python = os.path.abspath(args.python)  # the interpreters start in functions/
 
     template = load_template(TEMPLATE)
     functions = function_envs(template)
@@ -121,35 +152,55 @@ def main(argv: list[str] | None = None) -> int:
     targets: dict[str, dict[str, str]] = {BASELINE: base_env(), **handler_envs(template)}
 
     handlers = [name for name in targets if name != BASELINE]
-    libraries = {name: libraries_code(library_modules(name, targets[name])) for name in handlers}
-    samples: dict[str, list[int]] = {name: [] for name in targets}
+    libraries = {
+        name: libraries_code(library_modules(name, targets[name], python)) for name in handlers
+    }
+    samples: dict[str, dict[int, list[int]]] = {name: {} for name in targets}
     library_samples: dict[str, list[int]] = {name: [] for name in handlers}
     paused_baseline: list[int] = []
     for name, env in targets.items():
-        import_us(name, env)  # warm-up: writes bytecode, fills the page cache
+        # warm-up: writes bytecode, fills the page cache
+        import_us(name, env, depth=0, python=python)
     for _ in range(runs):
         # Interleaved, so drift on the machine touches every module alike.
-        for name, env in targets.items():
-            samples[name].append(import_us(name, env))
-            if name in libraries:
-                library_samples[name].append(import_us(name, env, libraries[name]))
-        paused_baseline.append(import_us(BASELINE, targets[BASELINE], PAUSED_BASELINE))
+        for depth in DEPTHS:
+            for name, env in targets.items():
+                timed = import_us(name, env, depth=depth, python=python)
+                samples[name].setdefault(depth, []).append(timed)
+                if name in libraries:
+                    library_samples[name].append(
+                        import_us(name, env, libraries[name], depth=depth, python=python)
+                    )
+            paused_baseline.append(
+                import_us(BASELINE, targets[BASELINE], PAUSED_BASELINE, depth=depth, python=python)
+            )
 
-    median_ms = {name: statistics.median(values) / 1000 for name, values in samples.items()}
-    libraries_ms = {
-        name: statistics.median(values) / 1000 for name, values in library_samples.items()
+    def median_ms(values: list[int]) -> float:
+        return statistics.median(values) / 1000
+
+    every = {
+        name: [us for at in by_depth.values() for us in at] for name, by_depth in samples.items()
     }
-    base = median_ms[BASELINE]
+    import_ms = {name: median_ms(values) for name, values in every.items()}
+    libraries_ms = {name: median_ms(values) for name, values in library_samples.items()}
+    spread_ms = {
+        name: max(map(median_ms, by_depth.values())) - min(map(median_ms, by_depth.values()))
+        for name, by_depth in samples.items()
+    }
+    base = import_ms[BASELINE]
+    version = run_fresh("import sys; print(sys.version.split()[0])", base_env(), python)
     print(f"runs={runs}")
-    print(f"python={sys.version.split()[0]}")
+    print(f"depths={','.join(map(str, DEPTHS))}")
+    print(f"python={version.strip()}")
     print(f"import_ms.{BASELINE}={base:.1f}")
-    paused = statistics.median(paused_baseline) / 1000
-    print(f"import_ms.{BASELINE}_collector_paused={paused:.1f}")
+    print(f"spread_ms.{BASELINE}={spread_ms[BASELINE]:.1f}")
+    print(f"import_ms.{BASELINE}_collector_paused={median_ms(paused_baseline):.1f}")
     for name in handlers:
-        print(f"import_ms.{name}={median_ms[name]:.1f}")
+        print(f"import_ms.{name}={import_ms[name]:.1f}")
+        print(f"spread_ms.{name}={spread_ms[name]:.1f}")
         print(f"libraries_ms.{name}={libraries_ms[name]:.1f}")
-        print(f"own_ms.{name}={median_ms[name] - libraries_ms[name]:.1f}")
-    ratios = {name: median_ms[name] / base for name in handlers}
+        print(f"own_ms.{name}={import_ms[name] - libraries_ms[name]:.1f}")
+    ratios = {name: import_ms[name] / base for name in handlers}
     library_ratios = {name: libraries_ms[name] / base for name in handlers}
     for name in handlers:
         print(f"ratio.{name}_vs_{BASELINE}={ratios[name]:.2f}")

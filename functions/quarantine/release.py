@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from consentry.addresses import address_store, history_store
 from consentry.addresses.counting import QuarantinePolicy, error_snapshot, settle
 from consentry.addresses.events import SCHEDULE_ACTOR, AddressEvent, EventKind, change_id
-from consentry.addresses.feedback import FailureReason
+from consentry.addresses.reasons import FailureReason
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.persistence import LostRace
 from consentry.core.types import Channel

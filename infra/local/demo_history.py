@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 
 from consentry.addresses.decisions import put_status, release
-from consentry.addresses.feedback import FailureReason
+from consentry.addresses.reasons import FailureReason
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.consent.profile_store import record_change
 from consentry.consent.rules import ConsentChange, Scope

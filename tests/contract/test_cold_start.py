@@ -21,11 +21,13 @@ ON_DEMAND = (
     "cryptography",  # sealed links
     "itsdangerous",  # links of before sealing
     "email.policy",  # multipart one-click unsubscribes
+    "consentry.addresses.feedback",  # SES and SMS feedback, parsed
 )
 HANDLERS = sorted({module for module, _ in function_envs(load_template(TEMPLATE)).values()})
 EVERY_REQUEST: dict[str, frozenset[str]] = {
     "publisher.handler": frozenset({"boto3"}),  # every batch of changes is a PutEvents
     "suppression.handler": frozenset({"boto3"}),  # every batch may call SES
+    "quarantine.handler": frozenset({"consentry.addresses.feedback"}),  # every message
 }
 """What a handler's every request needs of ON_DEMAND, so it may load it at init."""
 ROUTES_ON_DEMAND = {

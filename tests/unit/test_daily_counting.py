@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from consentry.addresses.feedback import FailureReason
+from consentry.addresses.reasons import FailureReason
 from consentry.core.types import Channel, Source
 from consentry.events.records import UnreadableStreamRecordError, read_record
 from consentry.reporting.cells import (

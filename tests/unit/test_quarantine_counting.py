@@ -22,7 +22,7 @@ from consentry.addresses.counting import (
     settle,
     window_start,
 )
-from consentry.addresses.feedback import ErrorType, FailureReason
+from consentry.addresses.reasons import ErrorType, FailureReason
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.settings import Settings
 from consentry.core.types import Address, Channel

@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 
 from consentry.addresses.feedback import (
     AddressFeedback,
-    ErrorType,
-    FailureReason,
     Feedback,
     FeedbackKind,
     InboundSms,
@@ -25,6 +23,7 @@ from consentry.addresses.feedback import (
     parse_body,
     sms_keyword,
 )
+from consentry.addresses.reasons import ErrorType, FailureReason
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 RECEIVED = datetime(2026, 12, 1, tzinfo=UTC)

@@ -36,7 +36,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from consentry.addresses.feedback import ErrorType, FailureReason
+from consentry.addresses.reasons import ErrorType, FailureReason
 from consentry.addresses.status import (
     AddressState,
     AddressStatus,

@@ -18,7 +18,7 @@ from consentry.addresses.counting import (
     release_errors,
 )
 from consentry.addresses.events import AddressEvent, Decision, EventKind, change_id
-from consentry.addresses.feedback import ErrorType, FailureReason
+from consentry.addresses.reasons import ErrorType, FailureReason
 from consentry.addresses.status import (
     OPERATOR_ORIGIN,
     AddressState,

@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 
 from consentry.addresses.events import event_key
 from consentry.addresses.normalize import normalize_email, sender_number
+from consentry.addresses.reasons import ErrorType, FailureReason
 from consentry.core.errors import ConsentryError
 from consentry.core.types import Address, Channel
 
@@ -44,51 +45,6 @@ class FeedbackKind(StrEnum):
     COMPLAINT = "complaint"
     DELIVERY = "delivery"
 
-
-class ErrorType(StrEnum):
-    HARD = "hard"
-    """Quarantines at once."""
-    SOFT = "soft"
-    """Counted; the policy's threshold quarantines."""
-    IGNORED = "ignored"
-    """A problem of the message, not the address: never counts."""
-
-
-class FailureReason(StrEnum):
-    """Failure reasons, with the codes Adobe Campaign gives them (domain.md section 2)."""
-
-    USER_UNKNOWN = "user_unknown"
-    INVALID_DOMAIN = "invalid_domain"
-    UNREACHABLE = "unreachable"
-    ACCOUNT_DISABLED = "account_disabled"
-    MAILBOX_FULL = "mailbox_full"
-    NOT_CONNECTED = "not_connected"
-    ADDRESS_NOT_SPECIFIED = "address_not_specified"
-    DENYLISTED_ADDRESS = "denylisted_address"
-    ADDRESS_IN_QUARANTINE = "address_in_quarantine"
-    DUPLICATE = "duplicate"
-    REFUSED = "refused"
-    ERROR_IGNORED = "error_ignored"
-
-    @property
-    def code(self) -> int:
-        return _REASON_CODES[self]
-
-
-_REASON_CODES = {
-    FailureReason.USER_UNKNOWN: 1,
-    FailureReason.INVALID_DOMAIN: 2,
-    FailureReason.UNREACHABLE: 3,
-    FailureReason.ACCOUNT_DISABLED: 4,
-    FailureReason.MAILBOX_FULL: 5,
-    FailureReason.NOT_CONNECTED: 6,
-    FailureReason.ADDRESS_NOT_SPECIFIED: 7,
-    FailureReason.DENYLISTED_ADDRESS: 8,
-    FailureReason.ADDRESS_IN_QUARANTINE: 9,
-    FailureReason.DUPLICATE: 10,
-    FailureReason.REFUSED: 20,
-    FailureReason.ERROR_IGNORED: 25,
-}
 
 # (bounceType, bounceSubType) -> what it means for the address. A sub-type SES adds
 # later falls back to its bounce type's row (`None`).

@@ -39,7 +39,7 @@ from enum import StrEnum
 from typing import Any
 
 from consentry.addresses.events import EventKind
-from consentry.addresses.feedback import ErrorType, FailureReason
+from consentry.addresses.reasons import ErrorType, FailureReason
 from consentry.addresses.status import AddressStatus
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.core.types import Action, Channel, ScopeKind, Source

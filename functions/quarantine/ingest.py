@@ -46,7 +46,6 @@ from consentry.addresses.decisions import current_state
 from consentry.addresses.events import FEEDBACK_ACTOR, AddressEvent, event_id
 from consentry.addresses.feedback import (
     AddressFeedback,
-    ErrorType,
     FeedbackKind,
     InboundSms,
     MalformedFeedbackError,
@@ -54,6 +53,7 @@ from consentry.addresses.feedback import (
     Parsed,
     parse_body,
 )
+from consentry.addresses.reasons import ErrorType
 from consentry.addresses.status import (
     COMPLAINT_ORIGIN,
     AddressState,

@@ -32,9 +32,12 @@ NEED_PY313 = @$(SAM_ENV) python3.13 -c 'import sys; assert sys.version_info[:2] 
 	exit 1; }
 
 # The functions' runtime: python3.13 with functions/requirements.txt, to load the
-# handlers where they run (the dev venv's interpreter may be older).
+# handlers where they run (the dev venv's interpreter may be older); and the dev
+# extra on the same interpreter, to run the unit tests there.
 RUNTIME_VENV := .venv-runtime
 RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
+RUNTIME_TESTS_VENV := .venv-runtime-tests
+RUNTIME_TESTS_STAMP := $(RUNTIME_TESTS_VENV)/.installed
 
 ARGS ?=
 PYTEST_ARGS ?=
@@ -62,6 +65,13 @@ $(RUNTIME_STAMP): functions/requirements.txt
 	rm -rf $(RUNTIME_VENV)
 	$(SAM_ENV) python3.13 -m venv $(RUNTIME_VENV)
 	$(RUNTIME_VENV)/bin/pip install --quiet -r functions/requirements.txt
+	touch $@
+
+$(RUNTIME_TESTS_STAMP): pyproject.toml
+	$(NEED_PY313)
+	rm -rf $(RUNTIME_TESTS_VENV)
+	$(SAM_ENV) python3.13 -m venv $(RUNTIME_TESTS_VENV)
+	$(RUNTIME_TESTS_VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
 run: $(VENV_STAMP) ## start the local stack (pass options with ARGS="...")
@@ -98,8 +108,9 @@ browser-deps: ## Debian's Chromium and fonts for the browser suite, installed wh
 pytest: $(VENV_STAMP) ## unit, integration, contract, stack and browser tests, with branch coverage
 	$(BIN)/pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
 
-runtime-check: $(VENV_STAMP) $(RUNTIME_STAMP) ## every handler of the template loads under the functions' runtime
+runtime-check: $(VENV_STAMP) $(RUNTIME_STAMP) $(RUNTIME_TESTS_STAMP) ## the handlers load, and the unit tests pass, on the functions' runtime
 	$(BIN)/python -m infra.runtime --python $(RUNTIME_VENV)/bin/python
+	$(RUNTIME_TESTS_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
 
 sam-check: $(SAM_STAMP) ## sam validate --lint, cfn-lint, sam build (no container)
 	$(NEED_PY313)
@@ -117,7 +128,7 @@ bench: $(VENV_STAMP) ## run every benchmark in bench/ (as modules, so they impor
 clean: ## remove build output, coverage data and tool caches (keeps the venvs)
 	rm -rf .aws-sam .coverage coverage.xml htmlcov .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -path ./$(RUNTIME_VENV) -prune \
-		-o -name __pycache__ -type d -prune -exec rm -rf {} +
+		-o -path ./$(RUNTIME_TESTS_VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean ## clean, and remove the virtualenvs
-	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV) $(RUNTIME_TESTS_VENV)

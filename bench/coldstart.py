@@ -53,7 +53,15 @@ import textwrap
 from pathlib import Path
 
 from infra.local.template import load_template
-from infra.runtime import ROOT, TEMPLATE, base_env, function_envs, handler_envs, run_fresh
+from infra.runtime import (
+    ROOT,
+    TEMPLATE,
+    base_env,
+    function_envs,
+    handler_envs,
+    python_version,
+    run_fresh,
+)
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 MARK = "--coldstart-bench-start--"
@@ -183,15 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     import_ms = {name: median_ms(values) for name, values in every.items()}
     libraries_ms = {name: median_ms(values) for name, values in library_samples.items()}
-    spread_ms = {
-        name: max(map(median_ms, by_depth.values())) - min(map(median_ms, by_depth.values()))
-        for name, by_depth in samples.items()
+    by_depth_ms = {
+        name: [median_ms(at) for at in by_depth.values()] for name, by_depth in samples.items()
     }
+    spread_ms = {name: max(medians) - min(medians) for name, medians in by_depth_ms.items()}
     base = import_ms[BASELINE]
-    version = run_fresh("import sys; print(sys.version.split()[0])", base_env(), python)
     print(f"runs={runs}")
     print(f"depths={','.join(map(str, DEPTHS))}")
-    print(f"python={version.strip()}")
+    print(f"python={python_version(python)}")
     print(f"import_ms.{BASELINE}={base:.1f}")
     print(f"spread_ms.{BASELINE}={spread_ms[BASELINE]:.1f}")
     print(f"import_ms.{BASELINE}_collector_paused={median_ms(paused_baseline):.1f}")

@@ -109,11 +109,16 @@ def run_fresh(code: str, env: dict[str, str], python: str | None = None) -> str:
     return result.stdout
 
 
-def unloadable(python: str) -> dict[str, str]:
+def python_version(python: str) -> str:
+    """The version of the interpreter at `python`, as `3.13.0`."""
+    return run_fresh("import sys; print(sys.version.split()[0])", base_env(), python).strip()
+
+
+def unloadable(python: str, handlers: dict[str, dict[str, str]]) -> dict[str, str]:
     """Handler module -> why it does not load under `python` (the last line of its
-    error), for every handler of the template that does not."""
+    error), for every one of `handlers` (module -> environment) that does not."""
     failures: dict[str, str] = {}
-    for module, env in handler_envs(load_template(TEMPLATE)).items():
+    for module, env in handlers.items():
         try:
             run_fresh(f"import {module}", env, python)
         except RuntimeError as error:
@@ -123,7 +128,7 @@ def unloadable(python: str) -> dict[str, str]:
 
 
 COMPILE_ALL = """
-import json, pathlib, sys
+import json, pathlib
 failures = {}
 for path in sorted(pathlib.Path(".").rglob("*.py")):
     try:
@@ -149,16 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     # Absolute, as the interpreters start in functions/; not resolved, which would
     # leave the venv the path names.
     python = os.path.abspath(parser.parse_args(argv).python)
-    version = run_fresh("import sys; print(sys.version.split()[0])", base_env(), python)
     broken = uncompilable(python)
     for path, reason in broken.items():
         print(f"{path}: {reason}")
-    failures = unloadable(python)
     handlers = handler_envs(load_template(TEMPLATE))
+    failures = unloadable(python, handlers)
     for module in handlers:
         print(f"{module}: {failures.get(module, 'loads')}")
     loaded = len(handlers) - len(failures)
-    print(f"runtime: python {version.strip()}, {loaded} of {len(handlers)} handlers load")
+    print(f"runtime: python {python_version(python)}, {loaded} of {len(handlers)} handlers load")
     print(f"runtime: modules of functions/ that do not compile: {len(broken)}")
     return 1 if failures or broken else 0
 

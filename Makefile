@@ -106,7 +106,7 @@ browser-deps: ## Debian's Chromium and fonts for the browser suite, installed wh
 	scripts/browser-deps.sh
 
 pytest: $(VENV_STAMP) ## unit, integration, contract, stack and browser tests, with branch coverage
-	$(BIN)/pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
+	$(BIN)/pytest --cov --cov-report=term-missing --durations=25 $(PYTEST_ARGS)
 
 runtime-check: $(VENV_STAMP) $(RUNTIME_STAMP) $(RUNTIME_TESTS_STAMP) ## the handlers load, and the unit tests pass, on the functions' runtime
 	$(BIN)/python -m infra.runtime --python $(RUNTIME_VENV)/bin/python

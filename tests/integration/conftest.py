@@ -6,6 +6,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from copy import deepcopy
+from datetime import UTC, datetime
 from pathlib import Path
 from types import EllipsisType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack
@@ -122,6 +123,18 @@ def table_names(dynamodb: DynamoDBClient, keyring: Keyring) -> dict[str, str]:
     bind_tables(settings)
     clear_parameter_caches()
     return names
+
+
+@pytest.fixture
+def fresh_now(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sets the test module's `NOW` to this test's instant.
+
+    A module that dates its seeded data from a `NOW` taken at import would date it from
+    collection time: the suite runs for an hour and more, longer than the outage window,
+    so a late test's "ten minutes ago" would lie outside it. Modules opt in with
+    `pytestmark = pytest.mark.usefixtures("fresh_now")`.
+    """
+    monkeypatch.setattr(request.module, "NOW", datetime.now(UTC))
 
 
 @pytest.fixture

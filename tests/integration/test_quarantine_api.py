@@ -13,6 +13,9 @@ from tests.integration.helpers import present
 from tests.integration.quarantine_support import FeedbackPath, ses
 
 NOW = datetime.now(UTC)
+"""This test's instant: `fresh_now` takes it again before each test."""
+
+pytestmark = pytest.mark.usefixtures("fresh_now")
 OPERATOR = "arn:aws:iam::123456789012:user/ops-anna"
 
 

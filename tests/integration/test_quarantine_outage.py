@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 NOW = datetime.now(UTC)
+"""This test's instant: `fresh_now` takes it again before each test."""
+
+pytestmark = pytest.mark.usefixtures("fresh_now")
 OUTAGE = 200
 """Soft bounces for example.com within minutes: hundreds, a provider outage."""
 

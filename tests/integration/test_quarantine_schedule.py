@@ -4,12 +4,17 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from consentry.addresses import address_store, history_store
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.types import Address, Channel
 from tests.integration.helpers import present
 
 NOW = datetime.now(UTC)
+"""This test's instant: `fresh_now` takes it again before each test."""
+
+pytestmark = pytest.mark.usefixtures("fresh_now")
 
 
 def seed(

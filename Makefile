@@ -39,11 +39,13 @@ RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
 RUNTIME_TESTS_VENV := .venv-runtime-tests
 RUNTIME_TESTS_STAMP := $(RUNTIME_TESTS_VENV)/.installed
 
+BUILD_DIR := .aws-sam/build
+
 ARGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: help run test requirements requirements-check lint format typecheck pytest openapi \
-	messages runtime-check sam-check browser-deps bench clean distclean
+	messages runtime-check sam-check build browser-deps bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -112,13 +114,21 @@ runtime-check: $(VENV_STAMP) $(RUNTIME_STAMP) $(RUNTIME_TESTS_STAMP) ## the hand
 	$(BIN)/python -m infra.runtime --python $(RUNTIME_VENV)/bin/python
 	$(RUNTIME_TESTS_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
 
-sam-check: $(SAM_STAMP) ## sam validate --lint, cfn-lint, sam build (no container)
+sam-check: $(VENV_STAMP) $(SAM_STAMP) $(RUNTIME_STAMP) ## sam validate --lint, cfn-lint, then `make build` and its bytecode checked
 	$(NEED_PY313)
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint
 	$(SAM_VENV)/bin/cfn-lint template.yaml
-	$(SAM_ENV) $(SAM_VENV)/bin/sam build
+	$(MAKE) --no-print-directory build
+	$(BIN)/python -m infra.bytecode check $(BUILD_DIR) --python $(RUNTIME_VENV)/bin/python
 
-bench: $(VENV_STAMP) ## run every benchmark in bench/ (as modules, so they import infra/)
+# sam build ships source only, and Lambda's /var/task is read-only: without bytecode
+# compiled here, every cold start compiles every module it imports (infra/bytecode.py).
+build: $(VENV_STAMP) $(SAM_STAMP) $(RUNTIME_STAMP) ## sam build (no container), then the runtime's bytecode into every function
+	$(NEED_PY313)
+	$(SAM_ENV) $(SAM_VENV)/bin/sam build
+	$(BIN)/python -m infra.bytecode compile $(BUILD_DIR) --python $(RUNTIME_VENV)/bin/python
+
+bench: $(VENV_STAMP) $(RUNTIME_STAMP) ## run every benchmark in bench/ (as modules, so they import infra/)
 	@for script in bench/*.py; do \
 		module=$${script%.py}; module=$${module//\//.}; \
 		echo "# $$module"; \

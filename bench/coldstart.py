@@ -39,7 +39,9 @@ Prints `name=value` lines:
 
 The interpreter is this one (the dev venv's) unless --python names another; the
 functions' own runtime is `.venv-runtime/bin/python` (`make runtime-check` builds it).
-Bytecode is warm: one discarded run per module writes the .pyc files first.
+Bytecode is warm: one discarded run per module writes the .pyc files first, as the
+package `make build` makes carries them (infra.bytecode); bench.bytecode times the
+handlers with and without it.
 """
 
 from __future__ import annotations
@@ -117,11 +119,17 @@ own cost."""
 
 
 def import_us(
-    module: str, env: dict[str, str], code: str | None = None, *, depth: int, python: str
+    module: str,
+    env: dict[str, str],
+    code: str | None = None,
+    *,
+    depth: int,
+    python: str,
+    task_root: Path | None = None,
 ) -> int:
-    """Microseconds `import module` (or `code`) takes in a fresh interpreter (`python`),
-    started `depth` calls deep, by the interpreter's own clock around it (its start-up
-    excluded)."""
+    """Microseconds `import module` (or `code`) takes in a fresh interpreter (`python`,
+    in `task_root`, by default functions/), started `depth` calls deep, by the
+    interpreter's own clock around it (its start-up excluded)."""
     body = code if code is not None else f"import {module}"
     timed = (
         "import time\n"
@@ -133,7 +141,7 @@ def import_us(
         "    return (time.perf_counter_ns() - _started) // 1000\n"
         f"print({MARK!r}, _at({depth}))\n"
     )
-    _, _, after = run_fresh(timed, env, python).rpartition(MARK)
+    _, _, after = run_fresh(timed, env, python, task_root).rpartition(MARK)
     return int(after.split()[0])
 
 

@@ -93,13 +93,16 @@ def handler_envs(template: Template) -> dict[str, dict[str, str]]:
     return handlers
 
 
-def run_fresh(code: str, env: dict[str, str], python: str | None = None) -> str:
-    """Run `code` in a fresh interpreter (`python`, else this one), as Lambda would:
-    functions/ as the working directory, `env` only. Its standard output."""
+def run_fresh(
+    code: str, env: dict[str, str], python: str | None = None, task_root: Path | None = None
+) -> str:
+    """Run `code` in a fresh interpreter (`python`, else this one), as Lambda would: the
+    task root (functions/, unless another is given) as the working directory, `env`
+    only. Its standard output."""
     result = subprocess.run(
         [python or sys.executable, "-c", code],
         env=env,
-        cwd=ROOT / "functions",
+        cwd=task_root or ROOT / "functions",
         capture_output=True,
         text=True,
         check=False,

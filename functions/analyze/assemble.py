@@ -17,7 +17,7 @@ from consentry.analysis import record_store
 from consentry.analysis.audience import Layout, RowPlace, rows, target_join
 from consentry.analysis.contract import IncompleteAnalysisError
 from consentry.analysis.record_store import Piece, PieceKind
-from consentry.analysis.run import RunPlan, read_verdicts
+from consentry.analysis.run import RunPlan, load_plan, read_verdicts
 from consentry.core.bucket import DataBucket, ObjectGoneError, spools
 
 WRITE_BATCH = 8192
@@ -32,7 +32,7 @@ class Assembled(StepModel):
 
 @step(ChunkTask, keeps_error="3-assemble")
 def lambda_handler(task: ChunkTask, wiring: Wiring) -> Assembled:
-    plan = wiring.load_plan(task.plan)
+    plan = load_plan(wiring.bucket, task.plan)
     try:
         assembled = assemble_chunk(plan, wiring.bucket, task.chunk)
     except ObjectGoneError as gone:

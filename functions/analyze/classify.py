@@ -46,6 +46,7 @@ from consentry.analysis.run import (
     RunPlan,
     SuppressionRead,
     chunk_index,
+    load_plan,
     shard_rows,
     verdict_bytes,
 )
@@ -70,7 +71,7 @@ class Classified(StepModel):
 @step(ShardTask, keeps_error="2-classify")
 def lambda_handler(task: ShardTask, wiring: Wiring) -> Classified:
     return classify_shard(
-        wiring.load_plan(task.plan),
+        load_plan(wiring.bucket, task.plan),
         task.shard,
         wiring.bucket,
         wiring.clock,

@@ -21,6 +21,7 @@ from consentry.analysis import record_store
 from consentry.analysis.audience import Layout, RowPlace, rows
 from consentry.analysis.classifier import shard_of
 from consentry.analysis.record_store import Piece, PieceKind
+from consentry.analysis.run import load_plan
 from consentry.core.bucket import SPOOL_BYTES, ObjectGoneError, TextSpool, spools
 from consentry.core.types import Address
 
@@ -32,7 +33,7 @@ class Partitioned(StepModel):
 
 @step(ChunkTask, keeps_error="1-partition")
 def lambda_handler(task: ChunkTask, wiring: Wiring) -> Partitioned:
-    plan = wiring.load_plan(task.plan)
+    plan = load_plan(wiring.bucket, task.plan)
     span = plan.chunks[task.chunk]
     with spools(plan.shards) as outputs:
         try:

@@ -46,6 +46,7 @@ from consentry.analysis.contract import (
     AudienceError,
     AudienceFormat,
     IncompleteAnalysisError,
+    run_prefix,
 )
 from consentry.analysis.run import (
     MANIFEST_FILE,
@@ -55,7 +56,6 @@ from consentry.analysis.run import (
     Chunk,
     RunPlan,
     SuppressionRead,
-    run_prefix,
 )
 from consentry.analysis.suppression import ReadMeter, choose_read, snapshot_sizes
 from consentry.consent import service_store

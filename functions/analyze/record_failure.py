@@ -17,8 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from analyze.step import STEP_ERRORS, StepModel, Wiring, step
 from consentry.analysis import record_store
-from consentry.analysis.contract import AnalysisError
-from consentry.analysis.run import run_prefix
+from consentry.analysis.contract import AnalysisError, run_prefix
 from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger
 from consentry.core.types import IdentifierStr

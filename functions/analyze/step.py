@@ -11,6 +11,7 @@ file, so an error a Retry recovered from never stands in for a later step's.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -20,12 +21,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from consentry.analysis.contract import IncompleteAnalysisError
-from consentry.analysis.run import RunPlan
-from consentry.core.bucket import DataBucket, ObjectGoneError
+from consentry.core.bucket import DataBucket
 from consentry.core.clock import Clock, utc_now
 from consentry.core.observability import logger, tracer
-from consentry.core.persistence import bind_tables
 from consentry.core.settings import Settings, per_process
 
 if TYPE_CHECKING:
@@ -92,7 +90,11 @@ class Wiring:
 
     @classmethod
     def of(cls, settings: Settings) -> Wiring:
-        bind_tables(settings)
+        # The tables of the stores the step loaded: Count loads none, and so never
+        # pynamodb. A store loaded later is bound as it is declared (persistence).
+        persistence = sys.modules.get("consentry.core.persistence")
+        if persistence is not None:
+            persistence.bind_tables(settings)
         return cls(settings, DataBucket(settings.data_bucket, region=settings.aws_region))
 
     def erasure_keyring(self) -> Keyring:
@@ -103,15 +105,6 @@ class Wiring:
         return fingerprints.load_keyring(
             self.settings.erasure_keys_secret, max_age_s=self.settings.signing_keys_max_age_s
         )
-
-    def load_plan(self, ref: ObjectRef) -> RunPlan:
-        """The plan Plan wrote to the data bucket."""
-        if ref.bucket != self.bucket.name:
-            raise IncompleteAnalysisError("the plan is not in the data bucket")
-        try:
-            return RunPlan.model_validate_json(self.bucket.get_bytes(ref.key))
-        except ObjectGoneError:
-            raise IncompleteAnalysisError("the run's plan is missing") from None
 
 
 current_wiring = per_process(Wiring.of)

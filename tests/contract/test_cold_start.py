@@ -42,6 +42,11 @@ BUILT_AT_INIT: dict[str, frozenset[str]] = {
 """Pydantic models a handler's every request uses, beyond the settings."""
 ERASED_ADDRESS_READERS = frozenset({"analyze.plan", "analyze.classify"})
 """The steps that read erased addresses (Plan's snapshot; Classify matches them)."""
+STEPS_NEED_NOT = {
+    "analyze.count": ("pynamodb", "consentry.analysis.run"),  # a range of the audience, in S3
+    "analyze.record_failure": ("consentry.analysis.run",),  # the error, the record, the tally
+}
+"""What a step that reads no table, or no plan, must not load."""
 
 
 def loaded_after(code: str, module: str) -> dict[str, object]:
@@ -106,6 +111,18 @@ def test_a_step_that_reads_no_erased_address_does_not_load_their_store(module: s
     )
 
     assert loaded_after(code, module)["loaded"] is False
+
+
+@pytest.mark.parametrize(("module", "unneeded"), sorted(STEPS_NEED_NOT.items()))
+def test_a_step_loads_no_store_and_no_plan_it_does_not_read(
+    module: str, unneeded: tuple[str, ...]
+) -> None:
+    code = (
+        f"import json, sys; import {module}; "
+        f"print(json.dumps({{'loaded': [m for m in {unneeded!r} if m in sys.modules]}}))"
+    )
+
+    assert loaded_after(code, module)["loaded"] == []
 
 
 def test_the_operator_api_serves_swagger_ui_registered_at_its_first_request() -> None:

@@ -35,9 +35,10 @@ from consentry.analysis.contract import (
     AnalysisRecord,
     AnalysisRequest,
     IncompleteAnalysisError,
+    run_prefix,
 )
 from consentry.analysis.record_store import Piece, PieceKind
-from consentry.analysis.run import SIZING_FILE, SuppressionRead, run_prefix
+from consentry.analysis.run import SIZING_FILE, SuppressionRead
 from consentry.analysis.suppression import ReadMeter
 from consentry.consent.profile_store import record_change, register_profile
 from consentry.consent.rules import ConsentChange, Scope

@@ -30,9 +30,10 @@ from consentry.analysis.contract import (
     AnalysisStatus,
     AudienceError,
     IncompleteAnalysisError,
+    run_prefix,
 )
 from consentry.analysis.exclusion import ExclusionCause
-from consentry.analysis.run import PLAN_FILE, RunPlan, run_prefix, shard_rows
+from consentry.analysis.run import PLAN_FILE, RunPlan, shard_rows
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.clock import Clock
 from consentry.core.errors import InvalidInputError, NotFoundError, WorkflowUnavailableError

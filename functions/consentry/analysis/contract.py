@@ -187,6 +187,11 @@ class AudienceError(InvalidInputError):
         super().__init__("audience", message)
 
 
+def run_prefix(delivery_id: str, execution_arn: str) -> str:
+    """`analyses/<deliveryId>/<execution name>/`; execution names are unique per machine."""
+    return f"analyses/{delivery_id}/{execution_arn.rsplit(':', 1)[-1]}/"
+
+
 CHANGED = "the audience was changed or deleted after the analysis started; start it again"
 """What an analysis says when the audience is no longer the version Plan saw."""
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from itertools import accumulate
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -153,9 +154,24 @@ class RunPlan(BaseModel):
         return {"bucket": self.bucket, "key": self.key(PLAN_FILE)}
 
 
-def run_prefix(delivery_id: str, execution_arn: str) -> str:
-    """`analyses/<deliveryId>/<execution name>/`; execution names are unique per machine."""
-    return f"analyses/{delivery_id}/{execution_arn.rsplit(':', 1)[-1]}/"
+class Location(Protocol):
+    """Where an object is, as a step's task names it."""
+
+    @property
+    def bucket(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+
+def load_plan(bucket: DataBucket, location: Location) -> RunPlan:
+    """The plan Plan wrote to the data bucket, from where a step's task says it is."""
+    if location.bucket != bucket.name:
+        raise IncompleteAnalysisError("the plan is not in the data bucket")
+    try:
+        return RunPlan.model_validate_json(bucket.get_bytes(location.key))
+    except ObjectGoneError:
+        raise IncompleteAnalysisError("the run's plan is missing") from None
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,9 @@ class Wiring:
 
     @classmethod
     def of(cls, settings: Settings) -> Wiring:
-        # The tables of the stores the step loaded: Count loads none, and so never
-        # pynamodb. A store loaded later is bound as it is declared (persistence).
+        # The tables of the stores the step loaded at import: Count loads none, and so
+        # no pynamodb. So a step imports its stores at the top: had it loaded none by
+        # now, a store it loaded later would find its table unbound.
         persistence = sys.modules.get("consentry.core.persistence")
         if persistence is not None:
             persistence.bind_tables(settings)

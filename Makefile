@@ -114,19 +114,20 @@ runtime-check: $(VENV_STAMP) $(RUNTIME_STAMP) $(RUNTIME_TESTS_STAMP) ## the hand
 	$(BIN)/python -m infra.runtime --python $(RUNTIME_VENV)/bin/python
 	$(RUNTIME_TESTS_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
 
-sam-check: $(VENV_STAMP) $(SAM_STAMP) $(RUNTIME_STAMP) ## sam validate --lint, cfn-lint, then `make build` and its bytecode checked
+sam-check: $(SAM_STAMP) $(RUNTIME_STAMP) ## sam validate --lint, cfn-lint, then `make build`
 	$(NEED_PY313)
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(MAKE) --no-print-directory build
-	$(BIN)/python -m infra.bytecode check $(BUILD_DIR) --python $(RUNTIME_VENV)/bin/python
 
 # sam build ships source only, and Lambda's /var/task is read-only: without bytecode
-# compiled here, every cold start compiles every module it imports (infra/bytecode.py).
-build: $(VENV_STAMP) $(SAM_STAMP) $(RUNTIME_STAMP) ## sam build (no container), then the runtime's bytecode into every function
+# compiled here, every cold start compiles every module it imports (infra/bytecode.py,
+# standard library only, so the runtime's interpreter runs it).
+build: $(SAM_STAMP) $(RUNTIME_STAMP) ## sam build (no container), then the runtime's bytecode into every function, checked
 	$(NEED_PY313)
 	$(SAM_ENV) $(SAM_VENV)/bin/sam build
-	$(BIN)/python -m infra.bytecode compile $(BUILD_DIR) --python $(RUNTIME_VENV)/bin/python
+	$(RUNTIME_VENV)/bin/python -m infra.bytecode compile $(BUILD_DIR) --python $(RUNTIME_VENV)/bin/python
+	$(RUNTIME_VENV)/bin/python -m infra.bytecode check $(BUILD_DIR) --python $(RUNTIME_VENV)/bin/python
 
 bench: $(VENV_STAMP) $(RUNTIME_STAMP) ## run every benchmark in bench/ (as modules, so they import infra/)
 	@for script in bench/*.py; do \

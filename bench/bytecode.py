@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.coldstart import DEPTHS, directory_mib, import_us
-from infra.bytecode import compile_tree
+from infra.bytecode import compile_tree, problems
 from infra.local.template import load_template
 from infra.runtime import ROOT, TEMPLATE, base_env, handler_envs, python_version, run_fresh
 
@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
 
         source_ms = timed()
         compile_tree(package, python)
+        if problems(package, python):
+            raise SystemExit("the package's bytecode is not what the interpreter would take")
         for path in package.rglob("*"):  # the .pyc files too, as the zip dates them
             os.utime(path, (ZIP_EPOCH, ZIP_EPOCH), follow_symlinks=False)
         bytecode_ms = timed()

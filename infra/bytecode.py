@@ -16,26 +16,48 @@ there is no newer source for a check to find.
 `python -m infra.bytecode compile DIR --python PY` compiles every module under DIR;
 `python -m infra.bytecode check DIR --python PY` fails when a module has no such .pyc
 for PY, or one that was compiled from other source. `make build` runs both after
-`sam build`; bench/bytecode.py measures what it saves.
+`sam build`; bench/bytecode.py measures what it saves. Standard library only: it runs
+under the runtime's interpreter, without the dev venv.
+
+The check walks the tree as compileall does; neither follows a symlinked directory,
+which SAM's zip would (there are none in a build today).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-COMPILE = ("-m", "compileall", "-q", "-f", "-j", "0", "--invalidation-mode", "unchecked-hash")
-"""Every module, again (-f), on every core (-j 0), hash-based and never checked."""
+COMPILE = (
+    "-m",
+    "compileall",
+    "-q",
+    "-f",
+    "-j",
+    "0",
+    "-o",
+    "0",
+    "--invalidation-mode",
+    "unchecked-hash",
+)
+"""Every module, again (-f), on every core (-j 0), for Lambda's optimization level (none),
+hash-based and never checked."""
+
+DISTRACTING = ("PYTHONPYCACHEPREFIX", "PYTHONOPTIMIZE")
+"""What would send the .pyc files elsewhere or name them for another level, in the
+compile and in the check alike: both run without it."""
 
 CHECK = """
 import importlib.util, json, pathlib, sys
 UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source not checked
 problems = {}
 for source in sorted(pathlib.Path(sys.argv[1]).rglob("*.py")):
-    cached = pathlib.Path(importlib.util.cache_from_source(str(source)))
+    # Where Lambda's interpreter looks: beside the source, at optimization level 0.
+    cached = pathlib.Path(importlib.util.cache_from_source(str(source), optimization=""))
     try:
         header = cached.read_bytes()[:16]
     except FileNotFoundError:
@@ -52,12 +74,18 @@ print(json.dumps(problems))
 """Run by the target interpreter: its magic number and cache tag are the ones that count."""
 
 
+def clean_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name not in DISTRACTING}
+
+
 def compile_tree(directory: Path, python: str) -> None:
     """Compile every module under `directory` with `python`, into unchecked-hash .pyc
-    files beside the sources (`__pycache__/<name>.<tag>.pyc`)."""
+    files beside the sources (`__pycache__/<name>.<tag>.pyc`). A module that does not
+    compile fails the build."""
     subprocess.run(
         [python, *COMPILE, str(directory)],
         check=True,
+        env=clean_env(),
         stdin=subprocess.DEVNULL,
     )
 
@@ -68,8 +96,9 @@ def problems(directory: Path, python: str) -> dict[str, str]:
     done = subprocess.run(
         [python, "-c", CHECK, str(directory)],
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
+        env=clean_env(),
         stdin=subprocess.DEVNULL,
     )
     found: dict[str, str] = json.loads(done.stdout)

@@ -61,12 +61,37 @@ def test_the_built_bytecode_is_what_runs_when_every_file_is_dated_1980(tmp_path:
 
 def test_timestamp_checked_bytecode_is_compiled_again_as_lambda_unpacks_it(tmp_path: Path) -> None:
     """Why the build takes hash-based .pyc files: the default records the source's mtime,
-    which the zip's dates never match."""
+    which the zip's dates never match, though the source is the same."""
     root = package(tmp_path)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(root)], check=True)
+    as_lambda_unpacks_it(root)
+
+    verbose = subprocess.run(
+        [sys.executable, "-B", "-v", "-c", "import pkg.mod"],
+        env={"PYTHONPATH": str(root), "PATH": os.environ.get("PATH", "")},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert "bytecode is stale for 'pkg.mod'" in verbose.stderr
+
+
+def test_the_build_ignores_a_cache_prefix_or_optimization_in_its_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Either would put the .pyc files where Lambda's interpreter does not look, and the
+    check, run the same way, would look there too."""
+    root = package(tmp_path / "package")
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("PYTHONOPTIMIZE", "1")
+
+    assert main(["compile", str(root), "--python", sys.executable]) == 0
     edit_source(root)
 
-    assert imported_value(root) == "compiled at import"
+    assert not (tmp_path / "elsewhere").exists()
+    assert imported_value(root) == "at build time"
 
 
 def test_a_built_package_has_no_problems(tmp_path: Path) -> None:
@@ -102,6 +127,15 @@ def test_the_check_names_each_module_that_would_be_compiled_at_import(
 
     assert found == {str(root / "pkg" / "__init__.py"): why, str(root / "pkg" / "mod.py"): why}
     assert main(["check", str(root), "--python", sys.executable]) == 1
+
+
+def test_the_check_refuses_bytecode_of_another_interpreter(tmp_path: Path) -> None:
+    root = package(tmp_path)
+    compile_tree(root, sys.executable)
+    for cached in root.rglob("*.pyc"):
+        cached.write_bytes(b"\x00\x00\r\n" + cached.read_bytes()[4:])
+
+    assert set(problems(root, sys.executable).values()) == {"bytecode of another interpreter"}
 
 
 def test_the_check_refuses_bytecode_of_other_source(tmp_path: Path) -> None:

@@ -12,12 +12,12 @@ from array import array
 from collections.abc import Iterable
 from typing import IO
 
-from analyze.step import ChunkTask, StepModel, Wiring, step
+from analyze.step import ChunkTask, StepModel, Wiring, load_stored, step
 from consentry.analysis import record_store
 from consentry.analysis.audience import Layout, RowPlace, rows, target_join
 from consentry.analysis.contract import IncompleteAnalysisError
 from consentry.analysis.record_store import Piece, PieceKind
-from consentry.analysis.run import RunPlan, load_plan, read_verdicts
+from consentry.analysis.run import RunPlan, read_verdicts
 from consentry.core.bucket import DataBucket, ObjectGoneError, spools
 
 WRITE_BATCH = 8192
@@ -32,7 +32,7 @@ class Assembled(StepModel):
 
 @step(ChunkTask, keeps_error="3-assemble")
 def lambda_handler(task: ChunkTask, wiring: Wiring) -> Assembled:
-    plan = load_plan(wiring.bucket, task.plan)
+    plan = load_stored(wiring.bucket, task.plan, RunPlan, "plan")
     try:
         assembled = assemble_chunk(plan, wiring.bucket, task.chunk)
     except ObjectGoneError as gone:

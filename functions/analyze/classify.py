@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import IO
 
-from analyze.step import ShardTask, StepModel, Wiring, step
+from analyze.step import ShardTask, StepModel, Wiring, load_stored, step
 from consentry.analysis import record_store
 from consentry.analysis.audience import Layout, Row, RowPlace, not_utf8, rows, target_join
 from consentry.analysis.classifier import (
@@ -46,7 +46,6 @@ from consentry.analysis.run import (
     RunPlan,
     SuppressionRead,
     chunk_index,
-    load_plan,
     shard_rows,
     verdict_bytes,
 )
@@ -71,7 +70,7 @@ class Classified(StepModel):
 @step(ShardTask, keeps_error="2-classify")
 def lambda_handler(task: ShardTask, wiring: Wiring) -> Classified:
     return classify_shard(
-        load_plan(wiring.bucket, task.plan),
+        load_stored(wiring.bucket, task.plan, RunPlan, "plan"),
         task.shard,
         wiring.bucket,
         wiring.clock,

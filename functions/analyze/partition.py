@@ -16,12 +16,12 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO
 
-from analyze.step import ChunkTask, StepModel, Wiring, step
+from analyze.step import ChunkTask, StepModel, Wiring, load_stored, step
 from consentry.analysis import record_store
 from consentry.analysis.audience import Layout, RowPlace, rows
 from consentry.analysis.classifier import shard_of
 from consentry.analysis.record_store import Piece, PieceKind
-from consentry.analysis.run import load_plan
+from consentry.analysis.run import RunPlan
 from consentry.core.bucket import SPOOL_BYTES, ObjectGoneError, TextSpool, spools
 from consentry.core.types import Address
 
@@ -33,7 +33,7 @@ class Partitioned(StepModel):
 
 @step(ChunkTask, keeps_error="1-partition")
 def lambda_handler(task: ChunkTask, wiring: Wiring) -> Partitioned:
-    plan = load_plan(wiring.bucket, task.plan)
+    plan = load_stored(wiring.bucket, task.plan, RunPlan, "plan")
     span = plan.chunks[task.chunk]
     with spools(plan.shards) as outputs:
         try:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 
-from analyze.step import ObjectRef, StepModel
+from analyze.step import ObjectRef, StepModel, load_stored
 from consentry.analysis.audience import Layout, SegmentScan
-from consentry.analysis.contract import AnalysisRequest, IncompleteAnalysisError
-from consentry.core.bucket import DataBucket, ObjectGoneError
+from consentry.analysis.contract import AnalysisRequest
+from consentry.core.bucket import DataBucket
 
 EDGES = 1000
 """Row starts the count finds, evenly spaced in bytes, to cut chunks at."""
@@ -76,9 +76,4 @@ class ScannedRange(StepModel):
 
 def load_sizing(bucket: DataBucket, ref: ObjectRef) -> Sizing:
     """The sizing Plan wrote before the count."""
-    if ref.bucket != bucket.name:
-        raise IncompleteAnalysisError("the sizing is not in the data bucket")
-    try:
-        return Sizing.model_validate_json(bucket.get_bytes(ref.key))
-    except ObjectGoneError:
-        raise IncompleteAnalysisError("the run's sizing is missing") from None
+    return load_stored(bucket, ref, Sizing, "sizing")

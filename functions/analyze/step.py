@@ -21,7 +21,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from consentry.core.bucket import DataBucket
+from consentry.analysis.contract import IncompleteAnalysisError
+from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.clock import Clock, utc_now
 from consentry.core.observability import logger, tracer
 from consentry.core.settings import Settings, per_process
@@ -106,6 +107,20 @@ class Wiring:
         return fingerprints.load_keyring(
             self.settings.erasure_keys_secret, max_age_s=self.settings.signing_keys_max_age_s
         )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_stored(bucket: DataBucket, ref: ObjectRef, model: type[M], name: str) -> M:
+    """What an earlier step stored in the data bucket (`name`: "plan", "sizing"), from
+    where the task says it is."""
+    if ref.bucket != bucket.name:
+        raise IncompleteAnalysisError(f"the {name} is not in the data bucket")
+    try:
+        return model.model_validate_json(bucket.get_bytes(ref.key))
+    except ObjectGoneError:
+        raise IncompleteAnalysisError(f"the run's {name} is missing") from None
 
 
 current_wiring = per_process(Wiring.of)

@@ -17,7 +17,7 @@ from consentry.core import cold_start  # first: the collector waits while this l
 from collections import Counter
 from datetime import datetime
 
-from analyze.step import PlannedTask, Wiring, step
+from analyze.step import PlannedTask, Wiring, load_stored, step
 from consentry.analysis import record_store
 from consentry.analysis.contract import (
     AnalysisRecord,
@@ -28,7 +28,7 @@ from consentry.analysis.contract import (
 )
 from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.record_store import Piece, PieceKind
-from consentry.analysis.run import RunPlan, load_plan
+from consentry.analysis.run import RunPlan
 from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger
 from consentry.reporting import counter_store
@@ -37,7 +37,9 @@ from consentry.reporting.cells import analysis_tally
 
 @step(PlannedTask)
 def lambda_handler(task: PlannedTask, wiring: Wiring) -> AnalysisRecord:
-    return summarize(load_plan(wiring.bucket, task.plan), wiring.bucket, wiring.clock())
+    return summarize(
+        load_stored(wiring.bucket, task.plan, RunPlan, "plan"), wiring.bucket, wiring.clock()
+    )
 
 
 def summarize(plan: RunPlan, bucket: DataBucket, now: datetime) -> AnalysisRecord:

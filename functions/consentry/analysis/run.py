@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from itertools import accumulate
-from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -152,26 +151,6 @@ class RunPlan(BaseModel):
     def ref(self) -> dict[str, str]:
         """What the state machine passes to each step instead of the plan itself."""
         return {"bucket": self.bucket, "key": self.key(PLAN_FILE)}
-
-
-class Location(Protocol):
-    """Where an object is, as a step's task names it."""
-
-    @property
-    def bucket(self) -> str: ...
-
-    @property
-    def key(self) -> str: ...
-
-
-def load_plan(bucket: DataBucket, location: Location) -> RunPlan:
-    """The plan Plan wrote to the data bucket, from where a step's task says it is."""
-    if location.bucket != bucket.name:
-        raise IncompleteAnalysisError("the plan is not in the data bucket")
-    try:
-        return RunPlan.model_validate_json(bucket.get_bytes(location.key))
-    except ObjectGoneError:
-        raise IncompleteAnalysisError("the run's plan is missing") from None
 
 
 @dataclass(frozen=True)

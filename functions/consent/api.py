@@ -1,11 +1,7 @@
 """What every /v1 router shares: the dependencies the handler hands down, the caller's
-identity, path and paging parameters, versions and ETags, and idempotency.
-
-Idempotency is Powertools' own: a logic function that changes something takes a
-`Command` (which names the caller and the request's Idempotency-Key) and carries
-`@idempotent`. A request with a key runs once; a retry with the same key gets the
-stored result (the key is scoped to the caller and the operation), and a reuse of the
-key for another request is refused. A request without a key simply runs.
+identity, path and paging parameters, versions and ETags, and the error shape.
+What the logic is asked and answers with (models, commands, idempotency) is in
+consent.commands.
 """
 
 from __future__ import annotations
@@ -13,19 +9,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache, cached_property, wraps
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel
 
+from consent.commands import ApiModel
 from consentry.addresses.counting import QuarantinePolicy
 from consentry.consent.tokens import Keyring
 from consentry.core.bucket import DataBucket
@@ -38,7 +33,6 @@ from consentry.privacy import fingerprints
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
-    from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -82,19 +76,6 @@ IfMatch = Annotated[
         description="The version the change expects (the ETag of the resource)",
     ),
 ]
-
-
-class ApiModel(BaseModel):
-    """camelCase on the wire, unknown fields refused."""
-
-    # Built at first use: a request uses a few of the API's shapes, not all of them.
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-        extra="forbid",
-        defer_build=True,
-    )
 
 
 class ErrorOut(ApiModel):
@@ -355,68 +336,3 @@ def _error_entry(description: str) -> dict[str, Any]:
         "description": description,
         "content": {JSON: {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
     }
-
-
-# ---------------------------------------------------------------- idempotency
-
-
-class Command(BaseModel):
-    """What an operation that changes something is asked: who asks, and the request's
-    Idempotency-Key (the key of Powertools' idempotency record, with the caller)."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-    actor: str
-    idempotency_key: str | None = None
-
-
-@dataclass
-class IdempotencySetup:
-    """What the handler tells idempotency: the table (at cold start) and each
-    invocation's context. Powertools' idempotency (consent.idempotency) is imported at
-    the first call of an operation that changes something, and reads them here."""
-
-    table: str | None = None
-    context: LambdaContext | None = None
-
-    def use_table(self, table_name: str) -> None:
-        self.table = table_name
-
-    def register_lambda_context(self, context: LambdaContext) -> None:
-        self.context = context
-
-
-idempotency = IdempotencySetup()
-
-
-class IdempotencyKeyReusedError(Exception):
-    """The Idempotency-Key was used for another request (Powertools' validation error)."""
-
-
-class IdempotencyKeyInUseError(Exception):
-    """A request with the same Idempotency-Key is running."""
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def idempotent(function: F) -> F:
-    """Run `function(*, command=..., ...)` once per caller and Idempotency-Key; replay its
-    (pydantic) result for a retry."""
-    returned = function.__annotations__["return"]  # the name of a pydantic model
-    model = function.__globals__[returned] if isinstance(returned, str) else returned
-
-    @wraps(function)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        return _idempotent_version(function, model)(*args, **kwargs)
-
-    return cast(F, run)
-
-
-@cache
-def _idempotent_version(
-    function: Callable[..., BaseModel], model: type[BaseModel]
-) -> Callable[..., BaseModel]:
-    from consent.idempotency import made_idempotent  # noqa: PLC0415 (boto3: first use)
-
-    return made_idempotent(function, model)

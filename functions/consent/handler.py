@@ -17,17 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from consent.api import (
-    JSON,
-    Dependencies,
-    ErrorOut,
-    IdempotencyKeyInUseError,
-    IdempotencyKeyReusedError,
-    documented,
-    idempotency,
-    shown,
-    unreadable_body,
-)
+from consent.api import JSON, Dependencies, ErrorOut, documented, shown, unreadable_body
+from consent.commands import IdempotencyKeyInUseError, IdempotencyKeyReusedError, idempotency
 from consent.schemas import ErasureOut
 from consentry.core.errors import (
     ConflictError,

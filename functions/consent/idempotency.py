@@ -1,8 +1,8 @@
-"""Powertools' idempotency for the operations that change something (see consent.api).
+"""Powertools' idempotency for the operations that change something (see consent.commands).
 
 Imported at the first call of such an operation, not at cold start: the package
 imports boto3 and its DynamoDB persistence layer, which a read never needs. The table
-and each invocation's context come from `consent.api.idempotency`, where the handler
+and each invocation's context come from `consent.commands.idempotency`, where the handler
 leaves them.
 """
 
@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
 )
 from pydantic import BaseModel
 
-from consent.api import IdempotencyKeyInUseError, IdempotencyKeyReusedError, idempotency
+from consent.commands import IdempotencyKeyInUseError, IdempotencyKeyReusedError, idempotency
 
 
 class _IdempotencyStore(DynamoDBPersistenceLayer):
@@ -66,7 +66,7 @@ def made_idempotent(
     function: Callable[..., BaseModel], model: type[BaseModel]
 ) -> Callable[..., BaseModel]:
     """`function` under Powertools' idempotency, its result replayed as `model`; the
-    refusals of a key come out as consent.api's errors."""
+    refusals of a key come out as consent.commands' errors."""
     decorated: Callable[..., BaseModel] = idempotent_function(
         function,
         data_keyword_argument="command",

@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from consent.api import ApiModel
+from consent.commands import ApiModel
 from consent.logic import imports
 from consent.logic.imports import ImportRun
 from consentry.core.bucket import DataBucket

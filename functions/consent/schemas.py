@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from consent.api import ApiModel
+from consent.commands import ApiModel
 from consentry.addresses.events import AddressEvent, Decision
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.analysis.contract import AnalysisStatus

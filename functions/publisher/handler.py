@@ -26,7 +26,6 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consentry.core.clock import utc_now
@@ -127,7 +126,7 @@ def lambda_handler(
         fingerprint=_fingerprints(settings),
         clock=utc_now,
     )
-    records = [record.raw_event for record in DynamoDBStreamEvent(event).records]
+    records: list[dict[str, Any]] = event["Records"]
     batch = read_batch(records)
     result = publisher.publish(batch.records)
     for sent in result.published:

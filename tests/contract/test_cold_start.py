@@ -42,11 +42,15 @@ BUILT_AT_INIT: dict[str, frozenset[str]] = {
 """Pydantic models a handler's every request uses, beyond the settings."""
 ERASED_ADDRESS_READERS = frozenset({"analyze.plan", "analyze.classify"})
 """The steps that read erased addresses (Plan's snapshot; Classify matches them)."""
-STEPS_NEED_NOT = {
+NEEDS_NOT = {
     "analyze.count": ("pynamodb", "consentry.analysis.run"),  # a range of the audience, in S3
     "analyze.record_failure": ("consentry.analysis.run",),  # the error, the record, the tally
+    # an S3 object in, the logic's commands: no HTTP
+    "consent.import_job": ("aws_lambda_powertools.event_handler", "consent.api"),
+    "publisher.handler": ("aws_lambda_powertools.utilities.data_classes",),  # plain records
 }
-"""What a step that reads no table, or no plan, must not load."""
+"""What no request of a handler reads (a table, the plan, HTTP routing), so it must not
+load."""
 
 
 def loaded_after(code: str, module: str) -> dict[str, object]:
@@ -113,8 +117,8 @@ def test_a_step_that_reads_no_erased_address_does_not_load_their_store(module: s
     assert loaded_after(code, module)["loaded"] is False
 
 
-@pytest.mark.parametrize(("module", "unneeded"), sorted(STEPS_NEED_NOT.items()))
-def test_a_step_loads_no_store_and_no_plan_it_does_not_read(
+@pytest.mark.parametrize(("module", "unneeded"), sorted(NEEDS_NOT.items()))
+def test_a_handler_loads_nothing_that_no_request_of_it_reads(
     module: str, unneeded: tuple[str, ...]
 ) -> None:
     code = (

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from consent.api import Command, idempotent
+from consent.commands import Command, idempotent
 from consent.schemas import (
     AddressesOut,
     AddressEventOut,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consent.api import Command, idempotent
+from consent.commands import Command, idempotent
 from consent.schemas import AnalysisStarted, ExplainedRow, ExplainOut
 from consentry.analysis import record_store
 from consentry.analysis.classifier import shard_of

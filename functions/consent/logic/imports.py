@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consent.api import Command, idempotent
+from consent.commands import Command, idempotent
 from consent.schemas import ImportIn, ImportOut
 from consentry.addresses import decisions
 from consentry.addresses.status import IMPORT_ORIGIN

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from consent.api import Command, idempotent
+from consent.commands import Command, idempotent
 from consent.schemas import (
     AddressOut,
     ConsentChangeOut,

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from consent.api import Command, idempotent
+from consent.commands import Command, idempotent
 from consent.schemas import (
     ServiceIn,
     ServiceOut,

@@ -1,0 +1,98 @@
+"""What the API's logic is asked and answers with, apart from HTTP: the base of the
+wire models, `Command`, and idempotency. The import job shares them with the operator
+API, and loads none of the API's routing.
+
+Idempotency is Powertools' own: a logic function that changes something takes a
+`Command` (which names the caller and the request's Idempotency-Key) and carries
+`@idempotent`. A request with a key runs once; a retry with the same key gets the
+stored result (the key is scoped to the caller and the operation), and a reuse of the
+key for another request is refused. A request without a key simply runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, wraps
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+class ApiModel(BaseModel):
+    """camelCase on the wire, unknown fields refused."""
+
+    # Built at first use: a request uses a few of the API's shapes, not all of them.
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+        defer_build=True,
+    )
+
+
+class Command(BaseModel):
+    """What an operation that changes something is asked: who asks, and the request's
+    Idempotency-Key (the key of Powertools' idempotency record, with the caller)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    actor: str
+    idempotency_key: str | None = None
+
+
+@dataclass
+class IdempotencySetup:
+    """What the handler tells idempotency: the table (at cold start) and each
+    invocation's context. Powertools' idempotency (consent.idempotency) is imported at
+    the first call of an operation that changes something, and reads them here."""
+
+    table: str | None = None
+    context: LambdaContext | None = None
+
+    def use_table(self, table_name: str) -> None:
+        self.table = table_name
+
+    def register_lambda_context(self, context: LambdaContext) -> None:
+        self.context = context
+
+
+idempotency = IdempotencySetup()
+
+
+class IdempotencyKeyReusedError(Exception):
+    """The Idempotency-Key was used for another request (Powertools' validation error)."""
+
+
+class IdempotencyKeyInUseError(Exception):
+    """A request with the same Idempotency-Key is running."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def idempotent(function: F) -> F:
+    """Run `function(*, command=..., ...)` once per caller and Idempotency-Key; replay its
+    (pydantic) result for a retry."""
+    returned = function.__annotations__["return"]  # the name of a pydantic model
+    model = function.__globals__[returned] if isinstance(returned, str) else returned
+
+    @wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return _idempotent_version(function, model)(*args, **kwargs)
+
+    return cast(F, run)
+
+
+@cache
+def _idempotent_version(
+    function: Callable[..., BaseModel], model: type[BaseModel]
+) -> Callable[..., BaseModel]:
+    from consent.idempotency import made_idempotent  # noqa: PLC0415 (boto3: first use)
+
+    return made_idempotent(function, model)

@@ -43,7 +43,7 @@ from consentry.addresses.counting import (
     record,
 )
 from consentry.addresses.decisions import current_state
-from consentry.addresses.events import FEEDBACK_ACTOR, AddressEvent, event_id
+from consentry.addresses.events import FEEDBACK_ACTOR, PROCESSED_AT, AddressEvent, event_id
 from consentry.addresses.feedback import (
     AddressFeedback,
     FeedbackKind,
@@ -178,7 +178,8 @@ class FeedbackIngest:
                 return False  # known already
             address_store.save(current, updated)  # kept for the counting; no history
             return True
-        detail = {**feedback.detail, "changed": changed}
+        # When it was processed: the outage window counts it then, whenever it happened.
+        detail = {**feedback.detail, "changed": changed, PROCESSED_AT: self._clock()}
         if changed and failure:
             detail["before"] = error_snapshot(current)
         event = AddressEvent(

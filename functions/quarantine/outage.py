@@ -10,7 +10,10 @@ Failures the window applied before the hold began are the same outage, detected
 late: when the hold starts, the guard puts them on hold too, restoring each address
 to its state before them, as long as nothing else changed the address since (a
 success, an operator, a complaint). Those it cannot restore stay applied; the
-operator's bulk release (by domain and time window) covers them.
+operator's bulk release (by domain and time window) covers them. The window counts
+failures when they are processed, so these are found by when they were processed and
+written, not by when they happened: a backlog of old bounces that trips the window is
+held as a whole.
 
 Counters are statistics: a redelivered notification counts again as an attempt, which
 only makes the guard slower to trip by that much. Failures are written as they come
@@ -24,7 +27,7 @@ stored attempts by at most that interval.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -44,6 +47,9 @@ from consentry.core.clock import Clock
 from consentry.core.observability import logger, metrics
 from consentry.core.persistence import LostRace
 
+LATE_FEEDBACK = timedelta(days=14)
+"""The longest after it happened that feedback is processed: no SQS message lives
+longer (the feedback queue's dead-letter queue keeps one 14 days from when it was sent)."""
 RETROACTIVE_LIMIT = 2000
 """At most about this many errors are put back on hold when a hold starts (bounded time)."""
 PAGE = 100
@@ -144,7 +150,7 @@ class OutageGuard:
             cursor: str | None = None
             while held < RETROACTIVE_LIMIT:
                 page = address_store.addresses_with_status(
-                    channel, status, domain=domain, changed_since=since, limit=PAGE, cursor=cursor
+                    channel, status, domain=domain, written_since=since, limit=PAGE, cursor=cursor
                 )
                 held += sum(self._hold_address(state, key, since, now) for state in page.items)
                 cursor = page.cursor
@@ -155,9 +161,13 @@ class OutageGuard:
         return held
 
     def _hold_address(self, state: AddressState, key: str, since: datetime, now: datetime) -> int:
-        events = history_store.events_since(state.channel, state.address, since)
+        happened = history_store.events_since(state.channel, state.address, since - LATE_FEEDBACK)
+        processed = sorted(
+            (event for event in happened if event.processed_at >= since),
+            key=lambda event: event.processed_at,
+        )
         run = []
-        for event in reversed(events):
+        for event in reversed(processed):
             if event.kind != EventKind.BOUNCE or event.held or "decision" in event.detail:
                 break
             run.append(event)

@@ -136,6 +136,24 @@ def test_released_held_errors_never_count_and_the_domain_is_counted_again(
     assert quarantined() == {addresses[0]}
 
 
+def test_failures_processed_hours_late_are_held_with_the_outage_they_belong_to(
+    path: FeedbackPath, api: ApiCall, small_outages: int
+) -> None:
+    """A backlog: the bounces happened three hours ago and are processed now. The window
+    counts them as they are processed, so they trip it now; those applied before the
+    trip are found by when they were applied, and held with the rest."""
+    addresses = [f"user{i:03}@example.com" for i in range(30)]
+    for address in addresses:
+        seed_one_error_from_quarantine(address)
+    for i, address in enumerate(addresses):
+        path.publish(soft_bounce(address, i, minutes=180 - i * 0.1))
+    path.drain()
+
+    assert quarantined() == set()
+    outage = api("GET", "/v1/outages/email/example.com")["json"]
+    assert (outage["holding"], outage["heldErrors"]) == (True, 30)
+
+
 def test_other_domains_are_counted_during_an_outage(path: FeedbackPath, small_outages: int) -> None:
     outage_of_example_com(path, count=30)
     seed_one_error_from_quarantine("kim@example.org")

@@ -22,6 +22,7 @@ from consentry.addresses.counting import (
     settle,
     window_start,
 )
+from consentry.addresses.events import AddressEvent
 from consentry.addresses.reasons import ErrorType, FailureReason
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.settings import Settings
@@ -500,3 +501,21 @@ def test_the_kept_outcomes_survive_the_address_item(
     assert address_store.to_state(address_store.to_item(state, version=1)) == state.model_copy(
         update={"version": 1}
     )
+
+
+@pytest.mark.parametrize(
+    ("detail", "processed"),
+    [
+        ({"processed_at": (T0 + timedelta(hours=3)).isoformat()}, T0 + timedelta(hours=3)),
+        ({"processed_at": T0 + timedelta(hours=3)}, T0 + timedelta(hours=3)),  # before it is stored
+        ({}, T0),  # an operator's or a schedule's event, or one recorded before processed_at
+    ],
+)
+def test_an_event_is_processed_when_its_detail_says_or_else_at_its_own_time(
+    detail: dict[str, object], processed: datetime
+) -> None:
+    event = AddressEvent(
+        channel=Channel.EMAIL, address=Address("a@example.com"), event_id="e", at=T0, kind="bounce"
+    ).model_copy(update={"detail": detail})
+
+    assert event.processed_at == processed

@@ -59,19 +59,20 @@ def addresses_with_status(
     reason: str | None = None,
     error_since: datetime | None = None,
     error_until: datetime | None = None,
-    changed_since: datetime | None = None,
+    written_since: datetime | None = None,
     release_due_by: datetime | None = None,
     limit: int,
     cursor: str | None,
 ) -> Page[AddressState]:
     """One page of the addresses with a status (the sparse by-status index), optionally
-    of one domain, with one reason, and with a last counted error in a time window."""
+    of one domain, with one reason, with a last counted error in a time window, and
+    written since a moment."""
     with dynamodb():
         result = AddressModel.status_index.query(
             status_key(channel, status),
             range_key_condition=_of_domain(domain),
             filter_condition=_status_filter(
-                reason, error_since, error_until, changed_since, release_due_by
+                reason, error_since, error_until, written_since, release_due_by
             ),
             limit=limit,
             last_evaluated_key=decode_cursor(
@@ -234,7 +235,7 @@ def _status_filter(
     reason: str | None,
     error_since: datetime | None,
     error_until: datetime | None,
-    changed_since: datetime | None,
+    written_since: datetime | None,
     release_due_by: datetime | None,
 ) -> Any:
     conditions = []
@@ -244,8 +245,10 @@ def _status_filter(
         conditions.append(AddressModel.last_counted_error_at >= error_since)
     if error_until is not None:
         conditions.append(AddressModel.last_counted_error_at <= error_until)
-    if changed_since is not None:
-        conditions.append(AddressModel.updated_at >= changed_since)
+    if written_since is not None:
+        # When the item was written, not the time of the change it records (`updated_at`:
+        # feedback may be processed long after it happened).
+        conditions.append(AddressModel.changed_at >= written_since)
     if release_due_by is not None:
         conditions.append(AddressModel.release_at <= release_due_by)
     combined = None

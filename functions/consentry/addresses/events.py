@@ -52,6 +52,9 @@ class EventKind(StrEnum):
 
 FEEDBACK_ACTOR = "feedback"
 SCHEDULE_ACTOR = "schedule"
+PROCESSED_AT = "processed_at"
+"""The detail field of feedback saying when it was processed, which may be long after
+it happened (`at`): a queue's backlog, a redrive from the dead-letter queue."""
 
 
 class Decision(StrEnum):
@@ -79,6 +82,15 @@ class AddressEvent(BaseModel):
     @property
     def held(self) -> bool:
         return self.held_domain is not None
+
+    @property
+    def processed_at(self) -> datetime:
+        """When the event was processed: its feedback's processing time, or else its own
+        time (the events of operators and schedules are recorded as they happen)."""
+        processed = self.detail.get(PROCESSED_AT)
+        if isinstance(processed, str):
+            return datetime.fromisoformat(processed)
+        return processed if isinstance(processed, datetime) else self.at
 
     @property
     def key(self) -> str:

@@ -42,15 +42,20 @@ BUILT_AT_INIT: dict[str, frozenset[str]] = {
 """Pydantic models a handler's every request uses, beyond the settings."""
 ERASED_ADDRESS_READERS = frozenset({"analyze.plan", "analyze.classify"})
 """The steps that read erased addresses (Plan's snapshot; Classify matches them)."""
+NO_PROFILE = "consentry.consent.rules"
+"""The consent rules: a step that reads no profile takes only the contract's causes."""
 NEEDS_NOT = {
-    "analyze.count": ("pynamodb", "consentry.analysis.run"),  # a range of the audience, in S3
-    "analyze.record_failure": ("consentry.analysis.run",),  # the error, the record, the tally
+    "analyze.count": ("pynamodb", "consentry.analysis.run", NO_PROFILE),  # a range, in S3
+    "analyze.record_failure": ("consentry.analysis.run", NO_PROFILE),  # the error, the tally
+    "analyze.partition": (NO_PROFILE,),  # the audience's ranges
+    "analyze.assemble": (NO_PROFILE,),  # the shards' verdicts
+    "analyze.summarize": (NO_PROFILE,),  # the shards' counts
     # an S3 object in, the logic's commands: no HTTP
     "consent.import_job": ("aws_lambda_powertools.event_handler", "consent.api"),
     "publisher.handler": ("aws_lambda_powertools.utilities.data_classes",),  # plain records
 }
-"""What no request of a handler reads (a table, the plan, HTTP routing), so it must not
-load."""
+"""What no request of a handler reads (a table, the plan, profiles, HTTP routing), so it
+must not load."""
 
 
 def loaded_after(code: str, module: str) -> dict[str, object]:

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from consentry.addresses.status import AddressState, AddressStatus
-from consentry.consent.rules import ConsentState
-from consentry.core.types import Address, Channel, MessageClass
+from consentry.addresses.status import AddressStatus
+from consentry.core.types import MessageClass
+
+if TYPE_CHECKING:
+    # Only named: the analysis contract takes ExclusionCause from here, and a step that
+    # reads no profile need not load the consent rules.
+    from consentry.addresses.status import AddressState
+    from consentry.consent.rules import ConsentState
+    from consentry.core.types import Address, Channel
 
 
 class ExclusionCause(StrEnum):

@@ -11,9 +11,9 @@ late: when the hold starts, the guard puts them on hold too, restoring each addr
 to its state before them, as long as nothing else changed the address since (a
 success, an operator, a complaint). Those it cannot restore stay applied; the
 operator's bulk release (by domain and time window) covers them. The window counts
-failures when they are processed, so these are found by when they were processed and
-written, not by when they happened: a backlog of old bounces that trips the window is
-held as a whole.
+failures when they are processed, so these are found by when they took effect, not by
+when they happened: the bounces of a backlog that trips the window are held with the
+rest, back to the reorder window.
 
 Counters are statistics: a redelivered notification counts again as an attempt, which
 only makes the guard slower to trip by that much. Failures are written as they come
@@ -27,7 +27,7 @@ stored attempts by at most that interval.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -47,9 +47,6 @@ from consentry.core.clock import Clock
 from consentry.core.observability import logger, metrics
 from consentry.core.persistence import LostRace
 
-LATE_FEEDBACK = timedelta(days=14)
-"""The longest after it happened that feedback is processed: no SQS message lives
-longer (the feedback queue's dead-letter queue keeps one 14 days from when it was sent)."""
 RETROACTIVE_LIMIT = 2000
 """At most about this many errors are put back on hold when a hold starts (bounded time)."""
 PAGE = 100
@@ -161,23 +158,36 @@ class OutageGuard:
         return held
 
     def _hold_address(self, state: AddressState, key: str, since: datetime, now: datetime) -> int:
-        happened = history_store.events_since(state.channel, state.address, since - LATE_FEEDBACK)
-        processed = sorted(
-            (event for event in happened if event.processed_at >= since),
-            key=lambda event: event.processed_at,
+        """Put the address's failures applied since `since` on hold, when they are the
+        last things that changed it; how many. Read back to the reorder window: older
+        feedback went into the base health when it was applied (counting.record) and
+        cannot be taken out again, so it stays applied."""
+        recent = history_store.events_since(
+            state.channel, state.address, now - self._policy.reorder_window
+        )
+        applied = sorted(
+            (event for event in recent if event.effective_at >= since),
+            key=lambda event: event.effective_at,
         )
         run = []
-        for event in reversed(processed):
-            if event.kind != EventKind.BOUNCE or event.held or "decision" in event.detail:
+        for event in reversed(applied):
+            if event.held:
+                continue  # held, by this hold meanwhile or an earlier one: it changed nothing
+            if event.kind != EventKind.BOUNCE or "decision" in event.detail:
                 break
             run.append(event)
         changed = [event for event in run if event.detail.get("changed")]
         keys = {event.key for event in run}
-        if keys & {occurrence.key for occurrence in state.occurrences}:
+        kept = {occurrence.key for occurrence in state.occurrences}
+        if keys & kept:
+            if any(event.key not in kept for event in changed):
+                return 0  # a change that is not among the outcomes: not ours to undo
             # The outcomes are kept: the state without them is the state held.
             restored = without(state, keys, self._policy, now)
-        elif not changed or changed[0].detail.get("version") != state.version:
-            return 0  # nothing to undo, or something else wrote the address since
+        elif not changed or state.base is not None:
+            return 0  # nothing to undo, or outcomes it cannot take out of the base
+        elif changed[0].detail.get("version") != state.version:
+            return 0  # something else wrote the address since
         else:
             restored = restore_errors(state, changed[-1].detail["before"], now)
         try:

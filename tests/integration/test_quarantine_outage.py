@@ -9,9 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from consentry.addresses import address_store
+from consentry.addresses import address_store, history_store
 from consentry.addresses.counting import QuarantinePolicy
+from consentry.addresses.decisions import current_state
+from consentry.addresses.events import (
+    FEEDBACK_ACTOR,
+    PROCESSED_AT,
+    AddressEvent,
+    EventKind,
+    event_id,
+    held_key,
+)
 from consentry.addresses.status import AddressState, AddressStatus
+from consentry.core.clock import utc_now
 from consentry.core.types import Address, Channel
 from tests.conftest import TEMPLATE
 from tests.integration.conftest import ApiCall
@@ -152,6 +162,64 @@ def test_failures_processed_hours_late_are_held_with_the_outage_they_belong_to(
     assert quarantined() == set()
     outage = api("GET", "/v1/outages/email/example.com")["json"]
     assert (outage["holding"], outage["heldErrors"]) == (True, 30)
+
+
+def test_a_bounce_held_before_the_hold_looks_back_does_not_hide_the_applied_one(
+    path: FeedbackPath,
+) -> None:
+    """Another container holds a second bounce of the address before the retroactive
+    pass reaches it: held feedback changed nothing, so the applied bounce is held too."""
+    from quarantine import handler
+    from quarantine.outage import OutageGuard
+
+    seed_one_error_from_quarantine("x@example.com")
+    path.publish(soft_bounce("x@example.com", 1, minutes=5))
+    path.drain()
+    assert quarantined() == {"x@example.com"}
+    key = held_key(Channel.EMAIL, "example.com")
+    history_store.add_held(
+        current_state(Channel.EMAIL, Address("x@example.com")),
+        AddressEvent(
+            channel=Channel.EMAIL,
+            address=Address("x@example.com"),
+            event_id=event_id(NOW, "held-meanwhile"),
+            at=NOW,
+            kind=EventKind.BOUNCE,
+            actor=FEEDBACK_ACTOR,
+            detail={PROCESSED_AT: utc_now()},
+            held_domain=key,
+        ),
+    )
+
+    guard = OutageGuard(handler.policy, utc_now)
+    assert guard._hold_applied(key, NOW - timedelta(hours=1), utc_now()) == 1
+    assert quarantined() == set()
+
+
+def test_feedback_folded_into_the_base_stays_applied_when_the_hold_looks_back(
+    path: FeedbackPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hard bounce two days old, processed after a delivery of a minute ago, goes into
+    the base health (a reorder window of one day): it cannot be taken out again, so the
+    retroactive hold leaves it applied, and does not mark it held."""
+    from quarantine import handler
+    from quarantine.outage import OutageGuard
+
+    policy = QuarantinePolicy(reorder_window=timedelta(days=1))
+    monkeypatch.setattr(handler, "policy", policy)
+    path.publish(ses("delivery", recipients=["z@example.com"], message_id="d", at=NOW))
+    path.drain()
+    hard = ses(
+        "bounce_hard", recipients=["z@example.com"], message_id="h", at=NOW - timedelta(days=2)
+    )
+    path.publish(hard)
+    path.drain()
+    assert quarantined() == {"z@example.com"}
+
+    key = held_key(Channel.EMAIL, "example.com")
+    assert OutageGuard(policy, utc_now)._hold_applied(key, NOW - timedelta(hours=1), utc_now()) == 0
+    assert quarantined() == {"z@example.com"}
+    assert history_store.count_held(key) == 0
 
 
 def test_other_domains_are_counted_during_an_outage(path: FeedbackPath, small_outages: int) -> None:

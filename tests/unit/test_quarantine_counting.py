@@ -503,19 +503,23 @@ def test_the_kept_outcomes_survive_the_address_item(
     )
 
 
+LATER = T0 + timedelta(hours=3)
+
+
 @pytest.mark.parametrize(
-    ("detail", "processed"),
+    ("detail", "effective"),
     [
-        ({"processed_at": (T0 + timedelta(hours=3)).isoformat()}, T0 + timedelta(hours=3)),
-        ({"processed_at": T0 + timedelta(hours=3)}, T0 + timedelta(hours=3)),  # before it is stored
+        ({"processed_at": LATER.isoformat()}, LATER),  # feedback, as stored
+        ({"processed_at": LATER}, LATER),  # as written
+        ({"processed_at": LATER.isoformat(), "decided_at": (LATER + DAY).isoformat()}, LATER + DAY),
         ({}, T0),  # an operator's or a schedule's event, or one recorded before processed_at
     ],
 )
-def test_an_event_is_processed_when_its_detail_says_or_else_at_its_own_time(
-    detail: dict[str, object], processed: datetime
+def test_an_event_takes_effect_when_its_detail_says_or_else_at_its_own_time(
+    detail: dict[str, object], effective: datetime
 ) -> None:
     event = AddressEvent(
         channel=Channel.EMAIL, address=Address("a@example.com"), event_id="e", at=T0, kind="bounce"
     ).model_copy(update={"detail": detail})
 
-    assert event.processed_at == processed
+    assert event.effective_at == effective

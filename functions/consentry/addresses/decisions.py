@@ -17,7 +17,7 @@ from consentry.addresses.counting import (
     record,
     release_errors,
 )
-from consentry.addresses.events import AddressEvent, Decision, EventKind, change_id
+from consentry.addresses.events import DECIDED_AT, AddressEvent, Decision, EventKind, change_id
 from consentry.addresses.reasons import ErrorType, FailureReason
 from consentry.addresses.status import (
     OPERATOR_ORIGIN,
@@ -138,7 +138,7 @@ def decide_held(
         detail: dict[str, Any] = {
             "decision": decision.value,
             "decided_by": actor,
-            "decided_at": at,
+            DECIDED_AT: at,
             "decision_reason": reason,
             "changed": not same_decision(updated, current),
         }

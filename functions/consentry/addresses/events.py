@@ -52,6 +52,8 @@ class EventKind(StrEnum):
 
 FEEDBACK_ACTOR = "feedback"
 SCHEDULE_ACTOR = "schedule"
+DECIDED_AT = "decided_at"
+"""The detail field of held feedback saying when an operator decided on it."""
 PROCESSED_AT = "processed_at"
 """The detail field of feedback saying when it was processed, which may be long after
 it happened (`at`): a queue's backlog, a redrive from the dead-letter queue."""
@@ -84,13 +86,17 @@ class AddressEvent(BaseModel):
         return self.held_domain is not None
 
     @property
-    def processed_at(self) -> datetime:
-        """When the event was processed: its feedback's processing time, or else its own
-        time (the events of operators and schedules are recorded as they happen)."""
-        processed = self.detail.get(PROCESSED_AT)
-        if isinstance(processed, str):
-            return datetime.fromisoformat(processed)
-        return processed if isinstance(processed, datetime) else self.at
+    def effective_at(self) -> datetime:
+        """When the event took effect on the address: an operator's decision on held
+        feedback when it was made, feedback when it was processed, others (operators',
+        schedules') at their own time, as they are recorded when they happen."""
+        for name in (DECIDED_AT, PROCESSED_AT):
+            value = self.detail.get(name)
+            if isinstance(value, str):
+                return datetime.fromisoformat(value)
+            if isinstance(value, datetime):
+                return value
+        return self.at
 
     @property
     def key(self) -> str:

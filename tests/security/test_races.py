@@ -288,7 +288,9 @@ def bounce(address: str, message_id: str) -> str:
 
 
 def test_concurrent_feedback_for_one_address_loses_none(stack: Stack) -> None:
-    address = "race-feedback@example.com"
+    # A domain of its own: the stack's other tests bounce at example.com, and 40 more
+    # failures there within the hour trip the outage guard, which holds them all.
+    address = "race-feedback@race-feedback.example"
     sns = stack.client("sns")
     topic = stack.state["feedback_topic_arn"]
 

@@ -17,7 +17,8 @@ from functools import cache, wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+
+from consentry.core.types import WIRE_CONFIG
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,14 +27,7 @@ if TYPE_CHECKING:
 class ApiModel(BaseModel):
     """camelCase on the wire, unknown fields refused."""
 
-    # Built at first use: a request uses a few of the API's shapes, not all of them.
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-        extra="forbid",
-        defer_build=True,
-    )
+    model_config = WIRE_CONFIG
 
 
 class Command(BaseModel):

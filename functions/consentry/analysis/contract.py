@@ -12,11 +12,11 @@ from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.alias_generators import to_camel
 
 from consentry.analysis.exclusion import ExclusionCause
 from consentry.core.errors import ConflictError, InvalidInputError
 from consentry.core.types import (
+    WIRE_CONFIG,
     Channel,
     Count,
     DeliveryId,
@@ -52,14 +52,7 @@ class AudienceFormat(StrEnum):
 class _Contract(BaseModel):
     """camelCase on the wire, unknown fields refused (a typo is an error, not a default)."""
 
-    # Built at first use: each step reads a few of the contract's shapes.
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-        extra="forbid",
-        defer_build=True,
-    )
+    model_config = WIRE_CONFIG
 
 
 class Audience(_Contract):

@@ -6,13 +6,25 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, NewType
 
-from pydantic import AwareDatetime, BeforeValidator, Strict, StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Strict, StringConstraints
+from pydantic.alias_generators import to_camel
 
 ProfileId = NewType("ProfileId", str)
 ServiceId = NewType("ServiceId", str)
 DeliveryId = NewType("DeliveryId", str)
 Address = NewType("Address", str)
 """A normalized address: a lower-cased email address or an E.164 phone number."""
+
+WIRE_CONFIG = ConfigDict(
+    alias_generator=to_camel,
+    populate_by_name=True,
+    frozen=True,
+    extra="forbid",
+    defer_build=True,
+)
+"""The configuration of a model read from or written to callers (the operator API, the
+analysis contract): camelCase on the wire, unknown fields refused (a typo is an error,
+not a default), built at first use (a request or a step uses a few shapes, not all)."""
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:@+\-]+$"
 """What a caller may send as an identifier (profile, service, delivery): printable, no

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consent.api import JSON, Dependencies, ErrorOut, documented, shown, unreadable_body
 from consent.commands import IdempotencyKeyInUseError, IdempotencyKeyReusedError, idempotency
-from consent.schemas import ErasureOut
+from consent.schemas.erasure import ErasureOut
 from consentry.core.errors import (
     ConflictError,
     GoneError,

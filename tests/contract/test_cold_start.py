@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.local.template import load_template
-from infra.runtime import TEMPLATE, base_env, function_envs, run_fresh
+from infra.runtime import ROOT, TEMPLATE, base_env, function_envs, run_fresh
 
 ON_DEMAND = (
     "aws_xray_sdk",  # tracing is off
@@ -35,6 +35,18 @@ ROUTES_ON_DEMAND = {
     "consent.handler": ("consent.routes.", set()),
 }
 """A handler's route modules, and those of them every request needs."""
+SHAPES_AT_INIT = frozenset({"erasure", "fields"})  # the body of every 410, the shared fields
+SHAPES_OF_SECTION = {
+    "consent.routes.profiles": {"profiles", "addresses", "services"},  # an export holds all
+    "consent.routes.services": {"services"},
+    "consent.routes.checks": {"checks"},
+    "consent.routes.imports": {"imports"},
+    "consent.routes.addresses": {"addresses"},
+    "consent.routes.links": {"links"},
+    "consent.routes.analyses": {"analyses"},
+    "consent.routes.metrics": {"metrics"},
+}
+"""The operator API's shapes (`consent.schemas.<section>`) a section's routes load."""
 BUILT_AT_INIT: dict[str, frozenset[str]] = {
     "quarantine.handler": frozenset({"QuarantinePolicy"}),  # every message is counted
     "quarantine.schedule": frozenset({"QuarantinePolicy", "DueRun"}),  # every run
@@ -86,6 +98,31 @@ def test_a_handler_imports_the_routes_of_a_section_at_its_first_request(module: 
     )
 
     assert loaded_after(code, module)["loaded"] == sorted(every_request)
+
+
+def test_every_section_of_the_operator_api_says_which_shapes_it_loads() -> None:
+    routes = (ROOT / "functions" / "consent" / "routes").glob("*.py")
+
+    assert set(SHAPES_OF_SECTION) == {f"consent.routes.{p.stem}" for p in routes} - {
+        "consent.routes.__init__"
+    }
+
+
+@pytest.mark.parametrize("routes", sorted(SHAPES_OF_SECTION))
+def test_a_section_of_the_operator_api_loads_its_own_shapes(routes: str) -> None:
+    code = (
+        f"import json, sys; import consent.handler; "
+        f"at_init = sorted(m for m in sys.modules if m.startswith('consent.schemas.')); "
+        f"import {routes}; "
+        f"print(json.dumps({{'at_init': at_init, 'loaded': sorted(m for m in sys.modules "
+        f"if m.startswith('consent.schemas.'))}}))"
+    )
+
+    found = loaded_after(code, "consent.handler")
+
+    assert found["at_init"] == sorted(f"consent.schemas.{name}" for name in SHAPES_AT_INIT)
+    expected = SHAPES_AT_INIT | SHAPES_OF_SECTION[routes]
+    assert found["loaded"] == sorted(f"consent.schemas.{name}" for name in expected)
 
 
 @pytest.mark.parametrize("module", HANDLERS)

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from consent.commands import Command, idempotent
-from consent.schemas import (
+from consent.schemas.addresses import (
     AddressesOut,
     AddressEventOut,
     AddressHistoryOut,

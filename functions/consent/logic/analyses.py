@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consent.commands import Command, idempotent
-from consent.schemas import AnalysisStarted, ExplainedRow, ExplainOut
+from consent.schemas.analyses import AnalysisStarted, ExplainedRow, ExplainOut
 from consentry.analysis import record_store
 from consentry.analysis.classifier import shard_of
 from consentry.analysis.contract import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consent.schemas import CheckItemIn, CheckResultOut, ChecksOut
+from consent.schemas.checks import CheckItemIn, CheckResultOut, ChecksOut
 from consentry.addresses import address_store
 from consentry.addresses.counting import QuarantinePolicy, settle
 from consentry.addresses.normalize import normalize

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consent.commands import Command, idempotent
-from consent.schemas import ImportIn, ImportOut
+from consent.schemas.imports import ImportIn, ImportOut
 from consentry.addresses import decisions
 from consentry.addresses.status import IMPORT_ORIGIN
 from consentry.consent import profile_store

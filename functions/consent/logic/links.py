@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from consent.schemas import LinkOut, LinksIn, LinksOut
+from consent.schemas.links import LinkOut, LinksIn, LinksOut
 from consentry.consent import links, service_store
 from consentry.consent.rules import Scope
 from consentry.consent.tokens import LinkClaims, LinkSigner

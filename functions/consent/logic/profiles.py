@@ -5,21 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from consent.commands import Command, idempotent
-from consent.schemas import (
-    AddressOut,
+from consent.schemas.addresses import AddressOut
+from consent.schemas.erasure import ErasedSuppressionOut, ErasureOut, LiftErasedIn
+from consent.schemas.profiles import (
     ConsentChangeOut,
     ConsentOut,
     ConsentPatch,
-    ErasedSuppressionOut,
-    ErasureOut,
     EventOut,
     ExportOut,
     HistoryOut,
-    LiftErasedIn,
     ProfileIn,
-    SubscriptionOut,
     VerifyOut,
 )
+from consent.schemas.services import SubscriptionOut
 from consentry.addresses import address_store
 from consentry.addresses.counting import QuarantinePolicy, settle
 from consentry.addresses.normalize import normalize

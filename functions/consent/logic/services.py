@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from consent.commands import Command, idempotent
-from consent.schemas import (
+from consent.schemas.services import (
     ServiceIn,
     ServiceOut,
     ServicePatch,

@@ -21,8 +21,7 @@ from consent.api import (
 )
 from consent.logic import addresses
 from consent.logic.addresses import DecideOutage, ReleaseAddresses, SetAddressStatus
-from consent.schemas import (
-    MAX_REASON,
+from consent.schemas.addresses import (
     AddressesOut,
     AddressHistoryOut,
     AddressStatusIn,
@@ -34,6 +33,7 @@ from consent.schemas import (
     OutageOut,
     OutagesOut,
 )
+from consent.schemas.fields import MAX_REASON
 from consentry.addresses.events import Decision
 from consentry.addresses.status import AddressStatus
 from consentry.core.types import Address, Channel

@@ -18,7 +18,7 @@ from consent.api import (
 )
 from consent.logic import analyses
 from consent.logic.analyses import StartAnalysis
-from consent.schemas import AnalysisStarted, ExplainOut
+from consent.schemas.analyses import AnalysisStarted, ExplainOut
 from consentry.analysis.contract import AnalysisOptions, AnalysisRecord
 
 router = APIGatewayRouter()

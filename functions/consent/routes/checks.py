@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consent.api import answers, dependencies
 from consent.logic import checks
-from consent.schemas import ChecksIn, ChecksOut
+from consent.schemas.checks import ChecksIn, ChecksOut
 
 router = APIGatewayRouter()
 

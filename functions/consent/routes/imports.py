@@ -18,7 +18,7 @@ from consent.api import (
 )
 from consent.logic import imports
 from consent.logic.imports import LambdaImportJobs, StartImport
-from consent.schemas import ImportIn, ImportOut
+from consent.schemas.imports import ImportIn, ImportOut
 from consentry.core.types import IDENTIFIER_PATTERN
 
 router = APIGatewayRouter()

@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consent.api import answers, dependencies, not_found
 from consent.logic import links
-from consent.schemas import LinksIn, LinksOut
+from consent.schemas.links import LinksIn, LinksOut
 from consentry.consent.tokens import load_signer
 
 router = APIGatewayRouter()

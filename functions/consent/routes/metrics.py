@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from consent.api import answers, dependencies
-from consent.schemas import HonourOut, LatencyOut
+from consent.schemas.metrics import HonourOut, LatencyOut
 from consentry.events import latency
 from consentry.events.latency import Latency
 

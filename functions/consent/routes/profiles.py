@@ -25,16 +25,13 @@ from consent.api import (
 )
 from consent.logic import profiles
 from consent.logic.profiles import ChangeConsent, SaveProfile
-from consent.schemas import (
+from consent.schemas.erasure import ErasedSuppressionOut, ErasureIn, ErasureOut, LiftErasedIn
+from consent.schemas.profiles import (
     ConsentChangeOut,
     ConsentOut,
     ConsentPatch,
-    ErasedSuppressionOut,
-    ErasureIn,
-    ErasureOut,
     ExportOut,
     HistoryOut,
-    LiftErasedIn,
     ProfileIn,
     VerifyOut,
 )

@@ -27,8 +27,8 @@ from consent.api import (
 )
 from consent.logic import services
 from consent.logic.services import ChangeService, CreateService, Subscribe, Unsubscribe
-from consent.schemas import (
-    MAX_REASON,
+from consent.schemas.fields import MAX_REASON
+from consent.schemas.services import (
     ServiceIn,
     ServiceOut,
     ServicePatch,

@@ -30,7 +30,8 @@ from pydantic import ValidationError
 
 from consent.logic import addresses
 from consent.logic.addresses import ReleaseAddresses, SetAddressStatus
-from consent.schemas import MAX_REASON, AddressesOut, AddressStatusIn, BulkReleaseIn, ReleaseScope
+from consent.schemas.addresses import AddressesOut, AddressStatusIn, BulkReleaseIn, ReleaseScope
+from consent.schemas.fields import MAX_REASON
 from consentry.addresses.status import AddressStatus, owner_origin
 from consentry.core.errors import InvalidInputError, NotFoundError
 from consentry.core.types import Address, Channel, ProfileId

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from consent.logic import addresses
 from consent.logic.addresses import DecideOutage
-from consent.schemas import OutageDecisionIn
+from consent.schemas.addresses import OutageDecisionIn
 from consentry.addresses.events import Decision
 from consentry.core.errors import InvalidInputError
 from consentry.core.types import Channel

@@ -33,7 +33,8 @@ from pydantic import ValidationError
 from consent.api import received_at
 from consent.logic import profiles
 from consent.logic.profiles import ChangeConsent
-from consent.schemas import ConsentPatch, ErasureIn, LiftErasedIn
+from consent.schemas.erasure import ErasureIn, LiftErasedIn
+from consent.schemas.profiles import ConsentPatch
 from consentry.addresses.normalize import normalize
 from consentry.core.errors import GoneError, InvalidInputError, NotFoundError
 from consentry.core.types import IDENTIFIER_PATTERN, Channel, ProfileId

@@ -13,7 +13,10 @@ success, an operator, a complaint). Those it cannot restore stay applied; the
 operator's bulk release (by domain and time window) covers them. The window counts
 failures when they are processed, so these are found by when they took effect, not by
 when they happened: the bounces of a backlog that trips the window are held with the
-rest, back to the reorder window.
+rest, back to the reorder window. The pass reads PAGES_PER_PASS pages at most, and
+records on the hold where it stands: the next failure of the domain goes on from there
+(the lease keeps it to one function at a time, and passes to the next one when a
+function ends midway).
 
 Counters are statistics: a redelivered notification counts again as an attempt, which
 only makes the guard slower to trip by that much. Failures are written as they come
@@ -27,7 +30,8 @@ stored attempts by at most that interval.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -40,6 +44,7 @@ from consentry.addresses.counting import (
     window_start,
     without,
 )
+from consentry.addresses.domain_windows import Hold, LookBack
 from consentry.addresses.events import EventKind, held_key, split_held_key
 from consentry.addresses.feedback import AddressFeedback
 from consentry.addresses.status import AddressState, AddressStatus, address_domain
@@ -47,9 +52,14 @@ from consentry.core.clock import Clock
 from consentry.core.observability import logger, metrics
 from consentry.core.persistence import LostRace
 
-RETROACTIVE_LIMIT = 2000
-"""At most about this many errors are put back on hold when a hold starts (bounded time)."""
 PAGE = 100
+PAGES_PER_PASS = 10
+"""A function reads at most this many pages of addresses looking back (one query and at
+most one transaction per address: seconds), then leaves the rest to the next failure."""
+LOOK_BACK_LEASE = timedelta(seconds=90)
+"""How long a function has the pass to itself: longer than the feedback function's
+timeout, so a pass cut short by it is taken over by the next failure after that."""
+_STATUSES = (AddressStatus.ERRONEOUS, AddressStatus.QUARANTINE)
 
 
 class PendingAttempts:
@@ -108,6 +118,7 @@ class OutageGuard:
         first = window_start(now, self._policy)
         window = domain_windows.read_window(key, first)
         if window.hold is not None and window.hold.active(now):
+            self._go_on_looking_back(window.hold, now)
             return key
         pending = sum(
             count
@@ -118,16 +129,20 @@ class OutageGuard:
         attempts = window.attempts + pending + 1
         if not is_outage(failures, attempts, self._policy):
             return None
+        look_back = LookBack(
+            since=datetime.fromtimestamp(first, UTC), cursor=None, lease=now + LOOK_BACK_LEASE
+        )
         started = domain_windows.start_hold(
             key,
             now=now,
             until=now + self._policy.outage_hold_max,
             failures=failures,
             attempts=attempts,
+            look_back=look_back,
         )
         if started:
             metrics.add_metric(name="OutageDetected", unit=MetricUnit.Count, value=1)
-            held = self._hold_applied(key, datetime.fromtimestamp(first, UTC), now)
+            held = self._hold_applied(key, look_back, now)
             logger.warning(
                 "outage suspected: holding the domain's failures",
                 extra={
@@ -139,20 +154,54 @@ class OutageGuard:
             )
         return key
 
-    def _hold_applied(self, key: str, since: datetime, now: datetime) -> int:
-        """Put the window's applied failures of the domain on hold; how many errors."""
+    def _go_on_looking_back(self, hold: Hold, now: datetime) -> None:
+        """Take over a pass that the function running it left unfinished (out of pages,
+        or ended by its timeout) once its lease is over."""
+        look_back = hold.look_back
+        if look_back is None or look_back.lease > now:
+            return
+        lease = now + LOOK_BACK_LEASE
+        if domain_windows.lease_look_back(hold.key, look_back, now=now, until=lease):
+            held = self._hold_applied(hold.key, replace(look_back, lease=lease), now)
+            logger.info(
+                "outage: went on holding the failures applied before the hold",
+                extra={"domain_key": hold.key, "held_retroactively": held},
+            )
+
+    def _hold_applied(self, key: str, look_back: LookBack, now: datetime) -> int:
+        """Put the window's applied failures of the domain on hold, from where the pass
+        stands, for at most PAGES_PER_PASS pages; how many errors. Where it stopped is
+        recorded page by page, so a pass cut short goes on from there."""
         channel, domain = split_held_key(key)
+        status, cursor = _position(look_back.cursor)
         held = 0
-        for status in (AddressStatus.ERRONEOUS, AddressStatus.QUARANTINE):
-            cursor: str | None = None
-            while held < RETROACTIVE_LIMIT:
-                page = address_store.addresses_with_status(
-                    channel, status, domain=domain, written_since=since, limit=PAGE, cursor=cursor
-                )
-                held += sum(self._hold_address(state, key, since, now) for state in page.items)
-                cursor = page.cursor
-                if cursor is None:
+        for _ in range(PAGES_PER_PASS):
+            page = address_store.addresses_with_status(
+                channel,
+                status,
+                domain=domain,
+                written_since=look_back.since,
+                limit=PAGE,
+                cursor=cursor,
+            )
+            held += sum(
+                self._hold_address(state, key, look_back.since, now) for state in page.items
+            )
+            cursor = page.cursor
+            if cursor is None:
+                following = _STATUSES.index(status) + 1
+                if following == len(_STATUSES):
+                    domain_windows.end_look_back(key, look_back.since)
                     break
+                status = _STATUSES[following]
+            look_back = replace(
+                look_back,
+                cursor=_position_key(status, cursor),
+                lease=self._clock() + LOOK_BACK_LEASE,
+            )
+            domain_windows.save_look_back(key, look_back)
+        else:  # out of pages: the next failure of the domain goes on, at once
+            domain_windows.save_look_back(key, replace(look_back, lease=self._clock()))
         if held:
             metrics.add_metric(name="FeedbackHeld", unit=MetricUnit.Count, value=held)
         return held
@@ -200,3 +249,15 @@ class OutageGuard:
         """Counters outlive their bucket by one window, then TTL removes them."""
         lifetime = self._policy.outage_bucket + self._policy.outage_window
         return datetime.fromtimestamp(bucket + int(lifetime.total_seconds()), UTC)
+
+
+def _position(saved: str | None) -> tuple[AddressStatus, str | None]:
+    """The status and page cursor a pass goes on from (`_position_key`'s inverse)."""
+    if saved is None:
+        return _STATUSES[0], None
+    status, _, cursor = saved.partition(" ")
+    return AddressStatus(status), cursor or None
+
+
+def _position_key(status: AddressStatus, cursor: str | None) -> str:
+    return f"{status.value} {cursor or ''}"

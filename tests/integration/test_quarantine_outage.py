@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from consentry.addresses import address_store, history_store
+from consentry.addresses import address_store, domain_windows, history_store
 from consentry.addresses.counting import QuarantinePolicy
 from consentry.addresses.decisions import current_state
+from consentry.addresses.domain_windows import LookBack
 from consentry.addresses.events import (
     FEEDBACK_ACTOR,
     PROCESSED_AT,
@@ -20,6 +21,8 @@ from consentry.addresses.events import (
     event_id,
     held_key,
 )
+from consentry.addresses.feedback import AddressFeedback, FeedbackKind
+from consentry.addresses.reasons import ErrorType
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.clock import utc_now
 from consentry.core.types import Address, Channel
@@ -90,6 +93,21 @@ def outage_of_example_com(path: FeedbackPath, count: int = OUTAGE) -> list[str]:
         path.publish(soft_bounce(address, i, minutes=10 - i * 8 / count))
     path.drain()
     return addresses
+
+
+def look_back_from(since: datetime) -> LookBack:
+    return LookBack(since=since, cursor=None, lease=utc_now())
+
+
+def failure_of(address: str, message_id: str) -> AddressFeedback:
+    return AddressFeedback(
+        kind=FeedbackKind.BOUNCE,
+        channel=Channel.EMAIL,
+        address=Address(address),
+        at=NOW,
+        message_id=message_id,
+        error_type=ErrorType.SOFT,
+    )
 
 
 def test_the_control_a_few_soft_bounces_quarantine_addresses_one_error_away(
@@ -192,7 +210,7 @@ def test_a_bounce_held_before_the_hold_looks_back_does_not_hide_the_applied_one(
     )
 
     guard = OutageGuard(handler.policy, utc_now)
-    assert guard._hold_applied(key, NOW - timedelta(hours=1), utc_now()) == 1
+    assert guard._hold_applied(key, look_back_from(NOW - timedelta(hours=1)), utc_now()) == 1
     assert quarantined() == set()
 
 
@@ -217,9 +235,103 @@ def test_feedback_folded_into_the_base_stays_applied_when_the_hold_looks_back(
     assert quarantined() == {"z@example.com"}
 
     key = held_key(Channel.EMAIL, "example.com")
-    assert OutageGuard(policy, utc_now)._hold_applied(key, NOW - timedelta(hours=1), utc_now()) == 0
+    guard = OutageGuard(policy, utc_now)
+    assert guard._hold_applied(key, look_back_from(NOW - timedelta(hours=1)), utc_now()) == 0
     assert quarantined() == {"z@example.com"}
     assert history_store.count_held(key) == 0
+
+
+def test_a_look_back_out_of_pages_goes_on_with_the_next_failures(
+    path: FeedbackPath, api: ApiCall, small_outages: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One page of five addresses per pass: the failures after the trip take the pass on
+    from where the last one stopped, until every applied failure is held."""
+    from quarantine import outage
+
+    monkeypatch.setattr(outage, "PAGE", 5)
+    monkeypatch.setattr(outage, "PAGES_PER_PASS", 1)
+
+    outage_of_example_com(path, count=40)
+
+    assert quarantined() == set()
+    assert api("GET", "/v1/outages/email/example.com")["json"]["heldErrors"] == 40
+    hold = domain_windows.find_hold(held_key(Channel.EMAIL, "example.com"))
+    assert hold is not None
+    assert hold.look_back is None  # done
+
+
+def test_a_look_back_ended_midway_is_taken_over_once_its_lease_is_over(
+    path: FeedbackPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The function running the pass ends midway (its timeout): the failures that come
+    while its lease lasts leave the pass alone, the first one after it goes on."""
+    from quarantine import outage
+
+    addresses = outage_of_example_com(path, count=30)  # under the defaults: all applied
+    assert quarantined() == set(addresses)
+    policy = QuarantinePolicy(outage_min_failures=20)
+    real = history_store.hold_retroactively
+    calls = []
+
+    def ended_at_the_third(*args: Any, **kwargs: Any) -> bool:
+        calls.append(1)
+        if len(calls) == 3:
+            raise TimeoutError("the function's time is up")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(history_store, "hold_retroactively", ended_at_the_third)
+    with pytest.raises(TimeoutError):
+        outage.OutageGuard(policy, utc_now).hold_key(failure_of("a@example.com", "m-1"))
+    key = held_key(Channel.EMAIL, "example.com")
+    assert len(quarantined()) == 28
+    started = domain_windows.find_hold(key)
+    assert started is not None
+    assert started.look_back is not None
+
+    within = outage.OutageGuard(policy, lambda: utc_now() + timedelta(seconds=30))
+    assert within.hold_key(failure_of("b@example.com", "m-2")) == key
+    assert len(quarantined()) == 28
+
+    after = outage.OutageGuard(policy, lambda: utc_now() + outage.LOOK_BACK_LEASE)
+    assert after.hold_key(failure_of("c@example.com", "m-3")) == key
+    assert quarantined() == set()
+    ended = domain_windows.find_hold(key)
+    assert ended is not None
+    assert ended.look_back is None
+
+
+def test_one_function_at_a_time_takes_over_a_look_back() -> None:
+    key = held_key(Channel.EMAIL, "lease.example")
+    since = NOW - timedelta(hours=1)
+    lease = NOW + timedelta(seconds=90)
+    started = domain_windows.start_hold(
+        key,
+        now=NOW,
+        until=NOW + timedelta(hours=4),
+        failures=20,
+        attempts=20,
+        look_back=LookBack(since=since, cursor=None, lease=lease),
+    )
+    assert started
+    hold = domain_windows.find_hold(key)
+    assert hold is not None
+    assert hold.look_back == LookBack(since=since, cursor=None, lease=lease)
+
+    later = lease + timedelta(seconds=1)
+    assert not domain_windows.lease_look_back(
+        key, hold.look_back, now=lease - timedelta(seconds=1), until=later
+    )
+    assert domain_windows.lease_look_back(key, hold.look_back, now=lease, until=later)
+    assert not domain_windows.lease_look_back(key, hold.look_back, now=lease, until=later)
+
+    domain_windows.save_look_back(key, LookBack(since=since, cursor="quarantine abc", lease=later))
+    saved = domain_windows.find_hold(key)
+    assert saved is not None
+    assert saved.look_back == LookBack(since=since, cursor="quarantine abc", lease=later)
+    domain_windows.end_look_back(key, since)
+    ended = domain_windows.find_hold(key)
+    assert ended is not None
+    assert (ended.look_back, ended.held) == (None, True)
 
 
 def test_other_domains_are_counted_during_an_outage(path: FeedbackPath, small_outages: int) -> None:

@@ -3,7 +3,8 @@
 A domain's partition (`<channel>#<domain>`) holds one counter item per time bucket
 (attempts and failures, expiring with TTL once the window has passed) and, at the
 fixed slot HOLD_SLOT after every bucket, the domain's hold record while the guard
-holds its failures. One Query from the window's first bucket reads both.
+holds its failures, with where the hold's pass over the failures applied before it
+stands. One Query from the window's first bucket reads both.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class Hold:
     failures: int
     attempts: int
     """The window's counts when the hold began."""
+    look_back: LookBack | None = None
+    """The failures applied before the hold began that are still to be held, if any."""
 
     @property
     def channel(self) -> Channel:
@@ -43,6 +46,17 @@ class Hold:
 
     def active(self, now: datetime) -> bool:
         return self.held and now < self.until
+
+
+@dataclass(frozen=True)
+class LookBack:
+    """Where the hold's pass over the failures applied before it stands: it holds those
+    applied since `since`, has read up to `cursor` (None: from the start), and is being
+    run by one function until `lease` (when that one stopped, the next may go on)."""
+
+    since: datetime
+    cursor: str | None
+    lease: datetime
 
 
 @dataclass(frozen=True)
@@ -81,10 +95,20 @@ def add_counts(key: str, bucket: int, *, attempts: int, failures: int, expires: 
         DomainWindowModel(key, bucket).update(actions=actions)
 
 
-def start_hold(key: str, *, now: datetime, until: datetime, failures: int, attempts: int) -> bool:
-    """Begin holding the domain's failures; False when a hold is already active."""
+def start_hold(
+    key: str, *, now: datetime, until: datetime, failures: int, attempts: int, look_back: LookBack
+) -> bool:
+    """Begin holding the domain's failures, the caller leasing the pass `look_back`
+    starts; False when a hold is already active."""
     item = DomainWindowModel(
-        key, HOLD_SLOT, attempts=attempts, failures=failures, held=True, expires_at=until
+        key,
+        HOLD_SLOT,
+        attempts=attempts,
+        failures=failures,
+        held=True,
+        expires_at=until,
+        look_back_since=look_back.since,
+        look_back_lease=look_back.lease,
     )
     no_active_hold = (
         DomainWindowModel.window_start.does_not_exist()
@@ -97,6 +121,48 @@ def start_hold(key: str, *, now: datetime, until: datetime, failures: int, attem
     except LostRace:
         return False
     return True
+
+
+def lease_look_back(key: str, look_back: LookBack, *, now: datetime, until: datetime) -> bool:
+    """Take over the pass of an active hold whose last lease has ended, until `until`;
+    False when another function holds it, or it has ended."""
+    try:
+        with dynamodb():
+            DomainWindowModel(key, HOLD_SLOT).update(
+                actions=[DomainWindowModel.look_back_lease.set(until)],
+                condition=(DomainWindowModel.held == True)  # noqa: E712
+                & (DomainWindowModel.look_back_since == look_back.since)
+                & (DomainWindowModel.look_back_lease <= now),
+            )
+    except LostRace:
+        return False
+    return True
+
+
+def save_look_back(key: str, look_back: LookBack) -> None:
+    """Record how far the pass has read, and renew its lease."""
+    actions: list[Action] = [DomainWindowModel.look_back_lease.set(look_back.lease)]
+    if look_back.cursor is None:
+        actions.append(DomainWindowModel.look_back_cursor.remove())
+    else:
+        actions.append(DomainWindowModel.look_back_cursor.set(look_back.cursor))
+    with contextlib.suppress(LostRace), dynamodb():  # a new hold began: its own pass
+        DomainWindowModel(key, HOLD_SLOT).update(
+            actions=actions, condition=DomainWindowModel.look_back_since == look_back.since
+        )
+
+
+def end_look_back(key: str, since: datetime) -> None:
+    """The pass is done: every failure applied since `since` that could be held is."""
+    with contextlib.suppress(LostRace), dynamodb():  # a new hold began: its own pass
+        DomainWindowModel(key, HOLD_SLOT).update(
+            actions=[
+                DomainWindowModel.look_back_since.remove(),
+                DomainWindowModel.look_back_cursor.remove(),
+                DomainWindowModel.look_back_lease.remove(),
+            ],
+            condition=DomainWindowModel.look_back_since == since,
+        )
 
 
 def stop_holding(key: str) -> None:
@@ -149,10 +215,18 @@ def all_holds() -> list[Hold]:
 
 def _to_hold(item: DomainWindowModel) -> Hold:
     until = item.expires_at
+    look_back = None
+    if item.look_back_since is not None:
+        look_back = LookBack(
+            since=item.look_back_since,
+            cursor=item.look_back_cursor,
+            lease=item.look_back_lease or item.look_back_since,
+        )
     return Hold(
         key=item.domain_key,
         held=bool(item.held),
         until=until if until.tzinfo else until.replace(tzinfo=UTC),
         failures=int(item.failures),
         attempts=int(item.attempts),
+        look_back=look_back,
     )

@@ -138,3 +138,7 @@ class DomainWindowModel(Model):
     failures = NumberAttribute(default=0)
     held = BooleanAttribute(default=False)
     expires_at = TTLAttribute()
+    look_back_since = UTCDateTimeAttribute(null=True)
+    """A hold's: the window's start, while failures applied since then are to be held."""
+    look_back_cursor = UnicodeAttribute(null=True)
+    look_back_lease = UTCDateTimeAttribute(null=True)

@@ -13,10 +13,10 @@ success, an operator, a complaint). Those it cannot restore stay applied; the
 operator's bulk release (by domain and time window) covers them. The window counts
 failures when they are processed, so these are found by when they took effect, not by
 when they happened: the bounces of a backlog that trips the window are held with the
-rest, back to the reorder window. The pass reads PAGES_PER_PASS pages at most, and
-records on the hold where it stands: the next failure of the domain goes on from there
-(the lease keeps it to one function at a time, and passes to the next one when a
-function ends midway).
+rest, back to the reorder window. An invocation reads PAGES_PER_INVOCATION pages at
+most, and records on the hold where the pass stands: the next failure of the domain
+goes on from there (the lease keeps it to one function at a time, and passes to the
+next one when a function ends midway, by its timeout or an error).
 
 Counters are statistics: a redelivered notification counts again as an attempt, which
 only makes the guard slower to trip by that much. Failures are written as they come
@@ -53,9 +53,10 @@ from consentry.core.observability import logger, metrics
 from consentry.core.persistence import LostRace
 
 PAGE = 100
-PAGES_PER_PASS = 10
-"""A function reads at most this many pages of addresses looking back (one query and at
-most one transaction per address: seconds), then leaves the rest to the next failure."""
+PAGES_PER_INVOCATION = 5
+"""An invocation reads at most this many pages of addresses looking back (one query and
+at most one transaction per address: seconds of its 60), then leaves the rest to the
+next invocation that has a failure of the domain."""
 LOOK_BACK_LEASE = timedelta(seconds=90)
 """How long a function has the pass to itself: longer than the feedback function's
 timeout, so a pass cut short by it is taken over by the next failure after that."""
@@ -81,6 +82,8 @@ class OutageGuard:
         self._policy = policy
         self._clock = clock
         self._pending = pending or PendingAttempts()
+        self._pages_left = PAGES_PER_INVOCATION
+        """Of this invocation's look back (a guard serves one invocation)."""
 
     def key_of(self, feedback: AddressFeedback) -> str:
         return held_key(feedback.channel, address_domain(feedback.channel, feedback.address))
@@ -142,7 +145,7 @@ class OutageGuard:
         )
         if started:
             metrics.add_metric(name="OutageDetected", unit=MetricUnit.Count, value=1)
-            held = self._hold_applied(key, look_back, now)
+            held = self._look_back(key, look_back, now)
             logger.warning(
                 "outage suspected: holding the domain's failures",
                 extra={
@@ -156,26 +159,39 @@ class OutageGuard:
 
     def _go_on_looking_back(self, hold: Hold, now: datetime) -> None:
         """Take over a pass that the function running it left unfinished (out of pages,
-        or ended by its timeout) once its lease is over."""
+        ended by its timeout or by an error) once its lease is over."""
         look_back = hold.look_back
-        if look_back is None or look_back.lease > now:
+        if look_back is None or look_back.lease > now or not self._pages_left:
             return
-        lease = now + LOOK_BACK_LEASE
-        if domain_windows.lease_look_back(hold.key, look_back, now=now, until=lease):
-            held = self._hold_applied(hold.key, replace(look_back, lease=lease), now)
+        taken = replace(look_back, lease=now + LOOK_BACK_LEASE)
+        if domain_windows.lease_look_back(hold.key, look_back, until=taken.lease):
+            held = self._look_back(hold.key, taken, now)
             logger.info(
                 "outage: went on holding the failures applied before the hold",
                 extra={"domain_key": hold.key, "held_retroactively": held},
             )
 
+    def _look_back(self, key: str, look_back: LookBack, now: datetime) -> int:
+        """`_hold_applied`, which never fails the failure that runs it (held all the
+        same): a pass that fails is left, where it last stood, to the next function
+        once its lease is over."""
+        try:
+            return self._hold_applied(key, look_back, now)
+        except Exception:
+            logger.exception("outage: the look back failed", extra={"domain_key": key})
+            metrics.add_metric(name="OutageLookBackFailed", unit=MetricUnit.Count, value=1)
+            return 0
+
     def _hold_applied(self, key: str, look_back: LookBack, now: datetime) -> int:
         """Put the window's applied failures of the domain on hold, from where the pass
-        stands, for at most PAGES_PER_PASS pages; how many errors. Where it stopped is
-        recorded page by page, so a pass cut short goes on from there."""
+        stands, with what is left of this invocation's pages; how many errors. Where it
+        stands is recorded page by page, so a pass cut short goes on from there, and a
+        record refused (the hold ended, another function has the pass) stops it."""
         channel, domain = split_held_key(key)
         status, cursor = _position(look_back.cursor)
         held = 0
-        for _ in range(PAGES_PER_PASS):
+        while self._pages_left:
+            self._pages_left -= 1
             page = address_store.addresses_with_status(
                 channel,
                 status,
@@ -184,26 +200,29 @@ class OutageGuard:
                 limit=PAGE,
                 cursor=cursor,
             )
-            held += sum(
+            on_page = sum(
                 self._hold_address(state, key, look_back.since, now) for state in page.items
             )
+            if on_page:
+                metrics.add_metric(name="FeedbackHeld", unit=MetricUnit.Count, value=on_page)
+                held += on_page
             cursor = page.cursor
             if cursor is None:
                 following = _STATUSES.index(status) + 1
                 if following == len(_STATUSES):
-                    domain_windows.end_look_back(key, look_back.since)
-                    break
+                    domain_windows.end_look_back(key, look_back.lease)
+                    return held
                 status = _STATUSES[following]
+            leased = look_back.lease
             look_back = replace(
                 look_back,
                 cursor=_position_key(status, cursor),
                 lease=self._clock() + LOOK_BACK_LEASE,
             )
-            domain_windows.save_look_back(key, look_back)
-        else:  # out of pages: the next failure of the domain goes on, at once
-            domain_windows.save_look_back(key, replace(look_back, lease=self._clock()))
-        if held:
-            metrics.add_metric(name="FeedbackHeld", unit=MetricUnit.Count, value=held)
+            if not domain_windows.save_look_back(key, leased, look_back):
+                return held
+        # Out of pages: the next invocation with a failure of the domain goes on, at once.
+        domain_windows.save_look_back(key, look_back.lease, replace(look_back, lease=self._clock()))
         return held
 
     def _hold_address(self, state: AddressState, key: str, since: datetime, now: datetime) -> int:

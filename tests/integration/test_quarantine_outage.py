@@ -25,6 +25,8 @@ from consentry.addresses.feedback import AddressFeedback, FeedbackKind
 from consentry.addresses.reasons import ErrorType
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.clock import utc_now
+from consentry.core.errors import StoreUnavailableError
+from consentry.core.observability import metrics
 from consentry.core.types import Address, Channel
 from tests.conftest import TEMPLATE
 from tests.integration.conftest import ApiCall
@@ -95,8 +97,15 @@ def outage_of_example_com(path: FeedbackPath, count: int = OUTAGE) -> list[str]:
     return addresses
 
 
-def look_back_from(since: datetime) -> LookBack:
-    return LookBack(since=since, cursor=None, lease=utc_now())
+def hold_looking_back(key: str, since: datetime) -> LookBack:
+    """Start a hold of the domain whose pass holds the failures applied since `since`."""
+    now = utc_now()
+    look_back = LookBack(since=since, cursor=None, lease=now + timedelta(seconds=90))
+    started = domain_windows.start_hold(
+        key, now=now, until=now + timedelta(hours=4), failures=0, attempts=0, look_back=look_back
+    )
+    assert started
+    return look_back
 
 
 def failure_of(address: str, message_id: str) -> AddressFeedback:
@@ -210,7 +219,9 @@ def test_a_bounce_held_before_the_hold_looks_back_does_not_hide_the_applied_one(
     )
 
     guard = OutageGuard(handler.policy, utc_now)
-    assert guard._hold_applied(key, look_back_from(NOW - timedelta(hours=1)), utc_now()) == 1
+    assert (
+        guard._hold_applied(key, hold_looking_back(key, NOW - timedelta(hours=1)), utc_now()) == 1
+    )
     assert quarantined() == set()
 
 
@@ -236,28 +247,53 @@ def test_feedback_folded_into_the_base_stays_applied_when_the_hold_looks_back(
 
     key = held_key(Channel.EMAIL, "example.com")
     guard = OutageGuard(policy, utc_now)
-    assert guard._hold_applied(key, look_back_from(NOW - timedelta(hours=1)), utc_now()) == 0
+    assert (
+        guard._hold_applied(key, hold_looking_back(key, NOW - timedelta(hours=1)), utc_now()) == 0
+    )
     assert quarantined() == {"z@example.com"}
     assert history_store.count_held(key) == 0
 
 
-def test_a_look_back_out_of_pages_goes_on_with_the_next_failures(
+def test_a_look_back_reads_a_page_per_invocation_and_the_next_invocations_go_on(
     path: FeedbackPath, api: ApiCall, small_outages: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One page of five addresses per pass: the failures after the trip take the pass on
-    from where the last one stopped, until every applied failure is held."""
+    """One page of ten addresses per invocation: the rest of the trip's batch takes no
+    more, the next invocations with a failure of the domain go on from where the last
+    one stopped, until every applied failure is held."""
     from quarantine import outage
 
-    monkeypatch.setattr(outage, "PAGE", 5)
-    monkeypatch.setattr(outage, "PAGES_PER_PASS", 1)
+    monkeypatch.setattr(outage, "PAGE", 10)
+    monkeypatch.setattr(outage, "PAGES_PER_INVOCATION", 1)
+    pages = []
+    read = address_store.addresses_with_status
 
-    outage_of_example_com(path, count=40)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        pages.append(1)
+        return read(*args, **kwargs)
 
+    monkeypatch.setattr(address_store, "addresses_with_status", counted)
+    key = held_key(Channel.EMAIL, "example.com")
+
+    outage_of_example_com(path, count=40)  # four batches of ten: the trip in the second
+
+    assert len(pages) == 3
+    unfinished = domain_windows.find_hold(key)
+    assert unfinished is not None
+    assert unfinished.look_back is not None
+    assert quarantined() != set()
+    late = 0
+    while (hold := domain_windows.find_hold(key)) is not None and hold.look_back is not None:
+        assert late < 10, "the look back did not end"
+        late += 1
+        path.publish(soft_bounce(f"late{late}@example.com", 1000 + late, minutes=0))
+        path.drain()
+    assert len(pages) == 3 + late
     assert quarantined() == set()
-    assert api("GET", "/v1/outages/email/example.com")["json"]["heldErrors"] == 40
-    hold = domain_windows.find_hold(held_key(Channel.EMAIL, "example.com"))
-    assert hold is not None
-    assert hold.look_back is None  # done
+    assert api("GET", "/v1/outages/email/example.com")["json"]["heldErrors"] == 40 + late
+
+
+class FunctionEnded(BaseException):
+    """The function's end at its timeout: nothing in it runs on (not an Exception)."""
 
 
 def test_a_look_back_ended_midway_is_taken_over_once_its_lease_is_over(
@@ -276,11 +312,11 @@ def test_a_look_back_ended_midway_is_taken_over_once_its_lease_is_over(
     def ended_at_the_third(*args: Any, **kwargs: Any) -> bool:
         calls.append(1)
         if len(calls) == 3:
-            raise TimeoutError("the function's time is up")
+            raise FunctionEnded
         return real(*args, **kwargs)
 
     monkeypatch.setattr(history_store, "hold_retroactively", ended_at_the_third)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(FunctionEnded):
         outage.OutageGuard(policy, utc_now).hold_key(failure_of("a@example.com", "m-1"))
     key = held_key(Channel.EMAIL, "example.com")
     assert len(quarantined()) == 28
@@ -300,7 +336,35 @@ def test_a_look_back_ended_midway_is_taken_over_once_its_lease_is_over(
     assert ended.look_back is None
 
 
-def test_one_function_at_a_time_takes_over_a_look_back() -> None:
+def test_a_look_back_that_fails_holds_the_failure_and_is_taken_over_later(
+    path: FeedbackPath, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The store fails the pass: the failure that ran it is held all the same (the pass
+    is the outage's, not the message's), and the pass is taken over after its lease."""
+    from quarantine import outage
+
+    outage_of_example_com(path, count=30)  # under the defaults: all applied
+    policy = QuarantinePolicy(outage_min_failures=20)
+    read = address_store.addresses_with_status
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailableError("the addresses")
+
+    monkeypatch.setattr(address_store, "addresses_with_status", unavailable)
+    key = held_key(Channel.EMAIL, "example.com")
+
+    assert outage.OutageGuard(policy, utc_now).hold_key(failure_of("a@example.com", "m-1")) == key
+    assert len(quarantined()) == 30
+    metrics.flush_metrics()  # as the handler does when its invocation ends
+    assert metric_total(capsys.readouterr().out, "Consentry", "OutageLookBackFailed") == 1
+
+    monkeypatch.setattr(address_store, "addresses_with_status", read)
+    after = outage.OutageGuard(policy, lambda: utc_now() + outage.LOOK_BACK_LEASE)
+    assert after.hold_key(failure_of("b@example.com", "m-2")) == key
+    assert quarantined() == set()
+
+
+def test_one_function_at_a_time_has_a_look_back() -> None:
     key = held_key(Channel.EMAIL, "lease.example")
     since = NOW - timedelta(hours=1)
     lease = NOW + timedelta(seconds=90)
@@ -317,21 +381,42 @@ def test_one_function_at_a_time_takes_over_a_look_back() -> None:
     assert hold is not None
     assert hold.look_back == LookBack(since=since, cursor=None, lease=lease)
 
-    later = lease + timedelta(seconds=1)
-    assert not domain_windows.lease_look_back(
-        key, hold.look_back, now=lease - timedelta(seconds=1), until=later
-    )
-    assert domain_windows.lease_look_back(key, hold.look_back, now=lease, until=later)
-    assert not domain_windows.lease_look_back(key, hold.look_back, now=lease, until=later)
+    later = lease + timedelta(seconds=90)
+    assert domain_windows.lease_look_back(key, hold.look_back, until=later)
+    assert not domain_windows.lease_look_back(key, hold.look_back, until=later)  # taken
+    assert not domain_windows.save_look_back(key, lease, hold.look_back)  # no longer its
 
-    domain_windows.save_look_back(key, LookBack(since=since, cursor="quarantine abc", lease=later))
+    moved = LookBack(since=since, cursor="quarantine abc", lease=later + timedelta(seconds=1))
+    assert domain_windows.save_look_back(key, later, moved)
     saved = domain_windows.find_hold(key)
     assert saved is not None
-    assert saved.look_back == LookBack(since=since, cursor="quarantine abc", lease=later)
-    domain_windows.end_look_back(key, since)
+    assert saved.look_back == moved
+    assert domain_windows.end_look_back(key, moved.lease)
     ended = domain_windows.find_hold(key)
     assert ended is not None
     assert (ended.look_back, ended.held) == (None, True)
+
+
+def test_a_look_back_stops_when_an_operator_has_decided() -> None:
+    key = held_key(Channel.EMAIL, "decided.example")
+    lease = NOW + timedelta(seconds=90)
+    look_back = LookBack(since=NOW - timedelta(hours=1), cursor=None, lease=lease)
+    domain_windows.start_hold(
+        key, now=NOW, until=NOW + timedelta(hours=4), failures=20, attempts=20, look_back=look_back
+    )
+
+    domain_windows.stop_holding(key)
+
+    assert not domain_windows.save_look_back(key, lease, look_back)
+    assert not domain_windows.end_look_back(key, lease)
+
+
+def test_a_look_back_lease_outlasts_the_feedback_function() -> None:
+    from quarantine import outage
+
+    timeout = TEMPLATE["Resources"]["QuarantineFunction"]["Properties"]["Timeout"]
+
+    assert timedelta(seconds=timeout) < outage.LOOK_BACK_LEASE
 
 
 def test_other_domains_are_counted_during_an_outage(path: FeedbackPath, small_outages: int) -> None:

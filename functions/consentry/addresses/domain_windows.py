@@ -123,46 +123,51 @@ def start_hold(
     return True
 
 
-def lease_look_back(key: str, look_back: LookBack, *, now: datetime, until: datetime) -> bool:
-    """Take over the pass of an active hold whose last lease has ended, until `until`;
-    False when another function holds it, or it has ended."""
-    try:
-        with dynamodb():
-            DomainWindowModel(key, HOLD_SLOT).update(
-                actions=[DomainWindowModel.look_back_lease.set(until)],
-                condition=(DomainWindowModel.held == True)  # noqa: E712
-                & (DomainWindowModel.look_back_since == look_back.since)
-                & (DomainWindowModel.look_back_lease <= now),
-            )
-    except LostRace:
-        return False
-    return True
+def lease_look_back(key: str, seen: LookBack, *, until: datetime) -> bool:
+    """Take over the pass of an active hold, whose lease was `seen.lease` (over, the
+    caller has checked), until `until`; False when another function took it first, or
+    the hold has ended."""
+    return _update_look_back(key, seen.lease, [DomainWindowModel.look_back_lease.set(until)])
 
 
-def save_look_back(key: str, look_back: LookBack) -> None:
-    """Record how far the pass has read, and renew its lease."""
+def save_look_back(key: str, leased: datetime, look_back: LookBack) -> bool:
+    """Record how far the pass has read and its next lease, as the function holding the
+    lease `leased`; False when it no longer does (the hold ended, or another function
+    took the pass over): it stops."""
     actions: list[Action] = [DomainWindowModel.look_back_lease.set(look_back.lease)]
     if look_back.cursor is None:
         actions.append(DomainWindowModel.look_back_cursor.remove())
     else:
         actions.append(DomainWindowModel.look_back_cursor.set(look_back.cursor))
-    with contextlib.suppress(LostRace), dynamodb():  # a new hold began: its own pass
-        DomainWindowModel(key, HOLD_SLOT).update(
-            actions=actions, condition=DomainWindowModel.look_back_since == look_back.since
-        )
+    return _update_look_back(key, leased, actions)
 
 
-def end_look_back(key: str, since: datetime) -> None:
-    """The pass is done: every failure applied since `since` that could be held is."""
-    with contextlib.suppress(LostRace), dynamodb():  # a new hold began: its own pass
-        DomainWindowModel(key, HOLD_SLOT).update(
-            actions=[
-                DomainWindowModel.look_back_since.remove(),
-                DomainWindowModel.look_back_cursor.remove(),
-                DomainWindowModel.look_back_lease.remove(),
-            ],
-            condition=DomainWindowModel.look_back_since == since,
-        )
+def end_look_back(key: str, leased: datetime) -> bool:
+    """The pass is done: every failure applied since its start that could be held is."""
+    return _update_look_back(
+        key,
+        leased,
+        [
+            DomainWindowModel.look_back_since.remove(),
+            DomainWindowModel.look_back_cursor.remove(),
+            DomainWindowModel.look_back_lease.remove(),
+        ],
+    )
+
+
+def _update_look_back(key: str, leased: datetime, actions: list[Action]) -> bool:
+    """Change the pass of an active hold, on the condition that its lease is still
+    `leased`: the lease is the pass's version."""
+    try:
+        with dynamodb():
+            DomainWindowModel(key, HOLD_SLOT).update(
+                actions=actions,
+                condition=(DomainWindowModel.held == True)  # noqa: E712
+                & (DomainWindowModel.look_back_lease == leased),
+            )
+    except LostRace:
+        return False
+    return True
 
 
 def stop_holding(key: str) -> None:

@@ -356,7 +356,8 @@ def test_a_look_back_that_fails_holds_the_failure_and_is_taken_over_later(
     assert outage.OutageGuard(policy, utc_now).hold_key(failure_of("a@example.com", "m-1")) == key
     assert len(quarantined()) == 30
     metrics.flush_metrics()  # as the handler does when its invocation ends
-    assert metric_total(capsys.readouterr().out, "Consentry", "OutageLookBackFailed") == 1
+    alarm = TEMPLATE["Resources"]["OutageLookBackFailedAlarm"]["Properties"]
+    assert metric_total(capsys.readouterr().out, alarm["Namespace"], alarm["MetricName"]) == 1
 
     monkeypatch.setattr(address_store, "addresses_with_status", read)
     after = outage.OutageGuard(policy, lambda: utc_now() + outage.LOOK_BACK_LEASE)

@@ -22,6 +22,7 @@ from consentry.core import cold_start  # first: the collector waits while this l
 
 # isort: split
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -41,11 +42,11 @@ from consentry.core.errors import (
 )
 from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
+from consentry.core.routing import RoutersOnDemand
 from consentry.core.settings import Settings, per_process
 from landing.forms import FormExpiredError, FormRejectedError
 from landing.pages import Page, error
 from landing.request import UndecodableRequestError, decoding
-from landing.routes import assets, one_click, preferences, subscribe
 from landing.web import ERASED, page_for
 from landing.wiring import LandingWiring
 
@@ -59,12 +60,29 @@ current_wiring = per_process(_wire)
 """The process's wiring, built at cold start."""
 current_wiring()
 
-app = APIGatewayRestResolver()
+ROUTERS: dict[str, str | tuple[str, ...]] = {
+    "p": ("landing.routes.assets", "landing.routes.preferences"),
+    "u": "landing.routes.one_click",
+    "s": "landing.routes.subscribe",
+}
+"""The route modules of each first segment of the path (see the table above)."""
+
+
+class LandingApp(APIGatewayRestResolver):
+    """Powertools' resolver, which includes each section's routers at the first request
+    for it: a preference page loads no sign-up, a one-click POST no page of either."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routers = RoutersOnDemand(self, "", ROUTERS)
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        self.routers.include_for(str(event.get("path") or ""))
+        return super().resolve(event, context)
+
+
+app = LandingApp()
 app.use(middlewares=[decoding])
-app.include_router(assets.router)
-app.include_router(preferences.router)
-app.include_router(one_click.router)
-app.include_router(subscribe.router)
 
 
 def _page() -> Page:

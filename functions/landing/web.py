@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
@@ -19,7 +19,6 @@ from consentry.consent.tokens import LinkClaims
 from consentry.core.errors import TokenError
 from consentry.core.observability import logger, metrics
 from consentry.core.types import ProfileId, ScopeKind, ServiceId
-from landing import signup
 from landing.forms import Form, FormGuard, FormRejectedError
 from landing.i18n import negotiate
 from landing.one_click import Requester
@@ -27,6 +26,9 @@ from landing.pages import Page, wording_version
 from landing.preferences import Applied, Circumstances, Outcome, Step, encode_steps
 from landing.request import Decoded, decoded
 from landing.wiring import LandingWiring
+
+if TYPE_CHECKING:
+    from landing import signup
 
 PREFERENCES = "preferences.html"
 UNSUBSCRIBE = "unsubscribe.html"
@@ -202,6 +204,8 @@ class Visit:
         )
 
     def confirmer(self) -> signup.Confirmer:
+        from landing import signup  # noqa: PLC0415 (pages that change something)
+
         return signup.Confirmer(
             signer=self.wiring.signer(),
             base_url=base_url(self.event, self.wiring.settings.public_base_url),
@@ -221,6 +225,8 @@ class Visit:
     ) -> Response[str]:
         """The confirmation page after a change, once the confirmation emails it needs
         have gone out."""
+        from landing import signup  # noqa: PLC0415 (pages that change something)
+
         outcomes = signup.with_confirmations(
             self.confirmer(), profile_id, applied, page.language, self.wiring.clock()
         )

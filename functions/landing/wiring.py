@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from consentry.consent.tokens import Keyring, LinkSigner, load_keyring, load_signer
 from consentry.core.clock import Clock, utc_now
 from consentry.core.settings import Settings
-from consentry.privacy import fingerprints
-from landing import signup
 from landing.forms import FormGuard
 from landing.mailer import OncePerPending, SesMailer
 
@@ -42,12 +40,16 @@ class LandingWiring:
         )
 
     def erasure_keyring(self) -> Keyring:
+        from consentry.privacy import fingerprints  # noqa: PLC0415 (confirmations, erasure)
+
         settings = self.settings
         return fingerprints.load_keyring(
             settings.erasure_keys_secret, max_age_s=settings.signing_keys_max_age_s
         )
 
     def profile_id_key(self) -> bytes:
+        from landing import signup  # noqa: PLC0415 (sign-ups only)
+
         settings = self.settings
         if not settings.profile_id_key_secret:
             raise RuntimeError("PROFILE_ID_KEY_SECRET is not set for the landing function")

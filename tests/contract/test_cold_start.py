@@ -33,8 +33,13 @@ EVERY_REQUEST: dict[str, frozenset[str]] = {
 ROUTES_ON_DEMAND = {
     "console.handler": ("console.routes.", {"console.routes.session"}),  # signing in
     "consent.handler": ("consent.routes.", set()),
+    "landing.handler": ("landing.routes.", set()),
 }
 """A handler's route modules, and those of them every request needs."""
+CHANGES_ONLY = ("landing.signup", "consentry.privacy.erasure", "consentry.addresses.counting")
+"""What only a landing page that changes something loads: confirmations of sign-ups,
+an erasure (the quarantine's counting comes with both)."""
+LANDING_VIEWS = ("landing.routes.assets", "landing.routes.preferences", "landing.routes.one_click")
 SHAPES_AT_INIT = frozenset({"erasure", "fields"})  # the body of every 410, the shared fields
 SHAPES_OF_SECTION = {
     "consent.routes.profiles": {"profiles", "addresses", "services"},  # an export holds all
@@ -98,6 +103,16 @@ def test_a_handler_imports_the_routes_of_a_section_at_its_first_request(module: 
     )
 
     assert loaded_after(code, module)["loaded"] == sorted(every_request)
+
+
+@pytest.mark.parametrize("routes", LANDING_VIEWS)
+def test_a_landing_section_loads_nothing_only_changes_need(routes: str) -> None:
+    code = (
+        f"import json, sys; import landing.handler, {routes}; "
+        f"print(json.dumps({{'loaded': [m for m in {CHANGES_ONLY!r} if m in sys.modules]}}))"
+    )
+
+    assert loaded_after(code, "landing.handler")["loaded"] == []
 
 
 def test_every_section_of_the_operator_api_says_which_shapes_it_loads() -> None:

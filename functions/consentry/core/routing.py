@@ -9,17 +9,23 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
 
 class RoutersOnDemand:
-    """A resolver's route modules by the section of the path each serves (the first
-    segment under `root`, "" for `root` itself), each module holding a `router`.
+    """A resolver's route modules by the section of the path they serve (the first
+    segment under `root`, "" for `root` itself), each module holding a `router`; a
+    section served by several names them in the order they are to be included.
 
     A module is imported and its router included by the first request for its section,
     so a request loads its own routes with their logic and models, not every route's.
     Sections are disjoint, so the order routers are included in decides nothing."""
 
-    def __init__(self, app: ApiGatewayResolver, root: str, sections: Mapping[str, str]) -> None:
+    def __init__(
+        self, app: ApiGatewayResolver, root: str, sections: Mapping[str, str | tuple[str, ...]]
+    ) -> None:
         self._app = app
         self._root = root
-        self._sections = dict(sections)
+        self._sections = {
+            section: (modules,) if isinstance(modules, str) else modules
+            for section, modules in sections.items()
+        }
         self._included: set[str] = set()
 
     def include_for(self, path: str) -> None:
@@ -27,14 +33,14 @@ class RoutersOnDemand:
         if path != self._root and not path.startswith(f"{self._root}/"):
             return
         section = path[len(self._root) :].lstrip("/").partition("/")[0]
-        module = self._sections.get(section)
-        if module is not None:
+        for module in self._sections.get(section, ()):
             self._include(module)
 
     def include_all(self) -> None:
         """Include every router (what the whole API's OpenAPI document describes)."""
-        for module in self._sections.values():
-            self._include(module)
+        for modules in self._sections.values():
+            for module in modules:
+                self._include(module)
 
     def _include(self, module: str) -> None:
         if module not in self._included:

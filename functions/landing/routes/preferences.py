@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from consentry.consent import links
 from consentry.core.observability import logger
 from consentry.core.types import RECIPIENT_ACTOR
-from consentry.privacy import erasure
 from landing import preferences
 from landing.web import DONE, ERASE, ERASED, NEVER, PREFERENCES, UNSUBSCRIBE, locale_of, visit
 
@@ -97,6 +96,8 @@ def erase_page(token: str) -> Response[str]:
 def erase_submit(token: str) -> Response[str]:
     """The recipient's own erasure (GDPR art. 17): confirmed on its own page, no undo.
     What the addresses stopped is kept as fingerprints, so it also means "never"."""
+    from consentry.privacy import erasure  # noqa: PLC0415 (rare: no other page loads it)
+
     here = visit(router)
     claims = here.claims(token)
     locale = locale_of(claims)

@@ -61,7 +61,7 @@ current_wiring = per_process(_wire)
 current_wiring()
 
 ROUTERS: dict[str, str | tuple[str, ...]] = {
-    "p": ("landing.routes.assets", "landing.routes.preferences"),
+    "p": ("landing.routes.assets", "landing.routes.preferences"),  # /p/assets/<name> first
     "u": "landing.routes.one_click",
     "s": "landing.routes.subscribe",
 }

@@ -15,7 +15,9 @@ class RoutersOnDemand:
 
     A module is imported and its router included by the first request for its section,
     so a request loads its own routes with their logic and models, not every route's.
-    Sections are disjoint, so the order routers are included in decides nothing."""
+    Sections are disjoint, so the order sections come in decides nothing; a section's
+    own modules are included in the order given, which decides between their routes
+    as Powertools does (the first added of two that match)."""
 
     def __init__(
         self, app: ApiGatewayResolver, root: str, sections: Mapping[str, str | tuple[str, ...]]

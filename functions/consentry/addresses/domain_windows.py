@@ -221,11 +221,10 @@ def all_holds() -> list[Hold]:
 def _to_hold(item: DomainWindowModel) -> Hold:
     until = item.expires_at
     look_back = None
-    if item.look_back_since is not None:
+    if item.look_back_since is not None and item.look_back_lease is not None:
+        # written and removed together (start_hold, end_look_back)
         look_back = LookBack(
-            since=item.look_back_since,
-            cursor=item.look_back_cursor,
-            lease=item.look_back_lease or item.look_back_since,
+            since=item.look_back_since, cursor=item.look_back_cursor, lease=item.look_back_lease
         )
     return Hold(
         key=item.domain_key,

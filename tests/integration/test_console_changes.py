@@ -6,17 +6,20 @@ with a reason; a viewer changes nothing, and neither does a form without its tok
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from consentry.addresses import domain_windows
 from consentry.addresses.counting import QuarantinePolicy
 from consentry.addresses.decisions import put_status
+from consentry.addresses.events import held_key
 from consentry.addresses.status import AddressStatus
 from consentry.core.types import Address, Channel
 from tests.integration.conftest import ApiCall
 from tests.integration.console_support import EMAIL, PROFILE, ConsoleClient, location
 from tests.integration.quarantine_support import FeedbackPath
-from tests.integration.test_quarantine_outage import outage_of_example_com
+from tests.integration.test_quarantine_outage import hold_looking_back, outage_of_example_com
 
 MAILBOX_FULL = [f"full.{n}@busy.example" for n in range(3)]
 UNKNOWN = "nobody@busy.example"
@@ -176,6 +179,43 @@ def test_the_holds_page_shows_each_hold_with_its_held_errors(
     assert "example.com" in page["body"]
     assert f'<td class="num">{held}</td>' in page["body"]
     assert "Release…" not in page["body"]
+
+
+def test_a_hold_still_looking_back_says_so_and_so_does_its_release(seeded: ConsoleClient) -> None:
+    """The guard has not yet held every failure it counted before the hold: the list
+    says since when, and the confirmation warns that ending the hold stops the search."""
+    key = held_key(Channel.EMAIL, "slow.example")
+    since = datetime(2026, 5, 4, 3, 21, tzinfo=UTC)
+    hold_looking_back(key, since)
+    seeded.sign_in("ops")
+
+    listed = seeded.get("/console/outages")["body"]
+    assert "being held, from 2026-05-04 03:21" in listed
+    confirm = seeded.post(
+        "/console/outages/confirm",
+        {"channel": "email", "domain": "slow.example", "decision": "release"},
+    )
+    assert confirm["statusCode"] == 200
+    assert (
+        "has not yet found every failure of this domain it counted since 2026-05-04 03:21"
+        in (confirm["body"])
+    )
+
+    domain_windows.stop_holding(key)
+    stopped = seeded.get("/console/outages")["body"]
+    assert "not all held</strong>: some applied since 2026-05-04 03:21 still count" in stopped
+
+
+def test_a_hold_that_found_all_its_earlier_failures_says_so(seeded: ConsoleClient) -> None:
+    key = held_key(Channel.EMAIL, "done.example")
+    look_back = hold_looking_back(key, datetime.now(UTC) - timedelta(hours=1))
+    assert domain_windows.end_look_back(key, look_back.lease)
+    seeded.sign_in("watcher")
+
+    row = seeded.get("/console/outages")["body"].partition("done.example")[2]
+
+    assert "<td>all held</td>" in row
+    assert "has not yet found" not in row
 
 
 @pytest.mark.parametrize("decision", ["release", "apply"])

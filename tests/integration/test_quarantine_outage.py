@@ -281,6 +281,9 @@ def test_a_look_back_reads_a_page_per_invocation_and_the_next_invocations_go_on(
     assert unfinished is not None
     assert unfinished.look_back is not None
     assert quarantined() != set()
+    shown = api("GET", "/v1/outages/email/example.com")["json"]
+    assert shown["holding"]
+    assert shown["lookBackSince"] == unfinished.look_back.since.isoformat().replace("+00:00", "Z")
     late = 0
     while (hold := domain_windows.find_hold(key)) is not None and hold.look_back is not None:
         assert late < 10, "the look back did not end"
@@ -289,7 +292,40 @@ def test_a_look_back_reads_a_page_per_invocation_and_the_next_invocations_go_on(
         path.drain()
     assert len(pages) == 3 + late
     assert quarantined() == set()
-    assert api("GET", "/v1/outages/email/example.com")["json"]["heldErrors"] == 40 + late
+    done = api("GET", "/v1/outages/email/example.com")["json"]
+    assert (done["heldErrors"], done["lookBackSince"]) == (40 + late, None)
+
+
+def test_a_hold_decided_before_its_look_back_ended_shows_where_the_search_stopped(
+    path: FeedbackPath, api: ApiCall, small_outages: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator decides while the pass is unfinished: the hold no longer holds, the
+    search stops, and the outage says since when failures it had not reached still count."""
+    from quarantine import outage
+
+    monkeypatch.setattr(outage, "PAGE", 10)
+    monkeypatch.setattr(outage, "PAGES_PER_INVOCATION", 1)
+    outage_of_example_com(path, count=40)
+    hold = domain_windows.find_hold(held_key(Channel.EMAIL, "example.com"))
+    assert hold is not None
+    assert hold.look_back is not None
+    still_counting = quarantined()
+    assert still_counting
+
+    decided = api(
+        "POST",
+        "/v1/outages/email/example.com/release",
+        json_body={"reason": "provider incident", "limit": 1},
+    )
+    assert decided["statusCode"] == 200
+    assert decided["json"]["remaining"] > 0
+    path.publish(soft_bounce("late@example.com", 1000, minutes=0))
+    path.drain()
+
+    listed = api("GET", "/v1/outages")["json"]["items"]
+    assert [(o["domain"], o["holding"]) for o in listed] == [("example.com", False)]
+    assert listed[0]["lookBackSince"] is not None
+    assert quarantined() == still_counting  # the search went no further
 
 
 class FunctionEnded(BaseException):

@@ -220,6 +220,7 @@ def outage(channel: Channel, domain: str, clock: Clock) -> OutageOut:
         held_errors=held,
         failures=None,
         attempts=None,
+        look_back_since=None,
     )
 
 
@@ -266,4 +267,5 @@ def _outage_of(hold: Hold, now: datetime) -> OutageOut:
         held_errors=history_store.count_held(hold.key),
         failures=hold.failures,
         attempts=hold.attempts,
+        look_back_since=hold.look_back.since if hold.look_back else None,
     )

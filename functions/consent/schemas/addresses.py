@@ -155,6 +155,12 @@ class OutageOut(ApiModel):
     failures: int | None
     attempts: int | None
     """The window's counts when the hold began."""
+    look_back_since: datetime | None
+    """Set while the hold is still finding the failures it had applied since then, before
+    it began, to hold them too (a few pages per failure of the domain); null once it has
+    found them all. Set on a hold no longer holding, the search stopped there: failures
+    applied since then that it had not reached still count (POST /v1/addresses/release
+    with the domain releases them)."""
 
 
 class OutagesOut(ApiModel):

@@ -3,6 +3,8 @@ requests do (those import it when they come). Each handler is imported as Lambda
 in a fresh interpreter with the environment the template gives it (infra.runtime)."""
 
 import json
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -22,12 +24,17 @@ ON_DEMAND = (
     "itsdangerous",  # links of before sealing
     "email.policy",  # multipart one-click unsubscribes
     "consentry.addresses.feedback",  # SES and SMS feedback, parsed
+    # Powertools' resolvers and event classes we do not use (consentry.core.cold_start)
+    "aws_lambda_powertools.event_handler.appsync",
+    "aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event",
+    "asyncio",
 )
 HANDLERS = sorted({module for module, _ in function_envs(load_template(TEMPLATE)).values()})
 EVERY_REQUEST: dict[str, frozenset[str]] = {
     "publisher.handler": frozenset({"boto3"}),  # every batch of changes is a PutEvents
     "suppression.handler": frozenset({"boto3"}),  # every batch may call SES
-    "quarantine.handler": frozenset({"consentry.addresses.feedback"}),  # every message
+    # every message; Powertools' batch processor loads asyncio for its async variant
+    "quarantine.handler": frozenset({"consentry.addresses.feedback", "asyncio"}),
 }
 """What a handler's every request needs of ON_DEMAND, so it may load it at init."""
 ROUTES_ON_DEMAND = {
@@ -215,7 +222,10 @@ def test_a_handler_loads_with_the_collector_paused_and_leaves_it_on(module: str)
         "started = []\n"
         "def note(phase, info):\n"
         "    if phase == 'start':\n"
-        "        paused = 'consentry.core.cold_start' in sys.modules\n"
+        # paused once the module has run to its gc.disable() (a collection may still
+        # come while the import system reads the module itself, before its first line)
+        "        module = sys.modules.get('consentry.core.cold_start')\n"
+        "        paused = hasattr(module, '_WAS_ENABLED')\n"
         "        frozen = gc.get_freeze_count()\n"
         "        when = 'after' if frozen else 'during' if paused else 'before'\n"
         "        started.append(when)\n"
@@ -235,3 +245,121 @@ def test_a_handler_loads_with_the_collector_paused_and_leaves_it_on(module: str)
     assert isinstance(found["frozen"], int)
     assert isinstance(found["left"], int)
     assert found["left"] * 20 < found["frozen"], found
+
+
+POWERTOOLS_NAMES = """
+import importlib, json, sys
+def named(value):
+    if isinstance(value, type(sys)):
+        return value.__name__
+    return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', value)!s}"
+found = {}
+for package in %r:
+    loaded = importlib.import_module(package)
+    names = list(loaded.__all__)
+    found[package] = {name: named(getattr(loaded, name)) for name in names}
+print(json.dumps(found))
+"""
+
+
+def test_powertools_packages_loaded_without_their_init_offer_the_same_names() -> None:
+    """What `from aws_lambda_powertools.event_handler import X` gives (and the same for
+    the event data classes) is the same object, whether the package's `__init__` ran
+    or the name was imported at its first use."""
+    packages = (
+        "aws_lambda_powertools.event_handler",
+        "aws_lambda_powertools.utilities.data_classes",
+    )
+    env = base_env()
+    as_shipped = json.loads(run_fresh(POWERTOOLS_NAMES % (packages,), env).splitlines()[-1])
+    on_demand = json.loads(
+        run_fresh(
+            "from consentry.core import cold_start\n" + POWERTOOLS_NAMES % (packages,), env
+        ).splitlines()[-1]
+    )
+
+    assert on_demand == as_shipped
+    assert len(as_shipped["aws_lambda_powertools.event_handler"]) >= 15
+    assert len(as_shipped["aws_lambda_powertools.utilities.data_classes"]) >= 40
+
+
+def test_a_name_of_a_package_without_its_init_is_imported_at_its_first_use() -> None:
+    code = """
+import json, sys
+from consentry.core import cold_start
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, content_types
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+resolver = "aws_lambda_powertools.event_handler.appsync" in sys.modules
+events = "aws_lambda_powertools.utilities.data_classes.sqs_event" in sys.modules
+from aws_lambda_powertools.event_handler import AppSyncResolver
+from aws_lambda_powertools.utilities.data_classes import SQSEvent
+import aws_lambda_powertools.event_handler as handlers
+try:
+    handlers.NoSuchResolver
+    missing = "found"
+except AttributeError:
+    missing = "AttributeError"
+print(json.dumps({
+    "before": [resolver, events],
+    "after": [AppSyncResolver.__module__, SQSEvent.__module__],
+    "module": content_types.__name__,
+    "missing": missing,
+}))
+"""
+
+    found = json.loads(run_fresh(code, base_env()).splitlines()[-1])
+
+    assert found == {
+        "before": [False, False],
+        "after": [
+            "aws_lambda_powertools.event_handler.appsync",
+            "aws_lambda_powertools.utilities.data_classes.sqs_event",
+        ],
+        "module": "aws_lambda_powertools.event_handler.content_types",
+        "missing": "AttributeError",
+    }
+
+
+def test_a_name_its_init_defines_itself_runs_the_whole_init_once(tmp_path: Path) -> None:
+    """A package whose `__init__` also defines names (Powertools' two do not, today):
+    those run the `__init__` at their first use, once, and an unknown name is an
+    AttributeError as before."""
+    package = tmp_path / "sample"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        textwrap.dedent(
+            """
+            from .parts import PART
+            from . import extra
+            RUNS = __import__("sample.counter").counter.bump()
+            DEFINED = PART + 1
+            """
+        )
+    )
+    (package / "parts.py").write_text("PART = 41\n")
+    (package / "extra.py").write_text("EXTRA = True\n")
+    (package / "counter.py").write_text(
+        "count = 0\ndef bump():\n    global count\n    count += 1\n    return count\n"
+    )
+    code = f"""
+import json, sys
+sys.path.insert(0, {str(tmp_path)!r})
+from consentry.core import cold_start
+cold_start.NAMES_ON_DEMAND = cold_start.NAMES_ON_DEMAND | {{"sample"}}
+import sample
+part = sample.PART
+init_ran = "sample.counter" in sys.modules
+extra = sample.extra.EXTRA
+first, again = sample.DEFINED, sample.RUNS
+try:
+    sample.UNKNOWN
+    unknown = "found"
+except AttributeError:
+    unknown = "AttributeError"
+print(json.dumps([part, init_ran, extra, first, again, sys.modules["sample.counter"].count,
+                  unknown]))
+"""
+
+    found = json.loads(run_fresh(code, base_env()).splitlines()[-1])
+
+    assert found == [41, False, True, 42, 1, 1, "AttributeError"]

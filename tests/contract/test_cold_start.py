@@ -247,40 +247,71 @@ def test_a_handler_loads_with_the_collector_paused_and_leaves_it_on(module: str)
     assert found["left"] * 20 < found["frozen"], found
 
 
+POWERTOOLS_PACKAGES = (
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.data_classes",
+)
 POWERTOOLS_NAMES = """
-import importlib, json, sys
+import importlib, importlib.resources, json, sys
 def named(value):
     if isinstance(value, type(sys)):
-        return value.__name__
+        return "module " + value.__name__
     return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', value)!s}"
 found = {}
 for package in %r:
+    # a module of the package imported before its names: data classes' `event_source`
+    # is a module and, in the package, the decorator that module holds
+    importlib.import_module(package + ".event_source" if "data_classes" in package
+                            else package + ".content_types")
     loaded = importlib.import_module(package)
-    names = list(loaded.__all__)
-    found[package] = {name: named(getattr(loaded, name)) for name in names}
+    found[package] = {
+        "names": {name: named(getattr(loaded, name)) for name in loaded.__all__},
+        "doc": loaded.__doc__,
+        "files": sorted(item.name for item in importlib.resources.files(package).iterdir()),
+        "dir": sorted(set(dir(loaded)) & set(loaded.__all__)) == sorted(loaded.__all__),
+        "private": hasattr(loaded, "_no_such_name"),
+    }
 print(json.dumps(found))
 """
 
 
 def test_powertools_packages_loaded_without_their_init_offer_the_same_names() -> None:
-    """What `from aws_lambda_powertools.event_handler import X` gives (and the same for
-    the event data classes) is the same object, whether the package's `__init__` ran
-    or the name was imported at its first use."""
-    packages = (
-        "aws_lambda_powertools.event_handler",
-        "aws_lambda_powertools.utilities.data_classes",
-    )
+    """Every name of both packages' `__all__` is the same class, function or module
+    whether the package's `__init__` ran or the name was imported at its first use,
+    even for a name that is also a module of the package; the docstring, the package's
+    files and `dir()` are the same too."""
     env = base_env()
-    as_shipped = json.loads(run_fresh(POWERTOOLS_NAMES % (packages,), env).splitlines()[-1])
+    as_shipped = json.loads(
+        run_fresh(POWERTOOLS_NAMES % (POWERTOOLS_PACKAGES,), env).splitlines()[-1]
+    )
     on_demand = json.loads(
         run_fresh(
-            "from consentry.core import cold_start\n" + POWERTOOLS_NAMES % (packages,), env
+            "from consentry.core import cold_start\n" + POWERTOOLS_NAMES % (POWERTOOLS_PACKAGES,),
+            env,
         ).splitlines()[-1]
     )
 
     assert on_demand == as_shipped
-    assert len(as_shipped["aws_lambda_powertools.event_handler"]) >= 15
-    assert len(as_shipped["aws_lambda_powertools.utilities.data_classes"]) >= 40
+    handlers, events = (as_shipped[package] for package in POWERTOOLS_PACKAGES)
+    assert len(handlers["names"]) >= 15
+    assert len(events["names"]) >= 40
+    assert not events["names"]["event_source"].startswith("module ")  # the decorator
+    assert len(handlers["files"]) > 10
+    assert handlers["private"] is events["private"] is False
+
+
+def test_powertools_package_inits_only_import_names() -> None:
+    """What lets an unknown name be an AttributeError without running the `__init__`
+    (`hasattr`, `getattr` with a default): a Powertools upgrade whose `__init__` does
+    more is still served whole, and fails here so that we look at what it does."""
+    code = f"""
+import importlib, json
+from consentry.core import cold_start
+print(json.dumps([importlib.import_module(package).__spec__.loader.defines_more
+                  for package in {POWERTOOLS_PACKAGES!r}]))
+"""
+
+    assert json.loads(run_fresh(code, base_env()).splitlines()[-1]) == [False, False]
 
 
 def test_a_name_of_a_package_without_its_init_is_imported_at_its_first_use() -> None:
@@ -289,18 +320,20 @@ import json, sys
 from consentry.core import cold_start
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, content_types
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+import aws_lambda_powertools.event_handler as handlers
+unknown = getattr(handlers, "_no_such_name", "default")
 resolver = "aws_lambda_powertools.event_handler.appsync" in sys.modules
 events = "aws_lambda_powertools.utilities.data_classes.sqs_event" in sys.modules
+asyncio = "asyncio" in sys.modules
 from aws_lambda_powertools.event_handler import AppSyncResolver
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
-import aws_lambda_powertools.event_handler as handlers
 try:
     handlers.NoSuchResolver
     missing = "found"
 except AttributeError:
     missing = "AttributeError"
 print(json.dumps({
-    "before": [resolver, events],
+    "before": [resolver, events, asyncio, unknown],
     "after": [AppSyncResolver.__module__, SQSEvent.__module__],
     "module": content_types.__name__,
     "missing": missing,
@@ -310,7 +343,7 @@ print(json.dumps({
     found = json.loads(run_fresh(code, base_env()).splitlines()[-1])
 
     assert found == {
-        "before": [False, False],
+        "before": [False, False, False, "default"],
         "after": [
             "aws_lambda_powertools.event_handler.appsync",
             "aws_lambda_powertools.utilities.data_classes.sqs_event",
@@ -322,7 +355,8 @@ print(json.dumps({
 
 def test_a_name_its_init_defines_itself_runs_the_whole_init_once(tmp_path: Path) -> None:
     """A package whose `__init__` also defines names (Powertools' two do not, today):
-    those run the `__init__` at their first use, once, and an unknown name is an
+    those run the `__init__` at their first use, once; a module it imports while it
+    runs sees what it has defined so far, as in any package; an unknown name is an
     AttributeError as before."""
     package = tmp_path / "sample"
     package.mkdir()
@@ -332,12 +366,16 @@ def test_a_name_its_init_defines_itself_runs_the_whole_init_once(tmp_path: Path)
             from .parts import PART
             from . import extra
             RUNS = __import__("sample.counter").counter.bump()
+            from .early import EARLY
             DEFINED = PART + 1
             """
         )
     )
     (package / "parts.py").write_text("PART = 41\n")
     (package / "extra.py").write_text("EXTRA = True\n")
+    (package / "early.py").write_text(
+        "import sample\nEARLY = (hasattr(sample, 'RUNS'), hasattr(sample, 'DEFINED'))\n"
+    )
     (package / "counter.py").write_text(
         "count = 0\ndef bump():\n    global count\n    count += 1\n    return count\n"
     )
@@ -357,9 +395,9 @@ try:
 except AttributeError:
     unknown = "AttributeError"
 print(json.dumps([part, init_ran, extra, first, again, sys.modules["sample.counter"].count,
-                  unknown]))
+                  sample.EARLY, unknown]))
 """
 
     found = json.loads(run_fresh(code, base_env()).splitlines()[-1])
 
-    assert found == [41, False, True, 42, 1, 1, "AttributeError"]
+    assert found == [41, False, True, 42, 1, 1, [True, False], "AttributeError"]

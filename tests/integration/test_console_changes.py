@@ -202,8 +202,14 @@ def test_a_hold_still_looking_back_says_so_and_so_does_its_release(seeded: Conso
     )
 
     domain_windows.stop_holding(key)
-    stopped = seeded.get("/console/outages")["body"]
+    stopped = seeded.get("/console/outages")["body"].partition("slow.example")[2]
     assert "not all held</strong>: some applied since 2026-05-04 03:21 still count" in stopped
+    assert '/console/addresses?channel=email&amp;domain=slow.example">find them</a>' in stopped
+    assert "Release…" not in stopped  # nothing is held to decide
+    assert "nothing held" in stopped
+    found = seeded.get("/console/addresses?channel=email&domain=slow.example")
+    assert found["statusCode"] == 200
+    assert 'value="slow.example"' in found["body"]
 
 
 def test_a_hold_that_found_all_its_earlier_failures_says_so(seeded: ConsoleClient) -> None:

@@ -327,6 +327,30 @@ def test_a_hold_decided_before_its_look_back_ended_shows_where_the_search_stoppe
     assert listed[0]["lookBackSince"] is not None
     assert quarantined() == still_counting  # the search went no further
 
+    # Every held error decided: the outage is still listed, for what the search missed.
+    rest = api("POST", "/v1/outages/email/example.com/release", json_body={"reason": "rest"})
+    assert (rest["statusCode"], rest["json"]["remaining"]) == (200, 0)
+    shown = api("GET", "/v1/outages/email/example.com")
+    assert shown["statusCode"] == 200
+    assert (shown["json"]["heldErrors"], shown["json"]["holding"]) == (0, False)
+    assert shown["json"]["lookBackSince"] == listed[0]["lookBackSince"]
+    assert [o["domain"] for o in api("GET", "/v1/outages")["json"]["items"]] == ["example.com"]
+
+
+def test_a_decided_outage_whose_search_ended_is_forgotten(
+    path: FeedbackPath, api: ApiCall, small_outages: int
+) -> None:
+    outage_of_example_com(path, count=30)
+    hold = domain_windows.find_hold(held_key(Channel.EMAIL, "example.com"))
+    assert hold is not None
+    assert hold.look_back is None
+
+    decided = api("POST", "/v1/outages/email/example.com/apply", json_body={"reason": "real"})
+
+    assert (decided["statusCode"], decided["json"]["remaining"]) == (200, 0)
+    assert api("GET", "/v1/outages")["json"]["items"] == []
+    assert api("GET", "/v1/outages/email/example.com")["statusCode"] == 404
+
 
 class FunctionEnded(BaseException):
     """The function's end at its timeout: nothing in it runs on (not an Exception)."""

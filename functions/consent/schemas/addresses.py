@@ -160,7 +160,8 @@ class OutageOut(ApiModel):
     it began, to hold them too (a few pages per failure of the domain); null once it has
     found them all. Set on a hold no longer holding, the search stopped there: failures
     applied since then that it had not reached still count (POST /v1/addresses/release
-    with the domain releases them)."""
+    with the domain releases them), and the outage stays listed until heldUntil, even
+    with no held error left."""
 
 
 class OutagesOut(ApiModel):

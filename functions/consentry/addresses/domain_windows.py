@@ -190,10 +190,13 @@ def stop_holding(key: str) -> None:
 
 
 def forget_hold(key: str) -> None:
-    """Remove the hold record once no held error is left, unless a new hold began."""
-    with contextlib.suppress(LostRace), dynamodb():  # a new hold began: it stays
+    """Remove the hold record once no held error is left, unless a new hold began or
+    its pass stopped unfinished: then the record stays, not holding, to say since when
+    failures the pass did not reach still count, until its TTL (the hold's end)."""
+    with contextlib.suppress(LostRace), dynamodb():  # it stays
         DomainWindowModel(key, HOLD_SLOT).delete(
-            condition=DomainWindowModel.held == False  # noqa: E712
+            condition=(DomainWindowModel.held == False)  # noqa: E712
+            & DomainWindowModel.look_back_since.does_not_exist()
         )
 
 

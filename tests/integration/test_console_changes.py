@@ -200,6 +200,12 @@ def test_a_hold_still_looking_back_says_so_and_so_does_its_release(seeded: Conso
         "has not yet found every failure of this domain it counted since 2026-05-04 03:21"
         in (confirm["body"])
     )
+    assert "Releasing finishes the search first" in confirm["body"]
+    applying = seeded.post(
+        "/console/outages/confirm",
+        {"channel": "email", "domain": "slow.example", "decision": "apply"},
+    )
+    assert "Applying stops the search" in applying["body"]
 
     domain_windows.stop_holding(key)
     stopped = seeded.get("/console/outages")["body"].partition("slow.example")[2]
@@ -210,6 +216,34 @@ def test_a_hold_still_looking_back_says_so_and_so_does_its_release(seeded: Conso
     found = seeded.get("/console/addresses?channel=email&domain=slow.example")
     assert found["statusCode"] == 200
     assert 'value="slow.example"' in found["body"]
+
+
+@pytest.mark.parametrize("another_runs_it", [True, False])
+def test_a_release_goes_on_with_the_search_or_says_to_release_again(
+    seeded: ConsoleClient, api: ApiCall, another_runs_it: bool
+) -> None:
+    """The search's lease is another function's (it is left to it: release again), or
+    over (its starter ran out of pages: the release finishes it, and the hold goes)."""
+    key = held_key(Channel.EMAIL, "search.example")
+    look_back = hold_looking_back(key, datetime.now(UTC) - timedelta(hours=1))
+    lease = look_back.lease + timedelta(minutes=1) if another_runs_it else datetime.now(UTC)
+    assert domain_windows.lease_look_back(key, look_back, until=lease)
+    seeded.sign_in("ops")
+    seeded.get("/console/outages")
+
+    done = seeded.post(
+        "/console/outages/decide",
+        {"channel": "email", "domain": "search.example", "decision": "release", "reason": "r"},
+    )
+
+    assert done["statusCode"] == 303
+    assert ("searching=1" in location(done)) is another_runs_it
+    page = seeded.get(location(done))["body"]
+    unfinished = "The search for the failures counted before the hold is not finished"
+    assert (unfinished in page) is another_runs_it
+    assert ("search.example" in page) is another_runs_it
+    shown = api("GET", "/v1/outages/email/search.example")
+    assert (shown["statusCode"] == 200 and shown["json"]["holding"]) is another_runs_it
 
 
 def test_a_hold_that_found_all_its_earlier_failures_says_so(seeded: ConsoleClient) -> None:

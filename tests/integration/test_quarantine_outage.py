@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from consentry.addresses import address_store, domain_windows, history_store
+from consentry.addresses import look_back as retroactive
 from consentry.addresses.counting import QuarantinePolicy
 from consentry.addresses.decisions import current_state
 from consentry.addresses.domain_windows import LookBack
@@ -22,6 +23,7 @@ from consentry.addresses.events import (
     held_key,
 )
 from consentry.addresses.feedback import AddressFeedback, FeedbackKind
+from consentry.addresses.look_back import LookBackPass
 from consentry.addresses.reasons import ErrorType
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.clock import utc_now
@@ -197,7 +199,6 @@ def test_a_bounce_held_before_the_hold_looks_back_does_not_hide_the_applied_one(
     """Another container holds a second bounce of the address before the retroactive
     pass reaches it: held feedback changed nothing, so the applied bounce is held too."""
     from quarantine import handler
-    from quarantine.outage import OutageGuard
 
     seed_one_error_from_quarantine("x@example.com")
     path.publish(soft_bounce("x@example.com", 1, minutes=5))
@@ -218,9 +219,9 @@ def test_a_bounce_held_before_the_hold_looks_back_does_not_hide_the_applied_one(
         ),
     )
 
-    guard = OutageGuard(handler.policy, utc_now)
+    the_pass = LookBackPass(handler.policy, utc_now, pages=5)
     assert (
-        guard._hold_applied(key, hold_looking_back(key, NOW - timedelta(hours=1)), utc_now()) == 1
+        the_pass.hold_applied(key, hold_looking_back(key, NOW - timedelta(hours=1)), utc_now()) == 1
     )
     assert quarantined() == set()
 
@@ -232,7 +233,6 @@ def test_feedback_folded_into_the_base_stays_applied_when_the_hold_looks_back(
     the base health (a reorder window of one day): it cannot be taken out again, so the
     retroactive hold leaves it applied, and does not mark it held."""
     from quarantine import handler
-    from quarantine.outage import OutageGuard
 
     policy = QuarantinePolicy(reorder_window=timedelta(days=1))
     monkeypatch.setattr(handler, "policy", policy)
@@ -246,9 +246,9 @@ def test_feedback_folded_into_the_base_stays_applied_when_the_hold_looks_back(
     assert quarantined() == {"z@example.com"}
 
     key = held_key(Channel.EMAIL, "example.com")
-    guard = OutageGuard(policy, utc_now)
+    the_pass = LookBackPass(policy, utc_now, pages=5)
     assert (
-        guard._hold_applied(key, hold_looking_back(key, NOW - timedelta(hours=1)), utc_now()) == 0
+        the_pass.hold_applied(key, hold_looking_back(key, NOW - timedelta(hours=1)), utc_now()) == 0
     )
     assert quarantined() == {"z@example.com"}
     assert history_store.count_held(key) == 0
@@ -262,7 +262,7 @@ def test_a_look_back_reads_a_page_per_invocation_and_the_next_invocations_go_on(
     one stopped, until every applied failure is held."""
     from quarantine import outage
 
-    monkeypatch.setattr(outage, "PAGE", 10)
+    monkeypatch.setattr(retroactive, "PAGE", 10)
     monkeypatch.setattr(outage, "PAGES_PER_INVOCATION", 1)
     pages = []
     read = address_store.addresses_with_status
@@ -296,14 +296,15 @@ def test_a_look_back_reads_a_page_per_invocation_and_the_next_invocations_go_on(
     assert (done["heldErrors"], done["lookBackSince"]) == (40 + late, None)
 
 
-def test_a_hold_decided_before_its_look_back_ended_shows_where_the_search_stopped(
-    path: FeedbackPath, api: ApiCall, small_outages: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An operator decides while the pass is unfinished: the hold no longer holds, the
-    search stops, and the outage says since when failures it had not reached still count."""
+@pytest.fixture
+def unfinished_search(
+    path: FeedbackPath, small_outages: int, monkeypatch: pytest.MonkeyPatch
+) -> set[Address]:
+    """An outage of 40 addresses whose pass, a page of ten per invocation, is unfinished:
+    the addresses it has not reached are still quarantined (returned)."""
     from quarantine import outage
 
-    monkeypatch.setattr(outage, "PAGE", 10)
+    monkeypatch.setattr(retroactive, "PAGE", 10)
     monkeypatch.setattr(outage, "PAGES_PER_INVOCATION", 1)
     outage_of_example_com(path, count=40)
     hold = domain_windows.find_hold(held_key(Channel.EMAIL, "example.com"))
@@ -311,30 +312,112 @@ def test_a_hold_decided_before_its_look_back_ended_shows_where_the_search_stoppe
     assert hold.look_back is not None
     still_counting = quarantined()
     assert still_counting
+    return still_counting
 
+
+def test_a_release_finishes_the_search_and_releases_what_it_finds(
+    unfinished_search: set[Address],
+    path: FeedbackPath,
+    api: ApiCall,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each call goes on with the search a page, and the hold holds until it ends: every
+    failure of the outage is released, those applied before the hold too."""
+    from consent.logic import addresses
+
+    monkeypatch.setattr(addresses, "RELEASE_PAGES", 1)
+    key = held_key(Channel.EMAIL, "example.com")
+    calls: list[dict[str, Any]] = []
+    while True:
+        assert len(calls) < 10, "the search did not end"
+        decided = api(
+            "POST", "/v1/outages/email/example.com/release", json_body={"reason": "incident 42"}
+        )
+        assert decided["statusCode"] == 200
+        calls.append(decided["json"])
+        if decided["json"]["lookBackSince"] is None and not decided["json"]["remaining"]:
+            break
+        hold = domain_windows.find_hold(key)
+        assert hold is not None
+        assert hold.held  # until the search ends
+        assert decided["json"]["lookBackSince"] is not None or decided["json"]["remaining"]
+
+    assert len(calls) > 1
+    assert quarantined() == set()
+    assert {s.error_count for s in address_states().values()} == {4}
+    assert sum(call["decided"] for call in calls) == 40
+    assert api("GET", "/v1/outages")["json"]["items"] == []
+    path.publish(soft_bounce("user000@example.com", 999, minutes=0))
+    path.drain()
+    assert quarantined() == {"user000@example.com"}  # counted again
+
+
+def test_a_release_leaves_a_search_another_function_runs_to_it(
+    unfinished_search: set[Address], api: ApiCall
+) -> None:
+    key = held_key(Channel.EMAIL, "example.com")
+    hold = domain_windows.find_hold(key)
+    assert hold is not None
+    assert hold.look_back is not None
+    running = hold.look_back.lease + timedelta(minutes=1)
+    assert domain_windows.lease_look_back(key, hold.look_back, until=running)
+
+    decided = api("POST", "/v1/outages/email/example.com/release", json_body={"reason": "r"})
+
+    assert decided["statusCode"] == 200
+    assert decided["json"]["lookBackSince"] is not None
+    assert quarantined() == unfinished_search  # not its pass to go on with
+    after = domain_windows.find_hold(key)
+    assert after is not None
+    assert after.held
+    assert after.look_back is not None
+    assert after.look_back.lease == running
+
+
+def test_an_application_ends_the_search_and_leaves_what_it_did_not_reach_applied(
+    unfinished_search: set[Address], path: FeedbackPath, api: ApiCall
+) -> None:
     decided = api(
         "POST",
-        "/v1/outages/email/example.com/release",
-        json_body={"reason": "provider incident", "limit": 1},
+        "/v1/outages/email/example.com/apply",
+        json_body={"reason": "real bounces", "limit": 1},
     )
     assert decided["statusCode"] == 200
+    assert decided["json"]["lookBackSince"] is None
     assert decided["json"]["remaining"] > 0
+    shown = api("GET", "/v1/outages/email/example.com")["json"]
+    assert (shown["holding"], shown["lookBackSince"]) == (False, None)
     path.publish(soft_bounce("late@example.com", 1000, minutes=0))
-    path.drain()
+    path.drain()  # counted, not held, and the search does not go on
+    after = api("GET", "/v1/outages/email/example.com")["json"]
+    assert after["heldErrors"] == decided["json"]["remaining"]
+    assert after["lookBackSince"] is None
+    assert unfinished_search <= quarantined()  # those it had not reached stay applied
 
-    listed = api("GET", "/v1/outages")["json"]["items"]
-    assert [(o["domain"], o["holding"]) for o in listed] == [("example.com", False)]
-    assert listed[0]["lookBackSince"] is not None
-    assert quarantined() == still_counting  # the search went no further
-
-    # Every held error decided: the outage is still listed, for what the search missed.
-    rest = api("POST", "/v1/outages/email/example.com/release", json_body={"reason": "rest"})
+    rest = api("POST", "/v1/outages/email/example.com/apply", json_body={"reason": "real"})
     assert (rest["statusCode"], rest["json"]["remaining"]) == (200, 0)
-    shown = api("GET", "/v1/outages/email/example.com")
+    assert quarantined() == {f"user{i:03}@example.com" for i in range(40)}
+    assert api("GET", "/v1/outages")["json"]["items"] == []
+
+
+def test_an_outage_decided_before_its_search_could_go_on_stays_listed(api: ApiCall) -> None:
+    """A hold stopped with its search unfinished, by a decision made before releases went
+    on with the search: listed, not holding, with where the search stopped, even with
+    no held error left, until the hold's end."""
+    key = held_key(Channel.EMAIL, "stopped.example")
+    since = utc_now() - timedelta(hours=1)
+    hold_looking_back(key, since)
+    domain_windows.stop_holding(key)
+
+    decided = api("POST", "/v1/outages/email/stopped.example/release", json_body={"reason": "r"})
+
+    assert (decided["statusCode"], decided["json"]["decided"]) == (200, 0)
+    assert decided["json"]["lookBackSince"] is None  # it does not go on
+    shown = api("GET", "/v1/outages/email/stopped.example")
     assert shown["statusCode"] == 200
     assert (shown["json"]["heldErrors"], shown["json"]["holding"]) == (0, False)
-    assert shown["json"]["lookBackSince"] == listed[0]["lookBackSince"]
-    assert [o["domain"] for o in api("GET", "/v1/outages")["json"]["items"]] == ["example.com"]
+    assert shown["json"]["lookBackSince"] is not None
+    assert [o["domain"] for o in api("GET", "/v1/outages")["json"]["items"]] == ["stopped.example"]
 
 
 def test_a_decided_outage_whose_search_ended_is_forgotten(
@@ -388,7 +471,7 @@ def test_a_look_back_ended_midway_is_taken_over_once_its_lease_is_over(
     assert within.hold_key(failure_of("b@example.com", "m-2")) == key
     assert len(quarantined()) == 28
 
-    after = outage.OutageGuard(policy, lambda: utc_now() + outage.LOOK_BACK_LEASE)
+    after = outage.OutageGuard(policy, lambda: utc_now() + retroactive.LOOK_BACK_LEASE)
     assert after.hold_key(failure_of("c@example.com", "m-3")) == key
     assert quarantined() == set()
     ended = domain_windows.find_hold(key)
@@ -420,7 +503,7 @@ def test_a_look_back_that_fails_holds_the_failure_and_is_taken_over_later(
     assert metric_total(capsys.readouterr().out, alarm["Namespace"], alarm["MetricName"]) == 1
 
     monkeypatch.setattr(address_store, "addresses_with_status", read)
-    after = outage.OutageGuard(policy, lambda: utc_now() + outage.LOOK_BACK_LEASE)
+    after = outage.OutageGuard(policy, lambda: utc_now() + retroactive.LOOK_BACK_LEASE)
     assert after.hold_key(failure_of("b@example.com", "m-2")) == key
     assert quarantined() == set()
 
@@ -472,12 +555,13 @@ def test_a_look_back_stops_when_an_operator_has_decided() -> None:
     assert not domain_windows.end_look_back(key, lease)
 
 
-def test_a_look_back_lease_outlasts_the_feedback_function() -> None:
-    from quarantine import outage
+@pytest.mark.parametrize("function", ["QuarantineFunction", "ConsentFunction"])
+def test_a_look_back_lease_outlasts_the_functions_that_run_it(function: str) -> None:
+    """The feedback function, and the operator API's, whose release goes on with it."""
+    properties = TEMPLATE["Resources"][function]["Properties"]
+    timeout = properties.get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
 
-    timeout = TEMPLATE["Resources"]["QuarantineFunction"]["Properties"]["Timeout"]
-
-    assert timedelta(seconds=timeout) < outage.LOOK_BACK_LEASE
+    assert timedelta(seconds=timeout) < retroactive.LOOK_BACK_LEASE
 
 
 def test_other_domains_are_counted_during_an_outage(path: FeedbackPath, small_outages: int) -> None:

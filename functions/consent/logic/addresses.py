@@ -42,6 +42,7 @@ from consentry.addresses import address_store, decisions, domain_windows, histor
 from consentry.addresses.counting import QuarantinePolicy, settle
 from consentry.addresses.domain_windows import Hold
 from consentry.addresses.events import Decision, held_key, split_held_key
+from consentry.addresses.look_back import LookBackPass
 from consentry.addresses.normalize import normalize
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.clock import Clock
@@ -49,6 +50,10 @@ from consentry.core.errors import InvalidInputError, NotFoundError
 from consentry.core.types import Address, Channel
 
 HISTORY_ON_READ = 50
+RELEASE_PAGES = 2
+"""Pages of a hold's unfinished pass a release goes on with per call: a page is a query
+and up to `look_back.PAGE` addresses, a read and at most a transaction each, a few
+seconds of the API's 29."""
 
 
 class SetAddressStatus(Command):
@@ -228,9 +233,12 @@ def outage(channel: Channel, domain: str, clock: Clock) -> OutageOut:
 def decide(*, command: DecideOutage, policy: QuarantinePolicy, clock: Clock) -> OutageDecisionOut:
     domain = command.domain.lower()
     key = held_key(command.channel, domain)
-    if domain_windows.find_hold(key) is None and not history_store.count_held(key):
+    hold = domain_windows.find_hold(key)
+    if hold is None and not history_store.count_held(key):
         raise NotFoundError("outage", key)
-    domain_windows.stop_holding(key)
+    searching = _settle_look_back(hold, command.decision, policy, clock)
+    if searching is None:
+        domain_windows.stop_holding(key)
     now = clock()
     decided = changed = 0
     for event in history_store.held_events(key, limit=command.body.limit).items:
@@ -245,7 +253,7 @@ def decide(*, command: DecideOutage, policy: QuarantinePolicy, clock: Clock) -> 
         decided += outcome is not None
         changed += bool(outcome)
     remaining = history_store.count_held(key)
-    if not remaining:
+    if not remaining and searching is None:
         domain_windows.forget_hold(key)
     return OutageDecisionOut(
         channel=command.channel,
@@ -254,7 +262,26 @@ def decide(*, command: DecideOutage, policy: QuarantinePolicy, clock: Clock) -> 
         decided=decided,
         changed=changed,
         remaining=remaining,
+        look_back_since=searching,
     )
+
+
+def _settle_look_back(
+    hold: Hold | None, decision: Decision, policy: QuarantinePolicy, clock: Clock
+) -> datetime | None:
+    """What a decision does with the hold's unfinished pass over the failures applied
+    before it: a release goes on with it, for those failures are the outage's too (held
+    by the pass, they are released with the rest), and the hold holds until the pass
+    ends; an application ends it, for what it has not reached is applied already.
+    The pass's start while it is unfinished, None once there is none to go on with."""
+    if hold is None or hold.look_back is None or not hold.held:
+        return None  # no pass, or a hold decided before: its pass stopped where it stood
+    if decision is Decision.APPLIED:
+        domain_windows.drop_look_back(hold.key)  # first: a retry finds the hold to stop
+        return None
+    LookBackPass(policy, clock, RELEASE_PAGES).take_over(hold, clock())
+    after = domain_windows.find_hold(hold.key)
+    return after.look_back.since if after is not None and after.look_back is not None else None
 
 
 def _outage_of(hold: Hold, now: datetime) -> OutageOut:

@@ -157,11 +157,12 @@ class OutageOut(ApiModel):
     """The window's counts when the hold began."""
     look_back_since: datetime | None
     """Set while the hold is still finding the failures it had applied since then, before
-    it began, to hold them too (a few pages per failure of the domain); null once it has
-    found them all. Set on a hold no longer holding, the search stopped there: failures
-    applied since then that it had not reached still count (POST /v1/addresses/release
-    with the domain releases them), and the outage stays listed until heldUntil, even
-    with no held error left."""
+    it began, to hold them too (a few pages per failure of the domain, and per call of a
+    release, which goes on with it); null once it has found them all, or once an
+    application ended it. Set on a hold no longer holding that was decided before
+    releases went on with the search: failures applied since then that it had not
+    reached still count (POST /v1/addresses/release with the domain releases them), and
+    the outage stays listed until heldUntil, even with no held error left."""
 
 
 class OutagesOut(ApiModel):
@@ -182,3 +183,8 @@ class OutageDecisionOut(ApiModel):
     """Addresses whose state the applied errors changed."""
     remaining: int
     """Held errors still waiting (call again)."""
+    look_back_since: datetime | None
+    """Set after a release while the hold's search for the failures applied before it,
+    since then, is unfinished: the release goes on with it a few pages per call, holding
+    what it finds and releasing it, and the hold holds until it ends (call again). Null
+    once it has ended, and after an application, which leaves those failures applied."""

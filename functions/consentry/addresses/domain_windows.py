@@ -189,6 +189,20 @@ def stop_holding(key: str) -> None:
                 batch.delete(bucket)
 
 
+def drop_look_back(key: str) -> None:
+    """Leave the failures the hold's pass has not reached applied: an operator applied
+    the outage. A function running the pass stops at its next record."""
+    with contextlib.suppress(LostRace), dynamodb():  # no hold record: no pass
+        DomainWindowModel(key, HOLD_SLOT).update(
+            actions=[
+                DomainWindowModel.look_back_since.remove(),
+                DomainWindowModel.look_back_cursor.remove(),
+                DomainWindowModel.look_back_lease.remove(),
+            ],
+            condition=DomainWindowModel.window_start.exists(),
+        )
+
+
 def forget_hold(key: str) -> None:
     """Remove the hold record once no held error is left, unless a new hold began or
     its pass stopped unfinished: then the record stays, not holding, to say since when

@@ -36,6 +36,9 @@ _DOMAIN = re.compile(r"^[^\s#@/]{1,253}$")
 """As /v1/outages/{channel}/{domain} accepts it."""
 DECIDED_MAX = 5000
 """Held errors one confirmed decision settles in one request; the rest is offered again."""
+CALLS_MAX = 5
+"""Decisions of /v1's size one request makes at most: each also goes on with a release's
+search for the failures applied before the hold (a few pages), within the request's time."""
 
 
 def _outage_of(form: Form) -> tuple[Channel, str, str]:
@@ -62,6 +65,7 @@ def list_page() -> Response[str]:
         outages=addresses.outages(here.wiring.clock).items,
         decided=count_of(query("decided")),
         remaining=count_of(query("remaining")),
+        searching=query("searching") == "1",
         now=here.wiring.clock(),
     )
 
@@ -87,8 +91,8 @@ def decide() -> Response[str]:
     session = page.session
     if session is None:  # here.change() makes sure there is one
         raise InvalidInputError("session", "sign in again")
-    decided, remaining = 0, 1
-    while remaining and decided < DECIDED_MAX:
+    decided = 0
+    for _ in range(CALLS_MAX):
         done = addresses.decide(
             command=DecideOutage(
                 actor=session.actor,
@@ -100,9 +104,13 @@ def decide() -> Response[str]:
             policy=here.wiring.quarantine_policy,
             clock=here.wiring.clock,
         )
-        if not done.decided:
-            break
         decided += done.decided
-        remaining = done.remaining
-    shown = {"decided": str(decided), "remaining": str(remaining)}
+        searching = done.look_back_since is not None
+        if not (done.remaining or searching) or decided >= DECIDED_MAX:
+            break
+        if not (done.decided or searching):
+            break  # nothing left that this request can settle
+    shown = {"decided": str(decided), "remaining": str(done.remaining)}
+    if searching:
+        shown["searching"] = "1"
     return page.redirect(f"{OUTAGES}?{urlencode(shown)}")

@@ -36,9 +36,9 @@ _DOMAIN = re.compile(r"^[^\s#@/]{1,253}$")
 """As /v1/outages/{channel}/{domain} accepts it."""
 DECIDED_MAX = 5000
 """Held errors one confirmed decision settles in one request; the rest is offered again."""
-CALLS_MAX = 5
-"""Decisions of /v1's size one request makes at most: each also goes on with a release's
-search for the failures applied before the hold (a few pages), within the request's time."""
+SEARCHING_CALLS_MAX = 5
+"""Calls of /v1's decision that decide nothing, only go on with a release's search for
+the failures applied before the hold (a few pages each), one request makes at most."""
 
 
 def _outage_of(form: Form) -> tuple[Channel, str, str]:
@@ -91,8 +91,8 @@ def decide() -> Response[str]:
     session = page.session
     if session is None:  # here.change() makes sure there is one
         raise InvalidInputError("session", "sign in again")
-    decided = 0
-    for _ in range(CALLS_MAX):
+    decided = searching_calls = 0
+    while True:
         done = addresses.decide(
             command=DecideOutage(
                 actor=session.actor,
@@ -108,8 +108,10 @@ def decide() -> Response[str]:
         searching = done.look_back_since is not None
         if not (done.remaining or searching) or decided >= DECIDED_MAX:
             break
-        if not (done.decided or searching):
-            break  # nothing left that this request can settle
+        if not done.decided:
+            searching_calls += 1
+            if not searching or searching_calls >= SEARCHING_CALLS_MAX:
+                break  # nothing left that this request can settle
     shown = {"decided": str(decided), "remaining": str(done.remaining)}
     if searching:
         shown["searching"] = "1"

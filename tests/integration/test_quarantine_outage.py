@@ -4,6 +4,7 @@ operator releases or applies it (/v1/outages)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -337,10 +338,10 @@ def test_a_release_finishes_the_search_and_releases_what_it_finds(
         calls.append(decided["json"])
         if decided["json"]["lookBackSince"] is None and not decided["json"]["remaining"]:
             break
-        hold = domain_windows.find_hold(key)
-        assert hold is not None
-        assert hold.held  # until the search ends
-        assert decided["json"]["lookBackSince"] is not None or decided["json"]["remaining"]
+        if decided["json"]["lookBackSince"] is not None:
+            hold = domain_windows.find_hold(key)
+            assert hold is not None
+            assert hold.held  # while the release goes on with the search
 
     assert len(calls) > 1
     assert quarantined() == set()
@@ -400,24 +401,54 @@ def test_an_application_ends_the_search_and_leaves_what_it_did_not_reach_applied
     assert api("GET", "/v1/outages")["json"]["items"] == []
 
 
-def test_an_outage_decided_before_its_search_could_go_on_stays_listed(api: ApiCall) -> None:
+@pytest.mark.parametrize("decision", ["release", "apply"])
+def test_a_search_an_earlier_decision_stopped_is_listed_until_released_or_applied(
+    api: ApiCall, decision: str
+) -> None:
     """A hold stopped with its search unfinished, by a decision made before releases went
-    on with the search: listed, not holding, with where the search stopped, even with
-    no held error left, until the hold's end."""
+    on with the search: listed, not holding, with where the search stopped, even with no
+    held error left; a release holds again and goes on with it, an application ends it."""
     key = held_key(Channel.EMAIL, "stopped.example")
-    since = utc_now() - timedelta(hours=1)
-    hold_looking_back(key, since)
+    look_back = hold_looking_back(key, utc_now() - timedelta(hours=1))
+    assert domain_windows.lease_look_back(key, look_back, until=utc_now())  # nobody runs it
     domain_windows.stop_holding(key)
-
-    decided = api("POST", "/v1/outages/email/stopped.example/release", json_body={"reason": "r"})
-
-    assert (decided["statusCode"], decided["json"]["decided"]) == (200, 0)
-    assert decided["json"]["lookBackSince"] is None  # it does not go on
     shown = api("GET", "/v1/outages/email/stopped.example")
     assert shown["statusCode"] == 200
     assert (shown["json"]["heldErrors"], shown["json"]["holding"]) == (0, False)
     assert shown["json"]["lookBackSince"] is not None
     assert [o["domain"] for o in api("GET", "/v1/outages")["json"]["items"]] == ["stopped.example"]
+
+    decided = api(
+        "POST", f"/v1/outages/email/stopped.example/{decision}", json_body={"reason": "r"}
+    )
+
+    assert (decided["statusCode"], decided["json"]["decided"]) == (200, 0)
+    assert decided["json"]["lookBackSince"] is None  # no address to go through: done
+    assert api("GET", "/v1/outages")["json"]["items"] == []
+
+
+def test_a_pass_no_longer_its_runners_holds_nothing(
+    path: FeedbackPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator applies the outage (or another function takes the pass over) while a
+    function is in the middle of a page: each address's transaction checks the lease,
+    so the addresses it had not reached when the pass stopped stay applied."""
+    addresses = outage_of_example_com(path, count=30)  # under the defaults: all applied
+    key = held_key(Channel.EMAIL, "example.com")
+    look_back = hold_looking_back(key, NOW - timedelta(hours=1))
+    at_quarantined = replace(look_back, cursor=f"{AddressStatus.QUARANTINE.value} ")
+    read = history_store.events_since
+
+    def applied_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        domain_windows.drop_look_back(key)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(history_store, "events_since", applied_meanwhile)
+    the_pass = LookBackPass(QuarantinePolicy(), utc_now, pages=5)
+
+    assert the_pass.hold_applied(key, at_quarantined, utc_now()) == 0
+    assert quarantined() == set(addresses)
+    assert history_store.count_held(key) == 0
 
 
 def test_a_decided_outage_whose_search_ended_is_forgotten(
@@ -555,9 +586,10 @@ def test_a_look_back_stops_when_an_operator_has_decided() -> None:
     assert not domain_windows.end_look_back(key, lease)
 
 
-@pytest.mark.parametrize("function", ["QuarantineFunction", "ConsentFunction"])
+@pytest.mark.parametrize("function", ["QuarantineFunction", "ConsentFunction", "ConsoleFunction"])
 def test_a_look_back_lease_outlasts_the_functions_that_run_it(function: str) -> None:
-    """The feedback function, and the operator API's, whose release goes on with it."""
+    """The feedback function, and the operator API's and the console's, whose releases
+    go on with it."""
     properties = TEMPLATE["Resources"][function]["Properties"]
     timeout = properties.get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
 

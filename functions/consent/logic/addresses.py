@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from consent.commands import Command, idempotent
 from consent.schemas.addresses import (
     AddressesOut,
@@ -47,6 +49,7 @@ from consentry.addresses.normalize import normalize
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.clock import Clock
 from consentry.core.errors import InvalidInputError, NotFoundError
+from consentry.core.observability import logger, metrics
 from consentry.core.types import Address, Channel
 
 HISTORY_ON_READ = 50
@@ -271,17 +274,31 @@ def _settle_look_back(
 ) -> datetime | None:
     """What a decision does with the hold's unfinished pass over the failures applied
     before it: a release goes on with it, for those failures are the outage's too (held
-    by the pass, they are released with the rest), and the hold holds until the pass
-    ends; an application ends it, for what it has not reached is applied already.
-    The pass's start while it is unfinished, None once there is none to go on with."""
-    if hold is None or hold.look_back is None or not hold.held:
-        return None  # no pass, or a hold decided before: its pass stopped where it stood
+    by the pass, they are released with the rest), and the hold holds until a release
+    finds the pass ended; an application ends it, for what it has not reached is
+    applied already. The pass's start while the release is to go on (None once there
+    is nothing to go on with): also after the call whose pass ended holding errors,
+    which the held index may not show this call yet, so that the next one decides them
+    before the hold goes."""
+    if hold is None or hold.look_back is None:
+        return None
     if decision is Decision.APPLIED:
         domain_windows.drop_look_back(hold.key)  # first: a retry finds the hold to stop
         return None
-    LookBackPass(policy, clock, RELEASE_PAGES).take_over(hold, clock())
+    if not hold.held and not domain_windows.hold_again(hold.key):
+        return None  # stopped by a decision made before releases went on with the pass
+    try:
+        held = LookBackPass(policy, clock, RELEASE_PAGES).take_over(hold, clock())
+    except Exception:
+        # As in the feedback function: the pass stays where it last stood, for the next
+        # call once its lease is over; the release decides what is held meanwhile.
+        logger.exception("outage: the look back failed", extra={"domain_key": hold.key})
+        metrics.add_metric(name="OutageLookBackFailed", unit=MetricUnit.Count, value=1)
+        return hold.look_back.since
     after = domain_windows.find_hold(hold.key)
-    return after.look_back.since if after is not None and after.look_back is not None else None
+    if (after is not None and after.look_back is not None) or held:
+        return hold.look_back.since
+    return None
 
 
 def _outage_of(hold: Hold, now: datetime) -> OutageOut:

@@ -161,8 +161,8 @@ class OutageOut(ApiModel):
     release, which goes on with it); null once it has found them all, or once an
     application ended it. Set on a hold no longer holding that was decided before
     releases went on with the search: failures applied since then that it had not
-    reached still count (POST /v1/addresses/release with the domain releases them), and
-    the outage stays listed until heldUntil, even with no held error left."""
+    reached still count until a release of the outage goes on with it, and the outage
+    stays listed until heldUntil, even with no held error left."""
 
 
 class OutagesOut(ApiModel):
@@ -186,5 +186,7 @@ class OutageDecisionOut(ApiModel):
     look_back_since: datetime | None
     """Set after a release while the hold's search for the failures applied before it,
     since then, is unfinished: the release goes on with it a few pages per call, holding
-    what it finds and releasing it, and the hold holds until it ends (call again). Null
-    once it has ended, and after an application, which leaves those failures applied."""
+    what it finds and releasing it, and the hold holds until a release finds it ended
+    (call again; also once after the call that ended it holding errors, which the next
+    call decides). Null then, and after an application, which leaves those failures
+    applied."""

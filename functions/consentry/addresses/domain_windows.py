@@ -13,7 +13,9 @@ import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pynamodb.expressions.condition import And, Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from consentry.addresses.tables import DomainWindowModel
 from consentry.core.persistence import LostRace, dynamodb
@@ -155,15 +157,25 @@ def end_look_back(key: str, leased: datetime) -> bool:
     )
 
 
+def check_pass(tx: TransactWrite, key: str, leased: datetime) -> None:
+    """Make the transaction `tx` hold only while the hold's pass is still the one leased
+    `leased` (the hold holding): an operator's application or another function's
+    takeover in the meantime cancels it."""
+    tx.condition_check(DomainWindowModel, key, HOLD_SLOT, condition=_pass_leased(leased))
+
+
+def _pass_leased(leased: datetime) -> Condition:
+    holding = DomainWindowModel.held == True  # noqa: E712 (a DynamoDB condition)
+    return And(holding, DomainWindowModel.look_back_lease == leased)
+
+
 def _update_look_back(key: str, leased: datetime, actions: list[Action]) -> bool:
     """Change the pass of an active hold, on the condition that its lease is still
     `leased`: the lease is the pass's version."""
     try:
         with dynamodb():
             DomainWindowModel(key, HOLD_SLOT).update(
-                actions=actions,
-                condition=(DomainWindowModel.held == True)  # noqa: E712
-                & (DomainWindowModel.look_back_lease == leased),
+                actions=actions, condition=_pass_leased(leased)
             )
     except LostRace:
         return False
@@ -187,6 +199,22 @@ def stop_holding(key: str) -> None:
         with DomainWindowModel.batch_write() as batch:
             for bucket in buckets:
                 batch.delete(bucket)
+
+
+def hold_again(key: str) -> bool:
+    """Hold the domain's failures again, so that a release goes on with a pass that a
+    decision stopped before releases did so (`held` false, the pass's fields kept);
+    False when there is no such pass."""
+    try:
+        with dynamodb():
+            DomainWindowModel(key, HOLD_SLOT).update(
+                actions=[DomainWindowModel.held.set(True)],
+                condition=(DomainWindowModel.held == False)  # noqa: E712
+                & DomainWindowModel.look_back_lease.exists(),
+            )
+    except LostRace:
+        return False
+    return True
 
 
 def drop_look_back(key: str) -> None:

@@ -10,6 +10,7 @@ writer makes the attempt a `LostRace`, run again on fresh state).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -184,13 +185,17 @@ def hold_retroactively(
     events: list[AddressEvent],
     key: str,
     at: datetime,
+    *,
+    still_holding: Callable[[TransactWrite], None],
 ) -> bool:
     """Put feedback that was applied back on hold: the address returns to `restored`
     (the state before that feedback), each event joins the held index under `key`, and
     an `outage_hold` event records the change (published when the status changed).
-    False when there are more events than one transaction holds; LostRace when the
-    address or its events changed since they were read."""
-    if len(events) + 2 > TRANSACTION_ITEMS:
+    `still_holding` adds to the transaction its check that the hold's pass is still
+    the caller's (`domain_windows.check_pass`). False when there are more events than
+    one transaction holds; LostRace when the address or its events changed since they
+    were read, or the pass is no longer the caller's."""
+    if len(events) + 3 > TRANSACTION_ITEMS:
         return False
     hold = AddressEvent(
         channel=current.channel,
@@ -208,6 +213,7 @@ def hold_retroactively(
         },
     )
     with dynamodb(), TransactWrite(connection=transactions()) as tx:
+        still_holding(tx)
         address_store.guard(tx, current, restored)
         for event in events:
             tx.update(

@@ -77,9 +77,7 @@ class LookBackPass:
                 limit=PAGE,
                 cursor=cursor,
             )
-            held += sum(
-                self._hold_address(state, key, look_back.since, now) for state in page.items
-            )
+            held += sum(self._hold_address(state, key, look_back, now) for state in page.items)
             cursor = page.cursor
             if cursor is None:
                 following = _STATUSES.index(status) + 1
@@ -99,16 +97,19 @@ class LookBackPass:
         domain_windows.save_look_back(key, look_back.lease, replace(look_back, lease=self._clock()))
         return held
 
-    def _hold_address(self, state: AddressState, key: str, since: datetime, now: datetime) -> int:
-        """Put the address's failures applied since `since` on hold, when they are the
-        last things that changed it; how many. Read back to the reorder window: older
-        feedback went into the base health when it was applied (counting.record) and
-        cannot be taken out again, so it stays applied."""
+    def _hold_address(
+        self, state: AddressState, key: str, look_back: LookBack, now: datetime
+    ) -> int:
+        """Put the address's failures applied since the pass's start on hold, when they
+        are the last things that changed it, and the pass is still the caller's; how
+        many. Read back to the reorder window: older feedback went into the base health
+        when it was applied (counting.record) and cannot be taken out again, so it stays
+        applied."""
         recent = history_store.events_since(
             state.channel, state.address, now - self._policy.reorder_window
         )
         applied = sorted(
-            (event for event in recent if event.effective_at >= since),
+            (event for event in recent if event.effective_at >= look_back.since),
             key=lambda event: event.effective_at,
         )
         run = []
@@ -133,9 +134,16 @@ class LookBackPass:
         else:
             restored = restore_errors(state, changed[-1].detail["before"], now)
         try:
-            held = history_store.hold_retroactively(state, restored, run[::-1], key, now)
+            held = history_store.hold_retroactively(
+                state,
+                restored,
+                run[::-1],
+                key,
+                now,
+                still_holding=lambda tx: domain_windows.check_pass(tx, key, look_back.lease),
+            )
         except LostRace:
-            return 0
+            return 0  # changed meanwhile, or the pass is no longer ours: the next record says
         return len(run) if held else 0
 
 

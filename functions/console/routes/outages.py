@@ -12,6 +12,7 @@ A domain is not personal data, but it travels in the forms' bodies all the same.
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
@@ -39,6 +40,9 @@ DECIDED_MAX = 5000
 SEARCHING_CALLS_MAX = 5
 """Calls of /v1's decision that decide nothing, only go on with a release's search for
 the failures applied before the hold (a few pages each), one request makes at most."""
+CALLS_FOR_S = 15.0
+"""No call of /v1's decision starts after this long in one request (each takes a few
+seconds at most, and the request has 29): the rest is offered again."""
 
 
 def _outage_of(form: Form) -> tuple[Channel, str, str]:
@@ -92,6 +96,7 @@ def decide() -> Response[str]:
     if session is None:  # here.change() makes sure there is one
         raise InvalidInputError("session", "sign in again")
     decided = searching_calls = 0
+    deadline = time.monotonic() + CALLS_FOR_S
     while True:
         done = addresses.decide(
             command=DecideOutage(
@@ -107,6 +112,8 @@ def decide() -> Response[str]:
         decided += done.decided
         searching = done.look_back_since is not None
         if not (done.remaining or searching) or decided >= DECIDED_MAX:
+            break
+        if time.monotonic() > deadline:
             break
         if not done.decided:
             searching_calls += 1

@@ -12,8 +12,8 @@ The pass reads the domain's erroneous, then quarantined addresses written since 
 window began, a page at a time, and records on the hold where it stands, under a lease
 that keeps it to one function at a time (`domain_windows`). Two kinds of function run
 it, each with a budget of pages: the feedback function, at the failures of the domain
-(`quarantine.outage`), and the operator API, when an operator releases the outage
-(`consent.logic.addresses.decide`): a release finishes the pass before it ends the hold.
+(`quarantine.outage`), and the operator API or the console, when an operator releases the
+outage (`consent.logic.addresses.decide`): a release finishes the pass before it ends the hold.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 READY, RESULT, ERROR, FAILED_TO_START = "ready", "result", "error", "failed_to_start"
@@ -102,20 +103,44 @@ def worker_main(connection: Connection, functions: Sequence[WorkerFunction]) -> 
         connection.send((FAILED_TO_START, traceback.format_exc()))
         return
     by_name: Mapping[str, WorkerFunction] = {function.name: function for function in functions}
+    access = _access_log()
     connection.send((READY, os.getpid()))
     while True:
         try:
             name, event = connection.recv()
         except (EOFError, OSError):
             return
+        if access is not None:
+            access.function = by_name[name].logical_id
         try:
-            result = handlers[name](event, LambdaContext(by_name[name]))
+            outcome: tuple[str, Any] = (RESULT, handlers[name](event, LambdaContext(by_name[name])))
         except Exception as error:
             stack = traceback.format_tb(error.__traceback__)
-            connection.send((ERROR, (_portable(error), stack, traceback.format_exc())))
-        else:
-            try:
-                connection.send((RESULT, result))
-            except Exception as error:
-                marshal = FunctionError("Runtime.MarshalError", str(error))
-                connection.send((ERROR, (marshal, [], traceback.format_exc())))
+            outcome = (ERROR, (_portable(error), stack, traceback.format_exc()))
+        if access is not None:
+            access.function = None
+            access.save()  # before the answer: the caller may finish as soon as it has it
+        try:
+            connection.send(outcome)
+        except Exception as error:
+            if outcome[0] != RESULT:
+                raise
+            marshal = FunctionError("Runtime.MarshalError", str(error))
+            connection.send((ERROR, (marshal, [], traceback.format_exc())))
+
+
+ACCESS_LOG_DIR = "CONSENTRY_ACCESS_LOG_DIR"
+"""Where workers leave what their functions reached (infra.local.access), when set: the
+tests set it to hold the local stack's calls to the template's IAM policies too."""
+
+
+def _access_log() -> Any:
+    """This worker's access log, recording from now on; None unless ACCESS_LOG_DIR is set."""
+    directory = os.environ.get(ACCESS_LOG_DIR)
+    if not directory:
+        return None
+    from infra.local.access import AccessLog  # noqa: PLC0415 (only where recording)
+
+    log = AccessLog({}, saved_to=Path(directory) / f"worker-{os.getpid()}.json")
+    log.install()
+    return log

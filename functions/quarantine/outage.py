@@ -32,7 +32,7 @@ from consentry.addresses.counting import QuarantinePolicy, bucket_start, is_outa
 from consentry.addresses.domain_windows import Hold, LookBack
 from consentry.addresses.events import held_key
 from consentry.addresses.feedback import AddressFeedback
-from consentry.addresses.look_back import LOOK_BACK_LEASE, LookBackPass
+from consentry.addresses.look_back import LOOK_BACK_LEASE, LookBackPass, report_failure
 from consentry.addresses.status import address_domain
 from consentry.core.clock import Clock
 from consentry.core.observability import logger, metrics
@@ -143,7 +143,7 @@ class OutageGuard:
         try:
             held = self._pass.take_over(hold, now)
         except Exception:
-            self._look_back_failed(hold.key)
+            report_failure(hold.key)
             return
         if held is not None:
             self._count_held(held)
@@ -159,15 +159,10 @@ class OutageGuard:
         try:
             held = self._pass.hold_applied(key, look_back, now)
         except Exception:
-            self._look_back_failed(key)
+            report_failure(key)
             return 0
         self._count_held(held)
         return held
-
-    @staticmethod
-    def _look_back_failed(key: str) -> None:
-        logger.exception("outage: the look back failed", extra={"domain_key": key})
-        metrics.add_metric(name="OutageLookBackFailed", unit=MetricUnit.Count, value=1)
 
     @staticmethod
     def _count_held(held: int) -> None:

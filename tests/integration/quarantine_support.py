@@ -238,13 +238,26 @@ def snapshot() -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, An
     )
 
 
-def metric_total(output: str, namespace: str, name: str) -> float:
-    """The sum of a metric over the EMF documents Powertools printed."""
+def metric_total(
+    output: str, namespace: str, name: str, dimensions: list[dict[str, str]] | None = None
+) -> float:
+    """The sum of a metric over the EMF documents Powertools printed; with `dimensions`
+    (an alarm's), only where it has exactly those: a metric of other dimensions is
+    another metric to CloudWatch, which that alarm does not see."""
+    wanted = {d["Name"]: d["Value"] for d in dimensions} if dimensions is not None else None
+
+    def has(document: dict[str, Any], declared: dict[str, Any]) -> bool:
+        if wanted is None:
+            return True
+        names = {name for group in declared["Dimensions"] for name in group}
+        return names == set(wanted) and all(document.get(k) == v for k, v in wanted.items())
+
     total = 0.0
     for line in output.splitlines():
         document = json.loads(line) if line.startswith("{") else {}
         declared = document.get("_aws", {}).get("CloudWatchMetrics", [])
-        if any(d["Namespace"] == namespace for d in declared) and name in document:
+        ours = [d for d in declared if d["Namespace"] == namespace and has(document, d)]
+        if ours and name in document:
             values = document[name]
             total += sum(values) if isinstance(values, list) else values
     return total

@@ -4,6 +4,7 @@ operator releases or applies it (/v1/outages)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,14 @@ NOW = datetime.now(UTC)
 pytestmark = pytest.mark.usefixtures("fresh_now")
 OUTAGE = 200
 """Soft bounces for example.com within minutes: hundreds, a provider outage."""
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left() -> Iterator[None]:
+    """A test that calls the guard outside a handler leaves its metrics unflushed: the
+    next test's handler would print them as its own."""
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture
@@ -353,6 +362,40 @@ def test_a_release_finishes_the_search_and_releases_what_it_finds(
     assert quarantined() == {"user000@example.com"}  # counted again
 
 
+def look_back_failures(output: str) -> float:
+    """Failed passes counted where OutageLookBackFailedAlarm looks."""
+    alarm = TEMPLATE["Resources"]["OutageLookBackFailedAlarm"]["Properties"]
+    return metric_total(output, alarm["Namespace"], alarm["MetricName"], alarm["Dimensions"])
+
+
+def test_a_release_whose_search_fails_releases_what_is_held_and_raises_the_alarm(
+    unfinished_search: set[Address],
+    api: ApiCall,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The operator API's failure is counted as the quarantine's, which the alarm
+    watches; the release decides the held errors and says to call again."""
+    key = held_key(Channel.EMAIL, "example.com")
+    held = api("GET", "/v1/outages/email/example.com")["json"]["heldErrors"]
+    capsys.readouterr()
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailableError("the addresses")
+
+    monkeypatch.setattr(address_store, "addresses_with_status", unavailable)
+    decided = api("POST", "/v1/outages/email/example.com/release", json_body={"reason": "r"})
+
+    assert decided["statusCode"] == 200
+    assert decided["json"]["decided"] == held
+    assert decided["json"]["lookBackSince"] is not None
+    assert quarantined() == unfinished_search  # not reached: still applied
+    assert look_back_failures(capsys.readouterr().out) == 1
+    hold = domain_windows.find_hold(key)
+    assert hold is not None
+    assert hold.look_back is not None  # where it stood, for the next call
+
+
 def test_a_release_leaves_a_search_another_function_runs_to_it(
     unfinished_search: set[Address], api: ApiCall
 ) -> None:
@@ -530,8 +573,7 @@ def test_a_look_back_that_fails_holds_the_failure_and_is_taken_over_later(
     assert outage.OutageGuard(policy, utc_now).hold_key(failure_of("a@example.com", "m-1")) == key
     assert len(quarantined()) == 30
     metrics.flush_metrics()  # as the handler does when its invocation ends
-    alarm = TEMPLATE["Resources"]["OutageLookBackFailedAlarm"]["Properties"]
-    assert metric_total(capsys.readouterr().out, alarm["Namespace"], alarm["MetricName"]) == 1
+    assert look_back_failures(capsys.readouterr().out) == 1
 
     monkeypatch.setattr(address_store, "addresses_with_status", read)
     after = outage.OutageGuard(policy, lambda: utc_now() + retroactive.LOOK_BACK_LEASE)

@@ -22,8 +22,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from consent.commands import Command, idempotent
 from consent.schemas.addresses import (
     AddressesOut,
@@ -44,12 +42,11 @@ from consentry.addresses import address_store, decisions, domain_windows, histor
 from consentry.addresses.counting import QuarantinePolicy, settle
 from consentry.addresses.domain_windows import Hold
 from consentry.addresses.events import Decision, held_key, split_held_key
-from consentry.addresses.look_back import LookBackPass
+from consentry.addresses.look_back import LookBackPass, report_failure
 from consentry.addresses.normalize import normalize
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.clock import Clock
 from consentry.core.errors import InvalidInputError, NotFoundError
-from consentry.core.observability import logger, metrics
 from consentry.core.types import Address, Channel
 
 HISTORY_ON_READ = 50
@@ -290,10 +287,8 @@ def _settle_look_back(
     try:
         held = LookBackPass(policy, clock, RELEASE_PAGES).take_over(hold, clock())
     except Exception:
-        # As in the feedback function: the pass stays where it last stood, for the next
-        # call once its lease is over; the release decides what is held meanwhile.
-        logger.exception("outage: the look back failed", extra={"domain_key": hold.key})
-        metrics.add_metric(name="OutageLookBackFailed", unit=MetricUnit.Count, value=1)
+        # The release decides what is held meanwhile; the next call goes on with the pass.
+        report_failure(hold.key)
         return hold.look_back.since
     after = domain_windows.find_hold(hold.key)
     if (after is not None and after.look_back is not None) or held:

@@ -27,9 +27,13 @@ from consentry.addresses.domain_windows import Hold, LookBack
 from consentry.addresses.events import EventKind, split_held_key
 from consentry.addresses.status import AddressState, AddressStatus
 from consentry.core.clock import Clock
+from consentry.core.observability import logger, metrics
 from consentry.core.persistence import LostRace
 
 PAGE = 100
+QUARANTINE_SERVICE = "quarantine"
+"""The service a pass's failures are counted under, whichever function ran it: the
+feedback function's (POWERTOOLS_SERVICE_NAME), which OutageLookBackFailedAlarm watches."""
 LOOK_BACK_LEASE = timedelta(seconds=90)
 """How long a function has the pass to itself: longer than the timeout of the functions
 that run it, so a pass cut short by one is taken over by the next after that."""
@@ -157,3 +161,20 @@ def _position(saved: str | None) -> tuple[AddressStatus, str | None]:
 
 def _position_key(status: AddressStatus, cursor: str | None) -> str:
     return f"{status.value} {cursor or ''}"
+
+
+def report_failure(key: str) -> None:
+    """Log a pass that failed (it stays where it last stood, for the next function once
+    its lease is over), and count it as the quarantine's: the alarm on it watches one
+    service, while the operator API and the console run passes too."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric  # noqa: PLC0415 (rare)
+
+    logger.exception("outage: the look back failed", extra={"domain_key": key})
+    with single_metric(
+        name="OutageLookBackFailed",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=metrics.namespace,
+        default_dimensions={"service": QUARANTINE_SERVICE},
+    ):
+        pass

@@ -70,15 +70,26 @@ class FunctionError(Exception):
         super().__init__(message)
         self.error_type = error_type
 
+    def __reduce__(self) -> tuple[type[FunctionError], tuple[str, str]]:
+        # Sent over the worker's pipe: unpickled with both arguments, not `args` alone.
+        return (FunctionError, (self.error_type, str(self)))
 
-def load_handlers(functions: Sequence[WorkerFunction]) -> dict[str, Callable[[Any, Any], Any]]:
-    """Import every handler: the environment must be complete (modules read settings)."""
+
+def load_handlers(
+    functions: Sequence[WorkerFunction], access: Any = None
+) -> dict[str, Callable[[Any, Any], Any]]:
+    """Import every handler: the environment must be complete (modules read settings).
+    What a handler's import does is its function's (`access`: the worker's log)."""
     handlers = {}
     for function in functions:
         if function.code_dir not in sys.path:
             sys.path.insert(0, function.code_dir)
         module_name, _, attribute = function.handler.rpartition(".")
+        if access is not None:
+            access.function = function.logical_id
         handlers[function.name] = getattr(importlib.import_module(module_name), attribute)
+    if access is not None:
+        access.function = None
     return handlers
 
 
@@ -97,29 +108,29 @@ def worker_main(connection: Connection, functions: Sequence[WorkerFunction]) -> 
     Ctrl-C reaches the whole process group: the stack stops its workers itself.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    access = _access_log()
     try:
-        handlers = load_handlers(functions)
+        handlers = load_handlers(functions, access)
     except BaseException:
         connection.send((FAILED_TO_START, traceback.format_exc()))
         return
     by_name: Mapping[str, WorkerFunction] = {function.name: function for function in functions}
-    access = _access_log()
     connection.send((READY, os.getpid()))
     while True:
         try:
             name, event = connection.recv()
         except (EOFError, OSError):
             return
-        if access is not None:
-            access.function = by_name[name].logical_id
         try:
+            if access is not None:
+                access.function = by_name[name].logical_id
             outcome: tuple[str, Any] = (RESULT, handlers[name](event, LambdaContext(by_name[name])))
         except Exception as error:
             stack = traceback.format_tb(error.__traceback__)
             outcome = (ERROR, (_portable(error), stack, traceback.format_exc()))
         if access is not None:
             access.function = None
-            access.save()  # before the answer: the caller may finish as soon as it has it
+            _save(access)  # before the answer: the caller may finish as soon as it has it
         try:
             connection.send(outcome)
         except Exception as error:
@@ -141,6 +152,13 @@ def _access_log() -> Any:
         return None
     from infra.local.access import AccessLog  # noqa: PLC0415 (only where recording)
 
-    log = AccessLog({}, saved_to=Path(directory) / f"worker-{os.getpid()}.json")
+    log = AccessLog({}, saved_to=Path(directory) / f"worker-{uuid.uuid4().hex}.json")
     log.install()
     return log
+
+
+def _save(log: Any) -> None:
+    try:
+        log.save()
+    except OSError:
+        traceback.print_exc()  # the run that asked for the record has ended: answer all the same

@@ -7,20 +7,26 @@ these tests show that record sees what it must and flags what it must.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from infra.local.access import (
     Access,
     AccessLog,
+    UnreadablePolicyError,
     accesses,
     grants,
     handler_files,
@@ -29,12 +35,12 @@ from infra.local.access import (
     saved,
     ungranted,
 )
-from infra.local.template import load_template
+from infra.local.template import Template, load_template
 from infra.local.workers import ACCESS_LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
-REGION = "eu-west-1"
+REGION: Final = "eu-west-1"
 
 
 def test_a_transaction_is_each_of_its_items_action_on_its_table() -> None:
@@ -85,7 +91,66 @@ def test_a_resource_is_known_by_its_name_or_its_arn() -> None:
     assert logical_id("consentry-databucket", names) == "DataBucket"
     arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:consentry-SigningKeys-AbCdEf"
     assert logical_id(arn, names) == "SigningKeys"
+    table = f"arn:aws:dynamodb:{REGION}:123456789012:table/consentry-ProfilesTable"
+    assert logical_id(table, names) == "ProfilesTable"
     assert logical_id("someone-elses-table", names) is None
+    assert logical_id("consentry-ProfilesTable-copy", names) is None
+    assert logical_id(arn.replace("-AbCdEf", "-copy-AbCdEf"), names) is None
+
+
+def test_a_copy_reads_its_source_and_a_version_is_its_own_action() -> None:
+    copy = {"Bucket": "to", "Key": "k", "CopySource": {"Bucket": "from", "Key": "s"}}
+    assert accesses("s3", "CopyObject", copy) == [("PutObject", "to"), ("GetObject", "from")]
+    assert accesses("s3", "CopyObject", {**copy, "CopySource": "from/s"})[1] == (
+        "GetObject",
+        "from",
+    )
+    versioned = {"Bucket": "b", "Key": "k", "VersionId": "v"}
+    assert accesses("s3", "GetObject", versioned) == [("GetObjectVersion", "b")]
+    assert accesses("dynamodb", "ExecuteStatement", {"Statement": "SELECT"}) == [
+        ("PartiQL", "(a PartiQL statement)")
+    ]
+
+
+def _template(statement: dict[str, Any]) -> Template:
+    return Template(
+        ROOT / "template.yaml",
+        {
+            "Resources": {
+                "F": {
+                    "Type": "AWS::Serverless::Function",
+                    "Properties": {
+                        "Handler": "f.handler.run",
+                        "Policies": [{"Statement": [statement]}],
+                    },
+                },
+                "ProfilesTable": {"Type": "AWS::DynamoDB::Table", "Properties": {}},
+            }
+        },
+    )
+
+
+def test_a_statement_allows_its_actions_wildcards_too_and_one_it_cannot_read_is_refused() -> None:
+    wildcard = {
+        "Effect": "Allow",
+        "Action": ["dynamodb:Get*"],
+        "Resource": {"Fn::GetAtt": ["ProfilesTable", "Arn"]},
+    }
+    read = Access("F", "dynamodb", "GetItem", "consentry-ProfilesTable")
+    write = Access("F", "dynamodb", "PutItem", "consentry-ProfilesTable")
+    assert ungranted(_template(wildcard), [read, write]) == ["F: dynamodb:PutItem on ProfilesTable"]
+    for unread in (
+        {**wildcard, "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}},
+        {**wildcard, "Effect": "Deny"},
+        {"Effect": "Allow", "NotAction": ["s3:*"], "Resource": "*"},
+    ):
+        with pytest.raises(UnreadablePolicyError):
+            ungranted(_template(unread), [read])
+
+
+def test_a_function_not_in_the_template_is_named() -> None:
+    stray = Access("ProbeFunction", "s3", "ListBucket", "consentry-databucket")
+    assert ungranted(TEMPLATE, [stray]) == ["ProbeFunction: not a function of the template"]
 
 
 def test_a_call_no_policy_allows_is_named_and_one_outside_the_template_is_not() -> None:
@@ -107,14 +172,41 @@ def _handler_call() -> None:
     )
 
 
-@mock_aws
-def test_a_call_is_the_function_whose_handler_module_made_it(tmp_path: Path) -> None:
+def _handler_starting_threads() -> None:
+    """Calls made on threads this "handler" starts, with no frame of it on their stacks:
+    a pool's, a thread's, s3transfer's."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    key: dict[str, Any] = {
+        "TableName": "consentry-ProfilesTable",
+        "Key": {"profileId": {"S": "p"}},
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pool.submit(functools.partial(dynamodb.get_item, **key)).result()
+        pool.submit(
+            dynamodb.query,
+            TableName="consentry-AddressesTable",
+            KeyConditionExpression="a = :a",
+            ExpressionAttributeValues={":a": {"S": "x"}},
+        ).exception()
+    thread = threading.Thread(target=dynamodb.scan, kwargs={"TableName": "consentry-ProfilesTable"})
+    thread.start()
+    thread.join()
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.upload_fileobj(io.BytesIO(b"row"), "consentry-databucket", "k")
+
+
+def _profiles_table() -> None:
     boto3.client("dynamodb", region_name=REGION).create_table(
         TableName="consentry-ProfilesTable",
         KeySchema=[{"AttributeName": "profileId", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "profileId", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+@mock_aws
+def test_a_call_is_the_function_whose_handler_module_made_it(tmp_path: Path) -> None:
+    _profiles_table()
     log = AccessLog({Path(__file__).resolve(): "LandingFunction"}, saved_to=tmp_path / "a.json")
     with log.installed():
         _handler_call()
@@ -127,6 +219,72 @@ def test_a_call_is_the_function_whose_handler_module_made_it(tmp_path: Path) -> 
     assert other.recorded == set()
     log.save()
     assert saved(tmp_path) == expected
+
+
+@mock_aws
+def test_a_call_on_a_thread_the_function_started_is_the_functions() -> None:
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket="consentry-databucket", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    _profiles_table()
+    log = AccessLog({Path(__file__).resolve(): "AnalyzeClassifyFunction"})
+    start, submit = threading.Thread.start, ThreadPoolExecutor.submit
+    with log.installed():
+        _handler_starting_threads()
+    function = "AnalyzeClassifyFunction"
+    assert log.recorded == {
+        Access(function, "dynamodb", "GetItem", "consentry-ProfilesTable"),
+        Access(function, "dynamodb", "Query", "consentry-AddressesTable"),
+        Access(function, "dynamodb", "Scan", "consentry-ProfilesTable"),
+        Access(function, "s3", "PutObject", "consentry-databucket"),
+    }
+    assert (threading.Thread.start, ThreadPoolExecutor.submit) == (start, submit)  # put back
+
+
+def _python(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_run_with_a_call_no_policy_allows_fails_and_names_it(tmp_path: Path) -> None:
+    """The hooks tests/conftest.py uses, in a run of their own: one test adds a call the
+    landing function may not make; the run fails although every test passed."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.access_check import pytest_runtest_teardown, pytest_sessionfinish, "
+        "pytest_sessionstart, summary\n\n"
+        "def pytest_terminal_summary(terminalreporter):\n"
+        "    summary(terminalreporter)\n"
+    )
+    (tmp_path / "test_probe.py").write_text(
+        "import os\n"
+        "from infra.local.access import Access\n"
+        "from tests import access_check\n\n"
+        "def test_probe():\n"
+        "    access = os.environ['PROBE_ACCESS'].split(',')\n"
+        "    access_check.log().recorded.add(Access(*access))\n"
+    )
+
+    def run(access: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PROBE_ACCESS": access}
+        env.pop(ACCESS_LOG_DIR, None)
+        return _python(
+            ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)], tmp_path, env
+        )
+
+    denied = run("LandingFunction,s3,PutObject,consentry-databucket")
+    assert denied.returncode == 1, denied.stdout[-2000:]
+    assert "1 passed" in denied.stdout
+    assert "LandingFunction: s3:PutObject on DataBucket" in denied.stdout
+    allowed = run("LandingFunction,dynamodb,GetItem,consentry-ProfilesTable")
+    assert allowed.returncode == 0, allowed.stdout[-2000:]
+    assert "iam_held.LandingFunction=1" in allowed.stdout
 
 
 def test_every_function_of_the_template_has_a_handler_file() -> None:
@@ -192,15 +350,7 @@ def test_a_worker_of_the_local_stack_records_what_its_function_does(tmp_path: Pa
         """
     )
     env = {**os.environ, ACCESS_LOG_DIR: str(log_dir), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _python(["-c", script], ROOT, env)
     assert result.returncode == 0, result.stderr[-2000:]
     answers: list[Any] = [json.loads(line) for line in result.stdout.splitlines()]
     assert answers == ["ready", ["result", {"ok": True}]]

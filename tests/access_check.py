@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     except UnreadablePolicyError as error:
         missing = [f"{error} cannot be checked"]
     session.config.stash[MISSING] = missing
-    held: dict[str, int] = {}
-    for access in recorded:
-        held[access.function] = held.get(access.function, 0) + 1
-    session.config.stash[HELD] = held
+    session.config.stash[HELD] = dict(Counter(access.function for access in recorded))
     if missing and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -20,7 +20,6 @@ import json
 import os
 import sys
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from infra.local.resources import BUCKET, SECRET, TABLE, physical_name
-from infra.local.template import FUNCTION, Template
+from infra.local.template import FUNCTION, SUB_VARIABLE, Template
 
 _DYNAMODB_READ = frozenset(
     {"GetItem", "Scan", "Query", "BatchGetItem", "DescribeTable"},
@@ -269,11 +268,6 @@ class AccessLog:
         partial.write_text(json.dumps(recorded))
         os.replace(partial, self._saved_to)
 
-    def counts(self) -> dict[str, int]:
-        """Distinct accesses recorded per function: a function missing here, or with
-        none, was not held to anything."""
-        return dict(Counter(access.function for access in self.recorded))
-
 
 def handler_files(template: Template) -> dict[Path, str]:
     """Each function's handler module file -> its logical id."""
@@ -295,9 +289,11 @@ def _referenced(value: Any) -> Iterator[str]:
             elif key == "Fn::GetAtt":
                 yield str(inner[0] if isinstance(inner, list) else inner).split(".")[0]
             elif key == "Fn::Sub":
-                text = inner[0] if isinstance(inner, list) else inner
-                for part in str(text).split("${")[1:]:
-                    yield part.split("}")[0].split(".")[0]
+                text, variables = (inner[0], inner[1]) if isinstance(inner, list) else (inner, {})
+                for name in SUB_VARIABLE.findall(str(text)):
+                    if not name.startswith(("!", "AWS::")) and name not in variables:
+                        yield name.split(".")[0]
+                yield from _referenced(variables)
             else:
                 yield from _referenced(inner)
     elif isinstance(value, list):
@@ -371,6 +367,7 @@ def ungranted(template: Template, recorded: Iterable[Access]) -> list[str]:
     """What a function did that its policies do not allow, one line each."""
     names = resource_ids(template)
     functions = template.resources_of(FUNCTION)
+    allowed_to: dict[str, set[tuple[str, str, str]]] = {}
     missing = []
     for access in sorted(recorded):
         lid = logical_id(access.resource, names)
@@ -379,10 +376,11 @@ def ungranted(template: Template, recorded: Iterable[Access]) -> list[str]:
         if access.function not in functions:
             missing.append(f"{access.function}: not a function of the template")
             continue
-        allowed = grants(template, access.function)
+        if access.function not in allowed_to:
+            allowed_to[access.function] = grants(template, access.function)
         if not any(
             service == access.service and lid == resource and fnmatchcase(access.action, action)
-            for service, action, resource in allowed
+            for service, action, resource in allowed_to[access.function]
         ):
             missing.append(f"{access.function}: {access.service}:{access.action} on {lid}")
     return missing

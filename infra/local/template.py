@@ -161,7 +161,7 @@ class UnsupportedError(ValueError):
 
 
 _NO_VALUE = object()
-_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
 class Resolver:
@@ -311,4 +311,4 @@ class Resolver:
                 return self.get_att(logical_id, attribute)
             return str(self.ref(name))
 
-        return _SUB_VARIABLE.sub(replace, text)
+        return SUB_VARIABLE.sub(replace, text)

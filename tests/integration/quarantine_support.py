@@ -249,7 +249,7 @@ def metric_total(
     def has(document: dict[str, Any], declared: dict[str, Any]) -> bool:
         if wanted is None:
             return True
-        names = {name for group in declared["Dimensions"] for name in group}
+        names = {dimension for group in declared["Dimensions"] for dimension in group}
         return names == set(wanted) and all(document.get(k) == v for k, v in wanted.items())
 
     total = 0.0

@@ -1,5 +1,5 @@
-"""Pytest hooks that hold what each function's code does to the template's tables,
-bucket and secrets to its IAM policies (infra.local.access): moto allows every call.
+"""Pytest hooks that hold the AWS calls each function's code makes to its IAM policies
+(infra.local.access): moto allows every call.
 
 Recorded in this process and in the local stack's workers (which save to the directory
 ACCESS_LOG_DIR names); checked when the run ends, which then fails if a call is not

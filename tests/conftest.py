@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import moto  # noqa: F401  (first: clients created before moto are not mocked)
 
+from infra.local.access import resource_ids
 from infra.local.resources import physical_name
 from infra.local.template import load_template
 from tests import access_check
@@ -22,6 +23,14 @@ from tests.access_check import (  # noqa: F401 (the run's hooks: IAM policies ho
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = load_template(ROOT / "template.yaml").body
 REGION: Final = "eu-west-1"
+_NAMES = {lid: name for name, lid in resource_ids(load_template(ROOT / "template.yaml")).items()}
+
+
+def stack_name(logical_id: str) -> str:
+    """The name the local stack gives a resource of the template, which a test that
+    makes the resource itself gives it too: the run's IAM check knows a call's
+    resource by it."""
+    return _NAMES[logical_id]
 
 
 def _resolve(value: Any) -> str:

@@ -1,17 +1,18 @@
-"""Which tables, buckets and secrets each function's code reaches, next to what its IAM
-policies in template.yaml allow.
+"""What each function's code calls on AWS, next to what its IAM policies in template.yaml
+allow.
 
 moto does not enforce IAM, so a function whose policies miss a table it uses works on
 the local stack and in every test, and is denied on AWS. `AccessLog` records each call
-the functions' code makes to DynamoDB, S3 and Secrets Manager (the action IAM checks
-and the resource it names), attributed to the function whose handler module is on the
+the functions' code makes to the services of IAM_SERVICES (the action IAM checks and
+the resource it names), attributed to the function whose handler module is on the
 calling thread's stack, or that started the thread or handed the work to its pool;
 `ungranted` holds the record to the template's policies (tests/access_check.py does,
 at the end of every test run).
 
 The policies read are SAM's policy templates for these services (their actions as in
-SAM's policy_templates.json) and `Statement` policies naming a resource of the
-template. Calls from outside any handler module (a test's own setup) are not recorded.
+SAM's policy_templates.json) and `Statement` policies naming a resource of the template
+or `*`. Calls from outside any handler module (a test's own setup) are not recorded,
+nor calls to resources the template does not have (a test's own table or queue).
 """
 
 from __future__ import annotations
@@ -24,14 +25,24 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.utils import parseaddr
 from fnmatch import fnmatchcase
 from pathlib import Path
 from types import FrameType
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from infra.local.resources import BUCKET, SECRET, TABLE, physical_name
-from infra.local.template import FUNCTION, SUB_VARIABLE, Template
+from infra.local.resources import (
+    BUCKET,
+    EVENT_BUS,
+    QUEUE,
+    SECRET,
+    STATE_MACHINE,
+    TABLE,
+    USER_POOL,
+    physical_name,
+)
+from infra.local.template import FUNCTION, SUB_VARIABLE, Resolver, Template
 
 _DYNAMODB_READ = frozenset(
     {"GetItem", "Scan", "Query", "BatchGetItem", "DescribeTable"},
@@ -69,13 +80,49 @@ POLICY_TEMPLATES: Mapping[str, tuple[str, str, frozenset[str]]] = {
         "secretsmanager",
         frozenset({"GetSecretValue"}),
     ),
+    "StepFunctionsExecutionPolicy": ("StateMachineName", "states", frozenset({"StartExecution"})),
+    "LambdaInvokePolicy": ("FunctionName", "lambda", frozenset({"InvokeFunction"})),
+    "EventBridgePutEventsPolicy": ("EventBusName", "events", frozenset({"PutEvents"})),
+    "SQSSendMessagePolicy": ("QueueName", "sqs", frozenset({"SendMessage*"})),
+    "SESCrudPolicy": (
+        "IdentityName",
+        "ses",
+        frozenset(
+            {
+                "GetIdentityVerificationAttributes",
+                "SendEmail",
+                "SendRawEmail",
+                "VerifyEmailIdentity",
+            }
+        ),
+    ),
 }
-"""SAM policy template -> (its parameter naming the resource, service, actions)."""
+"""SAM policy template -> (its parameter naming the resource, IAM service, actions)."""
 
 _PATCHED = "_make_api_call"
 """botocore's one method every client call goes through (pynamodb's too)."""
 
-CHECKED = frozenset({"dynamodb", "s3", "secretsmanager"})
+IAM_SERVICES: Mapping[str, str] = {
+    "dynamodb": "dynamodb",
+    "s3": "s3",
+    "secretsmanager": "secretsmanager",
+    "stepfunctions": "states",
+    "lambda": "lambda",
+    "events": "events",
+    "sqs": "sqs",
+    "ses": "ses",
+    "sesv2": "ses",
+    "pinpoint-sms-voice-v2": "sms-voice",
+    "cognito-idp": "cognito-idp",
+}
+"""The services whose calls are recorded: botocore's name -> the prefix of IAM's actions."""
+
+ANY = "*"
+"""The resource of an action IAM grants only on every resource (SES's suppression list,
+SMS), and of a statement granting on every resource."""
+
+USER_POOL_MARK = "userpool/"
+"""Cognito makes a pool's id up: a call naming any pool is held to the template's one."""
 
 _S3_ACTIONS = {
     "HeadObject": "GetObject",
@@ -91,6 +138,12 @@ _S3_ACTIONS = {
     "HeadBucket": "ListBucket",
 }
 """S3 operations whose IAM action has another name."""
+
+_LAMBDA_ACTIONS = {
+    "Invoke": "InvokeFunction",
+    "InvokeAsync": "InvokeFunction",
+    "InvokeWithResponseStream": "InvokeFunction",
+}
 
 _TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -127,6 +180,8 @@ def _dynamodb(operation: str, params: Mapping[str, Any]) -> list[tuple[str, str]
 
 
 def _s3(operation: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if "Bucket" not in params:
+        return []
     action = _S3_ACTIONS.get(operation, operation)
     if action == "GetObject" and params.get("VersionId"):
         action = "GetObjectVersion"
@@ -138,15 +193,69 @@ def _s3(operation: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+def _identity(address: str) -> str:
+    """The address of a From header (`Name <a@example.com>` -> `a@example.com`)."""
+    return parseaddr(address)[1] or address
+
+
+def _ses(operation: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """SES acts on the identity of the From address; what names none (the account's
+    suppression list) IAM grants on every resource only."""
+    if "Source" in params:  # v1
+        return [(operation, _identity(params["Source"]))]
+    if "FromEmailAddress" in params:  # v2
+        return [(operation, _identity(params["FromEmailAddress"]))]
+    if "EmailAddress" in params and operation.startswith("Verify"):
+        return [(operation, params["EmailAddress"])]
+    if "Identities" in params:
+        return [(operation, identity) for identity in params["Identities"]]
+    return [(operation, ANY)]
+
+
+def _named(operation: str, params: Mapping[str, Any], *keys: str) -> list[tuple[str, str]]:
+    """The call's action on the resource its first parameter of `keys` names."""
+    return next(([(operation, str(params[key]))] for key in keys if key in params), [])
+
+
+def _events(operation: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if operation != "PutEvents":
+        return _named(operation, params, "EventBusName")
+    # An entry without a bus goes to the account's default one.
+    buses = {entry.get("EventBusName") or "default" for entry in params.get("Entries", [])}
+    return [(operation, bus) for bus in sorted(buses)]
+
+
+def _cognito(operation: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    # What names no pool (sign-in, a signed-in user's own calls) IAM does not authorize.
+    if "UserPoolId" not in params:
+        return []
+    return [(operation, USER_POOL_MARK + str(params["UserPoolId"]))]
+
+
+_ACCESSES: Mapping[str, Callable[[str, Mapping[str, Any]], list[tuple[str, str]]]] = {
+    "dynamodb": _dynamodb,
+    "s3": _s3,
+    "secretsmanager": lambda operation, params: _named(operation, params, "SecretId"),
+    "stepfunctions": lambda operation, params: _named(
+        operation, params, "executionArn", "stateMachineArn"
+    ),
+    "lambda": lambda operation, params: _named(
+        _LAMBDA_ACTIONS.get(operation, operation), params, "FunctionName"
+    ),
+    "events": _events,
+    "sqs": lambda operation, params: _named(operation, params, "QueueUrl"),
+    "ses": _ses,
+    "sesv2": _ses,
+    "pinpoint-sms-voice-v2": lambda operation, _params: [(operation, ANY)],
+    "cognito-idp": _cognito,
+}
+
+
 def accesses(service: str, operation: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(IAM action, resource name) of each resource a call acts on."""
-    if service == "dynamodb":
-        return _dynamodb(operation, params)
-    if service == "s3" and "Bucket" in params:
-        return _s3(operation, params)
-    if service == "secretsmanager" and "SecretId" in params:
-        return [(operation, params["SecretId"])]
-    return []
+    """(IAM action, resource name) of each resource a call acts on; `service` is
+    botocore's name."""
+    reader = _ACCESSES.get(service)
+    return reader(operation, params) if reader is not None else []
 
 
 class AccessLog:
@@ -156,8 +265,10 @@ class AccessLog:
     to the outermost frame on its thread's stack that runs code of a handler module,
     the entry point Lambda would have called; a call on a thread the function's code
     started (a thread pool's, s3transfer's) to the function that started the thread
-    or submitted the work. Set `function` to attribute every call to one function
-    instead (a worker process running one invocation at a time).
+    or submitted the work. What moto does in this process while it answers a call is
+    not the caller's, but a function run within the answer is attributed as above. Set
+    `function` to attribute every call to one function instead (a worker process running
+    one invocation at a time).
     """
 
     def __init__(self, handlers: Mapping[Path, str], saved_to: Path | None = None) -> None:
@@ -167,6 +278,11 @@ class AccessLog:
         self._saved = 0
         self._undo: list[Callable[[], None]] = []
         self._inherited = threading.local()
+        self._answering = threading.local()
+        """The frame of the call a thread waits for the answer of. moto answers in this
+        process: what its engines do then (a state machine starting its work on a thread,
+        invoking a function) is the service's doing, unless a handler module's code runs
+        within the answer (the local stack invoking a function in this process)."""
         self._threads: WeakKeyDictionary[threading.Thread, str] = WeakKeyDictionary()
         """The function that started each thread its code started."""
         self.recorded: set[Access] = set()
@@ -175,26 +291,29 @@ class AccessLog:
     def _caller(self, frame: FrameType | None) -> str | None:
         if self.function is not None:
             return self.function
+        answering = getattr(self._answering, "frame", None)
         found = None
-        while frame is not None:
+        while frame is not None and frame is not answering:
             function = self._handlers.get(frame.f_code.co_filename)
             if function is not None:
                 found = function
             frame = frame.f_back
-        if found is not None:
+        if found is not None or answering is not None:
             return found
         inherited: str | None = getattr(self._inherited, "function", None)
         return inherited or self._threads.get(threading.current_thread())
 
     def record(self, service: str, operation: str, params: Mapping[str, Any]) -> None:
-        if service not in CHECKED:
+        """`service` is botocore's name; the record has IAM's."""
+        prefix = IAM_SERVICES.get(service)
+        if prefix is None:
             return
         function = self._caller(sys._getframe(1))
         if function is None:
             return
         with self._lock:
             for action, resource in accesses(service, operation, params):
-                self.recorded.add(Access(function, service, action, resource))
+                self.recorded.add(Access(function, prefix, action, resource))
 
     def install(self) -> None:
         """Record every botocore call from now on (pynamodb's too), until `uninstall`;
@@ -208,7 +327,12 @@ class AccessLog:
 
         def _make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
             log.record(client.meta.service_model.service_name, operation_name, api_params)
-            return call(client, operation_name, api_params)
+            outer = getattr(log._answering, "frame", None)
+            log._answering.frame = sys._getframe()
+            try:
+                return call(client, operation_name, api_params)
+            finally:
+                log._answering.frame = outer
 
         def start_carrying(thread: threading.Thread) -> None:
             function = log._caller(sys._getframe(1))
@@ -331,35 +455,80 @@ def _statement_grants(function: str, statement: Mapping[str, Any]) -> set[tuple[
             f"{function}: a statement with {sorted(unread) or statement.get('Effect')}"
         )
     actions = statement.get("Action", [])
+    resources = statement.get("Resource", [])
+    if not isinstance(resources, list):
+        resources = [resources]
+    lids = {ANY for resource in resources if resource == ANY} | set(_referenced(resources))
     allowed = set()
     for action in [actions] if isinstance(actions, str) else actions:
         service, _, verb = str(action).partition(":")
-        for lid in _referenced(statement.get("Resource")):
-            allowed.add((service, verb, lid))
+        allowed |= {(service, verb, lid) for lid in lids}
     return allowed
 
 
+_NAME_PROPERTIES = {
+    FUNCTION: "FunctionName",
+    STATE_MACHINE: "Name",
+    EVENT_BUS: "Name",
+    QUEUE: "QueueName",
+}
+"""The property that names a resource of these types, when the template gives one."""
+
+
 def resource_ids(template: Template) -> dict[str, str]:
-    """The name a call gives each table, bucket and secret of the template (as the local
-    stack and the tests name them) -> its logical id."""
+    """The name a call gives each resource of the template (as the local stack and the
+    tests name them) -> its logical id. A template parameter a policy template names
+    (an SES identity) is there by its default value; the one user pool by USER_POOL_MARK."""
+    resolver = Resolver(template, region="", physical={})
     names = {}
-    for type_ in (TABLE, BUCKET, SECRET):
+    for type_ in (TABLE, BUCKET, SECRET, *_NAME_PROPERTIES):
         for lid in template.resources_of(type_):
-            names[physical_name(lid, type_)] = lid
+            given = template.properties(lid).get(_NAME_PROPERTIES.get(type_, ""))
+            name = resolver.resolve_str(given) if given else physical_name(lid, type_)
+            names[name] = lid
+    pools = template.resources_of(USER_POOL)
+    if len(pools) == 1:
+        names[USER_POOL_MARK] = next(iter(pools))
+    defaults = template.parameter_defaults()
+    for lid in template.resources_of(FUNCTION):
+        for policy in template.properties(lid).get("Policies", []):
+            for name, body in policy.items() if isinstance(policy, Mapping) else ():
+                parameter = POLICY_TEMPLATES.get(name, ("",))[0]
+                for ref in _referenced(body.get(parameter) if parameter else None):
+                    if defaults.get(ref):
+                        names[str(defaults[ref])] = ref
     return names
 
 
 def logical_id(resource: str, names: Mapping[str, str]) -> str | None:
-    """The template resource a call named, by name or ARN (a table's ends in
-    `table/<name>`, a secret's in its name and a six-character suffix)."""
-    if resource in names:
-        return names[resource]
-    if not resource.startswith("arn:"):
-        return None
-    tail = resource.split(":", 5)[-1]
-    if ":secret:" in resource:
+    """The template resource a call named: by name, ARN, queue URL, or email address
+    (its identity is the address or, when only that is known, its domain). ANY is
+    itself."""
+    if resource == ANY or resource in names:
+        return names.get(resource, ANY)
+    if resource.startswith(USER_POOL_MARK):
+        return names.get(USER_POOL_MARK)
+    if resource.startswith(("https://", "http://")):  # a queue's URL
+        return names.get(resource.rstrip("/").rpartition("/")[2])
+    if resource.startswith("arn:"):
+        return _from_arn(resource, names)
+    if "@" in resource:
+        return names.get(resource.rpartition("@")[2])
+    return names.get(resource.partition(":")[0])  # a function's name:qualifier
+
+
+def _from_arn(arn: str, names: Mapping[str, str]) -> str | None:
+    """A table's ARN ends in `table/<name>` (a bus's `event-bus/<name>`), a secret's in
+    its name and a six-character suffix; a state machine's is `stateMachine:<name>`, its
+    executions' `execution:<name>:<id>`, a function's `function:<name>[:version]`."""
+    parts = arn.split(":", 5)
+    service, tail = parts[2], parts[-1]
+    if service == "secretsmanager":
         name, _, suffix = tail.removeprefix("secret:").rpartition("-")
         return names.get(name) if len(suffix) == 6 else None
+    if service in {"states", "lambda"}:
+        kind_and_name = tail.split(":")
+        return names.get(kind_and_name[1]) if len(kind_and_name) > 1 else None
     return names.get(tail.rpartition("/")[2])
 
 
@@ -379,7 +548,9 @@ def ungranted(template: Template, recorded: Iterable[Access]) -> list[str]:
         if access.function not in allowed_to:
             allowed_to[access.function] = grants(template, access.function)
         if not any(
-            service == access.service and lid == resource and fnmatchcase(access.action, action)
+            service == access.service
+            and resource in {lid, ANY}
+            and fnmatchcase(access.action, action)
             for service, action, resource in allowed_to[access.function]
         ):
             missing.append(f"{access.function}: {access.service}:{access.action} on {lid}")

@@ -1,4 +1,4 @@
-"""What the functions do to tables, buckets and secrets is held to their IAM policies.
+"""What the functions call on AWS is held to their IAM policies.
 
 moto allows every call; AWS allows what the function's policies in template.yaml say.
 The run's own record (tests/conftest.py) fails the run on a call no policy allows;
@@ -8,6 +8,7 @@ these tests show that record sees what it must and flags what it must.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
 import json
 import os
@@ -24,6 +25,7 @@ import pytest
 from moto import mock_aws
 
 from infra.local.access import (
+    ANY,
     Access,
     AccessLog,
     UnreadablePolicyError,
@@ -71,6 +73,98 @@ def test_s3_operations_are_the_actions_iam_names() -> None:
     assert accesses("s3", "UploadPart", {"Bucket": "b"}) == [("PutObject", "b")]
     assert accesses("secretsmanager", "GetSecretValue", {"SecretId": "s"}) == [
         ("GetSecretValue", "s")
+    ]
+
+
+def test_the_other_services_calls_are_the_actions_and_resources_iam_names() -> None:
+    machine = f"arn:aws:states:{REGION}:123456789012:stateMachine:consentry-analysis"
+    execution = f"arn:aws:states:{REGION}:123456789012:execution:consentry-analysis:run-1"
+    assert accesses("stepfunctions", "StartExecution", {"stateMachineArn": machine}) == [
+        ("StartExecution", machine)
+    ]
+    assert accesses("stepfunctions", "DescribeExecution", {"executionArn": execution}) == [
+        ("DescribeExecution", execution)
+    ]
+    assert accesses("lambda", "Invoke", {"FunctionName": "f", "Payload": b"{}"}) == [
+        ("InvokeFunction", "f")
+    ]
+    entries = [{"EventBusName": "bus"}, {"Source": "s"}, {"EventBusName": "bus"}]
+    assert accesses("events", "PutEvents", {"Entries": entries}) == [
+        ("PutEvents", "bus"),
+        ("PutEvents", "default"),  # an entry without a bus goes to the default one
+    ]
+    assert accesses("sqs", "SendMessage", {"QueueUrl": "https://q/1/dlq"}) == [
+        ("SendMessage", "https://q/1/dlq")
+    ]
+    mail = {"Source": "Consentry <no-reply@example.com>", "Destination": {}, "Message": {}}
+    assert accesses("ses", "SendEmail", mail) == [("SendEmail", "no-reply@example.com")]
+    assert accesses("sesv2", "SendEmail", {"FromEmailAddress": "a@b.example"}) == [
+        ("SendEmail", "a@b.example")
+    ]
+    suppressed = {"EmailAddress": "x@example.com", "Reason": "BOUNCE"}
+    assert accesses("sesv2", "PutSuppressedDestination", suppressed) == [
+        ("PutSuppressedDestination", ANY)  # IAM grants it on every resource only
+    ]
+    assert accesses("pinpoint-sms-voice-v2", "SendTextMessage", {}) == [("SendTextMessage", ANY)]
+    listed = {"UserPoolId": "eu-west-1_abc", "Username": "u"}
+    assert accesses("cognito-idp", "AdminListGroupsForUser", listed) == [
+        ("AdminListGroupsForUser", "userpool/eu-west-1_abc")
+    ]
+    signing_in = {"ClientId": "c", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {}}
+    assert accesses("cognito-idp", "InitiateAuth", signing_in) == []  # no IAM: a public API
+
+
+def test_a_state_machine_function_bus_queue_identity_and_pool_are_known_as_calls_name_them() -> (
+    None
+):
+    names = resource_ids(TEMPLATE)
+    account = f"{REGION}:123456789012"
+    assert logical_id(f"arn:aws:states:{account}:stateMachine:consentry-analysis", names) == (
+        "AnalysisStateMachine"
+    )
+    assert logical_id(f"arn:aws:states:{account}:execution:consentry-analysis:r", names) == (
+        "AnalysisStateMachine"
+    )
+    assert logical_id("consentry-ImportFunction", names) == "ImportFunction"
+    assert logical_id("consentry-ImportFunction:live", names) == "ImportFunction"
+    function = f"arn:aws:lambda:{account}:function:consentry-ImportFunction:3"
+    assert logical_id(function, names) == "ImportFunction"
+    bus = f"arn:aws:events:{account}:event-bus/consentry-consent-events"
+    assert logical_id(bus, names) == "EventBus"
+    queue = f"https://sqs.{REGION}.amazonaws.com/123456789012/consentry-PublisherDeadLetterQueue"
+    assert logical_id(queue, names) == "PublisherDeadLetterQueue"
+    # The template's SES identity is a parameter (a domain, by default): an address of
+    # that domain sends as it.
+    assert logical_id("no-reply@example.com", names) == "SenderIdentity"
+    assert logical_id("no-reply@elsewhere.example", names) is None
+    assert logical_id("userpool/eu-west-1_made-up", names) == "ConsoleUserPool"
+    assert logical_id(ANY, names) == ANY
+    assert logical_id(f"arn:aws:states:{account}:stateMachine:another", names) is None
+
+
+def test_a_grant_on_every_resource_allows_any_and_an_action_on_every_resource_needs_one() -> None:
+    machine = f"arn:aws:states:{REGION}:123456789012:stateMachine:consentry-analysis"
+    execution = machine.replace("stateMachine:", "execution:") + ":run-1"
+    recorded = [
+        Access("ConsentFunction", "states", "StartExecution", machine),
+        Access("ConsentFunction", "states", "DescribeExecution", execution),
+        Access("ConsentFunction", "states", "StopExecution", execution),
+        Access("ConsentFunction", "lambda", "InvokeFunction", "consentry-ImportFunction"),
+        Access("ConsentFunction", "lambda", "InvokeFunction", "consentry-PublisherFunction"),
+        Access("PublisherFunction", "events", "PutEvents", "consentry-consent-events"),
+        Access("PublisherFunction", "sqs", "SendMessage", "consentry-PublisherDeadLetterQueue"),
+        Access("LandingFunction", "ses", "SendEmail", "no-reply@example.com"),
+        Access("LandingFunction", "ses", "PutSuppressedDestination", ANY),
+        Access("SesSuppressionFunction", "ses", "PutSuppressedDestination", ANY),
+        Access("QuarantineFunction", "sms-voice", "SendTextMessage", ANY),
+        Access("ConsoleFunction", "cognito-idp", "AdminListGroupsForUser", "userpool/x"),
+        Access("ConsoleFunction", "cognito-idp", "AdminAddUserToGroup", "userpool/x"),
+    ]
+    assert ungranted(TEMPLATE, recorded) == [
+        "ConsentFunction: lambda:InvokeFunction on PublisherFunction",
+        "ConsentFunction: states:StopExecution on AnalysisStateMachine",
+        "ConsoleFunction: cognito-idp:AdminAddUserToGroup on ConsoleUserPool",
+        "LandingFunction: ses:PutSuppressedDestination on *",
     ]
 
 
@@ -239,6 +333,71 @@ def test_a_call_on_a_thread_the_function_started_is_the_functions() -> None:
         Access(function, "s3", "PutObject", "consentry-databucket"),
     }
     assert (threading.Thread.start, ThreadPoolExecutor.submit) == (start, submit)  # put back
+
+
+def _module(path: Path, code: str) -> Any:
+    path.write_text(textwrap.dedent(code))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@mock_aws
+def test_what_moto_does_while_it_answers_is_not_the_callers_but_a_function_it_runs_is(
+    tmp_path: Path,
+) -> None:
+    """moto answers in the caller's process: its state machine engine starts threads and
+    invokes functions (the local stack runs them here too) while the caller waits."""
+    _profiles_table()
+    caller = _module(
+        tmp_path / "caller.py",
+        """
+        def handler(dynamodb):
+            dynamodb.get_item(TableName="consentry-ProfilesTable", Key={"profileId": {"S": "p"}})
+        """,
+    )
+    invoked = _module(
+        tmp_path / "invoked.py",
+        """
+        import boto3
+
+        def handler():
+            boto3.client("dynamodb", region_name="eu-west-1").scan(
+                TableName="consentry-ProfilesTable"
+            )
+        """,
+    )
+    log = AccessLog(
+        {
+            (tmp_path / "caller.py").resolve(): "ConsentFunction",
+            (tmp_path / "invoked.py").resolve(): "AnalyzePlanFunction",
+        }
+    )
+
+    def engine(**_: Any) -> None:
+        """The service at work while it answers: its own calls, on a thread it starts
+        too, and a function it invokes."""
+        service = boto3.client("dynamodb", region_name=REGION)
+        thread = threading.Thread(
+            target=service.describe_table, kwargs={"TableName": "consentry-ProfilesTable"}
+        )
+        thread.start()
+        thread.join()
+        service.describe_table(TableName="consentry-ProfilesTable")
+        invoked.handler()
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.GetItem", engine)
+    with log.installed():
+        caller.handler(dynamodb)
+
+    assert log.recorded == {
+        Access("ConsentFunction", "dynamodb", "GetItem", "consentry-ProfilesTable"),
+        Access("AnalyzePlanFunction", "dynamodb", "Scan", "consentry-ProfilesTable"),
+    }
 
 
 def _python(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from tests.conftest import REGION, TEMPLATE
+from tests.conftest import REGION, TEMPLATE, stack_name
 from tests.integration.conftest import lambda_context
 
 STREAMED_TABLES = tuple(
@@ -27,7 +27,7 @@ STREAMED_TABLES = tuple(
     and "StreamSpecification" in resource["Properties"]
 )
 SOURCES = TEMPLATE["Resources"]["PublisherFunction"]["Properties"]["Events"]
-BUS_NAME = "consent-events"
+BUS_NAME = stack_name("EventBus")
 
 
 class FunctionStopped(BaseException):

@@ -33,9 +33,11 @@ from consentry.core.errors import StoreUnavailableError
 from consentry.core.settings import get_settings
 from consentry.core.types import Address, Channel, ProfileId, Source
 from consentry.imports import import_store
-from tests.conftest import REGION
+from tests.conftest import REGION, stack_name
 from tests.integration.conftest import ApiCall, Configure, lambda_context
 from tests.integration.helpers import present
+
+IMPORT_FUNCTION = stack_name("ImportFunction")
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -58,7 +60,7 @@ class RunOptions(TypedDict, total=False):
 def lambda_client(configure: Configure, monkeypatch: pytest.MonkeyPatch) -> FakeLambda:
     """The API's Lambda client, a fake; the import function is named."""
     fake = FakeLambda()
-    configure(import_function_name="consentry-import")
+    configure(import_function_name=IMPORT_FUNCTION)
     from consent.handler import current_dependencies
 
     monkeypatch.setattr(current_dependencies(), "functions", fake)
@@ -258,11 +260,11 @@ class FakeLambda:
 def test_the_import_function_is_invoked_asynchronously_with_the_import_id(
     lambda_client: FakeLambda,
 ) -> None:
-    LambdaImportJobs(cast("LambdaClient", lambda_client), "consentry-import").start("abc")
+    LambdaImportJobs(cast("LambdaClient", lambda_client), IMPORT_FUNCTION).start("abc")
 
     assert lambda_client.calls == [
         {
-            "FunctionName": "consentry-import",
+            "FunctionName": IMPORT_FUNCTION,
             "InvocationType": "Event",
             "Payload": b'{"importId": "abc"}',
         }

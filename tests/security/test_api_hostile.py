@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from consentry.core.settings import get_settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stack_name
 from tests.integration.conftest import lambda_context
 from tests.security.conftest import State, proxy_event
+
+IMPORT_FUNCTION = stack_name("ImportFunction")
 
 DEEP = "[" * 1000 + "]" * 1000
 BODIES: list[tuple[str, str]] = [
@@ -108,7 +110,7 @@ def test_a_validation_error_has_the_documented_shape() -> None:
 def test_an_import_of_another_bucket_does_not_name_the_data_bucket(
     configure: Callable[..., None],
 ) -> None:
-    configure(import_function_name="consentry-import")
+    configure(import_function_name=IMPORT_FUNCTION)
     bucket = get_settings().data_bucket
 
     response = call(
@@ -123,7 +125,7 @@ def test_an_import_of_another_bucket_does_not_name_the_data_bucket(
 def test_a_missing_import_file_does_not_name_the_data_bucket(
     configure: Callable[..., None],
 ) -> None:
-    configure(import_function_name="consentry-import")
+    configure(import_function_name=IMPORT_FUNCTION)
     bucket = get_settings().data_bucket
 
     response = call(

@@ -317,7 +317,12 @@ class AccessLog:
 
     def install(self) -> None:
         """Record every botocore call from now on (pynamodb's too), until `uninstall`;
-        threads and pooled work carry the function that started them."""
+        threads and pooled work carry the function that started them. A secret read
+        through Powertools is recorded even when its cache answers: on AWS each function
+        has its own cache, and here one filled by another function would hide a read."""
+        from aws_lambda_powertools.utilities.parameters.secrets import (  # noqa: PLC0415
+            SecretsProvider,
+        )
         from botocore.client import BaseClient  # noqa: PLC0415 (only where recording)
 
         log = self
@@ -357,13 +362,26 @@ class AccessLog:
 
             return submit(executor, carried, *args, **kwargs)
 
+        read = SecretsProvider.get
+        inherited = "get" not in vars(SecretsProvider)
+
+        def get_secret(provider: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+            log.record("secretsmanager", "GetSecretValue", {"SecretId": name})
+            return read(provider, name, *args, **kwargs)
+
         setattr(BaseClient, _PATCHED, _make_api_call)
         threading.Thread.start = start_carrying  # type: ignore[method-assign, assignment]
         ThreadPoolExecutor.submit = submit_carrying  # type: ignore[method-assign, assignment]
+        setattr(SecretsProvider, "get", get_secret)  # noqa: B010 (a method, put back below)
         self._undo = [
             lambda: setattr(BaseClient, _PATCHED, call),
             lambda: setattr(threading.Thread, "start", start),
             lambda: setattr(ThreadPoolExecutor, "submit", submit),
+            lambda: (
+                delattr(SecretsProvider, "get")
+                if inherited
+                else setattr(SecretsProvider, "get", read)
+            ),
         ]
 
     def uninstall(self) -> None:

@@ -400,6 +400,44 @@ def test_what_moto_does_while_it_answers_is_not_the_callers_but_a_function_it_ru
     }
 
 
+@mock_aws
+def test_a_secret_the_cache_answers_is_still_read_by_the_function_asking(tmp_path: Path) -> None:
+    """On AWS each function has its own cache; in one process, another's would hide the
+    read of a function whose policies do not name the secret."""
+    from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
+
+    from tests.integration.conftest import clear_parameter_caches
+
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="consentry-SigningKeys", SecretString="{}"
+    )
+    code = """
+        from aws_lambda_powertools.utilities import parameters
+
+        def handler():
+            return parameters.get_secret("consentry-SigningKeys", max_age=300)
+        """
+    first, second = _module(tmp_path / "first.py", code), _module(tmp_path / "second.py", code)
+    log = AccessLog(
+        {
+            (tmp_path / "first.py").resolve(): "LandingFunction",
+            (tmp_path / "second.py").resolve(): "PublisherFunction",
+        }
+    )
+    before = vars(SecretsProvider).get("get")  # the run's own log has it wrapped
+    clear_parameter_caches()
+    with log.installed():
+        first.handler()
+        second.handler()  # from the cache the first filled
+    clear_parameter_caches()
+
+    assert log.recorded == {
+        Access(function, "secretsmanager", "GetSecretValue", "consentry-SigningKeys")
+        for function in ("LandingFunction", "PublisherFunction")
+    }
+    assert vars(SecretsProvider).get("get") is before  # put back
+
+
 def _python(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args],

@@ -3,7 +3,7 @@ a fresh interpreter with the environment the template gives its function.
 
 `python -m infra.runtime --python PATH` imports every handler under the interpreter at
 PATH and fails when one does not load, or when a module of functions/ does not compile
-there. `make runtime-check` runs it under the functions'
+or import there. `make runtime-check` runs it under the functions'
 runtime, python3.13 with functions/requirements.txt (`.venv-runtime`): the tests run
 under the dev interpreter, and a module can load there and not on the runtime (from
 3.13 the compiler encodes docstrings as UTF-8, so one holding a lone surrogate stops
@@ -151,6 +151,41 @@ def uncompilable(python: str) -> dict[str, str]:
     return failures
 
 
+IMPORT_ALL = """
+import importlib, json, pkgutil
+failures = {}
+def failed(name):
+    failures.setdefault(name, "its package does not import")
+for module in pkgutil.walk_packages(["."], onerror=failed):
+    try:
+        importlib.import_module(module.name)
+    except Exception as error:
+        failures[module.name] = f"{type(error).__name__}: {error}"
+print(json.dumps(failures))
+"""
+"""Import every module of functions/ in one interpreter. A handler loads a route module
+at the first request for its section (`RoutersOnDemand`) and some libraries at first
+use: one that does not load on the runtime (a library missing from the package, an
+error at import) passes the handler's import and fails that request on AWS, a 502."""
+
+
+def every_env() -> dict[str, str]:
+    """Every function's environment at once: a module is imported under it whichever
+    function loads it (none reads the environment at import)."""
+    merged: dict[str, str] = {}
+    for env in handler_envs(load_template(TEMPLATE)).values():
+        merged.update(env)
+    return merged
+
+
+def unimportable(python: str, env: dict[str, str], task_root: Path | None = None) -> dict[str, str]:
+    """Module -> why `python` cannot import it, for every module under the task root
+    (functions/, unless another is given)."""
+    output = run_fresh(IMPORT_ALL, env, python, task_root)
+    failures: dict[str, str] = json.loads(output.strip().splitlines()[-1])
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Import every handler of the template.")
     parser.add_argument("--python", default=sys.executable, help="the interpreter to load in")
@@ -164,10 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     failures = unloadable(python, handlers)
     for module in handlers:
         print(f"{module}: {failures.get(module, 'loads')}")
+    unloaded = unimportable(python, every_env())
+    for module, reason in unloaded.items():
+        print(f"{module}: {reason}")
     loaded = len(handlers) - len(failures)
     print(f"runtime: python {python_version(python)}, {loaded} of {len(handlers)} handlers load")
     print(f"runtime: modules of functions/ that do not compile: {len(broken)}")
-    return 1 if failures or broken else 0
+    print(f"runtime: modules of functions/ that do not import: {len(unloaded)}")
+    return 1 if failures or broken or unloaded else 0
 
 
 if __name__ == "__main__":

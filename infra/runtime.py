@@ -159,7 +159,7 @@ def failed(name):
 for module in pkgutil.walk_packages(["."], onerror=failed):
     try:
         importlib.import_module(module.name)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         failures[module.name] = f"{type(error).__name__}: {error}"
 print(json.dumps(failures))
 """
@@ -170,8 +170,10 @@ error at import) passes the handler's import and fails that request on AWS, a 50
 
 
 def every_env() -> dict[str, str]:
-    """Every function's environment at once: a module is imported under it whichever
-    function loads it (none reads the environment at import)."""
+    """Every function's environment at once, which every module is imported under. A
+    module that reads the environment at import (a handler whose wiring reads the
+    settings) finds every function's variables here: one needing a variable its own
+    function lacks would pass here, and is left to the handlers' own imports above."""
     merged: dict[str, str] = {}
     for env in handler_envs(load_template(TEMPLATE)).values():
         merged.update(env)

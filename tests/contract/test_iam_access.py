@@ -140,6 +140,7 @@ def test_a_state_machine_function_bus_queue_identity_and_pool_are_known_as_calls
     assert logical_id("userpool/eu-west-1_made-up", names) == "ConsoleUserPool"
     assert logical_id(ANY, names) == ANY
     assert logical_id(f"arn:aws:states:{account}:stateMachine:another", names) is None
+    assert logical_id("arn:aws", names) is None
 
 
 def test_a_grant_on_every_resource_allows_any_and_an_action_on_every_resource_needs_one() -> None:
@@ -159,12 +160,21 @@ def test_a_grant_on_every_resource_allows_any_and_an_action_on_every_resource_ne
         Access("QuarantineFunction", "sms-voice", "SendTextMessage", ANY),
         Access("ConsoleFunction", "cognito-idp", "AdminListGroupsForUser", "userpool/x"),
         Access("ConsoleFunction", "cognito-idp", "AdminAddUserToGroup", "userpool/x"),
+        # Resources the template does not have: no policy names them.
+        Access("LandingFunction", "ses", "SendEmail", "no-reply@elsewhere.example"),
+        Access("PublisherFunction", "events", "PutEvents", "default"),
+        Access("ConsentFunction", "lambda", "InvokeFunction", "someone-elses-function"),
+        # ... except where tests make their own, under names of their own.
+        Access("PublisherFunction", "sqs", "SendMessage", "https://sqs/1/a-test-queue"),
     ]
     assert ungranted(TEMPLATE, recorded) == [
         "ConsentFunction: lambda:InvokeFunction on PublisherFunction",
+        "ConsentFunction: lambda:InvokeFunction on someone-elses-function",
         "ConsentFunction: states:StopExecution on AnalysisStateMachine",
         "ConsoleFunction: cognito-idp:AdminAddUserToGroup on ConsoleUserPool",
         "LandingFunction: ses:PutSuppressedDestination on *",
+        "LandingFunction: ses:SendEmail on no-reply@elsewhere.example",
+        "PublisherFunction: events:PutEvents on default",
     ]
 
 
@@ -307,6 +317,8 @@ def test_a_call_is_the_function_whose_handler_module_made_it(tmp_path: Path) -> 
     other = AccessLog({Path("/elsewhere/handler.py"): "LandingFunction"})
     with other.installed():
         _handler_call()
+        with pytest.raises(RuntimeError, match="installed already"):
+            other.install()
     _handler_call()  # neither records once uninstalled
     expected = {Access("LandingFunction", "dynamodb", "GetItem", "consentry-ProfilesTable")}
     assert log.recorded == expected

@@ -21,9 +21,10 @@ from tests.access_check import (  # noqa: F401 (the run's hooks: IAM policies ho
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = load_template(ROOT / "template.yaml").body
+_TEMPLATE = load_template(ROOT / "template.yaml")
+TEMPLATE = _TEMPLATE.body
 REGION: Final = "eu-west-1"
-_NAMES = {lid: name for name, lid in resource_ids(load_template(ROOT / "template.yaml")).items()}
+_NAMES = {lid: name for name, lid in resource_ids(_TEMPLATE).items()}
 
 
 def stack_name(logical_id: str) -> str:

@@ -454,18 +454,23 @@ def grants(template: Template, function: str) -> set[tuple[str, str, str]]:
     the checked services. Raises UnreadablePolicyError on what this reading would make
     broader than it is (a Deny, a Condition, NotAction, NotResource)."""
     allowed: set[tuple[str, str, str]] = set()
-    for policy in template.properties(function).get("Policies", []):
-        if not isinstance(policy, Mapping):
-            continue
-        for name, body in policy.items():
-            if name in POLICY_TEMPLATES:
-                parameter, service, actions = POLICY_TEMPLATES[name]
-                for lid in _referenced(body.get(parameter)):
-                    allowed |= {(service, action, lid) for action in actions}
-            elif name == "Statement":
-                for statement in body:
-                    allowed |= _statement_grants(function, statement)
+    for name, body in _policies(template, function):
+        if name in POLICY_TEMPLATES:
+            parameter, service, actions = POLICY_TEMPLATES[name]
+            for lid in _referenced(body.get(parameter)):
+                allowed |= {(service, action, lid) for action in actions}
+        elif name == "Statement":
+            for statement in body:
+                allowed |= _statement_grants(function, statement)
     return allowed
+
+
+def _policies(template: Template, function: str) -> Iterator[tuple[str, Any]]:
+    """(policy template name or `Statement`, its body) of each of the function's
+    policies (a managed policy's bare name has no body, and grants nothing here)."""
+    for policy in template.properties(function).get("Policies", []):
+        if isinstance(policy, Mapping):
+            yield from policy.items()
 
 
 class UnreadablePolicyError(ValueError):
@@ -514,11 +519,10 @@ def resource_ids(template: Template) -> dict[str, str]:
     if len(pools) == 1:
         names[USER_POOL_MARK] = next(iter(pools))
     defaults = template.parameter_defaults()
-    for lid in template.resources_of(FUNCTION):
-        for policy in template.properties(lid).get("Policies", []):
-            for name, body in policy.items() if isinstance(policy, Mapping) else ():
-                parameter = POLICY_TEMPLATES.get(name, ("",))[0]
-                for ref in _referenced(body.get(parameter) if parameter else None):
+    for function in template.resources_of(FUNCTION):
+        for name, body in _policies(template, function):
+            if name in POLICY_TEMPLATES:
+                for ref in _referenced(body.get(POLICY_TEMPLATES[name][0])):
                     if defaults.get(ref):
                         names[str(defaults[ref])] = ref
     return names

@@ -99,11 +99,10 @@ MIX = Mix(
 
 def _settings_environment() -> None:
     """What the handler modules read at import; the names reach nothing here."""
-    from consentry.core.settings import Settings
+    from consentry.core.settings import required_names
 
-    for name, field in Settings.model_fields.items():
-        if field.is_required():
-            os.environ.setdefault(name.upper(), "bench")
+    for name in required_names():
+        os.environ.setdefault(name.upper(), "bench")
     os.environ["AWS_REGION"] = REGION
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 

@@ -18,13 +18,11 @@ TARGET = ROOT / "docs" / "openapi.json"
 
 def generate() -> str:
     sys.path.insert(0, str(ROOT / "functions"))
-    from consentry.core.settings import Settings  # noqa: PLC0415 (functions/ is on the path only now)
+    from consentry.core.settings import required_names  # noqa: PLC0415 (functions/ is on the path only now)
 
     # The handler reads its settings at import; the values do not reach the document.
-    for name, field in Settings.model_fields.items():
-        if field.is_required():
-            alias = name
-            os.environ.setdefault(alias.upper(), "openapi")
+    for name in required_names():
+        os.environ.setdefault(name.upper(), "openapi")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     from consent.handler import app  # noqa: PLC0415 (needs the settings above)
 

@@ -19,7 +19,7 @@ import consentry.privacy.tables
 import consentry.reporting.tables  # noqa: F401 (each declares its tables on import)
 import console.revocations  # noqa: F401 (as do the console's)
 from consentry.core.persistence import declared_tables
-from consentry.core.settings import Settings
+from consentry.core.settings import required_names, setting_names
 from infra.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,15 +100,9 @@ def test_the_idempotency_table_has_powertools_key_and_ttl() -> None:
 
 
 def test_settings_and_template_environment_name_the_same_variables() -> None:
-    required = {
-        name.upper() for name, field in Settings.model_fields.items() if field.is_required()
-    }
+    required = {name.upper() for name in required_names()}
     required.discard("AWS_REGION")  # Lambda sets it
-    every_setting = {
-        # Settings' aliases are names
-        name.upper()
-        for name, field in Settings.model_fields.items()
-    }
+    every_setting = {name.upper() for name in setting_names()}
     function_env = set(GLOBAL_ENV)
     for function in FUNCTIONS.values():
         function_env |= set(function["Properties"].get("Environment", {}).get("Variables", {}))
@@ -163,6 +157,6 @@ def test_analysis_lambda_tasks_name_only_analyze_functions() -> None:
 
 
 def test_every_table_setting_but_powertools_idempotency_has_one_model() -> None:
-    table_fields = {name for name in Settings.model_fields if name.endswith("_table")}
+    table_fields = {name for name in setting_names() if name.endswith("_table")}
 
     assert sorted(field for _, field in TABLES) == sorted(table_fields - {"idempotency_table"})

@@ -25,7 +25,7 @@ from consentry.addresses.counting import (
 from consentry.addresses.events import AddressEvent
 from consentry.addresses.reasons import ErrorType, FailureReason
 from consentry.addresses.status import AddressState, AddressStatus
-from consentry.core.settings import Settings
+from consentry.core.settings import Settings, required_names
 from consentry.core.types import Address, Channel
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -142,17 +142,17 @@ def test_releasing_errors_keeps_denylist_and_allowlist() -> None:
 
 
 def test_every_threshold_comes_from_the_settings() -> None:
-    settings_ = Settings.model_validate(
+    settings_ = Settings.from_environment(
         {
-            **{name: "x" for name, f in Settings.model_fields.items() if f.is_required()},
+            **{name.upper(): "x" for name in required_names()},
             "AWS_REGION": "eu-west-1",
-            "soft_error_spacing_hours": 12,
-            "soft_errors_to_quarantine": 3,
-            "error_counter_reset_days": 7,
-            "mailbox_full_release_days": 14,
-            "outage_window_minutes": 30,
-            "outage_min_failures": 10,
-            "outage_min_failure_ratio": 0.5,
+            "SOFT_ERROR_SPACING_HOURS": "12",
+            "SOFT_ERRORS_TO_QUARANTINE": "3",
+            "ERROR_COUNTER_RESET_DAYS": "7",
+            "MAILBOX_FULL_RELEASE_DAYS": "14",
+            "OUTAGE_WINDOW_MINUTES": "30",
+            "OUTAGE_MIN_FAILURES": "10",
+            "OUTAGE_MIN_FAILURE_RATIO": "0.5",
         }
     )
 

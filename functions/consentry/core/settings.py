@@ -1,7 +1,16 @@
 """Deployment settings, read once from the environment the template gives each function.
 
 Each field is the environment variable of its name in capitals (`profiles_table` is
-`PROFILES_TABLE`), validated by pydantic: `true`/`false` and numbers are read from text.
+`PROFILES_TABLE`). Numbers and flags are read from text, flags as pydantic reads them
+(`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case), and a number must keep
+its bounds: a function whose settings do not hold does not start, and its error names
+every variable that is missing or wrong. Other variables are ignored.
+
+A dataclass, not a pydantic model: every function reads its settings at init, where a
+model of this size cost 3-8 ms of each cold start to declare (and, being the first
+model built, loaded pydantic's schema machinery), for what is a reader of text
+(docs/decisions.md, "The settings are a dataclass").
+
 The one place that reads the environment; the handlers hand the settings down.
 """
 
@@ -9,16 +18,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from functools import lru_cache
-from typing import Self, TypeVar
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Self, TypeVar
 
 
-class Settings(BaseModel):
+class SettingsError(ValueError):
+    """The environment does not hold valid settings; the message names each variable."""
+
+
+def bounded(
+    default: float, *, ge: float | None = None, gt: float | None = None, le: float | None = None
+) -> Any:
+    """A number setting with its default and the bounds its value must keep."""
+    return field(default=default, metadata={"ge": ge, "gt": gt, "le": le})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
     """Resource names have no defaults: a function without them must not start."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     aws_region: str
 
@@ -54,11 +72,11 @@ class Settings(BaseModel):
     """The console's app client of that pool (USER_PASSWORD_AUTH, no secret)."""
     console_session_keys_secret: str | None = None
     """The keys of the console's session cookies and forms."""
-    console_session_hours: int = Field(default=8, ge=1, le=24)
+    console_session_hours: int = bounded(8, ge=1, le=24)
     """How long a console session lasts after signing in."""
 
-    link_ttl_days: int = Field(default=90, ge=60)
-    signing_keys_max_age_s: int = Field(default=300, ge=0)
+    link_ttl_days: int = bounded(90, ge=60)
+    signing_keys_max_age_s: int = bounded(300, ge=0)
     owner_opt_out_denylists: bool = True
     default_phone_region: str = "US"
     sender_smtputf8: bool = False
@@ -71,26 +89,26 @@ class Settings(BaseModel):
     """The links' base URL (a custom domain); empty: the host and stage of the request."""
     confirmation_sender: str | None = None
     """The From address of double opt-in confirmation emails (an SES-verified identity)."""
-    signup_mails_per_mailbox_hour: int = Field(default=3, ge=1)
+    signup_mails_per_mailbox_hour: int = bounded(3, ge=1)
     """Confirmation emails one mailbox gets in an hour at most, however its address is
     spelled (plus tags, and dots where the provider ignores them)."""
-    signup_requests_per_client_hour: int = Field(default=20, ge=1)
+    signup_requests_per_client_hour: int = bounded(20, ge=1)
     """Subscription requests one client (IP address) may make in an hour."""
 
     # The quarantine's counting rules and outage guard (domain.md section 2).
-    soft_error_spacing_hours: int = Field(default=24, ge=0)
-    soft_errors_to_quarantine: int = Field(default=5, ge=1)
-    error_counter_reset_days: int = Field(default=10, ge=1)
-    mailbox_full_release_days: int = Field(default=30, ge=1)
-    feedback_reorder_window_days: int = Field(default=14, ge=1)
+    soft_error_spacing_hours: int = bounded(24, ge=0)
+    soft_errors_to_quarantine: int = bounded(5, ge=1)
+    error_counter_reset_days: int = bounded(10, ge=1)
+    mailbox_full_release_days: int = bounded(30, ge=1)
+    feedback_reorder_window_days: int = bounded(14, ge=1)
     """Feedback that arrives at most this long after its own time counts as if it had
     arrived in order (the address keeps its outcomes this long)."""
-    outage_window_minutes: int = Field(default=60, ge=5)
-    outage_bucket_minutes: int = Field(default=5, ge=1)
-    outage_min_failures: int = Field(default=50, ge=1)
-    outage_min_failure_ratio: float = Field(default=0.3, gt=0, le=1)
-    outage_hold_max_hours: int = Field(default=72, ge=1)
-    outage_attempts_flush_seconds: int = Field(default=30, ge=0)
+    outage_window_minutes: int = bounded(60, ge=5)
+    outage_bucket_minutes: int = bounded(5, ge=1)
+    outage_min_failures: int = bounded(50, ge=1)
+    outage_min_failure_ratio: float = bounded(0.3, gt=0, le=1)
+    outage_hold_max_hours: int = bounded(72, ge=1)
+    outage_attempts_flush_seconds: int = bounded(30, ge=0)
 
     # Replies to inbound SMS keywords: transactional, no marketing content.
     sms_origination_identity: str | None = None
@@ -103,24 +121,92 @@ class Settings(BaseModel):
     sms_help_reply: str = "Reply STOP to unsubscribe, START to resubscribe."
 
     # The delivery analysis (template parameter ShardRows).
-    shard_rows: int = Field(default=1_000_000, ge=1)
+    shard_rows: int = bounded(1_000_000, ge=1)
     """Audience rows per classify shard; only the Plan step reads it."""
-    count_range_bytes: int = Field(default=16 << 20, ge=1)
+    count_range_bytes: int = bounded(16 << 20, ge=1)
     """The Count map reads an audience in ranges of about this many bytes (at most 32
     of them); only the Plan step reads it."""
-    suppression_snapshot_max_age_minutes: int = Field(default=360, ge=1)
+    suppression_snapshot_max_age_minutes: int = bounded(360, ge=1)
     """An analysis refuses a stored suppression snapshot older than this (template
     parameter SuppressionSnapshotMaxAgeMinutes); only the Plan step reads it."""
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> Self:
-        return cls.model_validate(
-            {
-                name: environment[name.upper()]
-                for name in cls.model_fields
-                if name.upper() in environment
-            }
-        )
+        values: dict[str, object] = {}
+        problems: list[str] = []
+        for setting in fields(cls):
+            variable = setting.name.upper()
+            if variable not in environment:
+                if setting.default is MISSING:
+                    problems.append(f"{variable}: missing")
+                continue
+            try:
+                values[setting.name] = _read(setting, environment[variable])
+            except ValueError as error:
+                problems.append(f"{variable}: {error}")
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def required_names() -> list[str]:
+    """The settings without a default, by field name: the template must give them."""
+    return [setting.name for setting in fields(Settings) if setting.default is MISSING]
+
+
+def setting_names() -> list[str]:
+    """Every setting, by field name."""
+    return [setting.name for setting in fields(Settings)]
+
+
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+
+
+def _flag(text: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _whole(text: str) -> int:
+    digits = text.strip()
+    if not digits.lstrip("+-").isdecimal():
+        raise ValueError("must be a whole number")
+    return int(digits)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("must be a number") from None
+
+
+_READERS: dict[str, Callable[[str], object]] = {
+    "str": str,
+    "str | None": str,
+    "bool": _flag,
+    "int": _whole,
+    "float": _number,
+}
+"""How each annotation of Settings is read from text (the annotations are text here)."""
+
+
+def _read(setting: Field[Any], text: str) -> object:
+    value = _READERS[str(setting.type)](text)
+    bounds = setting.metadata
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if bounds.get("ge") is not None and not value >= bounds["ge"]:
+            raise ValueError(f"must be at least {bounds['ge']}")
+        if bounds.get("gt") is not None and not value > bounds["gt"]:
+            raise ValueError(f"must be more than {bounds['gt']}")
+        if bounds.get("le") is not None and not value <= bounds["le"]:
+            raise ValueError(f"must be at most {bounds['le']}")
+    return value
 
 
 @lru_cache(maxsize=1)

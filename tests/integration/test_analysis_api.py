@@ -67,7 +67,7 @@ def finished(api: ApiCall, delivery_id: str, execution_arn: str | None = None) -
             record["executionArn"],
         ):
             return response
-        assert time.monotonic() < deadline, "the analysis did not end"
+        assert time.monotonic() < deadline, f"the analysis did not end: {response}"
         time.sleep(0.05)
 
 
@@ -256,7 +256,9 @@ def test_explain_reads_the_shard_of_the_address_when_there_are_several(
 
     response = api("GET", BASE.format("d-4") + "/explain", query={"address": "U5@example.com"})
 
+    assert record["status"] == "SUCCEEDED", record
     assert record["target"]["parts"] > 1
+    assert response["statusCode"] == 200, response
     assert [(r["row"], r["profileId"], r["verdict"]) for r in response["json"]["rows"]] == [
         (6, "p5", "profile_opted_out"),
         (12, "p11", "targeted"),

@@ -13,6 +13,8 @@ libraries' share is the import, in a fresh interpreter, of every module outside
 functions/ that the handler's import loads, in the order it loaded them. That is the
 floor no change to our own modules can go below; work done by our modules at import
 (building models, compiling patterns) counts as ours, even when library code does it.
+A second floor leaves pydantic out of those libraries (PYDANTIC): what the handler's
+libraries would cost if no module of ours needed pydantic at init.
 
 Each handler pauses the cyclic garbage collector while it loads
 (consentry.core.cold_start), and its libraries-only figure is taken the same way;
@@ -30,11 +32,14 @@ Prints `name=value` lines:
     import_ms.boto3=...
     import_ms.boto3_collector_paused=...  the same with the collector paused, for reference
     libraries_ms.<module>=...           median import time of its libraries alone
-    own_ms.<module>=...                 the difference: our modules' share
+    libraries_without_pydantic_ms.<module>=...  the same without pydantic's packages
+    own_ms.<module>=...                 import_ms less libraries_ms: our modules' share
     ratio.<module>_vs_boto3=...
     libraries_ratio.<module>_vs_boto3=...
+    libraries_without_pydantic_ratio.<module>_vs_boto3=...
     max_ratio_vs_boto3=...              the largest handler ratio
     max_libraries_ratio_vs_boto3=...    the largest libraries-only ratio (the floor)
+    max_libraries_without_pydantic_ratio_vs_boto3=...  the floor were ours pydantic-free
     artifact_mb.<LogicalId>=...         size of .aws-sam/build/<LogicalId> (MiB)
 
 The interpreter is this one (the dev venv's) unless --python names another; the
@@ -52,6 +57,7 @@ import os
 import statistics
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 from infra.local.template import load_template
@@ -109,6 +115,23 @@ def libraries_code(names: list[str]) -> str:
     )
 
 
+PYDANTIC = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection")
+"""pydantic and the packages only it brings. The libraries' figure without them is the
+floor a handler would have if no module of ours needed pydantic at init: a library
+that needs it (Powertools' request validation) still loads it, and is counted."""
+
+
+def without_pydantic(names: list[str]) -> list[str]:
+    return [name for name in names if name.partition(".")[0] not in PYDANTIC]
+
+
+FLOORS: dict[str, Callable[[list[str]], list[str]]] = {
+    "libraries": list,
+    "libraries_without_pydantic": without_pydantic,
+}
+"""What each floor imports of the libraries a handler's import loads."""
+
+
 DEPTHS = (0, 5, 10, 15)
 """Call depths each import is timed at, in frames above the interpreter's first. CPython
 keeps frames in chunks of the thread's stack and, before 3.13's fix of gh-142183, maps
@@ -151,6 +174,47 @@ def directory_mib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / (1024 * 1024)
 
 
+Samples = dict[str, list[int]]
+
+
+def measure(
+    targets: dict[str, dict[str, str]], runs: int, python: str
+) -> tuple[dict[str, dict[int, list[int]]], dict[str, Samples], list[int]]:
+    """Microseconds per import: each target's by depth, each handler's floors (FLOORS),
+    and the yardstick's with the collector paused."""
+    handlers = [name for name in targets if name != BASELINE]
+    loaded = {name: library_modules(name, targets[name], python) for name in handlers}
+    floor_code = {
+        floor: {name: libraries_code(pick(loaded[name])) for name in handlers}
+        for floor, pick in FLOORS.items()
+    }
+    samples: dict[str, dict[int, list[int]]] = {name: {} for name in targets}
+    floors: dict[str, Samples] = {floor: {name: [] for name in handlers} for floor in FLOORS}
+    paused_baseline: list[int] = []
+    for name, env in targets.items():
+        # warm-up: writes bytecode, fills the page cache
+        import_us(name, env, depth=0, python=python)
+    for _ in range(runs):
+        # Interleaved, so drift on the machine touches every module alike.
+        for depth in DEPTHS:
+            for name, env in targets.items():
+                timed = import_us(name, env, depth=depth, python=python)
+                samples[name].setdefault(depth, []).append(timed)
+                for floor, code in floor_code.items():
+                    if name in code:
+                        floors[floor][name].append(
+                            import_us(name, env, code[name], depth=depth, python=python)
+                        )
+            paused_baseline.append(
+                import_us(BASELINE, targets[BASELINE], PAUSED_BASELINE, depth=depth, python=python)
+            )
+    return samples, floors, paused_baseline
+
+
+def median_ms(values: list[int]) -> float:
+    return statistics.median(values) / 1000
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Cold-start import cost per handler.")
     parser.add_argument("--runs", type=int, default=3, help="fresh interpreters per depth")
@@ -165,42 +229,19 @@ def main(argv: list[str] | None = None) -> int:
     python = os.path.abspath(args.python)  # the interpreters start in functions/
 
     template = load_template(TEMPLATE)
-    functions = function_envs(template)
     # One entry per module; functions sharing a handler module share its figure.
     targets: dict[str, dict[str, str]] = {BASELINE: base_env(), **handler_envs(template)}
-
     handlers = [name for name in targets if name != BASELINE]
-    libraries = {
-        name: libraries_code(library_modules(name, targets[name], python)) for name in handlers
-    }
-    samples: dict[str, dict[int, list[int]]] = {name: {} for name in targets}
-    library_samples: dict[str, list[int]] = {name: [] for name in handlers}
-    paused_baseline: list[int] = []
-    for name, env in targets.items():
-        # warm-up: writes bytecode, fills the page cache
-        import_us(name, env, depth=0, python=python)
-    for _ in range(runs):
-        # Interleaved, so drift on the machine touches every module alike.
-        for depth in DEPTHS:
-            for name, env in targets.items():
-                timed = import_us(name, env, depth=depth, python=python)
-                samples[name].setdefault(depth, []).append(timed)
-                if name in libraries:
-                    library_samples[name].append(
-                        import_us(name, env, libraries[name], depth=depth, python=python)
-                    )
-            paused_baseline.append(
-                import_us(BASELINE, targets[BASELINE], PAUSED_BASELINE, depth=depth, python=python)
-            )
-
-    def median_ms(values: list[int]) -> float:
-        return statistics.median(values) / 1000
+    samples, floor_samples, paused_baseline = measure(targets, runs, python)
 
     every = {
         name: [us for at in by_depth.values() for us in at] for name, by_depth in samples.items()
     }
     import_ms = {name: median_ms(values) for name, values in every.items()}
-    libraries_ms = {name: median_ms(values) for name, values in library_samples.items()}
+    floors_ms = {
+        floor: {name: median_ms(values) for name, values in by_name.items()}
+        for floor, by_name in floor_samples.items()
+    }
     by_depth_ms = {
         name: [median_ms(at) for at in by_depth.values()] for name, by_depth in samples.items()
     }
@@ -215,17 +256,19 @@ def main(argv: list[str] | None = None) -> int:
     for name in handlers:
         print(f"import_ms.{name}={import_ms[name]:.1f}")
         print(f"spread_ms.{name}={spread_ms[name]:.1f}")
-        print(f"libraries_ms.{name}={libraries_ms[name]:.1f}")
-        print(f"own_ms.{name}={import_ms[name] - libraries_ms[name]:.1f}")
+        for floor, by_name in floors_ms.items():
+            print(f"{floor}_ms.{name}={by_name[name]:.1f}")
+        print(f"own_ms.{name}={import_ms[name] - floors_ms['libraries'][name]:.1f}")
     ratios = {name: import_ms[name] / base for name in handlers}
-    library_ratios = {name: libraries_ms[name] / base for name in handlers}
     for name in handlers:
         print(f"ratio.{name}_vs_{BASELINE}={ratios[name]:.2f}")
-        print(f"libraries_ratio.{name}_vs_{BASELINE}={library_ratios[name]:.2f}")
+        for floor, by_name in floors_ms.items():
+            print(f"{floor}_ratio.{name}_vs_{BASELINE}={by_name[name] / base:.2f}")
     print(f"max_ratio_vs_{BASELINE}={max(ratios.values()):.2f}")
-    print(f"max_libraries_ratio_vs_{BASELINE}={max(library_ratios.values()):.2f}")
+    for floor, by_name in floors_ms.items():
+        print(f"max_{floor}_ratio_vs_{BASELINE}={max(by_name.values()) / base:.2f}")
     if BUILD_DIR.is_dir():
-        for logical_id in functions:
+        for logical_id in function_envs(template):
             artifact = BUILD_DIR / logical_id
             if artifact.is_dir():
                 print(f"artifact_mb.{logical_id}={directory_mib(artifact):.1f}")

@@ -14,7 +14,8 @@ functions/ that the handler's import loads, in the order it loaded them. That is
 floor no change to our own modules can go below; work done by our modules at import
 (building models, compiling patterns) counts as ours, even when library code does it.
 A second floor leaves pydantic out of those libraries (PYDANTIC): what the handler's
-libraries would cost if no module of ours needed pydantic at init.
+libraries would cost if no module of ours needed pydantic at init (at most: what only
+pydantic loads of the standard library is still imported).
 
 Each handler pauses the cyclic garbage collector while it loads
 (consentry.core.cold_start), and its libraries-only figure is taken the same way;

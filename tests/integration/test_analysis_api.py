@@ -252,6 +252,7 @@ def test_explain_reads_the_shard_of_the_address_when_there_are_several(
     opt_out("p5")
     rows = [{"profile_id": f"p{n}", "address": f"u{n % 6}@example.com"} for n in range(12)]
     started = api("POST", BASE.format("d-4"), json_body=body(stack.upload(rows)))
+    assert started["statusCode"] == 202, started["json"]
     record = finished(api, "d-4", started["json"]["executionArn"])["json"]
 
     response = api("GET", BASE.format("d-4") + "/explain", query={"address": "U5@example.com"})

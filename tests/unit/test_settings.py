@@ -3,6 +3,7 @@ variable that is wrong named."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 
 import pytest
@@ -53,11 +54,32 @@ def test_numbers_are_read_from_text() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"), [("1_000", 1000), ("90.0", 90), ("75.", 75), ("08", 8), ("-0", 0)]
+)
+def test_whole_numbers_take_the_forms_pydantic_took(text: str, expected: int) -> None:
+    settings = Settings.from_environment(environment(SIGNING_KEYS_MAX_AGE_S=text))
+
+    assert settings.signing_keys_max_age_s == expected
+
+
+def test_text_settings_keep_what_they_are_given() -> None:
+    settings = Settings.from_environment(
+        environment(EVENT_BUS_NAME="consent-events", PUBLIC_BASE_URL="", CONFIRMATION_SENDER="")
+    )
+
+    assert settings.event_bus_name == "consent-events"
+    assert (settings.public_base_url, settings.confirmation_sender) == ("", "")
+
+
+@pytest.mark.parametrize(
     ("variable", "text", "message"),
     [
         ("SENDER_SMTPUTF8", "maybe", "SENDER_SMTPUTF8: must be true or false"),
         ("SHARD_ROWS", "1.5", "SHARD_ROWS: must be a whole number"),
         ("SHARD_ROWS", "", "SHARD_ROWS: must be a whole number"),
+        ("SHARD_ROWS", "+-5", "SHARD_ROWS: must be a whole number"),
+        ("SHARD_ROWS", "1__000", "SHARD_ROWS: must be a whole number"),
+        ("SIGNING_KEYS_MAX_AGE_S", "-1", "SIGNING_KEYS_MAX_AGE_S: must be at least 0"),
         ("SHARD_ROWS", "0", "SHARD_ROWS: must be at least 1"),
         ("LINK_TTL_DAYS", "59", "LINK_TTL_DAYS: must be at least 60"),
         ("CONSOLE_SESSION_HOURS", "25", "CONSOLE_SESSION_HOURS: must be at most 24"),
@@ -70,7 +92,7 @@ def test_numbers_are_read_from_text() -> None:
 def test_a_value_out_of_its_type_or_bounds_is_refused_by_name(
     variable: str, text: str, message: str
 ) -> None:
-    with pytest.raises(SettingsError, match=message):
+    with pytest.raises(SettingsError, match=re.escape(message) + "$"):
         Settings.from_environment(environment(**{variable: text}))
 
 
@@ -88,10 +110,10 @@ def test_every_problem_is_named_at_once() -> None:
 
 
 def test_other_variables_are_ignored() -> None:
-    settings = Settings.from_environment(environment(PATH="/bin", POWERTOOLS_SERVICE_NAME="x"))
+    given = environment(SHARD_ROWS_LIMIT="many", POWERTOOLS_SERVICE_NAME="x")
 
-    assert "PATH" not in {name.upper() for name in setting_names()}
-    assert settings.profiles_table == "profiles_table-value"
+    assert "SHARD_ROWS_LIMIT" not in {name.upper() for name in setting_names()}
+    assert Settings.from_environment(given) == Settings.from_environment(environment())
 
 
 def test_settings_are_frozen_and_compare_by_value() -> None:

@@ -1,15 +1,17 @@
 """Deployment settings, read once from the environment the template gives each function.
 
 Each field is the environment variable of its name in capitals (`profiles_table` is
-`PROFILES_TABLE`). Numbers and flags are read from text, flags as pydantic reads them
-(`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case), and a number must keep
-its bounds: a function whose settings do not hold does not start, and its error names
-every variable that is missing or wrong. Other variables are ignored.
+`PROFILES_TABLE`). Numbers and flags are read from text as pydantic read them: flags
+`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` in any case, whole numbers also as
+`1_000` or `90.0` (a CloudFormation Number parameter may be given so), spaces around a
+value ignored. A number must keep its bounds: a function whose settings do not hold
+does not start, and its error names every variable that is missing or wrong. Other
+variables are ignored.
 
-A dataclass, not a pydantic model: every function reads its settings at init, where a
-model of this size cost 3-8 ms of each cold start to declare (and, being the first
-model built, loaded pydantic's schema machinery), for what is a reader of text
-(docs/decisions.md, "The settings are a dataclass").
+A dataclass, not a pydantic model: every function reads its settings at init, where
+the model was the first of ours built in most functions, 2-6 ms of their cold start
+with the schema machinery it loaded, for what is a reader of text (docs/decisions.md,
+"The settings are a dataclass").
 
 The one place that reads the environment; the handlers hand the settings down.
 """
@@ -173,10 +175,13 @@ def _flag(text: str) -> bool:
 
 
 def _whole(text: str) -> int:
-    digits = text.strip()
-    if not digits.lstrip("+-").isdecimal():
-        raise ValueError("must be a whole number")
-    return int(digits)
+    whole, dot, fraction = text.strip().partition(".")
+    if not dot or fraction.strip("0") == "":  # 90.0 is 90; 90.5 is no whole number
+        try:
+            return int(whole)  # one sign, digits, single underscores between them
+        except ValueError:
+            pass
+    raise ValueError("must be a whole number")
 
 
 def _number(text: str) -> float:

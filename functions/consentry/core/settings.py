@@ -18,6 +18,7 @@ The one place that reads the environment; the handlers hand the settings down.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -33,7 +34,8 @@ def bounded(
     default: float, *, ge: float | None = None, gt: float | None = None, le: float | None = None
 ) -> Any:
     """A number setting with its default and the bounds its value must keep."""
-    return field(default=default, metadata={"ge": ge, "gt": gt, "le": le})
+    given = {"ge": ge, "gt": gt, "le": le}
+    return field(default=default, metadata={name: v for name, v in given.items() if v is not None})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,16 +203,20 @@ _READERS: dict[str, Callable[[str], object]] = {
 """How each annotation of Settings is read from text (the annotations are text here)."""
 
 
+_BOUNDS: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
+    "ge": (operator.ge, "at least"),
+    "gt": (operator.gt, "more than"),
+    "le": (operator.le, "at most"),
+}
+"""Each bound `bounded` may set: the test a value must pass, and how the error says it."""
+
+
 def _read(setting: Field[Any], text: str) -> object:
     value = _READERS[str(setting.type)](text)
-    bounds = setting.metadata
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if bounds.get("ge") is not None and not value >= bounds["ge"]:
-            raise ValueError(f"must be at least {bounds['ge']}")
-        if bounds.get("gt") is not None and not value > bounds["gt"]:
-            raise ValueError(f"must be more than {bounds['gt']}")
-        if bounds.get("le") is not None and not value <= bounds["le"]:
-            raise ValueError(f"must be at most {bounds['le']}")
+    for name, bound in setting.metadata.items():  # only numbers have bounds
+        holds, words = _BOUNDS[name]
+        if not holds(value, bound):
+            raise ValueError(f"must be {words} {bound}")
     return value
 
 

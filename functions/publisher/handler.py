@@ -24,10 +24,10 @@ from consentry.core import cold_start  # first: the collector waits while this l
 from itertools import takewhile
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from consentry.core import clients
 from consentry.core.clock import utc_now
 from consentry.core.errors import StoreUnavailableError
 from consentry.core.observability import logger, metrics, tracer
@@ -43,8 +43,6 @@ from consentry.privacy.fingerprints import fingerprint, load_keyring
 from consentry.reporting import counting
 
 _bound: Settings | None = None
-_clients: dict[str, EventBus] = {}
-"""One EventBridge client per execution environment (per region)."""
 
 
 def _fingerprints(settings: Settings) -> AddressFingerprint:
@@ -55,12 +53,6 @@ def _fingerprints(settings: Settings) -> AddressFingerprint:
         return fingerprint(keyring, keyring.active, channel, address)
 
     return address_key
-
-
-def _default_bus(region: str) -> EventBus:
-    if region not in _clients:
-        _clients[region] = boto3.client("events", region_name=region)
-    return _clients[region]
 
 
 def _histograms(published: list[Sent]) -> None:
@@ -121,7 +113,7 @@ def lambda_handler(
     if settings.event_bus_name is None:
         raise RuntimeError("EVENT_BUS_NAME is not set")
     publisher = StreamPublisher(
-        bus=bus or _default_bus(settings.aws_region),
+        bus=bus or clients.client("events", settings.aws_region),
         bus_name=settings.event_bus_name,
         fingerprint=_fingerprints(settings),
         clock=utc_now,

@@ -14,23 +14,14 @@ from consentry.core import cold_start  # first: the collector waits while this l
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from consentry.core import clients
 from consentry.core.observability import logger, mask_address, metrics, tracer
 from consentry.core.settings import get_settings
 from consentry.events.ses_suppression import Operation, suppression_request
-
-_clients: dict[str, Any] = {}
-"""One SESv2 client per execution environment (per region)."""
-
-
-def _default_ses(region: str) -> Any:
-    if region not in _clients:
-        _clients[region] = boto3.client("sesv2", region_name=region)
-    return _clients[region]
 
 
 @logger.inject_lambda_context
@@ -40,7 +31,7 @@ def lambda_handler(
     event: dict[str, Any], _context: LambdaContext, ses: Any = None
 ) -> dict[str, Any]:
     """`ses` replaces the SESv2 client (tests pass a stubbed one)."""
-    client = ses or _default_ses(get_settings().aws_region)
+    client = ses or clients.client("sesv2", get_settings().aws_region)
     for record in DynamoDBStreamEvent(event).records:
         request = suppression_request(record.raw_event)
         if request is None:

@@ -16,7 +16,7 @@ ON_DEMAND = (
     "aws_lambda_powertools.event_handler.openapi.models",  # Swagger UI, 404/405 answers
     "aws_lambda_powertools.utilities.idempotency",  # operations that change something
     "aws_lambda_powertools.utilities.parameters",  # link keys, the profile-id key
-    "boto3",  # clients are made at their first use
+    "boto3",  # S3's client is made at its first use; others from botocore (core.clients)
     "jinja2",  # pages
     "email_validator",  # addresses off the fast path
     "phonenumbers",
@@ -31,8 +31,6 @@ ON_DEMAND = (
 )
 HANDLERS = sorted({module for module, _ in function_envs(load_template(TEMPLATE)).values()})
 EVERY_REQUEST: dict[str, frozenset[str]] = {
-    "publisher.handler": frozenset({"boto3"}),  # every batch of changes is a PutEvents
-    "suppression.handler": frozenset({"boto3"}),  # every batch may call SES
     # every message; Powertools' batch processor loads asyncio for its async variant
     "quarantine.handler": frozenset({"consentry.addresses.feedback", "asyncio"}),
 }
@@ -64,8 +62,9 @@ BUILT_AT_INIT: dict[str, frozenset[str]] = {
     "quarantine.schedule": frozenset({"QuarantinePolicy", "DueRun"}),  # every run
 }
 """Pydantic models a handler's every request uses (the settings are a dataclass)."""
-ERASED_ADDRESS_READERS = frozenset({"analyze.plan", "analyze.classify"})
-"""The steps that read erased addresses (Plan's snapshot; Classify matches them)."""
+ERASED_ADDRESS_READERS = frozenset({"analyze.plan"})
+"""The steps that read erased addresses at every run (Plan's snapshot); Classify loads
+their fingerprints only for a suppression that holds some."""
 NO_PROFILE = "consentry.consent.rules"
 """The consent rules: a step that reads no profile takes only the contract's causes."""
 NEEDS_NOT = {

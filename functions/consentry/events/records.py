@@ -4,6 +4,14 @@ Lambda hands the publisher its records with the items in DynamoDB's typed JSON. 
 record publishes (`changes`) and what it adds to the daily counts
 (`consentry.reporting.counting`) both read its plain values, so each record is
 deserialized once, here, and both are handed the result.
+
+The typed values are read by Powertools' deserializer (the one its DynamoDB stream data
+class uses), not boto3's: importing `boto3.dynamodb.types` loads the whole boto3
+package, which the publisher otherwise does without (consentry.core.clients). The two
+read every valid value alike (tests/unit/test_stream_records.py holds them to it). A
+number that is not one (boto3's read it as NaN) or is out of DynamoDB's range (boto3's
+raised an arithmetic error that stopped the whole batch) makes the record unreadable,
+as any value that is not typed JSON does.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
+from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 
 _deserializer = TypeDeserializer()
 
@@ -69,7 +77,7 @@ def read_record(record: Mapping[str, Any]) -> StreamRecord:
             old=_image(stream.get("OldImage")),
             written_at=_written_at(stream.get("ApproximateCreationDateTime")),
         )
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
+    except (LookupError, TypeError, AttributeError, ValueError, ArithmeticError) as error:
         raise UnreadableStreamRecordError(f"{type(error).__name__} reading the record") from None
 
 

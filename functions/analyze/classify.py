@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from analyze.step import ShardTask, StepModel, Wiring, load_stored, step
 from consentry.analysis import record_store
@@ -50,10 +50,11 @@ from consentry.analysis.run import (
     verdict_bytes,
 )
 from consentry.analysis.suppression import ReadMeter, from_snapshot, looked_up
-from consentry.consent.tokens import Keyring
 from consentry.core.bucket import SPOOL_BYTES, DataBucket, ObjectGoneError, spools
 from consentry.core.clock import Clock
-from consentry.privacy import fingerprints
+
+if TYPE_CHECKING:
+    from consentry.consent.tokens import Keyring
 
 WRITE_BATCH = 8192
 """Rows written to an output at once (JSONL audiences)."""
@@ -95,6 +96,10 @@ def classify_shard(
         if suppression.erased:
             if erasure_keys is None:
                 raise IncompleteAnalysisError("erased addresses, and no key to match them")
+            # Loaded here: only an audience whose suppression holds erased addresses
+            # needs the fingerprints (with their store and the keys' parameters).
+            from consentry.privacy import fingerprints  # noqa: PLC0415
+
             verdict = fingerprints.matcher(erasure_keys(), plan.rules.channel, suppression.erased)
             suppression = replace(suppression, erased_verdict=lambda a: verdict(a) or 0)
         ends: tuple[int, ...] = ()

@@ -20,7 +20,7 @@ from consentry.analysis import record_store
 from consentry.analysis.contract import AnalysisError, run_prefix
 from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger
-from consentry.core.types import IdentifierStr
+from consentry.core.wire import IdentifierStr
 from consentry.reporting import counter_store
 from consentry.reporting.cells import analysis_tally
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from consentry.core.types import WIRE_CONFIG
+from consentry.core.wire import WIRE_CONFIG
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -11,7 +11,8 @@ from consent.commands import ApiModel
 from consent.schemas.fields import Domain, FailureReasonFilter, Reason
 from consentry.addresses.events import AddressEvent, Decision
 from consentry.addresses.status import AddressState, AddressStatus
-from consentry.core.types import Channel, Count, Flag, Moment
+from consentry.core.types import Channel
+from consentry.core.wire import Count, Flag, Moment
 
 
 class AddressEventOut(ApiModel):

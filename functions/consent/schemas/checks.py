@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from consent.commands import ApiModel
-from consentry.core.types import Channel, IdentifierStr, MessageClass
+from consentry.core.types import Channel, MessageClass
+from consentry.core.wire import IdentifierStr
 
 
 class CheckItemIn(ApiModel):

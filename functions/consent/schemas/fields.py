@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
 
-from consentry.core.types import Flag
+from consentry.core.wire import Flag
 
 
 def _not_null(value: object) -> object:

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from consent.commands import ApiModel
-from consentry.core.types import IdentifierStr
+from consentry.core.wire import IdentifierStr
 
 LinkScope = Annotated[
     str,

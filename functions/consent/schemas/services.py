@@ -10,7 +10,8 @@ from pydantic import Field, StringConstraints
 from consent.commands import ApiModel
 from consent.schemas.fields import Reason
 from consentry.consent.subscriptions import Confirmation, Service, Subscription, SubscriptionStatus
-from consentry.core.types import Channel, Count, IdentifierStr, Moment
+from consentry.core.types import Channel
+from consentry.core.wire import Count, IdentifierStr, Moment
 
 
 class SubscriptionOut(ApiModel):

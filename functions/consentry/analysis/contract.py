@@ -15,17 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from consentry.analysis.exclusion import ExclusionCause
 from consentry.core.errors import ConflictError, InvalidInputError
-from consentry.core.types import (
-    WIRE_CONFIG,
-    Channel,
-    Count,
-    DeliveryId,
-    Flag,
-    IdentifierStr,
-    MessageClass,
-    Number,
-    ServiceId,
-)
+from consentry.core.types import Channel, DeliveryId, MessageClass, ServiceId
+from consentry.core.wire import WIRE_CONFIG, Count, Flag, IdentifierStr, Number
 
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 S3Uri = Annotated[

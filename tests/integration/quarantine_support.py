@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from copy import deepcopy
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -233,8 +234,8 @@ def address_events() -> list[AddressEvent]:
 def snapshot() -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
     """Everything the feedback path writes about addresses (counters excluded)."""
     return (
-        {k: v.model_dump() for k, v in address_states().items()},
-        [e.model_dump() for e in address_events()],
+        {k: asdict(v) for k, v in address_states().items()},
+        [asdict(e) for e in address_events()],
     )
 
 

@@ -1,6 +1,7 @@
 """The counting rules (domain.md section 2) against examples and a reference model."""
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import cast
@@ -128,8 +129,10 @@ def test_a_hard_error_makes_a_mailbox_full_quarantine_permanent() -> None:
 
 
 def test_releasing_errors_keeps_denylist_and_allowlist() -> None:
-    state = apply_failure(FRESH, HARD, UNKNOWN, T0, POLICY).model_copy(
-        update={"denylist_origins": frozenset({"complaint"}), "allowlisted": True}
+    state = replace(
+        apply_failure(FRESH, HARD, UNKNOWN, T0, POLICY),
+        denylist_origins=frozenset({"complaint"}),
+        allowlisted=True,
     )
 
     released = release_errors(state, T0 + DAY)
@@ -353,7 +356,7 @@ def test_the_same_feedback_twice_is_the_same_as_once(
 
 def test_an_operators_quarantine_is_never_released_by_time() -> None:
     full = soft_errors([T0 + i * DAY for i in range(5)], reason=FULL)
-    by_operator = full.model_copy(update={"reason": "spam trap"})
+    by_operator = replace(full, reason="spam trap")
 
     assert settle(by_operator, T0 + 100 * DAY, POLICY) == by_operator
 
@@ -498,8 +501,8 @@ def test_the_kept_outcomes_survive_the_address_item(
     if decided:
         state = release_errors(state, T0 + timedelta(microseconds=7))
 
-    assert address_store.to_state(address_store.to_item(state, version=1)) == state.model_copy(
-        update={"version": 1}
+    assert address_store.to_state(address_store.to_item(state, version=1)) == replace(
+        state, version=1
     )
 
 
@@ -519,7 +522,12 @@ def test_an_event_takes_effect_when_its_detail_says_or_else_at_its_own_time(
     detail: dict[str, object], effective: datetime
 ) -> None:
     event = AddressEvent(
-        channel=Channel.EMAIL, address=Address("a@example.com"), event_id="e", at=T0, kind="bounce"
-    ).model_copy(update={"detail": detail})
+        channel=Channel.EMAIL,
+        address=Address("a@example.com"),
+        event_id="e",
+        at=T0,
+        kind="bounce",
+        detail=detail,
+    )
 
     assert event.effective_at == effective

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -81,7 +82,7 @@ def update(*, command: ChangeService, clock: Clock) -> ServiceOut:
             "valid_until": patch.validity.end,
             "subscription_days": patch.validity.subscription_days,
         }
-    updated = current.model_copy(update={**changes, "updated_at": clock()})
+    updated = replace(current, **changes, updated_at=clock())
     _check_validity(updated.valid_from, updated.valid_until)
     return ServiceOut.of(service_store.save_service(updated, expected_version=current.version))
 

@@ -193,9 +193,7 @@ def _counting_text(state: AddressState) -> str | None:
         return None
     document = {
         "o": [[_us(o.at), o.key, o.outcome.value, o.reason] for o in state.occurrences],
-        "b": state.base.model_dump(mode="json", exclude_defaults=True)
-        if state.base is not None
-        else None,
+        "b": _health_document(state.base) if state.base is not None else None,
         "d": _us(state.decided_at) if state.decided_at else None,
     }
     return json.dumps(document, separators=(",", ":"))
@@ -210,7 +208,7 @@ def _counting_of(text: str | None) -> dict[str, Any]:
             Occurrence(at=_at(us), key=key, outcome=Outcome(outcome), reason=reason)
             for us, key, outcome, reason in document["o"]
         ),
-        "base": ErrorHealth.model_validate(document["b"]) if document["b"] is not None else None,
+        "base": _health_of(document["b"]) if document["b"] is not None else None,
         "decided_at": _at(document["d"]) if document["d"] is not None else None,
     }
 
@@ -225,6 +223,42 @@ def _us(at: datetime) -> int:
 
 def _at(us: int) -> datetime:
     return _EPOCH + us * _MICROSECOND
+
+
+def _health_document(health: ErrorHealth) -> dict[str, Any]:
+    """A base health as stored: the fields that differ from a valid address's, times
+    as ISO 8601 text."""
+    document = _health_values(health)
+    valid = _health_values(ErrorHealth())
+    return {name: value for name, value in document.items() if value != valid[name]}
+
+
+def _health_values(health: ErrorHealth) -> dict[str, Any]:
+    return {
+        "error_status": health.error_status.value,
+        "reason": health.reason,
+        "error_count": health.error_count,
+        "last_counted_error_at": _iso(health.last_counted_error_at),
+        "release_at": _iso(health.release_at),
+    }
+
+
+def _health_of(document: dict[str, Any]) -> ErrorHealth:
+    return ErrorHealth(
+        error_status=AddressStatus(document.get("error_status", AddressStatus.VALID.value)),
+        reason=document.get("reason"),
+        error_count=int(document.get("error_count", 0)),
+        last_counted_error_at=_time(document.get("last_counted_error_at")),
+        release_at=_time(document.get("release_at")),
+    )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
 
 
 def _of_domain(domain: str | None) -> Any:

@@ -31,6 +31,7 @@ pass both thresholds are held instead of counted.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Self
 
@@ -44,6 +45,7 @@ from consentry.addresses.status import (
     Occurrence,
     Outcome,
     decided,
+    with_health,
 )
 from consentry.core.settings import Settings
 from consentry.core.types import Address, Channel
@@ -128,15 +130,14 @@ def apply_failure(
     if error_type is ErrorType.HARD:
         if quarantined and current.release_at is None:
             return current  # already quarantined for good
-        return current.model_copy(
-            update={
-                "error_status": AddressStatus.QUARANTINE,
-                "reason": reason.value,
-                "error_count": current.error_count + 1,
-                "last_counted_error_at": at,
-                "release_at": None,
-                "updated_at": at,
-            }
+        return replace(
+            current,
+            error_status=AddressStatus.QUARANTINE,
+            reason=reason.value,
+            error_count=current.error_count + 1,
+            last_counted_error_at=at,
+            release_at=None,
+            updated_at=at,
         )
     last = current.last_counted_error_at
     if quarantined or (last is not None and at - last < policy.soft_error_spacing):
@@ -148,15 +149,14 @@ def apply_failure(
         status = AddressStatus.QUARANTINE
         mailbox_full = reason is FailureReason.MAILBOX_FULL
         release_at = at + policy.mailbox_full_release_after if mailbox_full else None
-    return current.model_copy(
-        update={
-            "error_status": status,
-            "reason": reason.value,
-            "error_count": count,
-            "last_counted_error_at": at,
-            "release_at": release_at,
-            "updated_at": at,
-        }
+    return replace(
+        current,
+        error_status=status,
+        reason=reason.value,
+        error_count=count,
+        last_counted_error_at=at,
+        release_at=release_at,
+        updated_at=at,
     )
 
 
@@ -170,15 +170,14 @@ def apply_success(state: AddressState, at: datetime, policy: QuarantinePolicy) -
 
 
 def _healthy(state: AddressState, at: datetime) -> AddressState:
-    return state.model_copy(
-        update={
-            "error_status": AddressStatus.VALID,
-            "reason": None,
-            "error_count": 0,
-            "last_counted_error_at": None,
-            "release_at": None,
-            "updated_at": at,
-        }
+    return replace(
+        state,
+        error_status=AddressStatus.VALID,
+        reason=None,
+        error_count=0,
+        last_counted_error_at=None,
+        release_at=None,
+        updated_at=at,
     )
 
 
@@ -218,10 +217,10 @@ def record(state: AddressState, occurrence: Occurrence, policy: QuarantinePolicy
         base = replay(base, folded, policy)
         kept = kept[len(folded) :]
     health = replay(base, kept, policy)
-    updated = state.model_copy(update={"base": base, "occurrences": kept})
+    updated = replace(state, base=base, occurrences=kept)
     if health == state.health:
         return updated
-    return updated.model_copy(update={**health.model_dump(), "updated_at": occurrence.at})
+    return replace(with_health(updated, health), updated_at=occurrence.at)
 
 
 def without(
@@ -231,16 +230,14 @@ def without(
     kept = tuple(o for o in state.occurrences if o.key not in keys)
     base = state.base if state.base is not None else state.health
     health = replay(base, kept, policy)
-    return state.model_copy(
-        update={**health.model_dump(), "base": base, "occurrences": kept, "updated_at": at}
-    )
+    return replace(with_health(state, health), base=base, occurrences=kept, updated_at=at)
 
 
 def replay(
     base: ErrorHealth, occurrences: Iterable[Occurrence], policy: QuarantinePolicy
 ) -> ErrorHealth:
     """The health after `occurrences`, applied in time order (then by key) to `base`."""
-    state = AddressState(channel=Channel.EMAIL, address=Address(""), **base.model_dump())
+    state = with_health(AddressState(channel=Channel.EMAIL, address=Address("")), base)
     for occurrence in sorted(occurrences, key=_order):
         if occurrence.outcome is Outcome.SUCCESS:
             state = apply_success(state, occurrence.at, policy)
@@ -292,15 +289,14 @@ def error_snapshot(state: AddressState) -> dict[str, Any]:
 
 def restore_errors(state: AddressState, snapshot: dict[str, Any], at: datetime) -> AddressState:
     """`state` with the delivery-health fields of `snapshot` (denylist and allowlist stay)."""
-    return state.model_copy(
-        update={
-            "error_status": AddressStatus(snapshot["error_status"]),
-            "reason": snapshot.get("reason"),
-            "error_count": int(snapshot.get("error_count", 0)),
-            "last_counted_error_at": _datetime(snapshot.get("last_counted_error_at")),
-            "release_at": _datetime(snapshot.get("release_at")),
-            "updated_at": at,
-        }
+    return replace(
+        state,
+        error_status=AddressStatus(snapshot["error_status"]),
+        reason=snapshot.get("reason"),
+        error_count=int(snapshot.get("error_count", 0)),
+        last_counted_error_at=_datetime(snapshot.get("last_counted_error_at")),
+        release_at=_datetime(snapshot.get("release_at")),
+        updated_at=at,
     )
 
 

@@ -6,6 +6,7 @@ on fresh state until it wins a race.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -74,7 +75,7 @@ def put_status(
         )
         if not history_store.record(current, updated, event):
             raise LostRace("the decision's event exists: read the address again")
-        return updated.model_copy(update={"version": current.version + 1})
+        return replace(updated, version=current.version + 1)
 
     return optimistically(attempt, "the address")
 

@@ -13,11 +13,10 @@ of the sparse `held-by-domain` index) until an operator releases or applies it.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.addresses.status import AddressState
 from consentry.core.types import Address, Channel
@@ -66,8 +65,9 @@ class Decision(StrEnum):
     APPLIED = "applied"
 
 
-class AddressEvent(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
+@dataclass(frozen=True, kw_only=True)
+class AddressEvent:
+    """One event of an address's history (the address-events table's item)."""
 
     channel: Channel
     address: Address
@@ -78,7 +78,7 @@ class AddressEvent(BaseModel):
     reason: str | None = None
     message_id: str | None = None
     actor: str | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
     held_domain: str | None = None
 
     @property

@@ -11,6 +11,7 @@ writer makes the attempt a `LostRace`, run again on fresh state).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -52,7 +53,7 @@ def record(current: AddressState, updated: AddressState, event: AddressEvent) ->
         "previous_status": current.status.value,
         "version": version,
     }
-    item = to_event_item(event.model_copy(update={"detail": detail}))
+    item = to_event_item(replace(event, detail=detail))
     if not changed and current.version == 0:
         return _put_new_event(item)
     try:
@@ -70,7 +71,7 @@ def add_held(current: AddressState, event: AddressEvent) -> bool:
     """Write an event that changes nothing, whatever the address's state (a held error);
     False when it already exists."""
     detail = {**event.detail, "status": current.status.value, "version": current.version}
-    return _put_new_event(to_event_item(event.model_copy(update={"detail": detail})))
+    return _put_new_event(to_event_item(replace(event, detail=detail)))
 
 
 def find_event(channel: Channel, address: Address, event_id: str) -> AddressEvent | None:
@@ -89,7 +90,7 @@ def update_event_detail(event: AddressEvent, detail: dict[str, Any]) -> AddressE
     merged = {**event.detail, **detail}
     with dynamodb():
         _event_key_item(event).update(actions=[AddressEventModel.detail.set(_plain(merged))])
-    return event.model_copy(update={"detail": merged})
+    return replace(event, detail=merged)
 
 
 def history_of(

@@ -17,10 +17,9 @@ order it arrived in.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict
 
 from consentry.core.types import Address, Channel, ProfileId
 
@@ -52,10 +51,9 @@ class Outcome(StrEnum):
     SUCCESS = "success"
 
 
-class Occurrence(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Occurrence:
     """One dated delivery outcome of an address, named by its feedback key."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     at: datetime
     key: str
@@ -63,10 +61,9 @@ class Occurrence(BaseModel):
     reason: str | None = None
 
 
-class ErrorHealth(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ErrorHealth:
     """The delivery-health fields of an address, without its occurrences."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     error_status: AddressStatus = AddressStatus.VALID
     reason: str | None = None
@@ -75,8 +72,10 @@ class ErrorHealth(BaseModel):
     release_at: datetime | None = None
 
 
-class AddressState(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
+@dataclass(frozen=True, kw_only=True)
+class AddressState:
+    """What the quarantine table holds of one address. Plain values, built by our own
+    code (the table's items, the rules), so nothing here validates them."""
 
     channel: Channel
     address: Address
@@ -120,16 +119,14 @@ class AddressState(BaseModel):
 def with_origin(state: AddressState, origin: str, at: datetime) -> AddressState:
     if origin in state.denylist_origins:
         return state
-    return state.model_copy(
-        update={"denylist_origins": state.denylist_origins | {origin}, "updated_at": at}
-    )
+    return replace(state, denylist_origins=state.denylist_origins | {origin}, updated_at=at)
 
 
 def without_origins(state: AddressState, origins: frozenset[str], at: datetime) -> AddressState:
     remaining = state.denylist_origins - origins
     if remaining == state.denylist_origins:
         return state
-    return state.model_copy(update={"denylist_origins": remaining, "updated_at": at})
+    return replace(state, denylist_origins=remaining, updated_at=at)
 
 
 def set_by_operator(
@@ -144,29 +141,35 @@ def set_by_operator(
     origins included; `denylisted` adds `origin`. A decision on the delivery health is
     a new base: the feedback it decided on (dated before it) no longer counts."""
     if status is AddressStatus.VALID:
-        return decided(state, ErrorHealth(), at).model_copy(
-            update={"denylist_origins": frozenset(), "allowlisted": False}
+        return replace(
+            decided(state, ErrorHealth(), at), denylist_origins=frozenset(), allowlisted=False
         )
     if status is AddressStatus.ALLOWLISTED:
-        return state.model_copy(update={"allowlisted": True, "updated_at": at})
+        return replace(state, allowlisted=True, updated_at=at)
     if status is AddressStatus.DENYLISTED:
-        return with_origin(state, origin, at).model_copy(update={"allowlisted": False})
-    health = state.health.model_copy(update={"error_status": status, "reason": reason})
-    return decided(state, health, at).model_copy(update={"allowlisted": False})
+        return replace(with_origin(state, origin, at), allowlisted=False)
+    health = replace(state.health, error_status=status, reason=reason)
+    return replace(decided(state, health, at), allowlisted=False)
 
 
 def decided(state: AddressState, health: ErrorHealth, at: datetime) -> AddressState:
     """`state` with a delivery health someone decided at `at`: it is the new base, and
     the occurrences it decided on are dropped (feedback dated before `at` that arrives
     later is part of the decision too)."""
-    return state.model_copy(
-        update={
-            **health.model_dump(),
-            "base": health,
-            "occurrences": (),
-            "decided_at": at,
-            "updated_at": at,
-        }
+    return replace(
+        with_health(state, health), base=health, occurrences=(), decided_at=at, updated_at=at
+    )
+
+
+def with_health(state: AddressState, health: ErrorHealth) -> AddressState:
+    """`state` with the delivery-health fields of `health`."""
+    return replace(
+        state,
+        error_status=health.error_status,
+        reason=health.reason,
+        error_count=health.error_count,
+        last_counted_error_at=health.last_counted_error_at,
+        release_at=health.release_at,
     )
 
 
@@ -174,7 +177,11 @@ def same_decision(left: AddressState, right: AddressState) -> bool:
     """Whether two states say the same about the address, bookkeeping aside (when
     each was decided and written, and the occurrences behind the health)."""
     bookkeeping = {"updated_at", "occurrences", "base", "decided_at"}
-    return left.model_dump(exclude=bookkeeping) == right.model_dump(exclude=bookkeeping)
+    return all(
+        getattr(left, field.name) == getattr(right, field.name)
+        for field in fields(AddressState)
+        if field.name not in bookkeeping
+    )
 
 
 def address_key(channel: Channel, address: Address) -> str:

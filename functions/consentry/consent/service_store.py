@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ def save_service(service: Service, *, expected_version: int | None) -> Service:
         if expected_version is None
         else ServiceModel.version == expected_version
     )
-    stored = service.model_copy(update={"version": (expected_version or 0) + 1})
+    stored = replace(service, version=(expected_version or 0) + 1)
     try:
         with dynamodb():
             _to_service_item(stored).save(condition=condition)

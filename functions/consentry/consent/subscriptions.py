@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict
 
 from consentry.core.errors import InvalidInputError
 from consentry.core.types import Channel, ProfileId, ServiceId
@@ -23,9 +22,8 @@ class SubscriptionStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
 
 
-class Service(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
+@dataclass(frozen=True, kw_only=True)
+class Service:
     service_id: ServiceId
     name: str
     label: str
@@ -52,9 +50,8 @@ class Service(BaseModel):
         return min(ends) if ends else None
 
 
-class Subscription(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
+@dataclass(frozen=True, kw_only=True)
+class Subscription:
     service_id: ServiceId
     profile_id: ProfileId
     status: SubscriptionStatus
@@ -125,9 +122,7 @@ def unsubscribe(current: Subscription | None, at: datetime) -> Subscription | No
     """The subscription after an unsubscribe; None when there was nothing to end."""
     if current is None or current.status is SubscriptionStatus.UNSUBSCRIBED:
         return current
-    return current.model_copy(
-        update={"status": SubscriptionStatus.UNSUBSCRIBED, "expires_at": None, "updated_at": at}
-    )
+    return replace(current, status=SubscriptionStatus.UNSUBSCRIBED, expires_at=None, updated_at=at)
 
 
 def _confirmed(

@@ -39,7 +39,6 @@ from consentry.events.changes import AddressFingerprint
 from consentry.events.latency import Latency
 from consentry.events.publisher import EventBus, Sent, StreamPublisher
 from consentry.events.records import StreamRecord, read_batch
-from consentry.privacy.fingerprints import fingerprint, load_keyring
 from consentry.reporting import counting
 
 _bound: Settings | None = None
@@ -47,6 +46,10 @@ _bound: Settings | None = None
 
 def _fingerprints(settings: Settings) -> AddressFingerprint:
     def address_key(channel: Channel, address: Address) -> str:
+        # Loaded here: only a batch with an address change needs the fingerprints (with
+        # their store and the keys' parameters); consent changes publish without them.
+        from consentry.privacy.fingerprints import fingerprint, load_keyring  # noqa: PLC0415
+
         keyring = load_keyring(
             settings.erasure_keys_secret, max_age_s=settings.signing_keys_max_age_s
         )

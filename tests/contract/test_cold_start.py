@@ -62,6 +62,10 @@ BUILT_AT_INIT: dict[str, frozenset[str]] = {
     "quarantine.schedule": frozenset({"QuarantinePolicy", "DueRun"}),  # every run
 }
 """Pydantic models a handler's every request uses (the settings are a dataclass)."""
+NO_PYDANTIC_AT_INIT = frozenset({"publisher.handler", "suppression.handler"})
+"""The functions whose every value is plain (a stream record, the change it publishes or
+asks of SES), so their init does not load pydantic. The publisher loads it with the
+fingerprints, for a batch with an address change."""
 ERASED_ADDRESS_READERS = frozenset({"analyze.plan"})
 """The steps that read erased addresses at every run (Plan's snapshot); Classify loads
 their fingerprints only for a suppression that holds some."""
@@ -165,6 +169,16 @@ print(json.dumps({{"built": sorted({{model.__name__ for model in subclasses(Base
     built = loaded_after(code, module)["built"]
 
     assert built == sorted(BUILT_AT_INIT.get(module, frozenset()))
+
+
+@pytest.mark.parametrize("module", sorted(NO_PYDANTIC_AT_INIT))
+def test_a_function_of_plain_values_loads_no_pydantic_at_init(module: str) -> None:
+    code = (
+        f"import json, sys; import {module}; "
+        "print(json.dumps({'loaded': sorted(m for m in sys.modules if m.startswith('pydantic'))}))"
+    )
+
+    assert loaded_after(code, module)["loaded"] == []
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from consentry.addresses.events import EventKind
 from consentry.core.observability import mask_address
@@ -44,10 +43,9 @@ class DetailType(StrEnum):
     ADDRESS_STATUS_CHANGED = "Address Status Changed"
 
 
-class Change(BaseModel):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Change:
     """One event to publish: its detail lacks only `publishedAt`."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     detail_type: DetailType
     detail: dict[str, Any]

@@ -11,10 +11,9 @@ undeliverable address.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from consentry.addresses.status import AddressStatus
 from consentry.core.types import Address, Channel
@@ -27,8 +26,9 @@ class Operation(StrEnum):
     DELETE = "delete"
 
 
-class SuppressionRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SuppressionRequest:
+    """A change to SES's suppression list, as a stream record asks for it."""
 
     operation: Operation
     email_address: str

@@ -41,6 +41,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -222,7 +223,7 @@ def main() -> None:
         from quarantine.outage import OutageGuard
 
         default_policy = handler.policy
-        never_trips = default_policy.model_copy(update={"outage_min_failures": 10**9})
+        never_trips = replace(default_policy, outage_min_failures=10**9)
 
         def flush() -> None:
             handler.pending_attempts.flushed_at = None

@@ -11,9 +11,8 @@ cleanly; the next one starts over (what was done is no longer due).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-
-from pydantic import BaseModel
 
 from consentry.addresses import address_store, history_store
 from consentry.addresses.counting import QuarantinePolicy, error_snapshot, settle
@@ -28,7 +27,10 @@ COUNTER_RESET = "counter_reset"
 RELEASE = "quarantine_released"
 
 
-class DueRun(BaseModel):
+@dataclass
+class DueRun:
+    """What a run examined and changed, and whether it got through every due address."""
+
     examined: int = 0
     reset: int = 0
     released: int = 0

@@ -6,6 +6,7 @@ from consentry.core import cold_start  # first: the collector waits while this l
 
 # isort: split
 
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,8 +37,9 @@ def lambda_handler(_event: dict[str, Any], context: LambdaContext) -> dict[str, 
     )
     metrics.add_metric(name="AddressCountersReset", unit=MetricUnit.Count, value=run.reset)
     metrics.add_metric(name="QuarantinesReleased", unit=MetricUnit.Count, value=run.released)
-    logger.info("quarantine due run", extra=run.model_dump())
-    return run.model_dump()
+    outcome = asdict(run)
+    logger.info("quarantine due run", extra=outcome)
+    return outcome
 
 
 cold_start.loaded()

@@ -403,7 +403,7 @@ def health(state: AddressState) -> tuple[str, int, str | None, datetime | None]:
 def test_any_arrival_order_with_repeats_gives_the_state_of_the_ordered_history(
     sequence: list[tuple[str, int]], random: Random, repeats: list[int]
 ) -> None:
-    policy = POLICY.model_copy(update={"reorder_window": timedelta(days=3650)})
+    policy = replace(POLICY, reorder_window=timedelta(days=3650))
     events = keyed(timeline(sequence))
     arrivals = events + [events[i] for i in repeats if i < len(events)]
     random.shuffle(arrivals)

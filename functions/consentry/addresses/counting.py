@@ -31,11 +31,9 @@ pass both thresholds are held instead of counted.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Self
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.addresses.reasons import ErrorType, FailureReason
 from consentry.addresses.status import (
@@ -51,11 +49,13 @@ from consentry.core.settings import Settings
 from consentry.core.types import Address, Channel
 
 
-class QuarantinePolicy(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
+@dataclass(frozen=True, kw_only=True)
+class QuarantinePolicy:
+    """The counting rules' parameters, from the settings (which hold them to their
+    bounds: `Settings.from_environment`)."""
 
     soft_error_spacing: timedelta = timedelta(hours=24)
-    soft_errors_to_quarantine: int = Field(default=5, ge=1)
+    soft_errors_to_quarantine: int = 5
     counter_reset_after: timedelta = timedelta(days=10)
     mailbox_full_release_after: timedelta = timedelta(days=30)
     reorder_window: timedelta = timedelta(days=14)
@@ -64,8 +64,8 @@ class QuarantinePolicy(BaseModel):
     outage_window: timedelta = timedelta(hours=1)
     outage_bucket: timedelta = timedelta(minutes=5)
     """Granularity of the sliding outage window (its counters are kept per bucket)."""
-    outage_min_failures: int = Field(default=50, ge=1)
-    outage_min_failure_ratio: float = Field(default=0.3, gt=0, le=1)
+    outage_min_failures: int = 50
+    outage_min_failure_ratio: float = 0.3
     outage_hold_max: timedelta = timedelta(hours=72)
     """A hold nobody decides on ends by itself after this (the alarm fires meanwhile)."""
     outage_attempts_flush: timedelta = timedelta(seconds=30)

@@ -9,9 +9,9 @@ The typed values are read by Powertools' deserializer (the one its DynamoDB stre
 class uses), not boto3's: importing `boto3.dynamodb.types` loads the whole boto3
 package, which the publisher otherwise does without (consentry.core.clients). The two
 read every valid value alike (tests/unit/test_stream_records.py holds them to it). A
-number that is not one (boto3's read it as NaN) or is out of DynamoDB's range (boto3's
-raised an arithmetic error that stopped the whole batch) makes the record unreadable,
-as any value that is not typed JSON does.
+number that is not a finite one (text, NaN, infinity: boto3's read them as NaN) or is
+beyond DynamoDB's range (boto3's raised an arithmetic error that stopped the whole
+batch) makes the record unreadable, as any value that is not typed JSON does.
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ def _image(stored: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("a number that is not a finite one")
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {name: _plain(inner) for name, inner in value.items()}

@@ -21,6 +21,8 @@ from consentry.addresses.status import (
     Outcome,
     address_domain,
     address_key,
+    health_document,
+    health_of,
 )
 from consentry.addresses.tables import AddressModel
 from consentry.core.changed import changed_day
@@ -208,7 +210,7 @@ def _counting_of(text: str | None) -> dict[str, Any]:
             Occurrence(at=_at(us), key=key, outcome=Outcome(outcome), reason=reason)
             for us, key, outcome, reason in document["o"]
         ),
-        "base": _health_of(document["b"]) if document["b"] is not None else None,
+        "base": health_of(document["b"]) if document["b"] is not None else None,
         "decided_at": _at(document["d"]) if document["d"] is not None else None,
     }
 
@@ -226,39 +228,10 @@ def _at(us: int) -> datetime:
 
 
 def _health_document(health: ErrorHealth) -> dict[str, Any]:
-    """A base health as stored: the fields that differ from a valid address's, times
-    as ISO 8601 text."""
-    document = _health_values(health)
-    valid = _health_values(ErrorHealth())
+    """A base health as stored: the fields that differ from a valid address's."""
+    document = health_document(health)
+    valid = health_document(ErrorHealth())
     return {name: value for name, value in document.items() if value != valid[name]}
-
-
-def _health_values(health: ErrorHealth) -> dict[str, Any]:
-    return {
-        "error_status": health.error_status.value,
-        "reason": health.reason,
-        "error_count": health.error_count,
-        "last_counted_error_at": _iso(health.last_counted_error_at),
-        "release_at": _iso(health.release_at),
-    }
-
-
-def _health_of(document: dict[str, Any]) -> ErrorHealth:
-    return ErrorHealth(
-        error_status=AddressStatus(document.get("error_status", AddressStatus.VALID.value)),
-        reason=document.get("reason"),
-        error_count=int(document.get("error_count", 0)),
-        last_counted_error_at=_time(document.get("last_counted_error_at")),
-        release_at=_time(document.get("release_at")),
-    )
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text is not None else None
 
 
 def _of_domain(domain: str | None) -> Any:

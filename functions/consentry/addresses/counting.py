@@ -43,6 +43,8 @@ from consentry.addresses.status import (
     Occurrence,
     Outcome,
     decided,
+    health_document,
+    health_of,
     with_health,
 )
 from consentry.core.settings import Settings
@@ -278,31 +280,9 @@ def is_outage(failures: int, attempts: int, policy: QuarantinePolicy) -> bool:
 
 def error_snapshot(state: AddressState) -> dict[str, Any]:
     """The delivery-health fields of a state, as an event keeps them to undo a change."""
-    return {
-        "error_status": state.error_status.value,
-        "reason": state.reason,
-        "error_count": state.error_count,
-        "last_counted_error_at": _iso(state.last_counted_error_at),
-        "release_at": _iso(state.release_at),
-    }
+    return health_document(state.health)
 
 
 def restore_errors(state: AddressState, snapshot: dict[str, Any], at: datetime) -> AddressState:
     """`state` with the delivery-health fields of `snapshot` (denylist and allowlist stay)."""
-    return replace(
-        state,
-        error_status=AddressStatus(snapshot["error_status"]),
-        reason=snapshot.get("reason"),
-        error_count=int(snapshot.get("error_count", 0)),
-        last_counted_error_at=_datetime(snapshot.get("last_counted_error_at")),
-        release_at=_datetime(snapshot.get("release_at")),
-        updated_at=at,
-    )
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None
-
-
-def _datetime(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+    return replace(with_health(state, health_of(snapshot)), updated_at=at)

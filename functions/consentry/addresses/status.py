@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from consentry.core.types import Address, Channel, ProfileId
 
@@ -171,6 +172,37 @@ def with_health(state: AddressState, health: ErrorHealth) -> AddressState:
         last_counted_error_at=health.last_counted_error_at,
         release_at=health.release_at,
     )
+
+
+def health_document(health: ErrorHealth) -> dict[str, Any]:
+    """The delivery-health fields as JSON values (times as ISO 8601 text): what an
+    event keeps to undo a change, and what the address store keeps as the base."""
+    return {
+        "error_status": health.error_status.value,
+        "reason": health.reason,
+        "error_count": health.error_count,
+        "last_counted_error_at": _iso(health.last_counted_error_at),
+        "release_at": _iso(health.release_at),
+    }
+
+
+def health_of(document: dict[str, Any]) -> ErrorHealth:
+    """The health `health_document` wrote; a field it left out has a valid address's value."""
+    return ErrorHealth(
+        error_status=AddressStatus(document.get("error_status", AddressStatus.VALID.value)),
+        reason=document.get("reason"),
+        error_count=int(document.get("error_count", 0)),
+        last_counted_error_at=_time(document.get("last_counted_error_at")),
+        release_at=_time(document.get("release_at")),
+    )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def same_decision(left: AddressState, right: AddressState) -> bool:

@@ -132,8 +132,8 @@ class Shard:
         import analyze.classify  # noqa: F401 (the handler's imports, as in Lambda)
         from consentry.analysis.audience import layout_of
         from consentry.analysis.classifier import Rules
-        from consentry.analysis.contract import Audience
         from consentry.analysis.suppression import from_snapshot
+        from consentry.analysis.terms import CheckedAudience
         from consentry.core.types import Channel, MessageClass
 
         self.audience = audience
@@ -147,7 +147,7 @@ class Shard:
         self.rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "US")
         with audience.open("rb") as file:
             self.layout, self.data_start = layout_of(
-                Audience(uri=f"s3://bench/{audience.name}"),
+                CheckedAudience(uri=f"s3://bench/{audience.name}"),
                 file.read(1 << 20),
                 audience.stat().st_size,
             )

@@ -90,10 +90,9 @@ def seed_core(settings: Any, now: datetime) -> None:
     """What the pages show, written through the stores as the product writes it."""
     from consentry.addresses.decisions import put_status
     from consentry.addresses.status import AddressStatus
-    from consentry.analysis.contract import AnalysisStatus
     from consentry.analysis.exclusion import ExclusionCause
-    from consentry.analysis.record_store import RECORD
-    from consentry.analysis.tables import AnalysisModel
+    from consentry.analysis.tables import RECORD, AnalysisModel
+    from consentry.analysis.terms import AnalysisStatus
     from consentry.consent.profile_store import record_change, register_profile
     from consentry.consent.rules import ConsentChange, Scope
     from consentry.consent.service_store import save_service

@@ -12,19 +12,19 @@ from array import array
 from collections.abc import Iterable
 from typing import IO
 
-from analyze.step import ChunkTask, StepModel, Wiring, load_stored, step
-from consentry.analysis import record_store
+from analyze.step import ChunkTask, StepPayload, Wiring, load_stored, step
+from consentry.analysis import piece_store
 from consentry.analysis.audience import Layout, RowPlace, rows, target_join
-from consentry.analysis.contract import IncompleteAnalysisError
-from consentry.analysis.record_store import Piece, PieceKind
+from consentry.analysis.piece_store import Piece, PieceKind
 from consentry.analysis.run import RunPlan, read_verdicts
+from consentry.analysis.terms import IncompleteAnalysisError
 from consentry.core.bucket import DataBucket, ObjectGoneError, spools
 
 WRITE_BATCH = 8192
 """Rows written to the target part at once."""
 
 
-class Assembled(StepModel):
+class Assembled(StepPayload, frozen=True, kw_only=True):
     chunk: int
     rows: int
     targeted: int
@@ -37,7 +37,7 @@ def lambda_handler(task: ChunkTask, wiring: Wiring) -> Assembled:
         assembled = assemble_chunk(plan, wiring.bucket, task.chunk)
     except ObjectGoneError as gone:
         raise plan.gone(gone) from None
-    record_store.put_piece(
+    piece_store.put_piece(
         plan.request.delivery_id,
         Piece(
             PieceKind.PART.item(task.chunk),
@@ -87,7 +87,7 @@ def assemble_chunk(plan: RunPlan, bucket: DataBucket, chunk: int) -> Assembled:
 
 def _shard_pieces(plan: RunPlan) -> list[Piece]:
     """Classify's pieces of this run, in shard order, each with its verdict file's index."""
-    found = {p.item: p for p in record_store.pieces(plan.request.delivery_id, PieceKind.SHARD)}
+    found = {p.item: p for p in piece_store.pieces(plan.request.delivery_id, PieceKind.SHARD)}
     pieces = []
     for shard in range(plan.shards):
         piece = found.get(PieceKind.SHARD.item(shard))

@@ -23,8 +23,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING
 
-from analyze.step import ShardTask, StepModel, Wiring, load_stored, step
-from consentry.analysis import record_store
+from analyze.step import ShardTask, StepPayload, Wiring, load_stored, step
+from consentry.analysis import piece_store
 from consentry.analysis.audience import Layout, Row, RowPlace, not_utf8, rows, target_join
 from consentry.analysis.classifier import (
     CAUSES,
@@ -39,8 +39,7 @@ from consentry.analysis.classify_csv import (
     classify_partition_csv,
     log_line,
 )
-from consentry.analysis.contract import AudienceFormat, IncompleteAnalysisError
-from consentry.analysis.record_store import Piece, PieceKind
+from consentry.analysis.piece_store import Piece, PieceKind
 from consentry.analysis.run import (
     SNAPSHOT_FILE,
     RunPlan,
@@ -50,6 +49,7 @@ from consentry.analysis.run import (
     verdict_bytes,
 )
 from consentry.analysis.suppression import ReadMeter, from_snapshot, looked_up
+from consentry.analysis.terms import AudienceFormat, IncompleteAnalysisError
 from consentry.core.bucket import SPOOL_BYTES, DataBucket, ObjectGoneError, spools
 from consentry.core.clock import Clock
 
@@ -62,7 +62,7 @@ READ_BLOCK = 1 << 16
 """Characters of an audience read (and classified) at once."""
 
 
-class Classified(StepModel):
+class Classified(StepPayload, frozen=True, kw_only=True):
     shard: int
     rows: int
     targeted: int
@@ -118,7 +118,7 @@ def classify_shard(
         consent_as_of=consent_as_of,
         ends=ends,
     )
-    record_store.put_piece(plan.request.delivery_id, piece, clock())
+    piece_store.put_piece(plan.request.delivery_id, piece, clock())
     return Classified(shard=shard, rows=classified, targeted=counts[TARGETED])
 
 

@@ -17,11 +17,11 @@ from consentry.core import cold_start  # first: the collector waits while this l
 from analyze.sizing import ScannedRange, load_sizing
 from analyze.step import PlannedTask, Wiring, step
 from consentry.analysis.audience import scan_segment
-from consentry.analysis.contract import CHANGED, AudienceError, AudienceFormat
+from consentry.analysis.terms import CHANGED, AudienceError, AudienceFormat
 from consentry.core.bucket import ObjectGoneError
 
 
-class RangeTask(PlannedTask):
+class RangeTask(PlannedTask, frozen=True, kw_only=True):
     """A Count map item: one range of the audience; `plan` is where the sizing is."""
 
     range: int

@@ -16,17 +16,17 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO
 
-from analyze.step import ChunkTask, StepModel, Wiring, load_stored, step
-from consentry.analysis import record_store
+from analyze.step import ChunkTask, StepPayload, Wiring, load_stored, step
+from consentry.analysis import piece_store
 from consentry.analysis.audience import Layout, RowPlace, rows
 from consentry.analysis.classifier import shard_of
-from consentry.analysis.record_store import Piece, PieceKind
+from consentry.analysis.piece_store import Piece, PieceKind
 from consentry.analysis.run import RunPlan
 from consentry.core.bucket import SPOOL_BYTES, ObjectGoneError, TextSpool, spools
 from consentry.core.types import Address
 
 
-class Partitioned(StepModel):
+class Partitioned(StepPayload, frozen=True, kw_only=True):
     chunk: int
     rows: int
 
@@ -52,7 +52,7 @@ def lambda_handler(task: ChunkTask, wiring: Wiring) -> Partitioned:
         with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as joined:
             ends = tuple(_append(output, joined) for output in outputs)
             wiring.bucket.upload(plan.partition_file(task.chunk), joined, "text/csv")
-    record_store.put_piece(
+    piece_store.put_piece(
         plan.request.delivery_id,
         Piece(
             PieceKind.CHUNK.item(task.chunk), plan.execution_arn, rows=count, targeted=0, ends=ends

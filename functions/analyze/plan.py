@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import Field, ValidationError
+import msgspec
+from pydantic import ValidationError
 
 from analyze.sizing import EDGES, ScannedRange, Sizing, load_sizing
-from analyze.step import ObjectRef, StepModel, Wiring, step
+from analyze.step import ObjectRef, StepPayload, Wiring, step, store
 from consentry.analysis import record_store, snapshot_store
 from consentry.analysis.audience import (
     SAMPLE_BYTES,
@@ -40,14 +41,7 @@ from consentry.analysis.audience import (
     most_rows,
     stitch,
 )
-from consentry.analysis.contract import (
-    CHANGED,
-    AnalysisRequest,
-    AudienceError,
-    AudienceFormat,
-    IncompleteAnalysisError,
-    run_prefix,
-)
+from consentry.analysis.contract import AnalysisRequest
 from consentry.analysis.run import (
     MANIFEST_FILE,
     PLAN_FILE,
@@ -58,6 +52,14 @@ from consentry.analysis.run import (
     SuppressionRead,
 )
 from consentry.analysis.suppression import ReadMeter, choose_read, snapshot_sizes
+from consentry.analysis.terms import (
+    CHANGED,
+    AudienceError,
+    AudienceFormat,
+    CheckedRequest,
+    IncompleteAnalysisError,
+    run_prefix,
+)
 from consentry.consent import service_store
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.errors import InvalidInputError, NotFoundError
@@ -89,7 +91,7 @@ def parse_request(raw: Any) -> AnalysisRequest:
         raise InvalidInputError(field, message) from None
 
 
-class PlanInput(StepModel):
+class PlanInput(StepPayload, frozen=True, kw_only=True):
     """What the state machine hands Plan: its own input (the request, checked here), the
     execution, and the deployment's map concurrency; after the Count map, where the
     sizing is and the ranges' scans instead of the request."""
@@ -101,30 +103,30 @@ class PlanInput(StepModel):
     counted: list[ScannedRange] | None = None
 
 
-class Partitioning(StepModel):
+class Partitioning(StepPayload, frozen=True, kw_only=True):
     needed: bool
     chunks: list[dict[str, int]]
     """One `{"chunk": n}` per chunk: the Partition and Assemble maps' items."""
 
 
-class Counting(StepModel):
+class Counting(StepPayload, frozen=True, kw_only=True):
     needed: bool
     ranges: list[dict[str, int]]
     """One `{"range": n}` per range: the Count map's items."""
 
 
-class PlanOutput(StepModel):
+class PlanOutput(StepPayload, frozen=True, kw_only=True):
     delivery_id: str
     map_concurrency: int
     plan_ref: ObjectRef
     manifest: ObjectRef
     partition: Partitioning
     assemble: bool
-    count: Counting = Field(default_factory=lambda: Counting(needed=False, ranges=[]))
+    count: Counting = msgspec.field(default_factory=lambda: Counting(needed=False, ranges=[]))
     """Not needed: the NeedsCount choice goes on to Partition."""
 
 
-class CountOutput(StepModel):
+class CountOutput(StepPayload, frozen=True, kw_only=True):
     """Plan's result when the audience must be counted first: the Count map's items."""
 
     delivery_id: str
@@ -155,13 +157,14 @@ def plan_run(raw_request: Any, run: Run, now: datetime) -> PlanOutput | CountOut
     """Plan one execution: the state the next steps read, or, when the audience must be
     counted first, the Count map's items."""
     bucket = run.bucket
-    request = parse_request(raw_request)
+    asked = parse_request(raw_request)
+    request = asked.checked()
     _check_request(request, bucket)
     audience = request.audience
     size, etag = _head_audience(bucket, audience.key)
     sample = _read_audience(bucket, audience.key, etag, min(size, SAMPLE_BYTES))
     layout, data_start = layout_of(audience, sample, size)
-    record_store.claim(request, run.execution_arn, now)
+    record_store.claim(asked, run.execution_arn, now)
 
     rows = _rows_without_count(layout, sample, (data_start, size), run.settings.shard_rows)
     if rows is not None:
@@ -175,7 +178,7 @@ def plan_run(raw_request: Any, run: Run, now: datetime) -> PlanOutput | CountOut
         range_bytes=run.settings.count_range_bytes,
     )
     key = run_prefix(request.delivery_id, run.execution_arn) + SIZING_FILE
-    bucket.put_json(key, sizing.model_dump(mode="json", by_alias=True))
+    store(bucket, key, sizing)
     ranges = len(sizing.cuts()) - 1
     logger.info(
         "audience to count",
@@ -216,7 +219,7 @@ def sized_run(ref: ObjectRef, counted: list[ScannedRange], run: Run, now: dateti
 
 
 def _plan(  # noqa: PLR0917 (what Plan knows of the audience, in one call)
-    request: AnalysisRequest,
+    request: CheckedRequest,
     etag: str,
     span: tuple[int, int],
     layout: Layout,
@@ -257,7 +260,7 @@ def _plan(  # noqa: PLR0917 (what Plan knows of the audience, in one call)
         smtputf8=settings.sender_smtputf8,
         sms_any_number_type=settings.sms_any_number_type,
     )
-    bucket.put_json(plan.key(PLAN_FILE), plan.model_dump(mode="json", by_alias=True))
+    store(bucket, plan.key(PLAN_FILE), plan)
     manifest = plan.key(MANIFEST_FILE)
     bucket.put_json(manifest, [{"shard": s} for s in range(shards)])
     logger.info(
@@ -297,7 +300,7 @@ def _read_audience(bucket: DataBucket, key: str, etag: str, end: int) -> bytes:
         raise AudienceError(CHANGED) from None
 
 
-def _check_request(request: AnalysisRequest, bucket: DataBucket) -> None:
+def _check_request(request: CheckedRequest, bucket: DataBucket) -> None:
     if request.audience.bucket != bucket.name:
         raise InvalidInputError(
             "audience.uri", "audiences are read from the deployment's data bucket"

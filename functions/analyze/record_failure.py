@@ -15,9 +15,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from analyze.step import STEP_ERRORS, StepModel, Wiring, step
+from analyze.step import STEP_ERRORS, StepPayload, Wiring, step
 from consentry.analysis import record_store
-from consentry.analysis.contract import AnalysisError, run_prefix
+from consentry.analysis.contract import AnalysisError
+from consentry.analysis.terms import run_prefix
 from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger
 from consentry.core.wire import IdentifierStr
@@ -27,13 +28,13 @@ from consentry.reporting.cells import analysis_tally
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(IdentifierStr)
 
 
-class FailureInput(StepModel):
+class FailureInput(StepPayload, frozen=True, kw_only=True):
     state: dict[str, Any] | None = None
     """The execution's state when a Catch sent it here, with the caught `error`."""
     execution_arn: str
 
 
-class FailureOutput(StepModel):
+class FailureOutput(StepPayload, frozen=True, kw_only=True):
     error: str
     cause: str
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 
-from analyze.step import ObjectRef, StepModel, load_stored
+import msgspec
+
+from analyze.step import ObjectRef, StepPayload, load_stored
 from consentry.analysis.audience import Layout, SegmentScan
-from consentry.analysis.contract import AnalysisRequest
+from consentry.analysis.terms import CheckedRequest
 from consentry.core.bucket import DataBucket
 
 EDGES = 1000
@@ -21,11 +23,11 @@ COUNT_RANGES = 32
 one S3 stream, which the scan keeps up with (`count_bytes_per_s` in bench.analyze)."""
 
 
-class Sizing(StepModel):
+class Sizing(StepPayload, frozen=True, kw_only=True):
     """What Plan knew of the audience before it was counted (`sizing.json`); the Count
     functions read their ranges from it."""
 
-    request: AnalysisRequest
+    request: CheckedRequest
     etag: str
     size: int
     data_start: int
@@ -55,7 +57,7 @@ class Sizing(StepModel):
         return start, end, [target for target in self.targets() if start <= target - 1 < end]
 
 
-class ScannedRange(StepModel):
+class ScannedRange(StepPayload, frozen=True, kw_only=True):
     """One Count function's `SegmentScan`, as the state machine carries it."""
 
     end: int
@@ -68,10 +70,10 @@ class ScannedRange(StepModel):
 
     @classmethod
     def of(cls, scan: SegmentScan) -> ScannedRange:
-        return cls.model_validate({**asdict(scan), "last": scan.last.decode("latin-1")})
+        return cls(**{**asdict(scan), "last": scan.last.decode("latin-1")})
 
     def scan(self) -> SegmentScan:
-        return SegmentScan(**{**self.model_dump(), "last": self.last.encode("latin-1")})
+        return SegmentScan(**{**msgspec.structs.asdict(self), "last": self.last.encode("latin-1")})
 
 
 def load_sizing(bucket: DataBucket, ref: ObjectRef) -> Sizing:

@@ -1,6 +1,12 @@
 """What every step of the analysis state machine shares: the tasks and results it passes
-(pydantic models, camelCase as in the ASL), the wiring its handler builds at cold start,
+(msgspec structs, camelCase as in the ASL), the wiring its handler builds at cold start,
 and `step`, the one decorator that makes a step function a Lambda handler.
+
+The state machine and the steps write every task and result, so they are decoded with
+msgspec, not validated with pydantic: a step that reads nothing from a caller loads no
+pydantic (docs/decisions.md, "The steps pass msgspec structs"). Plan validates its
+input, the caller's request, against the contract; Summarize and RecordFailure return
+the contract's record.
 
 A map step's error is kept under the run's prefix (`errors/<n>-<step>-<number>.json`)
 before the step fails: on AWS a failed distributed-map child fails the map with a
@@ -15,13 +21,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import msgspec
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
-from consentry.analysis.contract import IncompleteAnalysisError
+from consentry.analysis.terms import IncompleteAnalysisError
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.clock import Clock, utc_now
 from consentry.core.observability import logger, tracer
@@ -34,19 +39,16 @@ STEP_ERRORS = "errors/"
 """Where a map step that fails leaves its error, under the run's prefix."""
 
 
-class StepModel(BaseModel):
-    # Built at first use: a step reads one task and returns one result.
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True
-    )
+class StepPayload(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A task or result of a step: camelCase in the state machine's JSON."""
 
 
-class ObjectRef(StepModel):
+class ObjectRef(StepPayload, frozen=True, kw_only=True):
     bucket: str
     key: str
 
 
-class PlannedTask(StepModel):
+class PlannedTask(StepPayload, frozen=True, kw_only=True):
     """A task of a step after Plan: where its plan is."""
 
     plan: ObjectRef
@@ -61,7 +63,7 @@ class PlannedTask(StepModel):
         return self.plan.key.rpartition("/")[0] + "/"
 
 
-class ChunkTask(PlannedTask):
+class ChunkTask(PlannedTask, frozen=True, kw_only=True):
     """A Partition or Assemble map item: one chunk of the audience."""
 
     chunk: int
@@ -71,7 +73,7 @@ class ChunkTask(PlannedTask):
         return self.chunk
 
 
-class ShardTask(PlannedTask):
+class ShardTask(PlannedTask, frozen=True, kw_only=True):
     """A Classify map item: one shard."""
 
     shard: int
@@ -109,45 +111,60 @@ class Wiring:
         )
 
 
-M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S")
 
 
-def load_stored(bucket: DataBucket, ref: ObjectRef, model: type[M], name: str) -> M:
+def load_stored(bucket: DataBucket, ref: ObjectRef, shape: type[S], name: str) -> S:
     """What an earlier step stored in the data bucket (`name`: "plan", "sizing"), from
     where the task says it is."""
     if ref.bucket != bucket.name:
         raise IncompleteAnalysisError(f"the {name} is not in the data bucket")
     try:
-        return model.model_validate_json(bucket.get_bytes(ref.key))
+        return msgspec.json.decode(bucket.get_bytes(ref.key), type=shape)
     except ObjectGoneError:
         raise IncompleteAnalysisError(f"the run's {name} is missing") from None
+    except msgspec.MsgspecError as error:  # written by another version of the steps
+        raise IncompleteAnalysisError(f"the run's {name} cannot be read: {error}") from None
+
+
+def store(bucket: DataBucket, key: str, value: StepPayload | Any) -> None:
+    """Write `value` (a struct, or a dataclass of them) where a later step loads it."""
+    bucket.put_bytes(key, msgspec.json.encode(value), "application/json")
 
 
 current_wiring = per_process(Wiring.of)
 """The process's wiring, built at the first invocation."""
 
 
-T = TypeVar("T", bound=BaseModel)
+class ContractModel(Protocol):
+    """A model of the analysis contract (pydantic), which Summarize and RecordFailure
+    return."""
+
+    def model_dump(self, *, mode: str, by_alias: bool) -> dict[str, Any]: ...
+
+
+T = TypeVar("T", bound=StepPayload)
+Result = StepPayload | ContractModel
 Handler = Callable[..., Any]
 
 
 def step(
     task: type[T], *, keeps_error: str | None = None
-) -> Callable[[Callable[[T, Wiring], BaseModel]], Handler]:
+) -> Callable[[Callable[[T, Wiring], Result]], Handler]:
     """Make `run(task, wiring) -> result` the step's Lambda handler: the event is bound
     to `task`, the invocation logged and traced, the result returned as JSON. A map
     step names itself in `keeps_error` (`1-partition`: the number orders the steps, so
     the first error file is the earliest step's). A test passes its own wiring:
     `lambda_handler(event, context, wiring=...)`."""
 
-    def decorate(run: Callable[[T, Wiring], BaseModel]) -> Handler:
+    def decorate(run: Callable[[T, Wiring], Result]) -> Handler:
         @logger.inject_lambda_context
         @tracer.capture_lambda_handler
         @wraps(run)
         def lambda_handler(
             event: dict[str, Any], _context: LambdaContext, wiring: Wiring | None = None
         ) -> dict[str, Any]:
-            bound = task.model_validate(event)
+            bound = msgspec.convert(event, task)
             wired = wiring or current_wiring()
             item = bound if keeps_error and isinstance(bound, PlannedTask) else None
             name = f"{keeps_error}-{item.number:05d}" if item is not None else ""
@@ -159,6 +176,9 @@ def step(
                 raise
             if item is not None:
                 _forget(wired, item, name)
+            if isinstance(result, StepPayload):
+                plain: dict[str, Any] = msgspec.to_builtins(result)
+                return plain
             return result.model_dump(mode="json", by_alias=True)
 
         return lambda_handler

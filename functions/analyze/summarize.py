@@ -18,17 +18,12 @@ from collections import Counter
 from datetime import datetime
 
 from analyze.step import PlannedTask, Wiring, load_stored, step
-from consentry.analysis import record_store
-from consentry.analysis.contract import (
-    AnalysisRecord,
-    ExclusionCounts,
-    IncompleteAnalysisError,
-    LogRef,
-    TargetRef,
-)
+from consentry.analysis import piece_store, record_store
+from consentry.analysis.contract import AnalysisRecord, ExclusionCounts, LogRef, TargetRef
 from consentry.analysis.exclusion import ExclusionCause
-from consentry.analysis.record_store import Piece, PieceKind
+from consentry.analysis.piece_store import Piece, PieceKind
 from consentry.analysis.run import RunPlan
+from consentry.analysis.terms import IncompleteAnalysisError
 from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger
 from consentry.reporting import counter_store
@@ -96,7 +91,7 @@ def summarize(plan: RunPlan, bucket: DataBucket, now: datetime) -> AnalysisRecor
 
 
 def _complete(plan: RunPlan, kind: PieceKind, count: int) -> list[Piece]:
-    found = {p.item: p for p in record_store.pieces(plan.request.delivery_id, kind)}
+    found = {p.item: p for p in piece_store.pieces(plan.request.delivery_id, kind)}
     pieces = []
     for number in range(count):
         piece = found.get(kind.item(number))

@@ -57,10 +57,24 @@ SHAPES_OF_SECTION = {
     "consent.routes.metrics": {"metrics"},
 }
 """The operator API's shapes (`consent.schemas.<section>`) a section's routes load."""
-NO_PYDANTIC_AT_INIT = frozenset({"publisher.handler", "suppression.handler", "quarantine.schedule"})
+NO_PYDANTIC_AT_INIT = frozenset(
+    {
+        "publisher.handler",
+        "suppression.handler",
+        "quarantine.schedule",
+        "analyze.snapshot",
+        "analyze.count",
+        "analyze.partition",
+        "analyze.classify",
+        "analyze.assemble",
+    }
+)
 """The functions whose every value is plain (a stream record, the change it publishes or
-asks of SES, the addresses a daily run settles), so their init does not load pydantic.
-The publisher loads it with the fingerprints, for a batch with an address change."""
+asks of SES, the addresses a daily run settles) or written by the steps themselves (the
+plan, a task, a result: msgspec structs), so their init does not load pydantic. The
+publisher loads it with the fingerprints, for a batch with an address change. Plan
+validates the caller's request; Summarize and RecordFailure write the contract's
+record."""
 ERASED_ADDRESS_READERS = frozenset({"analyze.plan"})
 """The steps that read erased addresses at every run (Plan's snapshot); Classify loads
 their fingerprints only for a suppression that holds some."""

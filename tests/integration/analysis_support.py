@@ -25,8 +25,8 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
-from consentry.analysis.contract import run_prefix
 from consentry.analysis.run import PLAN_FILE
+from consentry.analysis.terms import run_prefix
 from consentry.consent.profile_store import record_change, register_profile
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.consent.service_store import save_service

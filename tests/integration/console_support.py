@@ -18,10 +18,9 @@ import pytest
 
 from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
-from consentry.analysis.contract import AnalysisStatus
 from consentry.analysis.exclusion import ExclusionCause
-from consentry.analysis.record_store import RECORD
-from consentry.analysis.tables import AnalysisModel
+from consentry.analysis.tables import RECORD, AnalysisModel
+from consentry.analysis.terms import AnalysisStatus
 from consentry.consent.profile_store import register_profile
 from consentry.core.types import Address, Channel, ProfileId
 from tests.conftest import REGION

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import msgspec
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
@@ -25,21 +26,19 @@ from analyze import plan as planning
 from analyze.sizing import ScannedRange, Sizing, load_sizing
 from analyze.step import ObjectRef
 from consentry.addresses.status import AddressStatus
-from consentry.analysis import record_store, snapshot_store, suppression
+from consentry.analysis import piece_store, record_store, snapshot_store, suppression
 from consentry.analysis.audience import row_starts
 from consentry.analysis.classifier import control_sample
-from consentry.analysis.contract import (
+from consentry.analysis.contract import AnalysisError, AnalysisRecord, AnalysisRequest
+from consentry.analysis.piece_store import Piece, PieceKind
+from consentry.analysis.run import SIZING_FILE, SuppressionRead
+from consentry.analysis.suppression import ReadMeter
+from consentry.analysis.terms import (
     CHANGED,
     AnalysisConflictError,
-    AnalysisError,
-    AnalysisRecord,
-    AnalysisRequest,
     IncompleteAnalysisError,
     run_prefix,
 )
-from consentry.analysis.record_store import Piece, PieceKind
-from consentry.analysis.run import SIZING_FILE, SuppressionRead
-from consentry.analysis.suppression import ReadMeter
 from consentry.consent.profile_store import record_change, register_profile
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.core.bucket import DataBucket
@@ -323,7 +322,7 @@ def test_no_shard_holds_more_rows_than_the_bound_whatever_the_row_lengths(
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.output["audienceSize"] == 5450
     shard_sizes = [
-        piece.rows for piece in record_store.pieces(execution.output["deliveryId"], PieceKind.SHARD)
+        piece.rows for piece in piece_store.pieces(execution.output["deliveryId"], PieceKind.SHARD)
     ]
     assert sum(shard_sizes) == 5450
     assert max(shard_sizes) <= SKEW_LIMIT, shard_sizes
@@ -359,7 +358,7 @@ def test_the_count_in_ranges_finds_the_rows_and_chunks_of_one_read(
     starts = row_starts([data[header:]], sizing.targets(), quote_aware=True)
     lines = len(skewed_lines(kind)) - 1  # what the count counts: blank lines too
     expected = planning._chunks(lines, starts, (header, len(data)), SKEW_SHARD_ROWS)
-    assert many.plan()["chunks"] == [chunk.model_dump() for chunk in expected]
+    assert many.plan()["chunks"] == msgspec.to_builtins(expected)
     line_starts = set(itertools.accumulate(len(line) for line in skewed_lines(kind)))
     assert {chunk["start"] for chunk in many.plan()["chunks"]} <= line_starts
 
@@ -744,7 +743,7 @@ def test_a_stored_snapshot_caught_up_reads_as_the_indexes_do(
     set_address("+33687654321", AddressStatus.QUARANTINE, Channel.SMS)
     request = AnalysisRequest.model_validate(
         stack.request("complete", "s3://b/audiences/a.csv") | {"channel": channel.value}
-    )
+    ).checked()
     at = now()
 
     caught_up = snapshot_store.current(
@@ -891,7 +890,7 @@ def test_sized_refuses_scans_that_do_not_match_the_sizing(
     )
     with pytest.raises(IncompleteAnalysisError, match="the count's range 0 is not the sizing's"):
         planning.sized_run(ObjectRef(bucket=stack.bucket, key=sizing), [short], run, at)
-    other_targets = short.model_copy(update={"end": whole[1], "targets": whole[2][1:]})
+    other_targets = msgspec.structs.replace(short, end=whole[1], targets=whole[2][1:])
     with pytest.raises(IncompleteAnalysisError, match="the count's range 0 is not the sizing's"):
         planning.sized_run(ObjectRef(bucket=stack.bucket, key=sizing), [other_targets], run, at)
     with pytest.raises(IncompleteAnalysisError, match="the run's sizing is missing"):
@@ -1009,7 +1008,7 @@ def test_a_replaced_run_can_no_longer_write_into_the_result(stack: AnalysisStack
     record_store.claim(request.model_copy(update={"force": True}), "arn:new", now())
 
     with pytest.raises(AnalysisConflictError):
-        record_store.put_piece("owned", Piece("SHARD#00000", "arn:old", 1, 1), now())
+        piece_store.put_piece("owned", Piece("SHARD#00000", "arn:old", 1, 1), now())
     assert record_store.fail("owned", "arn:old", _error(), now()) is False
     assert present(record_store.find("owned")).execution_arn == "arn:new"
 

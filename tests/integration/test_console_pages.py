@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 
 from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
-from consentry.analysis.contract import AnalysisStatus
-from consentry.analysis.record_store import RECORD
-from consentry.analysis.tables import AnalysisModel
+from consentry.analysis.tables import RECORD, AnalysisModel
+from consentry.analysis.terms import AnalysisStatus
 from consentry.consent.profile_store import get_consent, record_change
 from consentry.consent.rules import ConsentChange, Scope
 from consentry.core.types import Action, Address, Channel, Source

@@ -21,11 +21,11 @@ from consentry.analysis.audience import (
     scan_segment,
     stitch,
 )
-from consentry.analysis.contract import Audience, AudienceError, AudienceFormat
+from consentry.analysis.terms import AudienceError, AudienceFormat, CheckedAudience
 from consentry.core.errors import InvalidInputError
 
-CSV_AUDIENCE = Audience(uri="s3://b/a.csv")
-JSONL_AUDIENCE = Audience(uri="s3://b/a.jsonl", format=AudienceFormat.JSONL)
+CSV_AUDIENCE = CheckedAudience(uri="s3://b/a.csv")
+JSONL_AUDIENCE = CheckedAudience(uri="s3://b/a.jsonl", format=AudienceFormat.JSONL)
 
 
 def csv_rows(text: str, first_row: int = 1) -> list[Row]:

@@ -28,7 +28,7 @@ from consentry.analysis.classifier import (
     Suppression,
 )
 from consentry.analysis.classify_csv import CAUSE_NAMES, LOG_HEADER
-from consentry.analysis.contract import Audience, AudienceError
+from consentry.analysis.terms import AudienceError, CheckedAudience
 from consentry.core.types import Channel, MessageClass
 
 Result = tuple[str, str, list[int]]
@@ -184,7 +184,7 @@ def test_the_fused_loop_gives_the_reference_s_answer(
 ) -> None:
     text, rules, service = audience
     data = text.encode()
-    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
+    layout, start = layout_of(CheckedAudience(uri="s3://b/a.csv"), data, len(data))
     expected = outcome(lambda: reference(data, layout, start, rules, service))
     assert outcome(lambda: fused(data, layout, start, rules, service, hint=hint)) == expected
 
@@ -203,7 +203,7 @@ def test_the_loop_refuses_addresses_the_sender_cannot_deliver_to(
         "p5,user@Bücher.example,Ann\n"
         "p6,user@xn--bcher-kva.example,Ann\n"
     ).encode()
-    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
+    layout, start = layout_of(CheckedAudience(uri="s3://b/a.csv"), data, len(data))
     rules = Rules(Channel.EMAIL, MessageClass.TRANSACTIONAL, "NL", smtputf8=smtputf8)
 
     _, log, counts = fused(data, layout, start, rules, service=False, hint=64)
@@ -225,7 +225,7 @@ def test_the_loop_refuses_addresses_the_sender_cannot_deliver_to(
 )
 def test_a_malformed_row_stops_the_loop_with_its_number(line: str, error: str) -> None:
     data = f"profile_id,address,name\np0,b@example.org,Bo\n{line}".encode()
-    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
+    layout, start = layout_of(CheckedAudience(uri="s3://b/a.csv"), data, len(data))
     rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "NL")
     with pytest.raises(AudienceError, match=error):
         fused(data, layout, start, rules, service=False, hint=1)
@@ -238,7 +238,7 @@ def test_bytes_that_are_not_utf8_are_placed_at_or_before_their_row(bad_row: int)
     rows_ = [f"p{n},a{n}@example.com,Ann\n".encode() for n in range(1, 6001)]
     rows_[bad_row - 1] = b"p0,b\xff@example.com,Ann\n"
     data = b"profile_id,address,name\n" + b"".join(rows_)
-    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data[:1024], len(data))
+    layout, start = layout_of(CheckedAudience(uri="s3://b/a.csv"), data[:1024], len(data))
     rules = Rules(Channel.EMAIL, MessageClass.MARKETING, "NL")
     compute: Callable[[], Result]
     for compute in (
@@ -274,7 +274,9 @@ CRLF_TARGET = (
 @pytest.mark.parametrize("hint", [1, 40, 4096])
 def test_a_crlf_audience_s_target_has_crlf_line_ends_only(hint: int) -> None:
     """Rows copied as written and rows the csv module writes back end alike."""
-    layout, start = layout_of(Audience(uri="s3://b/a.csv"), CRLF_AUDIENCE, len(CRLF_AUDIENCE))
+    layout, start = layout_of(
+        CheckedAudience(uri="s3://b/a.csv"), CRLF_AUDIENCE, len(CRLF_AUDIENCE)
+    )
     rules = Rules(Channel.EMAIL, MessageClass.TRANSACTIONAL, "NL")
 
     target, _, counts = fused(CRLF_AUDIENCE, layout, start, rules, service=False, hint=hint)
@@ -285,7 +287,7 @@ def test_a_crlf_audience_s_target_has_crlf_line_ends_only(hint: int) -> None:
 
 def test_an_lf_audience_s_target_has_lf_line_ends_only() -> None:
     data = b'profile_id,address,note\np1,a@example.com,"x"\r\np2,b@example.com,y\r\n'
-    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
+    layout, start = layout_of(CheckedAudience(uri="s3://b/a.csv"), data, len(data))
     rules = Rules(Channel.EMAIL, MessageClass.TRANSACTIONAL, "NL")
 
     target, _, _ = fused(data, layout, start, rules, service=False, hint=4096)
@@ -298,7 +300,7 @@ def partitioned(text: str, rules: Rules, service: bool, *, fuse: bool, hint: int
     partitioned Classify loop (`fuse`) or by the classifier per row: the targeted
     indexes, the log and the counts."""
     data = text.encode()
-    layout, start = layout_of(Audience(uri="s3://b/a.csv"), data, len(data))
+    layout, start = layout_of(CheckedAudience(uri="s3://b/a.csv"), data, len(data))
     body = io.TextIOWrapper(io.BytesIO(data[start:]), encoding="utf-8-sig", newline="")
     shard_file = io.StringIO(newline="")
     normalize = rules.normalizer()

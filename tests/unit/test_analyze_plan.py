@@ -5,12 +5,13 @@ data."""
 import itertools
 from typing import Any
 
+import msgspec
 import pytest
 
 from analyze.plan import MAX_SHARDS, estimate_rows, parse_request, shard_count
 from analyze.sizing import COUNT_RANGES, EDGES, ScannedRange, Sizing
 from consentry.analysis.audience import Layout, SegmentScan
-from consentry.analysis.contract import AnalysisRequest, AudienceError, AudienceFormat
+from consentry.analysis.contract import AnalysisRequest
 from consentry.analysis.run import SuppressionRead
 from consentry.analysis.suppression import (
     Sizes,
@@ -19,6 +20,7 @@ from consentry.analysis.suppression import (
     lookup_units,
     snapshot_units,
 )
+from consentry.analysis.terms import AudienceError, AudienceFormat, CheckedRequest
 from consentry.core.errors import InvalidInputError
 
 VALID = {
@@ -29,8 +31,8 @@ VALID = {
 }
 
 
-def request(**changes: Any) -> AnalysisRequest:
-    return AnalysisRequest.model_validate({**VALID, **changes})
+def request(**changes: Any) -> CheckedRequest:
+    return AnalysisRequest.model_validate({**VALID, **changes}).checked()
 
 
 @pytest.mark.parametrize(
@@ -167,6 +169,6 @@ def test_a_range_s_scan_travels_through_the_state_unchanged(last: bytes) -> None
         last=last,
     )
 
-    carried = ScannedRange.model_validate_json(ScannedRange.of(scan).model_dump_json(by_alias=True))
+    carried = msgspec.json.decode(msgspec.json.encode(ScannedRange.of(scan)), type=ScannedRange)
 
     assert carried.scan() == scan

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consentry.analysis.contract import AnalysisRecord, AnalysisStatus, ExclusionCounts
+from consentry.analysis.contract import AnalysisRecord, ExclusionCounts
 from consentry.analysis.exclusion import ExclusionCause
+from consentry.analysis.terms import AnalysisStatus
 from consentry.consent.tokens import Keyring
 from consentry.core.errors import InvalidInputError
 from console.funnel import funnel

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consent.commands import Command, idempotent
@@ -22,18 +23,20 @@ from consent.schemas.analyses import AnalysisStarted, ExplainedRow, ExplainOut
 from consentry.analysis import record_store
 from consentry.analysis.classifier import shard_of
 from consentry.analysis.contract import (
-    AnalysisConflictError,
     AnalysisError,
     AnalysisOptions,
     AnalysisRecord,
     AnalysisRequest,
+)
+from consentry.analysis.exclusion import ExclusionCause
+from consentry.analysis.run import PLAN_FILE, RunPlan, shard_rows
+from consentry.analysis.terms import (
+    AnalysisConflictError,
     AnalysisStatus,
     AudienceError,
     IncompleteAnalysisError,
     run_prefix,
 )
-from consentry.analysis.exclusion import ExclusionCause
-from consentry.analysis.run import PLAN_FILE, RunPlan, shard_rows
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.clock import Clock
 from consentry.core.errors import InvalidInputError, NotFoundError, WorkflowUnavailableError
@@ -124,11 +127,17 @@ def explain(
             f"the analysis of {delivery_id!r} is {record.status.value}: no result to explain"
         )
     try:
-        plan = RunPlan.model_validate_json(
-            bucket.get_bytes(run_prefix(delivery_id, record.execution_arn) + PLAN_FILE)
+        plan = msgspec.json.decode(
+            bucket.get_bytes(run_prefix(delivery_id, record.execution_arn) + PLAN_FILE),
+            type=RunPlan,
         )
     except ObjectGoneError:
         raise NotFoundError("analysis", delivery_id) from None  # its files have expired
+    except msgspec.MsgspecError:  # a plan an earlier version wrote, in another shape
+        raise AnalysisConflictError(
+            f"the analysis of {delivery_id!r} was planned by an earlier version: "
+            "analyze it again to explain its rows"
+        ) from None
     normalize = plan.rules.normalizer()
     wanted = _comparable(address, normalize)
     if not wanted:

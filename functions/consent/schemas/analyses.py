@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Literal
 
 from consent.commands import ApiModel
-from consentry.analysis.contract import AnalysisStatus
 from consentry.analysis.exclusion import ExclusionCause
+from consentry.analysis.terms import AnalysisStatus
 
 
 class AnalysisStarted(ApiModel):

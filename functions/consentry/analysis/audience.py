@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
-from consentry.analysis.contract import Audience, AudienceError, AudienceFormat
+from consentry.analysis.terms import AudienceError, AudienceFormat, CheckedAudience
 from consentry.core.errors import InvalidInputError
 
 SAMPLE_BYTES = 1 << 20
@@ -46,7 +46,7 @@ class Layout:
     """A CSV audience's line end (its header row's): every row of its target ends so."""
 
 
-def layout_of(audience: Audience, sample: bytes, size: int) -> tuple[Layout, int]:
+def layout_of(audience: CheckedAudience, sample: bytes, size: int) -> tuple[Layout, int]:
     """The audience's layout and the byte offset of its first data row.
 
     `sample` is the start of the object, `size` its length.
@@ -90,7 +90,7 @@ def _index(columns: list[str], name: str, field: str) -> int:
         ) from None
 
 
-def _check_first_object(audience: Audience, sample: bytes, *, complete: bool) -> None:
+def _check_first_object(audience: CheckedAudience, sample: bytes, *, complete: bool) -> None:
     """Fail early, before any consent data is read, when row 1 is not what it should be."""
     lines = sample.split(b"\n")
     if not complete:

@@ -37,7 +37,7 @@ from consentry.analysis.classifier import (
     PROFILE_OPTED_OUT,
     ShardClassifier,
 )
-from consentry.analysis.contract import AudienceError
+from consentry.analysis.terms import AudienceError
 
 CAUSE_NAMES = ("", *(cause.value for cause in CAUSES))
 """The name of verdict n, as the exclusion log writes it."""

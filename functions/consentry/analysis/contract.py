@@ -1,5 +1,6 @@
-"""The delivery analysis's contract: the state machine's input, its output (the analysis
-record), and the errors that stop an analysis.
+"""The delivery analysis's contract: the state machine's input and its output (the
+analysis record), validated with pydantic. What the steps share without validating it
+(statuses, formats, errors, the request once checked) is in `terms`.
 
 docs/analysis-contract.md describes it for callers; docs/schemas/ holds the JSON schemas
 generated from these models (a contract test fails when they drift).
@@ -8,14 +9,14 @@ generated from these models (a contract test fails when they drift).
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Self
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from consentry.analysis.exclusion import ExclusionCause
-from consentry.core.errors import ConflictError, InvalidInputError
-from consentry.core.types import Channel, DeliveryId, MessageClass, ServiceId
+from consentry.analysis.terms import AnalysisStatus, AudienceFormat, CheckedRequest
+from consentry.core.types import Channel, MessageClass
 from consentry.core.wire import WIRE_CONFIG, Count, Flag, IdentifierStr, Number
 
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -23,21 +24,6 @@ S3Uri = Annotated[
     str,
     StringConstraints(pattern=r"^s3://[^/]+/.+$", max_length=1100),
 ]
-
-
-class AnalysisStatus(StrEnum):
-    PENDING = "PENDING"
-    """Started through the API; the execution has not claimed the record yet."""
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-
-
-class AudienceFormat(StrEnum):
-    CSV = "csv"
-    """RFC 4180, comma-separated, UTF-8, with a header row naming the columns."""
-    JSONL = "jsonl"
-    """One JSON object per line, UTF-8."""
 
 
 class _Contract(BaseModel):
@@ -92,17 +78,11 @@ class AnalysisRequest(AnalysisOptions):
 
     delivery_id: IdentifierStr
 
-    @property
-    def delivery(self) -> DeliveryId:
-        return DeliveryId(self.delivery_id)
-
-    @property
-    def service(self) -> ServiceId | None:
-        return ServiceId(self.service_id) if self.service_id else None
-
-    @property
-    def marketing(self) -> bool:
-        return self.message_class is MessageClass.MARKETING
+    def checked(self) -> CheckedRequest:
+        """The request as the steps after Plan read it from the run's plan."""
+        return msgspec.convert(
+            self.model_dump(mode="json", by_alias=True, exclude_none=True), CheckedRequest
+        )
 
 
 class ExclusionCounts(BaseModel):
@@ -162,31 +142,3 @@ class AnalysisRecord(_Contract):
     error: AnalysisError | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
-
-
-class AudienceError(InvalidInputError):
-    """The audience cannot be read as the request describes it (no retry helps)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("audience", message)
-
-
-def run_prefix(delivery_id: str, execution_arn: str) -> str:
-    """`analyses/<deliveryId>/<execution name>/`; execution names are unique per machine."""
-    return f"analyses/{delivery_id}/{execution_arn.rsplit(':', 1)[-1]}/"
-
-
-CHANGED = "the audience was changed or deleted after the analysis started; start it again"
-"""What an analysis says when the audience is no longer the version Plan saw."""
-
-
-class AnalysisConflictError(ConflictError):
-    """The delivery has an analysis that is done or running; `force` replaces it."""
-
-
-class IncompleteAnalysisError(Exception):
-    """The pieces of an analysis do not add up: a shard or part is missing or stale.
-
-    Never expected; it stops the analysis rather than writing a result that might
-    target a row without a verdict.
-    """

@@ -1,75 +1,29 @@
-"""Data access for delivery analyses: the only module that reads and writes the analyses table.
+"""Data access for delivery analyses' records: with `piece_store`, the only modules that
+read and write the analyses table.
 
 A delivery has one `RECORD` item, owned by the execution that claimed it last, and one
-item per piece of that execution's work (`PieceKind`: a chunk Partition split, a shard
-Classify counted, a part Assemble wrote). Every write after the claim is conditioned
-on the record still naming the writer's execution, so a replaced run can never write
-into its successor's result.
+item per piece of that execution's work (`piece_store`). Every write after the claim is
+conditioned on the record still naming the writer's execution, so a replaced run can
+never write into its successor's result.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
-from pynamodb.transactions import TransactWrite
-
+from consentry.analysis import piece_store
 from consentry.analysis.contract import (
-    AnalysisConflictError,
     AnalysisError,
     AnalysisRecord,
     AnalysisRequest,
-    AnalysisStatus,
     ExclusionCounts,
     LogRef,
     TargetRef,
 )
-from consentry.analysis.exclusion import ExclusionCause
-from consentry.analysis.tables import AnalysisModel
-from consentry.core.persistence import LostRace, dynamodb, transactions
-
-RECORD = "RECORD"
-
-
-class PieceKind(StrEnum):
-    """The items a run writes beside the record, one per piece of its work."""
-
-    CHUNK = "CHUNK#"
-    """Partition: how many rows one chunk of the audience holds, and where each shard's
-    rows end in the chunk's partition file."""
-    SHARD = "SHARD#"
-    """Classify: one shard's counts per cause, and where each chunk's verdicts end in
-    the shard's verdict file."""
-    PART = "PART#"
-    """Assemble: how many rows one part of the target holds."""
-
-    def item(self, number: int) -> str:
-        """The sort key of piece `number` of this kind."""
-        return f"{self.value}{number:05d}"
-
-
-KEPT_FOR = timedelta(days=90)
-"""As long as the data bucket keeps the run's objects (the `analyses/` lifecycle rule)."""
-
-
-@dataclass(frozen=True)
-class Piece:
-    """What one Classify shard or Assemble chunk counted."""
-
-    item: str
-    execution_arn: str
-    rows: int
-    targeted: int
-    excluded: dict[ExclusionCause, int] = field(default_factory=dict)
-    consent_as_of: datetime | None = None
-    ends: tuple[int, ...] = ()
-    """The byte where each section of the piece's file ends (see `PieceKind`)."""
-
-    def section(self, number: int) -> tuple[int, int]:
-        """Bytes [start, end) of section `number` of the piece's file."""
-        return (self.ends[number - 1] if number else 0), self.ends[number]
+from consentry.analysis.tables import KEPT_FOR, RECORD, AnalysisModel, plain_map
+from consentry.analysis.terms import AnalysisConflictError, AnalysisStatus
+from consentry.core.persistence import LostRace, dynamodb
 
 
 def find(delivery_id: str) -> AnalysisRecord | None:
@@ -118,7 +72,7 @@ def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
     retried claim of the same execution is accepted.
     """
     _own(request, execution_arn, AnalysisStatus.RUNNING, now)
-    _delete_pieces(request.delivery_id)
+    piece_store.delete_pieces(request.delivery_id)
 
 
 def _own(
@@ -158,72 +112,12 @@ def _refusal(delivery_id: str, current: AnalysisRecord | None) -> str:
     )
 
 
-def _delete_pieces(delivery_id: str) -> None:
-    """Remove the pieces an earlier execution left (they are no one's now)."""
-    with dynamodb():
-        for item in AnalysisModel.query(delivery_id, consistent_read=True):
-            if item.item != RECORD:
-                item.delete()
-
-
 def set_consent_as_of(delivery_id: str, execution_arn: str, at: datetime) -> None:
     _update_owned(
         delivery_id,
         execution_arn,
         [AnalysisModel.consent_as_of.set(at), AnalysisModel.updated_at.set(at)],
     )
-
-
-def put_piece(delivery_id: str, piece: Piece, now: datetime) -> None:
-    """Store one piece's counts, as long as its execution owns the record (idempotent)."""
-    item = AnalysisModel(
-        delivery_id,
-        piece.item,
-        execution_arn=piece.execution_arn,
-        audience_size=piece.rows,
-        target_size=piece.targeted,
-        excluded={cause.value: count for cause, count in piece.excluded.items()} or None,
-        consent_as_of=piece.consent_as_of,
-        ends=list(piece.ends) or None,
-        updated_at=now,
-        expires_at=now + KEPT_FOR,
-    )
-    try:
-        with dynamodb(), TransactWrite(connection=transactions()) as transaction:
-            transaction.condition_check(
-                AnalysisModel,
-                delivery_id,
-                RECORD,
-                condition=AnalysisModel.execution_arn == piece.execution_arn,
-            )
-            transaction.save(item)
-    except LostRace:
-        raise AnalysisConflictError(
-            f"{piece.execution_arn} no longer owns the analysis of {delivery_id!r}"
-        ) from None
-
-
-def pieces(delivery_id: str, kind: PieceKind) -> list[Piece]:
-    with dynamodb():
-        items = list(
-            AnalysisModel.query(
-                delivery_id, AnalysisModel.item.startswith(kind.value), consistent_read=True
-            )
-        )
-    return [
-        Piece(
-            item=item.item,
-            execution_arn=item.execution_arn or "",
-            rows=int(item.audience_size or 0),
-            targeted=int(item.target_size or 0),
-            excluded={
-                ExclusionCause(cause): int(count) for cause, count in _plain(item.excluded).items()
-            },
-            consent_as_of=item.consent_as_of,
-            ends=tuple(int(end) for end in item.ends or ()),
-        )
-        for item in items
-    ]
 
 
 def succeed(
@@ -297,16 +191,10 @@ def _update_owned(delivery_id: str, execution_arn: str, actions: list[Any]) -> A
     return _to_record(item)
 
 
-def _plain(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    return dict(value.as_dict() if hasattr(value, "as_dict") else value)
-
-
 def _to_record(item: AnalysisModel) -> AnalysisRecord:
-    request = _plain(item.request)
-    error = _plain(item.error)
-    excluded = _plain(item.excluded)
+    request = plain_map(item.request)
+    error = plain_map(item.error)
+    excluded = plain_map(item.excluded)
     return AnalysisRecord(
         delivery_id=item.delivery_id,
         status=AnalysisStatus(item.status),

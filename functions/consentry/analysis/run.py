@@ -35,18 +35,13 @@ from datetime import datetime
 from enum import StrEnum
 from itertools import accumulate
 
-from pydantic import BaseModel, ConfigDict
+import msgspec
 
-from consentry.analysis import record_store
+from consentry.analysis import piece_store
 from consentry.analysis.audience import Layout, RowPlace, rows
 from consentry.analysis.classifier import Rules
-from consentry.analysis.contract import (
-    CHANGED,
-    AnalysisRequest,
-    AudienceError,
-    IncompleteAnalysisError,
-)
-from consentry.analysis.record_store import Piece, PieceKind
+from consentry.analysis.piece_store import Piece, PieceKind
+from consentry.analysis.terms import CHANGED, AudienceError, CheckedRequest, IncompleteAnalysisError
 from consentry.core.bucket import DataBucket, ObjectGoneError
 
 PLAN_FILE = "plan.json"
@@ -62,19 +57,17 @@ class SuppressionRead(StrEnum):
     """Each shard looks up the profiles and addresses it holds (BatchGetItem)."""
 
 
-class Chunk(BaseModel):
+class Chunk(msgspec.Struct, frozen=True):
     """Bytes [start, end) of the audience, whole rows."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     start: int
     end: int
 
 
-class RunPlan(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
+class RunPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """What Plan decided for the run (`plan.json`); every later step reads it."""
 
-    request: AnalysisRequest
+    request: CheckedRequest
     execution_arn: str
     bucket: str
     prefix: str
@@ -148,10 +141,6 @@ class RunPlan(BaseModel):
     def verdicts(self, shard: int) -> str:
         return self.key(f"verdicts/s{shard:05d}.bin")
 
-    def ref(self) -> dict[str, str]:
-        """What the state machine passes to each step instead of the plan itself."""
-        return {"bucket": self.bucket, "key": self.key(PLAN_FILE)}
-
 
 @dataclass(frozen=True)
 class ChunkIndex:
@@ -167,7 +156,7 @@ class ChunkIndex:
 
 def chunk_index(plan: RunPlan) -> ChunkIndex:
     """The chunks' row offsets and sections, from Partition's pieces of this run."""
-    found = {p.item: p for p in record_store.pieces(plan.request.delivery_id, PieceKind.CHUNK)}
+    found = {p.item: p for p in piece_store.pieces(plan.request.delivery_id, PieceKind.CHUNK)}
     pieces = []
     for chunk in range(len(plan.chunks)):
         piece = found.get(PieceKind.CHUNK.item(chunk))

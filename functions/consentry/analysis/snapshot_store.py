@@ -34,8 +34,8 @@ from typing import Any
 from consentry.addresses.status import AddressStatus
 from consentry.addresses.tables import AddressModel
 from consentry.analysis import suppression
-from consentry.analysis.contract import AnalysisRequest, IncompleteAnalysisError
 from consentry.analysis.suppression import BLOCKING_STATUSES, ReadMeter, raw_query
+from consentry.analysis.terms import CheckedRequest, IncompleteAnalysisError
 from consentry.consent.tables import ProfileModel
 from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.changed import changed_days
@@ -251,7 +251,7 @@ def caught_up(snapshot: ChannelSnapshot, written: Written) -> ChannelSnapshot:
 
 
 def current(
-    request: AnalysisRequest,
+    request: CheckedRequest,
     bucket: DataBucket,
     at: datetime,
     max_age: timedelta,

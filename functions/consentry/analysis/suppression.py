@@ -46,9 +46,9 @@ from consentry.addresses.counting import released_by_time
 from consentry.addresses.status import AddressState, AddressStatus, address_key
 from consentry.addresses.tables import AddressModel
 from consentry.analysis.classifier import CAUSES, Suppression
-from consentry.analysis.contract import AnalysisRequest, IncompleteAnalysisError
 from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.run import SuppressionRead
+from consentry.analysis.terms import CheckedRequest, IncompleteAnalysisError
 from consentry.consent.subscriptions import SubscriptionStatus
 from consentry.consent.tables import OPTED_OUT_BUCKETS, ProfileModel, SubscriptionModel
 from consentry.core.errors import StoreUnavailableError
@@ -492,7 +492,7 @@ def _units(size: int, queries: int) -> float:
     return (math.ceil(size / READ_UNIT_BYTES) + queries) * EVENTUAL_READ_UNITS
 
 
-def snapshot_units(request: AnalysisRequest, sizes: Sizes) -> float:
+def snapshot_units(request: CheckedRequest, sizes: Sizes) -> float:
     units = _units(sizes.blocked_bytes, len(BLOCKING_STATUSES) * (len(ADDRESS_SPLITS) + 1))
     if request.marketing:
         units += _units(sizes.opted_out_bytes, OPTED_OUT_BUCKETS)
@@ -501,24 +501,24 @@ def snapshot_units(request: AnalysisRequest, sizes: Sizes) -> float:
     return units
 
 
-def keys_per_row(request: AnalysisRequest) -> int:
+def keys_per_row(request: CheckedRequest) -> int:
     if not request.marketing:
         return 1
     return 3 if request.service_id else 2
 
 
-def lookup_units(request: AnalysisRequest, rows: int) -> float:
+def lookup_units(request: CheckedRequest, rows: int) -> float:
     return rows * keys_per_row(request) * EVENTUAL_READ_UNITS
 
 
-def choose_read(request: AnalysisRequest, estimated_rows: int, sizes: Sizes) -> SuppressionRead:
+def choose_read(request: CheckedRequest, estimated_rows: int, sizes: Sizes) -> SuppressionRead:
     """The cheaper way to read the suppression data, in read request units."""
     if lookup_units(request, estimated_rows) < snapshot_units(request, sizes):
         return SuppressionRead.LOOKUPS
     return SuppressionRead.SNAPSHOT
 
 
-def read_snapshot(request: AnalysisRequest, at: datetime, meter: ReadMeter) -> dict[str, Any]:
+def read_snapshot(request: CheckedRequest, at: datetime, meter: ReadMeter) -> dict[str, Any]:
     """The channel's suppression data as a JSON document (what suppression.json holds)."""
     channel: Channel = request.channel
     marketing = request.marketing
@@ -566,7 +566,7 @@ def from_snapshot(document: bytes, consent_as_of: datetime | None = None) -> Sup
 
 
 def looked_up(
-    request: AnalysisRequest,
+    request: CheckedRequest,
     *,
     profiles: set[str],
     addresses: set[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pynamodb.attributes import (
@@ -16,6 +17,11 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from consentry.core.persistence import table
+
+RECORD = "RECORD"
+"""The sort key of a delivery's record; its pieces have the others."""
+KEPT_FOR = timedelta(days=90)
+"""As long as the data bucket keeps the run's objects (the `analyses/` lifecycle rule)."""
 
 
 class RecentIndex(GlobalSecondaryIndex["AnalysisModel"]):
@@ -56,3 +62,10 @@ class AnalysisModel(Model):
     expires_at = TTLAttribute(null=True)
 
     recent = RecentIndex()
+
+
+def plain_map(value: Any) -> dict[str, Any]:
+    """A map attribute's value as a plain dict ({} when there is none)."""
+    if value is None:
+        return {}
+    return dict(value.as_dict() if hasattr(value, "as_dict") else value)

@@ -1,0 +1,148 @@
+"""The steps' tasks, results and stored plan are msgspec structs: a task of the wrong
+shape is refused naming its field, a stored object of another shape stops the run
+clearly, and the request the steps read back is the one Plan checked, field for field."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from typing import Any, cast
+
+import msgspec
+import pytest
+from pydantic import BaseModel
+
+from analyze import assemble, classify, count, partition
+from analyze.step import ObjectRef, Wiring, load_stored
+from consentry.analysis.contract import AnalysisRequest
+from consentry.analysis.run import RunPlan
+from consentry.analysis.terms import CheckedRequest, IncompleteAnalysisError
+from consentry.core.bucket import DataBucket
+
+PLAN = {"bucket": "data", "key": "analyses/d-1/run/plan.json"}
+CONTEXT = SimpleNamespace(
+    function_name="step",
+    memory_limit_in_mb=1024,
+    invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:step",
+    aws_request_id="r-1",
+)
+NO_WIRING = cast("Wiring", object())
+"""A task refused before the step runs never reaches its wiring."""
+
+
+@pytest.mark.parametrize(
+    ("handler", "event", "where"),
+    [
+        (partition.lambda_handler, {"plan": PLAN, "chunk": "7"}, "$.chunk"),
+        (partition.lambda_handler, {"plan": PLAN}, "chunk"),
+        (assemble.lambda_handler, {"plan": {"bucket": "data"}, "chunk": 0}, "key"),
+        (classify.lambda_handler, {"plan": PLAN, "shard": 1.5}, "$.shard"),
+        (classify.lambda_handler, {"plan": [PLAN], "shard": 0}, "$.plan"),
+        (count.lambda_handler, {"plan": PLAN, "range": None}, "$.range"),
+        (count.lambda_handler, ["not", "an", "object"], "object"),
+    ],
+)
+def test_a_task_of_the_wrong_shape_is_refused_naming_its_field(
+    handler: Any, event: Any, where: str
+) -> None:
+    with pytest.raises(msgspec.ValidationError, match=re.escape(where)):
+        handler(event, CONTEXT, wiring=NO_WIRING)
+
+
+class StoredBytes:
+    """A data bucket that holds one object."""
+
+    name = "data"
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def get_bytes(self, _key: str) -> bytes:
+        return self.data
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        b"",
+        b"not json",
+        b'{"request": 1}',
+        b"[]",
+        b'{"request": {"deliveryId": "d-1"}, "shards": "many"}',
+    ],
+)
+def test_a_stored_plan_of_another_shape_stops_the_run(stored: bytes) -> None:
+    bucket = cast("DataBucket", StoredBytes(stored))
+
+    with pytest.raises(IncompleteAnalysisError, match="the run's plan cannot be read"):
+        load_stored(bucket, ObjectRef(bucket="data", key=PLAN["key"]), RunPlan, "plan")
+
+
+REQUESTS = [
+    {
+        "deliveryId": "d-1",
+        "channel": "email",
+        "messageClass": "marketing",
+        "audience": {"uri": "s3://data/audiences/a.csv"},
+    },
+    {
+        "deliveryId": "d-2",
+        "channel": "sms",
+        "messageClass": "transactional",
+        "serviceId": "news",
+        "audience": {
+            "uri": "s3://data/audiences/a.jsonl",
+            "format": "jsonl",
+            "profileIdField": "id",
+            "addressField": "phone",
+        },
+        "controlGroup": {"percent": 12.5, "seed": "spring"},
+        "dryRun": True,
+        "force": True,
+    },
+    {
+        "deliveryId": "d-3",
+        "channel": "email",
+        "messageClass": "marketing",
+        "audience": {"uri": "s3://data/a.csv"},
+        "controlGroup": {"percent": 5, "seed": -(2**63)},
+    },
+]
+
+
+@pytest.mark.parametrize("raw", REQUESTS)
+def test_the_steps_read_the_request_plan_checked_unchanged(raw: dict[str, Any]) -> None:
+    checked = AnalysisRequest.model_validate(raw)
+    stored = msgspec.json.encode(checked.checked())
+
+    read = msgspec.json.decode(stored, type=CheckedRequest)
+
+    contract = checked.model_dump(mode="json", by_alias=True)
+    assert msgspec.to_builtins(read) == contract
+    assert read.marketing is (raw["messageClass"] == "marketing")
+    assert read.service == raw.get("serviceId")
+
+
+def _contract_fields(model: type[BaseModel]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        nested = [
+            arg
+            for arg in (info.annotation, *getattr(info.annotation, "__args__", ()))
+            if isinstance(arg, type) and issubclass(arg, BaseModel)
+        ]
+        fields[info.alias or name] = _contract_fields(nested[0]) if nested else None
+    return fields
+
+
+def _checked_fields(struct: type[msgspec.Struct]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for field in msgspec.structs.fields(struct):
+        kinds = (field.type, *getattr(field.type, "__args__", ()))
+        nested = [k for k in kinds if isinstance(k, type) and issubclass(k, msgspec.Struct)]
+        fields[field.encode_name] = _checked_fields(nested[0]) if nested else None
+    return fields
+
+
+def test_the_checked_request_has_every_field_of_the_contract_s() -> None:
+    assert _checked_fields(CheckedRequest) == _contract_fields(AnalysisRequest)

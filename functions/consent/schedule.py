@@ -6,6 +6,7 @@ from consentry.core import cold_start  # first: the collector waits while this l
 
 # isort: split
 
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,7 +31,7 @@ def lambda_handler(_event: dict[str, Any], _context: LambdaContext) -> dict[str,
     metrics.add_metric(
         name="ServiceUnsubscriptionFailures", unit=MetricUnit.Count, value=run.failed
     )
-    logger.info("service validity run", extra=run.model_dump())
+    logger.info("service validity run", extra=asdict(run))
     if run.failed:
         raise IncompleteRunError(f"{run.failed} subscriptions not ended; the next run retries them")
     return {"services": run.services, "unsubscribed": run.unsubscribed}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,7 +57,7 @@ def consent_item(scope: Scope, action: Action, subscription: Subscription | None
     )
     event = next_event(ConsentState(profile_id=PROFILE), change, AT, subscription)
     return ConsentEventModel(
-        **{name: value for name, value in event.model_dump().items() if value is not None}
+        **{name: value for name, value in asdict(event).items() if value is not None}
     )
 
 

@@ -3,17 +3,26 @@ written by every earlier version must keep verifying. These hashes were computed
 the format was pinned; a change to how an event's fields are written out (times, time
 zones, enums, text beyond ASCII, absent values) breaks them here first."""
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from consentry.consent.rules import (
+    FORM_1_FIELDS,
     GENESIS_HASH,
     ConsentChange,
     ConsentEvent,
     ConsentState,
     Scope,
+    advance,
     first_broken_link,
     next_event,
 )
@@ -102,7 +111,57 @@ def test_the_hash_of_an_event_is_the_pinned_one(name: str, event: ConsentEvent) 
 
 
 def test_a_pinned_form_1_event_verifies_as_the_head_of_its_chain() -> None:
+    """An event of form 1 as it was stored, its hash over every field in clear."""
     (_, _, (_, legacy)) = cases()
-    signed = legacy.model_copy(update={"hash": PINNED["form-1"]})
+    signed = replace(legacy, hash=PINNED["form-1"])
+    _, second = next_chained(signed)
 
-    assert first_broken_link([signed]) is None
+    assert first_broken_link([signed, second]) is None
+    assert first_broken_link([replace(signed, ip="192.0.2.1"), second]) == 1
+    erased = signed.erased(datetime(2026, 6, 1, tzinfo=UTC))
+    assert first_broken_link([erased, second]) is None  # its link still holds
+    assert first_broken_link([replace(erased, prev_hash="f" * 64), second]) == 1
+
+
+def next_chained(head: ConsentEvent) -> tuple[ConsentState, ConsentEvent]:
+    """The state after one more change, chained after `head`."""
+    state = ConsentState(profile_id=head.profile_id, head_seq=head.seq, head_hash=head.hash)
+    change = ConsentChange(
+        scope=Scope.all(), action=Action.OPT_OUT, source=Source.LANDING, actor="recipient"
+    )
+    step = advance(state, change, datetime(2026, 3, 2, tzinfo=UTC))
+    assert step is not None
+    return step
+
+
+MINUTES = st.integers(-(24 * 60 - 1), 24 * 60 - 1)
+OFFSETS = st.one_of(st.just(UTC), MINUTES.map(lambda m: timezone(timedelta(minutes=m))))
+TIMES = st.datetimes(timezones=OFFSETS)
+
+
+@given(at=TIMES, expires_at=st.none() | TIMES, reason=st.none() | st.text())
+def test_any_value_enters_the_hash_as_pydantic_wrote_it(
+    at: datetime, expires_at: datetime | None, reason: str | None
+) -> None:
+    """Until the events were dataclasses, pydantic's JSON form of the fields was the hash
+    input: it stays the oracle for any time, offset and text."""
+    event = ConsentEvent(
+        profile_id=ProfileId("p-1"),
+        seq=7,
+        at=at,
+        scope="channel:sms",
+        action=Action.OPT_OUT,
+        source=Source.SMS_KEYWORD,
+        actor="recipient",
+        reason=reason,
+        result=SubscriptionStatus.PENDING,
+        expires_at=expires_at,
+        prev_hash=GENESIS_HASH,
+        hash="",
+    )
+    written = TypeAdapter(dict[str, Any]).dump_python(
+        {name: getattr(event, name) for name in FORM_1_FIELDS}, mode="json"
+    )
+    canonical = json.dumps(written, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    assert event.computed_hash() == hashlib.sha256(canonical.encode()).hexdigest()

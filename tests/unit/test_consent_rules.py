@@ -1,8 +1,8 @@
 """The consent rules: changes, the hash chain, rebuilding state from history."""
 
-import hashlib
-import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -112,7 +112,7 @@ def test_state_rebuilt_from_events_equals_the_state_kept(steps: list[tuple[Scope
 
     rebuilt = replay(PROFILE, events)
 
-    assert rebuilt.model_dump(exclude={"version"}) == state.model_dump(exclude={"version"})
+    assert replace(rebuilt, version=0) == replace(state, version=0)
     assert first_broken_link(events) is None
 
 
@@ -125,7 +125,7 @@ def test_altering_any_event_names_it(
         return
     index = data.draw(st.integers(0, len(events) - 1))
     field = data.draw(st.sampled_from(["actor", "scope", "at", "hash", "prev_hash"]))
-    value = {
+    value: Any = {
         "actor": "someone-else",
         "scope": "channel:push" if events[index].scope != "channel:push" else "all",
         "at": events[index].at + timedelta(seconds=1),
@@ -134,7 +134,7 @@ def test_altering_any_event_names_it(
     }[field]
     tampered = [
         *events[:index],
-        events[index].model_copy(update={field: value}),
+        replace(events[index], **{field: value}),
         *events[index + 1 :],
     ]
 
@@ -168,7 +168,7 @@ def history_of_changes(count: int) -> list[ConsentEvent]:
     state, events = ConsentState(profile_id=PROFILE), []
     for i in range(count):
         action = Action.OPT_OUT if i % 2 == 0 else Action.OPT_IN
-        step = landing_change(ip=f"198.51.100.{i}").model_copy(update={"action": action})
+        step = replace(landing_change(ip=f"198.51.100.{i}"), action=action)
         state, event = applied(advance(state, step, T0 + timedelta(minutes=i)))
         events.append(event)
     return events
@@ -181,7 +181,7 @@ def test_a_new_event_commits_its_personal_values_and_keeps_the_request_time() ->
     assert event.ip == "203.0.113.7"
     assert event.ip_commitment is not None
     assert event.ip_commitment != event.ip
-    assert event.ip not in event.model_dump_json(include={"hash", "ip_commitment"})
+    assert event.ip not in f"{event.hash}{event.ip_commitment}"
 
 
 def test_erasing_personal_values_keeps_every_hash_and_the_chain_valid() -> None:
@@ -196,63 +196,13 @@ def test_erasing_personal_values_keeps_every_hash_and_the_chain_valid() -> None:
 
 def test_a_personal_value_changed_after_the_fact_breaks_the_chain_at_its_event() -> None:
     events = history_of_changes(3)
-    forged = events[1].model_copy(update={"ip": "192.0.2.1"})
+    forged = replace(events[1], ip="192.0.2.1")
 
     assert first_broken_link([events[0], forged, events[2]]) == events[1].seq
 
 
 def test_a_commitment_changed_after_the_fact_breaks_the_chain_at_its_event() -> None:
     events = history_of_changes(3)
-    forged = events[1].erased(T0).model_copy(update={"user_agent_commitment": "0" * 64})
+    forged = replace(events[1].erased(T0), user_agent_commitment="0" * 64)
 
     assert first_broken_link([events[0], forged, events[2]]) == events[1].seq
-
-
-def test_events_of_form_1_written_before_keep_verifying() -> None:
-    """An event of form 1 as it was stored: its hash over every field in clear."""
-    fields: dict[str, object] = {
-        "profile_id": PROFILE,
-        "seq": 1,
-        "at": T0,
-        "scope": "all",
-        "action": Action.OPT_OUT,
-        "source": Source.LANDING,
-        "actor": "recipient",
-        "reason": None,
-        "ip": "203.0.113.7",
-        "user_agent": "Mozilla/5.0",
-        "delivery_id": None,
-        "wording_version": None,
-        "result": None,
-        "expires_at": None,
-        "prev_hash": GENESIS_HASH,
-    }
-    legacy = ConsentEvent.model_validate(
-        {
-            **fields,
-            "hash": hashlib.sha256(
-                json.dumps(
-                    ConsentEvent.model_validate({**fields, "hash": ""}).model_dump(
-                        mode="json", include=set(fields)
-                    ),
-                    sort_keys=True,
-                    separators=(",", ":"),
-                    ensure_ascii=False,
-                ).encode()
-            ).hexdigest(),
-        }
-    )
-    _, second = applied(
-        advance(
-            ConsentState(profile_id=PROFILE, head_seq=1, head_hash=legacy.hash),
-            landing_change(),
-            T0 + timedelta(minutes=1),
-        )
-    )
-
-    assert legacy.form == 1
-    assert first_broken_link([legacy, second]) is None
-    assert first_broken_link([legacy.model_copy(update={"ip": "192.0.2.1"}), second]) == 1
-    erased = legacy.erased(T0 + timedelta(days=1))
-    assert first_broken_link([erased, second]) is None  # its link still holds
-    assert first_broken_link([erased.model_copy(update={"prev_hash": "f" * 64}), second]) == 1

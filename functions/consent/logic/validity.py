@@ -7,7 +7,7 @@ A re-run finds nothing left to end and writes nothing.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
 
 from consentry.consent import profile_store, service_store
 from consentry.consent.rules import ConsentChange, Scope
@@ -22,10 +22,9 @@ ACTOR = "consentry:service-validity"
 REASON = "the service's validity ended"
 
 
-class ValidityRun(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ValidityRun:
     """What one run did."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     services: int
     """Services whose validity has ended (all of them, also those ended earlier)."""

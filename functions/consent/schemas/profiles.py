@@ -47,9 +47,8 @@ class EventOut(ApiModel):
 
     @classmethod
     def of(cls, event: ConsentEvent) -> EventOut:
-        return cls.model_validate(
-            event.model_dump(exclude={"profile_id", "ip_salt", "user_agent_salt"})
-        )
+        # Every field of the answer is one of the event's (not its salts).
+        return cls.model_validate({name: getattr(event, name) for name in cls.model_fields})
 
 
 def _named_channels(schema: dict[str, Any]) -> None:

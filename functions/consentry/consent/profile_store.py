@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from consentry.addresses.events import AddressEvent, EventKind, change_id
 from consentry.addresses.status import AddressState, owner_origin, with_origin, without_origins
 from consentry.consent import service_store
 from consentry.consent.rules import (
+    GENESIS_HASH,
     PERSONAL_FIELDS,
     ConsentChange,
     ConsentEvent,
@@ -234,7 +235,7 @@ def _plan(
                 new_addresses[(new.channel, new.address)] = new
     if not events:
         return None
-    final = current.model_copy(update={"version": state.version + 1})
+    final = replace(current, version=state.version + 1)
     return _Plan(
         old=state,
         result=ChangeResult(
@@ -366,7 +367,7 @@ def _to_state(item: ProfileModel) -> ConsentState:
         opt_out_channels=frozenset(Channel(c) for c in item.opt_out_channels or ()),
         addresses=_addresses(item),
         locale=item.locale,
-        head_hash=item.head_hash or ConsentState.model_fields["head_hash"].default,
+        head_hash=item.head_hash or GENESIS_HASH,
         updated_at=item.updated_at,
         erased_at=item.erased_at,
     )
@@ -432,7 +433,11 @@ def _to_event(item: ConsentEventModel) -> ConsentEvent:
 
 def _to_event_item(event: ConsentEvent) -> ConsentEventModel:
     return ConsentEventModel(
-        **event.model_dump(exclude={"action", "source", "result"}),
+        **{
+            name: getattr(event, name)
+            for name in (f.name for f in fields(event))
+            if name not in {"action", "source", "result"}
+        },
         action=event.action.value,
         source=event.source.value,
         result=event.result.value if event.result else None,
@@ -486,13 +491,12 @@ def _save_details(
         addresses, locale = details(state)
         if state.version and addresses == state.addresses and locale == state.locale:
             return state, False
-        updated = state.model_copy(
-            update={
-                "addresses": addresses,
-                "locale": locale,
-                "version": state.version + 1,
-                "updated_at": clock(),
-            }
+        updated = replace(
+            state,
+            addresses=addresses,
+            locale=locale,
+            version=state.version + 1,
+            updated_at=clock(),
         )
         with dynamodb():
             _to_profile_item(updated).save(condition=_unchanged_since(state))
@@ -525,7 +529,7 @@ def record_erasure(
     """The profile without its addresses and locale, marked erased with what was
     erased, and the erasure's own event (no personal data), in one transaction; LostRace
     when the profile moved on since `state` was read."""
-    changed = state.model_copy(update={"addresses": {}, "locale": None, "erased_at": at})
+    changed = replace(state, addresses={}, locale=None, erased_at=at)
     erased, event = chain(changed, next_event(state, change, at))
     item = _to_profile_item(erased)
     item.erasure = erasure

@@ -11,10 +11,10 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from typing import Self
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, Self
 
 from consentry.consent.subscriptions import Subscription, SubscriptionStatus
 from consentry.core.errors import InvalidInputError
@@ -23,10 +23,9 @@ from consentry.core.types import Action, Channel, MessageClass, ProfileId, Scope
 GENESIS_HASH = "0" * 64
 
 
-class Scope(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Scope:
     """What a change or a link is about: everything, one channel, or one service."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: ScopeKind
     value: str | None = None
@@ -68,21 +67,20 @@ class Scope(BaseModel):
         return self.kind.value if self.value is None else f"{self.kind.value}:{self.value}"
 
 
-class ConsentState(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ConsentState:
     """What a profile allows.
 
     `version` counts every write of the profile (optimistic locking; 0 is a profile
     the store has never written); `head_seq` and `head_hash` name the newest event.
     """
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
     profile_id: ProfileId
     version: int = 0
     head_seq: int = 0
     opt_out_all: bool = False
     opt_out_channels: frozenset[Channel] = frozenset()
-    addresses: dict[Channel, str] = Field(default_factory=dict)
+    addresses: dict[Channel, str] = field(default_factory=dict)
     locale: str | None = None
     head_hash: str = GENESIS_HASH
     updated_at: datetime | None = None
@@ -100,10 +98,9 @@ class ConsentState(BaseModel):
         return self.opt_out_all or bool(self.opt_out_channels)
 
 
-class ConsentChange(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ConsentChange:
     """One requested change and the circumstances that the proof of consent records."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     scope: Scope
     action: Action
@@ -125,7 +122,7 @@ PERSONAL_FIELDS = ("ip", "user_agent")
 """The fields of an event that can identify the person; they enter the chain as
 commitments (a salted hash), so that erasing a value and its salt keeps the chain whole."""
 CURRENT_FORM = 2
-_FORM_1_FIELDS = (
+FORM_1_FIELDS = (
     "profile_id",
     "seq",
     "at",
@@ -143,8 +140,8 @@ _FORM_1_FIELDS = (
     "prev_hash",
 )
 """What the hash of an event of form 1 covers: every field, the personal ones in clear."""
-_FORM_2_FIELDS = (
-    *(name for name in _FORM_1_FIELDS if name not in PERSONAL_FIELDS),
+FORM_2_FIELDS = (
+    *(name for name in FORM_1_FIELDS if name not in PERSONAL_FIELDS),
     "form",
     "requested_at",
     *(f"{name}_commitment" for name in PERSONAL_FIELDS),
@@ -152,10 +149,9 @@ _FORM_2_FIELDS = (
 """Form 2: the personal fields as commitments, with the form and the request's time."""
 
 
-class ConsentEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ConsentEvent:
     """One link of a profile's proof-of-consent chain."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     profile_id: ProfileId
     seq: int
@@ -187,8 +183,8 @@ class ConsentEvent(BaseModel):
     """When the personal fields (values and salts) were erased; not part of the hash."""
 
     def computed_hash(self) -> str:
-        names = _FORM_1_FIELDS if self.form == 1 else _FORM_2_FIELDS
-        return event_hash(self.model_dump(mode="json", include=set(names)))
+        names = FORM_1_FIELDS if self.form == 1 else FORM_2_FIELDS
+        return event_hash({name: _hashed(getattr(self, name)) for name in names})
 
     def commitments_hold(self) -> bool:
         """Each personal value still held is the one its commitment was made of."""
@@ -205,15 +201,29 @@ class ConsentEvent(BaseModel):
 
     def erased(self, at: datetime) -> ConsentEvent:
         """The event without its personal values and their salts; the hash still holds."""
-        cleared: dict[str, object] = {"erased_at": at}
+        cleared: dict[str, Any] = {"erased_at": at}
         for name in PERSONAL_FIELDS:
             cleared |= {name: None, f"{name}_salt": None}
-        return self.model_copy(update=cleared)
+        return replace(self, **cleared)
 
 
 def commitment(value: str, salt: str) -> str:
     """A salted hash of a personal value: it proves the value without holding it."""
     return hashlib.sha256(bytes.fromhex(salt) + b"\x00" + value.encode()).hexdigest()
+
+
+def _hashed(value: object) -> object:
+    """A field as the chain's canonical JSON holds it: an enum as its value, a time as
+    ISO 8601 with `Z` for UTC (the form the hashes of every stored event were made of,
+    pinned by tests/unit/test_consent_chain_format.py)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        if value.utcoffset() == timedelta(0):
+            return text.removesuffix("+00:00") + "Z"
+        return text
+    return value
 
 
 def event_hash(fields: dict[str, object]) -> str:
@@ -236,12 +246,12 @@ def apply_change(state: ConsentState, change: ConsentChange) -> ConsentState:
             "action", f"{change.action.value} does not apply to {change.scope}"
         ) from None
     if change.scope.kind is ScopeKind.ALL:
-        return state.model_copy(update={"opt_out_all": opted_out})
+        return replace(state, opt_out_all=opted_out)
     channel = Channel(str(change.scope.value))
     channels = (
         state.opt_out_channels | {channel} if opted_out else state.opt_out_channels - {channel}
     )
-    return state.model_copy(update={"opt_out_channels": channels})
+    return replace(state, opt_out_channels=channels)
 
 
 def next_event(
@@ -254,7 +264,7 @@ def next_event(
 ) -> ConsentEvent:
     """The event that proves `change`, chained after the state's head (the current form:
     personal values committed with a fresh salt each)."""
-    personal: dict[str, object] = {}
+    personal: dict[str, Any] = {}
     for name in PERSONAL_FIELDS:
         value = getattr(change, name)
         if value is not None:
@@ -264,7 +274,7 @@ def next_event(
                 f"{name}_salt": each,
                 f"{name}_commitment": commitment(value, each),
             }
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "profile_id": state.profile_id,
         "seq": state.head_seq + 1,
         "at": at,
@@ -282,8 +292,8 @@ def next_event(
         "form": CURRENT_FORM,
         **personal,
     }
-    unsigned = ConsentEvent.model_validate({**fields, "hash": ""})
-    return unsigned.model_copy(update={"hash": unsigned.computed_hash()})
+    unsigned = ConsentEvent(**fields, hash="")
+    return replace(unsigned, hash=unsigned.computed_hash())
 
 
 def advance(
@@ -298,13 +308,12 @@ def advance(
 
 def chain(changed: ConsentState, event: ConsentEvent) -> tuple[ConsentState, ConsentEvent]:
     """The state with `event` as its new head (one more write), and the event."""
-    next_state = changed.model_copy(
-        update={
-            "version": changed.version + 1,
-            "head_seq": event.seq,
-            "head_hash": event.hash,
-            "updated_at": event.at,
-        }
+    next_state = replace(
+        changed,
+        version=changed.version + 1,
+        head_seq=event.seq,
+        head_hash=event.hash,
+        updated_at=event.at,
     )
     return next_state, event
 
@@ -314,9 +323,7 @@ def replay(profile_id: ProfileId, events: Iterable[ConsentEvent]) -> ConsentStat
     state = ConsentState(profile_id=profile_id)
     for event in events:
         if event.action is Action.ERASE or event.scope.startswith(f"{ScopeKind.SERVICE.value}:"):
-            state = state.model_copy(
-                update={"head_seq": event.seq, "head_hash": event.hash, "updated_at": event.at}
-            )
+            state = replace(state, head_seq=event.seq, head_hash=event.hash, updated_at=event.at)
             continue
         change = ConsentChange(
             scope=Scope.parse(event.scope),
@@ -324,8 +331,11 @@ def replay(profile_id: ProfileId, events: Iterable[ConsentEvent]) -> ConsentStat
             source=event.source,
             actor=event.actor,
         )
-        state = apply_change(state, change).model_copy(
-            update={"head_seq": event.seq, "head_hash": event.hash, "updated_at": event.at}
+        state = replace(
+            apply_change(state, change),
+            head_seq=event.seq,
+            head_hash=event.hash,
+            updated_at=event.at,
         )
     return state
 

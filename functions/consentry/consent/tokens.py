@@ -25,8 +25,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from consentry.consent.rules import Scope
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import InvalidInputError, TokenError, TokenExpiredError
@@ -43,10 +41,10 @@ _CLOCK_SKEW = timedelta(minutes=5)
 """A token dated this far in the future is still accepted (clocks drift); further is not."""
 
 
-class LinkClaims(BaseModel):
-    """What a link says about its recipient."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
+@dataclass(frozen=True, kw_only=True)
+class LinkClaims:
+    """What a link says about its recipient (read from a token only once its signature
+    or seal holds)."""
 
     profile_id: ProfileId
     scope: Scope

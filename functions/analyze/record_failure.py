@@ -13,19 +13,16 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+import msgspec
 
-from analyze.step import STEP_ERRORS, StepPayload, Wiring, step
+from analyze.step import STEP_ERRORS, StepError, StepPayload, Wiring, step
 from consentry.analysis import record_store
-from consentry.analysis.contract import AnalysisError
 from consentry.analysis.terms import run_prefix
 from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger
-from consentry.core.wire import IdentifierStr
+from consentry.core.types import is_identifier
 from consentry.reporting import counter_store
 from consentry.reporting.cells import analysis_tally
-
-_IDENTIFIER: TypeAdapter[str] = TypeAdapter(IdentifierStr)
 
 
 class FailureInput(StepPayload, frozen=True, kw_only=True):
@@ -51,12 +48,12 @@ def record_failure(
     give the Fail state its error and cause."""
     error = _caught(state.get("error"))
     delivery_id = state.get("deliveryId")
-    if not _identifier(delivery_id):
+    if not is_identifier(delivery_id):
         logger.info("analysis refused", extra={"error": error.type})
         return FailureOutput(error=error.type, cause=error.message)
     prefix = run_prefix(str(delivery_id), execution_arn)
     error = _step_error(bucket, prefix) or error
-    recorded = record_store.fail(str(delivery_id), execution_arn, error, now)
+    recorded = record_store.fail(str(delivery_id), execution_arn, error.type, error.message, now)
     if recorded:
         tally = analysis_tally(str(delivery_id), execution_arn, now, "failed")
         counter_store.add_or_log([tally], now, "analysis")
@@ -73,18 +70,10 @@ def record_failure(
     return FailureOutput(error=error.type, cause=error.message)
 
 
-def _identifier(value: object) -> bool:
-    try:
-        _IDENTIFIER.validate_python(value)
-    except ValidationError:
-        return False
-    return True
-
-
-def _caught(caught: Any) -> AnalysisError:
+def _caught(caught: Any) -> StepError:
     """The error a Catch put in the state: Lambda's JSON cause, or the engine's text."""
     if not isinstance(caught, dict):
-        return AnalysisError(type="States.Runtime", message="the execution failed")
+        return StepError(type="States.Runtime", message="the execution failed")
     kind = str(caught.get("Error") or "States.Runtime")
     cause = caught.get("Cause") or ""
     try:
@@ -92,16 +81,16 @@ def _caught(caught: Any) -> AnalysisError:
     except (TypeError, ValueError):
         payload = None
     if isinstance(payload, dict) and "errorMessage" in payload:
-        return AnalysisError(
+        return StepError(
             type=str(payload.get("errorType") or kind), message=str(payload["errorMessage"])
         )
-    return AnalysisError(type=kind, message=str(cause) or kind)
+    return StepError(type=kind, message=str(cause) or kind)
 
 
-def _step_error(bucket: DataBucket, prefix: str) -> AnalysisError | None:
+def _step_error(bucket: DataBucket, prefix: str) -> StepError | None:
     """The error of the earliest step of the run that failed, if any left one."""
     keys = bucket.list_keys(f"{prefix}{STEP_ERRORS}")
-    return AnalysisError.model_validate(bucket.get_json(keys[0])) if keys else None
+    return msgspec.json.decode(bucket.get_bytes(keys[0]), type=StepError) if keys else None
 
 
 cold_start.loaded()

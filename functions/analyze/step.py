@@ -5,14 +5,14 @@ and `step`, the one decorator that makes a step function a Lambda handler.
 The state machine and the steps write every task and result, so they are decoded with
 msgspec, not validated with pydantic: a step that reads nothing from a caller loads no
 pydantic (docs/decisions.md, "The steps pass msgspec structs"). Plan validates its
-input, the caller's request, against the contract; Summarize and RecordFailure return
-the contract's record.
+input, the caller's request, against the contract; Summarize returns the contract's
+record as the record store writes it, a plain document.
 
 A map step's error is kept under the run's prefix (`errors/<n>-<step>-<number>.json`)
 before the step fails: on AWS a failed distributed-map child fails the map with a
 generic error (and moto's engine lets the map go on), so RecordFailure reads the
-earliest step's own error from there. An attempt that succeeds removes its item's
-file, so an error a Retry recovered from never stands in for a later step's.
+earliest step's own error from there (`StepError`). An attempt that succeeds removes
+its item's file, so an error a Retry recovered from never stands in for a later step's.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -136,15 +136,17 @@ current_wiring = per_process(Wiring.of)
 """The process's wiring, built at the first invocation."""
 
 
-class ContractModel(Protocol):
-    """A model of the analysis contract (pydantic), which Summarize and RecordFailure
-    return."""
+class StepError(StepPayload, frozen=True, kw_only=True):
+    """Why a step failed: what a map step keeps under the run's prefix, and what
+    RecordFailure records (the contract's `AnalysisError`)."""
 
-    def model_dump(self, *, mode: str, by_alias: bool) -> dict[str, Any]: ...
+    type: str
+    message: str
 
 
 T = TypeVar("T", bound=StepPayload)
-Result = StepPayload | ContractModel
+Result = StepPayload | dict[str, Any]
+"""A step's result: a struct, or a document already in the state machine's JSON."""
 Handler = Callable[..., Any]
 
 
@@ -179,7 +181,7 @@ def step(
             if isinstance(result, StepPayload):
                 plain: dict[str, Any] = msgspec.to_builtins(result)
                 return plain
-            return result.model_dump(mode="json", by_alias=True)
+            return result
 
         return lambda_handler
 
@@ -192,8 +194,10 @@ def _error_key(task: PlannedTask, name: str) -> str:
 
 def _keep(wiring: Wiring, task: PlannedTask, name: str, error: Exception) -> None:
     try:
-        wiring.bucket.put_json(
-            _error_key(task, name), {"type": type(error).__name__, "message": str(error)}
+        store(
+            wiring.bucket,
+            _error_key(task, name),
+            StepError(type=type(error).__name__, message=str(error)),
         )
     except Exception:  # the step's own error is the one Lambda must report
         logger.warning("the step's error could not be kept", extra={"step": name})

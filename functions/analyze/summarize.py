@@ -16,10 +16,10 @@ from consentry.core import cold_start  # first: the collector waits while this l
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 from analyze.step import PlannedTask, Wiring, load_stored, step
 from consentry.analysis import piece_store, record_store
-from consentry.analysis.contract import AnalysisRecord, ExclusionCounts, LogRef, TargetRef
 from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.piece_store import Piece, PieceKind
 from consentry.analysis.run import RunPlan
@@ -31,23 +31,25 @@ from consentry.reporting.cells import analysis_tally
 
 
 @step(PlannedTask)
-def lambda_handler(task: PlannedTask, wiring: Wiring) -> AnalysisRecord:
+def lambda_handler(task: PlannedTask, wiring: Wiring) -> dict[str, Any]:
     return summarize(
         load_stored(wiring.bucket, task.plan, RunPlan, "plan"), wiring.bucket, wiring.clock()
     )
 
 
-def summarize(plan: RunPlan, bucket: DataBucket, now: datetime) -> AnalysisRecord:
+def summarize(plan: RunPlan, bucket: DataBucket, now: datetime) -> dict[str, Any]:
+    """Check that the run's pieces add up, record the result, and return the record
+    (the contract's `AnalysisRecord`, as JSON)."""
     shards = _complete(plan, PieceKind.SHARD, plan.shards)
     audience_size = sum(piece.rows for piece in shards)
     targeted = sum(piece.targeted for piece in shards)
     excluded: Counter[ExclusionCause] = Counter()
     for piece in shards:
         excluded.update(piece.excluded)
-    counts = ExclusionCounts.of(dict(excluded))
-    if counts.total + targeted != audience_size:
+    total = sum(excluded.values())
+    if total + targeted != audience_size:
         raise IncompleteAnalysisError(
-            f"{counts.total} excluded and {targeted} targeted rows are not {audience_size}"
+            f"{total} excluded and {targeted} targeted rows are not {audience_size}"
         )
     parts = 1
     if plan.partitioned:
@@ -62,17 +64,14 @@ def summarize(plan: RunPlan, bucket: DataBucket, now: datetime) -> AnalysisRecor
     consent_as_of = plan.consent_as_of or min(
         (piece.consent_as_of for piece in shards if piece.consent_as_of), default=now
     )
-    target = (
-        None if plan.request.dry_run else TargetRef(uri=bucket.uri(plan.target_prefix), parts=parts)
-    )
     record = record_store.succeed(
         plan.request.delivery_id,
         plan.execution_arn,
         consent_as_of=consent_as_of,
         audience_size=audience_size,
-        excluded=counts,
-        target=target,
-        exclusion_log=LogRef(uri=bucket.uri(plan.exclusions_prefix)),
+        excluded=excluded,
+        target=None if plan.request.dry_run else (bucket.uri(plan.target_prefix), parts),
+        exclusion_log_uri=bucket.uri(plan.exclusions_prefix),
         now=now,
     )
     bucket.delete_prefix(plan.key("verdicts/"))
@@ -84,7 +83,7 @@ def summarize(plan: RunPlan, bucket: DataBucket, now: datetime) -> AnalysisRecor
             "delivery_id": plan.request.delivery_id,
             "audience_size": audience_size,
             "target_size": targeted,
-            **counts.model_dump(),
+            **{cause.value: excluded[cause] for cause in ExclusionCause},
         },
     )
     return record

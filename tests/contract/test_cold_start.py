@@ -67,18 +67,21 @@ NO_PYDANTIC_AT_INIT = frozenset(
         "analyze.partition",
         "analyze.classify",
         "analyze.assemble",
+        "analyze.summarize",
+        "analyze.record_failure",
         "landing.handler",
         "consent.schedule",
     }
 )
 """The functions whose every value is plain (a stream record, the change it publishes or
-asks of SES, the addresses a daily run settles) or written by the steps themselves (the
-plan, a task, a result: msgspec structs), or built by the consent rules from what a
+asks of SES, the addresses a daily run settles), written by the steps themselves (the
+plan, a task, a result: msgspec structs), built by the consent rules from what a
 signed link or the tables hold (the landing, the services' daily end), so their init
-does not load pydantic. The landing loads it for a sign-up or an erasure request. The
-publisher loads it with the fingerprints, for a batch with an address change. Plan
-validates the caller's request; Summarize and RecordFailure write the contract's
-record."""
+does not load pydantic.
+The landing loads it for a sign-up or an erasure request; the publisher with the
+fingerprints, for a batch with an address change. Plan validates the caller's request
+(the contract, pydantic); Summarize and RecordFailure write the record as a plain
+document."""
 ERASED_ADDRESS_READERS = frozenset({"analyze.plan"})
 """The steps that read erased addresses at every run (Plan's snapshot); Classify loads
 their fingerprints only for a suppression that holds some."""

@@ -29,7 +29,7 @@ from consentry.addresses.status import AddressStatus
 from consentry.analysis import piece_store, record_store, snapshot_store, suppression
 from consentry.analysis.audience import row_starts
 from consentry.analysis.classifier import control_sample
-from consentry.analysis.contract import AnalysisError, AnalysisRecord, AnalysisRequest
+from consentry.analysis.contract import AnalysisRecord, AnalysisRequest
 from consentry.analysis.piece_store import Piece, PieceKind
 from consentry.analysis.run import SIZING_FILE, SuppressionRead
 from consentry.analysis.suppression import ReadMeter
@@ -1009,11 +1009,5 @@ def test_a_replaced_run_can_no_longer_write_into_the_result(stack: AnalysisStack
 
     with pytest.raises(AnalysisConflictError):
         piece_store.put_piece("owned", Piece("SHARD#00000", "arn:old", 1, 1), now())
-    assert record_store.fail("owned", "arn:old", _error(), now()) is False
+    assert record_store.fail("owned", "arn:old", "X", "stale", now()) is False
     assert present(record_store.find("owned")).execution_arn == "arn:new"
-
-
-def _error() -> AnalysisError:
-    from consentry.analysis.contract import AnalysisError
-
-    return AnalysisError(type="X", message="stale")

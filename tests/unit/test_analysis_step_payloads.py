@@ -1,23 +1,33 @@
 """The steps' tasks, results and stored plan are msgspec structs: a task of the wrong
 shape is refused naming its field, a stored object of another shape stops the run
-clearly, and the request the steps read back is the one Plan checked, field for field."""
+clearly, and the request the steps read back is the one Plan checked, field for field.
+What the steps write in the contract's terms without its models (the record, the
+identifier check) is what the contract's models read and write."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
 import msgspec
 import pytest
-from pydantic import BaseModel
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from analyze import assemble, classify, count, partition
 from analyze.step import ObjectRef, Wiring, load_stored
-from consentry.analysis.contract import AnalysisRequest
+from consentry.analysis import record_store
+from consentry.analysis.contract import AnalysisRecord, AnalysisRequest
+from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.run import RunPlan
+from consentry.analysis.tables import RECORD, AnalysisModel
 from consentry.analysis.terms import CheckedRequest, IncompleteAnalysisError
 from consentry.core.bucket import DataBucket
+from consentry.core.types import is_identifier
+from consentry.core.wire import IdentifierStr
 
 PLAN = {"bucket": "data", "key": "analyses/d-1/run/plan.json"}
 CONTEXT = SimpleNamespace(
@@ -146,3 +156,57 @@ def _checked_fields(struct: type[msgspec.Struct]) -> dict[str, Any]:
 
 def test_the_checked_request_has_every_field_of_the_contract_s() -> None:
     assert _checked_fields(CheckedRequest) == _contract_fields(AnalysisRequest)
+
+
+RECORDS = [
+    AnalysisModel(
+        "d-1",
+        RECORD,
+        status="SUCCEEDED",
+        execution_arn="arn:aws:states:eu-west-1:123456789012:execution:analysis:run-1",
+        request={"deliveryId": "d-1", "dryRun": False},
+        consent_as_of=datetime(2026, 12, 5, 7, 0, 0, 250000, tzinfo=UTC),
+        audience_size=10,
+        target_size=4,
+        excluded={cause.value: number for number, cause in enumerate(ExclusionCause)},
+        target_uri="s3://data/analyses/d-1/run-1/target/",
+        target_parts=3,
+        exclusion_log_uri="s3://data/analyses/d-1/run-1/exclusions/",
+        created_at=datetime(2026, 12, 5, 6, 59, tzinfo=UTC),
+        updated_at=datetime(2026, 12, 5, 7, 1, tzinfo=UTC),
+    ),
+    AnalysisModel(
+        "d-2",
+        RECORD,
+        status="FAILED",
+        execution_arn="arn:run-2",
+        request={"deliveryId": "d-2", "dryRun": True},
+        error={"type": "AudienceError", "message": "audience: no header row"},
+        created_at=datetime(2026, 12, 5, 6, 59, tzinfo=UTC),
+        updated_at=datetime(2026, 12, 5, 6, 59, 30, tzinfo=UTC),
+    ),
+    AnalysisModel("d-3", RECORD, status="PENDING", execution_arn="arn:run-3"),
+]
+
+
+@pytest.mark.parametrize("item", RECORDS, ids=lambda item: str(item.status))
+def test_the_record_summarize_returns_is_the_contract_s(item: AnalysisModel) -> None:
+    """Summarize returns the record as a plain document; the contract's model reads it
+    and writes back the same JSON."""
+    document = record_store.document(item)
+
+    assert AnalysisRecord.model_validate(document).model_dump(mode="json", by_alias=True) == (
+        document
+    )
+
+
+@given(st.text(max_size=140) | st.from_regex(r"[A-Za-z0-9._:@+\-]{1,140}\n?", fullmatch=True))
+def test_an_identifier_is_checked_as_the_contract_checks_it(value: str) -> None:
+    try:
+        TypeAdapter(IdentifierStr).validate_python(value)
+    except ValidationError:
+        valid = False
+    else:
+        valid = True
+
+    assert is_identifier(value) is valid

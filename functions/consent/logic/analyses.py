@@ -23,7 +23,6 @@ from consent.schemas.analyses import AnalysisStarted, ExplainedRow, ExplainOut
 from consentry.analysis import record_store
 from consentry.analysis.classifier import shard_of
 from consentry.analysis.contract import (
-    AnalysisError,
     AnalysisOptions,
     AnalysisRecord,
     AnalysisRequest,
@@ -82,10 +81,7 @@ def start(
     except (ClientError, BotoCoreError) as error:
         unavailable = WorkflowUnavailableError(f"the analysis could not be started: {error}")
         record_store.fail(
-            delivery_id,
-            execution_arn,
-            AnalysisError(type=type(unavailable).__name__, message=str(unavailable)),
-            clock(),
+            delivery_id, execution_arn, type(unavailable).__name__, str(unavailable), clock()
         )
         raise unavailable from error
     return AnalysisStarted(

@@ -9,21 +9,19 @@ never write into its successor's result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consentry.analysis import piece_store
-from consentry.analysis.contract import (
-    AnalysisError,
-    AnalysisRecord,
-    AnalysisRequest,
-    ExclusionCounts,
-    LogRef,
-    TargetRef,
-)
+from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.tables import KEPT_FOR, RECORD, AnalysisModel, plain_map
 from consentry.analysis.terms import AnalysisConflictError, AnalysisStatus
+from consentry.core.clock import iso_text
 from consentry.core.persistence import LostRace, dynamodb
+
+if TYPE_CHECKING:
+    from consentry.analysis.contract import AnalysisRecord, AnalysisRequest
 
 
 def find(delivery_id: str) -> AnalysisRecord | None:
@@ -32,14 +30,14 @@ def find(delivery_id: str) -> AnalysisRecord | None:
             item = AnalysisModel.get(delivery_id, RECORD, consistent_read=True)
         except AnalysisModel.DoesNotExist:
             return None
-    return _to_record(item)
+    return _record(item)
 
 
 def latest(limit: int) -> list[AnalysisRecord]:
     """The newest analysis records, newest first (one query of the sparse `recent` index)."""
     with dynamodb():
         items = list(AnalysisModel.recent.query(RECORD, scan_index_forward=False, limit=limit))
-    return [_to_record(item) for item in items]
+    return [_record(item) for item in items]
 
 
 def _claimable(request: AnalysisRequest, execution_arn: str) -> Any:
@@ -126,29 +124,32 @@ def succeed(
     *,
     consent_as_of: datetime,
     audience_size: int,
-    excluded: ExclusionCounts,
-    target: TargetRef | None,
-    exclusion_log: LogRef,
+    excluded: Mapping[ExclusionCause, int],
+    target: tuple[str, int] | None,
+    exclusion_log_uri: str,
     now: datetime,
-) -> AnalysisRecord:
+) -> dict[str, Any]:
+    """Record the run's result; the record as the state machine returns it (`document`).
+    `target` is the target's prefix and parts (None in a dry run)."""
+    counts = {cause.value: excluded.get(cause, 0) for cause in ExclusionCause}
     actions: list[Any] = [
         AnalysisModel.status.set(AnalysisStatus.SUCCEEDED.value),
         AnalysisModel.consent_as_of.set(consent_as_of),
         AnalysisModel.audience_size.set(audience_size),
-        AnalysisModel.target_size.set(audience_size - excluded.total),
-        AnalysisModel.excluded.set(excluded.model_dump()),
-        AnalysisModel.exclusion_log_uri.set(exclusion_log.uri),
+        AnalysisModel.target_size.set(audience_size - sum(counts.values())),
+        AnalysisModel.excluded.set(counts),
+        AnalysisModel.exclusion_log_uri.set(exclusion_log_uri),
         AnalysisModel.updated_at.set(now),
     ]
     if target is not None:
-        actions += [
-            AnalysisModel.target_uri.set(target.uri),
-            AnalysisModel.target_parts.set(target.parts),
-        ]
-    return _update_owned(delivery_id, execution_arn, actions)
+        uri, parts = target
+        actions += [AnalysisModel.target_uri.set(uri), AnalysisModel.target_parts.set(parts)]
+    return document(_update_owned(delivery_id, execution_arn, actions))
 
 
-def fail(delivery_id: str, execution_arn: str, error: AnalysisError, now: datetime) -> bool:
+def fail(
+    delivery_id: str, execution_arn: str, error_type: str, message: str, now: datetime
+) -> bool:
     """Record why the execution failed; False when the record belongs to another run.
 
     The record is this execution's (or a failed one's, or none yet): a run refused
@@ -161,7 +162,7 @@ def fail(delivery_id: str, execution_arn: str, error: AnalysisError, now: dateti
                 actions=[
                     AnalysisModel.status.set(AnalysisStatus.FAILED.value),
                     AnalysisModel.execution_arn.set(execution_arn),
-                    AnalysisModel.error.set(error.model_dump()),
+                    AnalysisModel.error.set({"type": error_type, "message": message}),
                     AnalysisModel.target_uri.remove(),
                     AnalysisModel.target_parts.remove(),
                     AnalysisModel.created_at.set(AnalysisModel.created_at | now),
@@ -179,7 +180,7 @@ def fail(delivery_id: str, execution_arn: str, error: AnalysisError, now: dateti
     return True
 
 
-def _update_owned(delivery_id: str, execution_arn: str, actions: list[Any]) -> AnalysisRecord:
+def _update_owned(delivery_id: str, execution_arn: str, actions: list[Any]) -> AnalysisModel:
     item = AnalysisModel(delivery_id, RECORD)
     try:
         with dynamodb():
@@ -188,29 +189,43 @@ def _update_owned(delivery_id: str, execution_arn: str, actions: list[Any]) -> A
         raise AnalysisConflictError(
             f"{execution_arn} no longer owns the analysis of {delivery_id!r}"
         ) from None
-    return _to_record(item)
+    return item
 
 
-def _to_record(item: AnalysisModel) -> AnalysisRecord:
+def document(item: AnalysisModel) -> dict[str, Any]:
+    """The record as the contract writes it (`AnalysisRecord`'s JSON), from plain values:
+    the steps return it without loading the contract's models."""
     request = plain_map(item.request)
     error = plain_map(item.error)
     excluded = plain_map(item.excluded)
-    return AnalysisRecord(
-        delivery_id=item.delivery_id,
-        status=AnalysisStatus(item.status),
-        execution_arn=item.execution_arn,
-        dry_run=bool(request.get("dryRun", False)),
-        consent_as_of=item.consent_as_of,
-        audience_size=None if item.audience_size is None else int(item.audience_size),
-        target_size=None if item.target_size is None else int(item.target_size),
-        excluded=ExclusionCounts.model_validate({k: int(v) for k, v in excluded.items()})
+    return {
+        "deliveryId": item.delivery_id,
+        "status": item.status,
+        "executionArn": item.execution_arn,
+        "dryRun": bool(request.get("dryRun", False)),
+        "consentAsOf": _time(item.consent_as_of),
+        "audienceSize": None if item.audience_size is None else int(item.audience_size),
+        "targetSize": None if item.target_size is None else int(item.target_size),
+        "excluded": {cause.value: int(excluded[cause.value]) for cause in ExclusionCause}
         if excluded
         else None,
-        target=TargetRef(uri=item.target_uri, parts=int(item.target_parts or 0))
+        "target": {"uri": item.target_uri, "parts": int(item.target_parts or 0)}
         if item.target_uri
         else None,
-        exclusion_log=LogRef(uri=item.exclusion_log_uri) if item.exclusion_log_uri else None,
-        error=AnalysisError.model_validate(error) if error else None,
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-    )
+        "exclusionLog": {"uri": item.exclusion_log_uri} if item.exclusion_log_uri else None,
+        "error": {"type": str(error["type"]), "message": str(error["message"])} if error else None,
+        "createdAt": _time(item.created_at),
+        "updatedAt": _time(item.updated_at),
+    }
+
+
+def _time(at: datetime | None) -> str | None:
+    return None if at is None else iso_text(at)
+
+
+def _record(item: AnalysisModel) -> AnalysisRecord:
+    """The record as the operator API answers it: the contract's model, which checks
+    the document (the API loads the contract anyway; the steps never read a record)."""
+    from consentry.analysis.contract import AnalysisRecord  # noqa: PLC0415 (see above)
+
+    return AnalysisRecord.model_validate(document(item))

@@ -12,11 +12,12 @@ import json
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from typing import Any, Self
 
 from consentry.consent.subscriptions import Subscription, SubscriptionStatus
+from consentry.core.clock import iso_text
 from consentry.core.errors import InvalidInputError
 from consentry.core.types import Action, Channel, MessageClass, ProfileId, ScopeKind, Source
 
@@ -219,10 +220,7 @@ def _hashed(value: object) -> object:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
-        text = value.isoformat()
-        if value.utcoffset() == timedelta(0):
-            return text.removesuffix("+00:00") + "Z"
-        return text
+        return iso_text(value)
     return value
 
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def iso_text(at: datetime) -> str:
+    """`at` in ISO 8601 as the JSON we write holds a time (pydantic's form): `Z` for a
+    zero offset, microseconds only when there are any."""
+    text = at.isoformat()
+    if at.utcoffset() == timedelta(0):
+        return text.removesuffix("+00:00") + "Z"
+    return text

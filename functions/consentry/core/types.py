@@ -5,6 +5,7 @@ send is validated with the strict types of consentry.core.wire."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import NewType
 
@@ -17,6 +18,19 @@ Address = NewType("Address", str)
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:@+\-]+$"
 """What a caller may send as an identifier (profile, service, delivery): printable, no
 slash, no white space."""
+IDENTIFIER_MAX_LENGTH = 128
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN.removeprefix("^").removesuffix("$"))
+
+
+def is_identifier(value: object) -> bool:
+    """Whether `value` is an identifier as `consentry.core.wire.IdentifierStr` takes one,
+    checked without pydantic (by a function that reads one from a state it did not
+    validate)."""
+    return (
+        isinstance(value, str)
+        and len(value) <= IDENTIFIER_MAX_LENGTH
+        and _IDENTIFIER.fullmatch(value) is not None
+    )
 
 
 class Channel(StrEnum):

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Strict, StringConstraints
 from pydantic.alias_generators import to_camel
 
-from consentry.core.types import IDENTIFIER_PATTERN
+from consentry.core.types import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
 
 WIRE_CONFIG = ConfigDict(
     alias_generator=to_camel,
@@ -27,7 +27,8 @@ analysis contract): camelCase on the wire, unknown fields refused (a typo is an 
 not a default), built at first use (a request or a step uses a few shapes, not all)."""
 
 IdentifierStr = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)
+    str,
+    StringConstraints(min_length=1, max_length=IDENTIFIER_MAX_LENGTH, pattern=IDENTIFIER_PATTERN),
 ]
 
 

@@ -71,13 +71,14 @@ NO_PYDANTIC_AT_INIT = frozenset(
         "analyze.record_failure",
         "landing.handler",
         "consent.schedule",
+        "quarantine.handler",
     }
 )
 """The functions whose every value is plain (a stream record, the change it publishes or
 asks of SES, the addresses a daily run settles), written by the steps themselves (the
 plan, a task, a result: msgspec structs), built by the consent rules from what a
-signed link or the tables hold (the landing, the services' daily end), so their init
-does not load pydantic.
+signed link or the tables hold (the landing, the services' daily end), or read from
+SES with msgspec (the quarantine function), so their init does not load pydantic.
 The landing loads it for a sign-up or an erasure request; the publisher with the
 fingerprints, for a batch with an address change. Plan validates the caller's request
 (the contract, pydantic); Summarize and RecordFailure write the record as a plain

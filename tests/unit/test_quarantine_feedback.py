@@ -196,6 +196,28 @@ def test_a_body_that_is_not_feedback_is_malformed(body: str) -> None:
         parse(body)
 
 
+@pytest.mark.parametrize(
+    ("section", "change", "where"),
+    [
+        ("mail", {"messageId": "", "secret": "x"}, "$.mail.messageId"),
+        ("mail", {"timestamp": "jane.roe@example.com"}, "$.mail.timestamp"),
+        ("bounce", {"bouncedRecipients": ["jane.roe@example.com"]}, "bouncedRecipients[0]"),
+        ("bounce", {"bounceType": 7}, "$.bounce.bounceType"),
+    ],
+)
+def test_a_malformed_notification_names_its_field_and_none_of_its_values(
+    section: str, change: dict[str, Any], where: str
+) -> None:
+    document = fixture("ses_bounce_hard")
+    document[section] = {**document[section], **change}
+
+    with pytest.raises(MalformedFeedbackError) as raised:
+        parse_all(document)
+
+    assert where in str(raised.value)
+    assert "jane" not in str(raised.value)
+
+
 def test_a_recipient_that_is_not_an_address_is_malformed_and_keeps_nothing_of_it() -> None:
     document = fixture("ses_bounce_hard")
     document["bounce"]["bouncedRecipients"][0]["emailAddress"] = "jane.roe at example"

@@ -13,6 +13,10 @@ ignored, while a body that is not a notification at all is `MalformedFeedbackErr
 an address does not spoil its notification: it becomes a `MalformedRecipient` in the
 result, its fellow recipients are applied, and only a message from which nothing can
 be applied is dead-lettered. The bounce mapping is domain.md section 2.
+
+The SES shapes are msgspec structs: each field's type and bounds are checked as the
+notification is converted, without pydantic (docs/decisions.md, "SES notifications
+are read with msgspec"); times must be RFC 3339, as SES writes them.
 """
 
 from __future__ import annotations
@@ -24,10 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+import msgspec
 
 from consentry.addresses.events import event_key
 from consentry.addresses.normalize import normalize_email, sender_number
@@ -205,27 +208,26 @@ def parse_notification(
         raise MalformedFeedbackError("neither an SES notification nor an inbound SMS")
     try:
         if kind == "Bounce":
-            return list(_bounces(_SesBounceNotification.model_validate(document)))
+            return list(_bounces(msgspec.convert(document, _SesBounceNotification)))
         if kind == "Complaint":
-            return list(_complaints(_SesComplaintNotification.model_validate(document)))
+            return list(_complaints(msgspec.convert(document, _SesComplaintNotification)))
         if kind == "Delivery":
-            return list(_deliveries(_SesDeliveryNotification.model_validate(document)))
-    except ValidationError as error:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
-        raise MalformedFeedbackError(f"{kind} notification: bad or missing {fields}") from None
+            return list(_deliveries(msgspec.convert(document, _SesDeliveryNotification)))
+    except msgspec.ValidationError as error:  # names the field, never its value
+        raise MalformedFeedbackError(f"{kind} notification: {error}") from None
     return []
 
 
 # ------------------------------------------------------------------ the SES shapes
-class _Ses(BaseModel):
-    # Built at first use: only the functions that read SES notifications parse them.
-    model_config = ConfigDict(
-        alias_generator=to_camel, extra="ignore", frozen=True, defer_build=True
-    )
+class _Ses(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A part of an SES notification: camelCase, fields we do not read ignored."""
 
 
-class _Mail(_Ses):
-    message_id: str = Field(min_length=1)
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class _Mail(_Ses, frozen=True, kw_only=True):
+    message_id: NonEmpty
     timestamp: datetime
     source: Any = None
     """The sending address; its domain is what mailbox providers rate a sender by. Not
@@ -238,45 +240,45 @@ class _Mail(_Ses):
         return {"sender_domain": address.rpartition("@")[2]} if address else {}
 
 
-class _BouncedRecipient(_Ses):
+class _BouncedRecipient(_Ses, frozen=True, kw_only=True):
     email_address: str
     status: str | None = None
 
 
-class _Bounce(_Ses):
+class _Bounce(_Ses, frozen=True, kw_only=True):
     bounce_type: str
     bounce_sub_type: str | None = None
-    bounced_recipients: list[_BouncedRecipient] = Field(min_length=1)
+    bounced_recipients: Annotated[list[_BouncedRecipient], msgspec.Meta(min_length=1)]
     timestamp: datetime | None = None
 
 
-class _ComplainedRecipient(_Ses):
+class _ComplainedRecipient(_Ses, frozen=True, kw_only=True):
     email_address: str
 
 
-class _Complaint(_Ses):
-    complained_recipients: list[_ComplainedRecipient] = Field(min_length=1)
+class _Complaint(_Ses, frozen=True, kw_only=True):
+    complained_recipients: Annotated[list[_ComplainedRecipient], msgspec.Meta(min_length=1)]
     complaint_feedback_type: str | None = None
     complaint_sub_type: str | None = None
     timestamp: datetime | None = None
 
 
-class _Delivery(_Ses):
-    recipients: list[str] = Field(min_length=1)
+class _Delivery(_Ses, frozen=True, kw_only=True):
+    recipients: Annotated[list[str], msgspec.Meta(min_length=1)]
     timestamp: datetime | None = None
 
 
-class _SesBounceNotification(_Ses):
+class _SesBounceNotification(_Ses, frozen=True, kw_only=True):
     mail: _Mail
     bounce: _Bounce
 
 
-class _SesComplaintNotification(_Ses):
+class _SesComplaintNotification(_Ses, frozen=True, kw_only=True):
     mail: _Mail
     complaint: _Complaint
 
 
-class _SesDeliveryNotification(_Ses):
+class _SesDeliveryNotification(_Ses, frozen=True, kw_only=True):
     mail: _Mail
     delivery: _Delivery
 

@@ -18,7 +18,7 @@ import msgspec
 from analyze.step import STEP_ERRORS, StepError, StepPayload, Wiring, step
 from consentry.analysis import record_store
 from consentry.analysis.terms import run_prefix
-from consentry.core.bucket import DataBucket
+from consentry.core.bucket import DataBucket, ObjectGoneError
 from consentry.core.observability import logger
 from consentry.core.types import is_identifier
 from consentry.reporting import counter_store
@@ -88,9 +88,16 @@ def _caught(caught: Any) -> StepError:
 
 
 def _step_error(bucket: DataBucket, prefix: str) -> StepError | None:
-    """The error of the earliest step of the run that failed, if any left one."""
+    """The error of the earliest step of the run that failed, if any left one (one that
+    cannot be read leaves the caught error to stand)."""
     keys = bucket.list_keys(f"{prefix}{STEP_ERRORS}")
-    return msgspec.json.decode(bucket.get_bytes(keys[0]), type=StepError) if keys else None
+    if not keys:
+        return None
+    try:
+        return msgspec.json.decode(bucket.get_bytes(keys[0]), type=StepError)
+    except (ObjectGoneError, msgspec.MsgspecError):
+        logger.warning("a step's kept error could not be read")
+        return None
 
 
 cold_start.loaded()

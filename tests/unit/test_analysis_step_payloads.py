@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from analyze import assemble, classify, count, partition
+from analyze import assemble, classify, count, partition, record_failure
 from analyze.step import ObjectRef, Wiring, load_stored
 from consentry.analysis import record_store
 from consentry.analysis.contract import AnalysisRecord, AnalysisRequest
@@ -210,3 +210,52 @@ def test_an_identifier_is_checked_as_the_contract_checks_it(value: str) -> None:
         valid = True
 
     assert is_identifier(value) is valid
+
+
+class KeptErrors:
+    """A data bucket holding one kept step error, as `stored`."""
+
+    name = "data"
+
+    def __init__(self, stored: bytes) -> None:
+        self.stored = stored
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return [f"{prefix}2-classify-00003.json"]
+
+    def get_bytes(self, _key: str) -> bytes:
+        return self.stored
+
+    def delete_prefix(self, _prefix: str) -> int:
+        return 1
+
+
+@pytest.mark.parametrize(
+    ("stored", "recorded"),
+    [
+        (b'{"type": "AudienceError", "message": "audience: no header row"}', "AudienceError"),
+        (b"not json", "States.TaskFailed"),
+        (b'{"type": 3}', "States.TaskFailed"),
+    ],
+)
+def test_record_failure_records_the_kept_error_or_else_the_caught_one(
+    monkeypatch: pytest.MonkeyPatch, stored: bytes, recorded: str
+) -> None:
+    failures: list[tuple[str, str]] = []
+
+    def fail(_delivery: str, _arn: str, error_type: str, message: str, _now: datetime) -> bool:
+        failures.append((error_type, message))
+        return False  # another run's record: nothing to count
+
+    monkeypatch.setattr(record_store, "fail", fail)
+    state = {"deliveryId": "d-1", "error": {"Error": "States.TaskFailed", "Cause": "map"}}
+
+    output = record_failure.record_failure(
+        state,
+        "arn:run-1",
+        cast("DataBucket", KeptErrors(stored)),
+        datetime(2026, 12, 5, tzinfo=UTC),
+    )
+
+    assert [error for error, _ in failures] == [recorded]
+    assert output.error == recorded

@@ -144,7 +144,8 @@ def test_any_value_enters_the_hash_as_pydantic_wrote_it(
     at: datetime, expires_at: datetime | None, reason: str | None
 ) -> None:
     """Until the events were dataclasses, pydantic's JSON form of the fields was the hash
-    input: it stays the oracle for any time, offset and text."""
+    input: it stays the oracle for any time, whole-minute offset (pydantic drops an
+    offset's seconds; our times are UTC) and text."""
     event = ConsentEvent(
         profile_id=ProfileId("p-1"),
         seq=7,

@@ -9,12 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consentry.consent.rules import (
+    FORM_2_FIELDS,
     GENESIS_HASH,
     ConsentChange,
     ConsentEvent,
     ConsentState,
     Scope,
     advance,
+    commitment,
     first_broken_link,
     replay,
 )
@@ -181,7 +183,10 @@ def test_a_new_event_commits_its_personal_values_and_keeps_the_request_time() ->
     assert event.ip == "203.0.113.7"
     assert event.ip_commitment is not None
     assert event.ip_commitment != event.ip
-    assert event.ip not in f"{event.hash}{event.ip_commitment}"
+    assert event.ip_salt is not None
+    assert event.ip_commitment == commitment(event.ip, event.ip_salt)
+    assert "ip" not in FORM_2_FIELDS
+    assert replace(event, ip="192.0.2.1").computed_hash() == event.hash  # only committed
 
 
 def test_erasing_personal_values_keeps_every_hash_and_the_chain_valid() -> None:

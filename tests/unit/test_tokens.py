@@ -1,10 +1,12 @@
 """Link tokens: round trips, forgeries, rotation, expiry."""
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from itsdangerous import URLSafeSerializer
 
 from consentry.consent.rules import Scope
 from consentry.consent.tokens import Keyring, LinkClaims, LinkSigner
@@ -158,3 +160,41 @@ def test_a_keyring_secret_is_read() -> None:
 
     assert keyring.active == "k2"
     assert set(keyring.keys) == {"k1", "k2"}
+
+
+def old_signed_link(payload: object) -> str:
+    """A link in the signed form of before sealed links, signed with KEY1."""
+    serializer = URLSafeSerializer(
+        KEY1, salt="consentry.link.v1", signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    return f"k1.{serializer.dumps(payload)}"
+
+
+def test_an_old_signed_link_still_verifies() -> None:
+    issued = int(T0.timestamp())
+    token = old_signed_link({"p": "p-1", "s": "channel:email", "d": "d-1", "i": issued})
+
+    claims = signer().verify(token)
+
+    assert (claims.profile_id, str(claims.scope), claims.delivery_id) == (
+        "p-1",
+        "channel:email",
+        "d-1",
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"p": 7, "s": "all", "i": 0},
+        {"p": None, "s": "all", "i": 0},
+        {"p": "p-1", "s": "all", "d": ["d-1"], "i": 0},
+        {"p": "p-1", "s": 3, "i": 0},
+        {"p": "p-1", "s": "all", "i": "yesterday"},
+        {"p": "p-1", "s": "all"},
+        ["p-1", "all"],
+    ],
+)
+def test_an_old_signed_link_whose_content_is_not_understood_is_refused(payload: object) -> None:
+    with pytest.raises(TokenError, match="not understood"):
+        signer().verify(old_signed_link(payload))

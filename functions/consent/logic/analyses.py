@@ -129,9 +129,9 @@ def explain(
         )
     except ObjectGoneError:
         raise NotFoundError("analysis", delivery_id) from None  # its files have expired
-    except msgspec.MsgspecError:  # a plan an earlier version wrote, in another shape
+    except msgspec.MsgspecError:  # a damaged plan: nothing else to read the rows by
         raise AnalysisConflictError(
-            f"the analysis of {delivery_id!r} was planned by an earlier version: "
+            f"the plan of the analysis of {delivery_id!r} cannot be read: "
             "analyze it again to explain its rows"
         ) from None
     normalize = plan.rules.normalizer()

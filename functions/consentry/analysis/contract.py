@@ -103,10 +103,6 @@ class ExclusionCounts(BaseModel):
     def of(cls, counts: dict[ExclusionCause, int]) -> Self:
         return cls.model_validate({cause.value: counts.get(cause, 0) for cause in ExclusionCause})
 
-    @property
-    def total(self) -> int:
-        return sum(getattr(self, cause.value) for cause in ExclusionCause)
-
 
 class TargetRef(_Contract):
     uri: str = Field(description="Prefix of the target's parts; read them in name order")

@@ -2,8 +2,9 @@
 the work of the execution that owns the record (`PieceKind`: a chunk Partition split, a
 shard Classify counted, a part Assemble wrote).
 
-Apart from `record_store` (the record itself, in the contract's terms) so that the
-steps that only count pieces do not load the contract's models. A piece is written only
+Apart from `record_store` (the record itself, in the contract's terms): the steps
+that split, classify and assemble write and read pieces, never the record. A piece is
+written only
 while the record names the piece's execution, so a replaced run can never write into
 its successor's result.
 """

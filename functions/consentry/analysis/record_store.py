@@ -225,7 +225,8 @@ def _time(at: datetime | None) -> str | None:
 
 def _record(item: AnalysisModel) -> AnalysisRecord:
     """The record as the operator API answers it: the contract's model, which checks
-    the document (the API loads the contract anyway; the steps never read a record)."""
+    the document. Loaded here, not at import: the steps write the record as a document,
+    and only the API (and Plan, when its claim is refused) reads one back."""
     from consentry.analysis.contract import AnalysisRecord  # noqa: PLC0415 (see above)
 
     return AnalysisRecord.model_validate(document(item))

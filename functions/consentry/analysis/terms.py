@@ -16,7 +16,7 @@ from enum import StrEnum
 import msgspec
 
 from consentry.core.errors import ConflictError, InvalidInputError
-from consentry.core.types import Channel, DeliveryId, MessageClass, ServiceId
+from consentry.core.types import Channel, MessageClass, ServiceId
 
 
 class AnalysisStatus(StrEnum):
@@ -69,10 +69,6 @@ class CheckedRequest(Checked, frozen=True, kw_only=True):
     control_group: CheckedControl | None = None
     dry_run: bool = False
     force: bool = False
-
-    @property
-    def delivery(self) -> DeliveryId:
-        return DeliveryId(self.delivery_id)
 
     @property
     def service(self) -> ServiceId | None:

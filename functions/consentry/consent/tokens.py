@@ -144,10 +144,14 @@ class LinkSigner:
         except BadSignature as error:
             raise TokenError("the link's signature does not match") from error
         try:
+            profile, scope, delivery = payload["p"], payload["s"], payload.get("d")
+            texts = (profile, scope) if delivery is None else (profile, scope, delivery)
+            if not all(isinstance(text, str) for text in texts):
+                raise TypeError("a profile, scope or delivery id that is not text")
             return LinkClaims(
-                profile_id=payload["p"],
-                scope=Scope.parse(payload["s"]),
-                delivery_id=payload.get("d"),
+                profile_id=ProfileId(profile),
+                scope=Scope.parse(scope),
+                delivery_id=DeliveryId(delivery) if delivery is not None else None,
                 issued_at=datetime.fromtimestamp(payload["i"], UTC),
             )
         except (KeyError, TypeError, ValueError, OverflowError, InvalidInputError) as error:

@@ -14,7 +14,8 @@ def utc_now() -> datetime:
 
 def iso_text(at: datetime) -> str:
     """`at` in ISO 8601 as the JSON we write holds a time (pydantic's form): `Z` for a
-    zero offset, microseconds only when there are any."""
+    zero offset, microseconds only when there are any. The same as pydantic's for any
+    offset of whole minutes (pydantic drops an offset's seconds; our times are UTC)."""
     text = at.isoformat()
     if at.utcoffset() == timedelta(0):
         return text.removesuffix("+00:00") + "Z"

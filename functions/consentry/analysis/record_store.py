@@ -133,7 +133,6 @@ def succeed(
     `target` is the target's prefix and parts (None in a dry run)."""
     counts = {cause.value: excluded.get(cause, 0) for cause in ExclusionCause}
     actions: list[Any] = [
-        AnalysisModel.status.set(AnalysisStatus.SUCCEEDED.value),
         AnalysisModel.consent_as_of.set(consent_as_of),
         AnalysisModel.audience_size.set(audience_size),
         AnalysisModel.target_size.set(audience_size - sum(counts.values())),
@@ -144,6 +143,10 @@ def succeed(
     if target is not None:
         uri, parts = target
         actions += [AnalysisModel.target_uri.set(uri), AnalysisModel.target_parts.set(parts)]
+    # The status last: DynamoDB applies an update at once, but the local stack's engine
+    # sets one attribute after another, and a caller polling the record there must not
+    # see SUCCEEDED before the figures and the target it names.
+    actions.append(AnalysisModel.status.set(AnalysisStatus.SUCCEEDED.value))
     return document(_update_owned(delivery_id, execution_arn, actions))
 
 

@@ -61,8 +61,8 @@ def test_a_good_request_reads_with_its_defaults() -> None:
     parsed = parse_request(VALID)
 
     assert parsed.audience.profile_id_field == "profile_id"
-    assert parsed.audience.bucket == "bucket"
-    assert parsed.audience.key == "audiences/a.csv"
+    assert parsed.checked().audience.bucket == "bucket"
+    assert parsed.checked().audience.key == "audiences/a.csv"
     assert (parsed.dry_run, parsed.force, parsed.control_group) == (False, False, None)
 
 

@@ -38,14 +38,6 @@ class Audience(_Contract):
     profile_id_field: ColumnName = "profile_id"
     address_field: ColumnName = "address"
 
-    @property
-    def bucket(self) -> str:
-        return self.uri.removeprefix("s3://").partition("/")[0]
-
-    @property
-    def key(self) -> str:
-        return self.uri.removeprefix("s3://").partition("/")[2]
-
 
 class ControlGroup(_Contract):
     percent: Number = Field(

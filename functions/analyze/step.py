@@ -123,11 +123,11 @@ def load_stored(bucket: DataBucket, ref: ObjectRef, shape: type[S], name: str) -
         return msgspec.json.decode(bucket.get_bytes(ref.key), type=shape)
     except ObjectGoneError:
         raise IncompleteAnalysisError(f"the run's {name} is missing") from None
-    except msgspec.MsgspecError as error:  # written by another version of the steps
+    except msgspec.MsgspecError as error:  # a damaged object: nothing to go on from
         raise IncompleteAnalysisError(f"the run's {name} cannot be read: {error}") from None
 
 
-def store(bucket: DataBucket, key: str, value: StepPayload | Any) -> None:
+def store(bucket: DataBucket, key: str, value: object) -> None:
     """Write `value` (a struct, or a dataclass of them) where a later step loads it."""
     bucket.put_bytes(key, msgspec.json.encode(value), "application/json")
 

@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from pydantic import ValidationError
 
 from analyze.sizing import EDGES, ScannedRange, Sizing, load_sizing
 from analyze.step import ObjectRef, StepPayload, Wiring, step, store
@@ -41,7 +40,6 @@ from consentry.analysis.audience import (
     most_rows,
     stitch,
 )
-from consentry.analysis.contract import AnalysisRequest
 from consentry.analysis.run import (
     MANIFEST_FILE,
     PLAN_FILE,
@@ -58,6 +56,7 @@ from consentry.analysis.terms import (
     AudienceFormat,
     CheckedRequest,
     IncompleteAnalysisError,
+    check_request,
     run_prefix,
 )
 from consentry.consent import service_store
@@ -72,23 +71,6 @@ MAX_SHARDS = 10000
 SHARD_SLACK = 1.1
 """A shard holds at most 10 % more rows than `shard_rows`: an audience of about one
 shard does not become two, and the hash's spread over several shards stays within it."""
-
-
-def parse_request(raw: Any) -> AnalysisRequest:
-    """The request, or InvalidInputError naming the first field that is wrong."""
-    if not isinstance(raw, dict):
-        raise InvalidInputError("request", "the input must be a JSON object")
-    try:
-        return AnalysisRequest.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "request"
-        message = first["msg"]
-        if first["type"] == "missing":
-            message = "required"
-        elif first["type"] == "enum":
-            message = f"{first['msg']} (got {first.get('input')!r})"
-        raise InvalidInputError(field, message) from None
 
 
 class PlanInput(StepPayload, frozen=True, kw_only=True):
@@ -157,14 +139,13 @@ def plan_run(raw_request: Any, run: Run, now: datetime) -> PlanOutput | CountOut
     """Plan one execution: the state the next steps read, or, when the audience must be
     counted first, the Count map's items."""
     bucket = run.bucket
-    asked = parse_request(raw_request)
-    request = asked.checked()
+    request = check_request(raw_request)
     _check_request(request, bucket)
     audience = request.audience
     size, etag = _head_audience(bucket, audience.key)
     sample = _read_audience(bucket, audience.key, etag, min(size, SAMPLE_BYTES))
     layout, data_start = layout_of(audience, sample, size)
-    record_store.claim(asked, run.execution_arn, now)
+    record_store.claim(request, run.execution_arn, now)
 
     rows = _rows_without_count(layout, sample, (data_start, size), run.settings.shard_rows)
     if rows is not None:

@@ -62,6 +62,7 @@ NO_PYDANTIC_AT_INIT = frozenset(
         "publisher.handler",
         "suppression.handler",
         "quarantine.schedule",
+        "analyze.plan",
         "analyze.snapshot",
         "analyze.count",
         "analyze.partition",
@@ -77,12 +78,11 @@ NO_PYDANTIC_AT_INIT = frozenset(
 """The functions whose every value is plain (a stream record, the change it publishes or
 asks of SES, the addresses a daily run settles), written by the steps themselves (the
 plan, a task, a result: msgspec structs), built by the consent rules from what a
-signed link or the tables hold (the landing, the services' daily end), or read from
-SES with msgspec (the quarantine function), so their init does not load pydantic.
+signed link or the tables hold (the landing, the services' daily end), or read with
+msgspec (SES's notifications, Plan's input), so their init does not load pydantic.
 The landing loads it for a sign-up or an erasure request; the publisher with the
-fingerprints, for a batch with an address change. Plan validates the caller's request
-(the contract, pydantic); Summarize and RecordFailure write the record as a plain
-document."""
+fingerprints, for a batch with an address change. Summarize and RecordFailure write
+the record as a plain document."""
 ERASED_ADDRESS_READERS = frozenset({"analyze.plan"})
 """The steps that read erased addresses at every run (Plan's snapshot); Classify loads
 their fingerprints only for a suppression that holds some."""

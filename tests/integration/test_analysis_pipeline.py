@@ -29,7 +29,7 @@ from consentry.addresses.status import AddressStatus
 from consentry.analysis import piece_store, record_store, snapshot_store, suppression
 from consentry.analysis.audience import row_starts
 from consentry.analysis.classifier import control_sample
-from consentry.analysis.contract import AnalysisRecord, AnalysisRequest
+from consentry.analysis.contract import AnalysisRecord
 from consentry.analysis.piece_store import Piece, PieceKind
 from consentry.analysis.run import SIZING_FILE, SuppressionRead
 from consentry.analysis.suppression import ReadMeter
@@ -37,6 +37,7 @@ from consentry.analysis.terms import (
     CHANGED,
     AnalysisConflictError,
     IncompleteAnalysisError,
+    check_request,
     run_prefix,
 )
 from consentry.consent.profile_store import record_change, register_profile
@@ -741,9 +742,9 @@ def test_a_stored_snapshot_caught_up_reads_as_the_indexes_do(
     set_address("new@example.com", AddressStatus.DENYLISTED)
     set_address("+33612345678", AddressStatus.VALID, Channel.SMS)
     set_address("+33687654321", AddressStatus.QUARANTINE, Channel.SMS)
-    request = AnalysisRequest.model_validate(
+    request = check_request(
         stack.request("complete", "s3://b/audiences/a.csv") | {"channel": channel.value}
-    ).checked()
+    )
     at = now()
 
     caught_up = snapshot_store.current(
@@ -1003,9 +1004,9 @@ def test_a_failed_delivery_may_run_again_without_force(stack: AnalysisStack) -> 
 
 
 def test_a_replaced_run_can_no_longer_write_into_the_result(stack: AnalysisStack) -> None:
-    request = AnalysisRequest.model_validate(stack.request("owned", f"s3://{BUCKET}/a.csv"))
+    request = check_request(stack.request("owned", f"s3://{BUCKET}/a.csv"))
     record_store.claim(request, "arn:old", now())
-    record_store.claim(request.model_copy(update={"force": True}), "arn:new", now())
+    record_store.claim(msgspec.structs.replace(request, force=True), "arn:new", now())
 
     with pytest.raises(AnalysisConflictError):
         piece_store.put_piece("owned", Piece("SHARD#00000", "arn:old", 1, 1), now())

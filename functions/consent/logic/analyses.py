@@ -71,7 +71,7 @@ def start(
     name = execution_name(delivery_id, clock)
     execution_arn = execution_arn_of(state_machine_arn, name)
     now = clock()
-    record_store.reserve(request, execution_arn, now)
+    record_store.reserve(request.checked(), execution_arn, now)
     try:
         workflows.start_execution(
             stateMachineArn=state_machine_arn,

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from consentry.analysis import piece_store
 from consentry.analysis.exclusion import ExclusionCause
 from consentry.analysis.tables import KEPT_FOR, RECORD, AnalysisModel, plain_map
-from consentry.analysis.terms import AnalysisConflictError, AnalysisStatus
+from consentry.analysis.terms import AnalysisConflictError, AnalysisStatus, CheckedRequest
 from consentry.core.clock import iso_text
 from consentry.core.persistence import LostRace, dynamodb
 
 if TYPE_CHECKING:
-    from consentry.analysis.contract import AnalysisRecord, AnalysisRequest
+    from consentry.analysis.contract import AnalysisRecord
 
 
 def find(delivery_id: str) -> AnalysisRecord | None:
@@ -40,7 +40,7 @@ def latest(limit: int) -> list[AnalysisRecord]:
     return [_record(item) for item in items]
 
 
-def _claimable(request: AnalysisRequest, execution_arn: str) -> Any:
+def _claimable(request: CheckedRequest, execution_arn: str) -> Any:
     """Who may take the record: anyone with `force`; else only when there is none, it
     failed, or it already names this execution (a retry, or a reserved start)."""
     if request.force:
@@ -52,7 +52,7 @@ def _claimable(request: AnalysisRequest, execution_arn: str) -> Any:
     )
 
 
-def reserve(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
+def reserve(request: CheckedRequest, execution_arn: str, now: datetime) -> None:
     """Create the delivery's record, status PENDING and owned by `execution_arn`, before
     that execution is started: a caller that polls the record never finds none.
 
@@ -62,7 +62,7 @@ def reserve(request: AnalysisRequest, execution_arn: str, now: datetime) -> None
     _own(request, execution_arn, AnalysisStatus.PENDING, now)
 
 
-def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
+def claim(request: CheckedRequest, execution_arn: str, now: datetime) -> None:
     """Make `execution_arn` the owner of the delivery's record, status RUNNING.
 
     Refused (AnalysisConflictError) while another execution runs, and once an analysis
@@ -74,7 +74,7 @@ def claim(request: AnalysisRequest, execution_arn: str, now: datetime) -> None:
 
 
 def _own(
-    request: AnalysisRequest, execution_arn: str, status: AnalysisStatus, now: datetime
+    request: CheckedRequest, execution_arn: str, status: AnalysisStatus, now: datetime
 ) -> None:
     """Write the record as `execution_arn`'s with `status`, if the delivery may be
     claimed by it (AnalysisConflictError if not)."""
@@ -83,7 +83,7 @@ def _own(
         RECORD,
         status=status.value,
         execution_arn=execution_arn,
-        request=request.model_dump(mode="json", by_alias=True, exclude_none=True),
+        request=request.document(),
         created_at=now,
         updated_at=now,
         expires_at=now + KEPT_FOR,

@@ -11,15 +11,14 @@ from consentry.core import cold_start  # first: the collector waits while this l
 # isort: split
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
-from consent.commands import ApiModel
-from consent.logic import imports
-from consent.logic.imports import ImportRun
+from consent.logic import import_run
+from consent.logic.import_run import ImportRun
 from consentry.core.bucket import DataBucket
 from consentry.core.observability import logger, metrics, tracer
 from consentry.core.persistence import bind_tables
@@ -30,16 +29,18 @@ bind_tables(settings)
 bucket = DataBucket(settings.data_bucket, region=settings.aws_region)
 
 
-class ImportJob(ApiModel):
-    import_id: str = Field(min_length=1, max_length=64)
+class ImportJob(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """What the operator API's start hands the function (`LambdaImportJobs.start`)."""
+
+    import_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    job = ImportJob.model_validate(event)
-    record = imports.run(
+    job = msgspec.convert(event, ImportJob)
+    record = import_run.run(
         job.import_id,
         ImportRun(
             bucket=bucket,

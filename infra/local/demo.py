@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from consent.logic.imports import ImportRun, run
+from consent.logic.import_run import ImportRun, run
 from consentry.addresses.decisions import put_status
 from consentry.addresses.status import AddressStatus
 from consentry.consent.profile_store import record_change, register_profile

@@ -72,14 +72,16 @@ NO_PYDANTIC_AT_INIT = frozenset(
         "analyze.record_failure",
         "landing.handler",
         "consent.schedule",
+        "consent.import_job",
         "quarantine.handler",
     }
 )
 """The functions whose every value is plain (a stream record, the change it publishes or
 asks of SES, the addresses a daily run settles), written by the steps themselves (the
 plan, a task, a result: msgspec structs), built by the consent rules from what a
-signed link or the tables hold (the landing, the services' daily end), or read with
-msgspec (SES's notifications, Plan's input), so their init does not load pydantic.
+signed link or the tables hold (the landing, the services' daily end), read with
+msgspec (SES's notifications, Plan's input) or by the import rules (an import's rows,
+in a run kept apart from the API's operations), so their init does not load pydantic.
 The landing loads it for a sign-up or an erasure request; the publisher with the
 fingerprints, for a batch with an address change. Summarize and RecordFailure write
 the record as a plain document."""
@@ -94,8 +96,13 @@ NEEDS_NOT = {
     "analyze.partition": (NO_PROFILE,),  # the audience's ranges
     "analyze.assemble": (NO_PROFILE,),  # the shards' verdicts
     "analyze.summarize": (NO_PROFILE,),  # the shards' counts
-    # an S3 object in, the logic's commands: no HTTP
-    "consent.import_job": ("aws_lambda_powertools.event_handler", "consent.api"),
+    # an S3 object in, rows read by the import rules: no HTTP, no API command
+    "consent.import_job": (
+        "aws_lambda_powertools.event_handler",
+        "consent.api",
+        "consent.commands",
+        "consent.logic.imports",
+    ),
     "publisher.handler": ("aws_lambda_powertools.utilities.data_classes",),  # plain records
 }
 """What no request of a handler reads (a table, the plan, profiles, HTTP routing), so it

@@ -8,8 +8,8 @@ import re
 import boto3
 import pytest
 
-from consent.logic import imports
-from consent.logic.imports import ImportRun
+from consent.logic import import_run, imports
+from consent.logic.import_run import ImportRun
 from consentry.core.bucket import DataBucket
 from consentry.core.clock import utc_now
 from consentry.core.settings import get_settings
@@ -53,7 +53,7 @@ def queued(key: str, text: str) -> str:
 
 def ran(key: str, text: str) -> str:
     import_id = queued(key, text)
-    imports.run(import_id, ImportRun(bucket=bucket(), default_region="NL"))
+    import_run.run(import_id, ImportRun(bucket=bucket(), default_region="NL"))
     return import_id
 
 

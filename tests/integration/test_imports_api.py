@@ -18,8 +18,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from consent.logic import imports as import_logic
-from consent.logic.imports import ImportRun, LambdaImportJobs, TimeLeft
+from consent.logic import import_run
+from consent.logic.import_run import ImportRun, TimeLeft
+from consent.logic.imports import LambdaImportJobs
 from consentry.addresses import address_store
 from consentry.addresses.status import AddressStatus
 from consentry.addresses.tables import AddressEventModel
@@ -554,7 +555,7 @@ def test_a_run_never_overlaps_a_run_that_holds_the_import(api: ApiCall, started:
     now = import_store.get(import_id).created_at
     import_store.claim(import_id, now=now, until=now + timedelta(minutes=15))
 
-    record = import_logic.run(import_id, job(clock=lambda: now + timedelta(minutes=1)))
+    record = import_run.run(import_id, job(clock=lambda: now + timedelta(minutes=1)))
 
     assert record.status.value == "running"
     assert profile_store.find_consent(ProfileId("p-1")) is None
@@ -573,7 +574,7 @@ def test_a_run_out_of_time_fails_with_what_it_did_reported(
     import_id = response["json"]["importId"]
     remaining = iter([timedelta(minutes=15)] * 3 + [timedelta(seconds=5)] * 5)
 
-    import_logic.run(import_id, job(time_left=lambda: next(remaining)))
+    import_run.run(import_id, job(time_left=lambda: next(remaining)))
 
     record = api("GET", f"/v1/imports/{import_id}")["json"]
     assert record["status"] == "failed"

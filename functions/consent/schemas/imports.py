@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -45,7 +46,7 @@ class ImportOut(ApiModel):
             kind=record.kind,
             uri=record.source_uri,
             status=record.status,
-            counts=ImportCountsOut.model_validate(record.counts.model_dump()),
+            counts=ImportCountsOut.model_validate(asdict(record.counts)),
             report_uri=record.report_uri,
             error=record.error,
             created_at=record.created_at,

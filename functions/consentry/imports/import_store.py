@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,7 +83,7 @@ def save_counts(import_id: str, counts: ImportCounts, *, now: datetime) -> None:
     """The progress of a running import."""
     _update(
         import_id,
-        [ImportModel.counts.set(counts.model_dump()), ImportModel.updated_at.set(now)],
+        [ImportModel.counts.set(asdict(counts)), ImportModel.updated_at.set(now)],
     )
 
 
@@ -103,7 +104,7 @@ def finish(
         ImportModel.error.set(error) if error else ImportModel.error.remove(),
     ]
     if counts is not None:
-        actions.append(ImportModel.counts.set(counts.model_dump()))
+        actions.append(ImportModel.counts.set(asdict(counts)))
     if report_uri is not None:
         actions.append(ImportModel.report_uri.set(report_uri))
     return _update(import_id, actions)
@@ -145,7 +146,7 @@ def _to_item(record: ImportRecord) -> ImportModel:
         source_uri=record.source_uri,
         source_etag=record.etag,
         status=record.status.value,
-        counts=record.counts.model_dump(),
+        counts=asdict(record.counts),
         report_uri=record.report_uri,
         error=record.error,
         lease_until=record.lease_until,

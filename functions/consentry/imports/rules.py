@@ -10,11 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.addresses.normalize import normalize
 from consentry.addresses.status import AddressStatus
@@ -40,9 +38,8 @@ class RowOutcome(StrEnum):
     UNCHANGED = "unchanged"
 
 
-class ImportCounts(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
+@dataclass(frozen=True, kw_only=True)
+class ImportCounts:
     rows: int = 0
     """Data rows in the file (blank lines aside), known once the file has been read."""
     applied: int = 0
@@ -50,19 +47,18 @@ class ImportCounts(BaseModel):
     unchanged: int = 0
 
     def add(self, outcome: RowOutcome) -> ImportCounts:
-        return self.model_copy(update={outcome.value: getattr(self, outcome.value) + 1})
+        return replace(self, **{outcome.value: getattr(self, outcome.value) + 1})
 
 
-class ImportRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
+@dataclass(frozen=True, kw_only=True)
+class ImportRecord:
     import_id: str
     kind: ImportKind
     bucket: str
     key: str
     etag: str
     status: ImportStatus
-    counts: ImportCounts = Field(default_factory=ImportCounts)
+    counts: ImportCounts = field(default_factory=ImportCounts)
     report_uri: str | None = None
     error: str | None = None
     created_at: datetime

@@ -17,6 +17,13 @@ A second floor leaves pydantic out of those libraries (PYDANTIC): what the handl
 libraries would cost if no module of ours needed pydantic at init (at most: what only
 pydantic loads of the standard library is still imported).
 
+A web function (the operator API, the console, the landing) loads a section's routes,
+with their logic and shapes, at the first request for that section
+(`consentry.core.routing.RoutersOnDemand`), so its import alone is not all of its cold
+start: for each such handler, its import followed by the inclusion of one section's
+routes is timed too, for every section, and the heaviest is reported. That is the cold
+start of its most expensive first request, short of the request's own work.
+
 Each handler pauses the cyclic garbage collector while it loads
 (consentry.core.cold_start), and its libraries-only figure is taken the same way;
 `import boto3`, the yardstick, is timed as it is, and once more with the collector
@@ -41,6 +48,10 @@ Prints `name=value` lines:
     max_ratio_vs_boto3=...              the largest handler ratio
     max_libraries_ratio_vs_boto3=...    the largest libraries-only ratio (the floor)
     max_libraries_without_pydantic_ratio_vs_boto3=...  the floor were ours pydantic-free
+    heaviest_section.<module>=...       a web function's section whose first request loads most
+    with_section_ms.<module>=...        its import and that section's routes, median
+    with_section_ratio.<module>_vs_boto3=...
+    max_with_section_ratio_vs_boto3=... the largest of those, for the web functions
     artifact_mb.<LogicalId>=...         size of .aws-sam/build/<LogicalId> (MiB)
 
 The interpreter is this one (the dev venv's) unless --python names another; the
@@ -212,6 +223,56 @@ def measure(
     return samples, floors, paused_baseline
 
 
+FIND_ROUTERS = (
+    "import sys\n"
+    "import {module}\n"
+    "from consentry.core.routing import RoutersOnDemand\n"
+    "_handler = sys.modules[{module!r}]\n"
+    "_routers = next((found for found in (getattr(_handler, 'routers', None),"
+    " getattr(getattr(_handler, 'app', None), 'routers', None))"
+    " if isinstance(found, RoutersOnDemand)), None)\n"
+)
+"""Imports the handler and finds its `RoutersOnDemand` (a module global, or its
+resolver's), None if it has none."""
+
+
+def section_paths(module: str, env: dict[str, str], python: str) -> dict[str, str]:
+    """A path in each section of the handler's routes on demand; none if it has none."""
+    code = FIND_ROUTERS.format(module=module) + (
+        "import json\nprint(json.dumps(_routers.section_paths() if _routers else {}))\n"
+    )
+    paths: dict[str, str] = json.loads(run_fresh(code, env, python).splitlines()[-1])
+    return paths
+
+
+def with_section_code(module: str, path: str) -> str:
+    """Import the handler, then include the routes of the section `path` is in, as the
+    first request for it does."""
+    return FIND_ROUTERS.format(module=module) + f"_routers.include_for({path!r})\n"
+
+
+def measure_sections(
+    targets: dict[str, dict[str, str]], runs: int, python: str
+) -> dict[str, dict[str, list[int]]]:
+    """Microseconds of each web handler's import followed by one section's routes, by
+    handler and section, over `runs` runs at each depth."""
+    sections = {
+        name: section_paths(name, env, python) for name, env in targets.items() if name != BASELINE
+    }
+    samples: dict[str, dict[str, list[int]]] = {
+        name: {section: [] for section in paths} for name, paths in sections.items() if paths
+    }
+    for _ in range(runs):
+        for depth in DEPTHS:
+            for name, by_section in samples.items():
+                for section, path in sections[name].items():
+                    code = with_section_code(name, path)
+                    by_section[section].append(
+                        import_us(name, targets[name], code, depth=depth, python=python)
+                    )
+    return samples
+
+
 def median_ms(values: list[int]) -> float:
     return statistics.median(values) / 1000
 
@@ -234,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     targets: dict[str, dict[str, str]] = {BASELINE: base_env(), **handler_envs(template)}
     handlers = [name for name in targets if name != BASELINE]
     samples, floor_samples, paused_baseline = measure(targets, runs, python)
+    section_samples = measure_sections(targets, runs, python)
 
     every = {
         name: [us for at in by_depth.values() for us in at] for name, by_depth in samples.items()
@@ -268,6 +330,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"max_ratio_vs_{BASELINE}={max(ratios.values()):.2f}")
     for floor, by_name in floors_ms.items():
         print(f"max_{floor}_ratio_vs_{BASELINE}={max(by_name.values()) / base:.2f}")
+    with_section: dict[str, float] = {}
+    for name, by_section in section_samples.items():
+        medians = {section: median_ms(values) for section, values in by_section.items()}
+        heaviest = max(medians, key=lambda section: medians[section])
+        with_section[name] = medians[heaviest]
+        print(f"heaviest_section.{name}={heaviest or '(root)'}")
+        print(f"with_section_ms.{name}={medians[heaviest]:.1f}")
+        print(f"with_section_ratio.{name}_vs_{BASELINE}={medians[heaviest] / base:.2f}")
+    if with_section:
+        print(f"max_with_section_ratio_vs_{BASELINE}={max(with_section.values()) / base:.2f}")
     if BUILD_DIR.is_dir():
         for logical_id in function_envs(template):
             artifact = BUILD_DIR / logical_id

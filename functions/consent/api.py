@@ -21,20 +21,20 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from consent.commands import ApiModel
-from consentry.addresses.counting import QuarantinePolicy
-from consentry.consent.tokens import Keyring
 from consentry.core.bucket import DataBucket
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import InvalidInputError
 from consentry.core.pagination import MAX_PAGE
 from consentry.core.settings import Settings
 from consentry.core.types import IDENTIFIER_PATTERN
-from consentry.privacy import fingerprints
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_stepfunctions import SFNClient
+
+    from consentry.addresses.counting import QuarantinePolicy
+    from consentry.consent.tokens import Keyring
 
 ProfileIdPath = Annotated[
     str,
@@ -118,8 +118,11 @@ PRECONDITION_FAILED = {412: "If-Match names another version than the stored one"
 @dataclass
 class Dependencies:
     """What the operations need from outside, built once by the handler and handed down:
-    the settings, the data bucket, the clients that start jobs, the clock. Clients are
-    made at their first use. A test builds its own, with fakes."""
+    the settings, the data bucket, the clients that start jobs, the clock. Clients,
+    the quarantine's policy and the erasure keys are made at their first use, and their
+    modules imported then: only some sections need them, and a section's first request
+    loads its own (tests/contract/test_cold_start.py). A test builds its own, with
+    fakes."""
 
     settings: Settings
     clock: Clock = utc_now
@@ -130,11 +133,15 @@ class Dependencies:
 
     @cached_property
     def quarantine_policy(self) -> QuarantinePolicy:
+        from consentry.addresses.counting import QuarantinePolicy  # noqa: PLC0415 (some sections)
+
         return QuarantinePolicy.from_settings(self.settings)
 
     def erasure_keyring(self) -> Keyring:
         """The keys of erased addresses' fingerprints (cached by Powertools parameters,
         so that a rotation is seen within `signing_keys_max_age_s`)."""
+        from consentry.privacy import fingerprints  # noqa: PLC0415 (some sections)
+
         return fingerprints.load_keyring(
             self.settings.erasure_keys_secret, max_age_s=self.settings.signing_keys_max_age_s
         )

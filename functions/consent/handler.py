@@ -19,7 +19,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consent.api import JSON, Dependencies, ErrorOut, documented, shown, unreadable_body
 from consent.commands import IdempotencyKeyInUseError, IdempotencyKeyReusedError, idempotency
-from consent.schemas.erasure import ErasureOut
 from consentry.core.errors import (
     ConflictError,
     GoneError,
@@ -143,6 +142,8 @@ def _domain_error(error: Exception) -> Response[str]:
 @app.exception_handler(GoneError)
 def _erased(error: GoneError) -> Response[str]:
     """A request about an erased profile: 410, with what was erased and when."""
+    from consent.schemas.erasure import ErasureOut  # noqa: PLC0415 (profiles' routes only)
+
     body = ErasureOut.model_validate(error.erasure).model_dump_json(by_alias=True)
     return Response(HTTPStatus.GONE.value, JSON, body)
 

@@ -45,13 +45,14 @@ CHANGES_ONLY = ("landing.signup", "consentry.privacy.erasure", "consentry.addres
 """What only a landing page that changes something loads: confirmations of sign-ups,
 an erasure (the quarantine's counting comes with both)."""
 LANDING_VIEWS = ("landing.routes.assets", "landing.routes.preferences", "landing.routes.one_click")
-SHAPES_AT_INIT = frozenset({"erasure", "fields"})  # the body of every 410, the shared fields
+SHAPES_AT_INIT: frozenset[str] = frozenset()  # a 410's body: with the profiles' shapes
 SHAPES_OF_SECTION = {
-    "consent.routes.profiles": {"profiles", "addresses", "services"},  # an export holds all
-    "consent.routes.services": {"services"},
+    # an export holds all three; an erased profile's answer is the 410's body
+    "consent.routes.profiles": {"profiles", "addresses", "services", "erasure", "fields"},
+    "consent.routes.services": {"services", "fields"},
     "consent.routes.checks": {"checks"},
     "consent.routes.imports": {"imports"},
-    "consent.routes.addresses": {"addresses"},
+    "consent.routes.addresses": {"addresses", "fields"},
     "consent.routes.links": {"links"},
     "consent.routes.analyses": {"analyses"},
     "consent.routes.metrics": {"metrics"},
@@ -107,6 +108,16 @@ NEEDS_NOT = {
 }
 """What no request of a handler reads (a table, the plan, profiles, HTTP routing), so it
 must not load."""
+SECTIONS_ONLY = (
+    "consentry.consent.rules",
+    "consentry.consent.tokens",
+    "consentry.privacy.fingerprints",
+    "consentry.addresses.counting",
+    "consentry.addresses.status",
+)
+"""What some sections of the operator API need and the others do not (the consent
+rules, links' tokens, erased addresses' fingerprints, the quarantine's policy): loaded
+by the first request for such a section, not at init."""
 
 
 def loaded_after(code: str, module: str) -> dict[str, object]:
@@ -155,6 +166,15 @@ def test_every_section_of_the_operator_api_says_which_shapes_it_loads() -> None:
     assert set(SHAPES_OF_SECTION) == {f"consent.routes.{p.stem}" for p in routes} - {
         "consent.routes.__init__"
     }
+
+
+def test_the_operator_api_loads_no_section_s_logic_at_init() -> None:
+    code = (
+        "import json, sys; import consent.handler; "
+        f"print(json.dumps({{'loaded': [m for m in {SECTIONS_ONLY!r} if m in sys.modules]}}))"
+    )
+
+    assert loaded_after(code, "consent.handler")["loaded"] == []
 
 
 @pytest.mark.parametrize("routes", sorted(SHAPES_OF_SECTION))

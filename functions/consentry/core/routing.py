@@ -38,6 +38,10 @@ class RoutersOnDemand:
         for module in self._sections.get(section, ()):
             self._include(module)
 
+    def section_paths(self) -> dict[str, str]:
+        """A path in each section, by section: what `include_for` takes to include it."""
+        return {section: f"{self._root}/{section}" for section in self._sections}
+
     def include_all(self) -> None:
         """Include every router (what the whole API's OpenAPI document describes)."""
         for modules in self._sections.values():

@@ -96,7 +96,10 @@ VALID_REQUEST = st.fixed_dictionaries(
             st.fixed_dictionaries(
                 {
                     "percent": st.floats(min_value=0.001, max_value=99.9),
-                    "seed": st.one_of(st.text(min_size=1, max_size=128), st.integers()),
+                    "seed": st.one_of(
+                        st.text(min_size=1, max_size=128),
+                        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+                    ),
                 }
             ),
         ),

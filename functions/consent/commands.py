@@ -1,27 +1,23 @@
 """What the API's logic is asked and answers with, apart from HTTP: the base of the
-wire models, `Command`, and idempotency. The import job shares them with the operator
-API, and loads none of the API's routing.
+wire models, `Command`, and idempotency. The operator API and the console share them.
 
 Idempotency is Powertools' own: a logic function that changes something takes a
 `Command` (which names the caller and the request's Idempotency-Key) and carries
 `@idempotent`. A request with a key runs once; a retry with the same key gets the
 stored result (the key is scoped to the caller and the operation), and a reuse of the
-key for another request is refused. A request without a key simply runs.
+key for another request is refused. A request without a key simply runs. The
+handlers leave the table and each invocation's context in `consent.idempotency_keys`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache, wraps
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
 from consentry.core.wire import WIRE_CONFIG
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 class ApiModel(BaseModel):
@@ -38,33 +34,6 @@ class Command(BaseModel):
 
     actor: str
     idempotency_key: str | None = None
-
-
-@dataclass
-class IdempotencySetup:
-    """What the handler tells idempotency: the table (at cold start) and each
-    invocation's context. Powertools' idempotency (consent.idempotency) is imported at
-    the first call of an operation that changes something, and reads them here."""
-
-    table: str | None = None
-    context: LambdaContext | None = None
-
-    def use_table(self, table_name: str) -> None:
-        self.table = table_name
-
-    def register_lambda_context(self, context: LambdaContext) -> None:
-        self.context = context
-
-
-idempotency = IdempotencySetup()
-
-
-class IdempotencyKeyReusedError(Exception):
-    """The Idempotency-Key was used for another request (Powertools' validation error)."""
-
-
-class IdempotencyKeyInUseError(Exception):
-    """A request with the same Idempotency-Key is running."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])

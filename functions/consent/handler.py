@@ -18,7 +18,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from consent.api import JSON, Dependencies, ErrorOut, documented, shown, unreadable_body
-from consent.commands import IdempotencyKeyInUseError, IdempotencyKeyReusedError, idempotency
+from consent.idempotency_keys import (
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    idempotency,
+)
 from consentry.core.errors import (
     ConflictError,
     GoneError,

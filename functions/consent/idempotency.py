@@ -27,7 +27,11 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
 )
 from pydantic import BaseModel
 
-from consent.commands import IdempotencyKeyInUseError, IdempotencyKeyReusedError, idempotency
+from consent.idempotency_keys import (
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    idempotency,
+)
 
 
 class _IdempotencyStore(DynamoDBPersistenceLayer):

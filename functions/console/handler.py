@@ -32,7 +32,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from consent.commands import idempotency
+from consent.idempotency_keys import idempotency
 from consentry.core.errors import (
     ConflictError,
     GoneError,

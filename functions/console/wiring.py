@@ -1,22 +1,26 @@
 """What the console needs from outside, built once by the handler and handed down: the
 settings, the session keys (from Secrets Manager, cached by Powertools parameters), the
-user pool, the data bucket, the clock. A test builds its own, with a fake directory."""
+user pool, the data bucket, the clock. What only some pages use (the quarantine's
+policy, the erasure keys) is imported at its first use, with the pages that need it.
+A test builds its own, with a fake directory."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from consentry.addresses.counting import QuarantinePolicy
 from consentry.consent.tokens import Keyring, load_keyring
 from consentry.core.bucket import DataBucket
 from consentry.core.clock import Clock, utc_now
 from consentry.core.settings import Settings
-from consentry.privacy import fingerprints
 from console.references import References
 from console.session import SessionKeys
 from console.sign_in import CognitoDirectory, Directory
+
+if TYPE_CHECKING:
+    from consentry.addresses.counting import QuarantinePolicy
 
 
 @dataclass
@@ -56,6 +60,8 @@ class ConsoleWiring:
 
     def erasure_keyring(self) -> Keyring:
         """The keys of erased addresses' fingerprints, as /v1 loads them."""
+        from consentry.privacy import fingerprints  # noqa: PLC0415 (some pages)
+
         return fingerprints.load_keyring(
             self.settings.erasure_keys_secret, max_age_s=self.settings.signing_keys_max_age_s
         )
@@ -65,4 +71,6 @@ class ConsoleWiring:
 
     @cached_property
     def quarantine_policy(self) -> QuarantinePolicy:
+        from consentry.addresses.counting import QuarantinePolicy  # noqa: PLC0415 (some pages)
+
         return QuarantinePolicy.from_settings(self.settings)

@@ -74,6 +74,7 @@ NO_PYDANTIC_AT_INIT = frozenset(
         "landing.handler",
         "consent.schedule",
         "consent.import_job",
+        "console.handler",
         "quarantine.handler",
     }
 )
@@ -84,8 +85,9 @@ signed link or the tables hold (the landing, the services' daily end), read with
 msgspec (SES's notifications, Plan's input) or by the import rules (an import's rows,
 in a run kept apart from the API's operations), so their init does not load pydantic.
 The landing loads it for a sign-up or an erasure request; the publisher with the
-fingerprints, for a batch with an address change. Summarize and RecordFailure write
-the record as a plain document."""
+fingerprints, for a batch with an address change; the console with the pages that
+read or change through the API's logic (all but signing in and out). Summarize and
+RecordFailure write the record as a plain document."""
 ERASED_ADDRESS_READERS = frozenset({"analyze.plan"})
 """The steps that read erased addresses at every run (Plan's snapshot); Classify loads
 their fingerprints only for a suppression that holds some."""

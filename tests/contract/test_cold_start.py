@@ -84,7 +84,7 @@ plan, a task, a result: msgspec structs), built by the consent rules from what a
 signed link or the tables hold (the landing, the services' daily end), read with
 msgspec (SES's notifications, Plan's input) or by the import rules (an import's rows,
 in a run kept apart from the API's operations), so their init does not load pydantic.
-The landing loads it for a sign-up or an erasure request; the publisher with the
+The landing loads it for an erasure request (not a sign-up); the publisher with the
 fingerprints, for a batch with an address change; the console with the pages that
 read or change through the API's logic (all but signing in and out). Summarize and
 RecordFailure write the record as a plain document."""
@@ -157,6 +157,18 @@ def test_a_landing_section_loads_nothing_only_changes_need(routes: str) -> None:
     code = (
         f"import json, sys; import landing.handler, {routes}; "
         f"print(json.dumps({{'loaded': [m for m in {CHANGES_ONLY!r} if m in sys.modules]}}))"
+    )
+
+    assert loaded_after(code, "landing.handler")["loaded"] == []
+
+
+def test_a_sign_up_loads_no_pydantic() -> None:
+    """A sign-up checks its address against erased addresses' fingerprints; what it
+    finds is a plain value, so the landing's heaviest section loads no pydantic."""
+    code = (
+        "import json, sys; import landing.handler, landing.routes.subscribe, landing.signup; "
+        "from consentry.privacy import fingerprints; "
+        "print(json.dumps({'loaded': sorted(m for m in sys.modules if m.startswith('pydantic'))}))"
     )
 
     assert loaded_after(code, "landing.handler")["loaded"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from consent.commands import Command, idempotent
@@ -192,7 +193,7 @@ def lift_erased(
     if lifted is None:
         raise NotFoundError("erased address", body.channel.value)
     logger.info("erased address lifted", extra={"channel": body.channel.value, "actor": actor})
-    return ErasedSuppressionOut.model_validate(lifted.model_dump())
+    return ErasedSuppressionOut.model_validate(asdict(lifted))
 
 
 def _head(events: list[ConsentEvent]) -> tuple[int, str]:

@@ -9,6 +9,7 @@ marked erased with its erasure event, in one transaction.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -74,7 +75,7 @@ def erase_profile(
         for channel, address in keys:
             cause = kept_cause(state, channel, stored.get((channel, address)), at)
             if cause is not None:
-                fingerprints.keep(keyring, address, cause.model_copy(update={"erased_at": at}))
+                fingerprints.keep(keyring, address, replace(cause, erased_at=at))
                 kept += 1
         address_events = sum(history_store.forget(c, a) for c, a in keys)
         address_store.forget(keys)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
 from pynamodb.transactions import TransactWrite
 
 from consentry.addresses import history_store
@@ -38,10 +38,11 @@ KEPT_CAUSES = frozenset(
 T = TypeVar("T")
 
 
-class ErasedSuppression(BaseModel):
-    """What one erased address still stops, and since when."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
+@dataclass(frozen=True, kw_only=True)
+class ErasedSuppression:
+    """What one erased address still stops, and since when: built from the erased
+    addresses' table or by the erasure itself (a dataclass, as our own values are, so
+    that a sign-up's erased-address check loads no pydantic)."""
 
     channel: Channel
     cause: ExclusionCause

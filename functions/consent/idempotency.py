@@ -2,8 +2,8 @@
 
 Imported at the first call of such an operation, not at cold start: the package
 imports boto3 and its DynamoDB persistence layer, which a read never needs. The table
-and each invocation's context come from `consent.commands.idempotency`, where the handler
-leaves them.
+and each invocation's context come from `consent.idempotency_keys.idempotency`, where the
+handler leaves them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The import function: runs one bulk import that `POST /v1/imports` queued.
 
 Invoked asynchronously with `{"importId": "..."}`; Lambda retries a run that raised,
-and a retried run applies nothing twice (see consent.logic.imports).
+and a retried run applies nothing twice (see consent.logic.import_run).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ bind_tables(settings)
 bucket = DataBucket(settings.data_bucket, region=settings.aws_region)
 
 
-class ImportJob(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+class ImportJob(
+    msgspec.Struct, rename="camel", frozen=True, kw_only=True, forbid_unknown_fields=True
+):
     """What the operator API's start hands the function (`LambdaImportJobs.start`)."""
 
     import_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
 
 import boto3
+import msgspec
 import pytest
 from botocore.exceptions import ClientError
 
@@ -131,6 +132,17 @@ def lines(*rows: str) -> str:
 
 
 # ---------------------------------------------------------------- the API
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"importId": ""}, {"importId": "x" * 65}, {"importId": 7}, {"importId": "a", "kind": "x"}],
+)
+def test_the_import_function_refuses_an_input_its_start_never_writes(event: object) -> None:
+    from consent.import_job import lambda_handler
+
+    with pytest.raises(msgspec.ValidationError):
+        lambda_handler(event, lambda_context("import"))
 
 
 def test_posting_a_file_queues_one_import_and_starts_it(api: ApiCall, started: list[str]) -> None:

@@ -34,9 +34,12 @@ JUNK = st.one_of(
     st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
 )
-TEXT = st.text(max_size=140)
+LONE_SURROGATES = st.sampled_from(["\ud800", "ok\udfffok"])
+"""What JSON's `"\\ud800"` decodes to: text that is not valid Unicode."""
+TEXT = st.one_of(st.text(max_size=140), LONE_SURROGATES)
 NEAR_IDENTIFIER = st.one_of(
     IDENTIFIER,
+    st.sampled_from(["a" * 128, "a" * 129]),
     IDENTIFIER.map(lambda text: text + "\n"),
     IDENTIFIER.map(lambda text: "\n" + text),
     IDENTIFIER.map(lambda text: text + " "),
@@ -58,6 +61,8 @@ URI = st.one_of(
 )
 SEED = st.one_of(
     st.text(max_size=130),
+    st.sampled_from(["s" * 128, "s" * 129, ""]),
+    LONE_SURROGATES,
     st.integers(min_value=-(2**64), max_value=2**64),
     st.sampled_from([-(2**63), 2**63 - 1, -(2**63) - 1, 2**63]),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -73,7 +78,9 @@ PERCENT = st.one_of(
     st.booleans(),
     st.text(max_size=4),
 )
-COLUMN = st.one_of(st.text(max_size=130), st.sampled_from(["", "c" * 128, "c" * 129]))
+COLUMN = st.one_of(
+    st.text(max_size=130), st.sampled_from(["", "c" * 128, "c" * 129]), LONE_SURROGATES
+)
 
 VALID_REQUEST = st.fixed_dictionaries(
     {
@@ -237,6 +244,13 @@ def test_a_good_request_is_the_contract_s(raw: dict[str, Any]) -> None:
         ({**VALID, "deliveryId": "no spaces"}, "deliveryId", "regex"),
         ({**VALID, "deliveryId": "d-1\n"}, "deliveryId", "regex"),
         ({**VALID, "dryRun": "yes"}, "dryRun", "bool"),
+        ({**VALID, "channel": "x - at `$.dryRun"}, "channel", "enum"),
+        ({**VALID, "audience": {"uri": "s3://b/\ud800"}}, "audience.uri", "Unicode"),
+        (
+            {**VALID, "controlGroup": {"percent": 1, "seed": "\udfff"}},
+            "controlGroup.seed",
+            "Unicode",
+        ),
         ({**VALID, "surprise": 1}, "surprise", "unknown field"),
         ({**VALID, "delivery_id": "d-1"}, "delivery_id", "unknown field"),
         ("not an object", "request", "JSON object"),

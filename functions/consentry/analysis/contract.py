@@ -1,6 +1,8 @@
 """The delivery analysis's contract: the state machine's input and its output (the
-analysis record), validated with pydantic. What the steps share without validating it
-(statuses, formats, errors, the request once checked) is in `terms`.
+analysis record), as pydantic models: the source of docs/schemas/ and of the operator
+API's start route and reads. Plan checks the input against the same rules with msgspec
+(`terms.check_request`, held to `AnalysisRequest` by a property test); what the steps
+share (statuses, formats, errors, the request once checked) is in `terms`.
 
 docs/analysis-contract.md describes it for callers; docs/schemas/ holds the JSON schemas
 generated from these models (a contract test fails when they drift).

@@ -124,9 +124,29 @@ def check_request(raw: object) -> CheckedRequest:
     if not isinstance(raw, dict):
         raise InvalidInputError("request", "the input must be a JSON object")
     try:
-        return msgspec.convert(_whole_seed(raw), CheckedRequest, strict=True)
+        checked = msgspec.convert(_whole_seed(raw), CheckedRequest, strict=True)
     except msgspec.ValidationError as error:
         raise InvalidInputError(*_field_and_message(str(error))) from None
+    for field, text in _texts(checked):
+        if not text.isascii():
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                # JSON's "\ud800" decodes to a lone surrogate: no text can hold it
+                raise InvalidInputError(field, "is not valid Unicode text") from None
+    return checked
+
+
+def _texts(request: CheckedRequest) -> list[tuple[str, str]]:
+    """The request's free text, by field: what no pattern or enum keeps to ASCII."""
+    audience, group = request.audience, request.control_group
+    texts = [
+        ("audience.uri", audience.uri),
+        ("audience.profileIdField", audience.profile_id_field),
+        ("audience.addressField", audience.address_field),
+        ("controlGroup.seed", group.seed if group is not None else None),
+    ]
+    return [(field, text) for field, text in texts if isinstance(text, str)]
 
 
 def _whole_seed(raw: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +168,9 @@ _NAMED_FIELD = {
 def _field_and_message(error: str) -> tuple[str, str]:
     """msgspec's `<what> - at `$.a.b`` as (`a.b`, what); a missing or unknown field is
     named in the message, and becomes part of the path."""
-    what, _, where = error.partition(" - at `$")
+    what, found, where = error.rpartition(" - at `$")  # the value may be in `what`
+    if not found:
+        what, where = error, ""
     path = [part for part in where.rstrip("`").split(".") if part]
     for opening, message in _NAMED_FIELD.items():
         if what.startswith(opening):

@@ -26,7 +26,7 @@ from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import InvalidInputError
 from consentry.core.pagination import MAX_PAGE
 from consentry.core.settings import Settings
-from consentry.core.types import IDENTIFIER_PATTERN
+from consentry.core.types import IDENTIFIER_PATTERN, is_text
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
@@ -252,9 +252,7 @@ def _unicode(document: Any) -> bool:
     while pending:
         value = pending.pop()
         if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
+            if not is_text(value):
                 return False
         elif isinstance(value, dict):
             pending.extend(value.keys())

@@ -25,6 +25,7 @@ from consentry.core.types import (
     Channel,
     MessageClass,
     ServiceId,
+    is_text,
 )
 
 
@@ -128,12 +129,8 @@ def check_request(raw: object) -> CheckedRequest:
     except msgspec.ValidationError as error:
         raise InvalidInputError(*_field_and_message(str(error))) from None
     for field, text in _texts(checked):
-        if not text.isascii():
-            try:
-                text.encode()
-            except UnicodeEncodeError:
-                # JSON's "\ud800" decodes to a lone surrogate: no text can hold it
-                raise InvalidInputError(field, "is not valid Unicode text") from None
+        if not is_text(text):  # msgspec takes a lone surrogate; pydantic does not
+            raise InvalidInputError(field, "is not valid Unicode text")
     return checked
 
 

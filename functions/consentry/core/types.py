@@ -33,6 +33,18 @@ def is_identifier(value: object) -> bool:
     )
 
 
+def is_text(value: str) -> bool:
+    """Whether `value` is valid Unicode text. JSON may escape half of a UTF-16 pair, which
+    Python decodes to a lone surrogate: no store or encoder can hold one."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,20 +17,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel
 
-from consent.commands import ApiModel
 from consentry.core.bucket import DataBucket
 from consentry.core.clock import Clock, utc_now
 from consentry.core.errors import InvalidInputError
-from consentry.core.pagination import MAX_PAGE
 from consentry.core.settings import Settings
-from consentry.core.types import IDENTIFIER_PATTERN, is_text
+from consentry.core.types import IDENTIFIER_PATTERN, MAX_PAGE, is_text
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_stepfunctions import SFNClient
+    from pydantic import BaseModel
 
     from consentry.addresses.counting import QuarantinePolicy
     from consentry.consent.tokens import Keyring
@@ -78,13 +75,18 @@ IfMatch = Annotated[
 ]
 
 
-class ErrorOut(ApiModel):
-    status_code: int
-    message: str
-    field: str | None = None
-
-
 JSON = "application/json"
+
+
+def error_body(status: int, message: str, field: str | None) -> str:
+    """An error answer's body, in the shape of consent.schemas.errors.ErrorOut (a field
+    only when one is at fault), written without the model: an error is often a cold
+    function's first answer, and the model's class is built with the routes that
+    document it."""
+    shape: dict[str, int | str] = {"statusCode": status, "message": message}
+    if field is not None:
+        shape["field"] = field
+    return json.dumps(shape, ensure_ascii=False, separators=(",", ":"))
 
 
 def answers(
@@ -96,6 +98,8 @@ def answers(
 ) -> dict[int, OpenAPIResponse]:
     """The OpenAPI entries of a route's answers: its success with its model, and the
     errors it gives beyond those every operation may give (see `documented`)."""
+    from consent.schemas.errors import ErrorOut  # noqa: PLC0415 (built with the routes)
+
     documented: dict[int, OpenAPIResponse] = {
         status: {"description": description, "content": {JSON: {"model": ok}}}
     }
@@ -115,7 +119,6 @@ PRECONDITION_FAILED = {412: "If-Match names another version than the stored one"
 # ---------------------------------------------------------------- dependencies
 
 
-@dataclass
 class Dependencies:
     """What the operations need from outside, built once by the handler and handed down:
     the settings, the data bucket, the clients that start jobs, the clock. Clients,
@@ -124,12 +127,10 @@ class Dependencies:
     loads its own (tests/contract/test_cold_start.py). A test builds its own, with
     fakes."""
 
-    settings: Settings
-    clock: Clock = utc_now
-    bucket: DataBucket = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.bucket = DataBucket(self.settings.data_bucket, region=self.settings.aws_region)
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.bucket = DataBucket(settings.data_bucket, region=settings.aws_region)
 
     @cached_property
     def quarantine_policy(self) -> QuarantinePolicy:
@@ -326,6 +327,8 @@ def documented(schema: OpenAPI) -> OpenAPI:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas.pop("ResponseValidationError", None)
+    from consent.schemas.errors import ErrorOut  # noqa: PLC0415 (built with the routes)
+
     schemas["ErrorOut"] = ErrorOut.model_json_schema(by_alias=True)
     # Powertools' OpenAPI models take a quarter of a cold start: imported for the document.
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI  # noqa: PLC0415

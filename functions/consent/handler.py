@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from consent.api import JSON, Dependencies, ErrorOut, documented, shown, unreadable_body
+from consent.api import JSON, Dependencies, documented, error_body, shown, unreadable_body
 from consent.idempotency_keys import (
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
@@ -200,12 +200,7 @@ def _invalid_request(error: RequestValidationError) -> Response[str]:
 
 
 def _error(status: int, message: str, field: str | None) -> Response[str]:
-    body = ErrorOut(status_code=status, message=message, field=field)
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=body.model_dump_json(by_alias=True, exclude_none=True),
-    )
+    return Response(status_code=status, content_type=JSON, body=error_body(status, message, field))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -219,11 +214,10 @@ def lambda_handler(
     refused = unreadable_body(event)
     if refused is not None:
         status, message, field = refused
-        body = ErrorOut(status_code=status, message=message, field=field)
         return {
             "statusCode": status,
-            "headers": {"Content-Type": "application/json"},
-            "body": body.model_dump_json(by_alias=True),
+            "headers": {"Content-Type": JSON},
+            "body": error_body(status, message, field),
             "isBase64Encoded": False,
         }
     app.append_context(dependencies=wiring or current_dependencies())

@@ -8,21 +8,20 @@ that a handler sets it up at init without loading either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@dataclass
 class IdempotencySetup:
     """What the handler tells idempotency: the table (at cold start) and each
     invocation's context. Powertools' idempotency (consent.idempotency) is imported at
     the first call of an operation that changes something, and reads them here."""
 
-    table: str | None = None
-    context: LambdaContext | None = None
+    def __init__(self) -> None:
+        self.table: str | None = None
+        self.context: LambdaContext | None = None
 
     def use_table(self, table_name: str) -> None:
         self.table = table_name

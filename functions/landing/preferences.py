@@ -19,8 +19,8 @@ from consentry.consent.rules import ConsentChange, ConsentEvent, ConsentState, S
 from consentry.consent.subscriptions import Service, Subscription, SubscriptionStatus
 from consentry.core.errors import InvalidInputError
 from consentry.core.observability import mask_address
-from consentry.core.pagination import MAX_PAGE
 from consentry.core.types import (
+    MAX_PAGE,
     RECIPIENT_ACTOR,
     Action,
     Channel,

@@ -46,6 +46,9 @@ CHANGES_ONLY = ("landing.signup", "consentry.privacy.erasure", "consentry.addres
 an erasure (the quarantine's counting comes with both)."""
 LANDING_VIEWS = ("landing.routes.assets", "landing.routes.preferences", "landing.routes.one_click")
 SHAPES_AT_INIT: frozenset[str] = frozenset()  # a 410's body: with the profiles' shapes
+SHAPES_OF_EVERY_SECTION = frozenset({"errors"})
+"""What every section's routes load: the error shape their documented answers name (the
+handler writes error bodies without it)."""
 SHAPES_OF_SECTION = {
     # an export holds all three; an erased profile's answer is the 410's body
     "consent.routes.profiles": {"profiles", "addresses", "services", "erasure", "fields"},
@@ -116,10 +119,13 @@ SECTIONS_ONLY = (
     "consentry.privacy.fingerprints",
     "consentry.addresses.counting",
     "consentry.addresses.status",
+    "consentry.core.pagination",
+    "consent.commands",
 )
 """What some sections of the operator API need and the others do not (the consent
-rules, links' tokens, erased addresses' fingerprints, the quarantine's policy): loaded
-by the first request for such a section, not at init."""
+rules, links' tokens, erased addresses' fingerprints, the quarantine's policy, paging,
+the models of what is sent and answered): loaded by the first request for such a
+section, not at init."""
 
 
 def loaded_after(code: str, module: str) -> dict[str, object]:
@@ -204,7 +210,7 @@ def test_a_section_of_the_operator_api_loads_its_own_shapes(routes: str) -> None
     found = loaded_after(code, "consent.handler")
 
     assert found["at_init"] == sorted(f"consent.schemas.{name}" for name in SHAPES_AT_INIT)
-    expected = SHAPES_AT_INIT | SHAPES_OF_SECTION[routes]
+    expected = SHAPES_AT_INIT | SHAPES_OF_EVERY_SECTION | SHAPES_OF_SECTION[routes]
     assert found["loaded"] == sorted(f"consent.schemas.{name}" for name in expected)
 
 

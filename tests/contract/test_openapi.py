@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,3 +24,27 @@ def test_every_operation_documents_its_validation_error() -> None:
         for method, operation in operations.items():
             if operation.get("parameters") or operation.get("requestBody"):
                 assert "422" in operation["responses"], f"{method.upper()} {path}"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "field"),
+    [
+        (422, "must be at least 1", "limit"),
+        (404, "no such resource", None),
+        (422, 'a "quoted" \\ message…', "entries.0.addrèss"),
+        (415, "the body is not JSON", "body"),
+    ],
+)
+def test_error_bodies_are_written_as_the_document_says(
+    status: int, message: str, field: str | None
+) -> None:
+    """The handler writes error bodies without building ErrorOut; the document's
+    ErrorOut is what they are, to the byte."""
+    from consent.api import error_body
+    from consent.schemas.errors import ErrorOut
+
+    written = error_body(status, message, field)
+    modelled = ErrorOut(status_code=status, message=message, field=field)
+
+    assert ErrorOut.model_validate_json(written) == modelled
+    assert written == modelled.model_dump_json(by_alias=True, exclude_none=True)

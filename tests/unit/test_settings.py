@@ -122,3 +122,16 @@ def test_settings_are_frozen_and_compare_by_value() -> None:
     with pytest.raises(AttributeError):
         settings.shard_rows = 2  # type: ignore[misc]
     assert settings == Settings.from_environment(environment())
+
+
+def test_settings_are_built_by_name_with_every_required_one() -> None:
+    given = {name: f"{name}-value" for name in required_names()}
+    built = Settings(**given)
+
+    assert built == Settings.from_environment(environment())
+    assert hash(built) == hash(Settings.from_environment(environment()))
+    with pytest.raises(TypeError, match="data_bucket is required"):
+        Settings(**{name: value for name, value in given.items() if name != "data_bucket"})
+    with pytest.raises(TypeError, match="no setting shard_row"):
+        Settings(**given, shard_row=2)
+    assert Settings.from_environment(environment(SHARD_ROWS="2")) != built

@@ -15,8 +15,7 @@ from consentry.consent.subscriptions import Service, SubscriptionStatus
 from consentry.core.clock import Clock
 from consentry.core.errors import ConflictError, ConsentryError, StoreUnavailableError
 from consentry.core.observability import logger
-from consentry.core.pagination import MAX_PAGE
-from consentry.core.types import Action, Source
+from consentry.core.types import MAX_PAGE, Action, Source
 
 ACTOR = "consentry:service-validity"
 REASON = "the service's validity ended"

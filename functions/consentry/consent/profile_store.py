@@ -48,9 +48,18 @@ from consentry.core.errors import (
     NotFoundError,
     StaleVersionError,
 )
-from consentry.core.pagination import MAX_PAGE, Page, decode_cursor, encode_cursor
+from consentry.core.pagination import Page, decode_cursor, encode_cursor
 from consentry.core.persistence import dynamodb, optimistically, transactions
-from consentry.core.types import Action, Address, Channel, ProfileId, ScopeKind, ServiceId, Source
+from consentry.core.types import (
+    MAX_PAGE,
+    Action,
+    Address,
+    Channel,
+    ProfileId,
+    ScopeKind,
+    ServiceId,
+    Source,
+)
 
 OWNER_SOURCES = frozenset({Source.LANDING, Source.ONE_CLICK, Source.SMS_KEYWORD})
 """Changes that come from the address's own owner (the two-profiles gap, domain.md 1)."""

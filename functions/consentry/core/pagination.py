@@ -13,8 +13,6 @@ from consentry.core.errors import InvalidInputError
 
 T = TypeVar("T")
 
-MAX_PAGE = 100
-
 
 @dataclass(frozen=True)
 class Page(Generic[T]):

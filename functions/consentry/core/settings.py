@@ -38,9 +38,14 @@ def bounded(
     return field(default=default, metadata={name: v for name, v in given.items() if v is not None})
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, init=False, repr=False, eq=False)
 class Settings:
-    """Resource names have no defaults: a function without them must not start."""
+    """Resource names have no defaults: a function without them must not start.
+
+    Frozen, compared by value, built by name; its `__init__`, `__eq__` and `__hash__`
+    are written here rather than generated: for 55 fields the dataclass's generated
+    methods cost 3 ms of every function's init to compile, the class as it is 0.9 ms
+    (docs/decisions.md, "The settings are a dataclass")."""
 
     aws_region: str
 
@@ -134,6 +139,21 @@ class Settings:
     """An analysis refuses a stored suppression snapshot older than this (template
     parameter SuppressionSnapshotMaxAgeMinutes); only the Plan step reads it."""
 
+    def __init__(self, **values: Any) -> None:
+        for setting in fields(self):
+            value = values.pop(setting.name, setting.default)
+            if value is MISSING:
+                raise TypeError(f"Settings: {setting.name} is required")
+            object.__setattr__(self, setting.name, value)
+        if values:
+            raise TypeError(f"Settings: no setting {', '.join(sorted(values))}")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(self) == vars(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(vars(self).values()))
+
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> Self:
         values: dict[str, object] = {}
@@ -150,7 +170,7 @@ class Settings:
                 problems.append(f"{variable}: {error}")
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 def required_names() -> list[str]:

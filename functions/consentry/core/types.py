@@ -19,6 +19,8 @@ IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:@+\-]+$"
 """What a caller may send as an identifier (profile, service, delivery): printable, no
 slash, no white space."""
 IDENTIFIER_MAX_LENGTH = 128
+MAX_PAGE = 100
+"""The most items one page of a list holds (consentry.core.pagination reads the lists)."""
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN.removeprefix("^").removesuffix("$"))
 
 

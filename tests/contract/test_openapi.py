@@ -48,3 +48,22 @@ def test_error_bodies_are_written_as_the_document_says(
 
     assert ErrorOut.model_validate_json(written) == modelled
     assert written == modelled.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def test_a_path_takes_the_methods_the_document_gives_it() -> None:
+    """What a 405's Allow header says (read from the resolver's routes) is what the
+    document says the path takes."""
+    import re
+
+    from consent.handler import app, methods_of
+
+    committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    methods = {"get", "put", "post", "delete", "patch"}
+
+    for path, operations in committed["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x-1", path)
+        app.routers.include_for(concrete)  # as a request for the path does first
+
+        expected = tuple(sorted(method.upper() for method in operations if method in methods))
+        assert methods_of(concrete) == expected, path
+    assert methods_of("/v1/no-such-section") == ()

@@ -45,7 +45,8 @@ class Settings:
     Frozen, compared by value, built by name; its `__init__`, `__eq__` and `__hash__`
     are written here rather than generated: for 55 fields the dataclass's generated
     methods cost 3 ms of every function's init to compile, the class as it is 0.9 ms
-    (docs/decisions.md, "The settings are a dataclass")."""
+    (docs/decisions.md, "The operator API's init builds no model of ours; the
+    settings' methods are written out")."""
 
     aws_region: str
 

@@ -296,6 +296,8 @@ def documented(schema: OpenAPI) -> OpenAPI:
     (the resolver's own HTTPValidationError is never sent), and every operation lists
     the errors any request may get: 503 when a dependency fails, 415 for a body that
     is not JSON, 409 on a change that a concurrent request kept from being made."""
+    from consent.schemas.errors import ErrorOut  # noqa: PLC0415 (built with the routes)
+
     data = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
     for path, item in data.get("paths", {}).items():
         for method, operation in item.items():
@@ -327,8 +329,6 @@ def documented(schema: OpenAPI) -> OpenAPI:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas.pop("ResponseValidationError", None)
-    from consent.schemas.errors import ErrorOut  # noqa: PLC0415 (built with the routes)
-
     schemas["ErrorOut"] = ErrorOut.model_json_schema(by_alias=True)
     # Powertools' OpenAPI models take a quarter of a cold start: imported for the document.
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI  # noqa: PLC0415

@@ -20,7 +20,8 @@ IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:@+\-]+$"
 slash, no white space."""
 IDENTIFIER_MAX_LENGTH = 128
 MAX_PAGE = 100
-"""The most items one page of a list holds (consentry.core.pagination reads the lists)."""
+"""The most items one page of a list holds (the stores read lists through
+consentry.core.pagination)."""
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN.removeprefix("^").removesuffix("$"))
 
 
